@@ -1,0 +1,109 @@
+/**
+ * The three narrow interfaces the engine owns. Graph (src/graph), WordPress (src/wordpress) and
+ * PostgreSQL (src/db) implement them; tests swap in simulators. Nothing in the engine knows
+ * about HTTP or SQL. Failures are thrown as UpstreamError (src/core/errors.ts) with a `kind`.
+ */
+
+/** A user as Graph returns it: `id` plus the selected attributes (null when unset). */
+export type GraphUser = { id: string } & Record<string, unknown>;
+
+/** The wall-clock limit of the current step: waits (Retry-After, backoff) never run past it. */
+export interface Budget {
+  deadline: number; // epoch ms
+}
+
+export interface UsersQuery {
+  mode: "full" | "delta";
+  /** Graph $filter (full mode only; Graph delta supports no useful filter). */
+  filter: string | null;
+  /** $top, 1..999 (full mode only; delta page size is Graph's choice). */
+  pageSize: number;
+  /** $select: always includes id, accountEnabled, userType, mail, userPrincipalName. */
+  select: string[];
+}
+
+export interface UsersPage {
+  /** Users present on this page and enabled (accountEnabled !== false). */
+  users: GraphUser[];
+  /** Ids that delta reports @removed, plus users on this page with accountEnabled:false (both modes). */
+  removed: string[];
+  /** Absolute @odata.nextLink: the only cursor. null on the last page. */
+  nextLink: string | null;
+  /** @odata.deltaLink on the last page of a delta listing, else null. */
+  deltaLink: string | null;
+  /** @odata.count when Graph returned it (first page with $count=true), else null. */
+  totalCount: number | null;
+}
+
+export interface Directory {
+  /**
+   * One page of users. cursor null starts the listing; in delta mode the engine passes the
+   * stored deltaLink as cursor (or null for the initial delta). Throws UpstreamError kind
+   * "delta-expired" (410, or 400 syncStateNotFound/resyncRequired), "page-expired"
+   * (Directory_ExpiredPageToken), "throttled"/"transient" (retries exhausted), "auth"/"config".
+   */
+  fetchUsersPage(query: UsersQuery, cursor: string | null, budget: Budget): Promise<UsersPage>;
+  /** One page of a group's transitive members that are users (ids only). */
+  fetchGroupMembersPage(
+    groupId: string,
+    cursor: string | null,
+    budget: Budget,
+  ): Promise<{ userIds: string[]; nextLink: string | null }>;
+  /** One user by id (provision on demand); null when Graph says 404. */
+  fetchUser(id: string, select: string[], budget: Budget): Promise<GraphUser | null>;
+  /** Which of groupIds the user is a transitive member of (checkMemberGroups, for one user). */
+  userGroups(id: string, groupIds: string[], budget: Budget): Promise<string[]>;
+}
+
+/** A WordPress user as the REST API returns it with context=edit. */
+export interface WpUser {
+  id: number;
+  username: string;
+  email: string;
+  name: string;
+  first_name: string;
+  last_name: string;
+  nickname: string;
+  description: string;
+  url: string;
+  roles: string[];
+  /** Registered meta only (needs the companion plugin); {} otherwise. */
+  meta: Record<string, string>;
+}
+
+/**
+ * Fields to write: keys as in Job.fields (email, first_name, ..., meta.<key>). Only keys present
+ * are sent. roles: the full list to set, or undefined to leave roles alone.
+ */
+export interface WpWrite {
+  fields: Record<string, string>;
+  roles?: string[];
+}
+
+export interface SiteInfo {
+  /** The service's own WordPress account: never modified or removed. */
+  selfId: number;
+  /** The companion mu-plugin is installed: entra_object_id meta, exact filter, login block. */
+  companionPlugin: boolean;
+}
+
+export interface Site {
+  /** Checks the credentials (GET /users/me); UpstreamError kind "auth" names WP_URL/WP_USERNAME. */
+  info(): Promise<SiteInfo>;
+  /** One page (100 users) of GET /wp/v2/users?context=edit, for building a match index. */
+  listUsers(page: number): Promise<{ users: WpUser[]; totalPages: number }>;
+  getUser(id: number): Promise<WpUser | null>;
+  /** Exact, case-insensitive lookup by e-mail or login (search is a substring match: compared client-side). */
+  findUser(by: { email?: string; username?: string }): Promise<WpUser | null>;
+  /** With the companion plugin: exact match on the entra_object_id meta; null without it. */
+  findByEntraId(entraId: string): Promise<WpUser | null>;
+  /** Create with a strong random password (never logged). Throws kind "exists" (code existing_user_login/email). */
+  createUser(username: string, write: WpWrite, entraId: string): Promise<WpUser>;
+  updateUser(id: number, write: WpWrite): Promise<WpUser>;
+  /** Remove all roles and (with the companion plugin) flag the user so login is blocked. */
+  deactivateUser(id: number): Promise<void>;
+  /** Clear the deactivation flag and set roles. */
+  reactivateUser(id: number, write: WpWrite): Promise<WpUser>;
+  /** DELETE ?force=true&reassign=<reassignTo>. */
+  deleteUser(id: number, reassignTo: number): Promise<void>;
+}
