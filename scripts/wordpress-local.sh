@@ -1,0 +1,359 @@
+#!/usr/bin/env bash
+# wordpress-local.sh - run a real WordPress (Debian 12 package, 6.1.x) locally, without Docker, for
+# entra-wp-sync's tests and bench. Adapted from a verified recipe (Debian 12, no systemd).
+#
+# Idempotent: installs missing Debian packages, starts MariaDB if needed, creates the database, lays
+# out a docroot, installs WordPress, creates an admin + Application Password, installs the project's
+# companion mu-plugin (wordpress-plugin/entra-wp-sync.php), starts `php -S` with 4 workers in the
+# background, waits until the REST API answers, and prints (on stdout only, also kept in DIR/env.sh):
+#     export WP_URL=... WP_USERNAME=... WP_APP_PASSWORD=...
+# Everything else goes to stderr, so this works:   eval "$(scripts/wordpress-local.sh)"
+#
+# Options:
+#   --dir DIR            base directory (default $WP_DIR or /tmp/entra-wp-sync-wordpress)
+#   --port PORT          HTTP port on 127.0.0.1 (default $WP_PORT or 8881)
+#   --without-plugin     plain WordPress: do not install (and remove) the companion mu-plugin
+#   --env-prefix P       print P{URL,USERNAME,APP_PASSWORD} instead of WP_... (e.g. WP_PLAIN_ for a
+#                        second, plugin-less instance used by test/wordpress/plain-site.test.ts)
+#   --reset              drop the database and the docroot first (fresh, empty WordPress)
+#   --restart            restart the php -S server even if it is already running
+# Environment (defaults): WP_DB_NAME (derived from DIR: /tmp/entra-wp-sync-wordpress ->
+#   entra_wp_sync_wordpress, so every DIR has its own database) WP_DB_USER=entra_wp_sync
+#   WP_DB_PASSWORD=entra_wp_sync WP_DB_HOST=localhost WP_DB_ADMIN="mysql -uroot" (client command
+#   with admin rights; root over the unix socket by default) WP_ADMIN_USER=admin
+#   WP_ADMIN_PASSWORD=admin-password WP_ADMIN_EMAIL=admin@example.test WP_APP_NAME=entra-wp-sync
+#   WP_WORKERS=4 (PHP_CLI_SERVER_WORKERS) WP_FIXED_APP_PASSWORD (optional: force this exact
+#   application password, letters/digits only, >= 8 chars; otherwise one is generated once
+#   and kept in DIR/app-password). WP_URL/WP_USERNAME/WP_APP_PASSWORD in the environment are ignored.
+# Stop with scripts/wordpress-stop.sh (same --dir).
+set -euo pipefail
+
+PROJECT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PLUGIN_SRC="$PROJECT_DIR/wordpress-plugin/entra-wp-sync.php"
+WP_DIR=${WP_DIR:-/tmp/entra-wp-sync-wordpress}
+WP_PORT=${WP_PORT:-8881}
+WITH_PLUGIN=1; RESET=0; RESTART=0; ENV_PREFIX=WP_
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dir) WP_DIR=$2; shift 2 ;;
+    --dir=*) WP_DIR=${1#--dir=}; shift ;;
+    --port) WP_PORT=$2; shift 2 ;;
+    --port=*) WP_PORT=${1#--port=}; shift ;;
+    --without-plugin) WITH_PLUGIN=0; shift ;;
+    --env-prefix) ENV_PREFIX=$2; shift 2 ;;
+    --env-prefix=*) ENV_PREFIX=${1#--env-prefix=}; shift ;;
+    --reset) RESET=1; shift ;;
+    --restart) RESTART=1; shift ;;
+    -h|--help) sed -n '2,29p' "$0" >&2; exit 0 ;;
+    *) echo "unknown option: $1" >&2; exit 2 ;;
+  esac
+done
+WP_DIR=${WP_DIR%/}
+[[ "$ENV_PREFIX" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || { echo "bad --env-prefix: $ENV_PREFIX" >&2; exit 2; }
+
+WP_HOST=127.0.0.1
+WP_URL="http://$WP_HOST:$WP_PORT"
+# One database per DIR (DIR also holds the app password and salts that belong to that database).
+_default_db=$(basename "$WP_DIR" | tr -c 'A-Za-z0-9_\n' '_' | tr 'A-Z' 'a-z' | cut -c1-64)
+WP_DB_NAME=${WP_DB_NAME:-$_default_db}
+WP_DB_USER=${WP_DB_USER:-entra_wp_sync}
+WP_DB_PASSWORD=${WP_DB_PASSWORD:-entra_wp_sync}
+WP_DB_HOST=${WP_DB_HOST:-localhost}
+WP_ADMIN_USER=${WP_ADMIN_USER:-admin}
+WP_ADMIN_PASSWORD=${WP_ADMIN_PASSWORD:-admin-password}
+WP_ADMIN_EMAIL=${WP_ADMIN_EMAIL:-admin@example.test}
+WP_APP_NAME=${WP_APP_NAME:-entra-wp-sync}
+WP_WORKERS=${WP_WORKERS:-4}
+WP_APP_PASSWORD_FIXED=${WP_FIXED_APP_PASSWORD:-}
+DOCROOT="$WP_DIR/htdocs"
+
+log() { echo "[wordpress-local] $*" >&2; }
+die() { echo "[wordpress-local] ERROR: $*" >&2; exit 1; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then command -v sudo >/dev/null && SUDO="sudo"; fi
+WP_DB_ADMIN=${WP_DB_ADMIN:-${SUDO:+$SUDO }mysql -uroot}
+
+[[ "$WP_PORT" =~ ^[0-9]+$ ]] || die "bad port: $WP_PORT"
+for v in WP_DB_NAME WP_DB_USER; do [[ "${!v}" =~ ^[A-Za-z0-9_]+$ ]] || die "$v must match [A-Za-z0-9_]+"; done
+[[ "$WP_DB_PASSWORD" =~ ^[A-Za-z0-9_.,:@%+=-]+$ ]] || die "WP_DB_PASSWORD: use letters, digits and _.,:@%+=- only"
+[ "$WITH_PLUGIN" = 0 ] || [ -f "$PLUGIN_SRC" ] || die "companion plugin not found: $PLUGIN_SRC"
+if [ -n "$WP_APP_PASSWORD_FIXED" ] && ! [[ "$WP_APP_PASSWORD_FIXED" =~ ^[A-Za-z0-9]{8,}$ ]]; then
+  die "WP_FIXED_APP_PASSWORD must be letters/digits only, at least 8 (WordPress strips other characters)"
+fi
+
+# ---------------------------------------------------------------- 1. Debian packages
+pkg_missing() { local p out=(); for p in "$@"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || out+=("$p"); done
+  echo "${out[@]:-}"; }
+apt_install() {
+  [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ] || die "need root (or sudo) to install: $*"
+  log "installing Debian packages: $*"
+  # Keep package maintainer scripts from starting apache2/mariadb (wordpress depends on apache2|httpd).
+  local own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d; own_policy=1
+  fi
+  local rc=0
+  { { [ "$APT_UPDATED" = 1 ] || $SUDO apt-get update -qq; } && APT_UPDATED=1 && \
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"; } >&2 || rc=$?
+  [ "$own_policy" = 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d
+  [ "$rc" = 0 ] || die "apt-get install failed ($rc)"
+}
+APT_UPDATED=0
+PKGS="php-cli php-mysql php-curl php-xml php-mbstring wordpress mariadb-client"
+# No local server socket and nothing on 127.0.0.1:3306 -> we will need mariadb-server too.
+if [ ! -S /run/mysqld/mysqld.sock ] && ! (exec 3<>/dev/tcp/127.0.0.1/3306) 2>/dev/null; then
+  PKGS="$PKGS mariadb-server"
+fi
+MISSING=$(pkg_missing $PKGS)
+[ -z "$MISSING" ] || apt_install $MISSING
+
+# ---------------------------------------------------------------- 2. MariaDB
+mkdir -p "$WP_DIR"
+MARKER="$WP_DIR/.mariadb-started-by-script"
+db_admin() { $WP_DB_ADMIN "$@"; }
+if db_admin -e 'SELECT 1' >/dev/null 2>&1; then
+  log "database server reachable with: $WP_DB_ADMIN"
+else
+  if command -v mysqladmin >/dev/null && mysqladmin ping >/dev/null 2>&1; then
+    die "a MySQL/MariaDB server is running but '$WP_DB_ADMIN' cannot log in; set WP_DB_ADMIN"
+  fi
+  MISSING=$(pkg_missing mariadb-server)
+  [ -z "$MISSING" ] || apt_install mariadb-server
+  $SUDO mkdir -p /run/mysqld /var/log/mysql && $SUDO chown mysql:mysql /run/mysqld /var/log/mysql
+  if [ ! -d /var/lib/mysql/mysql ]; then
+    log "initialising MariaDB data directory"
+    $SUDO mariadb-install-db --user=mysql --datadir=/var/lib/mysql >&2
+  fi
+  log "starting MariaDB (no systemd: start-stop-daemon --background)"
+  $SUDO start-stop-daemon --start --oknodo --background --pidfile /run/mysqld/mysqld.pid \
+    --exec /usr/sbin/mariadbd -- --user=mysql --log-error=/var/log/mysql/error.log
+  for _ in $(seq 1 60); do mysqladmin ping >/dev/null 2>&1 && break; sleep 0.5; done
+  mysqladmin ping >/dev/null 2>&1 || die "MariaDB did not start; see /var/log/mysql/error.log"
+  for _ in $(seq 1 20); do [ -s /run/mysqld/mysqld.pid ] && break; sleep 0.25; done
+  cat /run/mysqld/mysqld.pid > "$MARKER" 2>/dev/null || echo started > "$MARKER"
+  db_admin -e 'SELECT 1' >/dev/null || die "MariaDB started but '$WP_DB_ADMIN' cannot log in"
+fi
+
+if [ "$RESET" = 1 ]; then
+  log "--reset: dropping database $WP_DB_NAME and $DOCROOT"
+  db_admin -e "DROP DATABASE IF EXISTS \`$WP_DB_NAME\`"
+  rm -rf "$DOCROOT" "$WP_DIR/app-password"
+fi
+db_admin <<SQL
+CREATE DATABASE IF NOT EXISTS \`$WP_DB_NAME\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE USER IF NOT EXISTS '$WP_DB_USER'@'localhost' IDENTIFIED BY '$WP_DB_PASSWORD';
+CREATE USER IF NOT EXISTS '$WP_DB_USER'@'%' IDENTIFIED BY '$WP_DB_PASSWORD';
+ALTER USER '$WP_DB_USER'@'localhost' IDENTIFIED BY '$WP_DB_PASSWORD';
+ALTER USER '$WP_DB_USER'@'%' IDENTIFIED BY '$WP_DB_PASSWORD';
+GRANT ALL PRIVILEGES ON \`$WP_DB_NAME\`.* TO '$WP_DB_USER'@'localhost';
+GRANT ALL PRIVILEGES ON \`$WP_DB_NAME\`.* TO '$WP_DB_USER'@'%';
+FLUSH PRIVILEGES;
+SQL
+log "database $WP_DB_NAME / user $WP_DB_USER ready"
+
+# ---------------------------------------------------------------- 3. docroot + config
+SRC=/usr/share/wordpress
+if [ ! -f "$DOCROOT/wp-includes/version.php" ] || ! cmp -s "$SRC/wp-includes/version.php" "$DOCROOT/wp-includes/version.php"; then
+  log "copying $SRC to $DOCROOT"
+  # A real copy (not symlinks): PHP resolves symlinks in __FILE__, so a symlinked wp-load.php
+  # would load Debian's /usr/share/wordpress/wp-config.php (host-based /etc/wordpress scheme).
+  rm -rf "$DOCROOT.tmp" && cp -a "$SRC" "$DOCROOT.tmp"
+  rm -f "$DOCROOT.tmp/wp-config.php" "$DOCROOT.tmp/.htaccess"
+  rm -rf "$DOCROOT" && mv "$DOCROOT.tmp" "$DOCROOT"
+fi
+mkdir -p "$DOCROOT/wp-content/mu-plugins" "$DOCROOT/wp-content/uploads"
+# Files the running server reads are replaced atomically (write temp file, then mv).
+install_file() { cat > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; }
+
+[ -f "$WP_DIR/salts.php" ] || php -r '
+  echo "<?php\n";
+  foreach (["AUTH_KEY","SECURE_AUTH_KEY","LOGGED_IN_KEY","NONCE_KEY","AUTH_SALT","SECURE_AUTH_SALT","LOGGED_IN_SALT","NONCE_SALT"] as $k)
+    printf("define(%s, %s);\n", var_export($k, true), var_export(bin2hex(random_bytes(32)), true));' > "$WP_DIR/salts.php"
+
+WP_URL="$WP_URL" WP_DIR="$WP_DIR" WP_DB_NAME="$WP_DB_NAME" WP_DB_USER="$WP_DB_USER" \
+WP_DB_PASSWORD="$WP_DB_PASSWORD" WP_DB_HOST="$WP_DB_HOST" php -r '
+  $e = function ($k) { return var_export(getenv($k), true); };
+  echo "<?php\n// Generated by wordpress-local.sh - rewritten on every run.\n";
+  echo "define(\"DB_NAME\", {$e("WP_DB_NAME")});\n";
+  echo "define(\"DB_USER\", {$e("WP_DB_USER")});\n";
+  echo "define(\"DB_PASSWORD\", {$e("WP_DB_PASSWORD")});\n";
+  echo "define(\"DB_HOST\", {$e("WP_DB_HOST")});\n";
+  echo "define(\"DB_CHARSET\", \"utf8mb4\");\ndefine(\"DB_COLLATE\", \"\");\n";
+  echo "require " . var_export(getenv("WP_DIR") . "/salts.php", true) . ";\n";
+  echo "\$table_prefix = \"wp_\";\n";
+  echo "define(\"WP_HOME\", {$e("WP_URL")});\ndefine(\"WP_SITEURL\", {$e("WP_URL")});\n";
+  echo "// \"local\" makes Application Passwords available over plain http.\n";
+  echo "define(\"WP_ENVIRONMENT_TYPE\", \"local\");\n";
+  echo "define(\"WP_DEBUG\", false);\n";
+  echo "define(\"DISABLE_WP_CRON\", true);\n";
+  echo "define(\"AUTOMATIC_UPDATER_DISABLED\", true);\ndefine(\"WP_AUTO_UPDATE_CORE\", false);\n";
+  echo "define(\"WP_HTTP_BLOCK_EXTERNAL\", true);\n";
+  echo "define(\"FS_METHOD\", \"direct\");\n";
+  echo "if (!defined(\"ABSPATH\")) define(\"ABSPATH\", __DIR__ . \"/\");\n";
+  echo "require_once ABSPATH . \"wp-settings.php\";\n";' | install_file "$DOCROOT/wp-config.php"
+
+install_file "$WP_DIR/router.php" <<'PHP'
+<?php
+// Router for `php -S`: existing static files are served as-is, existing .php files run,
+// everything else goes to WordPress' index.php (pretty permalinks, /wp-json/...).
+$root = $_SERVER['DOCUMENT_ROOT'];
+$path = '/' . ltrim(parse_url(urldecode($_SERVER['REQUEST_URI']), PHP_URL_PATH), '/');
+if ($path !== '/' && file_exists($root . $path)) {
+    if (is_dir($root . $path)) {
+        if (substr($path, -1) !== '/') { header('Location: ' . $path . '/'); exit; }
+        if (file_exists($root . $path . 'index.php')) { chdir($root . $path); require $root . $path . 'index.php'; return; }
+        return false;
+    }
+    if (substr($path, -4) === '.php') { chdir(dirname($root . $path)); require $root . $path; return; }
+    return false;
+}
+chdir($root);
+require $root . '/index.php';
+PHP
+
+MU="$DOCROOT/wp-content/mu-plugins"
+install_file "$MU/00-test-env.php" <<'PHP'
+<?php
+/* Test environment: never try to send e-mail (there is no MTA; wp_install and e-mail changes would
+ * otherwise print "sh: 1: /usr/sbin/sendmail: not found"). */
+add_filter('pre_wp_mail', '__return_false');
+PHP
+
+# The project's companion plugin (entra_object_id meta, exact filter, login block, status route).
+if [ "$WITH_PLUGIN" = 1 ]; then
+  install_file "$MU/entra-wp-sync.php" < "$PLUGIN_SRC"
+  php -l "$MU/entra-wp-sync.php" >/dev/null || die "companion plugin has a PHP syntax error"
+else
+  rm -f "$MU/entra-wp-sync.php"
+fi
+
+# ---------------------------------------------------------------- 4. install WP, admin, app password
+cat > "$WP_DIR/setup.php" <<'PHP'
+<?php
+// Generated by wordpress-local.sh: idempotent WordPress install + admin + Application Password.
+$url = getenv('WP_URL');
+$_SERVER['HTTP_HOST'] = parse_url($url, PHP_URL_HOST) . ':' . parse_url($url, PHP_URL_PORT);
+$_SERVER['SERVER_NAME'] = parse_url($url, PHP_URL_HOST);
+$_SERVER['REQUEST_URI'] = '/';
+$_SERVER['REQUEST_METHOD'] = 'GET';
+define('WP_INSTALLING', true);   // so wp-settings does not redirect to install.php
+require getenv('WP_DOCROOT') . '/wp-load.php';
+require_once ABSPATH . 'wp-admin/includes/upgrade.php';
+function say($m) { fwrite(STDERR, "[setup.php] $m\n"); }
+
+$login = getenv('WP_ADMIN_USER'); $pass = getenv('WP_ADMIN_PASSWORD'); $mail = getenv('WP_ADMIN_EMAIL');
+if (!is_blog_installed()) {
+    $r = wp_install('WordPress Test', $login, $mail, false, '', $pass);
+    say("installed WordPress " . get_bloginfo('version') . ", admin user_id={$r['user_id']}");
+} else {
+    say("WordPress already installed (" . get_bloginfo('version') . ")");
+}
+if (get_option('permalink_structure') !== '/%postname%/') {   // needed for /wp-json/... URLs
+    update_option('permalink_structure', '/%postname%/');
+    delete_option('rewrite_rules');
+}
+$user = get_user_by('login', $login);
+if (!$user) {
+    $id = wp_insert_user(array('user_login' => $login, 'user_pass' => $pass, 'user_email' => $mail, 'role' => 'administrator'));
+    if (is_wp_error($id)) { say('cannot create admin: ' . $id->get_error_message()); exit(1); }
+    $user = get_user_by('id', $id);
+    say("created admin user $login");
+}
+if (!in_array('administrator', (array) $user->roles, true)) { $user->set_role('administrator'); }
+if (!wp_check_password($pass, $user->user_pass, $user->ID)) { wp_set_password($pass, $user->ID); say('reset admin password'); }
+if (!wp_is_application_passwords_available_for_user($user)) { say('application passwords unavailable (WP_ENVIRONMENT_TYPE?)'); exit(1); }
+
+$file = getenv('WP_DIR') . '/app-password';
+$name = getenv('WP_APP_NAME');
+$want = getenv('WP_APP_PASSWORD_FIXED');
+$have = $want !== '' && $want !== false ? $want : (is_readable($file) ? trim(file_get_contents($file)) : '');
+$valid = false;
+if ($have !== '') {
+    foreach (WP_Application_Passwords::get_user_application_passwords($user->ID) as $item) {
+        if (wp_check_password($have, $item['password'], $user->ID)) { $valid = true; break; }
+    }
+}
+if (!$valid) {
+    foreach (WP_Application_Passwords::get_user_application_passwords($user->ID) as $item) {
+        if ($item['name'] === $name) WP_Application_Passwords::delete_application_password($user->ID, $item['uuid']);
+    }
+    if ($want !== '' && $want !== false) {
+        // Fixed password requested: store its hash the same way core does.
+        $items = WP_Application_Passwords::get_user_application_passwords($user->ID);
+        $items[] = array('uuid' => wp_generate_uuid4(), 'app_id' => '', 'name' => $name,
+            'password' => wp_hash_password($want), 'created' => time(), 'last_used' => null, 'last_ip' => null);
+        update_user_meta($user->ID, WP_Application_Passwords::USERMETA_KEY_APPLICATION_PASSWORDS, $items);
+        update_network_option(get_main_network_id(), WP_Application_Passwords::OPTION_KEY_IN_USE, true);
+        $have = $want;
+        say("stored the given WP_FIXED_APP_PASSWORD as application password '$name'");
+    } else {
+        $r = WP_Application_Passwords::create_new_application_password($user->ID, array('name' => $name));
+        if (is_wp_error($r)) { say('cannot create application password: ' . $r->get_error_message()); exit(1); }
+        $have = $r[0];
+        say("created application password '$name'");
+    }
+} else {
+    say("application password '$name' still valid");
+}
+file_put_contents($file, $have . "\n");
+chmod($file, 0600);
+PHP
+WP_URL="$WP_URL" WP_DIR="$WP_DIR" WP_DOCROOT="$DOCROOT" WP_ADMIN_USER="$WP_ADMIN_USER" \
+WP_ADMIN_PASSWORD="$WP_ADMIN_PASSWORD" WP_ADMIN_EMAIL="$WP_ADMIN_EMAIL" WP_APP_NAME="$WP_APP_NAME" \
+WP_APP_PASSWORD_FIXED="$WP_APP_PASSWORD_FIXED" php "$WP_DIR/setup.php" >&2 || die "setup.php failed"
+APP_PASSWORD=$(cat "$WP_DIR/app-password")
+
+# ---------------------------------------------------------------- 5. php -S
+PIDFILE="$WP_DIR/php-server.pid"
+server_alive() {
+  [ -s "$PIDFILE" ] || return 1
+  local pid; pid=$(cat "$PIDFILE")
+  kill -0 "$pid" 2>/dev/null && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-S $WP_HOST:"
+}
+port_open() { (exec 3<>"/dev/tcp/$WP_HOST/$WP_PORT") 2>/dev/null; }
+if server_alive && [ "$RESTART" = 1 ]; then
+  log "--restart: stopping php -S (pid $(cat "$PIDFILE"))"
+  kill -TERM -- "-$(cat "$PIDFILE")" 2>/dev/null || kill -TERM "$(cat "$PIDFILE")" 2>/dev/null || true
+  for _ in $(seq 1 40); do server_alive || break; sleep 0.25; done
+fi
+if server_alive && tr '\0' ' ' < "/proc/$(cat "$PIDFILE")/cmdline" | grep -q -- "-S $WP_HOST:$WP_PORT "; then
+  log "php -S already running (pid $(cat "$PIDFILE")) on $WP_URL"
+else
+  port_open && die "port $WP_PORT is already in use by another process"
+  if server_alive; then
+    log "php -S from $PIDFILE runs on another port; stopping it"
+    kill -TERM -- "-$(cat "$PIDFILE")" 2>/dev/null || true
+    for _ in $(seq 1 40); do server_alive || break; sleep 0.25; done
+  fi
+  log "starting php -S $WP_HOST:$WP_PORT (PHP_CLI_SERVER_WORKERS=$WP_WORKERS), log: $WP_DIR/php-server.log"
+  # setsid: own session/process group (stop kills the group = master + workers). The inner shell
+  # writes its pid and execs php, so the pid file holds php's pid. All stdio is redirected so
+  # that $(...) / eval callers are not kept waiting on the pipe.
+  rm -f "$PIDFILE"
+  PHP_CLI_SERVER_WORKERS="$WP_WORKERS" setsid -f bash -c 'echo $$ > "$1"; exec php -S "$2" -t "$3" "$4"' \
+    _ "$PIDFILE" "$WP_HOST:$WP_PORT" "$DOCROOT" "$WP_DIR/router.php" </dev/null >>"$WP_DIR/php-server.log" 2>&1
+  for _ in $(seq 1 20); do [ -s "$PIDFILE" ] && break; sleep 0.1; done
+  [ -s "$PIDFILE" ] || die "php -S did not start; see $WP_DIR/php-server.log"
+fi
+
+# ---------------------------------------------------------------- 6. wait for REST + verify auth
+code=000
+for _ in $(seq 1 120); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$WP_URL/wp-json/" || true)
+  [ "$code" = 200 ] && break; sleep 0.25
+done
+[ "$code" = 200 ] || die "REST API did not answer at $WP_URL/wp-json/ (last HTTP $code); see $WP_DIR/php-server.log"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -u "$WP_ADMIN_USER:$APP_PASSWORD" \
+  "$WP_URL/wp-json/wp/v2/users/me?context=edit" || true)
+[ "$code" = 200 ] || die "authenticated REST call failed (HTTP $code)"
+log "ready: $WP_URL (REST + Application Password OK)"
+
+cat > "$WP_DIR/env.sh" <<EOF
+export ${ENV_PREFIX}URL='$WP_URL'
+export ${ENV_PREFIX}USERNAME='$WP_ADMIN_USER'
+export ${ENV_PREFIX}APP_PASSWORD='$APP_PASSWORD'
+EOF
+cat "$WP_DIR/env.sh"

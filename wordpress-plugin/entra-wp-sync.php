@@ -1,0 +1,157 @@
+<?php
+/**
+ * Plugin Name: entra-wp-sync companion
+ * Description: What the entra-wp-sync service needs from WordPress and cannot do through the REST API alone.
+ * Version:     1.0.0
+ * License:     MIT
+ *
+ * Install as a must-use plugin: copy this one file to wp-content/mu-plugins/ (scripts/wordpress-local.sh
+ * does this). Without it the service still works, with less: no entra_object_id matching, no meta.*
+ * fields, and deactivated users can still log in (they only lose their roles).
+ *
+ * What it does:
+ *  1. Registers user meta for the REST API (`meta` field, edit context only, writable by edit_users):
+ *     - entra_object_id            the Entra object id of a synced user
+ *     - entra_wp_sync_deactivated  "1" while the user is deactivated by the service, "" otherwise
+ *     - the keys a job maps with `meta.<key>` fields. WordPress ignores unregistered keys silently and
+ *       the service cannot register keys over REST, so they are listed here. In priority order:
+ *         define('ENTRA_WP_SYNC_META_KEYS', 'department,job_title,cost_center');  // wp-config.php
+ *         update_option('entra_wp_sync_meta_keys', 'department,job_title');        // or an option
+ *         default: department, job_title, employee_id, office
+ *       and then the `entra_wp_sync_meta_keys` filter (array of keys) has the last word.
+ *       Keys that WordPress uses itself (capabilities, session tokens, ...) are refused.
+ *  2. Adds an exact-match collection parameter: GET /wp/v2/users?entra_object_id=<id>
+ *     (core has no user meta filter; `search` is a substring match on other columns).
+ *  3. Blocks every login (password form, XML-RPC, Application Passwords) of users flagged deactivated,
+ *     and ends their sessions when the flag is set.
+ *  4. Suppresses the "email changed", "password changed" and "new user" mails for REST requests made
+ *     by the service's account: a request authenticated with an Application Password by a user who can
+ *     edit_users (restricted to one login when ENTRA_WP_SYNC_SERVICE_USER is defined).
+ *  5. GET /wp-json/entra-wp-sync/v1/status -> {"version": "...", "meta_keys": [...]} (edit_users only)
+ *     so the service can detect the plugin and the meta keys it may write.
+ */
+
+if (!defined('ABSPATH')) {
+    exit;
+}
+
+const ENTRA_WP_SYNC_VERSION = '1.0.0';
+const ENTRA_WP_SYNC_ID_KEY = 'entra_object_id';
+const ENTRA_WP_SYNC_DEACTIVATED_KEY = 'entra_wp_sync_deactivated';
+
+/** Meta keys for mapped `meta.<key>` fields (see 1. above), validated. */
+function entra_wp_sync_mapped_meta_keys() {
+    global $wpdb;
+    if (defined('ENTRA_WP_SYNC_META_KEYS')) {
+        $list = (string) ENTRA_WP_SYNC_META_KEYS;
+    } else {
+        $list = (string) get_option('entra_wp_sync_meta_keys', 'department,job_title,employee_id,office');
+    }
+    $keys = (array) apply_filters('entra_wp_sync_meta_keys', array_map('trim', explode(',', $list)));
+    // Registering one of these for REST writes would let the service (or a bad mapping) grant roles,
+    // keep sessions alive or rewrite profile fields behind WordPress' back.
+    $reserved = array('first_name', 'last_name', 'nickname', 'description', 'rich_editing', 'syntax_highlighting',
+        'comment_shortcuts', 'admin_color', 'use_ssl', 'show_admin_bar_front', 'locale', 'session_tokens',
+        'default_password_nag', 'user_level', 'capabilities', ENTRA_WP_SYNC_ID_KEY, ENTRA_WP_SYNC_DEACTIVATED_KEY);
+    $out = array();
+    foreach ($keys as $key) {
+        if (!is_string($key) || !preg_match('/^[A-Za-z][A-Za-z0-9_]{0,63}$/', $key)) continue;
+        if (in_array(strtolower($key), $reserved, true) || stripos($key, $wpdb->base_prefix) === 0) continue;
+        $out[$key] = true;
+    }
+    return array_keys($out);
+}
+
+/** Every meta key this plugin exposes in REST. */
+function entra_wp_sync_meta_keys() {
+    return array_merge(array(ENTRA_WP_SYNC_ID_KEY, ENTRA_WP_SYNC_DEACTIVATED_KEY), entra_wp_sync_mapped_meta_keys());
+}
+
+function entra_wp_sync_is_deactivated($user_id) {
+    return get_user_meta((int) $user_id, ENTRA_WP_SYNC_DEACTIVATED_KEY, true) === '1';
+}
+
+/** A REST request made by the service's account (see 4. above). */
+function entra_wp_sync_is_service_request() {
+    if (!defined('REST_REQUEST') || !REST_REQUEST || !rest_get_authenticated_app_password()) return false;
+    if (!current_user_can('edit_users')) return false;
+    if (defined('ENTRA_WP_SYNC_SERVICE_USER') && wp_get_current_user()->user_login !== ENTRA_WP_SYNC_SERVICE_USER) {
+        return false;
+    }
+    return (bool) apply_filters('entra_wp_sync_is_service_request', true);
+}
+
+// 1. Meta in REST. context=edit only: the public users endpoint (authors) must not show these.
+add_action('init', function () {
+    foreach (entra_wp_sync_meta_keys() as $key) {
+        register_meta('user', $key, array(
+            'type' => 'string',
+            'single' => true,
+            'default' => '',
+            'show_in_rest' => array('schema' => array('type' => 'string', 'context' => array('edit'))),
+            'auth_callback' => function () {
+                return current_user_can('edit_users');
+            },
+        ));
+    }
+});
+
+// 2. GET /wp/v2/users?entra_object_id=<id> (exact match).
+add_filter('rest_user_collection_params', function ($params) {
+    $params[ENTRA_WP_SYNC_ID_KEY] = array(
+        'description' => 'Limit result set to the user with this Entra object id (exact match).',
+        'type' => 'string',
+    );
+    return $params;
+});
+add_filter('rest_user_query', function ($args, $request) {
+    $id = $request->get_param(ENTRA_WP_SYNC_ID_KEY);
+    if (!is_string($id) || $id === '') return $args;
+    if (!current_user_can('list_users')) {
+        $args['include'] = array(0); // no probing ids through the public authors listing
+        return $args;
+    }
+    $args['meta_query'][] = array('key' => ENTRA_WP_SYNC_ID_KEY, 'value' => $id, 'compare' => '=');
+    return $args;
+}, 10, 2);
+
+// 3. Deactivated users cannot log in by any route.
+add_filter('authenticate', function ($user) {
+    if ($user instanceof WP_User && entra_wp_sync_is_deactivated($user->ID)) {
+        return new WP_Error('entra_wp_sync_deactivated', __('This account is deactivated.'));
+    }
+    return $user;
+}, 100); // after core's username/e-mail/password checks (priority 20)
+add_action('wp_authenticate_application_password_errors', function ($error, $user) {
+    if ($user instanceof WP_User && entra_wp_sync_is_deactivated($user->ID)) {
+        $error->add('entra_wp_sync_deactivated', __('This account is deactivated.'));
+    }
+}, 10, 2);
+$entra_wp_sync_end_sessions = function ($meta_id, $user_id, $meta_key, $value) {
+    if ($meta_key === ENTRA_WP_SYNC_DEACTIVATED_KEY && $value === '1') {
+        WP_Session_Tokens::get_instance((int) $user_id)->destroy_all();
+    }
+};
+add_action('added_user_meta', $entra_wp_sync_end_sessions, 10, 4);
+add_action('updated_user_meta', $entra_wp_sync_end_sessions, 10, 4);
+
+// 4. No notification mails for the service's writes (the directory, not the user, changed them).
+foreach (array('send_email_change_email', 'send_password_change_email',
+    'wp_send_new_user_notification_to_user', 'wp_send_new_user_notification_to_admin') as $entra_wp_sync_filter) {
+    add_filter($entra_wp_sync_filter, function ($send) {
+        return entra_wp_sync_is_service_request() ? false : $send;
+    }, 100);
+}
+
+// 5. Detection.
+add_action('rest_api_init', function () {
+    register_rest_route('entra-wp-sync/v1', '/status', array(
+        'methods' => 'GET',
+        'permission_callback' => function () {
+            return current_user_can('edit_users');
+        },
+        'callback' => function () {
+            return array('version' => ENTRA_WP_SYNC_VERSION, 'meta_keys' => entra_wp_sync_mapped_meta_keys());
+        },
+    ));
+});
