@@ -1,0 +1,222 @@
+/**
+ * The only reader of process.env. Every variable of the contract (DESIGN.md "Environment") is
+ * validated once here; an invalid value throws ConfigError naming the variable and what is expected.
+ * Defaults live in one object so .env.example, the README and the code agree.
+ */
+import path from "node:path";
+import { ConfigError } from "./core/errors";
+
+export const DEFAULTS = {
+  PORT: 3000,
+  HOST: "0.0.0.0",
+  DATA_DIR: "./data",
+  LOG_LEVEL: "info",
+  STEP_BUDGET_MS: 20_000,
+  WP_CONCURRENCY: 4,
+  GRAPH_BASE_URL: "https://graph.microsoft.com",
+  MAX_FAILED_STEPS: 5,
+  DRIVER_INTERVAL_MS: 2_000,
+  WATCHDOG_STALE_MS: 15 * 60_000,
+  HISTORY_DAYS: 30,
+  RATE_LIMIT_MAX: 60,
+  RATE_LIMIT_AUTH_FAILURES: 10,
+  TRUST_PROXY: false,
+  STATUS_PUBLIC: false,
+} as const;
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface SigningKey {
+  kid: string;
+  secret: string;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  publicUrl: string;
+  logLevel: LogLevel;
+  /** null: start the embedded PostgreSQL (PGlite) in dataDir. */
+  databaseUrl: string | null;
+  dataDir: string;
+  /** null: generated once and persisted in the database (printed once). */
+  adminToken: string | null;
+  /** Empty: one key is generated once and persisted in the database. First signs, all verify. */
+  linkSigningKeys: SigningKey[];
+  stepBudgetMs: number;
+  /** Consecutive failed steps after which a run fails. */
+  maxFailedSteps: number;
+  driverIntervalMs: number;
+  watchdogStaleMs: number;
+  historyDays: number;
+  rateLimit: { max: number; authFailures: number };
+  trustProxy: boolean;
+  /** /status readable without the admin token (it never shows secrets either way). */
+  statusPublic: boolean;
+  jobsFile: string | null;
+  /** SYNC_* variables for the `default` job when no jobs file is given (validated by the jobs loader). */
+  syncEnv: Record<string, string>;
+  azure: {
+    tenantId: string | null;
+    clientId: string | null;
+    clientSecret: string | null;
+    certificatePath: string | null;
+    authorityHost: string | null;
+    graphBaseUrl: string;
+  };
+  wordpress: {
+    url: string | null;
+    username: string | null;
+    appPassword: string | null;
+    concurrency: number;
+  };
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string): string | null {
+  const value = env[name]?.trim();
+  return value ? value : null;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === null) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+  }
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name)?.toLowerCase();
+  if (raw === undefined || raw === null) return fallback;
+  if (["1", "true", "yes", "on"].includes(raw)) return true;
+  if (["0", "false", "no", "off"].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false (got "${raw}")`);
+}
+
+function url(env: Env, name: string, protocols: string[]): string | null {
+  const raw = str(env, name);
+  if (raw === null) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be an absolute URL (got "${raw}")`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must use ${protocols.join(" or ")} (got "${parsed.protocol}")`);
+  }
+  return raw.replace(/\/+$/, "");
+}
+
+/** LINK_SIGNING_KEYS: "kid:secret,kid2:secret2"; secrets of at least 32 characters (HS256 wants 256 bits). */
+function signingKeys(env: Env): SigningKey[] {
+  const raw = str(env, "LINK_SIGNING_KEYS");
+  if (raw === null) return [];
+  return raw.split(",").map((entry, index) => {
+    const at = entry.indexOf(":");
+    const kid = entry.slice(0, at).trim();
+    const secret = entry.slice(at + 1).trim();
+    if (at <= 0 || !/^[A-Za-z0-9._-]{1,64}$/.test(kid)) {
+      throw new ConfigError(
+        `LINK_SIGNING_KEYS entry ${index + 1} must look like "kid:secret" with a kid of letters, digits, ".", "_" or "-"`,
+      );
+    }
+    if (secret.length < 32) {
+      throw new ConfigError(`LINK_SIGNING_KEYS key "${kid}" must have a secret of at least 32 characters`);
+    }
+    return { kid, secret };
+  });
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const port = int(env, "PORT", DEFAULTS.PORT, 0, 65535);
+  const logLevel = (str(env, "LOG_LEVEL") ?? DEFAULTS.LOG_LEVEL).toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")} (got "${logLevel}")`);
+  }
+  const databaseUrl = str(env, "DATABASE_URL");
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError("DATABASE_URL must be a postgres:// or postgresql:// connection string");
+  }
+  const adminToken = str(env, "ADMIN_TOKEN");
+  if (adminToken !== null && adminToken.length < 24) {
+    throw new ConfigError("ADMIN_TOKEN must be at least 24 characters (or unset to have one generated)");
+  }
+  const clientSecret = str(env, "AZURE_CLIENT_SECRET");
+  const certificatePath = str(env, "AZURE_CLIENT_CERTIFICATE_PATH");
+  if (clientSecret && certificatePath) {
+    throw new ConfigError("Set either AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, not both");
+  }
+  const syncEnv: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (name.startsWith("SYNC_") && name !== "SYNC_JOBS_FILE" && value !== undefined) syncEnv[name] = value;
+  }
+  const jobsFile = str(env, "SYNC_JOBS_FILE");
+  return {
+    port,
+    host: str(env, "HOST") ?? DEFAULTS.HOST,
+    publicUrl: url(env, "PUBLIC_URL", ["http:", "https:"]) ?? `http://localhost:${port}`,
+    logLevel: logLevel as LogLevel,
+    databaseUrl,
+    dataDir: path.resolve(str(env, "DATA_DIR") ?? DEFAULTS.DATA_DIR),
+    adminToken,
+    linkSigningKeys: signingKeys(env),
+    stepBudgetMs: int(env, "STEP_BUDGET_MS", DEFAULTS.STEP_BUDGET_MS, 1000, 600_000),
+    maxFailedSteps: int(env, "MAX_FAILED_STEPS", DEFAULTS.MAX_FAILED_STEPS, 1, 1000),
+    driverIntervalMs: int(env, "DRIVER_INTERVAL_MS", DEFAULTS.DRIVER_INTERVAL_MS, 100, 3_600_000),
+    watchdogStaleMs: int(env, "WATCHDOG_STALE_MS", DEFAULTS.WATCHDOG_STALE_MS, 10_000, 7 * 86_400_000),
+    historyDays: int(env, "HISTORY_DAYS", DEFAULTS.HISTORY_DAYS, 1, 3650),
+    rateLimit: {
+      max: int(env, "RATE_LIMIT_MAX", DEFAULTS.RATE_LIMIT_MAX, 1, 1_000_000),
+      authFailures: int(env, "RATE_LIMIT_AUTH_FAILURES", DEFAULTS.RATE_LIMIT_AUTH_FAILURES, 1, 1_000_000),
+    },
+    trustProxy: bool(env, "TRUST_PROXY", DEFAULTS.TRUST_PROXY),
+    statusPublic: bool(env, "STATUS_PUBLIC", DEFAULTS.STATUS_PUBLIC),
+    jobsFile: jobsFile === null ? null : path.resolve(jobsFile),
+    syncEnv,
+    azure: {
+      tenantId: str(env, "AZURE_TENANT_ID"),
+      clientId: str(env, "AZURE_CLIENT_ID"),
+      clientSecret,
+      certificatePath: certificatePath === null ? null : path.resolve(certificatePath),
+      authorityHost: url(env, "AZURE_AUTHORITY_HOST", ["https:"]),
+      graphBaseUrl: url(env, "GRAPH_BASE_URL", ["https:"]) ?? DEFAULTS.GRAPH_BASE_URL,
+    },
+    wordpress: {
+      url: url(env, "WP_URL", ["http:", "https:"]),
+      username: str(env, "WP_USERNAME"),
+      appPassword: str(env, "WP_APP_PASSWORD"),
+      concurrency: int(env, "WP_CONCURRENCY", DEFAULTS.WP_CONCURRENCY, 1, 64),
+    },
+  };
+}
+
+/** What a real sync still needs: one line each, logged at start-up (never the values). */
+export function missingForSync(config: Config): string[] {
+  const missing: string[] = [];
+  const { azure, wordpress } = config;
+  if (!azure.tenantId) missing.push("AZURE_TENANT_ID (the Entra tenant to read users from)");
+  if (!azure.clientId) missing.push("AZURE_CLIENT_ID (the app registration with User.Read.All)");
+  if (!azure.clientSecret && !azure.certificatePath) {
+    missing.push("AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH (the app's credential)");
+  }
+  if (!wordpress.url) missing.push("WP_URL (the WordPress site to write users to)");
+  if (!wordpress.username) missing.push("WP_USERNAME (a WordPress administrator)");
+  if (!wordpress.appPassword) missing.push("WP_APP_PASSWORD (an Application Password of WP_USERNAME)");
+  return missing;
+}
+
+/** Every configured secret, for log redaction of values that might surface in a message. */
+export function secretsOf(config: Config): string[] {
+  return [
+    config.adminToken,
+    config.azure.clientSecret,
+    config.wordpress.appPassword,
+    ...config.linkSigningKeys.map((key) => key.secret),
+  ].filter((value): value is string => typeof value === "string" && value.length > 0);
+}

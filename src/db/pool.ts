@@ -1,0 +1,88 @@
+/**
+ * PostgreSQL through `pg`: one pool for the process, with error handlers, and `withTransaction`.
+ * With no DATABASE_URL an embedded PostgreSQL (PGlite) is started in DATA_DIR and served over a
+ * local socket by pglite-socket, so the very same `pg` code path serves both.
+ *
+ * PGlite runs one transaction at a time: a transaction must never wait on another connection
+ * (the design already forbids holding a transaction across Graph or WordPress calls).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { Pool, type PoolClient, type PoolConfig } from "pg";
+import type { Logger } from "../logger";
+
+export interface Database {
+  pool: Pool;
+  /** "embedded" when PGlite was started in-process. */
+  kind: "postgres" | "embedded";
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  url: string | null;
+  dataDir: string;
+  logger: Logger;
+  poolSize?: number;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.url) {
+    const pool = makePool({ connectionString: options.url, max: options.poolSize ?? 10 }, options.logger);
+    return { pool, kind: "postgres", close: () => pool.end() };
+  }
+  return openEmbedded(options);
+}
+
+function makePool(config: PoolConfig, logger: Logger): Pool {
+  const pool = new Pool({ connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000, ...config });
+  // An idle client losing its connection (server restart) emits here; without a handler the process dies.
+  pool.on("error", (error) => logger.warn({ err: error }, "idle database connection failed; it will be replaced"));
+  return pool;
+}
+
+async function openEmbedded(options: DatabaseOptions): Promise<Database> {
+  const { PGlite } = await import("@electric-sql/pglite");
+  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
+  const dir = path.join(options.dataDir, "pglite");
+  fs.mkdirSync(dir, { recursive: true });
+  const db = await PGlite.create(dir);
+  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 16 });
+  await server.start();
+  const address = server.getServerConn();
+  options.logger.info(
+    { dataDir: dir },
+    "no DATABASE_URL: using the embedded PostgreSQL (PGlite) persisted in DATA_DIR",
+  );
+  const pool = makePool(
+    { connectionString: `postgres://postgres@${address}/postgres`, max: options.poolSize ?? 8 },
+    options.logger,
+  );
+  return {
+    pool,
+    kind: "embedded",
+    async close() {
+      await pool.end();
+      await server.stop();
+      await db.close();
+    },
+  };
+}
+
+/** Runs fn in a transaction on one client; rolls back on any error. Keep it short: no I/O but SQL inside. */
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    const result = await fn(client);
+    await client.query("commit");
+    return result;
+  } catch (error) {
+    await client.query("rollback").catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** Anything that can run a query: the pool or a client inside a transaction. */
+export type Queryable = Pick<Pool, "query">;

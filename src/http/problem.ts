@@ -1,0 +1,63 @@
+/**
+ * One error handler: every error leaves as application/problem+json (RFC 9457). Typed domain
+ * errors carry their status; anything else is a 500 whose body never echoes internals.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
+import { AppError } from "../core/errors";
+
+const TITLES: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  406: "Not Acceptable",
+  409: "Conflict",
+  413: "Payload Too Large",
+  415: "Unsupported Media Type",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+export function sendProblem(
+  reply: FastifyReply,
+  status: number,
+  detail: string,
+  extra: Record<string, unknown> = {},
+): FastifyReply {
+  return reply
+    .code(status)
+    .type("application/problem+json")
+    .send({
+      type: "about:blank",
+      title: TITLES[status] ?? "Error",
+      status,
+      detail,
+      instance: reply.request.url.split("?")[0],
+      ...extra,
+    });
+}
+
+export function registerProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | Error, request, reply) => {
+    if (error instanceof AppError) {
+      return sendProblem(reply, error.status, error.message, error.extra);
+    }
+    const fastifyError = error as FastifyError;
+    if (fastifyError.validation) {
+      return sendProblem(reply, 400, `Invalid ${fastifyError.validationContext ?? "input"}: ${fastifyError.message}`);
+    }
+    const status = fastifyError.statusCode;
+    if (status && status >= 400 && status < 500) {
+      if (status === 429) return sendProblem(reply, 429, "Too many requests; retry after the time in Retry-After");
+      // Fastify's own client errors (bad JSON, body too large, bad content type) are safe to echo.
+      return sendProblem(reply, status, error.message);
+    }
+    request.log.error({ err: error }, "request failed");
+    return sendProblem(reply, 500, "The server failed to handle the request; the error is in the service log");
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, 404, `No route for ${request.method} ${request.url.split("?")[0]}`),
+  );
+}

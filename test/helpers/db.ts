@@ -1,0 +1,48 @@
+/**
+ * One database per test file, cloned from the migrated template (graphile-worker's helpers.ts
+ * pattern), so files run in parallel and a failure leaves its rows to inspect until the next run.
+ * Falls back to an in-memory embedded PostgreSQL when no server was found by global-setup.
+ */
+
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Client } from "pg";
+import { migrate } from "../../src/db/migrate";
+import { type Database, openDatabase } from "../../src/db/pool";
+import { makeLogger } from "../../src/logger";
+import { adminUrl, databaseUrl, TEST_DB_PREFIX } from "./db-names";
+
+let counter = 0;
+
+export const silentLogger = makeLogger({ level: "silent" });
+
+export async function makeTestDatabase(): Promise<Database & { url: string | null }> {
+  const template = process.env.TEST_TEMPLATE_DB;
+  if (process.env.TEST_DB_MODE !== "postgres" || !template) {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ews-pglite-"));
+    const db = await openDatabase({ url: null, dataDir, logger: silentLogger });
+    await migrate(db.pool);
+    return { ...db, url: null };
+  }
+  const name = `${TEST_DB_PREFIX}t_${process.pid}_${Date.now()}_${counter++}`;
+  const admin = new Client({ connectionString: adminUrl() });
+  await admin.connect();
+  try {
+    // Two files cloning at the same instant can see "source database is being accessed" (55006).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await admin.query(`create database ${name} template ${template}`);
+        break;
+      } catch (error) {
+        if ((error as { code?: string }).code !== "55006" || attempt >= 20) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
+  } finally {
+    await admin.end();
+  }
+  const url = databaseUrl(name);
+  const db = await openDatabase({ url, dataDir: os.tmpdir(), logger: silentLogger });
+  return { ...db, url };
+}
