@@ -1,0 +1,5 @@
+/** WordPress REST implementation of the engine's Site port, plus what only WordPress knows (logins, matching). */
+export type { WordPressMetrics } from "./client";
+export { makeWordPressSite, type WordPressSiteOptions } from "./site";
+export { buildUserIndex, type UserIndex } from "./user-index";
+export { sanitizeLogin, WP_LOGIN_MAX_LENGTH } from "./username";

@@ -1,0 +1,283 @@
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import { UpstreamError } from "../core/errors";
+import type { Site, SiteInfo, WpUser, WpWrite } from "../sync/ports";
+import { makeWordPressClient, type WordPressMetrics, wasAfterAmbiguousFailure } from "./client";
+import { DEACTIVATED_META, ENTRA_ID_META, toRestBody, toWpUser, USER_FIELDS } from "./users";
+
+export interface WordPressSiteOptions {
+  /** WP_URL */
+  url: string;
+  /** WP_USERNAME */
+  username: string;
+  /** WP_APP_PASSWORD: an Application Password (spaces allowed), never the login password. */
+  appPassword: string;
+  /** WP_CONCURRENCY: requests in flight at once, shared by all calls of this site (default 4). */
+  concurrency?: number;
+  /** Per HTTP attempt (default 30000). */
+  timeoutMs?: number;
+  /** Extra attempts for transient failures (default 3). */
+  maxRetries?: number;
+  /** First retry delay, doubled per attempt, with jitter (default 250). */
+  retryBaseMs?: number;
+  logger: Logger;
+  metrics?: WordPressMetrics;
+}
+
+/** What GET /entra-wp-sync/v1/status says; null without the companion plugin. */
+interface Plugin {
+  version: string;
+  metaKeys: string[];
+}
+
+const PER_PAGE = 100; // REST maximum
+
+export function makeWordPressSite(options: WordPressSiteOptions): Site {
+  const client = makeWordPressClient({
+    url: options.url,
+    username: options.username,
+    appPassword: options.appPassword,
+    concurrency: options.concurrency ?? 4,
+    timeoutMs: options.timeoutMs ?? 30_000,
+    maxRetries: options.maxRetries ?? 3,
+    retryBaseMs: options.retryBaseMs ?? 250,
+    logger: options.logger,
+    metrics: options.metrics,
+  });
+  const logger = options.logger;
+  const warned = new Set<string>();
+
+  let pluginPromise: Promise<Plugin | null> | null = null;
+  /** Detected once per site instance; a failed detection is retried by the next call. */
+  function plugin(): Promise<Plugin | null> {
+    pluginPromise ??= detectPlugin().catch((error) => {
+      pluginPromise = null;
+      throw error;
+    });
+    return pluginPromise;
+  }
+
+  async function detectPlugin(): Promise<Plugin | null> {
+    try {
+      const res = await client.request({ method: "GET", route: "/entra-wp-sync/v1/status" });
+      const body = res.body as { version?: unknown; meta_keys?: unknown };
+      const metaKeys = Array.isArray(body.meta_keys) ? body.meta_keys.filter((k) => typeof k === "string") : [];
+      return { version: String(body.version ?? ""), metaKeys };
+    } catch (error) {
+      if (error instanceof UpstreamError && error.details.status === 404) return null; // rest_no_route
+      throw error;
+    }
+  }
+
+  function warnOnce(key: string, message: string): void {
+    if (warned.has(key)) return;
+    warned.add(key);
+    logger.warn(message);
+  }
+
+  async function body(write: WpWrite, extraMeta: Record<string, string> = {}): Promise<Record<string, unknown>> {
+    const p = await plugin();
+    const { body, dropped } = toRestBody(write, p !== null, extraMeta);
+    for (const key of dropped) {
+      warnOnce(
+        `drop:${key}`,
+        key.startsWith("meta.")
+          ? `WordPress field ${key} is not written: the entra-wp-sync companion plugin is not installed on WP_URL`
+          : `WordPress field ${key} is not a user field the service can write; ignored`,
+      );
+    }
+    for (const key of Object.keys(write.fields)) {
+      const metaKey = key.slice(5);
+      if (p && key.startsWith("meta.") && !p.metaKeys.includes(metaKey)) {
+        warnOnce(
+          `unregistered:${metaKey}`,
+          `WordPress drops meta key ${metaKey}: add it to ENTRA_WP_SYNC_META_KEYS (see wordpress-plugin/entra-wp-sync.php)`,
+        );
+      }
+    }
+    return body;
+  }
+
+  async function post(id: number, payload: Record<string, unknown>): Promise<WpUser> {
+    const res = await client.request({
+      method: "POST",
+      route: `/wp/v2/users/${id}`,
+      query: { context: "edit", _fields: USER_FIELDS },
+      body: payload,
+    });
+    return toWpUser(res.body);
+  }
+
+  async function listPage(
+    page: number,
+    filter: Record<string, string> = {},
+  ): Promise<{ users: WpUser[]; totalPages: number }> {
+    try {
+      const res = await client.request({
+        method: "GET",
+        route: "/wp/v2/users",
+        // orderby=id: pages stay stable while users are added during a listing (new ids go last).
+        query: {
+          context: "edit",
+          per_page: PER_PAGE,
+          page,
+          orderby: "id",
+          order: "asc",
+          _fields: USER_FIELDS,
+          ...filter,
+        },
+      });
+      const users = Array.isArray(res.body) ? res.body.map(toWpUser) : [];
+      const totalPages = Number(res.headers.get("x-wp-totalpages") ?? "1");
+      return { users, totalPages: Number.isFinite(totalPages) ? totalPages : 1 };
+    } catch (error) {
+      // Past the last page (e.g. users deleted meanwhile): WordPress answers 400 rest_invalid_page_number.
+      if (error instanceof UpstreamError && error.details.code === "rest_invalid_page_number") {
+        return { users: [], totalPages: page - 1 };
+      }
+      throw error;
+    }
+  }
+
+  /** `search` is a case-insensitive substring match: page through hits, compare exactly. */
+  async function searchExact(term: string, matches: (u: WpUser) => boolean): Promise<WpUser | null> {
+    for (let page = 1; ; page++) {
+      const { users, totalPages } = await listPage(page, { search: term });
+      const hit = users.find(matches);
+      if (hit) return hit;
+      if (page >= totalPages) return null;
+    }
+  }
+
+  async function getUser(id: number): Promise<WpUser | null> {
+    try {
+      const res = await client.request({
+        method: "GET",
+        route: `/wp/v2/users/${id}`,
+        query: { context: "edit", _fields: USER_FIELDS },
+      });
+      return toWpUser(res.body);
+    } catch (error) {
+      if (error instanceof UpstreamError && error.kind === "not-found") return null;
+      throw error;
+    }
+  }
+
+  async function findUser(by: { email?: string; username?: string }): Promise<WpUser | null> {
+    if (by.email) {
+      const email = by.email.toLowerCase();
+      const hit = await searchExact(by.email, (u) => u.email.toLowerCase() === email);
+      if (hit) return hit;
+    }
+    if (by.username) {
+      const login = by.username.toLowerCase();
+      // WP_User_Query searches only user_email when the term contains "@", so a UPN-shaped login
+      // would never be found by its full text: search its local part (login, e-mail, name columns).
+      const at = by.username.indexOf("@");
+      const term = at > 0 ? by.username.slice(0, at) : by.username;
+      return searchExact(term, (u) => u.username.toLowerCase() === login);
+    }
+    return null;
+  }
+
+  const site: Site = {
+    async info(): Promise<SiteInfo> {
+      const [me, , p] = await Promise.all([
+        client.request({ method: "GET", route: "/wp/v2/users/me", query: { context: "edit", _fields: "id" } }),
+        // The engine lists and edits users: check that now rather than on the first write.
+        client.request({
+          method: "GET",
+          route: "/wp/v2/users",
+          query: { context: "edit", per_page: 1, _fields: "id" },
+        }),
+        plugin(),
+      ]);
+      const selfId = Number((me.body as { id?: unknown }).id);
+      if (p === null) {
+        logger.info(
+          "entra-wp-sync companion plugin not found on WP_URL: no entra_object_id matching, no meta.* fields, and deactivated users can still log in",
+        );
+      }
+      return { selfId, companionPlugin: p !== null };
+    },
+
+    listUsers: (page) => listPage(page),
+    getUser,
+    findUser,
+
+    async findByEntraId(entraId) {
+      if ((await plugin()) === null) return null;
+      const { users } = await listPage(1, { [ENTRA_ID_META]: entraId });
+      const id = entraId.toLowerCase();
+      return users.find((u) => (u.meta[ENTRA_ID_META] ?? "").toLowerCase() === id) ?? null;
+    },
+
+    async createUser(username, write, entraId) {
+      const payload = {
+        ...(await body(write, { [ENTRA_ID_META]: entraId })),
+        username,
+        // Nobody logs in with it (single sign-on or a password reset does); 32 chars from 24 random bytes.
+        password: randomBytes(24).toString("base64url"),
+      };
+      try {
+        const res = await client.request({
+          method: "POST",
+          route: "/wp/v2/users",
+          query: { context: "edit", _fields: USER_FIELDS },
+          body: payload,
+        });
+        return toWpUser(res.body);
+      } catch (error) {
+        // A first attempt that timed out may have created the user: the retry then says "exists".
+        // If the existing user is the one we were creating, that is our user, not a collision.
+        if (error instanceof UpstreamError && error.kind === "exists" && wasAfterAmbiguousFailure(error)) {
+          const mine = await findUser({ username });
+          const wantEmail = write.fields.email?.toLowerCase();
+          if (
+            mine &&
+            ((mine.meta[ENTRA_ID_META] ?? "") === entraId ||
+              (wantEmail !== undefined && mine.email.toLowerCase() === wantEmail))
+          ) {
+            logger.info({ id: mine.id }, "wordpress create was applied by an attempt that timed out; using that user");
+            return mine;
+          }
+        }
+        throw error;
+      }
+    },
+
+    async updateUser(id, write) {
+      const payload = await body(write);
+      if (Object.keys(payload).length === 0) {
+        const user = await getUser(id);
+        if (!user) throw new UpstreamError(`WordPress user ${id} not found`, "wordpress", "not-found", { status: 404 });
+        return user;
+      }
+      return post(id, payload);
+    },
+
+    async deactivateUser(id) {
+      const p = await plugin();
+      await post(id, { roles: [], ...(p ? { meta: { [DEACTIVATED_META]: "1" } } : {}) });
+    },
+
+    async reactivateUser(id, write) {
+      return post(id, await body(write, { [DEACTIVATED_META]: "" }));
+    },
+
+    async deleteUser(id, reassignTo) {
+      try {
+        await client.request({
+          method: "DELETE",
+          route: `/wp/v2/users/${id}`,
+          query: { force: true, reassign: reassignTo },
+        });
+      } catch (error) {
+        // An attempt that timed out may have deleted it already.
+        if (error instanceof UpstreamError && error.kind === "not-found" && wasAfterAmbiguousFailure(error)) return;
+        throw error;
+      }
+    },
+  };
+  return site;
+}

@@ -1,0 +1,55 @@
+import type { WpUser, WpWrite } from "../sync/ports";
+
+/** Only what WpUser needs: list pages shrink from ~91 KB to a fraction (avatars, links, capabilities dropped). */
+export const USER_FIELDS = "id,username,email,name,first_name,last_name,nickname,description,url,roles,meta";
+
+/** WpWrite field keys that map 1:1 to REST user properties (`name` is the display name). */
+const PLAIN_FIELDS = new Set(["email", "first_name", "last_name", "name", "nickname", "description", "url"]);
+
+export const ENTRA_ID_META = "entra_object_id";
+export const DEACTIVATED_META = "entra_wp_sync_deactivated";
+
+/** A REST user (context=edit) as WpUser. Meta keeps string values only (core adds `persisted_preferences`: []). */
+export function toWpUser(json: unknown): WpUser {
+  const o = (json ?? {}) as Record<string, unknown>;
+  const str = (k: string): string => (typeof o[k] === "string" ? (o[k] as string) : "");
+  const meta: Record<string, string> = {};
+  if (o.meta && typeof o.meta === "object" && !Array.isArray(o.meta)) {
+    for (const [k, v] of Object.entries(o.meta)) if (typeof v === "string") meta[k] = v;
+  }
+  return {
+    id: typeof o.id === "number" ? o.id : Number(o.id),
+    username: str("username"),
+    email: str("email"),
+    name: str("name"),
+    first_name: str("first_name"),
+    last_name: str("last_name"),
+    nickname: str("nickname"),
+    description: str("description"),
+    url: str("url"),
+    roles: Array.isArray(o.roles) ? o.roles.filter((r): r is string => typeof r === "string") : [],
+    meta,
+  };
+}
+
+export interface RestBody {
+  body: Record<string, unknown>;
+  /** Keys the body could not carry (meta.* without the plugin, unknown names), for a warning. */
+  dropped: string[];
+}
+
+/** WpWrite -> REST body with only the given keys. meta.<key> needs the companion plugin (else WordPress drops it silently). */
+export function toRestBody(write: WpWrite, plugin: boolean, extraMeta: Record<string, string> = {}): RestBody {
+  const body: Record<string, unknown> = {};
+  const meta: Record<string, string> = {};
+  const dropped: string[] = [];
+  for (const [key, value] of Object.entries(write.fields)) {
+    if (PLAIN_FIELDS.has(key)) body[key] = value;
+    else if (key.startsWith("meta.") && plugin && key.length > 5) meta[key.slice(5)] = value;
+    else dropped.push(key);
+  }
+  if (plugin) Object.assign(meta, extraMeta);
+  if (Object.keys(meta).length > 0) body.meta = meta;
+  if (write.roles !== undefined) body.roles = write.roles;
+  return { body, dropped };
+}
