@@ -1,0 +1,111 @@
+/**
+ * Tests against a real WordPress. Start one with `eval "$(scripts/wordpress-local.sh)"`.
+ * Other test files use the same WordPress at the same time: never assume it is empty, give every
+ * user a unique login/e-mail (uniqueName) and delete what you create (trackUsers).
+ */
+import { randomBytes } from "node:crypto";
+import pino from "pino";
+import type { Site } from "../../src/sync/ports";
+import { makeWordPressSite, type WordPressSiteOptions } from "../../src/wordpress";
+
+export interface WordPressTarget {
+  url: string;
+  username: string;
+  appPassword: string;
+}
+
+/** WP_URL / WP_USERNAME / WP_APP_PASSWORD (or another prefix, e.g. WP_PLAIN_), null when WP_URL is unset. */
+export function wordpressFromEnv(prefix = "WP_"): WordPressTarget | null {
+  const url = process.env[`${prefix}URL`];
+  if (!url) return null;
+  return {
+    url,
+    username: process.env[`${prefix}USERNAME`] ?? "",
+    appPassword: process.env[`${prefix}APP_PASSWORD`] ?? "",
+  };
+}
+
+/**
+ * describe() that runs only with a WordPress configured. Without one it prints one line and skips,
+ * unless REQUIRE_WORDPRESS=1 (CI), where a missing WordPress fails the suite instead.
+ */
+export function describeWithWordPress(
+  name: string,
+  fn: (wp: WordPressTarget) => void,
+  options: { prefix?: string; howToStart?: string } = {},
+): void {
+  const prefix = options.prefix ?? "WP_";
+  const wp = wordpressFromEnv(prefix);
+  if (wp) {
+    describe(name, () => fn(wp));
+    return;
+  }
+  const hint =
+    `WordPress tests skipped: set ${prefix}URL, ${prefix}USERNAME and ${prefix}APP_PASSWORD, or run ` +
+    (options.howToStart ?? 'eval "$(scripts/wordpress-local.sh)"');
+  if (process.env.REQUIRE_WORDPRESS === "1") {
+    describe(name, () => {
+      it("has a WordPress to test against (REQUIRE_WORDPRESS=1)", () => {
+        throw new Error(hint.replace("skipped", "required"));
+      });
+    });
+    return;
+  }
+  process.stderr.write(`${hint} [${name}]\n`);
+  describe.skip(name, () => fn({ url: "", username: "", appPassword: "" }));
+}
+
+export const quietLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+
+export function makeTestSite(wp: WordPressTarget, overrides: Partial<WordPressSiteOptions> = {}): Site {
+  return makeWordPressSite({ ...wp, concurrency: 4, logger: quietLogger, retryBaseMs: 20, ...overrides });
+}
+
+/** A name no other test (or test run) uses: `prefix-<12 hex>`. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(6).toString("hex")}`;
+}
+
+/** Raw REST call as the test's admin, for setup and checks the Site port does not offer. */
+export async function wpFetch(
+  wp: WordPressTarget,
+  method: string,
+  route: string,
+  body?: unknown,
+  auth: { username: string; password: string } = { username: wp.username, password: wp.appPassword },
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${wp.url.replace(/\/+$/, "")}/wp-json${route}`, {
+    method,
+    headers: {
+      authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // keep the text
+  }
+  return { status: res.status, body: parsed };
+}
+
+/** Collects ids of users a test created and deletes them (posts reassigned to the admin) afterwards. */
+export function trackUsers(wp: WordPressTarget): { add(id: number): number; cleanup(): Promise<void> } {
+  const ids = new Set<number>();
+  return {
+    add(id) {
+      ids.add(id);
+      return id;
+    },
+    async cleanup() {
+      const me = await wpFetch(wp, "GET", "/wp/v2/users/me");
+      await Promise.all(
+        [...ids].map((id) => wpFetch(wp, "DELETE", `/wp/v2/users/${id}?force=true&reassign=${me.body.id}`)),
+      );
+      ids.clear();
+    },
+  };
+}
