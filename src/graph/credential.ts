@@ -1,0 +1,91 @@
+/**
+ * Entra credentials and what their failures mean to an operator. Messages name the setting to
+ * fix (AZURE_*), never the secret or a token: they end up in run.last_error and in logs.
+ */
+import { ClientCertificateCredential, ClientSecretCredential, type TokenCredential } from "@azure/identity";
+import { type AuthenticationProvider, GraphClientError } from "@microsoft/microsoft-graph-client";
+import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials";
+import { ConfigError, coerceError, UpstreamError } from "../core/errors";
+import type { GraphDirectoryOptions } from "./options";
+
+export const GRAPH_SCOPE = "https://graph.microsoft.com/.default";
+
+export function makeCredential(options: GraphDirectoryOptions): TokenCredential {
+  // Without disableInstanceDiscovery MSAL asks login.microsoftonline.com about any custom authority
+  // and fails after ~5 s with endpoints_resolution_error (graph-api-facts.md §0).
+  const common = options.authorityHost ? { authorityHost: options.authorityHost, disableInstanceDiscovery: true } : {};
+  if (options.clientSecret) {
+    return new ClientSecretCredential(options.tenantId, options.clientId, options.clientSecret, common);
+  }
+  if (options.certificatePath) {
+    return new ClientCertificateCredential(
+      options.tenantId,
+      options.clientId,
+      { certificatePath: options.certificatePath },
+      common,
+    );
+  }
+  throw new ConfigError("Graph needs AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH; neither is set.");
+}
+
+/**
+ * Thrown from inside the Graph client's middleware. GraphClientError is the one error type the
+ * client rethrows untouched (GraphRequest.send), so the original UpstreamError survives.
+ */
+export class CredentialFailure extends GraphClientError {
+  constructor(readonly upstream: UpstreamError) {
+    super(upstream.message);
+  }
+}
+
+/** TokenCredentialAuthenticationProvider, with credential failures turned into kind "auth". */
+export function makeAuthProvider(credential: TokenCredential, options: GraphDirectoryOptions): AuthenticationProvider {
+  const inner = new TokenCredentialAuthenticationProvider(credential, { scopes: [GRAPH_SCOPE] });
+  return {
+    getAccessToken: async () => {
+      try {
+        return await inner.getAccessToken();
+      } catch (error) {
+        throw new CredentialFailure(describeCredentialFailure(coerceError(error), options));
+      }
+    },
+  };
+}
+
+export function describeCredentialFailure(error: Error, options: GraphDirectoryOptions): UpstreamError {
+  const text = redact(`${error.name}: ${error.message}`, options.clientSecret);
+  const aadsts = /AADSTS(\d+)/.exec(text)?.[1];
+  const authority = options.authorityHost ?? "https://login.microsoftonline.com";
+  const who = `AZURE_CLIENT_ID=${options.clientId}, AZURE_TENANT_ID=${options.tenantId}`;
+  let advice: string;
+  if (aadsts === "7000215" || (text.includes("invalid_client") && options.clientSecret)) {
+    advice =
+      "the client secret was rejected: check AZURE_CLIENT_SECRET (the secret's value, not its id, and not expired)";
+  } else if (
+    aadsts === "700027" ||
+    aadsts === "700023" ||
+    (text.includes("invalid_client") && options.certificatePath)
+  ) {
+    advice =
+      "the certificate assertion was rejected: check AZURE_CLIENT_CERTIFICATE_PATH is the certificate uploaded to the app registration";
+  } else if (aadsts === "700016" || text.includes("unauthorized_client")) {
+    advice = "no such application in this tenant: check AZURE_CLIENT_ID and AZURE_TENANT_ID";
+  } else if (aadsts === "90002" || text.includes("invalid_tenant")) {
+    advice = "the tenant was not found: check AZURE_TENANT_ID";
+  } else if (/ENOENT|EACCES|certificate.*(path|read)|no such file/i.test(text)) {
+    advice = "the certificate file could not be read: check AZURE_CLIENT_CERTIFICATE_PATH";
+  } else if (/endpoints_resolution_error|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|network|fetch failed/i.test(text)) {
+    advice = `the authority ${authority} could not be reached or did not answer as Entra ID: check AZURE_AUTHORITY_HOST and AZURE_TENANT_ID`;
+  } else {
+    advice = "check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH";
+  }
+  const detail = text.split("\n")[0]!.slice(0, 300);
+  return new UpstreamError(`Could not get a Graph access token (${who}): ${advice}. ${detail}`, "graph", "auth", {
+    ...(aadsts ? { code: `AADSTS${aadsts}` } : {}),
+  });
+}
+
+/** Belt and braces: identity's messages do not echo the secret, but never let one through if a version does. */
+function redact(text: string, secret: string | undefined): string {
+  return secret && secret.length >= 4 ? text.split(secret).join("[redacted]") : text;
+}

@@ -1,0 +1,129 @@
+/**
+ * The engine's Directory port over Microsoft Graph. One HTTP request per page: the absolute
+ * @odata.nextLink (or deltaLink) is the only cursor, persisted by the engine between steps.
+ */
+import type { Client } from "@microsoft/microsoft-graph-client";
+import { UpstreamError } from "../core/errors";
+import type { Budget, Directory, GraphUser, UsersPage, UsersQuery } from "../sync/ports";
+import { makeGraphClient } from "./client";
+import { makeCredential } from "./credential";
+import type { GraphDirectoryOptions } from "./options";
+import { deltaUrl, needsAdvancedQuery, selectList, usersUrl, validatePageSize } from "./queries";
+import { type RetryPolicy, withRetries } from "./retry";
+
+interface Collection {
+  value?: Array<Record<string, unknown>>;
+  "@odata.nextLink"?: string;
+  "@odata.deltaLink"?: string;
+  "@odata.count"?: number;
+}
+
+/** Graph caps checkMemberGroups at 20 group ids per request (user-checkmembergroups.md). */
+const CHECK_MEMBER_GROUPS_MAX = 20;
+
+export function makeGraphDirectory(options: GraphDirectoryOptions): Directory {
+  const base = new URL(options.graphBaseUrl).origin;
+  const credential = makeCredential(options);
+  let client: Client | null = null;
+  // Built on first use so a directory that is never called costs no sockets.
+  const graph = () => {
+    client ??= makeGraphClient(credential, options);
+    return client;
+  };
+  const policy: RetryPolicy = {
+    maxRetries: options.maxRetries ?? 4,
+    maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
+    baseDelayMs: options.retryBaseDelayMs ?? 500,
+    maxBackoffMs: 30_000,
+    metrics: options.metrics ?? {},
+  };
+
+  async function get(
+    what: string,
+    url: string,
+    budget: Budget,
+    headers: Record<string, string> = {},
+  ): Promise<Collection> {
+    return withRetries(what, budget, policy, () =>
+      graph().api(url).headers(headers).option("signal", timeoutSignal(budget)).get(),
+    );
+  }
+
+  return {
+    async fetchUsersPage(query: UsersQuery, cursor: string | null, budget: Budget): Promise<UsersPage> {
+      if (query.mode === "delta") {
+        const page = await get("users delta", cursor ?? deltaUrl(base, query), budget);
+        return toUsersPage(page);
+      }
+      validatePageSize(query.pageSize);
+      const advanced = needsAdvancedQuery(query.filter);
+      // Graph does not carry ConsistencyLevel into nextLinks: it must be sent on every page.
+      const headers: Record<string, string> = advanced ? { ConsistencyLevel: "eventual" } : {};
+      const page = await get("users listing", cursor ?? usersUrl(base, query, advanced), budget, headers);
+      return toUsersPage(page);
+    },
+
+    async fetchGroupMembersPage(groupId: string, cursor: string | null, budget: Budget) {
+      const first = `${base}/v1.0/groups/${encodeURIComponent(groupId)}/transitiveMembers?$select=id&$top=999`;
+      const page = await get(`transitive members of group ${groupId}`, cursor ?? first, budget);
+      // Nested groups (and devices, contacts) are members too; only users are in scope.
+      const userIds = (page.value ?? [])
+        .filter((m) => m["@odata.type"] === "#microsoft.graph.user")
+        .map((m) => String(m["id"]));
+      return { userIds, nextLink: page["@odata.nextLink"] ?? null };
+    },
+
+    async fetchUser(id: string, select: string[], budget: Budget): Promise<GraphUser | null> {
+      const url = `${base}/v1.0/users/${encodeURIComponent(id)}?$select=${encodeURIComponent(selectList(select))}`;
+      try {
+        const user = (await get(`user ${id}`, url, budget)) as Record<string, unknown>;
+        delete user["@odata.context"];
+        return user as GraphUser;
+      } catch (error) {
+        if (error instanceof UpstreamError && error.kind === "not-found") return null;
+        throw error;
+      }
+    },
+
+    async userGroups(id: string, groupIds: string[], budget: Budget): Promise<string[]> {
+      const found: string[] = [];
+      const url = `${base}/v1.0/users/${encodeURIComponent(id)}/checkMemberGroups`;
+      for (let i = 0; i < groupIds.length; i += CHECK_MEMBER_GROUPS_MAX) {
+        const chunk = groupIds.slice(i, i + CHECK_MEMBER_GROUPS_MAX);
+        try {
+          const reply: Collection = await withRetries(`group check for user ${id}`, budget, policy, () =>
+            graph().api(url).option("signal", timeoutSignal(budget)).post({ groupIds: chunk }),
+          );
+          for (const g of reply.value ?? []) found.push(String(g));
+        } catch (error) {
+          // A user deleted since the page was read is in no group.
+          if (error instanceof UpstreamError && error.kind === "not-found") return [];
+          throw error;
+        }
+      }
+      return found;
+    },
+  };
+}
+
+function toUsersPage(page: Collection): UsersPage {
+  const users: GraphUser[] = [];
+  const removed: string[] = [];
+  for (const item of page.value ?? []) {
+    const id = String(item["id"]);
+    if (item["@removed"] !== undefined || item["accountEnabled"] === false) removed.push(id);
+    else users.push(item as GraphUser);
+  }
+  return {
+    users,
+    removed,
+    nextLink: page["@odata.nextLink"] ?? null,
+    deltaLink: page["@odata.deltaLink"] ?? null,
+    totalCount: typeof page["@odata.count"] === "number" ? page["@odata.count"] : null,
+  };
+}
+
+/** A request that hangs must not hold the step past its deadline (a floor keeps tiny budgets usable). */
+function timeoutSignal(budget: Budget): AbortSignal {
+  return AbortSignal.timeout(Math.max(1000, budget.deadline - Date.now()));
+}

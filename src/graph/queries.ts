@@ -1,0 +1,42 @@
+/** Building Graph URLs from a UsersQuery. */
+import { UpstreamError } from "../core/errors";
+import type { UsersQuery } from "../sync/ports";
+
+/**
+ * ne, not and endsWith are "advanced queries": Graph answers 400 Request_UnsupportedQuery unless the
+ * request carries ConsistencyLevel: eventual and $count=true (aad-advanced-queries.md). Literals are
+ * blanked first so a name like 'Ne Zha' does not count.
+ */
+export function needsAdvancedQuery(filter: string | null): boolean {
+  if (!filter) return false;
+  const code = filter.replace(/'(?:[^']|'')*'/g, "''");
+  return /\b(ne|not)\b/i.test(code) || /\bendswith\s*\(/i.test(code);
+}
+
+export function validatePageSize(pageSize: number): void {
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 999) {
+    throw new UpstreamError(
+      `source.pageSize must be an integer from 1 to 999 (Graph's $top limit); got ${pageSize}`,
+      "graph",
+      "config",
+    );
+  }
+}
+
+/** Graph takes percent-encoded values; the client passes an absolute URL's query through untouched. */
+export function usersUrl(base: string, query: UsersQuery, advanced: boolean): string {
+  const params = [`$select=${encodeURIComponent(selectList(query.select))}`];
+  if (query.filter) params.push(`$filter=${encodeURIComponent(query.filter)}`);
+  params.push(`$top=${query.pageSize}`);
+  if (advanced) params.push("$count=true");
+  return `${base}/v1.0/users?${params.join("&")}`;
+}
+
+export function deltaUrl(base: string, query: UsersQuery): string {
+  return `${base}/v1.0/users/delta?$select=${encodeURIComponent(selectList(query.select))}`;
+}
+
+/** id is always returned; accountEnabled is needed to see disabled users (delta does not @remove them). */
+export function selectList(select: string[]): string {
+  return [...new Set(["id", "accountEnabled", ...select])].join(",");
+}

@@ -1,0 +1,11 @@
+export { aTenant, makeTenant, TenantBuilder, type TenantOptions } from "./builder";
+export { type Fault, type FaultKind, FaultQueue, type SimRoute } from "./faults";
+export {
+  GRAPH_CONTENT_TYPE,
+  type GraphSimulator,
+  type GraphSimulatorOptions,
+  type RequestRecord,
+  startGraphSimulator,
+} from "./server";
+export { type SimGroup, SimTenant } from "./tenant";
+export { DEFAULT_SELECT, type SimUser } from "./users";
