@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { coerceError, UpstreamError } from "../core/errors";
+import { UpstreamError } from "../core/errors";
 import {
   classifyResponse,
   describeTransport,
@@ -92,10 +92,9 @@ export function makeWordPressClient(options: WordPressClientOptions): WordPressC
       return { status: res.status, headers: res.headers, text };
     } catch (error) {
       const ms = Math.round(performance.now() - started);
-      const err = coerceError(error);
-      logger.debug({ method: req.method, path, error: describeTransport(err), ms }, "wordpress request failed");
+      logger.debug({ method: req.method, path, error: describeTransport(error), ms }, "wordpress request failed");
       metrics?.observeRequest(req.method, "error", ms);
-      throw err;
+      throw error;
     }
   }
 
@@ -113,9 +112,8 @@ export function makeWordPressClient(options: WordPressClientOptions): WordPressC
         // The slot is held for the HTTP exchange only, not during backoff sleeps.
         res = await limiter.run(() => attempt(req, url.toString(), path));
       } catch (error) {
-        const err = coerceError(error);
-        if (last) throw transportError(err, n + 1, ctx);
-        if (!neverReachedServer(err)) ambiguous = true;
+        if (last) throw transportError(error, n + 1, ctx);
+        if (!neverReachedServer(error)) ambiguous = true;
         await sleep(backoff(n, null));
         continue;
       }

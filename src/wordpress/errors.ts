@@ -94,7 +94,7 @@ function authMessage(status: number, code: string | undefined, ctx: RequestConte
   );
 }
 
-export function transportError(cause: Error, attempts: number, ctx: RequestContext): UpstreamError {
+export function transportError(cause: unknown, attempts: number, ctx: RequestContext): UpstreamError {
   return new UpstreamError(
     `WordPress ${ctx.method} ${ctx.path} at WP_URL=${ctx.url} failed after ${attempts} attempt(s): ${describeTransport(cause)}`,
     "wordpress",
@@ -102,17 +102,21 @@ export function transportError(cause: Error, attempts: number, ctx: RequestConte
   );
 }
 
-/** fetch() hides the socket error in `cause`; timeouts are DOMExceptions named TimeoutError. */
-export function describeTransport(error: Error): string {
-  if (error.name === "TimeoutError") return "timed out";
-  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
-  if (cause && typeof cause.code === "string") return cause.code;
-  if (cause && typeof cause.message === "string") return cause.message;
-  return error.message;
+type FetchFailure = { name?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } } | null;
+
+/**
+ * fetch() hides the socket error in `cause`; timeouts are DOMExceptions named TimeoutError. Read by
+ * shape, not instanceof: undici's errors come from another realm under jest.
+ */
+export function describeTransport(error: unknown): string {
+  const e = error as FetchFailure;
+  if (e?.name === "TimeoutError") return "timed out";
+  if (typeof e?.cause?.code === "string") return e.cause.code;
+  if (typeof e?.cause?.message === "string") return e.cause.message;
+  return typeof e?.message === "string" ? e.message : String(error);
 }
 
 /** A refused connection never reached WordPress; anything else (reset, timeout, 502/504) may have been applied. */
-export function neverReachedServer(error: Error): boolean {
-  const cause = (error as { cause?: { code?: unknown } }).cause;
-  return cause?.code === "ECONNREFUSED";
+export function neverReachedServer(error: unknown): boolean {
+  return (error as FetchFailure)?.cause?.code === "ECONNREFUSED";
 }
