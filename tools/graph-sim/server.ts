@@ -177,7 +177,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       record.fault = fault.kind;
       if (fault.kind === "reset") {
         finish(-1);
-        req.socket.resetAndDestroy();
+        req.socket.destroy();
         return;
       }
       const error = faultFailure(fault, sim.url);
