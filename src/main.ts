@@ -9,12 +9,22 @@ import { migrate } from "./db/migrate";
 import { openDatabase } from "./db/pool";
 import { buildApp } from "./http/app";
 import { makeLogger } from "./logger";
+import type { DestinationStream } from "pino";
 
-export async function serve(config: Config = loadConfig()): Promise<{ close(): Promise<void>; url: string }> {
-  const logger = makeLogger({ level: config.logLevel, secrets: secretsOf(config) });
+export interface ServeOptions {
+  /** Where the once-only admin token line goes (the terminal by default; tests capture it). */
+  print?: (line: string) => void;
+  logDestination?: DestinationStream;
+}
+
+export async function serve(
+  config: Config = loadConfig(),
+  options: ServeOptions = {},
+): Promise<{ close(): Promise<void>; url: string }> {
+  const logger = makeLogger({ level: config.logLevel, secrets: secretsOf(config), destination: options.logDestination });
   const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
   await migrate(db.pool, logger);
-  const secrets = await ensureSecrets(config, db, logger);
+  const secrets = await ensureSecrets(config, db, logger, options.print);
   for (const line of missingForSync(config)) logger.warn(`a real sync still needs ${line}`);
   const app = await buildApp({ config, logger, db, secrets });
   const url = await app.listen({ port: config.port, host: config.host });

@@ -1,0 +1,80 @@
+import { loadConfig, missingForSync, secretsOf } from "../src/config";
+import { ConfigError } from "../src/core/errors";
+
+describe("configuration", () => {
+  it("starts with nothing set, using the documented defaults and the embedded database", () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(3000);
+    expect(config.host).toBe("0.0.0.0");
+    expect(config.databaseUrl).toBeNull();
+    expect(config.stepBudgetMs).toBe(20000);
+    expect(config.wordpress.concurrency).toBe(4);
+    expect(config.azure.graphBaseUrl).toBe("https://graph.microsoft.com");
+    expect(config.publicUrl).toBe("http://localhost:3000");
+  });
+
+  it.each([
+    ["PORT", "70000", /PORT must be an integer from 0 to 65535/],
+    ["STEP_BUDGET_MS", "fast", /STEP_BUDGET_MS must be an integer/],
+    ["WP_CONCURRENCY", "0", /WP_CONCURRENCY must be an integer from 1 to 64/],
+    ["LOG_LEVEL", "loud", /LOG_LEVEL must be one of/],
+    ["DATABASE_URL", "mysql://x", /DATABASE_URL must be a postgres/],
+    ["GRAPH_BASE_URL", "http://127.0.0.1:8443", /GRAPH_BASE_URL must use https:/],
+    ["AZURE_AUTHORITY_HOST", "not a url", /AZURE_AUTHORITY_HOST must be an absolute URL/],
+    ["LINK_SIGNING_KEYS", "k1:short", /LINK_SIGNING_KEYS key "k1" must have a secret of at least 32/],
+    ["LINK_SIGNING_KEYS", "nokid", /LINK_SIGNING_KEYS entry 1 must look like "kid:secret"/],
+    ["ADMIN_TOKEN", "tooshort", /ADMIN_TOKEN must be at least 24 characters/],
+    ["TRUST_PROXY", "maybe", /TRUST_PROXY must be true or false/],
+  ])("rejects %s=%s with a message that names the variable", (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+
+  it("refuses both a client secret and a certificate, since only one credential can be used", () => {
+    expect(() => loadConfig({ AZURE_CLIENT_SECRET: "x", AZURE_CLIENT_CERTIFICATE_PATH: "/c.pem" })).toThrow(
+      /either AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH/,
+    );
+  });
+
+  it("parses rotating signing keys with the first one signing", () => {
+    const a = "a".repeat(32);
+    const b = "b".repeat(40);
+    const config = loadConfig({ LINK_SIGNING_KEYS: `new:${a}, old:${b}` });
+    expect(config.linkSigningKeys).toEqual([
+      { kid: "new", secret: a },
+      { kid: "old", secret: b },
+    ]);
+  });
+
+  it("names each setting a real sync still needs, and none once they are set", () => {
+    expect(missingForSync(loadConfig({})).map((line) => line.split(" ")[0])).toEqual([
+      "AZURE_TENANT_ID",
+      "AZURE_CLIENT_ID",
+      "AZURE_CLIENT_SECRET",
+      "WP_URL",
+      "WP_USERNAME",
+      "WP_APP_PASSWORD",
+    ]);
+    const full = loadConfig({
+      AZURE_TENANT_ID: "t",
+      AZURE_CLIENT_ID: "c",
+      AZURE_CLIENT_SECRET: "s",
+      WP_URL: "http://127.0.0.1:8881",
+      WP_USERNAME: "admin",
+      WP_APP_PASSWORD: "p",
+    });
+    expect(missingForSync(full)).toEqual([]);
+  });
+
+  it("collects every configured secret for log scrubbing", () => {
+    const config = loadConfig({
+      ADMIN_TOKEN: "x".repeat(30),
+      AZURE_CLIENT_SECRET: "graph-secret-value",
+      WP_APP_PASSWORD: "wp app password",
+      LINK_SIGNING_KEYS: `k:${"s".repeat(32)}`,
+    });
+    expect(secretsOf(config).sort()).toEqual(
+      ["x".repeat(30), "graph-secret-value", "wp app password", "s".repeat(32)].sort(),
+    );
+  });
+});

@@ -1,0 +1,60 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { loadConfig } from "../src/config";
+import { serve } from "../src/main";
+import { makeTestDatabase } from "./helpers/db";
+
+function quietLog() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, callback) {
+      lines.push(String(chunk));
+      callback();
+    },
+  });
+  return { destination: destination as never, text: () => lines.join("") };
+}
+
+describe("the service process", () => {
+  it("starts with an empty environment on the embedded database, prints a generated admin token once, and says what a sync still needs", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ews-serve-"));
+    const env = { DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1" };
+    const printed: string[] = [];
+    const log = quietLog();
+    const first = await serve(loadConfig(env), { print: (line) => printed.push(line), logDestination: log.destination });
+    try {
+      expect(await (await fetch(`${first.url}/healthz`)).json()).toEqual({ status: "ok" });
+      expect(await (await fetch(`${first.url}/readyz`)).json()).toEqual({ status: "ready", database: "embedded" });
+    } finally {
+      await first.close();
+    }
+    expect(printed.join("\n")).toMatch(/Generated ADMIN_TOKEN .*: [A-Za-z0-9_-]{40,}/);
+    const token = printed.join("\n").match(/: ([A-Za-z0-9_-]{40,})/)![1]!;
+    expect(log.text()).not.toContain(token);
+    expect(log.text()).toContain("a real sync still needs WP_URL");
+    expect(log.text()).toContain("embedded PostgreSQL");
+
+    // The data persisted in DATA_DIR: a restart reuses the token and prints nothing.
+    const again: string[] = [];
+    const second = await serve(loadConfig(env), { print: (line) => again.push(line), logDestination: quietLog().destination });
+    await second.close();
+    expect(again).toEqual([]);
+  });
+
+  it("uses the PostgreSQL server named by DATABASE_URL", async () => {
+    const db = await makeTestDatabase();
+    await db.close();
+    if (!db.url) return; // no server in this environment: the embedded path above is what runs
+    const server = await serve(loadConfig({ DATABASE_URL: db.url, PORT: "0", HOST: "127.0.0.1" }), {
+      print: () => undefined,
+      logDestination: quietLog().destination,
+    });
+    try {
+      expect(await (await fetch(`${server.url}/readyz`)).json()).toEqual({ status: "ready", database: "postgres" });
+    } finally {
+      await server.close();
+    }
+  });
+});
