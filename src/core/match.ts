@@ -1,0 +1,69 @@
+/** Finding the WordPress user an unmapped Entra user already has, in the job's match order. */
+import type { GraphUser, WpUser } from "../sync/ports";
+import type { Job } from "./job";
+import { usernameCandidate } from "./username";
+
+/**
+ * Exact lookups over the site's users; case-insensitivity is the index's job. A miss may be
+ * undefined or null (src/wordpress/user-index.ts answers null).
+ */
+export interface MatchIndex {
+  byEmail(email: string): WpUser | undefined | null;
+  byLogin(login: string): WpUser | undefined | null;
+  /** Only with the companion plugin (entra_object_id meta); absent means "cannot match by id". */
+  byEntraId?(entraId: string): WpUser | undefined | null;
+}
+
+/** Anything with one "@" and a dot after it: enough to tell a UPN that doubles as an address. */
+const LOOKS_LIKE_EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** The first WordPress user found by job.match ("entraId", "email", "username"), else null. */
+export function matchUser(
+  job: Job,
+  user: GraphUser,
+  desired: Record<string, string>,
+  index: MatchIndex,
+): WpUser | null {
+  for (const key of job.match) {
+    const found = matchBy(key, job, user, desired, index);
+    if (found) return found;
+  }
+  return null;
+}
+
+function matchBy(
+  key: Job["match"][number],
+  job: Job,
+  user: GraphUser,
+  desired: Record<string, string>,
+  index: MatchIndex,
+): WpUser | null {
+  switch (key) {
+    case "entraId":
+      return index.byEntraId?.(user.id) ?? null;
+    case "email":
+      for (const email of emailsOf(user, desired)) {
+        const found = index.byEmail(email);
+        if (found) return found;
+      }
+      return null;
+    case "username":
+      return index.byLogin(usernameCandidate(job, user)) ?? null;
+  }
+}
+
+/** The mapped e-mail, then Graph's mail, then a UPN that looks like an address; no repeats. */
+function emailsOf(user: GraphUser, desired: Record<string, string>): string[] {
+  const upn = typeof user.userPrincipalName === "string" ? user.userPrincipalName.trim() : "";
+  const candidates = [
+    desired.email,
+    typeof user.mail === "string" ? user.mail.trim() : undefined,
+    LOOKS_LIKE_EMAIL.test(upn) ? upn : undefined,
+  ];
+  const seen = new Set<string>();
+  return candidates.filter((email): email is string => {
+    if (!email || seen.has(email.toLowerCase())) return false;
+    seen.add(email.toLowerCase());
+    return true;
+  });
+}

@@ -1,0 +1,220 @@
+/**
+ * What to do with one Entra user, decided from the job, the user, the user map and (when needed)
+ * WordPress's current state. Pure: the engine does the I/O before (fetch, match) and after (apply).
+ */
+import type { GraphUser, WpUser, WpWrite } from "../sync/ports";
+import { hashOf } from "./hash";
+import type { Job } from "./job";
+import { desiredFields } from "./mapping";
+import { inScope, resolveRoles, rolesToWrite } from "./roles";
+import { usernameCandidate } from "./username";
+
+/** One row of the user map: what the service last wrote for an Entra user. */
+export interface MapEntry {
+  wpUserId: number;
+  hash: string;
+  state: "active" | "deactivated";
+  fields: Record<string, string>;
+  roles: string[] | null;
+}
+
+export type PlannedAction = "create" | "update" | "unchanged" | "reactivate" | "skip";
+
+export interface UserPlan {
+  entraId: string;
+  action: PlannedAction;
+  wpUserId: number | null;
+  /** For create: the candidate (the engine makes it unique); else the current login when known. */
+  username: string | null;
+  /** Only fields that differ (+ roles when they change); {fields:{}} when nothing. */
+  write: WpWrite;
+  /** Full desired fields (stored in the user map after apply). */
+  desired: Record<string, string>;
+  /** Roles to store in the user map after apply: those written, else those resolved. */
+  roles: string[] | undefined;
+  /** hashOf(desired, resolved roles), to store after apply. */
+  hash: string;
+  /** field -> [old, new]; "roles" -> [old[], new[]]. */
+  diff: Record<string, [unknown, unknown]>;
+  /** Why skipped, or extra information. */
+  reason: string | null;
+  email: string | null;
+  displayName: string | null;
+}
+
+export interface PlanInput {
+  job: Job;
+  user: GraphUser;
+  groupIds: ReadonlySet<string>;
+  mapEntry: MapEntry | null;
+  /** WordPress's current state of the user when the engine fetched or matched it; null when unknown/not found. */
+  current: WpUser | null;
+  /** The service's own WordPress account id (always protected). */
+  selfId: number;
+}
+
+/**
+ * Whether planUser needs WordPress's current state of the user. False for a mapped, active user
+ * whose desired hash equals the stored one (unchanged: zero WordPress requests, which is what makes
+ * a re-sync of 10,000 unchanged users cheap) and for users out of scope.
+ */
+export function needsCurrent(input: Omit<PlanInput, "current">): boolean {
+  const { job, user, groupIds, mapEntry } = input;
+  if (!inScope(job, groupIds)) return false;
+  if (mapEntry === null || mapEntry.state !== "active") return true;
+  return mapEntry.hash !== hashOf(desiredFields(job, user), resolveRoles(job, groupIds));
+}
+
+/** Never modified or removed: the service's own account, protect.users, and holders of protect.roles. */
+export function isProtected(job: Job, wpUser: { id: number; roles: string[] }, selfId: number): boolean {
+  return (
+    wpUser.id === selfId ||
+    job.protect.users.includes(wpUser.id) ||
+    wpUser.roles.some((role) => job.protect.roles.includes(role))
+  );
+}
+
+/** Desired fields whose value differs from the current one, as [old, new]; e-mail compared case-insensitively. */
+export function diffFields(
+  current: Record<string, string>,
+  desired: Record<string, string>,
+): Record<string, [unknown, unknown]> {
+  const diff: Record<string, [unknown, unknown]> = {};
+  for (const [field, value] of Object.entries(desired)) {
+    const old = current[field];
+    const same = field === "email" ? old?.toLowerCase() === value.toLowerCase() : old === value;
+    if (!same) diff[field] = [old ?? null, value];
+  }
+  return diff;
+}
+
+/** A WordPress user's values under the job's field names (email, first_name, ..., meta.<key>). */
+export function currentFields(job: Job, wpUser: WpUser): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const field of Object.keys(job.fields)) {
+    const value = field.startsWith("meta.")
+      ? wpUser.meta[field.slice("meta.".length)]
+      : (wpUser as unknown as Record<string, unknown>)[field];
+    if (typeof value === "string") fields[field] = value;
+  }
+  return fields;
+}
+
+export function planUser(input: PlanInput): UserPlan {
+  const { job, user, groupIds, mapEntry, current, selfId } = input;
+  const desired = desiredFields(job, user);
+  const resolved = resolveRoles(job, groupIds);
+  const base = {
+    entraId: user.id,
+    desired,
+    roles: resolved,
+    hash: hashOf(desired, resolved),
+    email: desired.email ?? (typeof user.mail === "string" ? user.mail : null),
+    displayName: typeof user.displayName === "string" ? user.displayName : null,
+  };
+  const nothing: WpWrite = { fields: {} };
+  const skip = (reason: string, wpUserId: number | null): UserPlan => ({
+    ...base,
+    action: "skip",
+    wpUserId,
+    username: current?.username ?? null,
+    write: nothing,
+    diff: {},
+    reason,
+  });
+
+  if (!inScope(job, groupIds)) return skip("out of scope", mapEntry?.wpUserId ?? null);
+
+  if (mapEntry?.state === "active" && mapEntry.hash === base.hash) {
+    return {
+      ...base,
+      action: "unchanged",
+      wpUserId: mapEntry.wpUserId,
+      username: current?.username ?? null,
+      write: nothing,
+      diff: {},
+      reason: null,
+    };
+  }
+
+  if (current === null) return planCreate(job, user, base, mapEntry !== null);
+
+  if (isProtected(job, current, selfId)) return skip("protected", current.id);
+
+  const diff = diffFields(currentFields(job, current), desired);
+  const fields = Object.fromEntries(Object.keys(diff).map((field) => [field, desired[field]!]));
+
+  if (mapEntry?.state === "deactivated") {
+    // Deactivation stripped every role, so roles are always written back: in "skip" mode the default.
+    const roles = resolved ?? [job.roles.default];
+    return {
+      ...base,
+      action: "reactivate",
+      wpUserId: current.id,
+      username: current.username,
+      write: { fields, roles },
+      roles,
+      diff: { ...diff, roles: [current.roles, roles] },
+      reason: null,
+    };
+  }
+
+  const roles = rolesToWrite(job.roles.mode, resolved, current.roles);
+  if (roles !== undefined) diff.roles = [current.roles, roles];
+  const write: WpWrite = roles === undefined ? { fields } : { fields, roles };
+  if (Object.keys(diff).length === 0) {
+    // Includes adopting a matched user that already looks as desired: only the map changes.
+    return {
+      ...base,
+      action: "unchanged",
+      wpUserId: current.id,
+      username: current.username,
+      write: nothing,
+      diff,
+      reason: null,
+    };
+  }
+  if (!job.actions.update) return { ...skip("updates disabled", current.id), diff };
+  return {
+    ...base,
+    action: "update",
+    wpUserId: current.id,
+    username: current.username,
+    write,
+    roles: roles ?? resolved,
+    diff,
+    reason: null,
+  };
+}
+
+type PlanBase = Pick<UserPlan, "entraId" | "desired" | "roles" | "hash" | "email" | "displayName">;
+
+function planCreate(job: Job, user: GraphUser, base: PlanBase, wasMapped: boolean): UserPlan {
+  const skip = (reason: string): UserPlan => ({
+    ...base,
+    action: "skip",
+    wpUserId: null,
+    username: null,
+    write: { fields: {} },
+    diff: {},
+    reason,
+  });
+  if (!job.actions.create) return skip("creates disabled");
+  // WordPress refuses a user without an e-mail address (rest_invalid_param on create).
+  if (base.desired.email === undefined) return skip("no e-mail");
+  // In "skip" mode roles are never updated, but a new user still needs one: the default.
+  const roles = base.roles ?? [job.roles.default];
+  const diff: Record<string, [unknown, unknown]> = {};
+  for (const [field, value] of Object.entries(base.desired)) diff[field] = [null, value];
+  diff.roles = [null, roles];
+  return {
+    ...base,
+    action: "create",
+    wpUserId: null,
+    username: usernameCandidate(job, user),
+    write: { fields: { ...base.desired }, roles },
+    roles,
+    diff,
+    reason: wasMapped ? "mapped WordPress user no longer exists" : null,
+  };
+}

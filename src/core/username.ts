@@ -1,0 +1,99 @@
+/**
+ * WordPress logins. The REST API refuses any username that sanitize_user($login, true) would change
+ * (`jöhn` -> 400 rest_user_invalid_username) and any longer than 60 characters (user_login_too_long),
+ * so a candidate is reduced here to what WordPress keeps, and lower-cased: WordPress compares
+ * logins case-insensitively (existing_user_login for `ALICE` vs `alice`), so case carries nothing.
+ */
+import type { GraphUser } from "../sync/ports";
+import type { Job } from "./job";
+
+/** wp_insert_user refuses longer logins (user_login_too_long, HTTP 500). */
+export const MAX_LOGIN_LENGTH = 60;
+
+/** Letters that have no combining-mark decomposition, spelled out as WordPress' remove_accents() does. */
+const SPELLED: Record<string, string> = {
+  ß: "ss",
+  ẞ: "SS",
+  æ: "ae",
+  Æ: "AE",
+  œ: "oe",
+  Œ: "OE",
+  ø: "o",
+  Ø: "O",
+  ł: "l",
+  Ł: "L",
+  đ: "d",
+  Đ: "D",
+  ð: "d",
+  Ð: "D",
+  þ: "th",
+  Þ: "TH",
+  ı: "i",
+  ŀ: "l",
+  Ŀ: "L",
+  ĸ: "k",
+  ŉ: "n",
+  ſ: "s",
+};
+
+/**
+ * A login as WordPress' sanitize_user(strict) leaves it, lower-cased and cut to 60 characters, in
+ * the same order of steps as wp-includes/formatting.php: strip tags, remove accents (NFKD minus
+ * combining marks, plus the spelled-out letters above), drop %XX octets and &entities;, keep only
+ * [A-Za-z0-9 _.@-], trim, collapse spaces. "" when nothing is left (山田 -> "").
+ *
+ * Guest accounts: `ann_contoso.com#EXT#@tenant.onmicrosoft.com` becomes
+ * `ann_contoso.comext@tenant.onmicrosoft.com`. We drop the "#" exactly as WordPress would rather
+ * than invent a format: the result stays recognisably the guest's UPN, and the same input always
+ * gives the same login, which the username match relies on.
+ */
+export function sanitizeLogin(raw: string): string {
+  let login = raw.replace(/<[^>]*>/g, "");
+  // Decompose first so "ǿ" (ø + acute) reaches the spelled-out table as "ø".
+  login = login
+    .normalize("NFKD")
+    .replace(/\p{M}/gu, "")
+    .replace(/[^\p{ASCII}]/gu, (ch) => SPELLED[ch] ?? ch);
+  login = login.replace(/%[a-fA-F0-9]{2}/g, "").replace(/&.+?;/g, "");
+  login = login.replace(/[^A-Za-z0-9 _.@-]/g, "");
+  login = login.trim().replace(/ +/g, " ").toLowerCase();
+  return login.slice(0, MAX_LOGIN_LENGTH).trim();
+}
+
+/** The login a new WordPress user gets, by the job's username rule; never "". */
+export function usernameCandidate(job: Job, user: GraphUser): string {
+  const upn = text(user.userPrincipalName);
+  let raw: string | null;
+  switch (job.username) {
+    case "upn":
+      raw = upn;
+      break;
+    case "upnPrefix":
+      raw = upn === null ? null : upn.slice(0, upn.includes("@") ? upn.indexOf("@") : upn.length);
+      break;
+    case "email":
+      raw = text(user.mail) ?? upn;
+      break;
+  }
+  const login = raw === null ? "" : sanitizeLogin(raw);
+  // Nothing Latin left (山田@contoso.com with rule upnPrefix): the object id is stable and unique enough.
+  return login || sanitizeLogin(`user-${user.id.slice(0, 8)}`);
+}
+
+/**
+ * The candidate when free, else candidate-2, candidate-3, ... with the base cut so the result stays
+ * within 60 characters. `taken` must compare case-insensitively (as WordPress does).
+ */
+export function uniqueUsername(candidate: string, taken: (login: string) => boolean): string {
+  if (!taken(candidate)) return candidate;
+  for (let n = 2; n < 100_000; n++) {
+    const suffix = `-${n}`;
+    const login = candidate.slice(0, MAX_LOGIN_LENGTH - suffix.length).trimEnd() + suffix;
+    if (!taken(login)) return login;
+  }
+  throw new Error(`no free username found for "${candidate}" (tried up to -99999)`);
+}
+
+function text(value: unknown): string | null {
+  return typeof value === "string" && value.trim() ? value.trim() : null;
+}
