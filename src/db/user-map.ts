@@ -1,0 +1,95 @@
+/** user_map: per job, Entra object id -> WordPress user id and what was last written. */
+import type { MapEntry } from "../core/plan";
+import type { Queryable } from "./pool";
+
+interface DbMapEntry {
+  entra_id: string;
+  wp_user_id: number;
+  hash: string;
+  state: "active" | "deactivated";
+  fields: Record<string, string>;
+  roles: string[] | null;
+}
+
+export interface MapWrite extends MapEntry {
+  entraId: string;
+  email: string | null;
+}
+
+/** The entries of one page of users, in one query. */
+export async function mapEntriesFor(db: Queryable, jobId: string, entraIds: string[]): Promise<Map<string, MapEntry>> {
+  const result = new Map<string, MapEntry>();
+  if (entraIds.length === 0) return result;
+  const { rows } = await db.query<DbMapEntry>(
+    `select entra_id, wp_user_id, hash, state, fields, roles from user_map
+     where job_id = $1::text and entra_id = any($2::text[])`,
+    [jobId, entraIds],
+  );
+  for (const row of rows) {
+    result.set(row.entra_id, {
+      wpUserId: row.wp_user_id,
+      hash: row.hash,
+      state: row.state,
+      fields: row.fields,
+      roles: row.roles,
+    });
+  }
+  return result;
+}
+
+/** One multi-row upsert for a page. */
+export async function upsertMapEntries(
+  db: Queryable,
+  jobId: string,
+  runId: string,
+  entries: MapWrite[],
+): Promise<void> {
+  if (entries.length === 0) return;
+  await db.query(
+    `insert into user_map (job_id, entra_id, wp_user_id, hash, state, email, fields, roles, last_seen_run)
+     select $1::text, e.entra_id, e.wp_user_id, e.hash, e.state, e.email, e.fields, e.roles, $2::uuid
+     from jsonb_to_recordset($3::jsonb)
+       as e (entra_id text, wp_user_id int, hash text, state text, email text, fields jsonb, roles jsonb)
+     on conflict (job_id, entra_id) do update set
+       wp_user_id = excluded.wp_user_id, hash = excluded.hash, state = excluded.state, email = excluded.email,
+       fields = excluded.fields, roles = excluded.roles, last_seen_run = excluded.last_seen_run, updated_at = now()`,
+    [
+      jobId,
+      runId,
+      JSON.stringify(
+        entries.map((e) => ({
+          entra_id: e.entraId,
+          wp_user_id: e.wpUserId,
+          hash: e.hash,
+          state: e.state,
+          email: e.email,
+          fields: e.fields,
+          roles: e.roles ?? null,
+        })),
+      ),
+    ],
+  );
+}
+
+export async function markDeactivated(db: Queryable, jobId: string, entraIds: string[]): Promise<void> {
+  if (entraIds.length === 0) return;
+  await db.query(
+    `update user_map set state = 'deactivated', updated_at = now()
+     where job_id = $1::text and entra_id = any($2::text[])`,
+    [jobId, entraIds],
+  );
+}
+
+export async function deleteMapEntries(db: Queryable, jobId: string, entraIds: string[]): Promise<void> {
+  if (entraIds.length === 0) return;
+  await db.query("delete from user_map where job_id = $1::text and entra_id = any($2::text[])", [jobId, entraIds]);
+}
+
+/** The base of safety.maxDeleteFraction. */
+export async function countActiveMapped(db: Queryable, jobId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    "select count(*)::int as n from user_map where job_id = $1::text and state = 'active'",
+    [jobId],
+  );
+  return rows[0]!.n;
+}
