@@ -1,0 +1,147 @@
+/**
+ * Write cost per user through the REST site versus WordPress' own in-process loop.
+ *
+ *   eval "$(scripts/wordpress-local.sh)" && npm run build && node dist/bench/wordpress-writes.js [N]
+ *
+ * Creates N users (default 200, or BENCH_USERS) through makeWordPressSite at WP_CONCURRENCY
+ * (default 4), updates them, deletes them; then does the same with wp_insert_user /
+ * wp_update_user / wp_delete_user in one PHP CLI process that loaded wp-load.php from
+ * $WP_DIR/htdocs (default /tmp/entra-wp-sync-wordpress, the layout of scripts/wordpress-local.sh).
+ * Prints ms/user for each. DESIGN.md's target: REST create within 1.3x of the in-process loop.
+ */
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { makeWordPressSite } from "../src/wordpress";
+
+const PHP_LOOP = `<?php
+// In-process baseline: the cost a WordPress plugin pays for the same writes.
+$url = getenv('WP_URL');
+$_SERVER['HTTP_HOST'] = parse_url($url, PHP_URL_HOST) . ':' . parse_url($url, PHP_URL_PORT);
+$_SERVER['REQUEST_URI'] = '/';
+require getenv('WP_DOCROOT') . '/wp-load.php';
+require_once ABSPATH . 'wp-admin/includes/user.php';
+$n = (int) getenv('BENCH_USERS'); $run = getenv('BENCH_RUN'); $ids = array();
+$admin = get_user_by('login', getenv('WP_USERNAME'))->ID;
+$t = hrtime(true);
+for ($i = 0; $i < $n; $i++) {
+    $login = "php-$run-$i";
+    $id = wp_insert_user(array('user_login' => $login, 'user_email' => "$login@bench.example",
+        'user_pass' => wp_generate_password(32), 'first_name' => 'Bench', 'last_name' => "User $i",
+        'display_name' => "Bench User $i", 'role' => 'subscriber',
+        'meta_input' => array('entra_object_id' => "entra-$login", 'department' => 'Bench')));
+    if (is_wp_error($id)) { fwrite(STDERR, $id->get_error_message() . "\\n"); exit(1); }
+    $ids[] = $id;
+}
+$create = (hrtime(true) - $t) / 1e6 / $n;
+$t = hrtime(true);
+foreach ($ids as $i => $id) {
+    $r = wp_update_user(array('ID' => $id, 'first_name' => 'Benched', 'last_name' => "Person $i",
+        'display_name' => "Benched Person $i", 'role' => 'author'));
+    if (is_wp_error($r)) { fwrite(STDERR, $r->get_error_message() . "\\n"); exit(1); }
+}
+$update = (hrtime(true) - $t) / 1e6 / $n;
+$t = hrtime(true);
+foreach ($ids as $id) wp_delete_user($id, $admin);
+$delete = (hrtime(true) - $t) / 1e6 / $n;
+echo json_encode(array('create' => $create, 'update' => $update, 'delete' => $delete)), "\\n";
+`;
+
+interface PerUser {
+  create: number;
+  update: number;
+  delete: number;
+}
+
+async function timed(n: number, fn: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await fn();
+  return (performance.now() - started) / n;
+}
+
+async function benchRest(n: number, concurrency: number, run: string): Promise<PerUser> {
+  const url = process.env.WP_URL;
+  const username = process.env.WP_USERNAME;
+  const appPassword = process.env.WP_APP_PASSWORD;
+  if (!url || !username || !appPassword)
+    throw new Error('set WP_URL, WP_USERNAME, WP_APP_PASSWORD (eval "$(scripts/wordpress-local.sh)")');
+  const site = makeWordPressSite({ url, username, appPassword, concurrency, logger: pino({ level: "warn" }) });
+  const { selfId } = await site.info(); // also detects the plugin, outside the timed loops
+  const indexes = Array.from({ length: n }, (_, i) => i);
+  const ids: number[] = [];
+  // The engine fires a page's writes at once; the site's limiter keeps `concurrency` in flight.
+  const create = await timed(n, () =>
+    Promise.all(
+      indexes.map(async (i) => {
+        const login = `rest-${run}-${i}`;
+        const user = await site.createUser(
+          login,
+          {
+            fields: {
+              email: `${login}@bench.example`,
+              first_name: "Bench",
+              last_name: `User ${i}`,
+              name: `Bench User ${i}`,
+              "meta.department": "Bench",
+            },
+            roles: ["subscriber"],
+          },
+          `entra-${login}`,
+        );
+        ids[i] = user.id;
+      }),
+    ),
+  );
+  const update = await timed(n, () =>
+    Promise.all(
+      indexes.map((i) =>
+        site.updateUser(ids[i]!, {
+          fields: { first_name: "Benched", last_name: `Person ${i}`, name: `Benched Person ${i}` },
+          roles: ["author"],
+        }),
+      ),
+    ),
+  );
+  const del = await timed(n, () => Promise.all(indexes.map((i) => site.deleteUser(ids[i]!, selfId))));
+  return { create, update, delete: del };
+}
+
+function benchPhp(n: number, run: string): PerUser {
+  const dir = mkdtempSync(join(tmpdir(), "wp-bench-"));
+  try {
+    writeFileSync(join(dir, "loop.php"), PHP_LOOP);
+    const out = execFileSync("php", [join(dir, "loop.php")], {
+      env: {
+        ...process.env,
+        WP_DOCROOT: join(process.env.WP_DIR ?? "/tmp/entra-wp-sync-wordpress", "htdocs"),
+        BENCH_USERS: String(n),
+        BENCH_RUN: run,
+      },
+      encoding: "utf8",
+    });
+    return JSON.parse(out.trim().split("\n").pop() ?? "{}") as PerUser;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const n = Number(process.argv[2] ?? process.env.BENCH_USERS ?? 200);
+  const concurrency = Number(process.env.WP_CONCURRENCY ?? 4);
+  const run = randomBytes(4).toString("hex");
+  const rest = await benchRest(n, concurrency, run);
+  const php = benchPhp(n, run);
+  const row = (what: keyof PerUser): string =>
+    `${what.padEnd(7)} ${rest[what].toFixed(1).padStart(10)} ${php[what].toFixed(1).padStart(12)} ${(rest[what] / php[what]).toFixed(2).padStart(8)}x`;
+  console.log(`${n} users, REST concurrency ${concurrency}, ms/user`);
+  console.log(`${"".padEnd(7)} ${"REST".padStart(10)} ${"in-process".padStart(12)} ${"ratio".padStart(9)}`);
+  for (const what of ["create", "update", "delete"] as const) console.log(row(what));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
