@@ -35,6 +35,8 @@ export function makeCredential(options: GraphDirectoryOptions): TokenCredential 
 export class CredentialFailure extends GraphClientError {
   constructor(readonly upstream: UpstreamError) {
     super(upstream.message);
+    // GraphClientError's constructor pins its own prototype, which would break instanceof here.
+    Object.setPrototypeOf(this, CredentialFailure.prototype);
   }
 }
 
