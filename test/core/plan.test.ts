@@ -1,0 +1,289 @@
+import { diffFields, isProtected, needsCurrent, type PlanInput, planUser } from "../../src/core/plan";
+import { aGraphUser, aJob, aMapEntry, aWpUser } from "./builders";
+
+const EDITORS = "22222222-2222-2222-2222-222222222222";
+const STAFF = "11111111-1111-1111-1111-111111111111";
+const SELF = 1;
+
+const ann = aGraphUser().build();
+/** What the default job wants for Ann (see the builders). */
+const annFields = { first_name: "Ann", last_name: "Lee", name: "Ann Lee", email: "Ann.Lee@contoso.com" };
+/** Ann as WordPress has her when nothing is to be done. */
+const annInWp = aWpUser().withId(42).withEmail("ann.lee@contoso.com").withRoles("subscriber").build();
+
+function input(overrides: Partial<PlanInput> = {}): PlanInput {
+  return {
+    job: aJob().build(),
+    user: ann,
+    groupIds: new Set(),
+    mapEntry: null,
+    current: null,
+    selfId: SELF,
+    ...overrides,
+  };
+}
+
+describe("needsCurrent", () => {
+  it("needs nothing from WordPress for a mapped, active user whose hash is unchanged", () => {
+    const mapEntry = aMapEntry().writtenAs(annFields, ["subscriber"]).build();
+    expect(needsCurrent(input({ mapEntry }))).toBe(false);
+  });
+
+  it("needs nothing from WordPress for a user out of scope", () => {
+    expect(needsCurrent(input({ job: aJob().withGroups(STAFF).build() }))).toBe(false);
+  });
+
+  it("needs WordPress's state for a new, changed or deactivated user", () => {
+    expect(needsCurrent(input())).toBe(true);
+    expect(
+      needsCurrent(
+        input({
+          mapEntry: aMapEntry()
+            .writtenAs({ ...annFields, name: "Old" }, ["subscriber"])
+            .build(),
+        }),
+      ),
+    ).toBe(true);
+    expect(
+      needsCurrent(input({ mapEntry: aMapEntry().writtenAs(annFields, ["subscriber"]).deactivated().build() })),
+    ).toBe(true);
+  });
+
+  it("needs WordPress's state when the resolved role changed", () => {
+    const job = aJob().withRoleGroup(EDITORS, "editor").build();
+    const mapEntry = aMapEntry().writtenAs(annFields, ["subscriber"]).build();
+    expect(needsCurrent(input({ job, mapEntry, groupIds: new Set([EDITORS]) }))).toBe(true);
+  });
+});
+
+describe("planUser", () => {
+  describe("skips", () => {
+    it("a user out of scope", () => {
+      const plan = planUser(input({ job: aJob().withGroups(STAFF).build(), current: annInWp }));
+      expect(plan).toMatchObject({ action: "skip", reason: "out of scope", write: { fields: {} } });
+    });
+
+    it("a protected WordPress user by role, by id, and the service's own account", () => {
+      const admin = aWpUser().withRoles("administrator").build();
+      expect(planUser(input({ current: admin }))).toMatchObject({ action: "skip", reason: "protected", wpUserId: 42 });
+      const job = aJob().withProtectedUsers(42).build();
+      expect(planUser(input({ job, current: annInWp })).reason).toBe("protected");
+      const self = aWpUser().withId(SELF).build();
+      expect(planUser(input({ current: self })).reason).toBe("protected");
+    });
+
+    it("an update when updates are disabled, keeping the diff for the report", () => {
+      const job = aJob().withUpdates(false).build();
+      const plan = planUser(input({ job, current: aWpUser().withName("Old").build() }));
+      expect(plan).toMatchObject({ action: "skip", reason: "updates disabled", write: { fields: {} } });
+      expect(plan.diff).toEqual({ name: ["Old", "Ann Lee"] });
+    });
+
+    it("a create when creates are disabled", () => {
+      expect(planUser(input({ job: aJob().withCreates(false).build() }))).toMatchObject({
+        action: "skip",
+        reason: "creates disabled",
+      });
+    });
+
+    it("a create without an e-mail address", () => {
+      const user = aGraphUser().withMail(null).withUpn(null).build();
+      expect(planUser(input({ user }))).toMatchObject({ action: "skip", reason: "no e-mail" });
+    });
+  });
+
+  describe("unchanged", () => {
+    it("a mapped, active user with the same hash, without looking at WordPress", () => {
+      const mapEntry = aMapEntry().withWpUserId(7).writtenAs(annFields, ["subscriber"]).build();
+      const plan = planUser(input({ mapEntry }));
+      expect(plan).toMatchObject({ action: "unchanged", wpUserId: 7, write: { fields: {} }, diff: {} });
+      expect(plan.hash).toBe(mapEntry.hash);
+    });
+
+    it("a mapped user whose hash changed but whose WordPress state already matches", () => {
+      const mapEntry = aMapEntry().withHash("stale").build();
+      const plan = planUser(input({ mapEntry, current: annInWp }));
+      expect(plan).toMatchObject({ action: "unchanged", wpUserId: 42, write: { fields: {} } });
+      expect(plan.hash).not.toBe("stale");
+    });
+
+    it("a matched WordPress user adopted with nothing to write", () => {
+      expect(planUser(input({ current: annInWp }))).toMatchObject({
+        action: "unchanged",
+        wpUserId: 42,
+        username: annInWp.username,
+        desired: annFields,
+        roles: ["subscriber"],
+      });
+    });
+
+    it("an e-mail that differs only in case", () => {
+      const current = aWpUser().withEmail("ANN.LEE@CONTOSO.COM").build();
+      expect(planUser(input({ current })).action).toBe("unchanged");
+    });
+  });
+
+  describe("updates", () => {
+    it("only the fields that differ, with the diff as [old, new]", () => {
+      const current = aWpUser().withFirstName("Anne").withName("Anne Lee").build();
+      const plan = planUser(input({ current }));
+      expect(plan).toMatchObject({
+        action: "update",
+        wpUserId: 42,
+        write: { fields: { first_name: "Ann", name: "Ann Lee" } },
+      });
+      expect(plan.write.roles).toBeUndefined();
+      expect(plan.diff).toEqual({ first_name: ["Anne", "Ann"], name: ["Anne Lee", "Ann Lee"] });
+      expect(plan.desired).toEqual(annFields);
+    });
+
+    it("the roles when the resolved role differs", () => {
+      const job = aJob().withRoleGroup(EDITORS, "editor").build();
+      const plan = planUser(input({ job, groupIds: new Set([EDITORS]), current: annInWp }));
+      expect(plan).toMatchObject({ action: "update", write: { fields: {}, roles: ["editor"] }, roles: ["editor"] });
+      expect(plan.diff).toEqual({ roles: [["subscriber"], ["editor"]] });
+    });
+
+    it("adds a role in add mode and keeps the others", () => {
+      const job = aJob().withRoleMode("add").withRoleGroup(EDITORS, "editor").build();
+      const current = aWpUser().withRoles("author").build();
+      const plan = planUser(input({ job, groupIds: new Set([EDITORS]), current }));
+      expect(plan.write.roles).toEqual(["author", "editor"]);
+    });
+
+    it("never touches roles in skip mode", () => {
+      const job = aJob().withRoleMode("skip").build();
+      const current = aWpUser().withRoles("author").withName("Old").build();
+      const plan = planUser(input({ job, current }));
+      expect(plan.action).toBe("update");
+      expect(plan.write).toEqual({ fields: { name: "Ann Lee" } });
+      expect(plan.roles).toBeUndefined();
+    });
+
+    it("a meta field", () => {
+      const job = aJob().withField("meta.department", "department").build();
+      const user = aGraphUser().with("department", "Sales").build();
+      const current = aWpUser().withEmail("ann.lee@contoso.com").withMeta("department", "Ops").build();
+      const plan = planUser(input({ job, user, current }));
+      expect(plan.write.fields).toEqual({ "meta.department": "Sales" });
+    });
+
+    it("a mapped user whose hash changed", () => {
+      const mapEntry = aMapEntry()
+        .writtenAs({ ...annFields, name: "Old" }, ["subscriber"])
+        .build();
+      const current = aWpUser().withName("Old").build();
+      expect(planUser(input({ mapEntry, current })).action).toBe("update");
+    });
+  });
+
+  describe("reactivates", () => {
+    it("a deactivated user with the resolved roles and the fields that differ", () => {
+      const job = aJob().withRoleGroup(EDITORS, "editor").build();
+      const mapEntry = aMapEntry().writtenAs(annFields, ["editor"]).deactivated().build();
+      const current = aWpUser().withRoles().withName("Old").build();
+      const plan = planUser(input({ job, groupIds: new Set([EDITORS]), mapEntry, current }));
+      expect(plan).toMatchObject({
+        action: "reactivate",
+        wpUserId: 42,
+        write: { fields: { name: "Ann Lee" }, roles: ["editor"] },
+        roles: ["editor"],
+      });
+      expect(plan.diff.roles).toEqual([[], ["editor"]]);
+    });
+
+    it("with the default role in skip mode", () => {
+      const job = aJob().withRoleMode("skip").withDefaultRole("reader").build();
+      const mapEntry = aMapEntry().deactivated().build();
+      const plan = planUser(input({ job, mapEntry, current: aWpUser().withRoles().build() }));
+      expect(plan.write).toEqual({ fields: {}, roles: ["reader"] });
+    });
+
+    it("even when updates are disabled", () => {
+      const job = aJob().withUpdates(false).build();
+      const mapEntry = aMapEntry().deactivated().build();
+      expect(planUser(input({ job, mapEntry, current: aWpUser().withRoles().build() })).action).toBe("reactivate");
+    });
+  });
+
+  describe("creates", () => {
+    it("a new user with every desired field, the resolved roles and the username candidate", () => {
+      const job = aJob().withRoleGroup(EDITORS, "editor").build();
+      const plan = planUser(input({ job, groupIds: new Set([EDITORS]) }));
+      expect(plan).toMatchObject({
+        action: "create",
+        wpUserId: null,
+        username: "ann.lee@contoso.com",
+        write: { fields: annFields, roles: ["editor"] },
+        roles: ["editor"],
+        email: "Ann.Lee@contoso.com",
+        displayName: "Ann Lee",
+        reason: null,
+      });
+      expect(plan.diff).toEqual({
+        first_name: [null, "Ann"],
+        last_name: [null, "Lee"],
+        name: [null, "Ann Lee"],
+        email: [null, "Ann.Lee@contoso.com"],
+        roles: [null, ["editor"]],
+      });
+    });
+
+    it("with the default role in skip mode, while hashing the roles as left alone", () => {
+      const job = aJob().withRoleMode("skip").build();
+      const plan = planUser(input({ job }));
+      expect(plan.write.roles).toEqual(["subscriber"]);
+      const again = aMapEntry().writtenAs(plan.desired, undefined).build();
+      expect(plan.hash).toBe(again.hash);
+    });
+
+    it("again when the mapped WordPress user was deleted", () => {
+      const mapEntry = aMapEntry().withHash("stale").build();
+      expect(planUser(input({ mapEntry }))).toMatchObject({
+        action: "create",
+        reason: "mapped WordPress user no longer exists",
+      });
+    });
+
+    it("stores a hash that makes the next run unchanged", () => {
+      const plan = planUser(input());
+      const mapEntry = aMapEntry().withHash(plan.hash).build();
+      expect(needsCurrent(input({ mapEntry }))).toBe(false);
+      expect(planUser(input({ mapEntry })).action).toBe("unchanged");
+    });
+  });
+});
+
+describe("isProtected", () => {
+  const job = aJob().withProtectedRoles("administrator", "shop_manager").withProtectedUsers(5).build();
+
+  it("protects the service's own account, listed ids and holders of protected roles", () => {
+    expect(isProtected(job, { id: SELF, roles: [] }, SELF)).toBe(true);
+    expect(isProtected(job, { id: 5, roles: ["subscriber"] }, SELF)).toBe(true);
+    expect(isProtected(job, { id: 6, roles: ["subscriber", "shop_manager"] }, SELF)).toBe(true);
+  });
+
+  it("leaves other users alone", () => {
+    expect(isProtected(job, { id: 6, roles: ["editor"] }, SELF)).toBe(false);
+  });
+});
+
+describe("diffFields", () => {
+  it("lists desired fields that differ as [old, new], null when WordPress has none", () => {
+    expect(diffFields({ name: "A", url: "" }, { name: "B", url: "https://x", "meta.a": "1" })).toEqual({
+      name: ["A", "B"],
+      url: ["", "https://x"],
+      "meta.a": [null, "1"],
+    });
+  });
+
+  it("compares e-mail without regard to case, other fields exactly", () => {
+    expect(diffFields({ email: "A@B.C", name: "ann" }, { email: "a@b.c", name: "Ann" })).toEqual({
+      name: ["ann", "Ann"],
+    });
+  });
+
+  it("ignores fields the job does not want", () => {
+    expect(diffFields({ nickname: "x" }, {})).toEqual({});
+  });
+});
