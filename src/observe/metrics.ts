@@ -1,0 +1,241 @@
+/**
+ * Prometheus metrics on a registry of our own (never prom-client's global one, so two apps in one
+ * process, as in tests, never collide). Every label is bounded: job ids come from the jobs file,
+ * states, actions and phases from fixed lists, status codes from HTTP; never a user or run id.
+ * Anything outside the known values is reported as "other" rather than growing a new series.
+ *
+ * The Graph and WordPress clients call the hook objects; they already define the shapes
+ * (src/graph/options.ts GraphMetrics, src/wordpress/client.ts WordPressMetrics), and the hooks
+ * below satisfy both structurally.
+ */
+import type { FastifyInstance } from "fastify";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { RunState, SyncService } from "../sync/service";
+
+export const METRIC_PREFIX = "entra_wp_sync_";
+
+const RUN_STATES: readonly string[] = [
+  "queued",
+  "listing",
+  "reconciling",
+  "awaiting_approval",
+  "completed",
+  "failed",
+  "cancelled",
+];
+/** Item actions (RunItem.action) plus the RunCounts spellings, so either vocabulary can be recorded. */
+const ACTIONS: Record<string, string> = {
+  create: "create",
+  created: "create",
+  update: "update",
+  updated: "update",
+  unchanged: "unchanged",
+  reactivate: "reactivate",
+  reactivated: "reactivate",
+  deactivate: "deactivate",
+  deactivated: "deactivate",
+  delete: "delete",
+  deleted: "delete",
+  skip: "skip",
+  skipped: "skip",
+  fail: "failed",
+  failed: "failed",
+};
+const METHODS = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]);
+/** Upstream error codes are short identifiers (Graph "Request_ResourceNotFound", WordPress "existing_user_login"). */
+const CODE = /^[A-Za-z0-9_.-]{1,64}$/;
+const PHASE = /^[a-z_]{1,32}$/;
+
+const SECONDS_BUCKETS_REQUEST = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** A step is bounded by STEP_BUDGET_MS (default 20 s, at most 600 s). */
+const SECONDS_BUCKETS_STEP = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600];
+
+export interface GraphRequestEvent {
+  method?: string;
+  /** 0 when no response came back (network error, timeout). */
+  status: number;
+  code: string | null;
+  ms: number;
+}
+
+export interface WordPressRequestEvent {
+  method: string;
+  /** 0 or "error" when no response came back. */
+  status: number | "error";
+  code?: string | null;
+  ms: number;
+}
+
+export interface GraphHook {
+  onRequest(event: GraphRequestEvent): void;
+  onThrottle(waitMs: number): void;
+}
+
+export interface WordPressHook {
+  onRequest(event: WordPressRequestEvent): void;
+  /** The shape src/wordpress/client.ts calls (WordPressMetrics). */
+  observeRequest(method: string, status: number | "error", ms: number): void;
+}
+
+export interface Metrics {
+  registry: Registry;
+  graphHook: GraphHook;
+  wordpressHook: WordPressHook;
+  recordRunFinished(job: string, state: RunState): void;
+  /** Users handled in a step (or a run), by action: { create: 3, unchanged: 120 } or RunCounts-style keys. */
+  recordItems(job: string, countsByAction: Partial<Record<string, number>>): void;
+  recordStep(job: string, phase: string, ms: number): void;
+  recordLeaseTakeover(job: string): void;
+  recordWatchdog(job: string): void;
+  /** active_runs is read from the service at scrape time (one activeRun query per job). */
+  watchActiveRuns(service: Pick<SyncService, "jobs" | "activeRun">): void;
+}
+
+function bounded(value: string, allowed: (v: string) => boolean): string {
+  return allowed(value) ? value : "other";
+}
+
+function statusLabel(status: number | "error"): string {
+  if (status === "error" || status === 0) return "0";
+  return Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : "other";
+}
+
+export function makeMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  const registers = [registry];
+  const name = (base: string) => METRIC_PREFIX + base;
+
+  const runs = new Counter({
+    name: name("runs_total"),
+    help: "Runs that reached a final state, by job and state",
+    labelNames: ["job", "state"] as const,
+    registers,
+  });
+  const users = new Counter({
+    name: name("users_total"),
+    help: "Users handled by runs, by job and action",
+    labelNames: ["job", "action"] as const,
+    registers,
+  });
+  const steps = new Histogram({
+    name: name("step_duration_seconds"),
+    help: "Duration of one step of a run, by job and phase",
+    labelNames: ["job", "phase"] as const,
+    buckets: SECONDS_BUCKETS_STEP,
+    registers,
+  });
+  const graphRequests = new Counter({
+    name: name("graph_requests_total"),
+    help: "HTTP exchanges with Microsoft Graph (each retry counts), by status (0: no response) and Graph error code",
+    labelNames: ["status", "code"] as const,
+    registers,
+  });
+  const graphDuration = new Histogram({
+    name: name("graph_request_duration_seconds"),
+    help: "Duration of one HTTP exchange with Microsoft Graph",
+    buckets: SECONDS_BUCKETS_REQUEST,
+    registers,
+  });
+  const graphThrottle = new Counter({
+    name: name("graph_throttle_wait_seconds_total"),
+    help: "Time spent waiting before retries because Microsoft Graph throttled",
+    registers,
+  });
+  const wpRequests = new Counter({
+    name: name("wordpress_requests_total"),
+    help: "HTTP exchanges with WordPress (each retry counts), by method, status (0: no response) and WordPress error code",
+    labelNames: ["method", "status", "code"] as const,
+    registers,
+  });
+  const wpDuration = new Histogram({
+    name: name("wordpress_request_duration_seconds"),
+    help: "Duration of one HTTP exchange with WordPress",
+    buckets: SECONDS_BUCKETS_REQUEST,
+    registers,
+  });
+  const leaseTakeovers = new Counter({
+    name: name("lease_takeovers_total"),
+    help: "Runs whose expired lease was taken over from another process (a crashed or stuck step)",
+    labelNames: ["job"] as const,
+    registers,
+  });
+  const watchdogAlarms = new Counter({
+    name: name("watchdog_alarms_total"),
+    help: "Active runs the watchdog found making no progress for WATCHDOG_STALE_MS",
+    labelNames: ["job"] as const,
+    registers,
+  });
+  let source: Pick<SyncService, "jobs" | "activeRun"> | null = null;
+  new Gauge({
+    name: name("active_runs"),
+    help: "Runs not yet in a final state (awaiting_approval included), by job",
+    labelNames: ["job"] as const,
+    registers,
+    async collect() {
+      if (!source) return;
+      const jobs = source.jobs();
+      // A scrape must not fail because the database hiccupped: keep the last values instead.
+      const active = await Promise.all(jobs.map((job) => source!.activeRun(job.id).catch(() => undefined)));
+      jobs.forEach((job, index) => {
+        const run = active[index];
+        if (run !== undefined) this.set({ job: job.id }, run ? 1 : 0);
+      });
+    },
+  });
+
+  const recordWordPress = (event: WordPressRequestEvent) => {
+    const method = bounded(event.method.toUpperCase(), (m) => METHODS.has(m));
+    const noResponse = event.status === "error" || event.status === 0;
+    const code = event.code ?? (noResponse ? "network" : "none");
+    wpRequests.inc({ method, status: statusLabel(event.status), code: bounded(code, (c) => CODE.test(c)) });
+    wpDuration.observe(event.ms / 1000);
+  };
+
+  return {
+    registry,
+    graphHook: {
+      onRequest(event) {
+        const code = event.code ?? (event.status === 0 ? "network" : "none");
+        graphRequests.inc({ status: statusLabel(event.status), code: bounded(code, (c) => CODE.test(c)) });
+        graphDuration.observe(event.ms / 1000);
+      },
+      onThrottle(waitMs) {
+        if (waitMs > 0) graphThrottle.inc(waitMs / 1000);
+      },
+    },
+    wordpressHook: {
+      onRequest: recordWordPress,
+      observeRequest: (method, status, ms) => recordWordPress({ method, status, ms }),
+    },
+    recordRunFinished(job, state) {
+      runs.inc({ job, state: bounded(state, (s) => RUN_STATES.includes(s)) });
+    },
+    recordItems(job, countsByAction) {
+      for (const [key, count] of Object.entries(countsByAction)) {
+        if (key === "seen" || !count || count <= 0) continue;
+        users.inc({ job, action: ACTIONS[key] ?? "other" }, count);
+      }
+    },
+    recordStep(job, phase, ms) {
+      steps.observe({ job, phase: bounded(phase, (p) => PHASE.test(p)) }, ms / 1000);
+    },
+    recordLeaseTakeover(job) {
+      leaseTakeovers.inc({ job });
+    },
+    recordWatchdog(job) {
+      watchdogAlarms.inc({ job });
+    },
+    watchActiveRuns(service) {
+      source = service;
+    },
+  };
+}
+
+/** GET /metrics in the Prometheus text format (open, as DESIGN.md says; it carries no secrets). */
+export function registerMetricsRoute(app: FastifyInstance, metrics: Pick<Metrics, "registry">): void {
+  app.get("/metrics", async (_request, reply) => {
+    const body = await metrics.registry.metrics();
+    return reply.header("cache-control", "no-store").type(metrics.registry.contentType).send(body);
+  });
+}
