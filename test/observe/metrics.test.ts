@@ -4,7 +4,7 @@ import { makeMetrics, registerMetricsRoute } from "../../src/observe/metrics";
 import type { WordPressMetrics } from "../../src/wordpress";
 import { aJob, aRun, FakeSyncService } from "./fake-service";
 import { withListeningApp } from "./http";
-import { parseExposition, valueOf } from "./prom-text";
+import { parseExposition, sampleValue } from "./prom-text";
 
 const P = "entra_wp_sync_";
 
@@ -47,7 +47,7 @@ describe("metrics", () => {
       expect(exposition.help.get(P + name!)).toBeTruthy();
     }
     expect(declared).toContain(`${P}process_cpu_user_seconds_total`);
-    expect(valueOf(exposition, `${P}runs_total`, { job: "staff", state: "completed" })).toBe(1);
+    expect(sampleValue(exposition, `${P}runs_total`, { job: "staff", state: "completed" })).toBe(1);
   });
 
   it("moves the run, user, step, lease and watchdog instruments when the engine reports", async () => {
@@ -62,17 +62,17 @@ describe("metrics", () => {
     metrics.recordWatchdog("staff");
     const { exposition } = await scrape(metrics);
 
-    expect(valueOf(exposition, `${P}runs_total`, { job: "staff", state: "failed" })).toBe(2);
-    expect(valueOf(exposition, `${P}users_total`, { job: "staff", action: "create" })).toBe(5);
-    expect(valueOf(exposition, `${P}users_total`, { job: "staff", action: "unchanged" })).toBe(40);
+    expect(sampleValue(exposition, `${P}runs_total`, { job: "staff", state: "failed" })).toBe(2);
+    expect(sampleValue(exposition, `${P}users_total`, { job: "staff", action: "create" })).toBe(5);
+    expect(sampleValue(exposition, `${P}users_total`, { job: "staff", action: "unchanged" })).toBe(40);
     expect(exposition.samples.filter((s) => s.name === `${P}users_total`)).toHaveLength(2);
-    expect(valueOf(exposition, `${P}step_duration_seconds_count`, { job: "staff", phase: "users" })).toBe(2);
-    expect(valueOf(exposition, `${P}step_duration_seconds_sum`, { job: "staff", phase: "users" })).toBeCloseTo(1.8);
-    expect(valueOf(exposition, `${P}step_duration_seconds_bucket`, { job: "staff", phase: "users", le: "0.5" })).toBe(
-      1,
-    );
-    expect(valueOf(exposition, `${P}lease_takeovers_total`, { job: "staff" })).toBe(1);
-    expect(valueOf(exposition, `${P}watchdog_alarms_total`, { job: "staff" })).toBe(1);
+    expect(sampleValue(exposition, `${P}step_duration_seconds_count`, { job: "staff", phase: "users" })).toBe(2);
+    expect(sampleValue(exposition, `${P}step_duration_seconds_sum`, { job: "staff", phase: "users" })).toBeCloseTo(1.8);
+    expect(
+      sampleValue(exposition, `${P}step_duration_seconds_bucket`, { job: "staff", phase: "users", le: "0.5" }),
+    ).toBe(1);
+    expect(sampleValue(exposition, `${P}lease_takeovers_total`, { job: "staff" })).toBe(1);
+    expect(sampleValue(exposition, `${P}watchdog_alarms_total`, { job: "staff" })).toBe(1);
   });
 
   it("counts Graph and WordPress requests through the hooks the clients call", async () => {
@@ -89,25 +89,25 @@ describe("metrics", () => {
     metrics.wordpressHook.onRequest({ method: "post", status: 400, code: "existing_user_login", ms: 40 });
     const { exposition } = await scrape(metrics);
 
-    expect(valueOf(exposition, `${P}graph_requests_total`, { status: "200", code: "none" })).toBe(1);
-    expect(valueOf(exposition, `${P}graph_requests_total`, { status: "429", code: "TooManyRequests" })).toBe(1);
-    expect(valueOf(exposition, `${P}graph_requests_total`, { status: "0", code: "network" })).toBe(1);
-    expect(valueOf(exposition, `${P}graph_request_duration_seconds_count`)).toBe(3);
-    expect(valueOf(exposition, `${P}graph_throttle_wait_seconds_total`)).toBe(2.5);
-    expect(valueOf(exposition, `${P}wordpress_requests_total`, { method: "POST", status: "201", code: "none" })).toBe(
-      1,
-    );
-    expect(valueOf(exposition, `${P}wordpress_requests_total`, { method: "POST", status: "0", code: "network" })).toBe(
-      1,
-    );
+    expect(sampleValue(exposition, `${P}graph_requests_total`, { status: "200", code: "none" })).toBe(1);
+    expect(sampleValue(exposition, `${P}graph_requests_total`, { status: "429", code: "TooManyRequests" })).toBe(1);
+    expect(sampleValue(exposition, `${P}graph_requests_total`, { status: "0", code: "network" })).toBe(1);
+    expect(sampleValue(exposition, `${P}graph_request_duration_seconds_count`)).toBe(3);
+    expect(sampleValue(exposition, `${P}graph_throttle_wait_seconds_total`)).toBe(2.5);
     expect(
-      valueOf(exposition, `${P}wordpress_requests_total`, {
+      sampleValue(exposition, `${P}wordpress_requests_total`, { method: "POST", status: "201", code: "none" }),
+    ).toBe(1);
+    expect(
+      sampleValue(exposition, `${P}wordpress_requests_total`, { method: "POST", status: "0", code: "network" }),
+    ).toBe(1);
+    expect(
+      sampleValue(exposition, `${P}wordpress_requests_total`, {
         method: "POST",
         status: "400",
         code: "existing_user_login",
       }),
     ).toBe(1);
-    expect(valueOf(exposition, `${P}wordpress_request_duration_seconds_sum`)).toBeCloseTo(10.12);
+    expect(sampleValue(exposition, `${P}wordpress_request_duration_seconds_sum`)).toBeCloseTo(10.12);
   });
 
   it("keeps labels bounded: unknown states, actions, phases and codes become other", async () => {
@@ -119,11 +119,11 @@ describe("metrics", () => {
     metrics.wordpressHook.onRequest({ method: "BREW", status: 999, ms: 1 });
     const { exposition } = await scrape(metrics);
 
-    expect(valueOf(exposition, `${P}users_total`, { action: "other" })).toBe(1);
-    expect(valueOf(exposition, `${P}step_duration_seconds_count`, { phase: "other" })).toBe(1);
-    expect(valueOf(exposition, `${P}runs_total`, { state: "other" })).toBe(1);
-    expect(valueOf(exposition, `${P}graph_requests_total`, { status: "400", code: "other" })).toBe(1);
-    expect(valueOf(exposition, `${P}wordpress_requests_total`, { method: "other", status: "other" })).toBe(1);
+    expect(sampleValue(exposition, `${P}users_total`, { action: "other" })).toBe(1);
+    expect(sampleValue(exposition, `${P}step_duration_seconds_count`, { phase: "other" })).toBe(1);
+    expect(sampleValue(exposition, `${P}runs_total`, { state: "other" })).toBe(1);
+    expect(sampleValue(exposition, `${P}graph_requests_total`, { status: "400", code: "other" })).toBe(1);
+    expect(sampleValue(exposition, `${P}wordpress_requests_total`, { method: "other", status: "other" })).toBe(1);
   });
 
   it("reports active runs per job from the service at scrape time", async () => {
@@ -135,8 +135,8 @@ describe("metrics", () => {
     metrics.watchActiveRuns(service);
     const { exposition } = await scrape(metrics);
 
-    expect(valueOf(exposition, `${P}active_runs`, { job: "staff" })).toBe(1);
-    expect(valueOf(exposition, `${P}active_runs`, { job: "students" })).toBe(0);
+    expect(sampleValue(exposition, `${P}active_runs`, { job: "staff" })).toBe(1);
+    expect(sampleValue(exposition, `${P}active_runs`, { job: "students" })).toBe(0);
   });
 
   it("gives each app its own registry, so two apps in one process never collide", async () => {
@@ -144,6 +144,6 @@ describe("metrics", () => {
     const second = makeMetrics();
     first.recordLeaseTakeover("staff");
     const { exposition } = await scrape(second);
-    expect(valueOf(exposition, `${P}lease_takeovers_total`, { job: "staff" })).toBe(0);
+    expect(sampleValue(exposition, `${P}lease_takeovers_total`, { job: "staff" })).toBe(0);
   });
 });

@@ -58,7 +58,7 @@ export function parseExposition(text: string): Exposition {
 }
 
 /** The value of the one sample with this name whose labels include `labels` (0 when absent). */
-export function valueOf(exposition: Exposition, name: string, labels: Record<string, string> = {}): number {
+export function sampleValue(exposition: Exposition, name: string, labels: Record<string, string> = {}): number {
   const found = exposition.samples.filter(
     (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
   );
