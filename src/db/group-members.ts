@@ -26,9 +26,9 @@ export async function groupsOf(db: Queryable, runId: string, entraIds: string[])
     [runId, entraIds],
   );
   for (const row of rows) {
-    let set = result.get(row.entra_id);
-    if (!set) result.set(row.entra_id, (set = new Set()));
+    const set = result.get(row.entra_id) ?? new Set<string>();
     set.add(row.group_id);
+    result.set(row.entra_id, set);
   }
   return result;
 }

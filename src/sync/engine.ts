@@ -1,0 +1,225 @@
+/**
+ * The sync engine behind SyncService: runs in PostgreSQL, advanced one step at a time by whoever
+ * calls (continue links, the driver, the CLI). A step first takes the run's lease with one guarded
+ * update, so exactly one process advances a run however many call at once; the others are told
+ * "busy" immediately. What a step does lives in step.ts, listing.ts, apply.ts and reconcile.ts.
+ */
+import { randomBytes } from "node:crypto";
+import os from "node:os";
+import type { Logger } from "pino";
+import { ConflictError, NotFoundError } from "../core/errors";
+import type { Job } from "../core/job";
+import { listItems } from "../db/items";
+import { getDeltaLink, mirrorJobs } from "../db/jobs";
+import type { Database } from "../db/pool";
+import * as runs from "../db/runs";
+import { type Run, toSummary } from "../db/runs";
+import { groupsToList } from "./listing";
+import type { Directory, Site } from "./ports";
+import type { AdvanceResult, RunSummary, RunTrigger, StartResult, SyncService } from "./service";
+import { makeStepContext, runStep, type StepDeps } from "./step";
+
+export interface SyncServiceDeps {
+  db: Database;
+  directory: Directory;
+  site: Site;
+  jobs: Job[];
+  logger: Logger;
+  /** STEP_BUDGET_MS: a step starts no new work past it. */
+  stepBudgetMs: number;
+  /** Consecutive failed steps (transient/throttled) before the run fails. */
+  maxFailedSteps: number;
+  /** How long a lease holds without its owner committing (default: 3 budgets, at least 60 s). */
+  leaseMs?: number;
+  /** The lease owner id (default hostname:pid:random). */
+  owner?: string;
+  /** Users of a page worked on at once (default 16); the Site bounds HTTP requests in flight itself. */
+  applyConcurrency?: number;
+}
+
+export type EngineService = SyncService & {
+  /** The lease owner id of this instance. */
+  readonly owner: string;
+};
+
+export function makeSyncService(deps: SyncServiceDeps): EngineService {
+  const pool = deps.db.pool;
+  const owner = deps.owner ?? `${os.hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+  const leaseMs = deps.leaseMs ?? Math.max(deps.stepBudgetMs * 3, 60_000);
+  const jobsById = new Map(deps.jobs.map((job) => [job.id, job]));
+  const logger = deps.logger.child({ component: "engine" });
+
+  // Jobs are mirrored into the database on first use (the factory stays synchronous); retried after a failure.
+  let mirrored: Promise<void> | null = null;
+  const ready = (): Promise<void> => {
+    mirrored ??= mirrorJobs(pool, deps.jobs).catch((error) => {
+      mirrored = null;
+      throw error;
+    });
+    return mirrored;
+  };
+
+  let selfId: Promise<number> | null = null;
+  const stepDeps: StepDeps = {
+    db: deps.db,
+    directory: deps.directory,
+    site: deps.site,
+    logger,
+    maxFailedSteps: deps.maxFailedSteps,
+    applyConcurrency: deps.applyConcurrency ?? 16,
+    selfId: () => {
+      selfId ??= deps.site.info().then(
+        (info) => info.selfId,
+        (error) => {
+          selfId = null;
+          throw error;
+        },
+      );
+      return selfId;
+    },
+  };
+
+  function job(id: string): Job {
+    const found = jobsById.get(id);
+    if (!found) throw new NotFoundError(`unknown job ${id}`);
+    return found;
+  }
+
+  async function mustFind(runId: string): Promise<Run> {
+    await ready();
+    const run = await runs.findRun(pool, runId);
+    if (!run) throw new NotFoundError(`unknown run ${runId}`);
+    return run;
+  }
+
+  async function startRun(jobId: string, options: { trigger: RunTrigger; dryRun?: boolean }): Promise<StartResult> {
+    const declared = job(jobId);
+    await ready();
+    // Delta only with a stored deltaLink; otherwise a full listing (which, for a delta job, yields the first one).
+    const deltaLink = declared.source.mode === "delta" ? await getDeltaLink(pool, jobId) : null;
+    const grouped = groupsToList(declared).length > 0;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const inserted = await runs.insertRun(pool, {
+        jobId,
+        trigger: options.trigger,
+        dryRun: options.dryRun ?? false,
+        mode: deltaLink ? "delta" : "full",
+        phase: grouped ? "groups" : "users",
+        cursor: grouped ? null : deltaLink,
+      });
+      if (inserted) {
+        logger.info({ run: inserted.id, job: jobId, mode: inserted.mode, dryRun: inserted.dryRun }, "run started");
+        return { started: true, run: toSummary(inserted) };
+      }
+      const active = await runs.findActiveRun(pool, jobId);
+      if (active) return { started: false, reason: "already running", run: toSummary(active) };
+      // The active run ended between the insert and the select: try again.
+    }
+    throw new ConflictError(`could not start a run of job ${jobId}: runs keep starting and ending concurrently`);
+  }
+
+  async function advanceRun(runId: string): Promise<AdvanceResult> {
+    const run = await mustFind(runId);
+    const idle = idleReason(run);
+    if (idle) return { advanced: false, reason: idle, run: toSummary(run) };
+    const claimed = await runs.claimLease(pool, runId, owner, leaseMs);
+    if (!claimed) {
+      const now = (await runs.findRun(pool, runId)) ?? run;
+      return { advanced: false, reason: idleReason(now) ?? "busy", run: toSummary(now) };
+    }
+    if (claimed.previousOwner && claimed.previousOwner !== owner) {
+      logger.warn({ run: runId, previousOwner: claimed.previousOwner }, "lease expired; taking the run over");
+    }
+    const declared = jobsById.get(claimed.run.jobId);
+    if (!declared) {
+      const failed = await runs.recordStepFailure(
+        pool,
+        runId,
+        owner,
+        `job ${claimed.run.jobId} is no longer declared`,
+        1,
+      );
+      return { advanced: true, reason: "failed", run: toSummary(failed ?? claimed.run) };
+    }
+    const outcome = await runStep(makeStepContext(stepDeps, claimed.run, declared, owner, deps.stepBudgetMs));
+    return { advanced: outcome.advanced, reason: outcome.reason, run: toSummary(outcome.run) };
+  }
+
+  return {
+    owner,
+    jobs: () => deps.jobs,
+    job,
+    startRun,
+    advanceRun,
+
+    async advanceJob(jobId) {
+      job(jobId);
+      await ready();
+      const active = await runs.findActiveRun(pool, jobId);
+      if (!active) {
+        const [last] = await runs.listRuns(pool, jobId, 1, null);
+        return { advanced: false, reason: "no active run", run: last ? toSummary(last) : null };
+      }
+      return advanceRun(active.id);
+    },
+
+    async run(runId) {
+      return toSummary(await mustFind(runId));
+    },
+
+    async activeRun(jobId) {
+      job(jobId);
+      await ready();
+      const active = await runs.findActiveRun(pool, jobId);
+      return active ? toSummary(active) : null;
+    },
+
+    async runs(jobId, options = {}): Promise<RunSummary[]> {
+      job(jobId);
+      await ready();
+      const before = options.before && runs.isRunId(options.before) ? options.before : null;
+      const limit = Math.min(Math.max(options.limit ?? 20, 1), 200);
+      return (await runs.listRuns(pool, jobId, limit, before)).map(toSummary);
+    },
+
+    async items(runId, query) {
+      await mustFind(runId);
+      return listItems(pool, runId, query);
+    },
+
+    async cancelRun(runId) {
+      const run = await mustFind(runId);
+      const cancelled = await runs.cancelRun(pool, runId);
+      if (!cancelled)
+        throw new ConflictError(`run ${runId} is ${run.state}: it cannot be cancelled`, { state: run.state });
+      logger.info({ run: runId, from: run.state }, "run cancelled");
+      return toSummary(cancelled);
+    },
+
+    async approveRun(runId) {
+      const run = await mustFind(runId);
+      const approved = await runs.approveRun(pool, runId);
+      if (!approved) {
+        throw new ConflictError(`run ${runId} is ${run.state}: only a run awaiting approval can be approved`, {
+          state: run.state,
+        });
+      }
+      logger.info({ run: runId }, "removals approved; reconciling resumes");
+      return toSummary(approved);
+    },
+  };
+}
+
+/** Why a run cannot take a step right now, or null when it can. */
+function idleReason(run: Run): string | null {
+  switch (run.state) {
+    case "completed":
+    case "failed":
+    case "cancelled":
+      return run.state;
+    case "awaiting_approval":
+      return "awaiting approval";
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The listing state: first the members of the job's groups (a few group pages per step, each
+ * committed under the lease), then one page of users per step. No transaction is held across a
+ * Graph or WordPress call: the page is fetched, planned and applied, then committed in one
+ * transaction guarded by the lease.
+ */
+
+import type { Job } from "../core/job";
+import { selectFor } from "../core/mapping";
+import { inScope } from "../core/roles";
+import { addGroupMembers, groupsOf } from "../db/group-members";
+import { addRemovals, insertItems, itemisedAmong } from "../db/items";
+import { withTransaction } from "../db/pool";
+import { type RunPatch, updateLeased } from "../db/runs";
+import { mapEntriesFor, upsertMapEntries } from "../db/user-map";
+import { runInOrder, syncUser, type UserOutcome } from "./apply";
+import type { UsersQuery } from "./ports";
+import { LeaseLostError, nearDeadline, type StepContext, type StepOutcome, startCursor } from "./step";
+
+const NO_GROUPS: ReadonlySet<string> = new Set();
+
+/** Every group the job reads: scoping groups, then role-mapping groups; no repeats. */
+export function groupsToList(job: Job): string[] {
+  return [...new Set([...job.source.groups, ...job.roles.groups.map((entry) => entry.group)])];
+}
+
+export async function listGroupsStep(ctx: StepContext): Promise<StepOutcome> {
+  const { deps, job, owner } = ctx;
+  const pool = deps.db.pool;
+  const groups = groupsToList(job);
+  let run = ctx.run;
+  while (run.groupIndex < groups.length) {
+    const groupId = groups[run.groupIndex]!;
+    const page = await deps.directory.fetchGroupMembersPage(groupId, run.cursor, ctx.budget);
+    const before = run;
+    run = await withTransaction(pool, async (client) => {
+      await addGroupMembers(client, before.id, groupId, page.userIds);
+      const updated = await updateLeased(client, before.id, owner, {
+        cursor: page.nextLink,
+        groupIndex: page.nextLink ? before.groupIndex : before.groupIndex + 1,
+      });
+      if (!updated) throw new LeaseLostError(before.id);
+      return updated;
+    });
+    if (nearDeadline(ctx)) break;
+  }
+  const patch: RunPatch = { progressed: true, release: true, consecutiveFailures: 0, lastError: null };
+  if (run.groupIndex >= groups.length)
+    Object.assign(patch, { phase: "users", cursor: await startCursor(ctx), pageDone: 0 });
+  const done = await updateLeased(pool, run.id, owner, patch);
+  if (!done) throw new LeaseLostError(run.id);
+  return { advanced: true, run: done };
+}
+
+export async function listUsersStep(ctx: StepContext): Promise<StepOutcome> {
+  const { deps, job, run, owner } = ctx;
+  const pool = deps.db.pool;
+  const query: UsersQuery = {
+    mode: job.source.mode,
+    filter: job.source.filter,
+    pageSize: job.source.pageSize,
+    select: selectFor(job),
+  };
+  const page = await deps.directory.fetchUsersPage(query, run.cursor, ctx.budget);
+  const todo = page.users.slice(run.pageDone);
+  const ids = todo.map((user) => user.id);
+  const scoped = groupsToList(job).length > 0;
+  const [itemised, groups, entries] = await Promise.all([
+    itemisedAmong(pool, run.id, ids),
+    scoped ? groupsOf(pool, run.id, ids) : Promise.resolve(new Map<string, Set<string>>()),
+    mapEntriesFor(pool, job.id, ids),
+  ]);
+
+  // Users that left the job's groups but are still mapped: removal candidates in delta mode too.
+  const leftScope: string[] = [];
+  const taken = new Set<string>();
+  const outcomes = await runInOrder<UserOutcome | null>(
+    todo.length,
+    ctx.deps.applyConcurrency,
+    () => !nearDeadline(ctx),
+    async (i) => {
+      const user = todo[i]!;
+      // Already itemised in this run (a restarted listing, a delta replay): never counted twice.
+      if (itemised.has(user.id)) return null;
+      const groupIds = groups.get(user.id) ?? NO_GROUPS;
+      const mapEntry = entries.get(user.id) ?? null;
+      if (!inScope(job, groupIds)) {
+        if (mapEntry?.state === "active") leftScope.push(user.id);
+        return null;
+      }
+      return syncUser(ctx, user, groupIds, mapEntry, taken);
+    },
+  );
+
+  const done = outcomes.filter((outcome): outcome is UserOutcome => outcome !== null);
+  const pageFinished = run.pageDone + outcomes.length >= page.users.length;
+  const committed = await withTransaction(pool, async (client) => {
+    const counts = await insertItems(
+      client,
+      run.id,
+      done.map((outcome) => outcome.item),
+    );
+    if (!run.dryRun) {
+      await upsertMapEntries(
+        client,
+        job.id,
+        run.id,
+        done.flatMap((outcome) => (outcome.map ? [outcome.map] : [])),
+      );
+    }
+    await addRemovals(client, run.id, pageFinished ? [...page.removed, ...leftScope] : leftScope);
+    const patch: RunPatch = { counts, progressed: true, release: true, consecutiveFailures: 0, lastError: null };
+    if (page.totalCount !== null) patch.totalEstimate = page.totalCount;
+    if (pageFinished) {
+      Object.assign(patch, { cursor: page.nextLink, pageDone: 0 });
+      if (page.deltaLink) patch.newDeltaLink = page.deltaLink;
+      if (page.nextLink === null) patch.state = "reconciling";
+    } else {
+      patch.pageDone = run.pageDone + outcomes.length;
+    }
+    const updated = await updateLeased(client, run.id, owner, patch);
+    if (!updated) throw new LeaseLostError(run.id);
+    return updated;
+  });
+  return { advanced: true, run: committed };
+}

@@ -1,0 +1,185 @@
+/**
+ * The reconciling state: users the source no longer returns get the job's `missing` action, in
+ * slices within the step budget, behind the safety guard. The candidates are itemised once, as
+ * "pending", when reconciling begins: the guard counts them, an operator approving sees them, and
+ * each slice settles some of them (so a step that dies mid-slice redoes only unsettled ones).
+ */
+import { UpstreamError } from "../core/errors";
+import { type ItemInput, itemiseRemovals, type PendingRemoval, pendingRemovals, settlePendingItems } from "../db/items";
+import { setDeltaLink } from "../db/jobs";
+import { withTransaction } from "../db/pool";
+import { updateLeased } from "../db/runs";
+import { countActiveMapped, deleteMapEntries, markDeactivated } from "../db/user-map";
+import { protectedUser, runInOrder } from "./apply";
+import { LeaseLostError, nearDeadline, type StepContext, type StepOutcome } from "./step";
+
+/** Removals settled per commit. */
+const SLICE = 50;
+
+export async function reconcileStep(ctx: StepContext): Promise<StepOutcome> {
+  if (ctx.run.phase !== "removals") {
+    const run = await itemiseCandidates(ctx);
+    if (run.state === "awaiting_approval") return { advanced: true, reason: "awaiting approval", run };
+    ctx.run = run;
+  }
+  return removeSlices(ctx);
+}
+
+/** One transaction: itemise the candidates and apply the safety guard. */
+async function itemiseCandidates(ctx: StepContext): Promise<StepOutcome["run"]> {
+  const { run, job, owner } = ctx;
+  return withTransaction(ctx.deps.db.pool, async (client) => {
+    const missing = job.actions.missing;
+    // A full listing that returned nobody is far likelier an outage or a bad filter than an empty tenant.
+    const sourceEmpty = run.mode === "full" && run.counts.seen === 0;
+    const candidates = missing === "none" || sourceEmpty ? 0 : await itemiseRemovals(client, run, missing);
+    const active = await countActiveMapped(client, job.id);
+    const overLimit = candidates > job.safety.maxDeleteCount || candidates > job.safety.maxDeleteFraction * active;
+    if (sourceEmpty && missing !== "none") ctx.log.warn("the source returned no users: nobody is removed");
+    const stop = overLimit && !run.approved && !run.dryRun;
+    if (stop) {
+      ctx.log.warn(
+        { candidates, active, limits: job.safety },
+        "removals exceed the safety limits: awaiting an operator's approval",
+      );
+    }
+    const updated = await updateLeased(
+      client,
+      run.id,
+      owner,
+      stop
+        ? {
+            phase: "removals",
+            state: "awaiting_approval",
+            lastError: `${candidates} removals of ${active} mapped users exceed the safety limits (maxDeleteFraction ${job.safety.maxDeleteFraction}, maxDeleteCount ${job.safety.maxDeleteCount}); approve or cancel the run`,
+            progressed: true,
+            release: true,
+          }
+        : { phase: "removals" },
+    );
+    if (!updated) throw new LeaseLostError(run.id);
+    return updated;
+  });
+}
+
+async function removeSlices(ctx: StepContext): Promise<StepOutcome> {
+  const pool = ctx.deps.db.pool;
+  const { job, owner } = ctx;
+  for (;;) {
+    const run = ctx.run;
+    const slice = await pendingRemovals(pool, run.id, SLICE);
+    if (slice.length === 0) return complete(ctx);
+    const outcomes = await runInOrder(
+      slice.length,
+      ctx.deps.applyConcurrency,
+      () => true,
+      (i) => removeOne(ctx, slice[i]!),
+    );
+    ctx.run = await withTransaction(pool, async (client) => {
+      const counts = await settlePendingItems(
+        client,
+        run.id,
+        outcomes.map((outcome) => outcome.item),
+      );
+      if (!run.dryRun) {
+        await markDeactivated(
+          client,
+          job.id,
+          outcomes.flatMap((o) => (o.map === "deactivated" ? [o.item.entraId] : [])),
+        );
+        await deleteMapEntries(
+          client,
+          job.id,
+          outcomes.flatMap((o) => (o.map === "deleted" ? [o.item.entraId] : [])),
+        );
+      }
+      const updated = await updateLeased(client, run.id, owner, { counts });
+      if (!updated) throw new LeaseLostError(run.id);
+      return updated;
+    });
+    if (nearDeadline(ctx)) break;
+  }
+  const released = await updateLeased(pool, ctx.run.id, owner, {
+    progressed: true,
+    release: true,
+    consecutiveFailures: 0,
+    lastError: null,
+  });
+  if (!released) throw new LeaseLostError(ctx.run.id);
+  return { advanced: true, run: released };
+}
+
+interface RemovalOutcome {
+  item: ItemInput;
+  map: "deactivated" | "deleted" | null;
+}
+
+/** GET first: a protected user (by role, id, or the service's own account) is never removed. */
+async function removeOne(ctx: StepContext, removal: PendingRemoval): Promise<RemovalOutcome> {
+  const { site } = ctx.deps;
+  const base = {
+    entraId: removal.entraId,
+    wpUserId: removal.wpUserId,
+    email: removal.email,
+    displayName: null,
+    error: null,
+  };
+  const current = await site.getUser(removal.wpUserId);
+  if (!current) {
+    return {
+      item: {
+        ...base,
+        action: "skip",
+        status: ctx.run.dryRun ? "planned" : "ok",
+        diff: {},
+        reason: "not found in WordPress",
+      },
+      map: "deleted",
+    };
+  }
+  const withName = { ...base, displayName: current.name || null, email: current.email || base.email };
+  if (await protectedUser(ctx, current)) {
+    return {
+      item: { ...withName, action: "skip", status: ctx.run.dryRun ? "planned" : "ok", diff: {}, reason: "protected" },
+      map: null,
+    };
+  }
+  const diff: Record<string, [unknown, unknown]> =
+    removal.action === "deactivate" ? { roles: [current.roles, []] } : { user: [current.username, null] };
+  const item: ItemInput = { ...withName, action: removal.action, status: "ok", diff, reason: null };
+  if (ctx.run.dryRun) return { item: { ...item, status: "planned" }, map: null };
+  try {
+    if (removal.action === "deactivate") {
+      await site.deactivateUser(current.id);
+      return { item, map: "deactivated" };
+    }
+    await site.deleteUser(current.id, ctx.job.actions.reassignTo ?? (await ctx.deps.selfId()));
+    return { item, map: "deleted" };
+  } catch (error) {
+    if (error instanceof UpstreamError && (error.kind === "invalid" || error.kind === "not-found")) {
+      return { item: { ...item, status: "failed", error: error.message }, map: null };
+    }
+    throw error;
+  }
+}
+
+/** The last guarded transition: completed, and (delta jobs, real runs) the new deltaLink stored on the job. */
+async function complete(ctx: StepContext): Promise<StepOutcome> {
+  const { run, job, owner } = ctx;
+  const completed = await withTransaction(ctx.deps.db.pool, async (client) => {
+    const updated = await updateLeased(client, run.id, owner, {
+      state: "completed",
+      finished: true,
+      progressed: true,
+      release: true,
+      consecutiveFailures: 0,
+      lastError: null,
+    });
+    if (!updated) throw new LeaseLostError(run.id);
+    if (job.source.mode === "delta" && !run.dryRun && run.newDeltaLink) {
+      await setDeltaLink(client, job.id, run.newDeltaLink);
+    }
+    return updated;
+  });
+  return { advanced: true, reason: "completed", run: completed };
+}
