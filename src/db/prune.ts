@@ -1,0 +1,37 @@
+/**
+ * History retention (HISTORY_DAYS): terminal runs finished more than N days ago go, with their
+ * items and group members (on delete cascade). Active runs are never touched, whatever their age.
+ */
+import type { Queryable } from "./pool";
+
+/** Runs deleted per statement: one run of a big tenant holds ~100k items, so keep statements short. */
+const BATCH = 20;
+
+export async function pruneHistory(db: Queryable, olderThanDays: number): Promise<{ runs: number; items: number }> {
+  if (!Number.isInteger(olderThanDays) || olderThanDays < 1) {
+    throw new RangeError(`olderThanDays must be a whole number of days, at least 1 (got ${olderThanDays})`);
+  }
+  const total = { runs: 0, items: 0 };
+  for (;;) {
+    // Items are deleted explicitly (rather than left to the cascade) only so they can be counted.
+    // skip locked: two replicas pruning at once share the work instead of waiting on each other.
+    const { rows } = await db.query<{ runs: number; items: number }>(
+      `with doomed as (
+         select id from runs
+         where state in ('completed', 'failed', 'cancelled')
+           and coalesce(finished_at, created_at) < now() - make_interval(days => $1::int)
+         order by coalesce(finished_at, created_at)
+         limit $2::int
+         for update skip locked
+       ),
+       gone_items as (delete from run_items where run_id in (select id from doomed) returning 1),
+       gone_runs as (delete from runs where id in (select id from doomed) returning 1)
+       select (select count(*) from gone_runs)::int as runs, (select count(*) from gone_items)::int as items`,
+      [olderThanDays, BATCH],
+    );
+    const row = rows[0] ?? { runs: 0, items: 0 };
+    total.runs += row.runs;
+    total.items += row.items;
+    if (row.runs < BATCH) return total;
+  }
+}
