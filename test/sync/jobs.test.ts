@@ -1,0 +1,418 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { ConfigError } from "../../src/core/errors";
+import type { Job } from "../../src/core/job";
+import { JOB_DEFAULTS, loadJobs, parseJobsFile, SYNC_ENV_DEFAULTS, SYNC_VARIABLES } from "../../src/sync/jobs";
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), "jobs-test-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function fileWith(content: string): string {
+  const file = path.join(dir, `jobs-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(file, content);
+  return file;
+}
+
+/** One job in a file-shaped object, for parseJobsFile. */
+const oneJob = (job: Record<string, unknown>) => ({ jobs: [{ id: "staff", ...job }] });
+const parseOne = (job: Record<string, unknown>): Job => parseJobsFile(oneJob(job))[0]!;
+const fromEnv = (syncEnv: Record<string, string>): Job[] => loadJobs({ jobsFile: null, syncEnv });
+
+/** The ConfigError message of fn, failing the test when it does not throw one. */
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("loadJobs without a jobs file", () => {
+  it("builds one job named default with the documented defaults", () => {
+    expect(fromEnv({})).toEqual([{ id: "default", ...JOB_DEFAULTS }]);
+  });
+
+  it("reads every SYNC_* variable", () => {
+    const [job] = fromEnv({
+      SYNC_TRIGGER_MODE: "schedule",
+      SYNC_SCHEDULE: "0 3 * * *",
+      SYNC_TIMEZONE: "Europe/Berlin",
+      SYNC_SOURCE_MODE: "full",
+      SYNC_FILTER: "accountEnabled eq true",
+      SYNC_GROUPS: "g-1, g-2",
+      SYNC_PAGE_SIZE: "999",
+      SYNC_ATTRIBUTES: "department,employeeId",
+      SYNC_MATCH: "email,username",
+      SYNC_USERNAME: "upnPrefix",
+      SYNC_FIELDS: '{"email":"mail","meta.department":"department"}',
+      SYNC_ROLE_MODE: "add",
+      SYNC_DEFAULT_ROLE: "reader",
+      SYNC_ROLE_GROUPS: "g-1=editor, g-2=author",
+      SYNC_CREATE: "false",
+      SYNC_UPDATE: "no",
+      SYNC_MISSING: "delete",
+      SYNC_REASSIGN_TO: "1",
+      SYNC_PROTECT_ROLES: "administrator,shop_manager",
+      SYNC_PROTECT_USERS: "1, 2",
+      SYNC_MAX_DELETE_FRACTION: "0.25",
+      SYNC_MAX_DELETE_COUNT: "0",
+      SYNC_WEBHOOK_URL: "https://hooks.example.test/sync",
+    });
+    expect(job).toEqual({
+      id: "default",
+      trigger: { mode: "schedule", schedule: "0 3 * * *", timezone: "Europe/Berlin" },
+      source: {
+        mode: "full",
+        filter: "accountEnabled eq true",
+        groups: ["g-1", "g-2"],
+        pageSize: 999,
+        attributes: ["department", "employeeId"],
+      },
+      match: ["email", "username"],
+      username: "upnPrefix",
+      fields: { email: "mail", "meta.department": "department" },
+      roles: {
+        mode: "add",
+        default: "reader",
+        groups: [
+          { group: "g-1", role: "editor" },
+          { group: "g-2", role: "author" },
+        ],
+      },
+      actions: { create: false, update: false, missing: "delete", reassignTo: 1 },
+      protect: { roles: ["administrator", "shop_manager"], users: [1, 2] },
+      safety: { maxDeleteFraction: 0.25, maxDeleteCount: 0 },
+      webhook: "https://hooks.example.test/sync",
+    });
+  });
+
+  it("treats empty variables as unset", () => {
+    expect(fromEnv({ SYNC_PAGE_SIZE: "", SYNC_GROUPS: "  " })).toEqual([{ id: "default", ...JOB_DEFAULTS }]);
+  });
+
+  it("names the variable, the job and the field in validation errors", () => {
+    expect(errorOf(() => fromEnv({ SYNC_PAGE_SIZE: "1000" }))).toBe(
+      'job "default" (SYNC_PAGE_SIZE): source.pageSize must be an integer from 1 to 999 (got 1000)',
+    );
+    expect(errorOf(() => fromEnv({ SYNC_PAGE_SIZE: "lots" }))).toContain('(got "lots")');
+    expect(errorOf(() => fromEnv({ SYNC_CREATE: "maybe" }))).toBe(
+      'job "default" (SYNC_CREATE): actions.create must be true or false (got "maybe")',
+    );
+    expect(errorOf(() => fromEnv({ SYNC_FIELDS: '{"mail":"mail"}' }))).toContain("(SYNC_FIELDS): fields.mail");
+    expect(errorOf(() => fromEnv({ SYNC_MISSING: "delete" }))).toContain("(SYNC_REASSIGN_TO): actions.reassignTo");
+    expect(errorOf(() => fromEnv({ SYNC_PROTECT_USERS: "1,x" }))).toContain("(SYNC_PROTECT_USERS): protect.users[1]");
+  });
+
+  it("rejects SYNC_FIELDS that is not JSON", () => {
+    expect(errorOf(() => fromEnv({ SYNC_FIELDS: "email=mail" }))).toMatch(/^SYNC_FIELDS must be a JSON object/);
+  });
+
+  it("rejects a SYNC_ROLE_GROUPS entry without group=role", () => {
+    expect(errorOf(() => fromEnv({ SYNC_ROLE_GROUPS: "g-1=editor,g-2" }))).toBe(
+      'SYNC_ROLE_GROUPS entry 2 must look like "groupId=role" (got "g-2")',
+    );
+  });
+
+  it("rejects an unknown SYNC_* variable and suggests the one meant", () => {
+    expect(errorOf(() => fromEnv({ SYNC_PAGESIZE: "100" }))).toMatch(
+      /^SYNC_PAGESIZE is not a known variable \(did you mean SYNC_PAGE_SIZE\?\)/,
+    );
+  });
+});
+
+describe("SYNC_ENV_DEFAULTS", () => {
+  it("lists every variable with the default the loader applies", () => {
+    expect(Object.keys(SYNC_ENV_DEFAULTS)).toEqual(Object.keys(SYNC_VARIABLES));
+    expect(fromEnv({ ...SYNC_ENV_DEFAULTS })).toEqual(fromEnv({}));
+  });
+});
+
+describe("loadJobs with a jobs file", () => {
+  it("reads the jobs and fills in defaults", () => {
+    const file = fileWith(JSON.stringify({ jobs: [{ id: "staff" }, { id: "guests", source: { pageSize: 100 } }] }));
+    const jobs = loadJobs({ jobsFile: file, syncEnv: {} });
+    expect(jobs.map((job) => job.id)).toEqual(["staff", "guests"]);
+    expect(jobs[0]).toEqual({ id: "staff", ...JOB_DEFAULTS });
+    expect(jobs[1]!.source).toEqual({ ...JOB_DEFAULTS.source, pageSize: 100 });
+  });
+
+  it("accepts the example of the design document", () => {
+    const job = parseOne({
+      trigger: { mode: "link-start-continue", schedule: "0 3 * * *", timezone: "UTC" },
+      source: { mode: "full", filter: "accountEnabled eq true", groups: [], pageSize: 500, attributes: ["department"] },
+      match: ["entraId", "email", "username"],
+      username: "upn",
+      fields: {
+        first_name: "givenName",
+        last_name: "surname",
+        name: "displayName",
+        email: "mail|userPrincipalName",
+        "meta.department": "department",
+      },
+      roles: { mode: "replace", default: "subscriber", groups: [{ group: "g-1", role: "editor" }] },
+      actions: { create: true, update: true, missing: "deactivate", reassignTo: 1 },
+      protect: { roles: ["administrator"], users: [] },
+      safety: { maxDeleteFraction: 0.1, maxDeleteCount: 100 },
+    });
+    expect(job.source.attributes).toEqual(["department"]);
+    expect(job.actions.reassignTo).toBe(1);
+  });
+
+  it("names SYNC_JOBS_FILE and the path when the file is missing", () => {
+    const file = path.join(dir, "nope.json");
+    expect(errorOf(() => loadJobs({ jobsFile: file, syncEnv: {} }))).toBe(
+      `SYNC_JOBS_FILE: cannot read ${file} (no such file)`,
+    );
+  });
+
+  it("names SYNC_JOBS_FILE and the path when the file is not JSON", () => {
+    const file = fileWith("jobs:\n  - id: staff\n");
+    expect(errorOf(() => loadJobs({ jobsFile: file, syncEnv: {} }))).toMatch(
+      new RegExp(`^SYNC_JOBS_FILE: ${file.replace(/[.\\]/g, "\\$&")} is not valid JSON`),
+    );
+  });
+
+  it("refuses SYNC_* variables that the file would silently override", () => {
+    const file = fileWith(JSON.stringify(oneJob({})));
+    expect(errorOf(() => loadJobs({ jobsFile: file, syncEnv: { SYNC_PAGE_SIZE: "100" } }))).toMatch(
+      /^SYNC_PAGE_SIZE is set but SYNC_JOBS_FILE is used/,
+    );
+  });
+
+  it("requires a non-empty jobs array and nothing else at the top", () => {
+    expect(errorOf(() => parseJobsFile([]))).toContain('must hold a JSON object like { "jobs": [...] }');
+    expect(errorOf(() => parseJobsFile({ jobs: [] }))).toContain('"jobs" must be a non-empty array');
+    expect(errorOf(() => parseJobsFile({ jobs: [{ id: "a" }], job: [] }))).toContain('unknown key "job"');
+  });
+});
+
+describe("job validation", () => {
+  describe("ids", () => {
+    it.each([["Staff"], ["-staff"], ["st aff"], ["a".repeat(64)], [""], [7]])("rejects %j", (id) => {
+      expect(errorOf(() => parseJobsFile({ jobs: [{ id }] }))).toContain("job 1: id must match");
+    });
+
+    it("accepts lower-case letters, digits, _ and - up to 63 characters", () => {
+      expect(parseJobsFile({ jobs: [{ id: "a" }, { id: `s${"_-9".repeat(20)}ab` }] })).toHaveLength(2);
+    });
+
+    it("rejects a missing id with the job's position", () => {
+      expect(errorOf(() => parseJobsFile({ jobs: [{ id: "a" }, {}] }))).toContain("job 2: id must match");
+    });
+
+    it("rejects duplicate ids", () => {
+      expect(errorOf(() => parseJobsFile({ jobs: [{ id: "a" }, { id: "a" }] }))).toContain('job "a" is declared twice');
+    });
+  });
+
+  describe("unknown keys", () => {
+    it("are rejected with their path and a suggestion", () => {
+      expect(errorOf(() => parseOne({ source: { pagesize: 10 } }))).toBe(
+        'job "staff": source.pagesize is not a known key (did you mean pageSize?) (expected one of: mode, filter, groups, pageSize, attributes)',
+      );
+      expect(errorOf(() => parseOne({ trigers: {} }))).toMatch(/^job "staff": trigers is not a known key/);
+      expect(errorOf(() => parseOne({ roles: { groups: [{ group: "g", role: "r", rank: 1 }] } }))).toContain(
+        "roles.groups[0].rank is not a known key",
+      );
+    });
+  });
+
+  describe("trigger", () => {
+    it("requires a cron schedule in schedule mode", () => {
+      expect(errorOf(() => parseOne({ trigger: { mode: "schedule" } }))).toContain(
+        'trigger.schedule is required when trigger.mode is "schedule"',
+      );
+    });
+
+    it("accepts 5- and 6-field cron expressions in a time zone", () => {
+      const five = parseOne({ trigger: { mode: "schedule", schedule: "0 3 * * 1-5", timezone: "Europe/Berlin" } });
+      expect(five.trigger).toEqual({ mode: "schedule", schedule: "0 3 * * 1-5", timezone: "Europe/Berlin" });
+      expect(parseOne({ trigger: { mode: "schedule", schedule: "*/30 * * * * *" } }).trigger.schedule).toBe(
+        "*/30 * * * * *",
+      );
+    });
+
+    it.each([["every day"], ["61 * * * *"], ["0 3 * * * * *"], ["0 0 31 2 *"]])(
+      "rejects the schedule %j",
+      (schedule) => {
+        expect(errorOf(() => parseOne({ trigger: { mode: "schedule", schedule } }))).toContain(
+          'job "staff": trigger.schedule must be a 5- or 6-field cron expression',
+        );
+      },
+    );
+
+    it("rejects an unknown time zone", () => {
+      expect(errorOf(() => parseOne({ trigger: { timezone: "Mars/Olympus" } }))).toBe(
+        'job "staff": trigger.timezone must be an IANA time zone such as "Europe/Berlin" (got "Mars/Olympus")',
+      );
+    });
+
+    it("rejects an unknown mode", () => {
+      expect(errorOf(() => parseOne({ trigger: { mode: "cron" } }))).toContain(
+        'trigger.mode must be one of "manual", "link-start", "link-start-continue", "schedule" (got "cron")',
+      );
+    });
+  });
+
+  describe("source", () => {
+    it("bounds the page size to what Graph allows", () => {
+      expect(errorOf(() => parseOne({ source: { pageSize: 1000 } }))).toBe(
+        'job "staff": source.pageSize must be an integer from 1 to 999 (got 1000)',
+      );
+      expect(errorOf(() => parseOne({ source: { pageSize: 0 } }))).toContain("(got 0)");
+      expect(errorOf(() => parseOne({ source: { pageSize: 10.5 } }))).toContain("(got 10.5)");
+    });
+
+    it("rejects a filter in delta mode", () => {
+      expect(errorOf(() => parseOne({ source: { mode: "delta", filter: "x eq 1" } }))).toContain(
+        'source.filter is only supported with source.mode "full"',
+      );
+    });
+
+    it("rejects empty group ids and odd attribute names", () => {
+      expect(errorOf(() => parseOne({ source: { groups: ["g", ""] } }))).toContain(
+        "source.groups[1] must be a non-empty",
+      );
+      expect(errorOf(() => parseOne({ source: { attributes: ["depart ment"] } }))).toContain(
+        "source.attributes[0] must be a Graph attribute name",
+      );
+    });
+  });
+
+  describe("match and username", () => {
+    it("rejects unknown or no match keys", () => {
+      expect(errorOf(() => parseOne({ match: ["email", "upn"] }))).toContain('match[1] must be one of "entraId"');
+      expect(errorOf(() => parseOne({ match: [] }))).toContain("match must name at least one");
+    });
+
+    it("drops repeated match keys", () => {
+      expect(parseOne({ match: ["email", "email"] }).match).toEqual(["email"]);
+    });
+
+    it("rejects an unknown username rule", () => {
+      expect(errorOf(() => parseOne({ username: "mail" }))).toContain(
+        'username must be one of "upn", "upnPrefix", "email"',
+      );
+    });
+  });
+
+  describe("fields", () => {
+    it("replaces the default mapping as a whole", () => {
+      expect(parseOne({ fields: { email: "mail" } }).fields).toEqual({ email: "mail" });
+    });
+
+    it("requires email", () => {
+      expect(errorOf(() => parseOne({ fields: { name: "displayName" } }))).toContain("fields.email is required");
+    });
+
+    it("accepts WordPress fields and meta keys", () => {
+      const fields = {
+        email: "mail",
+        first_name: "givenName",
+        last_name: "surname",
+        name: "displayName",
+        nickname: "mailNickname",
+        description: "jobTitle",
+        url: "mySite",
+        "meta.cost_center_2": "onPremisesExtensionAttributes.extensionAttribute1",
+      };
+      expect(parseOne({ fields }).fields).toEqual(fields);
+    });
+
+    it.each([["mail"], ["meta.Dept"], ["meta."], ["user_login"], ["roles"]])("rejects the field %j", (field) => {
+      expect(errorOf(() => parseOne({ fields: { email: "mail", [field]: "x" } }))).toContain(
+        `fields.${field} is not a WordPress field`,
+      );
+    });
+
+    it("rejects expressions that are not attribute names joined by |", () => {
+      expect(errorOf(() => parseOne({ fields: { email: "mail||userPrincipalName" } }))).toContain(
+        'fields.email must name Graph attributes joined by "|"',
+      );
+      expect(errorOf(() => parseOne({ fields: { email: "" } }))).toContain("fields.email must be a non-empty string");
+    });
+
+    it("normalises spaces around |", () => {
+      expect(parseOne({ fields: { email: " mail | userPrincipalName " } }).fields.email).toBe("mail|userPrincipalName");
+    });
+  });
+
+  describe("roles", () => {
+    it("rejects an unknown mode and an empty default", () => {
+      expect(errorOf(() => parseOne({ roles: { mode: "merge" } }))).toContain('roles.mode must be one of "replace"');
+      expect(errorOf(() => parseOne({ roles: { default: " " } }))).toContain(
+        "roles.default must be a non-empty string",
+      );
+    });
+
+    it("requires each group entry to name a group and a role", () => {
+      expect(errorOf(() => parseOne({ roles: { groups: [{ group: "g" }] } }))).toContain(
+        'roles.groups[0] must be an object { "group": "<group id>", "role": "<role>" }',
+      );
+      expect(errorOf(() => parseOne({ roles: { groups: [{ group: "", role: "editor" }] } }))).toContain(
+        "roles.groups[0].group must be a non-empty string",
+      );
+    });
+
+    it("keeps the other role settings when only groups are given", () => {
+      expect(parseOne({ roles: { groups: [{ group: "g", role: "editor" }] } }).roles).toEqual({
+        mode: "replace",
+        default: "subscriber",
+        groups: [{ group: "g", role: "editor" }],
+      });
+    });
+  });
+
+  describe("actions", () => {
+    it("requires reassignTo when missing users are deleted", () => {
+      expect(errorOf(() => parseOne({ actions: { missing: "delete" } }))).toContain(
+        'job "staff": actions.reassignTo is required when actions.missing is "delete"',
+      );
+      expect(parseOne({ actions: { missing: "delete", reassignTo: 3 } }).actions.reassignTo).toBe(3);
+    });
+
+    it("requires reassignTo to be a positive integer", () => {
+      expect(errorOf(() => parseOne({ actions: { missing: "delete", reassignTo: 0 } }))).toContain(
+        "actions.reassignTo must be an integer of at least 1 (got 0)",
+      );
+      expect(errorOf(() => parseOne({ actions: { reassignTo: "1" } }))).toContain('(got "1")');
+    });
+
+    it("requires create and update to be booleans", () => {
+      expect(errorOf(() => parseOne({ actions: { create: "yes" } }))).toContain("actions.create must be true or false");
+    });
+  });
+
+  describe("protect and safety", () => {
+    it("requires protected users to be WordPress ids", () => {
+      expect(errorOf(() => parseOne({ protect: { users: [1, -2] } }))).toContain("protect.users[1] must be an integer");
+    });
+
+    it("bounds maxDeleteFraction to 0..1 and maxDeleteCount to 0 or more", () => {
+      expect(errorOf(() => parseOne({ safety: { maxDeleteFraction: 1.5 } }))).toContain(
+        "safety.maxDeleteFraction must be a number from 0 to 1 (got 1.5)",
+      );
+      expect(errorOf(() => parseOne({ safety: { maxDeleteCount: -1 } }))).toContain("safety.maxDeleteCount must be");
+      expect(parseOne({ safety: { maxDeleteFraction: 0, maxDeleteCount: 0 } }).safety).toEqual({
+        maxDeleteFraction: 0,
+        maxDeleteCount: 0,
+      });
+    });
+  });
+
+  describe("webhook", () => {
+    it("accepts http and https URLs", () => {
+      expect(parseOne({ webhook: "http://hooks.internal/x" }).webhook).toBe("http://hooks.internal/x");
+    });
+
+    it.each([["ftp://x.test/"], ["not a url"]])("rejects %j", (webhook) => {
+      expect(errorOf(() => parseOne({ webhook }))).toContain("webhook must be an http:// or https:// URL");
+    });
+  });
+});
