@@ -259,8 +259,19 @@ class JobReader {
 
 function validateJob(raw: unknown, origin: Origin): Job {
   const r = new JobReader(origin);
-  const keys = ["id", "trigger", "source", "match", "username", "fields", "roles", "actions", "protect", "safety"];
-  const job = r.section(raw, "", [...keys, "webhook"]);
+  const job = r.section(raw, "", [
+    "id",
+    "trigger",
+    "source",
+    "match",
+    "username",
+    "fields",
+    "roles",
+    "actions",
+    "protect",
+    "safety",
+    "webhook",
+  ]);
   const d = JOB_DEFAULTS;
 
   const trigger = r.section(job.trigger, "trigger", ["mode", "schedule", "timezone"]);
