@@ -1,0 +1,316 @@
+/**
+ * The engine's test harness: a real PostgreSQL database (one per test file), an in-memory Graph
+ * directory faithful to the Directory port (paging by nextLink, delta with deltaLink and @removed,
+ * expiring page and delta tokens, group members), the fake WordPress, and the service.
+ */
+import { UpstreamError, type UpstreamKind } from "../../src/core/errors";
+import type { Job } from "../../src/core/job";
+import type { Database } from "../../src/db/pool";
+import { type EngineService, makeSyncService, type SyncServiceDeps } from "../../src/sync/engine";
+import type { Budget, Directory, GraphUser, UsersPage, UsersQuery } from "../../src/sync/ports";
+import type { RunCounts, RunSummary } from "../../src/sync/service";
+import { silentLogger } from "./db";
+import { FakeSite } from "./fake-site";
+
+export function entraId(n: number): string {
+  return `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
+}
+
+/** A Graph user numbered n, with the attributes a default job maps. */
+export function aGraphUser(n: number, overrides: Partial<GraphUser> = {}): GraphUser {
+  return {
+    id: entraId(n),
+    accountEnabled: true,
+    userType: "Member",
+    displayName: `User ${n}`,
+    givenName: "User",
+    surname: String(n),
+    mail: `user${n}@contoso.com`,
+    userPrincipalName: `user${n}@contoso.com`,
+    department: "Sales",
+    ...overrides,
+  };
+}
+
+interface Tracked {
+  user: GraphUser;
+  version: number;
+  deleted: boolean;
+}
+
+/**
+ * In-memory Entra. Links are opaque strings carrying the listing's position and the token
+ * generation; expirePageTokens/expireDeltaTokens make older ones fail as Graph does.
+ */
+export class FakeDirectory implements Directory {
+  pageSize: number | null = null;
+  /** Every users-page request: the cursor, "first" for null. */
+  readonly pageFetches: string[] = [];
+  groupFetches = 0;
+  private readonly tracked = new Map<string, Tracked>();
+  private readonly groups = new Map<string, string[]>();
+  private version = 0;
+  private pageGeneration = 0;
+  private deltaGeneration = 0;
+  private failures: UpstreamKind[] = [];
+
+  withUsers(from: number, to: number, overrides: Partial<GraphUser> = {}): this {
+    for (let n = from; n <= to; n++) this.put(aGraphUser(n, overrides));
+    return this;
+  }
+
+  put(user: GraphUser): this {
+    this.tracked.set(user.id, { user, version: ++this.version, deleted: false });
+    return this;
+  }
+
+  update(n: number, changes: Partial<GraphUser>): this {
+    const entry = this.tracked.get(entraId(n))!;
+    return this.put({ ...entry.user, ...changes });
+  }
+
+  remove(n: number): this {
+    const entry = this.tracked.get(entraId(n))!;
+    entry.deleted = true;
+    entry.version = ++this.version;
+    return this;
+  }
+
+  withGroup(groupId: string, members: number[]): this {
+    this.groups.set(groupId, members.map(entraId));
+    return this;
+  }
+
+  expirePageTokens(): void {
+    this.pageGeneration++;
+  }
+
+  expireDeltaTokens(): void {
+    this.deltaGeneration++;
+  }
+
+  /** The next n Graph calls fail with this kind (as the real directory reports them after retries). */
+  failNext(n: number, kind: UpstreamKind): void {
+    for (let i = 0; i < n; i++) this.failures.push(kind);
+  }
+
+  async fetchUsersPage(query: UsersQuery, cursor: string | null, _budget: Budget): Promise<UsersPage> {
+    this.pageFetches.push(cursor ?? "first");
+    await this.maybeFail();
+    const size = this.pageSize ?? query.pageSize;
+    let since = 0;
+    let at = this.version;
+    let skip = 0;
+    let delta = query.mode === "delta";
+    if (cursor?.startsWith("fake:delta?")) {
+      const link = new URLSearchParams(cursor.slice("fake:delta?".length));
+      if (Number(link.get("gen")) !== this.deltaGeneration) {
+        throw new UpstreamError("The delta token has expired", "graph", "delta-expired", { status: 410 });
+      }
+      since = Number(link.get("since"));
+      delta = true;
+    } else if (cursor?.startsWith("fake:page?")) {
+      const link = new URLSearchParams(cursor.slice("fake:page?".length));
+      if (Number(link.get("gen")) !== this.pageGeneration) {
+        throw new UpstreamError("Directory_ExpiredPageToken", "graph", "page-expired", { status: 400 });
+      }
+      since = Number(link.get("since"));
+      at = Number(link.get("at"));
+      skip = Number(link.get("skip"));
+      delta = link.get("delta") === "1";
+    }
+    // Full: everyone not deleted. Delta: what changed after `since` (deleted ones as removed).
+    const listed = [...this.tracked.values()].filter((t) =>
+      delta ? t.version > since && (since > 0 || !t.deleted) : !t.deleted,
+    );
+    const slice = listed.slice(skip, skip + size);
+    const more = skip + size < listed.length;
+    const params = new URLSearchParams({
+      since: String(since),
+      at: String(at),
+      skip: String(skip + size),
+      delta: delta ? "1" : "0",
+      gen: String(this.pageGeneration),
+    });
+    return {
+      users: slice.filter((t) => !t.deleted && t.user.accountEnabled !== false).map((t) => ({ ...t.user })),
+      removed: slice.filter((t) => t.deleted || t.user.accountEnabled === false).map((t) => t.user.id),
+      nextLink: more ? `fake:page?${params}` : null,
+      deltaLink: !more && delta ? `fake:delta?since=${at}&gen=${this.deltaGeneration}` : null,
+      totalCount: null,
+    };
+  }
+
+  async fetchGroupMembersPage(
+    groupId: string,
+    cursor: string | null,
+    _budget: Budget,
+  ): Promise<{ userIds: string[]; nextLink: string | null }> {
+    this.groupFetches++;
+    await this.maybeFail();
+    const members = this.groups.get(groupId) ?? [];
+    const skip = cursor ? Number(cursor.split("=")[1]) : 0;
+    const size = 3;
+    return {
+      userIds: members.slice(skip, skip + size),
+      nextLink: skip + size < members.length ? `fake:members?skip=${skip + size}` : null,
+    };
+  }
+
+  async fetchUser(id: string): Promise<GraphUser | null> {
+    await this.maybeFail();
+    const t = this.tracked.get(id);
+    return t && !t.deleted ? { ...t.user } : null;
+  }
+
+  async userGroups(id: string, groupIds: string[]): Promise<string[]> {
+    await this.maybeFail();
+    return groupIds.filter((g) => this.groups.get(g)?.includes(id));
+  }
+
+  private async maybeFail(): Promise<void> {
+    await Promise.resolve();
+    const kind = this.failures.shift();
+    if (kind) throw new UpstreamError(`injected ${kind} failure`, "graph", kind, { status: 503 });
+  }
+}
+
+let jobCounter = 0;
+
+/** A job with the defaults of DESIGN.md, changed by small named steps. */
+export class JobBuilder {
+  private job: Job;
+  constructor() {
+    this.job = {
+      id: `job${process.pid}_${++jobCounter}`,
+      trigger: { mode: "link-start-continue", schedule: null, timezone: "UTC" },
+      source: { mode: "full", filter: null, groups: [], pageSize: 10, attributes: [] },
+      match: ["entraId", "email", "username"],
+      username: "upn",
+      fields: { first_name: "givenName", last_name: "surname", name: "displayName", email: "mail|userPrincipalName" },
+      roles: { mode: "replace", default: "subscriber", groups: [] },
+      actions: { create: true, update: true, missing: "deactivate", reassignTo: null },
+      protect: { roles: ["administrator"], users: [] },
+      safety: { maxDeleteFraction: 1, maxDeleteCount: 1000 },
+      webhook: null,
+    };
+  }
+  delta(): this {
+    this.job.source.mode = "delta";
+    return this;
+  }
+  pageSize(n: number): this {
+    this.job.source.pageSize = n;
+    return this;
+  }
+  missing(action: Job["actions"]["missing"], reassignTo: number | null = null): this {
+    this.job.actions.missing = action;
+    this.job.actions.reassignTo = reassignTo;
+    return this;
+  }
+  safety(maxDeleteFraction: number, maxDeleteCount: number): this {
+    this.job.safety = { maxDeleteFraction, maxDeleteCount };
+    return this;
+  }
+  scopedTo(...groups: string[]): this {
+    this.job.source.groups = groups;
+    return this;
+  }
+  roleFor(group: string, role: string): this {
+    this.job.roles.groups.push({ group, role });
+    return this;
+  }
+  build(): Job {
+    return structuredClone(this.job);
+  }
+}
+
+export const aJob = (): JobBuilder => new JobBuilder();
+
+export interface Harness {
+  db: Database;
+  job: Job;
+  directory: FakeDirectory;
+  site: FakeSite;
+  service: EngineService;
+  /** Another replica on the same database (its own lease owner id). */
+  replica(overrides?: Partial<SyncServiceDeps>): EngineService;
+  /** Advances the run until it is terminal or awaits approval; returns the last summary. */
+  drive(runId: string, service?: EngineService): Promise<RunSummary>;
+  /** Starts a run and drives it. */
+  sync(options?: { dryRun?: boolean }): Promise<RunSummary>;
+  /** The counters recomputed from run_items with one group-by. */
+  countsFromItems(runId: string): Promise<RunCounts>;
+  userMap(): Promise<Array<{ entra_id: string; wp_user_id: number; state: string }>>;
+}
+
+export function makeHarness(
+  db: Database,
+  options: { job?: Job; directory?: FakeDirectory; site?: FakeSite } & Partial<SyncServiceDeps> = {},
+): Harness {
+  const job = options.job ?? aJob().build();
+  const directory = options.directory ?? new FakeDirectory();
+  const site = options.site ?? new FakeSite();
+  const deps = (overrides: Partial<SyncServiceDeps> = {}): SyncServiceDeps => ({
+    db,
+    directory,
+    site,
+    jobs: [job],
+    logger: silentLogger,
+    stepBudgetMs: 10_000,
+    maxFailedSteps: 3,
+    ...options,
+    ...overrides,
+  });
+  const service = makeSyncService(deps());
+  const harness: Harness = {
+    db,
+    job,
+    directory,
+    site,
+    service,
+    replica: (overrides) => makeSyncService(deps(overrides)),
+    async drive(runId, via = service) {
+      for (let i = 0; i < 10_000; i++) {
+        const result = await via.advanceRun(runId);
+        const state = result.run!.state;
+        if (["completed", "failed", "cancelled", "awaiting_approval"].includes(state)) return result.run!;
+      }
+      throw new Error("run did not settle in 10000 steps");
+    },
+    async sync(syncOptions = {}) {
+      const start = await service.startRun(job.id, { trigger: "manual", dryRun: syncOptions.dryRun });
+      return harness.drive(start.run.id);
+    },
+    async countsFromItems(runId) {
+      const { rows } = await db.pool.query<RunCounts>(
+        `select count(*) filter (where phase = 'listing')::int as seen,
+                count(*) filter (where status in ('ok', 'planned') and action = 'create')::int as created,
+                count(*) filter (where status in ('ok', 'planned') and action = 'update')::int as updated,
+                count(*) filter (where status in ('ok', 'planned') and action = 'unchanged')::int as unchanged,
+                count(*) filter (where status in ('ok', 'planned') and action = 'reactivate')::int as reactivated,
+                count(*) filter (where status in ('ok', 'planned') and action = 'deactivate')::int as deactivated,
+                count(*) filter (where status in ('ok', 'planned') and action = 'delete')::int as deleted,
+                count(*) filter (where status in ('ok', 'planned') and action = 'skip')::int as skipped,
+                count(*) filter (where status = 'failed')::int as failed
+         from run_items where run_id = $1::uuid`,
+        [runId],
+      );
+      return rows[0]!;
+    },
+    async userMap() {
+      const { rows } = await db.pool.query(
+        "select entra_id, wp_user_id, state from user_map where job_id = $1::text order by entra_id",
+        [job.id],
+      );
+      return rows;
+    },
+  };
+  return harness;
+}
+
+/** Asserts the invariant that the run's counters equal its items. */
+export async function expectCountersMatchItems(harness: Harness, runId: string): Promise<void> {
+  const run = await harness.service.run(runId);
+  expect(run.counts).toEqual(await harness.countsFromItems(runId));
+}
