@@ -1,0 +1,113 @@
+/**
+ * GET /status: the page for people (rendering in status-html.ts). Protected like the admin API
+ * (Authorization: Bearer ADMIN_TOKEN, compared in constant time) unless STATUS_PUBLIC is set.
+ * A token in the URL is deliberately not accepted: URLs end up in proxy logs, browser history
+ * and Referer headers.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { sendProblem } from "../http/problem";
+import type { RunItem, SyncService } from "../sync/service";
+import { type ApprovalView, type JobView, renderStatusPage, STATUS_STYLE_HASH } from "./status-html";
+import type { WatchdogWarning } from "./watchdog";
+
+export interface StatusDeps {
+  service: SyncService;
+  adminToken: string;
+  statusPublic: boolean;
+  watchdog?: () => WatchdogWarning[];
+  /** Seconds between automatic reloads (default 5). */
+  refreshSeconds?: number;
+  now?: () => Date;
+}
+
+const RECENT_RUNS = 10;
+/** Pending removals listed on the page; the admin API lists them all. */
+const REMOVALS_SHOWN = 50;
+
+const CSP = [
+  "default-src 'none'",
+  `style-src ${STATUS_STYLE_HASH}`,
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+/** Constant-time: both sides are hashed first so neither length nor content leaks through timing. */
+export function tokenMatches(given: string, expected: string): boolean {
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(expected).digest();
+  return timingSafeEqual(a, b) && expected.length > 0;
+}
+
+function bearer(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (typeof header !== "string") return null;
+  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
+  return match ? match[1]! : null;
+}
+
+function refuse(reply: FastifyReply, given: string | null): FastifyReply {
+  const error = given === null ? "" : `, error="invalid_token"`;
+  reply.header("www-authenticate", `Bearer realm="entra-wp-sync"${error}`);
+  const detail =
+    given === null
+      ? "The status page needs Authorization: Bearer <ADMIN_TOKEN> (or STATUS_PUBLIC=true); tokens in the URL are not accepted"
+      : "The bearer token is not the admin token";
+  return sendProblem(reply, 401, detail);
+}
+
+async function pendingRemovals(service: SyncService, runId: string): Promise<{ items: RunItem[]; more: boolean }> {
+  const items: RunItem[] = [];
+  let more = false;
+  for (const action of ["delete", "deactivate"] as const) {
+    const page = await service.items(runId, { action, limit: REMOVALS_SHOWN + 1 });
+    const pending = page.items.filter((item) => item.status === "pending");
+    items.push(...pending);
+    // A full page may hide pending items behind the cursor: say "more" rather than page through it all.
+    if (page.nextCursor !== null) more = true;
+  }
+  if (items.length > REMOVALS_SHOWN) more = true;
+  return { items: items.slice(0, REMOVALS_SHOWN), more };
+}
+
+export async function gatherJobViews(service: SyncService): Promise<JobView[]> {
+  return Promise.all(
+    service.jobs().map(async (job): Promise<JobView> => {
+      const [active, recent] = await Promise.all([
+        service.activeRun(job.id),
+        service.runs(job.id, { limit: RECENT_RUNS }),
+      ]);
+      let approval: ApprovalView | null = null;
+      if (active?.state === "awaiting_approval") {
+        const { items, more } = await pendingRemovals(service, active.id);
+        approval = { run: active, removals: items, more };
+      }
+      return { job, active, recent: recent.slice(0, RECENT_RUNS), approval };
+    }),
+  );
+}
+
+export function registerStatusRoutes(app: FastifyInstance, deps: StatusDeps): void {
+  const now = deps.now ?? (() => new Date());
+  app.get("/status", async (request, reply) => {
+    if (!deps.statusPublic) {
+      const given = bearer(request);
+      if (given === null || !tokenMatches(given, deps.adminToken)) return refuse(reply, given);
+    }
+    const jobs = await gatherJobViews(deps.service);
+    const html = renderStatusPage({
+      now: now(),
+      jobs,
+      warnings: deps.watchdog?.() ?? [],
+      refreshSeconds: deps.refreshSeconds ?? 5,
+    });
+    return reply
+      .header("cache-control", "no-store")
+      .header("content-security-policy", CSP)
+      .header("x-content-type-options", "nosniff")
+      .header("referrer-policy", "no-referrer")
+      .type("text/html; charset=utf-8")
+      .send(html);
+  });
+}

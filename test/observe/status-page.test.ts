@@ -1,0 +1,154 @@
+import Fastify from "fastify";
+import { registerProblemHandlers } from "../../src/http/problem";
+import { registerStatusRoutes, type StatusDeps } from "../../src/observe/status-page";
+import { aJob, anItem, aRun, FakeSyncService } from "./fake-service";
+import { withListeningApp } from "./http";
+
+const ADMIN_TOKEN = "admin-token-0123456789abcdef";
+const HOSTILE = `<script>alert("x")</script><img src=x onerror=alert(1)>`;
+
+async function getStatus(
+  deps: Omit<StatusDeps, "adminToken"> & { adminToken?: string },
+  headers = {},
+  path = "/status",
+) {
+  const app = Fastify();
+  registerProblemHandlers(app);
+  registerStatusRoutes(app, { adminToken: ADMIN_TOKEN, ...deps });
+  return withListeningApp(app, async (base) => {
+    const res = await fetch(`${base}${path}`, { headers });
+    return { status: res.status, headers: res.headers, body: await res.text() };
+  });
+}
+
+const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+function aFleet() {
+  const running = aRun({
+    job: "staff",
+    state: "listing",
+    finishedAt: null,
+    step: 7,
+    totalEstimate: 2000,
+    counts: { ...aRun({ job: "x" }).counts, seen: 500, created: 12 },
+  });
+  const waiting = aRun({ job: "students", state: "awaiting_approval", finishedAt: null });
+  const history = [
+    aRun({ job: "staff", state: "failed", lastError: "WordPress answered 500" }),
+    aRun({ job: "staff", state: "completed" }),
+  ];
+  const service = new FakeSyncService(
+    [
+      aJob({ id: "staff", trigger: { mode: "schedule", schedule: "0 3 * * *", timezone: "UTC" } }),
+      aJob({ id: "students", trigger: { mode: "link-start", schedule: null, timezone: "UTC" } }),
+    ],
+    [running, waiting, ...history],
+    {
+      [waiting.id]: [
+        anItem({ action: "delete", displayName: "Ada Lovelace", email: "ada@example.com" }),
+        anItem({ action: "deactivate", displayName: "Grace Hopper", email: "grace@example.com" }),
+        anItem({ action: "create", status: "ok", displayName: "Not A Removal" }),
+      ],
+    },
+  );
+  return { service, running, waiting, history };
+}
+
+describe("status page", () => {
+  it("renders each job with its trigger mode, current run progress, last runs and pending approvals", async () => {
+    const { service, running, waiting, history } = aFleet();
+    const res = await getStatus({ service, statusPublic: false }, auth);
+
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(res.headers.get("content-security-policy")).toMatch(/default-src 'none'; style-src 'sha256-/);
+    const html = res.body;
+    expect(html).toContain('<meta http-equiv="refresh" content="5">');
+    expect(html).toContain('data-job="staff"');
+    expect(html).toContain("trigger: schedule");
+    expect(html).toContain("0 3 * * *");
+    expect(html).toContain("trigger: link-start");
+    expect(html).toContain(`data-run-id="${running.id}"`);
+    expect(html).toContain('<progress class="run-progress" value="500" max="2000"');
+    expect(html).toContain("500 of about 2,000 users (25%)");
+    for (const run of history) expect(html).toContain(`data-run-id="${run.id}"`);
+    expect(html).toContain("WordPress answered 500");
+    expect(html).toContain("Awaiting approval");
+    expect(html).toContain(waiting.id);
+    expect(html).toContain("Ada Lovelace");
+    expect(html).toContain("grace@example.com");
+    expect(html).not.toContain("Not A Removal");
+    expect(html).not.toMatch(/<script/i);
+  });
+
+  it("shows an indeterminate bar and the live count when Graph gave no total", async () => {
+    const run = aRun({ job: "staff", state: "listing", finishedAt: null, totalEstimate: null });
+    const service = new FakeSyncService([aJob({ id: "staff" })], [run]);
+    const res = await getStatus({ service, statusPublic: true });
+
+    expect(res.body).toContain('<progress class="run-progress" aria-label="users done"></progress>');
+    expect(res.body).toContain("120 users so far (total unknown)");
+  });
+
+  it("escapes hostile job ids, run errors, names and watchdog messages", async () => {
+    const job = aJob({ id: HOSTILE, trigger: { mode: "manual", schedule: null, timezone: "UTC" } });
+    const failed = aRun({ job: HOSTILE, state: "failed", lastError: HOSTILE });
+    const waiting = aRun({ job: HOSTILE, state: "awaiting_approval", finishedAt: null, lastError: HOSTILE });
+    const service = new FakeSyncService([job], [waiting, failed], {
+      [waiting.id]: [anItem({ action: "delete", displayName: HOSTILE, email: HOSTILE, reason: HOSTILE })],
+    });
+    const res = await getStatus({
+      service,
+      statusPublic: true,
+      watchdog: () => [{ job: HOSTILE, runId: null, since: null, message: HOSTILE }],
+    });
+
+    expect(res.status).toBe(200);
+    expect(res.body).not.toContain("<script>");
+    expect(res.body).not.toContain("<img");
+    expect(res.body).toContain("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;");
+  });
+
+  it("shows the watchdog's warnings and never the job's webhook URL", async () => {
+    const service = new FakeSyncService(
+      [aJob({ id: "staff", webhook: "https://hooks.example.com/services/T0/B0/s3cretPathToken?sig=abc" })],
+      [],
+    );
+    const res = await getStatus({
+      service,
+      statusPublic: true,
+      watchdog: () => [{ job: "staff", runId: "r1", since: null, message: "run r1 has made no progress for 20 min" }],
+    });
+
+    expect(res.body).toContain("Watchdog");
+    expect(res.body).toContain("run r1 has made no progress for 20 min");
+    expect(res.body).toContain("webhook: configured");
+    expect(res.body).not.toContain("hooks.example.com");
+    expect(res.body).not.toContain("s3cretPathToken");
+  });
+
+  it("refuses without the admin token when the page is not public, with a problem and WWW-Authenticate", async () => {
+    const { service } = aFleet();
+    const none = await getStatus({ service, statusPublic: false });
+    const wrong = await getStatus({ service, statusPublic: false }, { authorization: "Bearer not-the-token" });
+    const inUrl = await getStatus({ service, statusPublic: false }, {}, `/status?token=${ADMIN_TOKEN}`);
+
+    for (const res of [none, wrong, inUrl]) {
+      expect(res.status).toBe(401);
+      expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+      expect(res.headers.get("www-authenticate")).toMatch(/^Bearer realm="entra-wp-sync"/);
+      expect(res.body).not.toContain(ADMIN_TOKEN);
+      expect(res.body).not.toContain("staff");
+    }
+    expect(JSON.parse(none.body)).toMatchObject({ status: 401, instance: "/status" });
+    expect(wrong.headers.get("www-authenticate")).toContain('error="invalid_token"');
+  });
+
+  it("is readable without a token when the status page is public", async () => {
+    const { service } = aFleet();
+    const res = await getStatus({ service, statusPublic: true });
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('data-job="staff"');
+  });
+});
