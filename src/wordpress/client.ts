@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { UpstreamError } from "../core/errors";
+import { ConfigError, UpstreamError } from "../core/errors";
 import {
   classifyResponse,
   describeTransport,
@@ -63,7 +63,12 @@ interface RawResponse {
 }
 
 export function makeWordPressClient(options: WordPressClientOptions): WordPressClient {
-  const base = new URL(options.url);
+  let base: URL;
+  try {
+    base = new URL(options.url);
+  } catch {
+    throw new ConfigError(`WP_URL is not a URL: ${JSON.stringify(options.url)} (expected e.g. https://example.com)`);
+  }
   base.username = "";
   base.password = "";
   const siteUrl = base.toString().replace(/\/+$/, "");

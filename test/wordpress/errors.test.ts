@@ -1,4 +1,7 @@
+import { ConfigError } from "../../src/core/errors";
+import { makeWordPressSite } from "../../src/wordpress";
 import { classifyResponse } from "../../src/wordpress/errors";
+import { quietLogger } from "../helpers/wordpress";
 
 const ctx = { url: "https://wp.example", username: "sync-bot", method: "POST", path: "/wp-json/wp/v2/users" };
 
@@ -28,5 +31,13 @@ describe("WordPress error classification", () => {
     expect(error.message).toContain("WP_URL=https://wp.example");
     expect(error.message).toContain("WP_USERNAME=sync-bot");
     expect(error.message).toContain("Application Password");
+  });
+});
+
+describe("WordPress site options", () => {
+  it("refuses a WP_URL that is not a URL with a ConfigError naming WP_URL", () => {
+    expect(() =>
+      makeWordPressSite({ url: "wp.example", username: "u", appPassword: "p", logger: quietLogger }),
+    ).toThrow(new ConfigError('WP_URL is not a URL: "wp.example" (expected e.g. https://example.com)'));
   });
 });
