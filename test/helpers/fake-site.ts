@@ -130,6 +130,10 @@ export class FakeSite implements Site {
 
   async createUser(username: string, write: WpWrite, entraId: string): Promise<WpUser> {
     await this.request("POST");
+    if (this.dieAfter !== null && this.creates >= this.dieAfter) {
+      this.dead = true;
+      await hang();
+    }
     if (!username) throw invalid("rest_invalid_param", "username is required");
     const email = write.fields.email;
     if (!email || !email.includes("@")) throw invalid("rest_invalid_param", "Invalid email address");
@@ -153,7 +157,6 @@ export class FakeSite implements Site {
     this.applyFields(stored, write);
     this.users.set(id, stored);
     this.creates++;
-    if (this.dieAfter !== null && this.creates >= this.dieAfter) this.dead = true;
     return this.view(stored);
   }
 
@@ -194,7 +197,7 @@ export class FakeSite implements Site {
   }
 
   private async request(method: keyof FakeSite["requests"]): Promise<void> {
-    if (this.dead) await new Promise<never>(() => undefined);
+    if (this.dead) await hang();
     this.requests[method]++;
     // Yield like a network call would, so concurrency is real.
     await Promise.resolve();
@@ -237,6 +240,11 @@ export class FakeSite implements Site {
     const { deactivated: _, ...rest } = user;
     return structuredClone(rest);
   }
+}
+
+/** A call into a process that is gone: it never answers. */
+function hang(): Promise<never> {
+  return new Promise<never>(() => undefined);
 }
 
 function exists(code: string, message: string): UpstreamError {

@@ -1,0 +1,88 @@
+import type { Database } from "../../src/db/pool";
+import { makeTestDatabase } from "../helpers/db";
+import { aJob, expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
+
+let db: Database;
+beforeAll(async () => {
+  db = await makeTestDatabase();
+});
+afterAll(async () => {
+  await db.close();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("one step at a time", () => {
+  it("lets exactly one of 50 concurrent callers advance a run, tells the rest 'busy', and never processes a page twice", async () => {
+    const directory = new FakeDirectory().withUsers(1, 40);
+    const h = makeHarness(db, { directory, job: aJob().pageSize(10).build() });
+    const start = await h.service.startRun(h.job.id, { trigger: "link" });
+    const replicas = [h.service, h.replica(), h.replica()];
+
+    let rounds = 0;
+    for (;;) {
+      rounds++;
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => replicas[i % replicas.length]!.advanceRun(start.run.id)),
+      );
+      const advanced = results.filter((r) => r.advanced);
+      expect(advanced.length).toBeLessThanOrEqual(1);
+      for (const r of results) if (!r.advanced) expect(["busy", "completed"]).toContain(r.reason);
+      const run = await h.service.run(start.run.id);
+      if (run.state === "completed") break;
+      expect(rounds).toBeLessThan(20);
+    }
+
+    // 4 pages: each fetched exactly once.
+    expect(directory.pageFetches).toHaveLength(4);
+    expect(new Set(directory.pageFetches).size).toBe(4);
+    expect(h.site.creates).toBe(40);
+    const run = await h.service.run(start.run.id);
+    expect(run.counts).toMatchObject({ seen: 40, created: 40 });
+    await expectCountersMatchItems(h, start.run.id);
+  });
+
+  it("redoes a step that died after creating users without duplicating them or losing any", async () => {
+    const directory = new FakeDirectory().withUsers(1, 10);
+    const h = makeHarness(db, { directory, job: aJob().pageSize(10).build(), leaseMs: 300 });
+    const start = await h.service.startRun(h.job.id, { trigger: "link" });
+
+    h.site.dieAfterCreates(4);
+    // The dying step never returns: its process is gone, holding the lease until it expires.
+    void h.service.advanceRun(start.run.id);
+    while (h.site.creates < 4) await sleep(5);
+    expect(await h.replica().advanceRun(start.run.id)).toMatchObject({ advanced: false, reason: "busy" });
+
+    await sleep(400);
+    h.site.revive();
+    const survivor = h.replica({ owner: "survivor" });
+    const done = await h.drive(start.run.id, survivor);
+
+    expect(done).toMatchObject({ state: "completed", counts: { seen: 10, created: 6, unchanged: 4, failed: 0 } });
+    const logins = h.site.all().map((u) => u.username);
+    expect(logins).toHaveLength(11);
+    expect(new Set(logins).size).toBe(11);
+    expect(await h.userMap()).toHaveLength(10);
+    await expectCountersMatchItems(h, start.run.id);
+  });
+
+  it("rolls back a step whose lease was lost to a cancel and says so", async () => {
+    const directory = new FakeDirectory().withUsers(1, 5);
+    const h = makeHarness(db, { directory });
+    const start = await h.service.startRun(h.job.id, { trigger: "link" });
+    const site = h.site;
+    const original = site.createUser.bind(site);
+    let cancelled = false;
+    site.createUser = async (...args) => {
+      if (!cancelled) {
+        cancelled = true;
+        await h.service.cancelRun(start.run.id);
+      }
+      return original(...args);
+    };
+    const result = await h.service.advanceRun(start.run.id);
+    expect(result).toMatchObject({ advanced: false, reason: "lease lost", run: { state: "cancelled" } });
+    expect(await h.service.items(start.run.id, {})).toEqual({ items: [], nextCursor: null });
+    await expectCountersMatchItems(h, start.run.id);
+  });
+});
