@@ -59,7 +59,7 @@ progress { width: 100%; height: 1.1rem; accent-color: var(--info); }
 .counts b { font-variant-numeric: tabular-nums; }
 table { width: 100%; border-collapse: collapse; font-size: .85rem; }
 th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; } td.when { white-space: nowrap; }
 .error { color: var(--bad); overflow-wrap: anywhere; }
 .warnings { border-color: var(--warn); } .warnings li { color: var(--warn); }
 .approval { border-left: 4px solid var(--warn); padding-left: .75rem; }
@@ -118,9 +118,13 @@ function counts(c: RunCounts): string {
 
 function progress(run: RunSummary): string {
   const seen = run.counts.seen;
+  // A run waiting for a person is not moving: no bar, which would suggest it is.
+  if (run.state === "awaiting_approval")
+    return `<div class="muted">${num(seen)} users seen; waiting for approval</div>`;
   if (run.totalEstimate !== null && run.totalEstimate > 0) {
     const max = run.totalEstimate;
     const value = Math.min(seen, max);
+    // Floor: the bar never reads 100% while users remain.
     const pct = Math.floor((value / max) * 100);
     return `<progress class="run-progress" value="${value}" max="${max}" aria-label="users done">${pct}%</progress>
 <div class="muted">${num(seen)} of about ${num(max)} users (${pct}%)</div>`;
@@ -170,7 +174,7 @@ function recentRuns(runs: RunSummary[], now: Date): string {
   if (runs.length === 0) return `<h3>Last runs</h3><p class="muted">No runs yet.</p>`;
   const rows = runs.map((run) => {
     const c = run.counts;
-    return `<tr data-run-id="${escapeHtml(run.id)}"><td>${time(run.startedAt ?? run.createdAt, now)}</td><td>${state(run)}${
+    return `<tr data-run-id="${escapeHtml(run.id)}"><td class="when">${time(run.startedAt ?? run.createdAt, now)}</td><td>${state(run)}${
       run.dryRun ? " (dry)" : ""
     }</td><td>${escapeHtml(run.trigger)}</td><td class="num">${escapeHtml(duration(run, now))}</td>${[
       c.seen,
