@@ -3,22 +3,36 @@
  * Route modules register themselves from src/http/routes/*.
  */
 import { randomUUID } from "node:crypto";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import rateLimit from "@fastify/rate-limit";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from "fastify";
 import type { ServiceSecrets } from "../bootstrap";
 import type { Config } from "../config";
 import type { Database } from "../db/pool";
+import type { LinkGenerations } from "../links/generations";
 import type { Logger } from "../logger";
+import type { SyncService } from "../sync/service";
+import { makeAuthFailureBudget } from "./auth";
 import { registerProblemHandlers } from "./problem";
+import { registerAdminRoutes } from "./routes/admin";
+import { registerDocsRoutes } from "./routes/docs";
 import { registerHealthRoutes } from "./routes/health";
+import { registerTriggerRoutes } from "./routes/triggers";
 
 export interface AppDeps {
   config: Config;
   logger: Logger;
   db: Database;
   secrets: ServiceSecrets;
+  sync: SyncService;
+  linkGenerations: LinkGenerations;
 }
 
-export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+export interface BuildOptions {
+  /** Sees every route as it is registered (the OpenAPI drift test uses it). */
+  onRoute?: (route: RouteOptions) => void;
+}
+
+export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     trustProxy: deps.config.trustProxy,
@@ -28,11 +42,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     requestIdHeader: false,
     bodyLimit: 64 * 1024,
+    // additionalProperties:false must refuse an unknown field (a typo like "dryrun"), not drop it silently.
+    ajv: { customOptions: { removeAdditional: false } },
   });
+  if (options.onRoute) app.addHook("onRoute", options.onRoute);
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
   registerProblemHandlers(app);
+  // Limits are opted into per route (the trigger links) and by the failed-authentication budget.
+  await app.register(rateLimit, { global: false });
+  const authFailures = makeAuthFailureBudget(app, deps.config.rateLimit.authFailures);
   await registerHealthRoutes(app, deps);
+  await registerDocsRoutes(app);
+  await app.register(async (scope) => registerTriggerRoutes(scope, deps, authFailures));
+  await app.register(async (scope) => registerAdminRoutes(scope, deps, authFailures));
   return app;
 }

@@ -2,7 +2,7 @@
  * One error handler: every error leaves as application/problem+json (RFC 9457). Typed domain
  * errors carry their status; anything else is a 500 whose body never echoes internals.
  */
-import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifySchemaValidationError } from "fastify";
 import { AppError } from "../core/errors";
 
 const TITLES: Record<number, string> = {
@@ -17,6 +17,7 @@ const TITLES: Record<number, string> = {
   415: "Unsupported Media Type",
   429: "Too Many Requests",
   500: "Internal Server Error",
+  501: "Not Implemented",
   503: "Service Unavailable",
 };
 
@@ -26,6 +27,11 @@ export function sendProblem(
   detail: string,
   extra: Record<string, unknown> = {},
 ): FastifyReply {
+  if (status === 401 && !reply.hasHeader("www-authenticate")) {
+    // RFC 6750: no error code when no credentials were given at all.
+    const invalid = extra.reason === "missing" ? "" : ', error="invalid_token"';
+    reply.header("www-authenticate", `Bearer realm="entra-wp-sync"${invalid}`);
+  }
   return reply
     .code(status)
     .type("application/problem+json")
@@ -46,7 +52,11 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     }
     const fastifyError = error as FastifyError;
     if (fastifyError.validation) {
-      return sendProblem(reply, 400, `Invalid ${fastifyError.validationContext ?? "input"}: ${fastifyError.message}`);
+      const context = fastifyError.validationContext ?? "input";
+      const errors = fastifyError.validation.map((issue) => describeIssue(context, issue));
+      return sendProblem(reply, 400, `Invalid ${context}: ${errors.map((e) => e.message).join("; ")}`, {
+        errors,
+      });
     }
     const status = fastifyError.statusCode;
     if (status && status >= 400 && status < 500) {
@@ -60,4 +70,19 @@ export function registerProblemHandlers(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, 404, `No route for ${request.method} ${request.url.split("?")[0]}`),
   );
+}
+
+/** Names the field, including the one Ajv reports only in params (an unknown or missing property). */
+function describeIssue(context: string, issue: FastifySchemaValidationError): { field: string; message: string } {
+  const params = issue.params as { additionalProperty?: string; missingProperty?: string };
+  const base = `${context}${issue.instancePath}`;
+  if (params.additionalProperty) {
+    const field = `${base}/${params.additionalProperty}`;
+    return { field, message: `${field} is not allowed` };
+  }
+  if (params.missingProperty) {
+    const field = `${base}/${params.missingProperty}`;
+    return { field, message: `${field} is required` };
+  }
+  return { field: base, message: `${base} ${issue.message ?? "is invalid"}` };
 }

@@ -1,0 +1,25 @@
+/** The admin API (Authorization: Bearer ADMIN_TOKEN): jobs, runs, items and links. */
+import type { FastifyInstance } from "fastify";
+import type { AppDeps } from "../app";
+import { type AuthFailureBudget, requireAdminToken } from "../auth";
+import { registerJobRoutes } from "./jobs";
+import { registerRunRoutes } from "./runs";
+
+export async function registerAdminRoutes(
+  app: FastifyInstance,
+  deps: AppDeps,
+  budget: AuthFailureBudget,
+): Promise<void> {
+  // The budget's guard runs first: a client that used up its failures is not even checked.
+  app.addHook("onRequest", budget.guard);
+  app.addHook("onRequest", requireAdminToken(deps.secrets.adminToken, budget));
+  app.addHook("onSend", async (_request, reply) => {
+    reply.header("cache-control", "no-store");
+  });
+  // Every admin POST body is optional: no body at all reads as {} (Ajv would refuse undefined).
+  app.addHook("preValidation", async (request) => {
+    if (request.method === "POST" && request.body === undefined) request.body = {};
+  });
+  await registerJobRoutes(app, deps);
+  await registerRunRoutes(app, deps);
+}

@@ -1,0 +1,119 @@
+/** Admin routes under /v1/jobs: jobs, starting and listing runs, minting and revoking links. */
+import type { FastifyInstance } from "fastify";
+import { makeLinks } from "../../links/urls";
+import type { AppDeps } from "../app";
+import { sendProblem } from "../problem";
+import { emptyBody, jobParams, noQuery } from "../schemas";
+import { jobView } from "../views";
+
+type JobParams = { Params: { job: string } };
+
+export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  const { sync } = deps;
+
+  app.get("/v1/jobs", { schema: { querystring: noQuery } }, async () => ({ jobs: sync.jobs().map(jobView) }));
+
+  app.get<JobParams>("/v1/jobs/:job", { schema: { params: jobParams, querystring: noQuery } }, async (request) => {
+    const job = sync.job(request.params.job);
+    const [activeRun, linkGeneration] = await Promise.all([sync.activeRun(job.id), deps.linkGenerations.get(job.id)]);
+    return { ...jobView(job), linkGeneration, activeRun };
+  });
+
+  // 201 with the new run; 200 with started:false and the active run when one is already going.
+  app.post<JobParams & { Body: { dryRun?: boolean } }>(
+    "/v1/jobs/:job/runs",
+    {
+      schema: {
+        params: jobParams,
+        querystring: noQuery,
+        body: { type: "object", additionalProperties: false, properties: { dryRun: { type: "boolean" } } },
+      },
+    },
+    async (request, reply) => {
+      const job = sync.job(request.params.job);
+      const result = await sync.startRun(job.id, { trigger: "manual", dryRun: request.body.dryRun ?? false });
+      if (result.started) reply.code(201).header("location", `/v1/runs/${result.run.id}`);
+      return {
+        job: job.id,
+        started: result.started,
+        ...(result.reason === undefined ? {} : { reason: result.reason }),
+        run: result.run,
+      };
+    },
+  );
+
+  app.get<JobParams & { Querystring: { limit: number; before?: string } }>(
+    "/v1/jobs/:job/runs",
+    {
+      schema: {
+        params: jobParams,
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            limit: { type: "integer", minimum: 1, maximum: 100, default: 20 },
+            before: { type: "string", format: "date-time" },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const job = sync.job(request.params.job);
+      const { limit, before } = request.query;
+      const runs = await sync.runs(job.id, { limit, ...(before === undefined ? {} : { before }) });
+      const last = runs.length === limit ? runs[runs.length - 1] : undefined;
+      return { runs, nextBefore: last ? last.createdAt : null };
+    },
+  );
+
+  app.post<JobParams & { Body: { expiresIn?: string | number } }>(
+    "/v1/jobs/:job/links",
+    {
+      schema: {
+        params: jobParams,
+        querystring: noQuery,
+        body: {
+          type: "object",
+          additionalProperties: false,
+          properties: { expiresIn: { anyOf: [{ type: "string", maxLength: 20 }, { type: "integer" }] } },
+        },
+      },
+    },
+    async (request) => {
+      const job = sync.job(request.params.job);
+      const generation = await deps.linkGenerations.get(job.id);
+      return makeLinks(deps.config.publicUrl, job.id, deps.secrets.signingKeys, generation, request.body.expiresIn);
+    },
+  );
+
+  app.post<JobParams>(
+    "/v1/jobs/:job/links/revoke",
+    { schema: { params: jobParams, querystring: noQuery, body: emptyBody } },
+    async (request) => {
+      const job = sync.job(request.params.job);
+      const generation = await deps.linkGenerations.bump(job.id);
+      request.log.info({ job: job.id, generation }, "links revoked: earlier link tokens of the job no longer work");
+      return { job: job.id, generation };
+    },
+  );
+
+  app.post<{ Params: { job: string; entraId: string } }>(
+    "/v1/jobs/:job/users/:entraId/sync",
+    {
+      schema: {
+        params: {
+          type: "object",
+          required: ["job", "entraId"],
+          additionalProperties: false,
+          properties: { job: jobParams.properties.job, entraId: { type: "string", minLength: 1, maxLength: 100 } },
+        },
+        querystring: noQuery,
+        body: { type: "object", additionalProperties: false, properties: { dryRun: { type: "boolean" } } },
+      },
+    },
+    async (request, reply) => {
+      sync.job(request.params.job);
+      return sendProblem(reply, 501, "Syncing one user is not implemented yet");
+    },
+  );
+}

@@ -1,0 +1,83 @@
+/** Builds the app around the fake engine, with fixed secrets and a log stream a test can read. */
+
+// light-my-request (app.inject) requires cookie@2, which is ESM-only: Node loads it, jest's module
+// runtime cannot. It is only used for the `cookies` inject option, which these tests never pass.
+jest.mock("cookie", () => ({
+  stringifySetCookie: () => {
+    throw new Error("the HTTP tests do not inject cookies");
+  },
+}));
+
+import type { FastifyInstance, RouteOptions } from "fastify";
+import { type Config, loadConfig } from "../../src/config";
+import type { Job } from "../../src/core/job";
+import type { Database } from "../../src/db/pool";
+import { buildApp } from "../../src/http/app";
+import { makeMemoryLinkGenerations, signLink } from "../../src/links";
+import type { LinkAction } from "../../src/links/tokens";
+import { makeLogger } from "../../src/logger";
+import { aJob, FakeSync } from "./fake-sync";
+
+export const ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef";
+export const KEYS = [
+  { kid: "current", secret: "current-signing-secret-0123456789abcdef" },
+  { kid: "previous", secret: "previous-signing-secret-0123456789abcde" },
+];
+
+const fakeDb = {
+  kind: "embedded",
+  pool: { query: async () => ({ rows: [] }) },
+  close: async () => undefined,
+} as unknown as Database;
+
+export interface Harness {
+  app: FastifyInstance;
+  sync: FakeSync;
+  generations: ReturnType<typeof makeMemoryLinkGenerations>;
+  logLines: string[];
+  routes: RouteOptions[];
+  config: Config;
+  /** A valid token for the job and action at generation 1 (unless given). */
+  token(job: string, act: LinkAction, gen?: number): Promise<string>;
+  admin: { authorization: string };
+}
+
+export async function makeHarness(
+  options: { jobs?: Job[]; env?: Record<string, string>; logLevel?: string } = {},
+): Promise<Harness> {
+  const config = loadConfig({ PUBLIC_URL: "https://sync.example.org", ...options.env });
+  const logLines: string[] = [];
+  const logger = makeLogger({
+    level: options.logLevel ?? "debug",
+    destination: { write: (line: string) => void logLines.push(line) },
+  });
+  logger.secrets.add(ADMIN_TOKEN);
+  for (const key of KEYS) logger.secrets.add(key.secret);
+  const sync = new FakeSync(
+    options.jobs ?? [aJob("staff"), aJob("contractors"), aJob("archive", "manual"), aJob("nightly", "schedule")],
+  );
+  const generations = makeMemoryLinkGenerations();
+  const routes: RouteOptions[] = [];
+  const app = await buildApp(
+    {
+      config,
+      logger,
+      db: fakeDb,
+      secrets: { adminToken: ADMIN_TOKEN, signingKeys: KEYS },
+      sync,
+      linkGenerations: generations,
+    },
+    { onRoute: (route) => void routes.push(route) },
+  );
+  await app.ready();
+  return {
+    app,
+    sync,
+    generations,
+    logLines,
+    routes,
+    config,
+    token: (job, act, gen = 1) => signLink(KEYS, { sub: job, act, gen }),
+    admin: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  };
+}
