@@ -120,9 +120,11 @@ describe("status page in a browser", () => {
         1500, 4000, 0.375,
       ]);
       expect(await bar.isVisible()).toBe(true);
-      expect(await page.locator('section[data-job="staff"]').innerText()).toContain("1,500 of about 4,000 users (37%)");
-      expect(await page.locator(".approval").innerText()).toContain("Grace <b>Hopper</b>");
-      expect(await page.locator(".warnings").innerText()).toContain("no progress for 17 min");
+      expect(await page.locator('section[data-job="staff"]').textContent()).toContain(
+        "1,500 of about 4,000 users (37%)",
+      );
+      expect(await page.locator(".approval").textContent()).toContain("Grace <b>Hopper</b>");
+      expect(await page.locator(".warnings").textContent()).toContain("no progress for 17 min");
       // The inline stylesheet is allowed by its hash: if the CSP blocked it, cards would have no radius.
       expect(
         await page
