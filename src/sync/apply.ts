@@ -38,13 +38,17 @@ export async function syncUser(
   taken: TakenLogins,
 ): Promise<UserOutcome> {
   const { job, deps } = ctx;
-  const selfId = await deps.selfId();
-  const input: Omit<PlanInput, "current"> = { job, user, groupIds, mapEntry, selfId };
+  // selfId only matters once WordPress's current user is known (isProtected); an unchanged user
+  // needs neither, and so costs no WordPress request at all, not even GET /users/me.
+  const draft: Omit<PlanInput, "current"> = { job, user, groupIds, mapEntry, selfId: Number.NaN };
   let current: WpUser | null = null;
-  if (needsCurrent(input)) {
+  let selfId = Number.NaN;
+  if (needsCurrent(draft)) {
+    selfId = await deps.selfId();
     if (mapEntry) current = await deps.site.getUser(mapEntry.wpUserId);
     else current = matchUser(job, user, desiredFields(job, user), await ctx.index());
   }
+  const input = { ...draft, selfId };
   const plan = planUser({ ...input, current });
   try {
     return await apply(ctx, input, plan, mapEntry, taken);
