@@ -120,7 +120,7 @@ async function create(
 }
 
 function mapChanged(entry: MapEntry | null, plan: UserPlan): boolean {
-  return !entry || entry.state !== "active" || entry.hash !== plan.hash || entry.wpUserId !== plan.wpUserId;
+  return entry?.state !== "active" || entry.hash !== plan.hash || entry.wpUserId !== plan.wpUserId;
 }
 
 function mapOf(plan: UserPlan, wpUserId: number): MapWrite {

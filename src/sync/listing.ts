@@ -61,7 +61,9 @@ export async function listUsersStep(ctx: StepContext): Promise<StepOutcome> {
     pageSize: job.source.pageSize,
     select: selectFor(job),
   };
+  const started = performance.now();
   const page = await deps.directory.fetchUsersPage(query, run.cursor, ctx.budget);
+  const fetched = performance.now();
   const todo = page.users.slice(run.pageDone);
   const ids = todo.map((user) => user.id);
   const scoped = groupsToList(job).length > 0;
@@ -92,6 +94,7 @@ export async function listUsersStep(ctx: StepContext): Promise<StepOutcome> {
     },
   );
 
+  const applied = performance.now();
   const done = outcomes.filter((outcome): outcome is UserOutcome => outcome !== null);
   const pageFinished = run.pageDone + outcomes.length >= page.users.length;
   const committed = await withTransaction(pool, async (client) => {
@@ -122,5 +125,14 @@ export async function listUsersStep(ctx: StepContext): Promise<StepOutcome> {
     if (!updated) throw new LeaseLostError(run.id);
     return updated;
   });
+  ctx.log.debug(
+    {
+      users: outcomes.length,
+      fetchMs: Math.round(fetched - started),
+      planAndApplyMs: Math.round(applied - fetched),
+      commitMs: Math.round(performance.now() - applied),
+    },
+    "page done",
+  );
   return { advanced: true, run: committed };
 }

@@ -136,7 +136,7 @@ export class FakeSite implements Site {
     }
     if (!username) throw invalid("rest_invalid_param", "username is required");
     const email = write.fields.email;
-    if (!email || !email.includes("@")) throw invalid("rest_invalid_param", "Invalid email address");
+    if (!email?.includes("@")) throw invalid("rest_invalid_param", "Invalid email address");
     if (this.byLogin(username)) throw exists("existing_user_login", "Sorry, that username already exists!");
     if (this.byEmail(email)) throw exists("existing_user_email", "Sorry, that email address is already used!");
     const id = this.nextId++;

@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError } from "../../src/core/errors";
 import type { Database } from "../../src/db/pool";
 import { makeTestDatabase } from "../helpers/db";
-import { aJob, entraId, expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
+import { entraId, expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
 
 let db: Database;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 /** The engine end to end against a real WordPress (skipped without WP_URL; see test/helpers/wordpress.ts). */
 import type { Database } from "../../src/db/pool";
 import { makeTestDatabase } from "../helpers/db";
-import { aGraphUser, aJob, entraId, FakeDirectory, expectCountersMatchItems, makeHarness } from "../helpers/engine";
+import { aGraphUser, aJob, entraId, expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
 import { describeWithWordPress, makeTestSite, trackUsers, uniqueName, wpFetch } from "../helpers/wordpress";
 
 describeWithWordPress("the engine against a real WordPress", (wp) => {
