@@ -40,6 +40,8 @@ export interface SyncServiceDeps {
 export type EngineService = SyncService & {
   /** The lease owner id of this instance. */
   readonly owner: string;
+  /** Mirrors the declared jobs into the jobs table (done on first use anyway; call at start-up to fail early). */
+  ready(): Promise<void>;
 };
 
 export function makeSyncService(deps: SyncServiceDeps): EngineService {
@@ -147,6 +149,7 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
 
   return {
     owner,
+    ready,
     jobs: () => deps.jobs,
     job,
     startRun,
