@@ -5,7 +5,7 @@
  * and Referer headers.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from "fastify";
 import { sendProblem } from "../http/problem";
 import type { RunItem, SyncService } from "../sync/service";
 import { type ApprovalView, type JobView, renderStatusPage, STATUS_STYLE_HASH } from "./status-html";
@@ -16,6 +16,11 @@ export interface StatusDeps {
   adminToken: string;
   statusPublic: boolean;
   watchdog?: () => WatchdogWarning[];
+  /**
+   * The admin API's failed-authentication budget (src/http/auth.ts makeAuthFailureBudget), so the
+   * page is no easier a place to guess the admin token than the API. Unused when the page is public.
+   */
+  authFailures?: { guard: onRequestAsyncHookHandler; fail(request: FastifyRequest): Promise<void> };
   /** Seconds between automatic reloads (default 5). */
   refreshSeconds?: number;
   now?: () => Date;
@@ -90,10 +95,14 @@ export async function gatherJobViews(service: SyncService): Promise<JobView[]> {
 
 export function registerStatusRoutes(app: FastifyInstance, deps: StatusDeps): void {
   const now = deps.now ?? (() => new Date());
-  app.get("/status", async (request, reply) => {
+  const guard = !deps.statusPublic && deps.authFailures ? { onRequest: deps.authFailures.guard } : {};
+  app.get("/status", guard, async (request, reply) => {
     if (!deps.statusPublic) {
       const given = bearer(request);
-      if (given === null || !tokenMatches(given, deps.adminToken)) return refuse(reply, given);
+      if (given === null || !tokenMatches(given, deps.adminToken)) {
+        await deps.authFailures?.fail(request);
+        return refuse(reply, given);
+      }
     }
     const jobs = await gatherJobViews(deps.service);
     const html = renderStatusPage({

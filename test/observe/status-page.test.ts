@@ -1,4 +1,5 @@
 import Fastify from "fastify";
+import type { AuthFailureBudget } from "../../src/http/auth";
 import { registerProblemHandlers } from "../../src/http/problem";
 import { registerStatusRoutes, type StatusDeps } from "../../src/observe/status-page";
 import { aJob, anItem, aRun, FakeSyncService } from "./fake-service";
@@ -22,6 +23,9 @@ async function getStatus(
 }
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+// The admin API's budget plugs in as is: a change on either side breaks this file's compilation.
+const budgetFits: AuthFailureBudget extends NonNullable<StatusDeps["authFailures"]> ? true : never = true;
 
 function aFleet() {
   const running = aRun({
@@ -143,6 +147,28 @@ describe("status page", () => {
     }
     expect(JSON.parse(none.body)).toMatchObject({ status: 401, instance: "/status" });
     expect(wrong.headers.get("www-authenticate")).toContain('error="invalid_token"');
+  });
+
+  it("counts refused requests against the admin API's failed-authentication budget and honours its lockout", async () => {
+    const { service } = aFleet();
+    let failures = 0;
+    const authFailures = {
+      guard: async (_request: unknown, reply: { code(n: number): { send(b: string): unknown } }) => {
+        if (failures >= 2) return reply.code(429).send("locked out");
+      },
+      fail: async () => {
+        failures++;
+      },
+    } as unknown as StatusDeps["authFailures"];
+
+    const first = await getStatus({ service, statusPublic: false, authFailures }, { authorization: "Bearer guess-1" });
+    const good = await getStatus({ service, statusPublic: false, authFailures }, auth);
+    const second = await getStatus({ service, statusPublic: false, authFailures });
+    const locked = await getStatus({ service, statusPublic: false, authFailures }, auth);
+
+    expect([first.status, good.status, second.status, locked.status]).toEqual([401, 200, 401, 429]);
+    expect(failures).toBe(2);
+    expect(budgetFits).toBe(true);
   });
 
   it("is readable without a token when the status page is public", async () => {
