@@ -227,10 +227,10 @@ export class JobBuilder {
 
 export const aJob = (): JobBuilder => new JobBuilder();
 
-export interface Harness {
+export interface Harness<D extends Directory = FakeDirectory> {
   db: Database;
   job: Job;
-  directory: FakeDirectory;
+  directory: D;
   site: FakeSite;
   service: EngineService;
   /** Another replica on the same database (its own lease owner id). */
@@ -244,12 +244,12 @@ export interface Harness {
   userMap(): Promise<Array<{ entra_id: string; wp_user_id: number; state: string }>>;
 }
 
-export function makeHarness(
+export function makeHarness<D extends Directory = FakeDirectory>(
   db: Database,
-  options: { job?: Job; directory?: FakeDirectory; site?: FakeSite } & Partial<SyncServiceDeps> = {},
-): Harness {
+  options: { job?: Job; directory?: D; site?: FakeSite } & Omit<Partial<SyncServiceDeps>, "directory" | "site"> = {},
+): Harness<D> {
   const job = options.job ?? aJob().build();
-  const directory = options.directory ?? new FakeDirectory();
+  const directory = options.directory ?? (new FakeDirectory() as Directory as D);
   const site = options.site ?? new FakeSite();
   const deps = (overrides: Partial<SyncServiceDeps> = {}): SyncServiceDeps => ({
     db,
@@ -263,7 +263,7 @@ export function makeHarness(
     ...overrides,
   });
   const service = makeSyncService(deps());
-  const harness: Harness = {
+  const harness: Harness<D> = {
     db,
     job,
     directory,
@@ -310,7 +310,7 @@ export function makeHarness(
 }
 
 /** Asserts the invariant that the run's counters equal its items. */
-export async function expectCountersMatchItems(harness: Harness, runId: string): Promise<void> {
+export async function expectCountersMatchItems<D extends Directory>(harness: Harness<D>, runId: string): Promise<void> {
   const run = await harness.service.run(runId);
   expect(run.counts).toEqual(await harness.countsFromItems(runId));
 }
