@@ -1,7 +1,7 @@
 /**
- * Real HTTP against an app listening on an ephemeral port. (app.inject would be the lighter way,
- * but under Jest it fails to load light-my-request's dependency `cookie` 2, an ES module that
- * Jest's CommonJS runtime cannot require; see the report to the lead.)
+ * Real HTTP against an app listening on an ephemeral port: the status page and /metrics are
+ * exercised over the wire, as a browser or Prometheus sees them. (app.inject under Jest needs
+ * `cookie` 2, an ES module, mocked away first; test/http/harness.ts does that.)
  */
 import type { FastifyInstance } from "fastify";
 
