@@ -82,5 +82,9 @@ export class UpstreamError extends Error {
 /** A caught `unknown` is coerced once, then handled as an Error. */
 export function coerceError(error: unknown): Error {
   if (error instanceof Error) return error;
+  // Errors made in another realm (Node internals under jest's vm) fail instanceof: keep their message and fields.
+  if (typeof error === "object" && error !== null && typeof (error as { message?: unknown }).message === "string") {
+    return Object.assign(new Error((error as { message: string }).message), error);
+  }
   return new Error(typeof error === "string" ? error : JSON.stringify(error));
 }
