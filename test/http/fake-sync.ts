@@ -149,8 +149,9 @@ export class FakeSync implements SyncService {
 
   async runs(jobId: string, options: { limit?: number; before?: string } = {}): Promise<RunSummary[]> {
     this.calls.push(`runs ${jobId}`);
+    const before = options.before ? this.runsById.get(options.before)?.createdAt : undefined;
     return [...this.runsById.values()]
-      .filter((run) => run.job === jobId && (!options.before || run.createdAt < options.before))
+      .filter((run) => run.job === jobId && (!before || run.createdAt < before))
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
       .slice(0, options.limit ?? 20);
   }

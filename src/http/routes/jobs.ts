@@ -52,7 +52,7 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
           additionalProperties: false,
           properties: {
             limit: { type: "integer", minimum: 1, maximum: 100, default: 20 },
-            before: { type: "string", format: "date-time" },
+            before: { type: "string", format: "uuid" },
           },
         },
       },
@@ -62,7 +62,7 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
       const { limit, before } = request.query;
       const runs = await sync.runs(job.id, { limit, ...(before === undefined ? {} : { before }) });
       const last = runs.length === limit ? runs[runs.length - 1] : undefined;
-      return { runs, nextBefore: last ? last.createdAt : null };
+      return { runs, nextBefore: last ? last.id : null };
     },
   );
 

@@ -1,0 +1,94 @@
+/**
+ * The HTTP API over the real engine and a real database (the engine's in-memory Graph and fake
+ * WordPress behind it): links minted, started, continued to the end, revoked.
+ */
+import type { FastifyInstance } from "fastify";
+import { loadConfig } from "../../src/config";
+import * as jobsRepository from "../../src/db/jobs";
+import type { Database } from "../../src/db/pool";
+import { buildApp } from "../../src/http/app";
+import { linkGenerationsFrom } from "../../src/links";
+import { makeTestDatabase, silentLogger } from "../helpers/db";
+import { aJob, makeHarness as makeEngine } from "../helpers/engine";
+import { ADMIN_TOKEN, KEYS } from "./harness";
+
+let db: Database;
+let app: FastifyInstance;
+let engine: ReturnType<typeof makeEngine>;
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+beforeAll(async () => {
+  db = await makeTestDatabase();
+  engine = makeEngine(db, { job: aJob().pageSize(5).build() });
+  engine.directory.withUsers(1, 12);
+  await engine.service.ready();
+  app = await buildApp({
+    config: loadConfig({ PUBLIC_URL: "https://sync.example.org" }),
+    logger: silentLogger,
+    db,
+    secrets: { adminToken: ADMIN_TOKEN, signingKeys: KEYS },
+    sync: engine.service,
+    linkGenerations: linkGenerationsFrom(db.pool, jobsRepository),
+  });
+});
+
+afterAll(async () => {
+  await app?.close();
+  await db?.close();
+});
+
+const pathOf = (link: string) => {
+  const url = new URL(link);
+  return `${url.pathname}${url.search}`;
+};
+
+describe("the HTTP API over the real engine", () => {
+  it("starts a run with the start link, drives it to the end with the continue link, and revokes the links", async () => {
+    const job = engine.job.id;
+    const links = (await app.inject({ method: "POST", url: `/v1/jobs/${job}/links`, headers: admin })).json();
+
+    const started = await app.inject({ method: "GET", url: pathOf(links.start) });
+    expect(started.statusCode).toBe(200);
+    expect(started.json()).toMatchObject({ job, started: true, run: { job, trigger: "link" } });
+    const again = (await app.inject({ method: "POST", url: pathOf(links.start) })).json();
+    expect(again).toMatchObject({ started: false, reason: "already running" });
+
+    let last: { advanced: boolean; reason?: string; run: { state: string } | null } | undefined;
+    for (let i = 0; i < 20; i++) {
+      const response = await app.inject({ method: "GET", url: pathOf(links.continue) });
+      expect(response.statusCode).toBe(200);
+      last = response.json();
+      if (!last!.advanced) break;
+    }
+    expect(last!.advanced).toBe(false);
+    const runId = started.json().run.id;
+    const run = (await app.inject({ method: "GET", url: `/v1/runs/${runId}`, headers: admin })).json();
+    expect(run).toMatchObject({ state: "completed", counts: { created: 12 } });
+
+    const json = (await app.inject({ method: "GET", url: `/v1/runs/${runId}/items?limit=5`, headers: admin })).json();
+    expect(json.items).toHaveLength(5);
+    expect(typeof json.nextCursor).toBe("string");
+    const csv = await app.inject({
+      method: "GET",
+      url: `/v1/runs/${runId}/items?limit=5`,
+      headers: { ...admin, accept: "text/csv" },
+    });
+    expect(csv.body.trimEnd().split("\r\n")).toHaveLength(1 + 12);
+
+    const history = (await app.inject({ method: "GET", url: `/v1/jobs/${job}/runs?limit=1`, headers: admin })).json();
+    expect(history).toMatchObject({ runs: [{ id: runId }], nextBefore: runId });
+
+    const revoked = await app.inject({ method: "POST", url: `/v1/jobs/${job}/links/revoke`, headers: admin });
+    expect(revoked.json()).toEqual({ job, generation: 2 });
+    const refused = await app.inject({ method: "GET", url: pathOf(links.continue) });
+    expect(refused.statusCode).toBe(401);
+    expect(refused.json().reason).toBe("revoked");
+  });
+
+  it("answers 409 when cancelling a run that has finished", async () => {
+    const [run] = await engine.service.runs(engine.job.id, { limit: 1 });
+    const response = await app.inject({ method: "POST", url: `/v1/runs/${run!.id}/cancel`, headers: admin });
+    expect(response.statusCode).toBe(409);
+    expect(response.headers["content-type"]).toMatch(/^application\/problem\+json/);
+  });
+});
