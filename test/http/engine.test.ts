@@ -9,12 +9,12 @@ import type { Database } from "../../src/db/pool";
 import { buildApp } from "../../src/http/app";
 import { linkGenerationsFrom } from "../../src/links";
 import { makeTestDatabase, silentLogger } from "../helpers/db";
-import { aJob, makeHarness as makeEngine } from "../helpers/engine";
+import { aJob, type Harness as EngineHarness, makeHarness as makeEngine } from "../helpers/engine";
 import { ADMIN_TOKEN, KEYS } from "./harness";
 
 let db: Database;
 let app: FastifyInstance;
-let engine: ReturnType<typeof makeEngine>;
+let engine: EngineHarness;
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 beforeAll(async () => {
