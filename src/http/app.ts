@@ -10,6 +10,9 @@ import type { Config } from "../config";
 import type { Database } from "../db/pool";
 import type { LinkGenerations } from "../links/generations";
 import type { Logger } from "../logger";
+import { type Metrics, registerMetricsRoute } from "../observe/metrics";
+import { registerStatusRoutes } from "../observe/status-page";
+import type { WatchdogWarning } from "../observe/watchdog";
 import type { SyncService } from "../sync/service";
 import { makeAuthFailureBudget } from "./auth";
 import { registerProblemHandlers } from "./problem";
@@ -25,6 +28,10 @@ export interface AppDeps {
   secrets: ServiceSecrets;
   sync: SyncService;
   linkGenerations: LinkGenerations;
+  /** Serves GET /metrics when given. */
+  metrics?: Pick<Metrics, "registry">;
+  /** Stalled-run warnings shown on /status. */
+  watchdog?: () => WatchdogWarning[];
 }
 
 export interface BuildOptions {
@@ -55,6 +62,14 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
   const authFailures = makeAuthFailureBudget(app, deps.config.rateLimit.authFailures);
   await registerHealthRoutes(app, deps);
   await registerDocsRoutes(app);
+  if (deps.metrics) registerMetricsRoute(app, deps.metrics);
+  registerStatusRoutes(app, {
+    service: deps.sync,
+    adminToken: deps.secrets.adminToken,
+    statusPublic: deps.config.statusPublic,
+    authFailures,
+    ...(deps.watchdog ? { watchdog: deps.watchdog } : {}),
+  });
   await app.register(async (scope) => registerTriggerRoutes(scope, deps, authFailures));
   await app.register(async (scope) => registerAdminRoutes(scope, deps, authFailures));
   return app;

@@ -309,3 +309,22 @@ describe("one-user sync", () => {
     expect(response.json()).toMatchObject({ status: 501, title: "Not Implemented" });
   });
 });
+
+describe("status page and metrics", () => {
+  it("serves /status to the admin token only, counting failures against the same budget", async () => {
+    expect((await h.app.inject({ method: "GET", url: "/status" })).statusCode).toBe(401);
+    const page = await h.app.inject({ method: "GET", url: "/status", headers: h.admin });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers["content-type"]).toMatch(/^text\/html/);
+    for (let i = 0; i < 10; i++) {
+      await h.app.inject({ method: "GET", url: "/status", headers: { authorization: "Bearer wrong" } });
+    }
+    expect((await h.app.inject({ method: "GET", url: "/v1/jobs", headers: h.admin })).statusCode).toBe(429);
+  });
+
+  it("serves /metrics without authentication", async () => {
+    const response = await h.app.inject({ method: "GET", url: "/metrics" });
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toContain("entra_wp_sync_");
+  });
+});

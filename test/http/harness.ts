@@ -16,6 +16,7 @@ import { buildApp } from "../../src/http/app";
 import { makeMemoryLinkGenerations, signLink } from "../../src/links";
 import type { LinkAction } from "../../src/links/tokens";
 import { makeLogger } from "../../src/logger";
+import { makeMetrics } from "../../src/observe/metrics";
 import { aJob, FakeSync } from "./fake-sync";
 
 export const ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef";
@@ -66,6 +67,7 @@ export async function makeHarness(
       secrets: { adminToken: ADMIN_TOKEN, signingKeys: KEYS },
       sync,
       linkGenerations: generations,
+      metrics: makeMetrics(),
     },
     { onRoute: (route) => void routes.push(route) },
   );
