@@ -12,7 +12,7 @@ import type { LinkGenerations } from "../links/generations";
 import type { Logger } from "../logger";
 import { type Metrics, registerMetricsRoute } from "../observe/metrics";
 import { registerStatusRoutes } from "../observe/status-page";
-import type { WatchdogWarning } from "../observe/watchdog";
+import type { Watchdog } from "../observe/watchdog";
 import type { SyncService } from "../sync/service";
 import { makeAuthFailureBudget } from "./auth";
 import { registerProblemHandlers } from "./problem";
@@ -30,8 +30,8 @@ export interface AppDeps {
   linkGenerations: LinkGenerations;
   /** Serves GET /metrics when given. */
   metrics?: Pick<Metrics, "registry">;
-  /** Stalled-run warnings shown on /status. */
-  watchdog?: () => WatchdogWarning[];
+  /** Its stalled-run warnings are shown on /status. */
+  watchdog?: Pick<Watchdog, "warnings">;
 }
 
 export interface BuildOptions {
@@ -68,7 +68,7 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     adminToken: deps.secrets.adminToken,
     statusPublic: deps.config.statusPublic,
     authFailures,
-    ...(deps.watchdog ? { watchdog: deps.watchdog } : {}),
+    ...(deps.watchdog ? { watchdog: () => deps.watchdog!.warnings() } : {}),
   });
   await app.register(async (scope) => registerTriggerRoutes(scope, deps, authFailures));
   await app.register(async (scope) => registerAdminRoutes(scope, deps, authFailures));
