@@ -1,15 +1,12 @@
 /**
- * Owns the process: config, logger, database, migrations, secrets, the HTTP server, and a
- * graceful shutdown on SIGTERM/SIGINT that lets in-flight requests (and steps) finish.
+ * Owns the process: config, the runtime (database, migrations, secrets, engine), the HTTP
+ * server, and a graceful shutdown on SIGTERM/SIGINT that lets in-flight requests and steps finish.
  */
-import { ensureSecrets } from "./bootstrap";
-import { type Config, loadConfig, missingForSync, secretsOf } from "./config";
-import { ConfigError } from "./core/errors";
-import { migrate } from "./db/migrate";
-import { openDatabase } from "./db/pool";
-import { buildApp } from "./http/app";
-import { makeLogger } from "./logger";
 import type { DestinationStream } from "pino";
+import { type Config, loadConfig, missingForSync } from "./config";
+import { ConfigError } from "./core/errors";
+import { buildApp } from "./http/app";
+import { openRuntime, type Runtime } from "./runtime";
 
 export interface ServeOptions {
   /** Where the once-only admin token line goes (the terminal by default; tests capture it). */
@@ -17,37 +14,42 @@ export interface ServeOptions {
   logDestination?: DestinationStream;
 }
 
-export async function serve(
-  config: Config = loadConfig(),
-  options: ServeOptions = {},
-): Promise<{ close(): Promise<void>; url: string }> {
-  const logger = makeLogger({ level: config.logLevel, secrets: secretsOf(config), destination: options.logDestination });
-  const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
-  await migrate(db.pool, logger);
-  const secrets = await ensureSecrets(config, db, logger, options.print);
+export interface Server {
+  url: string;
+  runtime: Runtime;
+  close(): Promise<void>;
+}
+
+export async function serve(config: Config = loadConfig(), options: ServeOptions = {}): Promise<Server> {
+  const runtime = await openRuntime(config, options);
+  const { logger } = runtime;
   for (const line of missingForSync(config)) logger.warn(`a real sync still needs ${line}`);
-  const app = await buildApp({ config, logger, db, secrets });
+  const app = await buildApp(runtime);
   const url = await app.listen({ port: config.port, host: config.host });
-  logger.info({ url, publicUrl: config.publicUrl }, "entra-wp-sync is listening");
+  runtime.startBackground();
+  logger.info(
+    { url, publicUrl: config.publicUrl, jobs: runtime.jobs.map((job) => job.id) },
+    "entra-wp-sync is listening",
+  );
 
   let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
       logger.info("shutting down: finishing in-flight requests");
       await app.close();
-      await db.close();
+      await runtime.close();
       logger.info("stopped");
     })();
     return closing;
   };
-  return { close, url };
+  return { url, runtime, close };
 }
 
 /** Entry point for `entra-wp-sync serve`: signals end the process after a graceful close. */
 export async function runServe(): Promise<void> {
-  let config: Config;
+  let server: Server;
   try {
-    config = loadConfig();
+    server = await serve(loadConfig());
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`Configuration error: ${error.message}\n`);
@@ -55,7 +57,6 @@ export async function runServe(): Promise<void> {
     }
     throw error;
   }
-  const server = await serve(config);
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
       server.close().then(

@@ -35,6 +35,23 @@ export interface SyncServiceDeps {
   owner?: string;
   /** Users of a page worked on at once (default 16); the Site bounds HTTP requests in flight itself. */
   applyConcurrency?: number;
+  /** Observers (metrics, webhooks): called after the fact, never awaited by a step. */
+  events?: RunEvents;
+}
+
+/** What observers learn from the engine; every hook optional and never allowed to break a step. */
+export interface RunEvents {
+  /** A step ended: its job, the phase it worked on, its duration, and the items it added per action. */
+  onStep?(event: {
+    job: Job;
+    phase: string;
+    ms: number;
+    items: Partial<Record<keyof RunSummary["counts"], number>>;
+  }): void;
+  /** A run reached completed, failed, cancelled or awaiting_approval. */
+  onRunSettled?(event: { job: Job; run: RunSummary }): void;
+  /** This process took over a run whose owner's lease expired. */
+  onLeaseTakeover?(event: { job: Job; run: RunSummary; previousOwner: string }): void;
 }
 
 export type EngineService = SyncService & {
@@ -80,6 +97,20 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
       return selfId;
     },
   };
+
+  function emit<K extends keyof RunEvents>(hook: K, event: Parameters<NonNullable<RunEvents[K]>>[0]): void {
+    try {
+      (deps.events?.[hook] as ((e: typeof event) => void) | undefined)?.(event);
+    } catch (error) {
+      logger.warn({ err: error, hook }, "a run event observer failed");
+    }
+  }
+
+  function settled(declared: Job, run: RunSummary): void {
+    if (["completed", "failed", "cancelled", "awaiting_approval"].includes(run.state)) {
+      emit("onRunSettled", { job: declared, run });
+    }
+  }
 
   function job(id: string): Job {
     const found = jobsById.get(id);
@@ -129,9 +160,6 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
       const now = (await runs.findRun(pool, runId)) ?? run;
       return { advanced: false, reason: idleReason(now) ?? "busy", run: toSummary(now) };
     }
-    if (claimed.previousOwner && claimed.previousOwner !== owner) {
-      logger.warn({ run: runId, previousOwner: claimed.previousOwner }, "lease expired; taking the run over");
-    }
     const declared = jobsById.get(claimed.run.jobId);
     if (!declared) {
       const failed = await runs.recordStepFailure(
@@ -143,8 +171,22 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
       );
       return { advanced: true, reason: "failed", run: toSummary(failed ?? claimed.run) };
     }
+    if (claimed.previousOwner && claimed.previousOwner !== owner) {
+      logger.warn({ run: runId, previousOwner: claimed.previousOwner }, "lease expired; taking the run over");
+      emit("onLeaseTakeover", { job: declared, run: toSummary(claimed.run), previousOwner: claimed.previousOwner });
+    }
+    const started = Date.now();
     const outcome = await runStep(makeStepContext(stepDeps, claimed.run, declared, owner, deps.stepBudgetMs));
-    return { advanced: outcome.advanced, reason: outcome.reason, run: toSummary(outcome.run) };
+    const before = toSummary(claimed.run);
+    const after = toSummary(outcome.run);
+    emit("onStep", {
+      job: declared,
+      phase: claimed.run.phase,
+      ms: Date.now() - started,
+      items: countsAdded(before, after),
+    });
+    if (after.state !== before.state) settled(declared, after);
+    return { advanced: outcome.advanced, reason: outcome.reason, run: after };
   }
 
   return {
@@ -196,7 +238,10 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
       if (!cancelled)
         throw new ConflictError(`run ${runId} is ${run.state}: it cannot be cancelled`, { state: run.state });
       logger.info({ run: runId, from: run.state }, "run cancelled");
-      return toSummary(cancelled);
+      const summary = toSummary(cancelled);
+      const declared = jobsById.get(summary.job);
+      if (declared) settled(declared, summary);
+      return summary;
     },
 
     async approveRun(runId) {
@@ -211,6 +256,15 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
       return toSummary(approved);
     },
   };
+}
+
+function countsAdded(before: RunSummary, after: RunSummary): Partial<Record<keyof RunSummary["counts"], number>> {
+  const added: Partial<Record<keyof RunSummary["counts"], number>> = {};
+  for (const key of Object.keys(after.counts) as Array<keyof RunSummary["counts"]>) {
+    const delta = after.counts[key] - before.counts[key];
+    if (delta > 0) added[key] = delta;
+  }
+  return added;
 }
 
 /** Why a run cannot take a step right now, or null when it can. */

@@ -46,14 +46,7 @@ export interface RunSummary {
   lastError: string | null;
 }
 
-export type ItemAction =
-  | "create"
-  | "update"
-  | "unchanged"
-  | "reactivate"
-  | "deactivate"
-  | "delete"
-  | "skip";
+export type ItemAction = "create" | "update" | "unchanged" | "reactivate" | "deactivate" | "delete" | "skip";
 
 export interface RunItem {
   id: string;

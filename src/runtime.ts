@@ -1,0 +1,169 @@
+/**
+ * The composition root: builds every long-lived part of the service from the config, in one
+ * place, for `serve` and for the CLI commands that work without HTTP (run, status, links).
+ * Directory and site fall back to stand-ins that fail runs with a clear configuration error
+ * when their settings are missing, so the service always starts.
+ */
+
+import type { DestinationStream } from "pino";
+import { ensureSecrets, type ServiceSecrets } from "./bootstrap";
+import { type Config, missingForSync, secretsOf } from "./config";
+import type { Job } from "./core/job";
+import * as jobsRepository from "./db/jobs";
+import { migrate } from "./db/migrate";
+import { type Database, openDatabase } from "./db/pool";
+import { makeGraphDirectory } from "./graph";
+import { type LinkGenerations, linkGenerationsFrom } from "./links/generations";
+import { type Logger, makeLogger, type SecretRegistry } from "./logger";
+import { type Metrics, makeMetrics } from "./observe/metrics";
+import { type Pruner, startPruner } from "./observe/pruner";
+import { makeWatchdog, type Watchdog } from "./observe/watchdog";
+import { makeNotifier, type Notifier } from "./observe/webhook";
+import { type EngineService, makeSyncService, type RunEvents } from "./sync/engine";
+import { loadJobs } from "./sync/jobs";
+import type { Directory, Site } from "./sync/ports";
+import { unconfiguredDirectory, unconfiguredSite } from "./unconfigured";
+import { makeWordPressSite } from "./wordpress";
+
+export interface Runtime {
+  config: Config;
+  logger: Logger & { secrets: SecretRegistry };
+  db: Database;
+  secrets: ServiceSecrets;
+  jobs: Job[];
+  sync: EngineService;
+  linkGenerations: LinkGenerations;
+  metrics: Metrics;
+  notifier: Notifier;
+  watchdog: Watchdog;
+  /** Starts the background work of a serving process (watchdog, pruner). */
+  startBackground(): void;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  /** Where the once-only admin token line goes (the terminal by default). */
+  print?: (line: string) => void;
+  logDestination?: DestinationStream;
+  /** Test hooks: replace the Graph directory or the WordPress site. */
+  directory?: Directory;
+  site?: Site;
+}
+
+export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  const logger = makeLogger({
+    level: config.logLevel,
+    secrets: secretsOf(config),
+    destination: options.logDestination,
+  });
+  // Jobs first: a bad jobs file stops the process before anything is opened.
+  const jobs = loadJobs(config);
+  const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
+  try {
+    await migrate(db.pool, logger);
+    const secrets = await ensureSecrets(config, db, logger, options.print);
+    const metrics = makeMetrics();
+    const notifier = makeNotifier({ logger });
+    const sync = makeSyncService({
+      db,
+      directory: options.directory ?? makeDirectory(config, logger, metrics),
+      site: options.site ?? makeSite(config, logger, metrics),
+      jobs,
+      logger,
+      stepBudgetMs: config.stepBudgetMs,
+      maxFailedSteps: config.maxFailedSteps,
+      events: runEvents(metrics, notifier),
+    });
+    await sync.ready();
+    metrics.watchActiveRuns(sync);
+    const watchdog = makeWatchdog({ service: sync, staleMs: config.watchdogStaleMs, logger, metrics });
+    let pruner: Pruner | null = null;
+    return {
+      config,
+      logger,
+      db,
+      secrets,
+      jobs,
+      sync,
+      linkGenerations: linkGenerationsFrom(db.pool, jobsRepository),
+      metrics,
+      notifier,
+      watchdog,
+      startBackground() {
+        watchdog.start();
+        pruner ??= startPruner({ db: db.pool, days: config.historyDays, logger });
+      },
+      async close() {
+        watchdog.stop();
+        await pruner?.stop();
+        await notifier.flush(10_000);
+        await db.close();
+      },
+    };
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}
+
+function makeDirectory(config: Config, logger: Logger, metrics: Metrics): Directory {
+  const missing = missingForSync(config).filter((line) => line.startsWith("AZURE"));
+  const { azure } = config;
+  if (missing.length > 0 || !azure.tenantId || !azure.clientId) return unconfiguredDirectory(names(missing));
+  return makeGraphDirectory({
+    tenantId: azure.tenantId,
+    clientId: azure.clientId,
+    clientSecret: azure.clientSecret ?? undefined,
+    certificatePath: azure.certificatePath ?? undefined,
+    authorityHost: azure.authorityHost ?? undefined,
+    graphBaseUrl: azure.graphBaseUrl,
+    logger,
+    metrics: metrics.graphHook,
+  });
+}
+
+function makeSite(config: Config, logger: Logger, metrics: Metrics): Site {
+  const missing = missingForSync(config).filter((line) => line.startsWith("WP_"));
+  const { wordpress } = config;
+  if (missing.length > 0 || !wordpress.url || !wordpress.username || !wordpress.appPassword) {
+    return unconfiguredSite(names(missing));
+  }
+  return makeWordPressSite({
+    url: wordpress.url,
+    username: wordpress.username,
+    appPassword: wordpress.appPassword,
+    concurrency: wordpress.concurrency,
+    logger,
+    metrics: metrics.wordpressHook,
+  });
+}
+
+/** "AZURE_TENANT_ID (the Entra tenant ...)" -> "AZURE_TENANT_ID" */
+function names(lines: string[]): string[] {
+  return lines.map((line) => line.split(" (")[0]!);
+}
+
+/** Metrics and webhooks observe the engine; neither can slow or break a step. */
+function runEvents(metrics: Metrics, notifier: Notifier): RunEvents {
+  return {
+    onStep({ job, phase, ms, items }) {
+      metrics.recordStep(job.id, phase, ms);
+      metrics.recordItems(job.id, items);
+    },
+    onRunSettled({ job, run }) {
+      if (run.state !== "awaiting_approval") metrics.recordRunFinished(job.id, run.state);
+      const type =
+        run.state === "completed"
+          ? "run.completed"
+          : run.state === "failed"
+            ? "run.failed"
+            : run.state === "awaiting_approval"
+              ? "run.awaiting_approval"
+              : null;
+      if (type && job.webhook) notifier.notify(job, { type, run });
+    },
+    onLeaseTakeover({ job }) {
+      metrics.recordLeaseTakeover(job.id);
+    },
+  };
+}
