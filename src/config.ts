@@ -45,6 +45,8 @@ export interface Config {
   /** Empty: one key is generated once and persisted in the database. First signs, all verify. */
   linkSigningKeys: SigningKey[];
   stepBudgetMs: number;
+  /** LEASE_MS: how long a step's lease holds without its owner committing; null: 3 step budgets, at least 60 s. */
+  leaseMs: number | null;
   /** Consecutive failed steps after which a run fails. */
   maxFailedSteps: number;
   driverIntervalMs: number;
@@ -157,6 +159,12 @@ export function loadConfig(env: Env = process.env): Config {
     if (name.startsWith("SYNC_") && name !== "SYNC_JOBS_FILE" && value !== undefined) syncEnv[name] = value;
   }
   const jobsFile = str(env, "SYNC_JOBS_FILE");
+  const stepBudgetMs = int(env, "STEP_BUDGET_MS", DEFAULTS.STEP_BUDGET_MS, 1000, 600_000);
+  const leaseMs = str(env, "LEASE_MS") === null ? null : int(env, "LEASE_MS", 0, 1000, 3_600_000);
+  // A lease that ends before the step's budget hands a healthy step's run to another replica.
+  if (leaseMs !== null && leaseMs < stepBudgetMs) {
+    throw new ConfigError(`LEASE_MS must be at least STEP_BUDGET_MS (${stepBudgetMs}) (got "${leaseMs}")`);
+  }
   return {
     port,
     host: str(env, "HOST") ?? DEFAULTS.HOST,
@@ -166,7 +174,8 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: path.resolve(str(env, "DATA_DIR") ?? DEFAULTS.DATA_DIR),
     adminToken,
     linkSigningKeys: signingKeys(env),
-    stepBudgetMs: int(env, "STEP_BUDGET_MS", DEFAULTS.STEP_BUDGET_MS, 1000, 600_000),
+    stepBudgetMs,
+    leaseMs,
     maxFailedSteps: int(env, "MAX_FAILED_STEPS", DEFAULTS.MAX_FAILED_STEPS, 1, 1000),
     driverIntervalMs: int(env, "DRIVER_INTERVAL_MS", DEFAULTS.DRIVER_INTERVAL_MS, 100, 3_600_000),
     watchdogStaleMs: int(env, "WATCHDOG_STALE_MS", DEFAULTS.WATCHDOG_STALE_MS, 10_000, 7 * 86_400_000),

@@ -35,8 +35,9 @@ export async function serve(config: Config = loadConfig(), options: ServeOptions
   let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
-      logger.info("shutting down: finishing in-flight requests");
-      await app.close();
+      logger.info("shutting down: finishing in-flight requests and the driver's step in flight");
+      // The driver starts no new step; the one in flight commits (releasing its lease) before the pool closes.
+      await Promise.all([app.close(), runtime.driver?.stop()]);
       await runtime.close();
       logger.info("stopped");
     })();

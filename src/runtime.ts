@@ -19,9 +19,11 @@ import { type Metrics, makeMetrics } from "./observe/metrics";
 import { type Pruner, startPruner } from "./observe/pruner";
 import { makeWatchdog, type Watchdog } from "./observe/watchdog";
 import { makeNotifier, type Notifier } from "./observe/webhook";
+import { type Driver, startDriver } from "./sync/driver";
 import { type EngineService, makeSyncService, type RunEvents } from "./sync/engine";
 import { loadJobs } from "./sync/jobs";
 import type { Directory, Site } from "./sync/ports";
+import { makeProvisionService, type ProvisionService } from "./sync/provision";
 import { unconfiguredDirectory, unconfiguredSite } from "./unconfigured";
 import { makeWordPressSite } from "./wordpress";
 
@@ -36,8 +38,13 @@ export interface Runtime {
   metrics: Metrics;
   notifier: Notifier;
   watchdog: Watchdog;
-  /** Starts the background work of a serving process (watchdog, pruner). */
+  /** Provision on demand (POST /v1/jobs/{job}/users/{entraId}/sync). */
+  provision: ProvisionService;
+  /** The driver once startBackground() started it, else null. */
+  driver: Driver | null;
+  /** Starts the background work of a serving process (driver, watchdog, pruner). */
   startBackground(): void;
+  /** Stops the driver first (its step in flight finishes and commits), then closes the rest. */
   close(): Promise<void>;
 }
 
@@ -64,21 +71,25 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     const secrets = await ensureSecrets(config, db, logger, options.print);
     const metrics = makeMetrics();
     const notifier = makeNotifier({ logger });
+    const directory = options.directory ?? makeDirectory(config, logger, metrics);
+    const site = options.site ?? makeSite(config, logger, metrics);
     const sync = makeSyncService({
       db,
-      directory: options.directory ?? makeDirectory(config, logger, metrics),
-      site: options.site ?? makeSite(config, logger, metrics),
+      directory,
+      site,
       jobs,
       logger,
       stepBudgetMs: config.stepBudgetMs,
       maxFailedSteps: config.maxFailedSteps,
+      ...(config.leaseMs === null ? {} : { leaseMs: config.leaseMs }),
       events: runEvents(metrics, notifier),
     });
     await sync.ready();
     metrics.watchActiveRuns(sync);
     const watchdog = makeWatchdog({ service: sync, staleMs: config.watchdogStaleMs, logger, metrics });
+    const provision = makeProvisionService({ db, directory, site, jobs, logger, stepBudgetMs: config.stepBudgetMs });
     let pruner: Pruner | null = null;
-    return {
+    const runtime: Runtime = {
       config,
       logger,
       db,
@@ -89,17 +100,22 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       metrics,
       notifier,
       watchdog,
+      provision,
+      driver: null,
       startBackground() {
+        runtime.driver ??= startDriver({ sync, jobs, db, logger, intervalMs: config.driverIntervalMs });
         watchdog.start();
         pruner ??= startPruner({ db: db.pool, days: config.historyDays, logger });
       },
       async close() {
+        await runtime.driver?.stop();
         watchdog.stop();
         await pruner?.stop();
         await notifier.flush(10_000);
         await db.close();
       },
     };
+    return runtime;
   } catch (error) {
     await db.close();
     throw error;

@@ -1,6 +1,7 @@
 /** Admin routes under /v1/jobs: jobs, starting and listing runs, minting and revoking links. */
 import type { FastifyInstance } from "fastify";
 import { makeLinks } from "../../links/urls";
+import type { ProvisionService } from "../../sync/provision";
 import type { AppDeps } from "../app";
 import { sendProblem } from "../problem";
 import { emptyBody, jobParams, noQuery } from "../schemas";
@@ -97,7 +98,10 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
     },
   );
 
-  app.post<{ Params: { job: string; entraId: string } }>(
+  // Provision on demand. `provision` is on the runtime that main.ts passes as AppDeps; an app built
+  // without it (tests of other routes) answers 501 as before.
+  const provision = (deps as AppDeps & { provision?: ProvisionService }).provision;
+  app.post<{ Params: { job: string; entraId: string }; Body: { dryRun?: boolean } }>(
     "/v1/jobs/:job/users/:entraId/sync",
     {
       schema: {
@@ -112,8 +116,15 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
       },
     },
     async (request, reply) => {
-      sync.job(request.params.job);
-      return sendProblem(reply, 501, "Syncing one user is not implemented yet");
+      const job = sync.job(request.params.job);
+      if (!provision) return sendProblem(reply, 501, "Syncing one user is not available in this process");
+      const trace = await provision.syncUser(job.id, request.params.entraId, { dryRun: request.body.dryRun ?? false });
+      if (trace.outcome === "not found") {
+        return sendProblem(reply, 404, `Entra user ${request.params.entraId} not found in the directory`, { trace });
+      }
+      // Graph or WordPress failed (retries exhausted): the trace names the stage and the upstream error.
+      if (trace.outcome === "failed") reply.code(502);
+      return trace;
     },
   );
 }
