@@ -17,7 +17,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { makeWordPressSite } from "../src/wordpress";
 
-const PHP_LOOP = `<?php
+export const PHP_LOOP = `<?php
 // In-process baseline: the cost a WordPress plugin pays for the same writes.
 $url = getenv('WP_URL');
 $_SERVER['HTTP_HOST'] = parse_url($url, PHP_URL_HOST) . ':' . parse_url($url, PHP_URL_PORT);
@@ -50,7 +50,7 @@ $delete = (hrtime(true) - $t) / 1e6 / $n;
 echo json_encode(array('create' => $create, 'update' => $update, 'delete' => $delete)), "\\n";
 `;
 
-interface PerUser {
+export interface PerUser {
   create: number;
   update: number;
   delete: number;
@@ -109,14 +109,25 @@ async function benchRest(n: number, concurrency: number, run: string): Promise<P
   return { create, update, delete: del };
 }
 
-function benchPhp(n: number, run: string): PerUser {
+/**
+ * wp_insert_user / wp_update_user / wp_delete_user for n users in one PHP process; ms/user each.
+ * `wordpress` names the instance (default: WP_URL, WP_USERNAME and WP_DIR from the environment);
+ * the loop deletes the users it created, so the site is left as it was.
+ */
+export function benchPhp(
+  n: number,
+  run: string,
+  wordpress: { url?: string; username?: string; dir?: string } = {},
+): PerUser {
   const dir = mkdtempSync(join(tmpdir(), "wp-bench-"));
   try {
     writeFileSync(join(dir, "loop.php"), PHP_LOOP);
     const out = execFileSync("php", [join(dir, "loop.php")], {
       env: {
         ...process.env,
-        WP_DOCROOT: join(process.env.WP_DIR ?? "/tmp/entra-wp-sync-wordpress", "htdocs"),
+        ...(wordpress.url ? { WP_URL: wordpress.url } : {}),
+        ...(wordpress.username ? { WP_USERNAME: wordpress.username } : {}),
+        WP_DOCROOT: join(wordpress.dir ?? process.env.WP_DIR ?? "/tmp/entra-wp-sync-wordpress", "htdocs"),
         BENCH_USERS: String(n),
         BENCH_RUN: run,
       },
@@ -141,7 +152,10 @@ async function main(): Promise<void> {
   for (const what of ["create", "update", "delete"] as const) console.log(row(what));
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+// bench/run.ts imports benchPhp; only running this file directly runs its own comparison.
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
