@@ -1,13 +1,24 @@
 #!/usr/bin/env node
 /**
  * entra-wp-sync serve | migrate | links <job> [--expires-in 30d] | run <job> [--dry-run] | status [job]
+ *
+ * Exit codes: 0 success (run: completed), 1 failure (run: failed or cancelled), 2 run awaiting
+ * approval, 64 bad arguments (EX_USAGE), 78 bad configuration (EX_CONFIG), 130 interrupted.
+ * Commands other than serve open the runtime without HTTP and log warnings and errors only to
+ * stderr (LOG_LEVEL debug or trace shows more), so stdout carries just their output.
  */
-import { loadConfig } from "../config";
+import pino from "pino";
+import { type Config, loadConfig } from "../config";
 import { ConfigError, coerceError } from "../core/errors";
 import { migrate } from "../db/migrate";
 import { openDatabase } from "../db/pool";
 import { makeLogger } from "../logger";
 import { runServe } from "../main";
+import { openRuntime, type Runtime } from "../runtime";
+import { EXIT_USAGE, UsageError } from "./args";
+import { linksCommand, parseLinksArgs } from "./links";
+import { parseRunArgs, runCommand } from "./run";
+import { parseStatusArgs, statusCommand } from "./status";
 
 const USAGE = `Usage: entra-wp-sync <command>
   serve                              start the HTTP service (default)
@@ -20,9 +31,11 @@ async function main(argv: string[]): Promise<number> {
   const [command = "serve", ...rest] = argv;
   switch (command) {
     case "serve":
+      if (rest.length > 0) throw new UsageError(`serve: unexpected argument "${rest[0]}" (it takes none)`);
       await runServe();
       return -1; // keeps running
     case "migrate": {
+      if (rest.length > 0) throw new UsageError(`migrate: unexpected argument "${rest[0]}" (it takes none)`);
       const config = loadConfig();
       const logger = makeLogger({ level: config.logLevel });
       const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
@@ -34,15 +47,57 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case "run": {
+      const args = parseRunArgs(rest);
+      let interrupted = false;
+      // First Ctrl-C: finish the step in flight and stop (the run stays resumable); second: exit now.
+      process.on("SIGINT", () => {
+        if (interrupted) process.exit(130);
+        interrupted = true;
+        process.stderr.write("\nStopping after the step in flight (Ctrl-C again to exit at once)\n");
+      });
+      return withRuntime((runtime) =>
+        runCommand(runtime, args, {
+          stdout: process.stdout,
+          stderr: process.stderr,
+          interrupted: () => interrupted,
+        }),
+      );
+    }
+    case "status": {
+      const args = parseStatusArgs(rest);
+      return withRuntime((runtime) => statusCommand(runtime, args, { stdout: process.stdout }));
+    }
+    case "links": {
+      const args = parseLinksArgs(rest);
+      return withRuntime((runtime) => linksCommand(runtime, args, { stdout: process.stdout }));
+    }
     case "-h":
     case "--help":
     case "help":
       process.stdout.write(`${USAGE}\n`);
       return 0;
     default:
-      process.stderr.write(`Unknown command "${command}" ${rest.length ? `(${rest.join(" ")})` : ""}\n${USAGE}\n`);
-      return 64;
+      throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+async function withRuntime(work: (runtime: Runtime) => Promise<number>): Promise<number> {
+  const config = loadConfig();
+  const runtime = await openRuntime(cliConfig(config), {
+    logDestination: pino.destination({ fd: 2, sync: true }),
+    print: (line) => process.stderr.write(`${line}\n`),
+  });
+  try {
+    return await work(runtime);
+  } finally {
+    await runtime.close();
+  }
+}
+
+/** The CLI keeps its own output readable: info-level engine logs only when asked for more (debug, trace). */
+function cliConfig(config: Config): Config {
+  return config.logLevel === "info" ? { ...config, logLevel: "warn" } : config;
 }
 
 main(process.argv.slice(2)).then(
@@ -51,6 +106,10 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     const err = coerceError(error);
+    if (err instanceof UsageError) {
+      process.stderr.write(`entra-wp-sync: ${err.message}\n${USAGE}\n`);
+      process.exit(EXIT_USAGE);
+    }
     process.stderr.write(
       err instanceof ConfigError ? `Configuration error: ${err.message}\n` : `${err.stack ?? err.message}\n`,
     );

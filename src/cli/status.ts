@@ -1,0 +1,74 @@
+/** `entra-wp-sync status [job]`: current and last runs as an aligned text table. */
+import type { Runtime } from "../runtime";
+import type { RunSummary } from "../sync/service";
+import { parseArgs } from "./args";
+import { knownJob } from "./run";
+import { formatDuration, formatTable } from "./table";
+
+export interface StatusArgs {
+  job: string | null;
+}
+
+export function parseStatusArgs(argv: string[]): StatusArgs {
+  const args = parseArgs("status", argv, { positionals: { min: 0, max: 1, names: "[job]" } });
+  return { job: args.positionals[0] ?? null };
+}
+
+/** Every job: its active run and its last runs (3 each; 10 for one job). */
+export async function statusCommand(
+  runtime: Runtime,
+  { job }: StatusArgs,
+  io: { stdout: { write(text: string): unknown } },
+  now: () => number = Date.now,
+): Promise<number> {
+  if (job !== null) knownJob(runtime, job);
+  const jobs = job === null ? runtime.jobs : runtime.jobs.filter((candidate) => candidate.id === job);
+  const rows: string[][] = [];
+  for (const declared of jobs) {
+    const runs = await runtime.sync.runs(declared.id, { limit: job === null ? 3 : 10 });
+    if (runs.length === 0) {
+      rows.push([declared.id, declared.trigger.mode, "-", "no runs yet", "-", "-", "-", "-", "-", "-", "-", "-", ""]);
+      continue;
+    }
+    for (const run of runs) rows.push(rowOf(declared.id, declared.trigger.mode, run, now()));
+  }
+  const headers = [
+    "JOB",
+    "MODE",
+    "RUN",
+    "STATE",
+    "TRIGGER",
+    "STARTED",
+    "DURATION",
+    "SEEN",
+    "CREATED",
+    "UPDATED",
+    "REMOVED",
+    "FAILED",
+    "LAST ERROR",
+  ];
+  io.stdout.write(`${formatTable(headers, rows)}\n`);
+  return 0;
+}
+
+function rowOf(jobId: string, mode: string, run: RunSummary, now: number): string[] {
+  const started = run.startedAt ?? run.createdAt;
+  const end = run.finishedAt ? Date.parse(run.finishedAt) : now;
+  const c = run.counts;
+  const active = ["queued", "listing", "reconciling", "awaiting_approval"].includes(run.state);
+  return [
+    jobId,
+    mode,
+    run.id.slice(0, 8),
+    `${active ? "* " : ""}${run.state}${run.dryRun ? " (dry)" : ""}`,
+    run.trigger,
+    started.replace("T", " ").slice(0, 19),
+    formatDuration(end - Date.parse(started)),
+    String(c.seen),
+    String(c.created),
+    String(c.updated),
+    String(c.deactivated + c.deleted),
+    String(c.failed),
+    (run.lastError ?? "").replace(/\s+/g, " ").slice(0, 60),
+  ];
+}
