@@ -4,8 +4,8 @@
  * A token in the URL is deliberately not accepted: URLs end up in proxy logs, browser history
  * and Referer headers.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from "fastify";
+import { bearerToken, secretEquals } from "../http/auth";
 import { sendProblem } from "../http/problem";
 import type { RunItem, SyncService } from "../sync/service";
 import { type ApprovalView, type JobView, renderStatusPage, STATUS_STYLE_HASH } from "./status-html";
@@ -37,20 +37,6 @@ const CSP = [
   "form-action 'none'",
   "frame-ancestors 'none'",
 ].join("; ");
-
-/** Constant-time: both sides are hashed first so neither length nor content leaks through timing. */
-export function tokenMatches(given: string, expected: string): boolean {
-  const a = createHash("sha256").update(given).digest();
-  const b = createHash("sha256").update(expected).digest();
-  return timingSafeEqual(a, b) && expected.length > 0;
-}
-
-function bearer(request: FastifyRequest): string | null {
-  const header = request.headers.authorization;
-  if (typeof header !== "string") return null;
-  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-  return match ? match[1]! : null;
-}
 
 function refuse(reply: FastifyReply, given: string | null): FastifyReply {
   const error = given === null ? "" : `, error="invalid_token"`;
@@ -98,8 +84,8 @@ export function registerStatusRoutes(app: FastifyInstance, deps: StatusDeps): vo
   const guard = !deps.statusPublic && deps.authFailures ? { onRequest: deps.authFailures.guard } : {};
   app.get("/status", guard, async (request, reply) => {
     if (!deps.statusPublic) {
-      const given = bearer(request);
-      if (given === null || !tokenMatches(given, deps.adminToken)) {
+      const given = bearerToken(request);
+      if (given === null || !secretEquals(given, deps.adminToken)) {
         await deps.authFailures?.fail(request);
         return refuse(reply, given);
       }

@@ -2,4 +2,3 @@
 export type { WordPressMetrics } from "./client";
 export { makeWordPressSite, type WordPressSiteOptions } from "./site";
 export { buildUserIndex, type UserIndex } from "./user-index";
-export { sanitizeLogin, WP_LOGIN_MAX_LENGTH } from "./username";

@@ -1,6 +1,6 @@
 import { UpstreamError } from "../../src/core/errors";
+import { sanitizeLogin } from "../../src/core/username";
 import type { WpWrite } from "../../src/sync/ports";
-import { sanitizeLogin } from "../../src/wordpress";
 import {
   describeWithWordPress,
   makeTestSite,
