@@ -23,7 +23,10 @@ describe("the service process", () => {
     const env = { DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1" };
     const printed: string[] = [];
     const log = quietLog();
-    const first = await serve(loadConfig(env), { print: (line) => printed.push(line), logDestination: log.destination });
+    const first = await serve(loadConfig(env), {
+      print: (line) => printed.push(line),
+      logDestination: log.destination,
+    });
     try {
       expect(await (await fetch(`${first.url}/healthz`)).json()).toEqual({ status: "ok" });
       expect(await (await fetch(`${first.url}/readyz`)).json()).toEqual({ status: "ready", database: "embedded" });
@@ -38,7 +41,10 @@ describe("the service process", () => {
 
     // The data persisted in DATA_DIR: a restart reuses the token and prints nothing.
     const again: string[] = [];
-    const second = await serve(loadConfig(env), { print: (line) => again.push(line), logDestination: quietLog().destination });
+    const second = await serve(loadConfig(env), {
+      print: (line) => again.push(line),
+      logDestination: quietLog().destination,
+    });
     await second.close();
     expect(again).toEqual([]);
   });
