@@ -6,9 +6,9 @@ import type { DestinationStream } from "pino";
 import { type Config, loadConfig, missingForSync } from "./config";
 import { ConfigError } from "./core/errors";
 import { buildApp } from "./http/app";
-import { openRuntime, type Runtime } from "./runtime";
+import { openRuntime, type Runtime, type RuntimeOptions } from "./runtime";
 
-export interface ServeOptions {
+export interface ServeOptions extends Pick<RuntimeOptions, "directory" | "site"> {
   /** Where the once-only admin token line goes (the terminal by default; tests capture it). */
   print?: (line: string) => void;
   logDestination?: DestinationStream;

@@ -17,7 +17,7 @@ import {
 } from "../replicas/setup";
 
 let wp: WordPressUnderTest;
-let db: Database;
+let db: Database & { url: string | null };
 let sim: GraphSimulator;
 let domain: string;
 let server: Server;
