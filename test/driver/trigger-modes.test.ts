@@ -33,14 +33,17 @@ afterAll(async () => {
   await wp.close();
 });
 
+// biome-ignore lint/suspicious/noExplicitAny: JSON bodies, checked by the tests' expectations
+type Json = any;
+
 interface Started {
   server: Server;
   sim: GraphSimulator;
   domain: string;
   db: Database;
-  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }>;
   /** A trigger link call: the token is in the URL, no admin header. */
-  link(method: string, path: string): Promise<{ status: number; body: any }>;
+  link(method: string, path: string): Promise<{ status: number; body: Json }>;
 }
 
 async function startService(extra: Record<string, string>, before?: (db: Database) => Promise<void>): Promise<Started> {

@@ -101,10 +101,11 @@ export async function startFakeWordPress(options: { createDelayMs?: number } = {
       users = users.filter((u) => [u.username, u.email, u.name].some((v) => v.toLowerCase().includes(search)));
     const totalPages = Math.max(1, Math.ceil(users.length / perPage));
     if (page > totalPages && users.length > 0) {
-      return send(res, 400, {
+      send(res, 400, {
         code: "rest_invalid_page_number",
         message: "The page number requested is larger than the number of pages available.",
       });
+      return;
     }
     res.setHeader("x-wp-total", String(users.length));
     res.setHeader("x-wp-totalpages", String(totalPages));

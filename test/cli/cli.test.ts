@@ -1,0 +1,116 @@
+/**
+ * The built CLI (`node dist/src/cli/index.js`) configured from environment variables, against a
+ * database, the Graph simulator over HTTPS and a WordPress (real with WP_URL, else the fake one).
+ */
+import type { Database } from "../../src/db/pool";
+import { verifyLink } from "../../src/links";
+import type { GraphSimulator } from "../../tools/graph-sim";
+import { makeTestDatabase } from "../helpers/db";
+import {
+  SIGNING_KEY,
+  serviceEnv,
+  startCli,
+  startTenant,
+  startWordPress,
+  type WordPressUnderTest,
+} from "../replicas/setup";
+
+const USERS = 15;
+let wp: WordPressUnderTest;
+let db: Database & { url: string | null };
+let sim: GraphSimulator;
+let domain: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  wp = await startWordPress();
+  db = await makeTestDatabase();
+  ({ sim, domain } = await startTenant(USERS));
+  env = serviceEnv(db.url!, sim, wp, { LOG_LEVEL: "info", PUBLIC_URL: "https://sync.example.org" });
+});
+afterAll(async () => {
+  await sim?.close();
+  await db?.close();
+  await wp?.close();
+});
+
+async function cli(...args: string[]) {
+  const running = startCli(args, env);
+  const code = await running.exited;
+  return { code, stdout: running.stdout(), stderr: running.stderr() };
+}
+
+describe("the CLI", () => {
+  it("run drives a run to its end, prints progress on stderr and the summary on stdout, and exits 0", async () => {
+    const { code, stdout, stderr } = await cli("run", "default");
+    expect(stderr).toMatch(/Started run [0-9a-f-]{36} of job default/);
+    // Not a terminal: plain progress lines, no carriage returns.
+    expect(stderr).toMatch(/\d+ users .*users\/s/);
+    expect(stderr).not.toContain("\r");
+    expect(stdout).toMatch(/^Run [0-9a-f-]{36} of job default: completed\n/);
+    expect(stdout).toContain(`seen ${USERS}, created ${USERS},`);
+    expect(stdout).toContain("last error: none");
+    expect(stdout).toMatch(/duration \d/);
+    expect(code).toBe(0);
+    expect(await wp.usersIn(domain)).toHaveLength(USERS);
+    // Info logs stay out of the output (the CLI logs warnings and errors only, on stderr).
+    expect(stdout).not.toContain('"level"');
+  });
+
+  it("run --dry-run writes nothing", async () => {
+    sim.tenant.addUser({ displayName: "Dry Person" });
+    const { code, stdout } = await cli("run", "default", "--dry-run");
+    expect(code).toBe(0);
+    expect(stdout).toContain("completed (dry run: nothing written)");
+    expect(stdout).toContain("created 1,");
+    expect(await wp.usersIn(domain)).toHaveLength(USERS);
+  });
+
+  it("status prints the runs as an aligned table", async () => {
+    const { code, stdout } = await cli("status");
+    expect(code).toBe(0);
+    const lines = stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^JOB\s+MODE\s+RUN\s+STATE\s+TRIGGER\s+STARTED\s+DURATION\s+SEEN\s+CREATED/);
+    expect(lines).toHaveLength(3); // header + the two runs above, newest first
+    expect(lines[1]).toMatch(/^default\s+link-start-continue\s+[0-9a-f]{8}\s+completed \(dry\)\s+cli/);
+    expect(lines[2]).toMatch(/completed\s+cli/);
+    // Aligned: every column starts at the same offset on every line.
+    const stateAt = lines[0]!.indexOf("STATE");
+    for (const line of lines.slice(1)) expect(line.slice(stateAt)).toMatch(/^completed/);
+    expect((await cli("status", "default")).stdout).toContain("default");
+  });
+
+  it("links prints a start and a continue URL whose tokens verify", async () => {
+    const { code, stdout } = await cli("links", "default", "--expires-in", "30d");
+    expect(code).toBe(0);
+    const [start, cont] = stdout
+      .trimEnd()
+      .split("\n")
+      .map((line) => line.split(/\s+/));
+    expect(start![0]).toBe("start");
+    expect(cont![0]).toBe("continue");
+    for (const [act, url] of [start, cont] as Array<["start" | "continue", string]>) {
+      expect(url.startsWith("https://sync.example.org/v1/jobs/default/")).toBe(true);
+      const token = new URL(url).searchParams.get("token");
+      const claims = await verifyLink([SIGNING_KEY], token, { job: "default", act, gen: 1 });
+      expect(claims.exp! - claims.iat).toBe(30 * 86_400);
+    }
+  });
+
+  it.each([
+    [["run"], /run: missing <job>/],
+    [["run", "default", "--force"], /run: unknown option --force \(accepted: --dry-run\)/],
+    [["run", "a", "b"], /run: unexpected argument "b"/],
+    [["links", "default", "--expires-in"], /links: --expires-in needs a value/],
+    [["links", "default", "--expires-in", "soon"], /links: --expires-in: expiresIn must be/],
+    [["status", "default", "extra"], /status: unexpected argument "extra"/],
+    [["frobnicate"], /unknown command "frobnicate"/],
+    [["run", "nope"], /unknown job "nope" \(declared: default\)/],
+  ])("exits 64 with a message naming what is wrong: %j", async (args, message) => {
+    const { code, stderr, stdout } = await cli(...args);
+    expect(code).toBe(64);
+    expect(stderr).toMatch(message);
+    expect(stderr).toContain("Usage: entra-wp-sync");
+    expect(stdout).toBe("");
+  });
+});
