@@ -22,10 +22,13 @@ async function main(): Promise<void> {
     site,
   });
   try {
+    const rssBeforeRunMb = process.memoryUsage().rss / 1048576;
     const { run, wallMs } = await driveRun(runtime);
     const users = mode === "first" ? run.counts.created : run.counts.unchanged;
     const maxRssMb = process.resourceUsage().maxRSS / 1024;
-    process.stdout.write(`${JSON.stringify({ mode, maxRssMb, wallMs, users, wpRequests: site.total() })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ mode, maxRssMb, rssBeforeRunMb, wallMs, users, wpRequests: site.requests })}\n`,
+    );
   } finally {
     await runtime.close();
   }

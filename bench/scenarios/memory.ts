@@ -12,9 +12,11 @@ import { promisify } from "node:util";
 export interface MemoryRun {
   mode: "first" | "resync";
   maxRssMb: number;
+  /** RSS with the runtime open, before the run: the service's baseline. */
+  rssBeforeRunMb: number;
   wallMs: number;
   users: number;
-  wpRequests: number;
+  wpRequests: Record<string, number>;
 }
 
 export interface MemoryResult {
