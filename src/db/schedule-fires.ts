@@ -52,3 +52,11 @@ export async function listFires(db: Queryable, jobId: string): Promise<ScheduleF
   );
   return rows.map((row) => ({ jobId: row.job_id, dueAt: row.due_at, runId: row.run_id, firedAt: row.fired_at }));
 }
+
+/** Gives a fire back (its run could not be started): the next look at the schedule tries the due time again. */
+export async function deleteFire(db: Queryable, jobId: string, dueAt: Date): Promise<void> {
+  await db.query("delete from schedule_fires where job_id = $1::text and due_at = $2::timestamptz and run_id is null", [
+    jobId,
+    dueAt,
+  ]);
+}

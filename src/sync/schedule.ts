@@ -15,7 +15,7 @@ import { Cron } from "croner";
 import type { Logger } from "pino";
 import type { Job } from "../core/job";
 import type { Queryable } from "../db/pool";
-import { recordFire, scheduleReference, setFireRun } from "../db/schedule-fires";
+import { deleteFire, recordFire, scheduleReference, setFireRun } from "../db/schedule-fires";
 import type { SyncService } from "./service";
 
 /** Past this many due times between the reference and now, look only at the last day (a per-second cron after a long outage). */
@@ -71,7 +71,14 @@ export async function fireSchedule(options: {
   if (!dueAt) return { fired: false, reason: "not due" };
   if (!(await recordFire(db, job.id, dueAt))) return { fired: false, reason: "fired elsewhere" };
 
-  const result = await options.sync.startRun(job.id, { trigger: "schedule" });
+  let result: Awaited<ReturnType<SyncService["startRun"]>>;
+  try {
+    result = await options.sync.startRun(job.id, { trigger: "schedule" });
+  } catch (error) {
+    // Not lost: without its row the due time is still the latest one, and fires at the next look.
+    await deleteFire(db, job.id, dueAt).catch(() => undefined);
+    throw error;
+  }
   await setFireRun(db, job.id, dueAt, result.run.id);
   const log = logger.child({ job: job.id, dueAt: dueAt.toISOString(), run: result.run.id });
   if (result.started) {
