@@ -430,3 +430,27 @@ export async function recordLeaseChanges(
     return rows;
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Driving a run through its links
+
+export type LinkResponse = Awaited<ReturnType<typeof callLink>>;
+
+/** One caller at a time, as a monitor would: continue until the run settles (bounded), every answer 200. */
+export async function driveToEnd(baseUrl: string, token: string, maxCalls = 200): Promise<LinkResponse> {
+  let last: LinkResponse | null = null;
+  for (let i = 0; i < maxCalls; i++) {
+    last = await callLink(baseUrl, "continue", token);
+    expect({ status: last.status, body: last.status === 200 ? "" : last.text }).toEqual({ status: 200, body: "" });
+    if (["completed", "failed", "cancelled", "awaiting_approval"].includes(last.body.run?.state)) return last;
+  }
+  throw new Error(`the run did not settle in ${maxCalls} continue calls: ${last?.text}`);
+}
+
+/** Everything a response must never show: configured secrets and link tokens. */
+export function secretsIn(text: string, extra: string[] = []): string[] {
+  const secrets = [RELIABILITY_ADMIN_TOKEN, ...RELIABILITY_KEYS.map((k) => k.secret), ...extra].filter(
+    (s) => s.length >= 8,
+  );
+  return secrets.filter((s) => text.includes(s));
+}
