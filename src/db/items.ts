@@ -141,7 +141,8 @@ export async function addRemovals(db: Queryable, runId: string, entraIds: string
  * Itemises the run's removal candidates as "pending" (one statement) and returns how many there
  * are. full: the job's active mapped users with no listing item in this run (present means
  * created/updated/unchanged/reactivated, skipped, or failed). delta: the reported removals that
- * are mapped and active. Users itemised in the listing are never candidates (the unique index).
+ * are mapped and active. Users itemised in the listing are never candidates (the unique index),
+ * nor are users whose map entry was written after the run started (provision on demand).
  */
 export async function itemiseRemovals(
   db: Queryable,
@@ -155,6 +156,9 @@ export async function itemiseRemovals(
      where m.job_id = $2::text and m.state = 'active'
        and ($3::text = 'full' or exists (
          select 1 from run_removals r where r.run_id = $1::uuid and r.entra_id = m.entra_id))
+       -- A user synced on demand while this run was listing is present, though this run never listed it.
+       and ($3::text = 'delta' or m.updated_at < (
+         select coalesce(r.started_at, r.created_at) from runs r where r.id = $1::uuid))
      order by m.entra_id
      on conflict (run_id, entra_id) do nothing`,
     [run.id, run.jobId, run.mode, action],

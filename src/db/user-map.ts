@@ -41,7 +41,8 @@ export async function mapEntriesFor(db: Queryable, jobId: string, entraIds: stri
 export async function upsertMapEntries(
   db: Queryable,
   jobId: string,
-  runId: string,
+  /** The run that saw them; null for a user synced on demand. */
+  runId: string | null,
   entries: MapWrite[],
 ): Promise<void> {
   if (entries.length === 0) return;

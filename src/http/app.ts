@@ -13,6 +13,7 @@ import type { Logger } from "../logger";
 import { type Metrics, registerMetricsRoute } from "../observe/metrics";
 import { registerStatusRoutes } from "../observe/status-page";
 import type { Watchdog } from "../observe/watchdog";
+import type { ProvisionService } from "../sync/provision";
 import type { SyncService } from "../sync/service";
 import { makeAuthFailureBudget } from "./auth";
 import { registerProblemHandlers } from "./problem";
@@ -32,6 +33,8 @@ export interface AppDeps {
   metrics?: Pick<Metrics, "registry">;
   /** Its stalled-run warnings are shown on /status. */
   watchdog?: Pick<Watchdog, "warnings">;
+  /** Syncs one user on demand (POST /v1/jobs/{job}/users/{entraId}/sync); 501 without it. */
+  provision?: Pick<ProvisionService, "syncUser">;
 }
 
 export interface BuildOptions {

@@ -23,18 +23,18 @@ function listeningUrl(cli: RunningCli): string | null {
 
 describe("an instance killed mid-step", () => {
   it("is taken over after its lease expires; the run completes with no duplicates and no user missing", async () => {
-    // Slow WordPress creates (fake) or slow Graph pages (Retry-After): either way a step lasts long enough to be cut.
+    // A step must last long enough to be cut: the fake WordPress delays each create; a real one
+    // takes tens of ms per create, one at a time (WP_CONCURRENCY=1), so a page of 10 holds the lease ~0.3 s.
     const wp = await startWordPress({ createDelayMs: 150 });
     const db = await makeTestDatabase();
     const { sim, domain } = await startTenant(USERS);
     try {
-      if (!wp.fake) sim.faults.throttle(1, 1000, ["users"]);
       const env = serviceEnv(db.url!, sim, wp, {
         LOG_LEVEL: "info",
         SYNC_TRIGGER_MODE: "manual",
         STEP_BUDGET_MS: "1000",
         LEASE_MS: "2000",
-        WP_CONCURRENCY: "2",
+        WP_CONCURRENCY: wp.fake ? "2" : "1",
       });
       const a = startCli(["serve"], env);
       children.push(a);

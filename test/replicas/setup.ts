@@ -64,10 +64,15 @@ export async function startWordPress(options: { createDelayMs?: number } = {}): 
   };
 }
 
-/** A simulated tenant of n users in a fresh e-mail domain. */
+/**
+ * A simulated tenant of n users in a fresh e-mail domain and with fresh object ids (the seed): a
+ * real WordPress shared by test files matches by entra_object_id first, so a fixed seed would
+ * adopt another test's users.
+ */
 export async function startTenant(users: number): Promise<{ sim: GraphSimulator; domain: string }> {
   const domain = `t${randomBytes(5).toString("hex")}.example.org`;
-  const sim = await startGraphSimulator({ tenant: makeTenant({ users, domain }) });
+  const seed = randomBytes(4).readUInt32BE(0);
+  const sim = await startGraphSimulator({ tenant: makeTenant({ users, domain, seed }) });
   return { sim, domain };
 }
 

@@ -98,9 +98,8 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
     },
   );
 
-  // Provision on demand. `provision` is on the runtime that main.ts passes as AppDeps; an app built
-  // without it (tests of other routes) answers 501 as before.
-  const provision = (deps as AppDeps & { provision?: ProvisionService }).provision;
+  // Provision on demand; an app built without it (tests of other routes) answers 501.
+  const provision = deps.provision;
   app.post<{ Params: { job: string; entraId: string }; Body: { dryRun?: boolean } }>(
     "/v1/jobs/:job/users/:entraId/sync",
     {
