@@ -64,6 +64,18 @@ export class FakeDirectory implements Directory {
     return this;
   }
 
+  /**
+   * Adds a user at the front of the listing order: Graph's order is its own, so a user created
+   * while a listing is under way can land on a page the listing has already passed.
+   */
+  putFirst(user: GraphUser): this {
+    const rest = [...this.tracked.entries()];
+    this.tracked.clear();
+    this.tracked.set(user.id, { user, version: ++this.version, deleted: false });
+    for (const [id, entry] of rest) this.tracked.set(id, entry);
+    return this;
+  }
+
   update(n: number, changes: Partial<GraphUser>): this {
     const entry = this.tracked.get(entraId(n))!;
     return this.put({ ...entry.user, ...changes });

@@ -1,5 +1,6 @@
 import type { Database } from "../../src/db/pool";
-import { makeTestDatabase } from "../helpers/db";
+import { makeProvisionService } from "../../src/sync/provision";
+import { makeTestDatabase, silentLogger } from "../helpers/db";
 import { aGraphUser, aJob, entraId, expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
 
 let db: Database;
@@ -135,6 +136,36 @@ describe("reconciling", () => {
     const map = await h.userMap();
     expect(map.find((m) => m.entra_id === entraId(1))!.wp_user_id).toBe(existing.id);
     expect(h.site.all()).toHaveLength(3); // the service's account, the adopted one, user 2
+    await expectCountersMatchItems(h, run.id);
+  });
+});
+
+describe("reconciling after a user was synced on demand", () => {
+  it("does not remove a user provisioned while a full run was listing, though that run never listed it", async () => {
+    const directory = new FakeDirectory().withUsers(1, 4);
+    directory.pageSize = 2;
+    const h = makeHarness(db, { directory, job: aJob().safety(1, 1000).build() });
+    await h.sync();
+
+    const { run } = await h.service.startRun(h.job.id, { trigger: "manual" });
+    await h.service.advanceRun(run.id); // the listing has begun: later Entra changes are not in it
+    directory.putFirst(aGraphUser(9)); // on the page already listed
+    const provision = makeProvisionService({
+      db,
+      directory,
+      site: h.site,
+      jobs: [h.job],
+      logger: silentLogger,
+      stepBudgetMs: 10_000,
+    });
+    const trace = await provision.syncUser(h.job.id, entraId(9), { dryRun: false });
+    expect(trace.outcome).toBe("applied");
+
+    const done = await h.drive(run.id);
+    expect(done).toMatchObject({ state: "completed", counts: { deactivated: 0 } });
+    const nine = (await h.userMap()).find((m) => m.entra_id === entraId(9));
+    expect(nine?.state).toBe("active");
+    expect(h.site.isDeactivated(nine!.wp_user_id)).toBe(false);
     await expectCountersMatchItems(h, run.id);
   });
 });
