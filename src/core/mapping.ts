@@ -34,14 +34,27 @@ export function selectFor(job: Job): string[] {
   });
 }
 
+/**
+ * Column sizes of wp_users that WordPress 6.1 does not check before inserting: a longer value
+ * makes the insert fail and the REST request die with a PHP fatal (HTTP 500), so values are cut
+ * here, by characters (the columns are utf8mb4 varchar).
+ */
+export const WP_FIELD_MAX_LENGTH: Readonly<Record<string, number>> = { name: 250, url: 100 };
+
 /** WordPress field -> value for one user. A field whose expression yields nothing is left out, never "". */
 export function desiredFields(job: Job, user: GraphUser): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const [field, expression] of Object.entries(job.fields)) {
     const value = evaluate(expression, user);
-    if (value !== null) fields[field] = value;
+    if (value !== null) fields[field] = truncate(value, WP_FIELD_MAX_LENGTH[field]);
   }
   return fields;
+}
+
+function truncate(value: string, max: number | undefined): string {
+  if (max === undefined) return value;
+  const characters = Array.from(value); // code points: an emoji is one character to MariaDB
+  return characters.length <= max ? value : characters.slice(0, max).join("").trimEnd();
 }
 
 /** The first non-empty value among the expression's attributes, trimmed; null when there is none. */

@@ -38,6 +38,15 @@ export async function mapEntriesFor(db: Queryable, jobId: string, entraIds: stri
 }
 
 /** One multi-row upsert for a page. */
+/** The Entra user a WordPress user is synced from in this job, or null when none is. */
+export async function mapOwnerOf(db: Queryable, jobId: string, wpUserId: number): Promise<string | null> {
+  const { rows } = await db.query<{ entra_id: string }>(
+    "select entra_id from user_map where job_id = $1::text and wp_user_id = $2::int limit 1",
+    [jobId, wpUserId],
+  );
+  return rows[0]?.entra_id ?? null;
+}
+
 export async function upsertMapEntries(
   db: Queryable,
   jobId: string,

@@ -16,7 +16,7 @@ import type { Watchdog } from "../observe/watchdog";
 import type { ProvisionService } from "../sync/provision";
 import type { SyncService } from "../sync/service";
 import { makeAuthFailureBudget } from "./auth";
-import { registerProblemHandlers } from "./problem";
+import { registerProblemHandlers, sendProblem } from "./problem";
 import { registerAdminRoutes } from "./routes/admin";
 import { registerDocsRoutes } from "./routes/docs";
 import { registerHealthRoutes } from "./routes/health";
@@ -54,6 +54,14 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     bodyLimit: 64 * 1024,
     // additionalProperties:false must refuse an unknown field (a typo like "dryrun"), not drop it silently.
     ajv: { customOptions: { removeAdditional: false } },
+    // Errors Fastify raises before routing (bad percent-encoding, an over-long path parameter) would
+    // otherwise answer plain JSON echoing the whole URL, link token included.
+    frameworkErrors: (error, _request, reply) =>
+      sendProblem(
+        reply,
+        error.code === "FST_ERR_MAX_PARAM_LENGTH" ? 414 : 400,
+        error.code === "FST_ERR_MAX_PARAM_LENGTH" ? "A path segment of the URL is too long" : "The URL is not valid",
+      ),
   });
   if (options.onRoute) app.addHook("onRoute", options.onRoute);
   app.addHook("onSend", async (request, reply) => {

@@ -9,7 +9,7 @@ import { matchUser } from "../core/match";
 import { isProtected, type MapEntry, needsCurrent, type PlanInput, planUser, type UserPlan } from "../core/plan";
 import { uniqueUsername } from "../core/username";
 import type { ItemInput } from "../db/items";
-import type { MapWrite } from "../db/user-map";
+import { type MapWrite, mapOwnerOf } from "../db/user-map";
 import type { GraphUser, WpUser } from "./ports";
 import type { StepContext } from "./step";
 
@@ -27,15 +27,27 @@ function isUserError(error: unknown): error is UpstreamError {
   );
 }
 
-/** Logins handed out in this step but not yet in the index (two users of a page with one candidate). */
-export type TakenLogins = Set<string>;
+/**
+ * What the users of one page have claimed so far, before anything is committed: logins handed
+ * out (two users with one candidate), and WordPress accounts (by id, or by e-mail for one being
+ * created) so that two Entra users with one e-mail never share, or take over, one account.
+ */
+export interface PageClaims {
+  logins: Set<string>;
+  /** "wp:<id>" or "email:<address>" -> the Entra id that claimed it. */
+  accounts: Map<string, string>;
+}
+
+export function makePageClaims(): PageClaims {
+  return { logins: new Set(), accounts: new Map() };
+}
 
 export async function syncUser(
   ctx: StepContext,
   user: GraphUser,
   groupIds: ReadonlySet<string>,
   mapEntry: MapEntry | null,
-  taken: TakenLogins,
+  claims: PageClaims,
 ): Promise<UserOutcome> {
   const { job, deps } = ctx;
   // selfId only matters once WordPress's current user is known (isProtected); an unchanged user
@@ -51,10 +63,57 @@ export async function syncUser(
   const input = { ...draft, selfId };
   const plan = planUser({ ...input, current });
   try {
-    return await apply(ctx, input, plan, mapEntry, taken);
+    if (!mapEntry && plan.wpUserId !== null) await claim(ctx, plan.entraId, { wpUserId: plan.wpUserId }, claims);
+    return await apply(ctx, input, plan, mapEntry, claims);
   } catch (error) {
-    if (!isUserError(error)) throw error;
-    return { item: itemOf(plan, "failed", error.message), map: null };
+    if (isUserError(error) || (await failedForThisUserOnly(ctx, error))) {
+      return { item: itemOf(plan, "failed", (error as Error).message), map: null };
+    }
+    throw error;
+  }
+}
+
+/**
+ * Takes a WordPress account for this Entra user, refusing one that another Entra user of the job
+ * is synced to, or that another user of this page claimed: duplicate e-mails in Entra must end in
+ * a failed item, never in one account overwritten by two people. The page claim is set before
+ * anything is awaited, so two users of the page racing for one account cannot both pass.
+ */
+async function claim(
+  ctx: StepContext,
+  entraId: string,
+  account: { wpUserId: number } | { email: string },
+  claims: PageClaims,
+): Promise<void> {
+  const key = "wpUserId" in account ? `wp:${account.wpUserId}` : `email:${account.email.toLowerCase()}`;
+  const holder = claims.accounts.get(key);
+  if (holder === undefined) claims.accounts.set(key, entraId);
+  const owner =
+    holder ?? ("wpUserId" in account ? await mapOwnerOf(ctx.deps.db.pool, ctx.job.id, account.wpUserId) : null);
+  if (owner !== null && owner !== entraId) {
+    const what = "wpUserId" in account ? `WordPress user ${account.wpUserId}` : `The e-mail ${account.email}`;
+    throw new UpstreamError(
+      `${what} already belongs to Entra user ${owner}: the same e-mail or login in two Entra accounts?`,
+      "wordpress",
+      "exists",
+      { code: "already_synced" },
+    );
+  }
+}
+
+/**
+ * WordPress answers HTTP 500 both when it is down and when one user's data makes PHP fail (a
+ * fatal on a value the database refuses). If a cheap read succeeds right after, the site is up
+ * and the failure belongs to this user: record it on the item instead of failing every step.
+ */
+async function failedForThisUserOnly(ctx: StepContext, error: unknown): Promise<boolean> {
+  if (!(error instanceof UpstreamError && error.source === "wordpress" && error.details.status === 500)) return false;
+  try {
+    await ctx.deps.site.info();
+    ctx.log.warn({ err: error }, "WordPress failed on one user while answering other requests; recorded as failed");
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -63,7 +122,7 @@ async function apply(
   input: Omit<PlanInput, "current">,
   plan: UserPlan,
   mapEntry: MapEntry | null,
-  taken: TakenLogins,
+  claims: PageClaims,
 ): Promise<UserOutcome> {
   const { site } = ctx.deps;
   if (ctx.run.dryRun) return { item: itemOf(plan, "planned"), map: null };
@@ -79,7 +138,7 @@ async function apply(
       await site.reactivateUser(plan.wpUserId!, plan.write);
       return { item: itemOf(plan, "ok"), map: mapOf(plan, plan.wpUserId!) };
     case "create":
-      return create(ctx, input, plan, taken);
+      return create(ctx, input, plan, claims);
   }
 }
 
@@ -92,12 +151,16 @@ async function create(
   ctx: StepContext,
   input: Omit<PlanInput, "current">,
   plan: UserPlan,
-  taken: TakenLogins,
+  claims: PageClaims,
 ): Promise<UserOutcome> {
   const { site } = ctx.deps;
   const index = await ctx.index();
-  const username = uniqueUsername(plan.username!, (login) => taken.has(login.toLowerCase()) || !!index.byLogin(login));
-  taken.add(username.toLowerCase());
+  const username = uniqueUsername(
+    plan.username!,
+    (login) => claims.logins.has(login.toLowerCase()) || !!index.byLogin(login),
+  );
+  claims.logins.add(username.toLowerCase());
+  if (plan.write.fields.email) await claim(ctx, plan.entraId, { email: plan.write.fields.email }, claims);
   try {
     const created = await site.createUser(username, plan.write, plan.entraId);
     return { item: itemOf(plan, "ok", null, created.id), map: mapOf(plan, created.id) };
@@ -105,6 +168,7 @@ async function create(
     if (!(error instanceof UpstreamError && error.kind === "exists")) throw error;
     const existing = await site.findUser({ email: plan.write.fields.email, username });
     if (!existing) throw error;
+    await claim(ctx, plan.entraId, { wpUserId: existing.id }, claims);
     ctx.log.info({ entraId: plan.entraId, wpUserId: existing.id }, "create found the user already there; adopting it");
     const adopted = planUser({ ...input, mapEntry: null, current: existing });
     if (adopted.action === "create") throw error; // cannot happen with a current user; never loop
@@ -113,7 +177,7 @@ async function create(
       input,
       { ...adopted, reason: adopted.reason ?? "adopted existing WordPress user" },
       null,
-      taken,
+      claims,
     );
     return outcome;
   }

@@ -13,7 +13,7 @@ import { addRemovals, insertItems, itemisedAmong } from "../db/items";
 import { withTransaction } from "../db/pool";
 import { type RunPatch, updateLeased } from "../db/runs";
 import { mapEntriesFor, upsertMapEntries } from "../db/user-map";
-import { runInOrder, syncUser, type UserOutcome } from "./apply";
+import { makePageClaims, runInOrder, syncUser, type UserOutcome } from "./apply";
 import type { UsersQuery } from "./ports";
 import { LeaseLostError, nearDeadline, type StepContext, type StepOutcome, startCursor } from "./step";
 
@@ -75,7 +75,7 @@ export async function listUsersStep(ctx: StepContext): Promise<StepOutcome> {
 
   // Users that left the job's groups but are still mapped: removal candidates in delta mode too.
   const leftScope: string[] = [];
-  const taken = new Set<string>();
+  const claims = makePageClaims();
   const outcomes = await runInOrder<UserOutcome | null>(
     todo.length,
     ctx.deps.applyConcurrency,
@@ -90,7 +90,7 @@ export async function listUsersStep(ctx: StepContext): Promise<StepOutcome> {
         if (mapEntry?.state === "active") leftScope.push(user.id);
         return null;
       }
-      return syncUser(ctx, user, groupIds, mapEntry, taken);
+      return syncUser(ctx, user, groupIds, mapEntry, claims);
     },
   );
 

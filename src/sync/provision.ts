@@ -18,7 +18,7 @@ import { inScope } from "../core/roles";
 import type { Database } from "../db/pool";
 import { type Run, zeroCounts } from "../db/runs";
 import { mapEntriesFor, upsertMapEntries } from "../db/user-map";
-import { syncUser } from "./apply";
+import { makePageClaims, syncUser } from "./apply";
 import { groupsToList } from "./listing";
 import type { Directory, GraphUser, Site } from "./ports";
 import type { ItemAction } from "./service";
@@ -218,7 +218,7 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
       clock = performance.now();
       let outcome: Awaited<ReturnType<typeof syncUser>>;
       try {
-        outcome = await syncUser(ctx, user, groupIds, mapEntry, new Set());
+        outcome = await syncUser(ctx, user, groupIds, mapEntry, makePageClaims());
       } catch (error) {
         stages.applied = { result: "failed", wpUserId: matched.wpUserId, error: message(error), ms: since(clock) };
         return trace;

@@ -94,3 +94,19 @@ describe("desiredFields", () => {
     expect(desiredFields(job, user).nickname).toBe("ann");
   });
 });
+
+describe("WordPress column limits", () => {
+  it("cuts a display name to WordPress's 250 characters, counting an emoji as one", () => {
+    const job = aJob().build();
+    const long = `${"😀".repeat(10)}${"x".repeat(300)}`;
+    const fields = desiredFields(job, aGraphUser().with("displayName", long).build());
+    expect(Array.from(fields.name!)).toHaveLength(250);
+    expect(fields.name!.startsWith("😀".repeat(10))).toBe(true);
+  });
+
+  it("leaves a name of 250 characters or fewer as it is", () => {
+    const job = aJob().build();
+    const name = "y".repeat(250);
+    expect(desiredFields(job, aGraphUser().with("displayName", name).build()).name).toBe(name);
+  });
+});

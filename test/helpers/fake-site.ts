@@ -27,6 +27,8 @@ export class FakeSite implements Site {
   private failures: Array<{ kind: UpstreamKind }> = [];
   private dieAfter: number | null = null;
   private dead = false;
+  private down = false;
+  private readonly crashingEmails = new Set<string>();
   readonly selfId: number;
   readonly companionPlugin: boolean;
 
@@ -85,6 +87,23 @@ export class FakeSite implements Site {
     for (let i = 0; i < n; i++) this.failures.push({ kind });
   }
 
+  /**
+   * Writes of a user with this e-mail die with HTTP 500, as WordPress does when one user's data
+   * makes PHP fail (e.g. a display name longer than its column), while every other request works.
+   */
+  crashOnWritesOf(email: string): void {
+    this.crashingEmails.add(email.toLowerCase());
+  }
+
+  /** Every request answers HTTP 500 ("Error establishing a database connection"), until up(). */
+  goDown(): void {
+    this.down = true;
+  }
+
+  up(): void {
+    this.down = false;
+  }
+
   /** After n more successful creates, every call hangs forever: the step's process "died". */
   dieAfterCreates(n: number): void {
     this.dieAfter = this.creates + n;
@@ -129,7 +148,7 @@ export class FakeSite implements Site {
   }
 
   async createUser(username: string, write: WpWrite, entraId: string): Promise<WpUser> {
-    await this.request("POST");
+    await this.request("POST", write.fields.email);
     if (this.dieAfter !== null && this.creates >= this.dieAfter) {
       this.dead = true;
       await hang();
@@ -161,7 +180,7 @@ export class FakeSite implements Site {
   }
 
   async updateUser(id: number, write: WpWrite): Promise<WpUser> {
-    await this.request("POST");
+    await this.request("POST", write.fields.email ?? this.users.get(id)?.email);
     const user = this.mustGet(id);
     const email = write.fields.email;
     if (email !== undefined) {
@@ -196,9 +215,12 @@ export class FakeSite implements Site {
     this.users.delete(id);
   }
 
-  private async request(method: keyof FakeSite["requests"]): Promise<void> {
+  private async request(method: keyof FakeSite["requests"], email?: string): Promise<void> {
     if (this.dead) await hang();
     this.requests[method]++;
+    if (this.down || (email !== undefined && this.crashingEmails.has(email.toLowerCase()))) {
+      throw new UpstreamError("WordPress answered HTTP 500", "wordpress", "transient", { status: 500 });
+    }
     // Yield like a network call would, so concurrency is real.
     await Promise.resolve();
     const failure = this.failures.shift();
