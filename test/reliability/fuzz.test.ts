@@ -133,7 +133,11 @@ describe("bad input on every endpoint", () => {
         () => undefined,
         () => "",
         () => "{}",
-        () => JSON.stringify({ dryRun: pick([true, "yes", null, 1]), expiresIn: pick(["30d", "-1", "🙂", 0, Number.MAX_VALUE]) }),
+        () =>
+          JSON.stringify({
+            dryRun: pick([true, "yes", null, 1]),
+            expiresIn: pick(["30d", "-1", "🙂", 0, Number.MAX_VALUE]),
+          }),
         () => JSON.stringify({ unknown: 1, dryrun: true }),
         () => nested(Math.floor(random() * 20_000)),
         () => `{"a":${nested(500)}}`,
