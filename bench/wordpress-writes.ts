@@ -62,10 +62,16 @@ async function timed(n: number, fn: () => Promise<unknown>): Promise<number> {
   return (performance.now() - started) / n;
 }
 
-async function benchRest(n: number, concurrency: number, run: string): Promise<PerUser> {
-  const url = process.env.WP_URL;
-  const username = process.env.WP_USERNAME;
-  const appPassword = process.env.WP_APP_PASSWORD;
+/** makeWordPressSite's create / update / delete for n users, no engine; `wordpress` defaults to WP_* from the environment. */
+export async function benchRest(
+  n: number,
+  concurrency: number,
+  run: string,
+  wordpress: { url?: string; username?: string; appPassword?: string } = {},
+): Promise<PerUser> {
+  const url = wordpress.url ?? process.env.WP_URL;
+  const username = wordpress.username ?? process.env.WP_USERNAME;
+  const appPassword = wordpress.appPassword ?? process.env.WP_APP_PASSWORD;
   if (!url || !username || !appPassword)
     throw new Error('set WP_URL, WP_USERNAME, WP_APP_PASSWORD (eval "$(scripts/wordpress-local.sh)")');
   const site = makeWordPressSite({ url, username, appPassword, concurrency, logger: pino({ level: "warn" }) });
