@@ -1,5 +1,5 @@
 /**
- * `npm run demo [-- --users 3000 --port 3080 --exit]`: the whole service on one machine.
+ * `npm run demo [-- --users 3000 --port 3080 --fake-wordpress --exit]`: the whole service on one machine.
  * Starts the service on a fresh embedded database (.tmp/demo/data), the Graph simulator with a
  * tenant of a few thousand users, and a WordPress (see wordpress.ts); prints the signed start and
  * continue links; drives a full run through them with a progress bar; changes the tenant (renames,
@@ -28,6 +28,7 @@ async function main(): Promise<void> {
       users: { type: "string", default: "3000" },
       port: { type: "string", default: "3080" },
       exit: { type: "boolean", default: false },
+      "fake-wordpress": { type: "boolean", default: false },
     },
   });
   const out = (text: string) => process.stdout.write(text);
@@ -39,7 +40,9 @@ async function main(): Promise<void> {
 
   const demo = makeDemoTenant(Number(values.users));
   const sim = await startGraphSimulator({ tenant: demo.tenant });
-  const wordpress = chooseWordPress((line) => process.stderr.write(`${line}\n`));
+  const wordpress = chooseWordPress((line) => process.stderr.write(`${line}\n`), {
+    fake: values["fake-wordpress"],
+  });
   const port = Number(values.port);
   const publicUrl = `http://localhost:${port}`;
   const logFile = resolve(work, "service.log");

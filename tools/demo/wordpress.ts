@@ -16,7 +16,14 @@ export type DemoWordPress =
 const PORT = process.env.DEMO_WP_PORT ?? "8884";
 const DIR = process.env.DEMO_WP_DIR ?? "/tmp/entra-wp-sync-wordpress-demo";
 
-export function chooseWordPress(log: (line: string) => void): DemoWordPress {
+export function chooseWordPress(log: (line: string) => void, options: { fake?: boolean } = {}): DemoWordPress {
+  if (options.fake) {
+    return {
+      kind: "fake",
+      site: new FakeSite({ companionPlugin: true }),
+      note: "IN-MEMORY FAKE WordPress (--fake-wordpress): nothing is written to a real site",
+    };
+  }
   const { WP_URL, WP_USERNAME, WP_APP_PASSWORD } = process.env;
   if (WP_URL && WP_USERNAME && WP_APP_PASSWORD) {
     return {
