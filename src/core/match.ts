@@ -5,25 +5,26 @@ import { usernameCandidate } from "./username";
 
 /**
  * Exact lookups over the site's users; case-insensitivity is the index's job. A miss may be
- * undefined or null (src/wordpress/user-index.ts answers null).
+ * undefined or null (src/wordpress/user-index.ts answers null). What is found may be the whole
+ * WordPress user or just a reference to it (the index keeps only what matching needs).
  */
-export interface MatchIndex {
-  byEmail(email: string): WpUser | undefined | null;
-  byLogin(login: string): WpUser | undefined | null;
+export interface MatchIndex<T extends { id: number } = WpUser> {
+  byEmail(email: string): T | undefined | null;
+  byLogin(login: string): T | undefined | null;
   /** Only with the companion plugin (entra_object_id meta); absent means "cannot match by id". */
-  byEntraId?(entraId: string): WpUser | undefined | null;
+  byEntraId?(entraId: string): T | undefined | null;
 }
 
 /** Anything with one "@" and a dot after it: enough to tell a UPN that doubles as an address. */
 const LOOKS_LIKE_EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** The first WordPress user found by job.match ("entraId", "email", "username"), else null. */
-export function matchUser(
+export function matchUser<T extends { id: number }>(
   job: Job,
   user: GraphUser,
   desired: Record<string, string>,
-  index: MatchIndex,
-): WpUser | null {
+  index: MatchIndex<T>,
+): T | null {
   for (const key of job.match) {
     const found = matchBy(key, job, user, desired, index);
     if (found) return found;
@@ -31,13 +32,13 @@ export function matchUser(
   return null;
 }
 
-function matchBy(
+function matchBy<T extends { id: number }>(
   key: Job["match"][number],
   job: Job,
   user: GraphUser,
   desired: Record<string, string>,
-  index: MatchIndex,
-): WpUser | null {
+  index: MatchIndex<T>,
+): T | null {
   switch (key) {
     case "entraId":
       return index.byEntraId?.(user.id) ?? null;

@@ -107,9 +107,10 @@ export async function settlePendingItems(db: Queryable, runId: string, items: It
   if (items.length === 0) return zeroCounts();
   const { rows } = await db.query<Counted>(
     `update run_items r set wp_user_id = i.wp_user_id, action = i.action, status = i.status,
-            diff = coalesce(i.diff, '{}'::jsonb), reason = i.reason, error = i.error
+            diff = coalesce(i.diff, '{}'::jsonb), reason = i.reason, error = i.error,
+            email = coalesce(i.email, r.email), display_name = coalesce(i.display_name, r.display_name)
      from jsonb_to_recordset($2::jsonb) as i (entra_id text, wp_user_id int, action text, status text, diff jsonb,
-            reason text, error text)
+            reason text, error text, email text, display_name text)
      where r.run_id = $1::uuid and r.entra_id = i.entra_id and r.status = 'pending'
      returning r.action, r.status, r.phase`,
     [runId, toRecords(items, "removal")],
@@ -150,8 +151,8 @@ export async function itemiseRemovals(
   action: "deactivate" | "delete",
 ): Promise<number> {
   const { rowCount } = await db.query(
-    `insert into run_items (run_id, entra_id, wp_user_id, action, status, email, phase)
-     select $1::uuid, m.entra_id, m.wp_user_id, $4::text, 'pending', m.email, 'removal'
+    `insert into run_items (run_id, entra_id, wp_user_id, action, status, email, display_name, phase)
+     select $1::uuid, m.entra_id, m.wp_user_id, $4::text, 'pending', m.email, m.fields->>'name', 'removal'
      from user_map m
      where m.job_id = $2::text and m.state = 'active'
        and ($3::text = 'full' or exists (

@@ -58,7 +58,11 @@ export async function syncUser(
   if (needsCurrent(draft)) {
     selfId = await deps.selfId();
     if (mapEntry) current = await deps.site.getUser(mapEntry.wpUserId);
-    else current = matchUser(job, user, desiredFields(job, user), await ctx.index());
+    else {
+      // The index keeps references only: read the whole user (roles, fields) when one matches.
+      const match = matchUser(job, user, desiredFields(job, user), await ctx.index());
+      current = match ? await deps.site.getUser(match.id) : null;
+    }
   }
   const input = { ...draft, selfId };
   const plan = planUser({ ...input, current });
@@ -163,6 +167,7 @@ async function create(
   if (plan.write.fields.email) await claim(ctx, plan.entraId, { email: plan.write.fields.email }, claims);
   try {
     const created = await site.createUser(username, plan.write, plan.entraId);
+    index.add(created);
     return { item: itemOf(plan, "ok", null, created.id), map: mapOf(plan, created.id) };
   } catch (error) {
     if (!(error instanceof UpstreamError && error.kind === "exists")) throw error;

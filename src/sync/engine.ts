@@ -14,6 +14,7 @@ import { getDeltaLink, mirrorJobs } from "../db/jobs";
 import type { Database } from "../db/pool";
 import * as runs from "../db/runs";
 import { type Run, toSummary } from "../db/runs";
+import { buildUserIndex, type UserIndex } from "../wordpress/user-index";
 import { groupsToList } from "./listing";
 import type { Directory, Site } from "./ports";
 import type { AdvanceResult, RunSummary, RunTrigger, StartResult, SyncService } from "./service";
@@ -61,6 +62,9 @@ export type EngineService = SyncService & {
   ready(): Promise<void>;
 };
 
+/** One per job can be active at a time; a few more cover runs that just ended. */
+const MAX_KEPT_INDEXES = 8;
+
 export function makeSyncService(deps: SyncServiceDeps): EngineService {
   const pool = deps.db.pool;
   const owner = deps.owner ?? `${os.hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
@@ -79,7 +83,22 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
   };
 
   let selfId: Promise<number> | null = null;
+  // Match indexes of the runs this process advanced lately; a run is rarely advanced by more than
+  // one replica, and one that is builds its own once. Users created elsewhere meanwhile are caught
+  // by create's "exists -> adopt".
+  const indexes = new Map<string, Promise<UserIndex>>();
+  const indexFor = (runId: string): Promise<UserIndex> => {
+    let index = indexes.get(runId);
+    if (!index) {
+      index = buildUserIndex(deps.site);
+      index.catch(() => indexes.delete(runId));
+      indexes.set(runId, index);
+      if (indexes.size > MAX_KEPT_INDEXES) indexes.delete(indexes.keys().next().value!);
+    }
+    return index;
+  };
   const stepDeps: StepDeps = {
+    indexFor,
     db: deps.db,
     directory: deps.directory,
     site: deps.site,

@@ -23,6 +23,12 @@ export interface StepDeps {
   applyConcurrency: number;
   /** The service's own WordPress account (memoised per service). */
   selfId(): Promise<number>;
+  /**
+   * The match index of a run, kept across its steps by the engine (built once, then grown with the
+   * users the run creates), so a first sync does not list the whole site again at every step.
+   * Absent: built once per step (provision on demand).
+   */
+  indexFor?(runId: string): Promise<UserIndex>;
 }
 
 export interface StepContext {
@@ -66,7 +72,7 @@ export function makeStepContext(deps: StepDeps, run: Run, job: Job, owner: strin
     budget: { deadline: Date.now() + stepBudgetMs },
     reserveMs: Math.min(3000, Math.floor(stepBudgetMs * 0.2)),
     index: () => {
-      index ??= buildUserIndex(deps.site);
+      index ??= deps.indexFor ? deps.indexFor(run.id) : buildUserIndex(deps.site);
       return index;
     },
     log: deps.logger.child({ run: run.id, job: job.id }),

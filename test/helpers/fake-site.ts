@@ -22,6 +22,8 @@ export interface FakeSiteOptions {
 export class FakeSite implements Site {
   readonly requests = { GET: 0, POST: 0, DELETE: 0 };
   creates = 0;
+  /** listUsers calls: building a match index lists every page. */
+  lists = 0;
   private readonly users = new Map<number, Stored>();
   private nextId = 1;
   private failures: Array<{ kind: UpstreamKind }> = [];
@@ -121,6 +123,7 @@ export class FakeSite implements Site {
 
   async listUsers(page: number): Promise<{ users: WpUser[]; totalPages: number }> {
     await this.request("GET");
+    this.lists++;
     const sorted = [...this.users.values()].sort((a, b) => a.id - b.id);
     return {
       users: sorted.slice((page - 1) * 100, page * 100).map((u) => this.view(u)),

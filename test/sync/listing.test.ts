@@ -169,3 +169,18 @@ describe("delta listing", () => {
     await expectCountersMatchItems(h, run.id);
   });
 });
+
+describe("the match index", () => {
+  it("is built once per run and grows with the users the run creates, instead of listing WordPress at every step", async () => {
+    const directory = new FakeDirectory().withUsers(1, 30);
+    directory.pageSize = 10;
+    const h = makeHarness(db, { directory });
+    const run = await h.sync();
+    expect(run).toMatchObject({ state: "completed", step: expect.any(Number), counts: { created: 30 } });
+    expect(run.step).toBeGreaterThanOrEqual(3);
+    expect(h.site.lists).toBe(1);
+    // Logins stay unique across steps although the index was built before any of them existed.
+    const logins = h.site.all().map((u) => u.username.toLowerCase());
+    expect(new Set(logins).size).toBe(logins.length);
+  });
+});

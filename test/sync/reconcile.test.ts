@@ -23,6 +23,11 @@ describe("reconciling", () => {
     const map = await h.userMap();
     expect(map.filter((m) => m.state === "deactivated").map((m) => m.entra_id)).toEqual([entraId(3), entraId(7)]);
     const wp3 = map.find((m) => m.entra_id === entraId(3))!.wp_user_id;
+    const removed = await h.service.items(second.id, { action: "deactivate" });
+    expect(removed.items.map((i) => [i.displayName, i.email])).toEqual([
+      ["User 3", "user3@contoso.com"],
+      ["User 7", "user7@contoso.com"],
+    ]);
     expect(h.site.isDeactivated(wp3)).toBe(true);
     await expectCountersMatchItems(h, second.id);
 
@@ -54,6 +59,9 @@ describe("reconciling", () => {
 
     const stopped = await h.sync();
     expect(stopped).toMatchObject({ state: "awaiting_approval", counts: { deactivated: 0 } });
+    // People approving see who would go: the name last written, not only an id.
+    const waiting = await h.service.items(stopped.id, { action: "deactivate" });
+    expect(waiting.items.map((i) => i.displayName)).toEqual(["User 1", "User 2", "User 3"]);
     expect(stopped.lastError).toMatch(/3 removals of 10 mapped users exceed the safety limits/);
     const pending = await h.service.items(stopped.id, { action: "deactivate" });
     expect(pending.items.map((i) => [i.entraId, i.status])).toEqual([

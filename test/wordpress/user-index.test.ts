@@ -27,7 +27,7 @@ describeWithWordPress("WordPress user index", (wp: WordPressTarget) => {
     expect(index.size).toBeGreaterThanOrEqual(4);
     for (const { user, login, entraId } of made) {
       expect(index.byEmail(`${login}@example.TEST`.toUpperCase())?.id).toBe(user.id);
-      expect(index.byLogin(login.toLowerCase())).toEqual(user);
+      expect(index.byLogin(login.toLowerCase())).toEqual({ id: user.id, username: user.username, email: user.email });
       expect(index.byEntraId(entraId.toUpperCase())?.id).toBe(user.id);
     }
     expect(index.byEmail(`x${made[0]!.login}@example.test`)).toBeNull();
@@ -53,6 +53,16 @@ describe("user index paging", () => {
     expect([...requested].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(index.byEmail("DUP@X")?.id).toBe(10);
     expect(index.byLogin("user72")?.id).toBe(72);
+  });
+
+  it("learns the users a run creates, so their logins and e-mails count as taken", async () => {
+    const site = { listUsers: async () => ({ users: [aUser(1)], totalPages: 1 }) } as unknown as Site;
+    const index = await buildUserIndex(site);
+    expect(index.byLogin("user2")).toBeNull();
+    index.add(aUser(2));
+    expect(index.size).toBe(2);
+    expect(index.byLogin("USER2")?.id).toBe(2);
+    expect(index.byEmail("user2@example.test")?.id).toBe(2);
   });
 });
 
