@@ -5,6 +5,7 @@
  * when their settings are missing, so the service always starts.
  */
 
+import v8 from "node:v8";
 import type { DestinationStream } from "pino";
 import { ensureSecrets, type ServiceSecrets } from "./bootstrap";
 import { type Config, missingForSync, secretsOf } from "./config";
@@ -57,7 +58,18 @@ export interface RuntimeOptions {
   site?: Site;
 }
 
+/**
+ * Ask V8 to collect garbage before the heap grows more than 20 % over what is live. A first sync
+ * of 100,000 users keeps only ~30 MB live (the run's match index), but with V8's default growth
+ * the heap swelled to 190 MB of garbage before a full GC and the process peaked at 312 MB RSS;
+ * with this setting it peaked at 191-203 MB (bench, fake WordPress in-process) in the same time.
+ */
+function collectGarbageSooner(): void {
+  v8.setFlagsFromString("--heap-growing-percent=20");
+}
+
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  collectGarbageSooner();
   const logger = makeLogger({
     level: config.logLevel,
     secrets: secretsOf(config),

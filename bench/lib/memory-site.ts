@@ -21,8 +21,16 @@ export class MemorySite implements Site {
   private readonly emails = new Map<string, WpUser>();
   private nextId = 1;
   readonly selfId: number;
+  /**
+   * keepUsers false: remember only the logins and e-mails taken (enough to answer creates, with
+   * "exists"), so a memory row counts the service and not 100,000 users held by its fake WordPress,
+   * which a real, remote WordPress would hold instead. Reads then find none of those users.
+   */
+  private readonly keepUsers: boolean;
+  private readonly taken = new Set<string>();
 
-  constructor() {
+  constructor(options: { keepUsers?: boolean } = {}) {
+    this.keepUsers = options.keepUsers ?? true;
     this.selfId = this.insert("admin", { fields: { email: "admin@example.org" }, roles: ["administrator"] }).id;
   }
 
@@ -74,7 +82,14 @@ export class MemorySite implements Site {
 
   async createUser(username: string, write: WpWrite): Promise<WpUser> {
     this.requests.POST++;
-    if (this.logins.has(username.toLowerCase()) || this.emails.has((write.fields.email ?? "").toLowerCase())) {
+    const login = `login:${username.toLowerCase()}`;
+    const email = `email:${(write.fields.email ?? "").toLowerCase()}`;
+    if (
+      this.logins.has(username.toLowerCase()) ||
+      this.emails.has((write.fields.email ?? "").toLowerCase()) ||
+      this.taken.has(login) ||
+      this.taken.has(email)
+    ) {
       throw new UpstreamError("Sorry, that user already exists!", "wordpress", "exists", {
         status: 400,
         code: "existing_user_login",
@@ -108,8 +123,21 @@ export class MemorySite implements Site {
   }
 
   private insert(username: string, write: WpWrite): WpUser {
-    const user: WpUser = {
-      id: this.nextId++,
+    if (!this.keepUsers && this.nextId > 1) {
+      this.taken.add(`login:${username.toLowerCase()}`).add(`email:${(write.fields.email ?? "").toLowerCase()}`);
+      return this.apply(this.blank(this.nextId++, username, write), write);
+    }
+    const user = this.apply(this.blank(this.nextId++, username, write), write);
+    this.users.push(user);
+    this.byId.set(user.id, user);
+    this.logins.set(username.toLowerCase(), user);
+    this.emails.set(user.email.toLowerCase(), user);
+    return user;
+  }
+
+  private blank(id: number, username: string, write: WpWrite): WpUser {
+    return {
+      id,
       username,
       email: "",
       name: username,
@@ -121,18 +149,12 @@ export class MemorySite implements Site {
       roles: write.roles ?? ["subscriber"],
       meta: {},
     };
-    this.apply(user, write);
-    this.users.push(user);
-    this.byId.set(user.id, user);
-    this.logins.set(username.toLowerCase(), user);
-    this.emails.set(user.email.toLowerCase(), user);
-    return user;
   }
 
   private apply(user: WpUser, write: WpWrite): WpUser {
     for (const [key, value] of Object.entries(write.fields)) {
       if (!PLAIN_FIELDS.has(key)) continue;
-      if (key === "email") {
+      if (key === "email" && this.byId.get(user.id) === user) {
         this.emails.delete(user.email.toLowerCase());
         this.emails.set(value.toLowerCase(), user);
       }

@@ -14,6 +14,8 @@ export interface MemoryRun {
   maxRssMb: number;
   /** RSS with the runtime open, before the run: the service's baseline. */
   rssBeforeRunMb: number;
+  /** Heap in use after a forced GC at the end of the run (fake WordPress included). */
+  liveHeapMb: number;
   wallMs: number;
   users: number;
   wpRequests: Record<string, number>;
@@ -31,7 +33,7 @@ export async function benchMemory(users: number): Promise<MemoryResult> {
   const sim = await startSimulatorProcess(users);
   try {
     const child = async (mode: MemoryRun["mode"]): Promise<MemoryRun> => {
-      const { stdout } = await run(process.execPath, [join(__dirname, "..", "memory-child.js"), mode], {
+      const { stdout } = await run(process.execPath, ["--expose-gc", join(__dirname, "..", "memory-child.js"), mode], {
         env: { ...process.env, ...sim.env },
         maxBuffer: 1 << 20,
       });

@@ -18,7 +18,7 @@ import { buildUserIndex, type UserIndex } from "../wordpress/user-index";
 import { groupsToList } from "./listing";
 import type { Directory, Site } from "./ports";
 import type { AdvanceResult, RunSummary, RunTrigger, StartResult, SyncService } from "./service";
-import { makeStepContext, runStep, type StepDeps } from "./step";
+import { makeStepContext, memoiseSelfId, runStep, type StepDeps } from "./step";
 
 export interface SyncServiceDeps {
   db: Database;
@@ -82,7 +82,6 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
     return mirrored;
   };
 
-  let selfId: Promise<number> | null = null;
   // Match indexes of the runs this process advanced lately; a run is rarely advanced by more than
   // one replica, and one that is builds its own once. Users created elsewhere meanwhile are caught
   // by create's "exists -> adopt".
@@ -105,16 +104,7 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
     logger,
     maxFailedSteps: deps.maxFailedSteps,
     applyConcurrency: deps.applyConcurrency ?? 16,
-    selfId: () => {
-      selfId ??= deps.site.info().then(
-        (info) => info.selfId,
-        (error) => {
-          selfId = null;
-          throw error;
-        },
-      );
-      return selfId;
-    },
+    selfId: memoiseSelfId(deps.site),
   };
 
   function emit<K extends keyof RunEvents>(hook: K, event: Parameters<NonNullable<RunEvents[K]>>[0]): void {

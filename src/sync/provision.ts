@@ -22,7 +22,7 @@ import { makePageClaims, syncUser } from "./apply";
 import { groupsToList } from "./listing";
 import type { Directory, GraphUser, Site } from "./ports";
 import type { ItemAction } from "./service";
-import { makeStepContext, type StepContext, type StepDeps } from "./step";
+import { makeStepContext, memoiseSelfId, type StepContext, type StepDeps } from "./step";
 
 /** Graph's checkMemberGroups takes at most 20 group ids per call (src/graph/directory.ts). */
 const GROUPS_PER_CHECK = 20;
@@ -103,7 +103,6 @@ export interface ProvisionDeps {
 
 export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
   const logger = deps.logger.child({ component: "provision" });
-  let selfId: Promise<number> | null = null;
   const stepDeps: StepDeps = {
     db: deps.db,
     directory: deps.directory,
@@ -111,16 +110,7 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
     logger,
     maxFailedSteps: 1,
     applyConcurrency: 1,
-    selfId: () => {
-      selfId ??= deps.site.info().then(
-        (info) => info.selfId,
-        (error) => {
-          selfId = null;
-          throw error;
-        },
-      );
-      return selfId;
-    },
+    selfId: memoiseSelfId(deps.site),
   };
 
   return {

@@ -31,6 +31,21 @@ export interface StepDeps {
   indexFor?(runId: string): Promise<UserIndex>;
 }
 
+/** The service's own WordPress account id, asked once; a failed ask is retried next time. */
+export function memoiseSelfId(site: Site): () => Promise<number> {
+  let selfId: Promise<number> | null = null;
+  return () => {
+    selfId ??= site.info().then(
+      (info) => info.selfId,
+      (error) => {
+        selfId = null;
+        throw error;
+      },
+    );
+    return selfId;
+  };
+}
+
 export interface StepContext {
   deps: StepDeps;
   run: Run;

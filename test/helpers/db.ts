@@ -7,10 +7,11 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Client } from "pg";
+import { Client, type Pool } from "pg";
 import { migrate } from "../../src/db/migrate";
 import { type Database, openDatabase } from "../../src/db/pool";
 import { makeLogger } from "../../src/logger";
+import type { RunCounts } from "../../src/sync/service";
 import { adminUrl, databaseUrl, TEST_DB_PREFIX } from "./db-names";
 
 let counter = 0;
@@ -45,4 +46,22 @@ export async function makeTestDatabase(): Promise<Database & { url: string | nul
   const url = databaseUrl(name);
   const db = await openDatabase({ url, dataDir: os.tmpdir(), logger: silentLogger });
   return { ...db, url };
+}
+
+/** The counters recomputed from run_items with one group-by (same rules as the engine's). */
+export async function countsFromItems(pool: Pool, runId: string): Promise<RunCounts> {
+  const { rows } = await pool.query<RunCounts>(
+    `select count(*) filter (where phase = 'listing')::int as seen,
+            count(*) filter (where status in ('ok', 'planned') and action = 'create')::int as created,
+            count(*) filter (where status in ('ok', 'planned') and action = 'update')::int as updated,
+            count(*) filter (where status in ('ok', 'planned') and action = 'unchanged')::int as unchanged,
+            count(*) filter (where status in ('ok', 'planned') and action = 'reactivate')::int as reactivated,
+            count(*) filter (where status in ('ok', 'planned') and action = 'deactivate')::int as deactivated,
+            count(*) filter (where status in ('ok', 'planned') and action = 'delete')::int as deleted,
+            count(*) filter (where status in ('ok', 'planned') and action = 'skip')::int as skipped,
+            count(*) filter (where status = 'failed')::int as failed
+     from run_items where run_id = $1::uuid`,
+    [runId],
+  );
+  return rows[0]!;
 }

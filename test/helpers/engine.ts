@@ -9,7 +9,8 @@ import type { Database } from "../../src/db/pool";
 import { type EngineService, makeSyncService, type SyncServiceDeps } from "../../src/sync/engine";
 import type { Budget, Directory, GraphUser, UsersPage, UsersQuery } from "../../src/sync/ports";
 import type { RunCounts, RunSummary } from "../../src/sync/service";
-import { silentLogger } from "./db";
+import { countsFromItems, silentLogger } from "./db";
+
 import { FakeSite } from "./fake-site";
 
 export function entraId(n: number): string {
@@ -294,22 +295,7 @@ export function makeHarness<D extends Directory = FakeDirectory>(
       const start = await service.startRun(job.id, { trigger: "manual", dryRun: syncOptions.dryRun });
       return harness.drive(start.run.id);
     },
-    async countsFromItems(runId) {
-      const { rows } = await db.pool.query<RunCounts>(
-        `select count(*) filter (where phase = 'listing')::int as seen,
-                count(*) filter (where status in ('ok', 'planned') and action = 'create')::int as created,
-                count(*) filter (where status in ('ok', 'planned') and action = 'update')::int as updated,
-                count(*) filter (where status in ('ok', 'planned') and action = 'unchanged')::int as unchanged,
-                count(*) filter (where status in ('ok', 'planned') and action = 'reactivate')::int as reactivated,
-                count(*) filter (where status in ('ok', 'planned') and action = 'deactivate')::int as deactivated,
-                count(*) filter (where status in ('ok', 'planned') and action = 'delete')::int as deleted,
-                count(*) filter (where status in ('ok', 'planned') and action = 'skip')::int as skipped,
-                count(*) filter (where status = 'failed')::int as failed
-         from run_items where run_id = $1::uuid`,
-        [runId],
-      );
-      return rows[0]!;
-    },
+    countsFromItems: (runId) => countsFromItems(db.pool, runId),
     async userMap() {
       const { rows } = await db.pool.query(
         "select entra_id, wp_user_id, state from user_map where job_id = $1::text order by entra_id",

@@ -12,6 +12,7 @@ import { signLink } from "../../src/links";
 import type { LinkAction } from "../../src/links/tokens";
 import type { RunCounts } from "../../src/sync/service";
 import type { GraphSimulator, SimUser } from "../../tools/graph-sim";
+import { countsFromItems } from "./db";
 import { type WordPressTarget, wpFetch } from "./wordpress";
 
 export const RELIABILITY_ADMIN_TOKEN = "reliability-admin-token-0123456789abcdef";
@@ -222,24 +223,6 @@ export function logSink(): { destination: Writable; lines: string[] } {
 
 // ---------------------------------------------------------------------------------------------
 // End state: the database
-
-/** The counters recomputed from run_items with one group-by (same rules as the engine's). */
-export async function countsFromItems(pool: Pool, runId: string): Promise<RunCounts> {
-  const { rows } = await pool.query<RunCounts>(
-    `select count(*) filter (where phase = 'listing')::int as seen,
-            count(*) filter (where status in ('ok', 'planned') and action = 'create')::int as created,
-            count(*) filter (where status in ('ok', 'planned') and action = 'update')::int as updated,
-            count(*) filter (where status in ('ok', 'planned') and action = 'unchanged')::int as unchanged,
-            count(*) filter (where status in ('ok', 'planned') and action = 'reactivate')::int as reactivated,
-            count(*) filter (where status in ('ok', 'planned') and action = 'deactivate')::int as deactivated,
-            count(*) filter (where status in ('ok', 'planned') and action = 'delete')::int as deleted,
-            count(*) filter (where status in ('ok', 'planned') and action = 'skip')::int as skipped,
-            count(*) filter (where status = 'failed')::int as failed
-     from run_items where run_id = $1::uuid`,
-    [runId],
-  );
-  return rows[0]!;
-}
 
 export interface RunRow {
   id: string;

@@ -72,8 +72,12 @@ describeWithWordPress("WordPress unreachable mid-run", (wp) => {
       expect((await callLink(server.url, "continue", cont)).body).toMatchObject({ advanced: true });
 
       // Cut in the middle of a step: some of its creates may already be in WordPress, none committed.
+      // The cut waits for the step's first WordPress connection (php -S closes each one), then a
+      // seeded few ms, so it lands while creates are in flight however fast the machine is.
+      const acceptedBefore = proxy.accepted;
       const during = callLink(server.url, "continue", cont);
-      const cutAfter = Math.round(20 + random() * 300);
+      for (let waited = 0; proxy.accepted === acceptedBefore && waited < 10_000; waited += 2) await sleep(2);
+      const cutAfter = Math.round(random() * 15);
       await sleep(cutAfter);
       proxy.cut();
       const cutStep = await during;
@@ -98,7 +102,7 @@ describeWithWordPress("WordPress unreachable mid-run", (wp) => {
       proxy.restore();
       const last = await driveToEnd(server.url, cont);
       process.stdout.write(
-        `[reliability] WordPress outage: cut ${cutAfter} ms into step ${before.step + 1} (${cutStep.body.reason ?? "advanced"}); ` +
+        `[reliability] WordPress outage: cut ${cutAfter} ms after step ${before.step + 1} first reached WordPress (${cutStep.body.reason ?? "advanced"}); ` +
           `during the outage:\n  ${outage.join("\n  ")}\n  final counts ${JSON.stringify(last.body.run.counts)}\n`,
       );
       expect(last.body.run).toMatchObject({ state: "completed", lastError: null, counts: { seen: USERS, failed: 0 } });
