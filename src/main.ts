@@ -27,6 +27,7 @@ export async function serve(config: Config = loadConfig(), options: ServeOptions
   const app = await buildApp(runtime);
   const url = await app.listen({ port: config.port, host: config.host });
   runtime.startBackground();
+  void runtime.checkConnections();
   logger.info(
     { url, publicUrl: config.publicUrl, jobs: runtime.jobs.map((job) => job.id) },
     "entra-wp-sync is listening",

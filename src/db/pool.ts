@@ -86,3 +86,23 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) =>
 
 /** Anything that can run a query: the pool or a client inside a transaction. */
 export type Queryable = Pick<Pool, "query">;
+
+const UNAVAILABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN"]);
+
+/**
+ * The database cannot be reached right now (as opposed to a query that is wrong): a refused or
+ * lost connection, pg-pool's connect timeout, or a server shutting down or starting (SQLSTATE
+ * class 08, 57P01-57P03). Callers answer 503 and try again later.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === "string" && (UNAVAILABLE_CODES.has(code) || code.startsWith("08") || /^57P0[1-3]$/.test(code))) {
+    return true;
+  }
+  return (
+    typeof message === "string" &&
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+      message,
+    )
+  );
+}

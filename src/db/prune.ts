@@ -1,6 +1,7 @@
 /**
  * History retention (HISTORY_DAYS): terminal runs finished more than N days ago go, with their
- * items and group members (on delete cascade). Active runs are never touched, whatever their age.
+ * items and group members (on delete cascade), and so do schedule fires of that age. Active runs
+ * are never touched, whatever their age.
  */
 import type { Queryable } from "./pool";
 
@@ -32,6 +33,15 @@ export async function pruneHistory(db: Queryable, olderThanDays: number): Promis
     const row = rows[0] ?? { runs: 0, items: 0 };
     total.runs += row.runs;
     total.items += row.items;
-    if (row.runs < BATCH) return total;
+    if (row.runs < BATCH) break;
   }
+  // Schedule fires of the same age go too, except each job's latest: the driver reckons the next
+  // due time from it (src/db/schedule-fires.ts).
+  await db.query(
+    `delete from schedule_fires f
+     where f.due_at < now() - make_interval(days => $1::int)
+       and f.due_at < (select max(g.due_at) from schedule_fires g where g.job_id = f.job_id)`,
+    [olderThanDays],
+  );
+  return total;
 }

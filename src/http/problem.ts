@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifySchemaValidationError } from "fastify";
 import { AppError } from "../core/errors";
+import { isDatabaseUnavailable } from "../db/pool";
 
 const TITLES: Record<number, string> = {
   400: "Bad Request",
@@ -64,6 +65,12 @@ export function registerProblemHandlers(app: FastifyInstance): void {
       if (status === 429) return sendProblem(reply, 429, "Too many requests; retry after the time in Retry-After");
       // Fastify's own client errors (bad JSON, body too large, bad content type) are safe to echo.
       return sendProblem(reply, status, error.message);
+    }
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, "database unreachable");
+      // 503 + Retry-After: the service is healthy but cannot work until PostgreSQL is back.
+      reply.header("retry-after", "5");
+      return sendProblem(reply, 503, "The database is not reachable right now; try again shortly");
     }
     request.log.error({ err: error }, "request failed");
     return sendProblem(reply, 500, "The server failed to handle the request; the error is in the service log");

@@ -192,7 +192,7 @@ export async function callLink(
   token: string,
   timeoutMs = 30_000,
   // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked by the tests
-): Promise<{ status: number; type: string; body: any; text: string; ms: number }> {
+): Promise<{ status: number; type: string; retryAfter: string | null; body: any; text: string; ms: number }> {
   const started = Date.now();
   const res = await fetch(`${baseUrl}/v1/jobs/default/${act}`, {
     method: "POST",
@@ -206,7 +206,14 @@ export async function callLink(
   } catch {
     // not JSON: the test sees the text
   }
-  return { status: res.status, type: res.headers.get("content-type") ?? "", body, text, ms: Date.now() - started };
+  return {
+    status: res.status,
+    type: res.headers.get("content-type") ?? "",
+    retryAfter: res.headers.get("retry-after"),
+    body,
+    text,
+    ms: Date.now() - started,
+  };
 }
 
 /** A pino destination that keeps lines (to prove secrets stay out of logs and to debug failures). */

@@ -115,3 +115,27 @@ describe("pruning run history", () => {
     }
   });
 });
+
+describe("pruning schedule fires", () => {
+  it("deletes fires older than the limit but keeps each job's latest, which the schedule reckons from", async () => {
+    const job = await aJobRow();
+    const other = await aJobRow();
+    const fire = (id: string, daysAgo: number) =>
+      db.pool.query(
+        "insert into schedule_fires (job_id, due_at) values ($1::text, date_trunc('minute', now()) - make_interval(days => $2::int))",
+        [id, daysAgo],
+      );
+    for (const daysAgo of [60, 45, 31, 10]) await fire(job, daysAgo);
+    await fire(other, 90); // old, but the only one of its job
+    await pruneHistory(db.pool, 30);
+    const { rows } = await db.pool.query<{ job_id: string; days: number }>(
+      `select job_id, extract(day from date_trunc('minute', now()) - due_at)::int as days
+       from schedule_fires where job_id in ($1::text, $2::text) order by job_id, due_at`,
+      [job, other],
+    );
+    expect(rows.map((r) => [r.job_id, r.days])).toEqual([
+      [job, 10],
+      [other, 90],
+    ]);
+  });
+});

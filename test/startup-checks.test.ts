@@ -1,0 +1,95 @@
+import { Writable } from "node:stream";
+import { loadConfig } from "../src/config";
+import { serve } from "../src/main";
+import { startGraphSimulator } from "../tools/graph-sim";
+import { makeTestDatabase } from "./helpers/db";
+import { describeWithWordPress, type WordPressTarget } from "./helpers/wordpress";
+
+function captured() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, callback) {
+      lines.push(String(chunk));
+      callback();
+    },
+  });
+  return { destination: destination as never, text: () => lines.join("") };
+}
+
+async function until(probe: () => boolean, timeoutMs = 20_000): Promise<void> {
+  for (const end = Date.now() + timeoutMs; !probe(); ) {
+    if (Date.now() > end) throw new Error("timed out waiting for the start-up checks");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describeWithWordPress("start-up connection checks", (wp: WordPressTarget) => {
+  it("report a wrong WordPress password and a wrong Graph secret by the setting's name, and keep serving", async () => {
+    const db = await makeTestDatabase();
+    const sim = await startGraphSimulator();
+    const log = captured();
+    const wrongPassword = "abcd efgh ijkl mnop qrst uvwx";
+    const wrongSecret = "not-the-simulator-secret-123";
+    const server = await serve(
+      loadConfig({
+        DATABASE_URL: db.url ?? "",
+        PORT: "0",
+        HOST: "127.0.0.1",
+        AZURE_TENANT_ID: sim.tenantId,
+        AZURE_CLIENT_ID: sim.clientId,
+        AZURE_CLIENT_SECRET: wrongSecret,
+        AZURE_AUTHORITY_HOST: sim.url,
+        GRAPH_BASE_URL: sim.url,
+        WP_URL: wp.url,
+        WP_USERNAME: wp.username,
+        WP_APP_PASSWORD: wrongPassword,
+      }),
+      { print: () => undefined, logDestination: log.destination },
+    );
+    try {
+      await until(
+        () => /WordPress connection check failed/.test(log.text()) && /Graph connection check failed/.test(log.text()),
+      );
+      const text = log.text();
+      expect(text).toMatch(/WordPress connection check failed[^\n]*WP_URL[^\n]*WP_USERNAME/);
+      expect(text).toMatch(/Graph connection check failed[^\n]*AZURE_CLIENT_SECRET/);
+      expect(text).not.toContain(wrongPassword);
+      expect(text).not.toContain(wrongSecret);
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    } finally {
+      await server.close();
+      await sim.close();
+      await db.close();
+    }
+  });
+
+  it("say the credentials were accepted when they are right", async () => {
+    const db = await makeTestDatabase();
+    const sim = await startGraphSimulator();
+    const log = captured();
+    const server = await serve(
+      loadConfig({
+        DATABASE_URL: db.url ?? "",
+        PORT: "0",
+        HOST: "127.0.0.1",
+        AZURE_TENANT_ID: sim.tenantId,
+        AZURE_CLIENT_ID: sim.clientId,
+        AZURE_CLIENT_SECRET: sim.clientSecret,
+        AZURE_AUTHORITY_HOST: sim.url,
+        GRAPH_BASE_URL: sim.url,
+        WP_URL: wp.url,
+        WP_USERNAME: wp.username,
+        WP_APP_PASSWORD: wp.appPassword,
+      }),
+      { print: () => undefined, logDestination: log.destination },
+    );
+    try {
+      await until(() => (log.text().match(/connection checked: credentials accepted/g) ?? []).length === 2);
+      expect(log.text()).not.toMatch(/connection check failed/);
+    } finally {
+      await server.close();
+      await sim.close();
+      await db.close();
+    }
+  });
+});
