@@ -1,7 +1,6 @@
 /** Admin routes under /v1/jobs: jobs, starting and listing runs, minting and revoking links. */
 import type { FastifyInstance } from "fastify";
 import { makeLinks } from "../../links/urls";
-import type { ProvisionService } from "../../sync/provision";
 import type { AppDeps } from "../app";
 import { sendProblem } from "../problem";
 import { emptyBody, jobParams, noQuery } from "../schemas";
