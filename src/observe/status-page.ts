@@ -38,13 +38,31 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
+/**
+ * The admin token as a bearer token (scripts), or as the password of HTTP Basic auth with any user
+ * name: a browser then asks for it with its own login prompt, so people can open the page
+ * without a proxy that adds headers.
+ */
+function presentedToken(request: FastifyRequest): string | null {
+  const bearer = bearerToken(request);
+  if (bearer !== null) return bearer;
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(request.headers.authorization ?? "");
+  if (!basic) return null;
+  const decoded = Buffer.from(basic[1]!, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  return colon < 0 ? null : decoded.slice(colon + 1);
+}
+
 function refuse(reply: FastifyReply, given: string | null): FastifyReply {
   const error = given === null ? "" : `, error="invalid_token"`;
-  reply.header("www-authenticate", `Bearer realm="entra-wp-sync"${error}`);
+  reply.header("www-authenticate", [
+    `Bearer realm="entra-wp-sync"${error}`,
+    `Basic realm="entra-wp-sync status", charset="UTF-8"`,
+  ]);
   const detail =
     given === null
-      ? "The status page needs Authorization: Bearer <ADMIN_TOKEN> (or STATUS_PUBLIC=true); tokens in the URL are not accepted"
-      : "The bearer token is not the admin token";
+      ? "The status page needs the admin token: Authorization: Bearer <ADMIN_TOKEN>, or a browser login with any user name and the admin token as password (or STATUS_PUBLIC=true); tokens in the URL are not accepted"
+      : "The token is not the admin token";
   return sendProblem(reply, 401, detail);
 }
 
@@ -84,7 +102,7 @@ export function registerStatusRoutes(app: FastifyInstance, deps: StatusDeps): vo
   const guard = !deps.statusPublic && deps.authFailures ? { onRequest: deps.authFailures.guard } : {};
   app.get("/status", guard, async (request, reply) => {
     if (!deps.statusPublic) {
-      const given = bearerToken(request);
+      const given = presentedToken(request);
       if (given === null || !secretEquals(given, deps.adminToken)) {
         await deps.authFailures?.fail(request);
         return refuse(reply, given);

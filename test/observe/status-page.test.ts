@@ -178,3 +178,20 @@ describe("status page", () => {
     expect(res.body).toContain('data-job="staff"');
   });
 });
+
+describe("the status page in a browser", () => {
+  it("accepts the admin token as the password of a browser login and asks for one when it is missing", async () => {
+    const { service } = aFleet();
+    const basic = (password: string) => ({
+      authorization: `Basic ${Buffer.from(`anyone:${password}`).toString("base64")}`,
+    });
+    const ok = await getStatus({ service, statusPublic: false }, basic(ADMIN_TOKEN));
+    expect(ok.status).toBe(200);
+    expect(ok.body).toContain("staff");
+    const wrong = await getStatus({ service, statusPublic: false }, basic("not-the-token"));
+    expect(wrong.status).toBe(401);
+    const none = await getStatus({ service, statusPublic: false });
+    expect(none.headers.get("www-authenticate")).toMatch(/Basic realm="entra-wp-sync status"/);
+    expect(none.body).not.toContain(ADMIN_TOKEN);
+  });
+});
