@@ -32,6 +32,9 @@ export async function serve(config: Config = loadConfig(), options: ServeOptions
     { url, publicUrl: config.publicUrl, jobs: runtime.jobs.map((job) => job.id) },
     "entra-wp-sync is listening",
   );
+  logger.info(
+    "links of a job: `node dist/src/cli/index.js links <job>` or POST /v1/jobs/<job>/links with the admin token; status page: /status",
+  );
 
   let closing: Promise<void> | null = null;
   const close = () => {
