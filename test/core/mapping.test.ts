@@ -1,5 +1,5 @@
 import { ALWAYS_SELECTED, desiredFields, selectFor } from "../../src/core/mapping";
-import { aGraphUser, aJob } from "./builders";
+import { aGraphUser, aJob } from "../helpers/builders";
 
 describe("selectFor", () => {
   it("selects the always-needed attributes first, then mapped ones, then extra attributes", () => {

@@ -1,7 +1,7 @@
 import { desiredFields } from "../../src/core/mapping";
 import { type MatchIndex, matchUser } from "../../src/core/match";
 import type { WpUser } from "../../src/sync/ports";
-import { aGraphUser, aJob, aWpUser } from "./builders";
+import { aGraphUser, aJob, aWpUser } from "../helpers/builders";
 
 /** A case-insensitive index over a few users, as the WordPress side builds one. */
 function indexOf(users: WpUser[], withEntraId = true): MatchIndex {

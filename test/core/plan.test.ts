@@ -1,5 +1,5 @@
 import { diffFields, isProtected, needsCurrent, type PlanInput, planUser } from "../../src/core/plan";
-import { aGraphUser, aJob, aMapEntry, aWpUser } from "./builders";
+import { aGraphUser, aJob, aMapEntry, aWpUser } from "../helpers/builders";
 
 const EDITORS = "22222222-2222-2222-2222-222222222222";
 const STAFF = "11111111-1111-1111-1111-111111111111";

@@ -1,5 +1,5 @@
 import { inScope, resolveRoles, rolesToWrite } from "../../src/core/roles";
-import { aJob } from "./builders";
+import { aJob } from "../helpers/builders";
 
 const STAFF = "11111111-1111-1111-1111-111111111111";
 const EDITORS = "22222222-2222-2222-2222-222222222222";

@@ -1,5 +1,5 @@
 import { MAX_LOGIN_LENGTH, sanitizeLogin, uniqueUsername, usernameCandidate } from "../../src/core/username";
-import { aGraphUser, aJob } from "./builders";
+import { aGraphUser, aJob } from "../helpers/builders";
 
 describe("sanitizeLogin", () => {
   it.each([

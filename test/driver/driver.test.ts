@@ -4,8 +4,9 @@ import { listFires } from "../../src/db/schedule-fires";
 import { startDriver } from "../../src/sync/driver";
 import type { Budget, UsersPage, UsersQuery } from "../../src/sync/ports";
 import { fireSchedule, latestDue } from "../../src/sync/schedule";
+import { aJob } from "../helpers/builders";
 import { makeTestDatabase, silentLogger } from "../helpers/db";
-import { aJob, FakeDirectory, makeHarness } from "../helpers/engine";
+import { FakeDirectory, makeHarness } from "../helpers/engine";
 
 let db: Database;
 beforeAll(async () => {
@@ -38,7 +39,7 @@ function jobWithMode(
   mode: "manual" | "link-start" | "link-start-continue" | "schedule",
   schedule: string | null = null,
 ) {
-  const job = aJob().pageSize(5).build();
+  const job = aJob().withUniqueId().withSafety(1, 1000).withPageSize(5).build();
   job.trigger = { mode, schedule, timezone: "UTC" };
   return job;
 }

@@ -9,29 +9,10 @@ import type { Database } from "../../src/db/pool";
 import { type EngineService, makeSyncService, type SyncServiceDeps } from "../../src/sync/engine";
 import type { Budget, Directory, GraphUser, UsersPage, UsersQuery } from "../../src/sync/ports";
 import type { RunCounts, RunSummary } from "../../src/sync/service";
+import { aGraphUser, aJob, entraId } from "./builders";
 import { countsFromItems, silentLogger } from "./db";
 
 import { FakeSite } from "./fake-site";
-
-export function entraId(n: number): string {
-  return `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
-}
-
-/** A Graph user numbered n, with the attributes a default job maps. */
-export function aGraphUser(n: number, overrides: Partial<GraphUser> = {}): GraphUser {
-  return {
-    id: entraId(n),
-    accountEnabled: true,
-    userType: "Member",
-    displayName: `User ${n}`,
-    givenName: "User",
-    surname: String(n),
-    mail: `user${n}@contoso.com`,
-    userPrincipalName: `user${n}@contoso.com`,
-    department: "Sales",
-    ...overrides,
-  };
-}
 
 interface Tracked {
   user: GraphUser;
@@ -56,7 +37,7 @@ export class FakeDirectory implements Directory {
   private failures: UpstreamKind[] = [];
 
   withUsers(from: number, to: number, overrides: Partial<GraphUser> = {}): this {
-    for (let n = from; n <= to; n++) this.put(aGraphUser(n, overrides));
+    for (let n = from; n <= to; n++) this.put(aGraphUser().numbered(n).withValues(overrides).build());
     return this;
   }
 
@@ -188,58 +169,6 @@ export class FakeDirectory implements Directory {
   }
 }
 
-let jobCounter = 0;
-
-/** A job with the defaults of DESIGN.md, changed by small named steps. */
-export class JobBuilder {
-  private job: Job;
-  constructor() {
-    this.job = {
-      id: `job${process.pid}_${++jobCounter}`,
-      trigger: { mode: "link-start-continue", schedule: null, timezone: "UTC" },
-      source: { mode: "full", filter: null, groups: [], pageSize: 10, attributes: [] },
-      match: ["entraId", "email", "username"],
-      username: "upn",
-      fields: { first_name: "givenName", last_name: "surname", name: "displayName", email: "mail|userPrincipalName" },
-      roles: { mode: "replace", default: "subscriber", groups: [] },
-      actions: { create: true, update: true, missing: "deactivate", reassignTo: null },
-      protect: { roles: ["administrator"], users: [] },
-      safety: { maxDeleteFraction: 1, maxDeleteCount: 1000 },
-      webhook: null,
-    };
-  }
-  delta(): this {
-    this.job.source.mode = "delta";
-    return this;
-  }
-  pageSize(n: number): this {
-    this.job.source.pageSize = n;
-    return this;
-  }
-  missing(action: Job["actions"]["missing"], reassignTo: number | null = null): this {
-    this.job.actions.missing = action;
-    this.job.actions.reassignTo = reassignTo;
-    return this;
-  }
-  safety(maxDeleteFraction: number, maxDeleteCount: number): this {
-    this.job.safety = { maxDeleteFraction, maxDeleteCount };
-    return this;
-  }
-  scopedTo(...groups: string[]): this {
-    this.job.source.groups = groups;
-    return this;
-  }
-  roleFor(group: string, role: string): this {
-    this.job.roles.groups.push({ group, role });
-    return this;
-  }
-  build(): Job {
-    return structuredClone(this.job);
-  }
-}
-
-export const aJob = (): JobBuilder => new JobBuilder();
-
 export interface Harness<D extends Directory = FakeDirectory> {
   db: Database;
   job: Job;
@@ -261,7 +190,7 @@ export function makeHarness<D extends Directory = FakeDirectory>(
   db: Database,
   options: { job?: Job; directory?: D; site?: FakeSite } & Omit<Partial<SyncServiceDeps>, "directory" | "site"> = {},
 ): Harness<D> {
-  const job = options.job ?? aJob().build();
+  const job = options.job ?? aJob().withUniqueId().withPageSize(10).withSafety(1, 1000).build();
   const directory = options.directory ?? (new FakeDirectory() as Directory as D);
   const site = options.site ?? new FakeSite();
   const deps = (overrides: Partial<SyncServiceDeps> = {}): SyncServiceDeps => ({

@@ -8,8 +8,9 @@ import * as jobsRepository from "../../src/db/jobs";
 import type { Database } from "../../src/db/pool";
 import { buildApp } from "../../src/http/app";
 import { linkGenerationsFrom } from "../../src/links";
+import { aJob } from "../helpers/builders";
 import { makeTestDatabase, silentLogger } from "../helpers/db";
-import { aJob, type Harness as EngineHarness, makeHarness as makeEngine } from "../helpers/engine";
+import { type Harness as EngineHarness, makeHarness as makeEngine } from "../helpers/engine";
 import { ADMIN_TOKEN, KEYS } from "./harness";
 
 let db: Database;
@@ -19,7 +20,7 @@ const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 beforeAll(async () => {
   db = await makeTestDatabase();
-  engine = makeEngine(db, { job: aJob().pageSize(5).build() });
+  engine = makeEngine(db, { job: aJob().withUniqueId().withSafety(1, 1000).withPageSize(5).build() });
   engine.directory.withUsers(1, 12);
   await engine.service.ready();
   app = await buildApp({

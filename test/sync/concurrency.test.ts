@@ -1,6 +1,7 @@
 import type { Database } from "../../src/db/pool";
+import { aJob } from "../helpers/builders";
 import { makeTestDatabase } from "../helpers/db";
-import { aJob, expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
+import { expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
 
 let db: Database;
 beforeAll(async () => {
@@ -15,7 +16,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe("one step at a time", () => {
   it("lets exactly one of 50 concurrent callers advance a run, tells the rest 'busy', and never processes a page twice", async () => {
     const directory = new FakeDirectory().withUsers(1, 40);
-    const h = makeHarness(db, { directory, job: aJob().pageSize(10).build() });
+    const h = makeHarness(db, { directory, job: aJob().withUniqueId().withSafety(1, 1000).withPageSize(10).build() });
     const start = await h.service.startRun(h.job.id, { trigger: "link" });
     const replicas = [h.service, h.replica(), h.replica()];
 
@@ -44,7 +45,11 @@ describe("one step at a time", () => {
 
   it("redoes a step that died after creating users without duplicating them or losing any", async () => {
     const directory = new FakeDirectory().withUsers(1, 10);
-    const h = makeHarness(db, { directory, job: aJob().pageSize(10).build(), leaseMs: 300 });
+    const h = makeHarness(db, {
+      directory,
+      job: aJob().withUniqueId().withSafety(1, 1000).withPageSize(10).build(),
+      leaseMs: 300,
+    });
     const start = await h.service.startRun(h.job.id, { trigger: "link" });
 
     h.site.dieAfterCreates(4);

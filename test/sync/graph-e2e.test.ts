@@ -2,8 +2,9 @@
 import type { Database } from "../../src/db/pool";
 import { aTenant, type GraphSimulator } from "../../tools/graph-sim";
 import { directoryFor, withSimulator } from "../graph/helpers";
+import { aJob } from "../helpers/builders";
 import { makeTestDatabase } from "../helpers/db";
-import { aJob, expectCountersMatchItems, makeHarness } from "../helpers/engine";
+import { expectCountersMatchItems, makeHarness } from "../helpers/engine";
 
 let db: Database;
 let sim: GraphSimulator;
@@ -19,7 +20,13 @@ afterAll(async () => {
 describe("the engine against the Graph simulator", () => {
   it("syncs a tenant by delta, maps roles from a group, then applies only what changed", async () => {
     const editors = sim.tenant.addGroup("Editors", { users: [1, 2, 3].map((i) => sim.tenant.userIdAt(i)) });
-    const job = aJob().delta().pageSize(50).roleFor(editors.id, "editor").build();
+    const job = aJob()
+      .withUniqueId()
+      .withSafety(1, 1000)
+      .withSourceMode("delta")
+      .withPageSize(50)
+      .withRoleGroup(editors.id, "editor")
+      .build();
     const h = makeHarness(db, { job, directory: directoryFor(sim) });
 
     const first = await h.sync();

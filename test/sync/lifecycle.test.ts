@@ -1,7 +1,8 @@
 import { ConflictError, NotFoundError } from "../../src/core/errors";
 import type { Database } from "../../src/db/pool";
+import { entraId } from "../helpers/builders";
 import { makeTestDatabase } from "../helpers/db";
-import { entraId, expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
+import { expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
 
 let db: Database;
 beforeAll(async () => {

@@ -1,6 +1,7 @@
 import type { Database } from "../../src/db/pool";
+import { aGraphUser, aJob, entraId } from "../helpers/builders";
 import { makeTestDatabase } from "../helpers/db";
-import { aGraphUser, aJob, entraId, expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
+import { expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
 
 let db: Database;
 beforeAll(async () => {
@@ -49,7 +50,7 @@ describe("listing", () => {
     const mapBefore = await h.userMap();
     directory.update(2, { displayName: "Renamed" });
     directory.remove(6);
-    directory.put(aGraphUser(7));
+    directory.put(aGraphUser().numbered(7).build());
     h.site.resetCounters();
 
     const run = await h.sync({ dryRun: true });
@@ -69,7 +70,7 @@ describe("listing", () => {
 
   it("restarts the listing from the first page when the page token expires, without double counting", async () => {
     const directory = new FakeDirectory().withUsers(1, 15);
-    const h = makeHarness(db, { directory, job: aJob().pageSize(5).build() });
+    const h = makeHarness(db, { directory, job: aJob().withUniqueId().withSafety(1, 1000).withPageSize(5).build() });
     const start = await h.service.startRun(h.job.id, { trigger: "manual" });
     await h.service.advanceRun(start.run.id);
     await h.service.advanceRun(start.run.id);
@@ -87,7 +88,12 @@ describe("listing", () => {
 
   it("resumes a page where a step ran out of budget, without redoing the users already done", async () => {
     const directory = new FakeDirectory().withUsers(1, 8);
-    const h = makeHarness(db, { directory, job: aJob().pageSize(8).build(), stepBudgetMs: 50, applyConcurrency: 1 });
+    const h = makeHarness(db, {
+      directory,
+      job: aJob().withUniqueId().withSafety(1, 1000).withPageSize(8).build(),
+      stepBudgetMs: 50,
+      applyConcurrency: 1,
+    });
     const slow = h.site.createUser.bind(h.site);
     h.site.createUser = async (...args) => {
       await new Promise((resolve) => setTimeout(resolve, 15));
@@ -105,7 +111,16 @@ describe("listing", () => {
 
   it("scopes users to the job's groups and maps roles from groups, then removes users who leave the groups", async () => {
     const directory = new FakeDirectory().withUsers(1, 8).withGroup("g-staff", [1, 2, 3, 4, 5]).withGroup("g-eds", [2]);
-    const h = makeHarness(db, { directory, job: aJob().scopedTo("g-staff").roleFor("g-eds", "editor").build() });
+    const h = makeHarness(db, {
+      directory,
+      job: aJob()
+        .withUniqueId()
+        .withPageSize(10)
+        .withSafety(1, 1000)
+        .withGroups("g-staff")
+        .withRoleGroup("g-eds", "editor")
+        .build(),
+    });
     const first = await h.sync();
     expect(first.counts).toMatchObject({ seen: 5, created: 5 });
     expect(h.site.all().find((u) => u.email === "user2@contoso.com")!.roles).toEqual(["editor"]);
@@ -122,7 +137,10 @@ describe("listing", () => {
 describe("delta listing", () => {
   it("lists in full first, stores the deltaLink only on completion, then applies only changes and removals", async () => {
     const directory = new FakeDirectory().withUsers(1, 6);
-    const h = makeHarness(db, { directory, job: aJob().delta().pageSize(4).build() });
+    const h = makeHarness(db, {
+      directory,
+      job: aJob().withUniqueId().withSafety(1, 1000).withSourceMode("delta").withPageSize(4).build(),
+    });
     const start = await h.service.startRun(h.job.id, { trigger: "manual" });
     expect(start.run.mode).toBe("full");
     await h.service.advanceRun(start.run.id);
@@ -149,7 +167,10 @@ describe("delta listing", () => {
 
   it("falls back to a full listing when Graph says the delta token expired", async () => {
     const directory = new FakeDirectory().withUsers(1, 5);
-    const h = makeHarness(db, { directory, job: aJob().delta().build() });
+    const h = makeHarness(db, {
+      directory,
+      job: aJob().withUniqueId().withPageSize(10).withSafety(1, 1000).withSourceMode("delta").build(),
+    });
     await h.sync();
     const before = await jobDeltaLink(h.job.id);
     directory.expireDeltaTokens();

@@ -1,7 +1,8 @@
 import type { Database } from "../../src/db/pool";
 import { makeProvisionService } from "../../src/sync/provision";
+import { aGraphUser, aJob, entraId } from "../helpers/builders";
 import { makeTestDatabase, silentLogger } from "../helpers/db";
-import { aGraphUser, aJob, entraId, expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
+import { expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
 
 let db: Database;
 beforeAll(async () => {
@@ -31,7 +32,7 @@ describe("reconciling", () => {
     expect(h.site.isDeactivated(wp3)).toBe(true);
     await expectCountersMatchItems(h, second.id);
 
-    directory.put(aGraphUser(3));
+    directory.put(aGraphUser().numbered(3).build());
     const third = await h.sync();
     expect(third.counts).toMatchObject({ seen: 9, reactivated: 1, unchanged: 8, deactivated: 0 });
     expect(h.site.isDeactivated(wp3)).toBe(false);
@@ -41,7 +42,10 @@ describe("reconciling", () => {
 
   it("deletes missing users with their posts reassigned when the job says delete", async () => {
     const directory = new FakeDirectory().withUsers(1, 5);
-    const h = makeHarness(db, { directory, job: aJob().missing("delete", 1).build() });
+    const h = makeHarness(db, {
+      directory,
+      job: aJob().withUniqueId().withPageSize(10).withSafety(1, 1000).withMissing("delete", 1).build(),
+    });
     await h.sync();
     directory.remove(5);
     const run = await h.sync();
@@ -53,7 +57,7 @@ describe("reconciling", () => {
 
   it("stops in awaiting_approval over the safety limits with the would-be removals listed, then removes them once approved", async () => {
     const directory = new FakeDirectory().withUsers(1, 10);
-    const h = makeHarness(db, { directory, job: aJob().safety(0.2, 100).build() });
+    const h = makeHarness(db, { directory, job: aJob().withUniqueId().withPageSize(10).withSafety(0.2, 100).build() });
     await h.sync();
     for (const n of [1, 2, 3]) directory.remove(n);
 
@@ -83,7 +87,7 @@ describe("reconciling", () => {
 
   it("ends a run awaiting approval when it is cancelled, removing nobody", async () => {
     const directory = new FakeDirectory().withUsers(1, 10);
-    const h = makeHarness(db, { directory, job: aJob().safety(1, 2).build() });
+    const h = makeHarness(db, { directory, job: aJob().withUniqueId().withPageSize(10).withSafety(1, 2).build() });
     await h.sync();
     for (const n of [4, 5, 6]) directory.remove(n);
     const stopped = await h.sync();
@@ -107,7 +111,10 @@ describe("reconciling", () => {
 
   it("never modifies or removes a protected administrator, even when matched or missing", async () => {
     const directory = new FakeDirectory().withUsers(1, 3);
-    const h = makeHarness(db, { directory, job: aJob().missing("delete", 1).build() });
+    const h = makeHarness(db, {
+      directory,
+      job: aJob().withUniqueId().withPageSize(10).withSafety(1, 1000).withMissing("delete", 1).build(),
+    });
     // An administrator whose e-mail an Entra user has: matched, but never touched.
     const admin = h.site.seed({
       username: "boss",
@@ -135,7 +142,7 @@ describe("reconciling", () => {
 
   it("adopts an existing WordPress account when create says it exists, instead of duplicating it", async () => {
     const directory = new FakeDirectory().withUsers(1, 2);
-    const job = aJob().build();
+    const job = aJob().withUniqueId().withPageSize(10).withSafety(1, 1000).build();
     job.match = ["entraId"]; // no e-mail matching: only WordPress's "exists" reveals the account
     const h = makeHarness(db, { directory, job });
     const existing = h.site.seed({ username: "someone", email: "USER1@contoso.com" });
@@ -152,12 +159,12 @@ describe("reconciling after a user was synced on demand", () => {
   it("does not remove a user provisioned while a full run was listing, though that run never listed it", async () => {
     const directory = new FakeDirectory().withUsers(1, 4);
     directory.pageSize = 2;
-    const h = makeHarness(db, { directory, job: aJob().safety(1, 1000).build() });
+    const h = makeHarness(db, { directory, job: aJob().withUniqueId().withPageSize(10).withSafety(1, 1000).build() });
     await h.sync();
 
     const { run } = await h.service.startRun(h.job.id, { trigger: "manual" });
     await h.service.advanceRun(run.id); // the listing has begun: later Entra changes are not in it
-    directory.putFirst(aGraphUser(9)); // on the page already listed
+    directory.putFirst(aGraphUser().numbered(9).build()); // on the page already listed
     const provision = makeProvisionService({
       db,
       directory,

@@ -1,6 +1,7 @@
 import type { Database } from "../../src/db/pool";
+import { aGraphUser, entraId } from "../helpers/builders";
 import { makeTestDatabase } from "../helpers/db";
-import { aGraphUser, entraId, expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
+import { expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
 
 let db: Database;
 beforeAll(async () => {
@@ -44,9 +45,19 @@ describe("two Entra users with one e-mail", () => {
   it("never share or take over one WordPress account, on one page or across runs", async () => {
     const shared = { mail: "shared@contoso.com" };
     const directory = new FakeDirectory()
-      .put(aGraphUser(1))
-      .put(aGraphUser(2, { ...shared, displayName: "Dup A" }))
-      .put(aGraphUser(3, { ...shared, displayName: "Dup B" }));
+      .put(aGraphUser().numbered(1).build())
+      .put(
+        aGraphUser()
+          .numbered(2)
+          .withValues({ ...shared, displayName: "Dup A" })
+          .build(),
+      )
+      .put(
+        aGraphUser()
+          .numbered(3)
+          .withValues({ ...shared, displayName: "Dup B" })
+          .build(),
+      );
     const h = makeHarness(db, { directory });
 
     const first = await h.sync();

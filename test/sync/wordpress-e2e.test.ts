@@ -1,7 +1,8 @@
 /** The engine end to end against a real WordPress (skipped without WP_URL; see test/helpers/wordpress.ts). */
 import type { Database } from "../../src/db/pool";
+import { aGraphUser, aJob, entraId } from "../helpers/builders";
 import { makeTestDatabase } from "../helpers/db";
-import { aGraphUser, aJob, entraId, expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
+import { expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
 import { describeWithWordPress, makeTestSite, trackUsers, uniqueName, wpFetch } from "../helpers/wordpress";
 
 describeWithWordPress("the engine against a real WordPress", (wp) => {
@@ -20,11 +21,11 @@ describeWithWordPress("the engine against a real WordPress", (wp) => {
     const directory = new FakeDirectory();
     for (let n = 1; n <= 3; n++) {
       const address = `${prefix}-${n}@example.test`;
-      directory.put(aGraphUser(n, { mail: address, userPrincipalName: address }));
+      directory.put(aGraphUser().numbered(n).withValues({ mail: address, userPrincipalName: address }).build());
     }
     let requests = 0;
     const site = makeTestSite(wp, { metrics: { observeRequest: () => void requests++ } });
-    const h = makeHarness(db, { directory, job: aJob().build() });
+    const h = makeHarness(db, { directory, job: aJob().withUniqueId().withPageSize(10).withSafety(1, 1000).build() });
     const service = h.replica({ site });
 
     const first = await service.startRun(h.job.id, { trigger: "manual" });
