@@ -323,6 +323,14 @@ class RunBuilder {
     this.run.state = state;
     return this;
   }
+  /** Ended in this state a minute after it started. */
+  finished(state: "completed" | "failed" | "cancelled" = "completed"): this {
+    const at = new Date(Date.parse(this.run.startedAt ?? this.run.createdAt) + 60_000).toISOString();
+    this.run.state = state;
+    this.run.finishedAt = at;
+    this.run.progressedAt = at;
+    return this;
+  }
   withTrigger(trigger: RunTrigger): this {
     this.run.trigger = trigger;
     return this;
@@ -374,6 +382,10 @@ class ItemBuilder {
 
   withAction(action: ItemAction): this {
     this.item.action = action;
+    return this;
+  }
+  withWpUserId(id: number | null): this {
+    this.item.wpUserId = id;
     return this;
   }
   withStatus(status: RunItem["status"]): this {

@@ -1,10 +1,17 @@
-import { aJob, anItem, aRun } from "./fake-sync";
+import { aJob, anItem, aRun } from "../helpers/builders";
 import { ADMIN_TOKEN, type Harness, makeHarness } from "./harness";
 
 let h: Harness;
 beforeEach(async () => {
   h = await makeHarness({
-    jobs: [aJob("staff"), aJob("hooked", "link-start", "https://user:pw@hooks.slack.com/services/T0/B0/s3cr3t?x=1")],
+    jobs: [
+      aJob().withId("staff").build(),
+      aJob()
+        .withId("hooked")
+        .withTrigger("link-start")
+        .withWebhook("https://user:pw@hooks.slack.com/services/T0/B0/s3cr3t?x=1")
+        .build(),
+    ],
   });
 });
 afterEach(async () => {
@@ -99,7 +106,7 @@ describe("jobs", () => {
   });
 
   it("shows one job with its link generation and active run, and 404 for an unknown one", async () => {
-    const run = h.sync.addRun(aRun("staff"));
+    const run = h.sync.addRun(aRun().forJob("staff").build());
     const response = await admin("GET", "/v1/jobs/staff");
     expect(response.json()).toMatchObject({ id: "staff", linkGeneration: 1, activeRun: { id: run.id } });
     const unknown = await admin("GET", "/v1/jobs/nope");
@@ -121,7 +128,7 @@ describe("runs of a job", () => {
   });
 
   it("lists runs newest first in pages linked by nextBefore", async () => {
-    for (let i = 0; i < 3; i++) h.sync.addRun(aRun("staff", { state: "completed" }));
+    for (let i = 0; i < 3; i++) h.sync.addRun(aRun().forJob("staff").withState("completed").build());
     const page1 = (await admin("GET", "/v1/jobs/staff/runs?limit=2")).json();
     expect(page1.runs).toHaveLength(2);
     expect(page1.runs[0].createdAt > page1.runs[1].createdAt).toBe(true);
@@ -153,7 +160,7 @@ describe("one run", () => {
   });
 
   it("cancels an active run and answers 409 when cancelling it again", async () => {
-    const run = h.sync.addRun(aRun("staff"));
+    const run = h.sync.addRun(aRun().forJob("staff").build());
     const cancelled = await admin("POST", `/v1/runs/${run.id}/cancel`);
     expect(cancelled.json()).toMatchObject({ id: run.id, state: "cancelled" });
     const again = await admin("POST", `/v1/runs/${run.id}/cancel`);
@@ -162,9 +169,9 @@ describe("one run", () => {
   });
 
   it("approves a run awaiting approval and answers 409 for a run that is not", async () => {
-    const waiting = h.sync.addRun(aRun("staff", { state: "awaiting_approval" }));
+    const waiting = h.sync.addRun(aRun().forJob("staff").withState("awaiting_approval").build());
     expect((await admin("POST", `/v1/runs/${waiting.id}/approve`)).json()).toMatchObject({ state: "reconciling" });
-    const done = h.sync.addRun(aRun("staff", { state: "completed" }));
+    const done = h.sync.addRun(aRun().forJob("staff").withState("completed").build());
     expect((await admin("POST", `/v1/runs/${done.id}/approve`)).statusCode).toBe(409);
   });
 });
@@ -172,19 +179,23 @@ describe("one run", () => {
 describe("items of a run", () => {
   function seedItems() {
     const items = [
-      anItem({ action: "create", email: "ann@example.org", displayName: 'Ann, the "first"' }),
-      anItem({ action: "update", displayName: '=HYPERLINK("http://evil")', diff: { email: ["a@x", "b@x"] } }),
-      anItem({
-        action: "skip",
-        displayName: "line\nbreak",
-        email: "+1@example.org",
-        wpUserId: null,
-        reason: "@protected",
-      }),
-      anItem({ action: "deactivate", displayName: "-minus", error: "WordPress said: no" }),
-      anItem({ action: "create", email: "bob@example.org", displayName: "Bob" }),
+      anItem().withAction("create").withEmail("ann@example.org").withDisplayName('Ann, the "first"').build(),
+      anItem()
+        .withAction("update")
+        .withDisplayName('=HYPERLINK("http://evil")')
+        .withDiff({ email: ["a@x", "b@x"] })
+        .build(),
+      anItem()
+        .withAction("skip")
+        .withDisplayName("line\nbreak")
+        .withEmail("+1@example.org")
+        .withWpUserId(null)
+        .withReason("@protected")
+        .build(),
+      anItem().withAction("deactivate").withDisplayName("-minus").withError("WordPress said: no").build(),
+      anItem().withAction("create").withEmail("bob@example.org").withDisplayName("Bob").build(),
     ];
-    return h.sync.addRun(aRun("staff"), items);
+    return h.sync.addRun(aRun().forJob("staff").build(), items);
   }
 
   it("pages items as JSON with a cursor and filters by action and search", async () => {

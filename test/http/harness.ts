@@ -17,7 +17,8 @@ import { makeMemoryLinkGenerations, signLink } from "../../src/links";
 import type { LinkAction } from "../../src/links/tokens";
 import { makeLogger } from "../../src/logger";
 import { makeMetrics } from "../../src/observe/metrics";
-import { aJob, FakeSync } from "./fake-sync";
+import { aJob } from "../helpers/builders";
+import { FakeSync } from "../helpers/fake-sync";
 
 export const ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef";
 export const KEYS = [
@@ -55,7 +56,12 @@ export async function makeHarness(
   logger.secrets.add(ADMIN_TOKEN);
   for (const key of KEYS) logger.secrets.add(key.secret);
   const sync = new FakeSync(
-    options.jobs ?? [aJob("staff"), aJob("contractors"), aJob("archive", "manual"), aJob("nightly", "schedule")],
+    options.jobs ?? [
+      aJob().withId("staff").build(),
+      aJob().withId("contractors").build(),
+      aJob().withId("archive").withTrigger("manual").build(),
+      aJob().withId("nightly").withTrigger("schedule", "0 3 * * *").build(),
+    ],
   );
   const generations = makeMemoryLinkGenerations();
   const routes: RouteOptions[] = [];

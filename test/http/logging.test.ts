@@ -1,4 +1,4 @@
-import { aRun } from "./fake-sync";
+import { aRun } from "../helpers/builders";
 import { ADMIN_TOKEN, type Harness, KEYS, makeHarness } from "./harness";
 
 let h: Harness;
@@ -11,7 +11,7 @@ afterEach(async () => {
 
 describe("logs and error bodies", () => {
   it("never contain a link token, the admin token or a signing secret", async () => {
-    h.sync.addRun(aRun("staff"));
+    h.sync.addRun(aRun().forJob("staff").build());
     const tokens: string[] = [];
     const continueToken = await h.token("staff", "continue");
     const startToken = await h.token("staff", "start");

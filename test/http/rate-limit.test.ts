@@ -1,4 +1,4 @@
-import { aRun } from "./fake-sync";
+import { aRun } from "../helpers/builders";
 import { type Harness, makeHarness } from "./harness";
 
 // Only Date is faked: the rate-limit store and jose read the clock through it, while Fastify
@@ -43,7 +43,7 @@ function get(url: string, remoteAddress: string, headers: Record<string, string>
 describe("the failed-authentication budget", () => {
   it("answers 429 with Retry-After after 10 bad tokens from one address while a monitor elsewhere keeps working", async () => {
     h = await makeHarness();
-    h.sync.addRun(aRun("staff"));
+    h.sync.addRun(aRun().forJob("staff").build());
     const valid = await h.token("staff", "continue");
     for (let i = 0; i < 10; i++) {
       const guess = await get(`/v1/jobs/staff/continue?token=guess${i}.x.y`, ATTACKER);

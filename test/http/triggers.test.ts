@@ -1,6 +1,6 @@
 import { SignJWT } from "jose";
 import { signLink } from "../../src/links";
-import { aRun } from "./fake-sync";
+import { aRun } from "../helpers/builders";
 import { type Harness, KEYS, makeHarness } from "./harness";
 
 let h: Harness;
@@ -42,7 +42,7 @@ describe("start links", () => {
   });
 
   it("answers 200 with started false and the active run when a run is already going", async () => {
-    const active = h.sync.addRun(aRun("staff", { state: "listing" }));
+    const active = h.sync.addRun(aRun().forJob("staff").withState("listing").build());
     const token = await h.token("staff", "start");
     const response = await call("POST", `/v1/jobs/staff/start?token=${token}`);
     expect(response.statusCode).toBe(200);
@@ -75,7 +75,7 @@ describe("start links", () => {
 
 describe("continue links", () => {
   it("advances the active run on GET and on POST", async () => {
-    h.sync.addRun(aRun("staff"));
+    h.sync.addRun(aRun().forJob("staff").build());
     const token = await h.token("staff", "continue");
     for (const method of ["GET", "POST"] as const) {
       const response = await call(method, `/v1/jobs/staff/continue?token=${token}`);

@@ -2,7 +2,8 @@ import Fastify from "fastify";
 import type { GraphMetrics } from "../../src/graph";
 import { makeMetrics, registerMetricsRoute } from "../../src/observe/metrics";
 import type { WordPressMetrics } from "../../src/wordpress";
-import { aJob, aRun, FakeSyncService } from "./fake-service";
+import { aJob, aRun } from "../helpers/builders";
+import { FakeSync } from "../helpers/fake-sync";
 import { withListeningApp } from "./http";
 import { parseExposition, sampleValue } from "./prom-text";
 
@@ -128,9 +129,9 @@ describe("metrics", () => {
 
   it("reports active runs per job from the service at scrape time", async () => {
     const metrics = makeMetrics();
-    const service = new FakeSyncService(
-      [aJob({ id: "staff" }), aJob({ id: "students" })],
-      [aRun({ job: "staff", state: "listing", finishedAt: null }), aRun({ job: "students" })],
+    const service = new FakeSync(
+      [aJob().withId("staff").build(), aJob().withId("students").build()],
+      [aRun().forJob("staff").withState("listing").build(), aRun().forJob("students").finished("completed").build()],
     );
     metrics.watchActiveRuns(service);
     const { exposition } = await scrape(metrics);

@@ -11,7 +11,8 @@ import Fastify from "fastify";
 import { chromium } from "playwright-core";
 import { registerProblemHandlers } from "../../src/http/problem";
 import { registerStatusRoutes } from "../../src/observe/status-page";
-import { aJob, anItem, aRun, FakeSyncService } from "./fake-service";
+import { aJob, anItem, aRun } from "../helpers/builders";
+import { FakeSync } from "../helpers/fake-sync";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARGS = [
@@ -34,32 +35,34 @@ if (!available && !required) {
 }
 
 function aBusyFleet() {
-  const counts = aRun({ job: "x" }).counts;
-  const running = aRun({
-    job: "staff",
-    state: "listing",
-    finishedAt: null,
-    step: 12,
-    totalEstimate: 4000,
-    counts: { ...counts, seen: 1500, created: 40, updated: 310, unchanged: 1150 },
-  });
-  const waiting = aRun({ job: "alumni", state: "awaiting_approval", finishedAt: null, mode: "delta" });
-  return new FakeSyncService(
+  const running = aRun()
+    .forJob("staff")
+    .withState("listing")
+    .withStep(12)
+    .withTotalEstimate(4000)
+    .withCounts({ seen: 1500, created: 40, updated: 310, unchanged: 1150 })
+    .build();
+  const waiting = aRun().forJob("alumni").withState("awaiting_approval").with({ mode: "delta" }).build();
+  return new FakeSync(
     [
-      aJob({ id: "staff", trigger: { mode: "link-start-continue", schedule: null, timezone: "UTC" } }),
-      aJob({ id: "alumni", trigger: { mode: "schedule", schedule: "0 3 * * *", timezone: "Europe/Paris" } }),
+      aJob().withId("staff").withTrigger("link-start-continue").build(),
+      aJob().withId("alumni").withTrigger("schedule", "0 3 * * *", "Europe/Paris").build(),
     ],
     [
       running,
       waiting,
-      aRun({ job: "staff", state: "completed" }),
-      aRun({ job: "staff", state: "failed", lastError: "Graph answered 403 Authorization_RequestDenied" }),
-      aRun({ job: "alumni", state: "cancelled" }),
+      aRun().forJob("staff").finished("completed").build(),
+      aRun().forJob("staff").finished("failed").withLastError("Graph answered 403 Authorization_RequestDenied").build(),
+      aRun().forJob("alumni").finished("cancelled").build(),
     ],
     {
       [waiting.id]: [
-        anItem({ action: "delete", displayName: "Ada Lovelace", email: "ada@example.com" }),
-        anItem({ action: "deactivate", displayName: "Grace <b>Hopper</b>", email: "grace@example.com" }),
+        anItem().pendingRemoval("delete").withDisplayName("Ada Lovelace").withEmail("ada@example.com").build(),
+        anItem()
+          .pendingRemoval("deactivate")
+          .withDisplayName("Grace <b>Hopper</b>")
+          .withEmail("grace@example.com")
+          .build(),
       ],
     },
   );

@@ -2,7 +2,8 @@ import Fastify from "fastify";
 import type { AuthFailureBudget } from "../../src/http/auth";
 import { registerProblemHandlers } from "../../src/http/problem";
 import { registerStatusRoutes, type StatusDeps } from "../../src/observe/status-page";
-import { aJob, anItem, aRun, FakeSyncService } from "./fake-service";
+import { aJob, anItem, aRun } from "../helpers/builders";
+import { FakeSync } from "../helpers/fake-sync";
 import { withListeningApp } from "./http";
 
 const ADMIN_TOKEN = "admin-token-0123456789abcdef";
@@ -28,30 +29,29 @@ const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const budgetFits: AuthFailureBudget extends NonNullable<StatusDeps["authFailures"]> ? true : never = true;
 
 function aFleet() {
-  const running = aRun({
-    job: "staff",
-    state: "listing",
-    finishedAt: null,
-    step: 7,
-    totalEstimate: 2000,
-    counts: { ...aRun({ job: "x" }).counts, seen: 500, created: 12 },
-  });
-  const waiting = aRun({ job: "students", state: "awaiting_approval", finishedAt: null });
+  const running = aRun()
+    .forJob("staff")
+    .withState("listing")
+    .withStep(7)
+    .withTotalEstimate(2000)
+    .withCounts({ seen: 500, created: 12, updated: 5, unchanged: 113 })
+    .build();
+  const waiting = aRun().forJob("students").withState("awaiting_approval").build();
   const history = [
-    aRun({ job: "staff", state: "failed", lastError: "WordPress answered 500" }),
-    aRun({ job: "staff", state: "completed" }),
+    aRun().forJob("staff").finished("failed").withLastError("WordPress answered 500").build(),
+    aRun().forJob("staff").finished("completed").build(),
   ];
-  const service = new FakeSyncService(
+  const service = new FakeSync(
     [
-      aJob({ id: "staff", trigger: { mode: "schedule", schedule: "0 3 * * *", timezone: "UTC" } }),
-      aJob({ id: "students", trigger: { mode: "link-start", schedule: null, timezone: "UTC" } }),
+      aJob().withId("staff").withTrigger("schedule", "0 3 * * *").build(),
+      aJob().withId("students").withTrigger("link-start").build(),
     ],
     [running, waiting, ...history],
     {
       [waiting.id]: [
-        anItem({ action: "delete", displayName: "Ada Lovelace", email: "ada@example.com" }),
-        anItem({ action: "deactivate", displayName: "Grace Hopper", email: "grace@example.com" }),
-        anItem({ action: "create", status: "ok", displayName: "Not A Removal" }),
+        anItem().pendingRemoval("delete").withDisplayName("Ada Lovelace").withEmail("ada@example.com").build(),
+        anItem().pendingRemoval("deactivate").withDisplayName("Grace Hopper").withEmail("grace@example.com").build(),
+        anItem().withAction("create").withStatus("ok").withDisplayName("Not A Removal").build(),
       ],
     },
   );
@@ -87,8 +87,8 @@ describe("status page", () => {
   });
 
   it("shows an indeterminate bar and the live count when Graph gave no total", async () => {
-    const run = aRun({ job: "staff", state: "listing", finishedAt: null, totalEstimate: null });
-    const service = new FakeSyncService([aJob({ id: "staff" })], [run]);
+    const run = aRun().forJob("staff").withState("listing").withTotalEstimate(null).withCounts({ seen: 120 }).build();
+    const service = new FakeSync([aJob().withId("staff").build()], [run]);
     const res = await getStatus({ service, statusPublic: true });
 
     expect(res.body).toContain('<progress class="run-progress" aria-label="users done"></progress>');
@@ -96,11 +96,11 @@ describe("status page", () => {
   });
 
   it("escapes hostile job ids, run errors, names and watchdog messages", async () => {
-    const job = aJob({ id: HOSTILE, trigger: { mode: "manual", schedule: null, timezone: "UTC" } });
-    const failed = aRun({ job: HOSTILE, state: "failed", lastError: HOSTILE });
-    const waiting = aRun({ job: HOSTILE, state: "awaiting_approval", finishedAt: null, lastError: HOSTILE });
-    const service = new FakeSyncService([job], [waiting, failed], {
-      [waiting.id]: [anItem({ action: "delete", displayName: HOSTILE, email: HOSTILE, reason: HOSTILE })],
+    const job = aJob().withId(HOSTILE).withTrigger("manual").build();
+    const failed = aRun().forJob(HOSTILE).finished("failed").withLastError(HOSTILE).build();
+    const waiting = aRun().forJob(HOSTILE).withState("awaiting_approval").withLastError(HOSTILE).build();
+    const service = new FakeSync([job], [waiting, failed], {
+      [waiting.id]: [anItem().pendingRemoval("delete", HOSTILE).withDisplayName(HOSTILE).withEmail(HOSTILE).build()],
     });
     const res = await getStatus({
       service,
@@ -115,8 +115,8 @@ describe("status page", () => {
   });
 
   it("shows the watchdog's warnings and never the job's webhook URL", async () => {
-    const service = new FakeSyncService(
-      [aJob({ id: "staff", webhook: "https://hooks.example.com/services/T0/B0/s3cretPathToken?sig=abc" })],
+    const service = new FakeSync(
+      [aJob().withId("staff").withWebhook("https://hooks.example.com/services/T0/B0/s3cretPathToken?sig=abc").build()],
       [],
     );
     const res = await getStatus({

@@ -1,7 +1,8 @@
 import { makeMetrics } from "../../src/observe/metrics";
 import { makeWatchdog } from "../../src/observe/watchdog";
+import { aJob, aRun } from "../helpers/builders";
 import { silentLogger } from "../helpers/db";
-import { aJob, aRun, FakeSyncService } from "./fake-service";
+import { FakeSync } from "../helpers/fake-sync";
 import { parseExposition, sampleValue } from "./prom-text";
 
 const MINUTE = 60_000;
@@ -9,14 +10,17 @@ const MINUTE = 60_000;
 describe("watchdog", () => {
   it("warns about an active run with no progress for longer than the limit, once per stall", async () => {
     let now = Date.parse("2030-01-01T12:00:00Z");
-    const stalled = aRun({
-      job: "staff",
-      state: "listing",
-      finishedAt: null,
-      progressedAt: new Date(now - 20 * MINUTE).toISOString(),
-    });
-    const fresh = aRun({ job: "fresh", state: "listing", finishedAt: null, progressedAt: new Date(now).toISOString() });
-    const service = new FakeSyncService([aJob({ id: "staff" }), aJob({ id: "fresh" })], [stalled, fresh]);
+    const stalled = aRun()
+      .forJob("staff")
+      .withState("listing")
+      .with({ progressedAt: new Date(now - 20 * MINUTE).toISOString() })
+      .build();
+    const fresh = aRun()
+      .forJob("fresh")
+      .withState("listing")
+      .with({ progressedAt: new Date(now).toISOString() })
+      .build();
+    const service = new FakeSync([aJob().withId("staff").build(), aJob().withId("fresh").build()], [stalled, fresh]);
     const metrics = makeMetrics();
     const watchdog = makeWatchdog({ service, staleMs: 15 * MINUTE, logger: silentLogger, metrics, now: () => now });
 
@@ -47,13 +51,12 @@ describe("watchdog", () => {
 
   it("leaves runs awaiting approval alone: they wait for a person, not for the service", async () => {
     const now = Date.now();
-    const waiting = aRun({
-      job: "staff",
-      state: "awaiting_approval",
-      finishedAt: null,
-      progressedAt: new Date(now - 3 * 24 * 60 * MINUTE).toISOString(),
-    });
-    const service = new FakeSyncService([aJob({ id: "staff" })], [waiting]);
+    const waiting = aRun()
+      .forJob("staff")
+      .withState("awaiting_approval")
+      .with({ progressedAt: new Date(now - 3 * 24 * 60 * MINUTE).toISOString() })
+      .build();
+    const service = new FakeSync([aJob().withId("staff").build()], [waiting]);
     const watchdog = makeWatchdog({ service, staleMs: 15 * MINUTE, logger: silentLogger });
     expect(await watchdog.check()).toEqual([]);
   });

@@ -2,7 +2,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { makeLogger } from "../../src/logger";
 import { makeNotifier, type WebhookPayload } from "../../src/observe/webhook";
-import { aJob, aRun } from "./fake-service";
+import { aJob, aRun } from "../helpers/builders";
 
 interface Delivery {
   headers: http.IncomingHttpHeaders;
@@ -56,11 +56,11 @@ describe("webhook notifier", () => {
     const receiver = await aReceiver([500, "drop", 200]);
     const { logger, lines } = capturedLogger();
     const notifier = makeNotifier({ logger, baseDelayMs: 5 });
-    const job = aJob({
-      id: "staff",
-      webhook: `http://hook:${PASSWORD}@127.0.0.1:${receiver.port}/events?sig=${QUERY_SECRET}`,
-    });
-    const run = aRun({ job: "staff", state: "completed" });
+    const job = aJob()
+      .withId("staff")
+      .withWebhook(`http://hook:${PASSWORD}@127.0.0.1:${receiver.port}/events?sig=${QUERY_SECRET}`)
+      .build();
+    const run = aRun().forJob("staff").finished("completed").build();
     try {
       notifier.notify(job, { type: "run.completed", run });
       await notifier.flush();
@@ -94,10 +94,13 @@ describe("webhook notifier", () => {
     const events: string[] = [];
     const arrived = receiver.nextArrival().then(() => events.push("receiver got the request"));
     try {
-      const returned = notifier.notify(aJob({ id: "staff", webhook: `http://127.0.0.1:${receiver.port}/hook` }), {
-        type: "run.failed",
-        run: aRun({ job: "staff", state: "failed", lastError: "boom" }),
-      });
+      const returned = notifier.notify(
+        aJob().withId("staff").withWebhook(`http://127.0.0.1:${receiver.port}/hook`).build(),
+        {
+          type: "run.failed",
+          run: aRun().forJob("staff").finished("failed").withLastError("boom").build(),
+        },
+      );
       events.push("notify returned");
 
       expect(returned).toBeUndefined();
@@ -121,12 +124,12 @@ describe("webhook notifier", () => {
     const { logger, lines } = capturedLogger();
     const notifier = makeNotifier({ logger, baseDelayMs: 5 });
     try {
-      const run = aRun({ job: "staff", state: "awaiting_approval", finishedAt: null });
-      notifier.notify(aJob({ id: "staff", webhook: `http://127.0.0.1:${refusing.port}/a` }), {
+      const run = aRun().forJob("staff").withState("awaiting_approval").build();
+      notifier.notify(aJob().withId("staff").withWebhook(`http://127.0.0.1:${refusing.port}/a`).build(), {
         type: "run.awaiting_approval",
         run,
       });
-      notifier.notify(aJob({ id: "staff", webhook: `http://127.0.0.1:${throttling.port}/b` }), {
+      notifier.notify(aJob().withId("staff").withWebhook(`http://127.0.0.1:${throttling.port}/b`).build(), {
         type: "run.awaiting_approval",
         run,
       });
@@ -148,11 +151,13 @@ describe("webhook notifier", () => {
     const slackLikeToken = "T0001B0002XXXXabcdefgh1234";
     try {
       notifier.notify(
-        aJob({
-          id: "staff",
-          webhook: `http://hook:${PASSWORD}@127.0.0.1:${receiver.port}/services/${slackLikeToken}?sig=${QUERY_SECRET}#frag`,
-        }),
-        { type: "run.failed", run: aRun({ job: "staff", state: "failed" }) },
+        aJob()
+          .withId("staff")
+          .withWebhook(
+            `http://hook:${PASSWORD}@127.0.0.1:${receiver.port}/services/${slackLikeToken}?sig=${QUERY_SECRET}#frag`,
+          )
+          .build(),
+        { type: "run.failed", run: aRun().forJob("staff").finished("failed").build() },
       );
       await notifier.flush();
 
@@ -173,10 +178,13 @@ describe("webhook notifier", () => {
     const { logger, lines } = capturedLogger();
     const notifier = makeNotifier({ logger, maxAttempts: 2, baseDelayMs: 2 });
 
-    notifier.notify(aJob({ id: "quiet", webhook: null }), { type: "run.completed", run: aRun({ job: "quiet" }) });
-    notifier.notify(aJob({ id: "staff", webhook: `http://127.0.0.1:${port}/x?sig=${QUERY_SECRET}` }), {
+    notifier.notify(aJob().withId("quiet").withWebhook(null).build(), {
       type: "run.completed",
-      run: aRun({ job: "staff" }),
+      run: aRun().forJob("quiet").finished("completed").build(),
+    });
+    notifier.notify(aJob().withId("staff").withWebhook(`http://127.0.0.1:${port}/x?sig=${QUERY_SECRET}`).build(), {
+      type: "run.completed",
+      run: aRun().forJob("staff").finished("completed").build(),
     });
     await notifier.flush();
 

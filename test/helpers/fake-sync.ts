@@ -1,10 +1,10 @@
 /**
- * An in-memory SyncService for the HTTP tests: enough state to answer every route, and a log of
- * the calls so a test can prove a route did (or did not) act.
+ * An in-memory SyncService for the HTTP and observe tests: enough state to answer every route and
+ * the status page, watchdog and metrics, and a log of the calls so a test can prove a route did
+ * (or did not) act. Build its runs and items with aRun() and anItem() from ./builders.
  */
-import { randomUUID } from "node:crypto";
 import { ConflictError, NotFoundError } from "../../src/core/errors";
-import type { Job, TriggerMode } from "../../src/core/job";
+import type { Job } from "../../src/core/job";
 import {
   ACTIVE_STATES,
   type AdvanceResult,
@@ -15,76 +15,7 @@ import {
   type StartResult,
   type SyncService,
 } from "../../src/sync/service";
-
-export function aJob(id: string, mode: TriggerMode = "link-start-continue", webhook: string | null = null): Job {
-  return {
-    id,
-    trigger: { mode, schedule: mode === "schedule" ? "0 3 * * *" : null, timezone: "UTC" },
-    source: { mode: "full", filter: null, groups: [], pageSize: 500, attributes: [] },
-    match: ["entraId", "email", "username"],
-    username: "upn",
-    fields: { email: "mail|userPrincipalName" },
-    roles: { mode: "replace", default: "subscriber", groups: [] },
-    actions: { create: true, update: true, missing: "deactivate", reassignTo: null },
-    protect: { roles: ["administrator"], users: [] },
-    safety: { maxDeleteFraction: 0.1, maxDeleteCount: 100 },
-    webhook,
-  };
-}
-
-let clock = Date.parse("2025-03-01T00:00:00Z");
-function nextTime(): string {
-  clock += 1000;
-  return new Date(clock).toISOString();
-}
-
-export function aRun(job: string, overrides: Partial<RunSummary> = {}): RunSummary {
-  const at = nextTime();
-  return {
-    id: randomUUID(),
-    job,
-    state: "listing",
-    trigger: "link",
-    dryRun: false,
-    mode: "full",
-    step: 0,
-    counts: {
-      seen: 0,
-      created: 0,
-      updated: 0,
-      unchanged: 0,
-      reactivated: 0,
-      deactivated: 0,
-      deleted: 0,
-      skipped: 0,
-      failed: 0,
-    },
-    totalEstimate: null,
-    createdAt: at,
-    startedAt: at,
-    finishedAt: null,
-    progressedAt: at,
-    lastError: null,
-    ...overrides,
-  };
-}
-
-export function anItem(overrides: Partial<RunItem> = {}): RunItem {
-  return {
-    id: randomUUID(),
-    entraId: randomUUID(),
-    wpUserId: 7,
-    action: "create",
-    status: "ok",
-    diff: {},
-    email: "someone@example.org",
-    displayName: "Someone",
-    reason: null,
-    error: null,
-    createdAt: nextTime(),
-    ...overrides,
-  };
-}
+import { aRun } from "./builders";
 
 export class FakeSync implements SyncService {
   readonly calls: string[] = [];
@@ -93,7 +24,14 @@ export class FakeSync implements SyncService {
   /** What advanceJob answers next (default: one step of the active run). */
   nextAdvance: ((jobId: string) => AdvanceResult) | null = null;
 
-  constructor(private readonly declared: Job[]) {}
+  /** The jobs it declares, and runs (with their items by run id) it already holds. */
+  constructor(
+    private readonly declared: Job[],
+    runs: RunSummary[] = [],
+    items: Record<string, RunItem[]> = {},
+  ) {
+    for (const run of runs) this.addRun(run, items[run.id]);
+  }
 
   jobs(): Job[] {
     this.calls.push("jobs");
@@ -117,7 +55,9 @@ export class FakeSync implements SyncService {
     this.calls.push(`startRun ${jobId} ${options.trigger}${options.dryRun ? " dry" : ""}`);
     const active = await this.findActive(jobId);
     if (active) return { started: false, reason: "already running", run: active };
-    const run = this.addRun(aRun(jobId, { state: "queued", trigger: options.trigger, dryRun: !!options.dryRun }));
+    const run = this.addRun(
+      aRun().forJob(jobId).withState("queued").withTrigger(options.trigger).with({ dryRun: !!options.dryRun }).build(),
+    );
     return { started: true, run };
   }
 
