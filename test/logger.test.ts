@@ -1,16 +1,10 @@
-import { Writable } from "node:stream";
 import { makeLogger, redactUrl } from "../src/logger";
+import { logSink } from "./helpers/log-sink";
 
 function captureLogger(secrets: string[] = []) {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, callback) {
-      lines.push(String(chunk));
-      callback();
-    },
-  });
-  const logger = makeLogger({ level: "trace", secrets, destination: destination as never });
-  return { logger, output: () => lines.join("") };
+  const sink = logSink();
+  const logger = makeLogger({ level: "trace", secrets, destination: sink.destination });
+  return { logger, output: sink.text };
 }
 
 describe("logging", () => {

@@ -1,28 +1,17 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Writable } from "node:stream";
 import { loadConfig } from "../src/config";
 import { serve } from "../src/main";
 import { makeTestDatabase } from "./helpers/db";
-
-function quietLog() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, callback) {
-      lines.push(String(chunk));
-      callback();
-    },
-  });
-  return { destination: destination as never, text: () => lines.join("") };
-}
+import { logSink } from "./helpers/log-sink";
 
 describe("the service process", () => {
   it("starts with an empty environment on the embedded database, prints a generated admin token once, and says what a sync still needs", async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ews-serve-"));
     const env = { DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1" };
     const printed: string[] = [];
-    const log = quietLog();
+    const log = logSink();
     const first = await serve(loadConfig(env), {
       print: (line) => printed.push(line),
       logDestination: log.destination,
@@ -43,7 +32,7 @@ describe("the service process", () => {
     const again: string[] = [];
     const second = await serve(loadConfig(env), {
       print: (line) => again.push(line),
-      logDestination: quietLog().destination,
+      logDestination: logSink().destination,
     });
     await second.close();
     expect(again).toEqual([]);
@@ -55,7 +44,7 @@ describe("the service process", () => {
     if (!db.url) return; // no server in this environment: the embedded path above is what runs
     const server = await serve(loadConfig({ DATABASE_URL: db.url, PORT: "0", HOST: "127.0.0.1" }), {
       print: () => undefined,
-      logDestination: quietLog().destination,
+      logDestination: logSink().destination,
     });
     try {
       expect(await (await fetch(`${server.url}/readyz`)).json()).toEqual({ status: "ready", database: "postgres" });

@@ -1,20 +1,9 @@
-import { Writable } from "node:stream";
 import { loadConfig } from "../src/config";
-import { serve } from "../src/main";
-import { startGraphSimulator } from "../tools/graph-sim";
+import { type Server, serve } from "../src/main";
+import { type GraphSimulator, startGraphSimulator } from "../tools/graph-sim";
 import { makeTestDatabase } from "./helpers/db";
+import { type LogSink, logSink } from "./helpers/log-sink";
 import { describeWithWordPress, type WordPressTarget } from "./helpers/wordpress";
-
-function captured() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, callback) {
-      lines.push(String(chunk));
-      callback();
-    },
-  });
-  return { destination: destination as never, text: () => lines.join("") };
-}
 
 async function until(probe: () => boolean, timeoutMs = 20_000): Promise<void> {
   for (const end = Date.now() + timeoutMs; !probe(); ) {
@@ -23,29 +12,40 @@ async function until(probe: () => boolean, timeoutMs = 20_000): Promise<void> {
   }
 }
 
+/** The service against the simulator and WordPress with these two credentials, logging into `log`. */
+function serveWith(
+  db: { url: string | null },
+  sim: GraphSimulator,
+  wp: WordPressTarget,
+  credentials: { clientSecret: string; appPassword: string },
+  log: LogSink,
+): Promise<Server> {
+  return serve(
+    loadConfig({
+      DATABASE_URL: db.url ?? "",
+      PORT: "0",
+      HOST: "127.0.0.1",
+      AZURE_TENANT_ID: sim.tenantId,
+      AZURE_CLIENT_ID: sim.clientId,
+      AZURE_CLIENT_SECRET: credentials.clientSecret,
+      AZURE_AUTHORITY_HOST: sim.url,
+      GRAPH_BASE_URL: sim.url,
+      WP_URL: wp.url,
+      WP_USERNAME: wp.username,
+      WP_APP_PASSWORD: credentials.appPassword,
+    }),
+    { print: () => undefined, logDestination: log.destination },
+  );
+}
+
 describeWithWordPress("start-up connection checks", (wp: WordPressTarget) => {
   it("report a wrong WordPress password and a wrong Graph secret by the setting's name, and keep serving", async () => {
     const db = await makeTestDatabase();
     const sim = await startGraphSimulator();
-    const log = captured();
+    const log = logSink();
     const wrongPassword = "abcd efgh ijkl mnop qrst uvwx";
     const wrongSecret = "not-the-simulator-secret-123";
-    const server = await serve(
-      loadConfig({
-        DATABASE_URL: db.url ?? "",
-        PORT: "0",
-        HOST: "127.0.0.1",
-        AZURE_TENANT_ID: sim.tenantId,
-        AZURE_CLIENT_ID: sim.clientId,
-        AZURE_CLIENT_SECRET: wrongSecret,
-        AZURE_AUTHORITY_HOST: sim.url,
-        GRAPH_BASE_URL: sim.url,
-        WP_URL: wp.url,
-        WP_USERNAME: wp.username,
-        WP_APP_PASSWORD: wrongPassword,
-      }),
-      { print: () => undefined, logDestination: log.destination },
-    );
+    const server = await serveWith(db, sim, wp, { clientSecret: wrongSecret, appPassword: wrongPassword }, log);
     try {
       await until(
         () => /WordPress connection check failed/.test(log.text()) && /Graph connection check failed/.test(log.text()),
@@ -66,23 +66,8 @@ describeWithWordPress("start-up connection checks", (wp: WordPressTarget) => {
   it("say the credentials were accepted when they are right", async () => {
     const db = await makeTestDatabase();
     const sim = await startGraphSimulator();
-    const log = captured();
-    const server = await serve(
-      loadConfig({
-        DATABASE_URL: db.url ?? "",
-        PORT: "0",
-        HOST: "127.0.0.1",
-        AZURE_TENANT_ID: sim.tenantId,
-        AZURE_CLIENT_ID: sim.clientId,
-        AZURE_CLIENT_SECRET: sim.clientSecret,
-        AZURE_AUTHORITY_HOST: sim.url,
-        GRAPH_BASE_URL: sim.url,
-        WP_URL: wp.url,
-        WP_USERNAME: wp.username,
-        WP_APP_PASSWORD: wp.appPassword,
-      }),
-      { print: () => undefined, logDestination: log.destination },
-    );
+    const log = logSink();
+    const server = await serveWith(db, sim, wp, { clientSecret: sim.clientSecret, appPassword: wp.appPassword }, log);
     try {
       await until(() => (log.text().match(/connection checked: credentials accepted/g) ?? []).length === 2);
       expect(log.text()).not.toMatch(/connection check failed/);

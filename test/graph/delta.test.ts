@@ -1,5 +1,5 @@
 import { aTenant, type GraphSimulator } from "../../tools/graph-sim";
-import { budget, deltaQuery, directoryFor, listAll, withSimulator } from "./helpers";
+import { bearer, budget, deltaQuery, directoryFor, listAll, withSimulator } from "./helpers";
 
 describe("Graph directory: delta", () => {
   let sim: GraphSimulator;
@@ -82,14 +82,3 @@ describe("Graph directory: delta", () => {
     expect((error as Error).message).toContain("full listing");
   });
 });
-
-async function bearer(sim: GraphSimulator): Promise<string> {
-  const form = new URLSearchParams({
-    grant_type: "client_credentials",
-    client_id: sim.clientId,
-    client_secret: sim.clientSecret,
-    scope: "https://graph.microsoft.com/.default",
-  });
-  const reply = await fetch(`${sim.url}/${sim.tenantId}/oauth2/v2.0/token`, { method: "POST", body: form });
-  return ((await reply.json()) as { access_token: string }).access_token;
-}

@@ -1,11 +1,11 @@
 /** Shared set-up for Graph tests: the real credential and client classes against the simulator. */
 
-import { Writable } from "node:stream";
 import pino, { type Logger } from "pino";
 import type { GraphDirectoryOptions } from "../../src/graph";
 import { makeGraphDirectory } from "../../src/graph";
 import type { Budget, Directory, UsersQuery } from "../../src/sync/ports";
 import { type GraphSimulator, type GraphSimulatorOptions, startGraphSimulator } from "../../tools/graph-sim";
+import { logSink } from "../helpers/log-sink";
 
 export async function withSimulator(options: GraphSimulatorOptions = {}): Promise<GraphSimulator> {
   return startGraphSimulator(options);
@@ -13,14 +13,20 @@ export async function withSimulator(options: GraphSimulatorOptions = {}): Promis
 
 /** A logger that keeps every line, so tests can assert what is (not) logged. */
 export function makeCapturingLogger(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
+  const sink = logSink();
+  return { logger: pino({ level: "debug" }, sink.destination), lines: sink.lines };
+}
+
+/** An access token from the simulator by the client-credentials grant, for raw Graph calls. */
+export async function bearer(sim: GraphSimulator): Promise<string> {
+  const form = new URLSearchParams({
+    grant_type: "client_credentials",
+    client_id: sim.clientId,
+    client_secret: sim.clientSecret,
+    scope: "https://graph.microsoft.com/.default",
   });
-  return { logger: pino({ level: "debug" }, sink), lines };
+  const reply = await fetch(`${sim.url}/${sim.tenantId}/oauth2/v2.0/token`, { method: "POST", body: form });
+  return ((await reply.json()) as { access_token: string }).access_token;
 }
 
 export function directoryFor(sim: GraphSimulator, overrides: Partial<GraphDirectoryOptions> = {}): Directory {

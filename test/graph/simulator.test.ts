@@ -1,20 +1,13 @@
 /** The simulator's own fidelity to Graph, checked over the wire with plain fetch. */
 import { aTenant, GRAPH_CONTENT_TYPE, type GraphSimulator } from "../../tools/graph-sim";
-import { withSimulator } from "./helpers";
+import { bearer, withSimulator } from "./helpers";
 
 describe("Graph simulator", () => {
   let sim: GraphSimulator;
   let token: string;
   beforeAll(async () => {
     sim = await withSimulator({ tenant: aTenant().withUsers(100_000).withGuests(10).withoutMail(3).build() });
-    const form = new URLSearchParams({
-      grant_type: "client_credentials",
-      client_id: sim.clientId,
-      client_secret: sim.clientSecret,
-      scope: "https://graph.microsoft.com/.default",
-    });
-    const reply = await fetch(`${sim.url}/${sim.tenantId}/oauth2/v2.0/token`, { method: "POST", body: form });
-    token = ((await reply.json()) as { access_token: string }).access_token;
+    token = await bearer(sim);
   });
   afterAll(() => sim.close());
   const get = (path: string, headers: Record<string, string> = {}) =>

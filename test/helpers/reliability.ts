@@ -6,7 +6,6 @@
  */
 import { randomBytes } from "node:crypto";
 import net from "node:net";
-import { Writable } from "node:stream";
 import type { Pool } from "pg";
 import { signLink } from "../../src/links";
 import type { LinkAction } from "../../src/links/tokens";
@@ -214,18 +213,6 @@ export async function callLink(
     text,
     ms: Date.now() - started,
   };
-}
-
-/** A pino destination that keeps lines (to prove secrets stay out of logs and to debug failures). */
-export function logSink(): { destination: Writable; lines: string[] } {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  return { destination, lines };
 }
 
 // ---------------------------------------------------------------------------------------------

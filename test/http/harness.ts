@@ -19,6 +19,7 @@ import { makeLogger } from "../../src/logger";
 import { makeMetrics } from "../../src/observe/metrics";
 import { aJob } from "../helpers/builders";
 import { FakeSync } from "../helpers/fake-sync";
+import { logSink } from "../helpers/log-sink";
 
 export const ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef";
 export const KEYS = [
@@ -48,11 +49,8 @@ export async function makeHarness(
   options: { jobs?: Job[]; env?: Record<string, string>; logLevel?: string } = {},
 ): Promise<Harness> {
   const config = loadConfig({ PUBLIC_URL: "https://sync.example.org", ...options.env });
-  const logLines: string[] = [];
-  const logger = makeLogger({
-    level: options.logLevel ?? "debug",
-    destination: { write: (line: string) => void logLines.push(line) },
-  });
+  const log = logSink();
+  const logger = makeLogger({ level: options.logLevel ?? "debug", destination: log.destination });
   logger.secrets.add(ADMIN_TOKEN);
   for (const key of KEYS) logger.secrets.add(key.secret);
   const sync = new FakeSync(
@@ -82,7 +80,7 @@ export async function makeHarness(
     app,
     sync,
     generations,
-    logLines,
+    logLines: log.lines,
     routes,
     config,
     token: (job, act, gen = 1) => signLink(KEYS, { sub: job, act, gen }),

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { makeLogger } from "../../src/logger";
 import { makeNotifier, type WebhookPayload } from "../../src/observe/webhook";
 import { aJob, aRun } from "../helpers/builders";
+import { logSink } from "../helpers/log-sink";
 
 interface Delivery {
   headers: http.IncomingHttpHeaders;
@@ -43,9 +44,9 @@ async function aReceiver(answers: Array<number | "hang" | "drop">) {
 }
 
 function capturedLogger() {
-  const lines: string[] = [];
-  const logger = makeLogger({ level: "debug", destination: { write: (line: string) => void lines.push(line) } });
-  return { logger, lines };
+  const sink = logSink();
+  const logger = makeLogger({ level: "debug", destination: sink.destination });
+  return { logger, lines: sink.lines };
 }
 
 const QUERY_SECRET = "qs-Very5ecretValue";

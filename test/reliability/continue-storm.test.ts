@@ -7,13 +7,13 @@ import { loadConfig } from "../../src/config";
 import { type Server, serve } from "../../src/main";
 import { type GraphSimulator, makeTenant, type SimUser, startGraphSimulator } from "../../tools/graph-sim";
 import { makeTestDatabase } from "../helpers/db";
+import { logSink } from "../helpers/log-sink";
 import {
   callLink,
   deleteWordPressUsersOf,
   expectConsistentDatabase,
   expectWordPressHolds,
   linkToken,
-  logSink,
   recordLeaseChanges,
   serviceEnv,
   testSeed,

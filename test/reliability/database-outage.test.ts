@@ -7,6 +7,7 @@ import { loadConfig } from "../../src/config";
 import { type Server, serve } from "../../src/main";
 import { type GraphSimulator, makeTenant, type SimUser, startGraphSimulator } from "../../tools/graph-sim";
 import { makeTestDatabase } from "../helpers/db";
+import { logSink } from "../helpers/log-sink";
 import {
   callLink,
   deleteWordPressUsersOf,
@@ -15,7 +16,6 @@ import {
   expectWordPressHolds,
   hostPort,
   linkToken,
-  logSink,
   runRow,
   secretsIn,
   serviceEnv,

@@ -20,14 +20,8 @@ import { loadConfig } from "../../src/config";
 import { buildApp } from "../../src/http/app";
 import { openRuntime, type Runtime } from "../../src/runtime";
 import { makeTestDatabase } from "../helpers/db";
-import {
-  linkToken,
-  logSink,
-  RELIABILITY_ADMIN_TOKEN,
-  RELIABILITY_KEYS,
-  seededRandom,
-  testSeed,
-} from "../helpers/reliability";
+import { logSink } from "../helpers/log-sink";
+import { linkToken, RELIABILITY_ADMIN_TOKEN, RELIABILITY_KEYS, seededRandom, testSeed } from "../helpers/reliability";
 
 const REQUESTS = 2000;
 

@@ -7,6 +7,7 @@ import { loadConfig } from "../../src/config";
 import { type Server, serve } from "../../src/main";
 import { type GraphSimulator, makeTenant, type SimUser, startGraphSimulator } from "../../tools/graph-sim";
 import { makeTestDatabase } from "../helpers/db";
+import { logSink } from "../helpers/log-sink";
 import {
   callLink,
   deleteWordPressUsersOf,
@@ -14,7 +15,6 @@ import {
   expectConsistentDatabase,
   expectWordPressHolds,
   linkToken,
-  logSink,
   serviceEnv,
   testSeed,
   uniqueDomain,

@@ -10,13 +10,13 @@ import { loadConfig } from "../../src/config";
 import { type Server, serve } from "../../src/main";
 import { type GraphSimulator, makeTenant, type SimUser, startGraphSimulator } from "../../tools/graph-sim";
 import { makeTestDatabase } from "../helpers/db";
+import { logSink } from "../helpers/log-sink";
 import {
   callLink,
   deleteWordPressUsersOf,
   driveToEnd,
   expectConsistentDatabase,
   linkToken,
-  logSink,
   RELIABILITY_ADMIN_TOKEN,
   serviceEnv,
   uniqueDomain,
