@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { hashOf } from "../../src/core/hash";
 import type { Job, MatchKey, MissingAction, RoleMode, SourceMode, TriggerMode, UsernameRule } from "../../src/core/job";
 import type { MapEntry } from "../../src/core/plan";
+import { zeroCounts } from "../../src/db/runs";
 import { JOB_DEFAULTS } from "../../src/sync/jobs";
 import type { GraphUser, WpUser } from "../../src/sync/ports";
 import type { ItemAction, RunCounts, RunItem, RunState, RunSummary, RunTrigger } from "../../src/sync/service";
@@ -291,17 +292,7 @@ class RunBuilder {
       dryRun: false,
       mode: "full",
       step: 0,
-      counts: {
-        seen: 0,
-        created: 0,
-        updated: 0,
-        unchanged: 0,
-        reactivated: 0,
-        deactivated: 0,
-        deleted: 0,
-        skipped: 0,
-        failed: 0,
-      },
+      counts: zeroCounts(),
       totalEstimate: null,
       createdAt: at,
       startedAt: at,

@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import net from "node:net";
 import type { Pool } from "pg";
+import { COUNTERS, zeroCounts } from "../../src/db/runs";
 import { signLink } from "../../src/links";
 import type { LinkAction } from "../../src/links/tokens";
 import type { RunCounts } from "../../src/sync/service";
@@ -232,19 +233,8 @@ export async function runRow(pool: Pool, runId: string): Promise<RunRow> {
   const { rows } = await pool.query("select * from runs where id = $1::uuid", [runId]);
   const r = rows[0];
   if (!r) throw new Error(`no run ${runId}`);
-  const counts = {} as RunCounts;
-  for (const key of [
-    "seen",
-    "created",
-    "updated",
-    "unchanged",
-    "reactivated",
-    "deactivated",
-    "deleted",
-    "skipped",
-    "failed",
-  ])
-    (counts as unknown as Record<string, number>)[key] = r[key];
+  const counts = zeroCounts();
+  for (const key of COUNTERS) counts[key] = r[key];
   return {
     id: r.id,
     state: r.state,
