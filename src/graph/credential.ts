@@ -48,7 +48,8 @@ export function makeAuthProvider(credential: TokenCredential, options: GraphDire
       try {
         return await inner.getAccessToken();
       } catch (error) {
-        throw new CredentialFailure(describeCredentialFailure(coerceError(error), options));
+        const failure = describeCredentialFailure(coerceError(error), options);
+        throw new CredentialFailure(await unlessUnreachable(failure, options));
       }
     },
   };
@@ -85,6 +86,23 @@ export function describeCredentialFailure(error: Error, options: GraphDirectoryO
   return new UpstreamError(`Could not get a Graph access token (${who}): ${advice}. ${detail}`, "graph", "auth", {
     ...(aadsts ? { code: `AADSTS${aadsts}` } : {}),
   });
+}
+
+/**
+ * MSAL says endpoints_resolution_error both for a tenant the authority does not know (final) and
+ * for an authority it could not reach at all (perhaps a passing network fault). One request of our
+ * own tells them apart: any HTTP answer means reachable. An unreachable authority becomes kind
+ * "transient", so the run stays where it is and fails only after MAX_FAILED_STEPS (same advice).
+ */
+async function unlessUnreachable(failure: UpstreamError, options: GraphDirectoryOptions): Promise<UpstreamError> {
+  if (failure.kind !== "auth" || !failure.message.includes("endpoints_resolution_error")) return failure;
+  const authority = options.authorityHost ?? "https://login.microsoftonline.com";
+  try {
+    await fetch(authority, { method: "HEAD", redirect: "manual", signal: AbortSignal.timeout(5000) });
+    return failure;
+  } catch {
+    return new UpstreamError(failure.message, "graph", "transient", failure.details);
+  }
 }
 
 /** Belt and braces: identity's messages do not echo the secret, but never let one through if a version does. */

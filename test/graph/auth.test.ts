@@ -54,9 +54,9 @@ describe("Graph directory: credentials", () => {
     expect((error as Error).message).toContain("AZURE_TENANT_ID");
   });
 
-  it("reports an unreachable authority as kind auth naming AZURE_AUTHORITY_HOST", async () => {
+  it("reports an unreachable authority as kind transient (the run retries it) naming AZURE_AUTHORITY_HOST", async () => {
     const error = await list({ authorityHost: "https://127.0.0.1:1" }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ kind: "auth" });
+    expect(error).toMatchObject({ kind: "transient" });
     expect((error as Error).message).toContain("AZURE_AUTHORITY_HOST");
   });
 
