@@ -3,11 +3,10 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.service.json ./
 COPY src ./src
-COPY tools ./tools
-COPY bench ./bench
-RUN npm run build && npm prune --omit=dev
+# The image ships the service only (src/); the simulator, demo and bench stay in the repository.
+RUN npx tsc -p tsconfig.service.json && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production DATA_DIR=/data PORT=3000
