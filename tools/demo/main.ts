@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     say("What the second run changed (unchanged users are left out: they cost no WordPress request):");
     say(indent(formatTable(["action", "e-mail", "name", "change"], (await changedItems(runtime, second.id)).map(row))));
     say();
-    say(`Status page  ${publicUrl}/status   (admin token required)`);
+    say(`Status page  ${publicUrl}/status   (browser login: any user name, the admin token as password)`);
     say(`  curl -H "Authorization: Bearer ${adminToken}" ${publicUrl}/status`);
     say(`Admin token  ${adminToken}`);
     say(`Runs         curl -H "Authorization: Bearer ${adminToken}" ${publicUrl}/v1/jobs/${JOB}/runs`);
