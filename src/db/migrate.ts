@@ -21,6 +21,7 @@ function findMigrationsDir(from: string): string {
 }
 
 const UNIQUE_VIOLATION = "23505";
+const CATALOG_RACE = new Set([UNIQUE_VIOLATION, "42710", "42P07"]);
 
 interface MigrationFile {
   version: number;
@@ -47,8 +48,10 @@ async function ensureMigrationsTable(pool: Pool): Promise<void> {
     );
   } catch (error) {
     // Two processes racing on "create table if not exists" can both pass the check; the loser
-    // gets a unique violation on the catalog. The table exists then, which is all we need.
-    if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
+    // gets a unique violation on the catalog (23505), or "type ... already exists" (42710) or
+    // "relation ... already exists" (42P07), depending on where it lost. The table exists then,
+    // which is all we need.
+    if (!CATALOG_RACE.has((error as { code?: string }).code ?? "")) throw error;
   }
 }
 
