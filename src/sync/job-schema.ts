@@ -1,0 +1,348 @@
+/**
+ * What a job may say and how it is checked: the defaults, the SYNC_* variables of the "default"
+ * job, and the validation shared by the jobs file and the variables, whose messages name the job,
+ * the field (and the variable) and what is expected. Loading lives in jobs.ts.
+ */
+import { Cron } from "croner";
+import { ConfigError } from "../core/errors";
+import type { Job, MatchKey, MissingAction, RoleMode, SourceMode, TriggerMode, UsernameRule } from "../core/job";
+
+export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
+  trigger: { mode: "link-start-continue", schedule: null, timezone: "UTC" },
+  source: { mode: "full", filter: null, groups: [], pageSize: 500, attributes: [] },
+  match: ["entraId", "email", "username"],
+  username: "upn",
+  fields: { first_name: "givenName", last_name: "surname", name: "displayName", email: "mail|userPrincipalName" },
+  roles: { mode: "replace", default: "subscriber", groups: [] },
+  actions: { create: true, update: true, missing: "deactivate", reassignTo: null },
+  protect: { roles: ["administrator"], users: [] },
+  safety: { maxDeleteFraction: 0.1, maxDeleteCount: 100 },
+  webhook: null,
+};
+
+/**
+ * Every SYNC_* variable of the "default" job: the job field it sets and its default as it would be
+ * written in .env ("" = unset). Lists are comma-separated; SYNC_FIELDS is a JSON object that replaces
+ * the default mapping; SYNC_ROLE_GROUPS is "groupId=role,groupId=role".
+ */
+export const SYNC_VARIABLES = {
+  SYNC_TRIGGER_MODE: { path: "trigger.mode", default: "link-start-continue" },
+  SYNC_SCHEDULE: { path: "trigger.schedule", default: "" },
+  SYNC_TIMEZONE: { path: "trigger.timezone", default: "UTC" },
+  SYNC_SOURCE_MODE: { path: "source.mode", default: "full" },
+  SYNC_FILTER: { path: "source.filter", default: "" },
+  SYNC_GROUPS: { path: "source.groups", default: "" },
+  SYNC_PAGE_SIZE: { path: "source.pageSize", default: "500" },
+  SYNC_ATTRIBUTES: { path: "source.attributes", default: "" },
+  SYNC_MATCH: { path: "match", default: "entraId,email,username" },
+  SYNC_USERNAME: { path: "username", default: "upn" },
+  SYNC_FIELDS: { path: "fields", default: JSON.stringify(JOB_DEFAULTS.fields) },
+  SYNC_ROLE_MODE: { path: "roles.mode", default: "replace" },
+  SYNC_DEFAULT_ROLE: { path: "roles.default", default: "subscriber" },
+  SYNC_ROLE_GROUPS: { path: "roles.groups", default: "" },
+  SYNC_CREATE: { path: "actions.create", default: "true" },
+  SYNC_UPDATE: { path: "actions.update", default: "true" },
+  SYNC_MISSING: { path: "actions.missing", default: "deactivate" },
+  SYNC_REASSIGN_TO: { path: "actions.reassignTo", default: "" },
+  SYNC_PROTECT_ROLES: { path: "protect.roles", default: "administrator" },
+  SYNC_PROTECT_USERS: { path: "protect.users", default: "" },
+  SYNC_MAX_DELETE_FRACTION: { path: "safety.maxDeleteFraction", default: "0.1" },
+  SYNC_MAX_DELETE_COUNT: { path: "safety.maxDeleteCount", default: "100" },
+  SYNC_WEBHOOK_URL: { path: "webhook", default: "" },
+} as const;
+export type SyncVariable = keyof typeof SYNC_VARIABLES;
+
+/** Name -> default, for checking README and .env.example against the code. */
+export const SYNC_ENV_DEFAULTS: Readonly<Record<SyncVariable, string>> = Object.fromEntries(
+  Object.entries(SYNC_VARIABLES).map(([name, variable]) => [name, variable.default]),
+) as Record<SyncVariable, string>;
+
+export const JOB_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const FIELD_KEY = /^(email|first_name|last_name|name|nickname|description|url|meta\.[a-z0-9_]+)$/;
+const ATTRIBUTE = /^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$/;
+
+export interface Origin {
+  id: string;
+  /** Built from SYNC_* variables: messages also name the variable. */
+  env: boolean;
+}
+
+/** Reads one job's raw object section by section, failing with the job, the path and what was expected. */
+class JobReader {
+  constructor(private readonly origin: Origin) {}
+
+  fail(path: string, message: string): never {
+    const variable = this.origin.env ? variableFor(path) : undefined;
+    const job = `job "${this.origin.id}"${variable ? ` (${variable})` : ""}`;
+    throw new ConfigError(`${job}: ${path} ${message}`);
+  }
+
+  section(raw: unknown, path: string, keys: readonly string[]): Record<string, unknown> {
+    if (raw === undefined) return {};
+    if (!isObject(raw)) this.fail(path, `must be an object (got ${show(raw)})`);
+    for (const key of Object.keys(raw)) {
+      if (!keys.includes(key)) {
+        const hint = suggest(key, keys, (s) => s.toLowerCase());
+        this.fail(`${path ? `${path}.` : ""}${key}`, `is not a known key${hint} (expected one of: ${keys.join(", ")})`);
+      }
+    }
+    return raw;
+  }
+
+  oneOf<T extends string>(raw: unknown, path: string, values: readonly T[], fallback: T): T {
+    if (raw === undefined) return fallback;
+    if (typeof raw !== "string" || !values.includes(raw as T)) {
+      this.fail(path, `must be one of ${values.map((v) => `"${v}"`).join(", ")} (got ${show(raw)})`);
+    }
+    return raw as T;
+  }
+
+  integer(raw: unknown, path: string, min: number, max: number, fallback: number): number {
+    if (raw === undefined) return fallback;
+    if (typeof raw !== "number" || !Number.isInteger(raw) || raw < min || raw > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
+      this.fail(path, `must be an integer ${range} (got ${show(raw)})`);
+    }
+    return raw;
+  }
+
+  number(raw: unknown, path: string, min: number, max: number, fallback: number): number {
+    if (raw === undefined) return fallback;
+    if (typeof raw !== "number" || !Number.isFinite(raw) || raw < min || raw > max) {
+      this.fail(path, `must be a number from ${min} to ${max} (got ${show(raw)})`);
+    }
+    return raw;
+  }
+
+  boolean(raw: unknown, path: string, fallback: boolean): boolean {
+    if (raw === undefined) return fallback;
+    if (typeof raw !== "boolean") this.fail(path, `must be true or false (got ${show(raw)})`);
+    return raw;
+  }
+
+  text(raw: unknown, path: string, fallback: string): string {
+    if (raw === undefined) return fallback;
+    if (typeof raw !== "string" || !raw.trim()) this.fail(path, `must be a non-empty string (got ${show(raw)})`);
+    return raw.trim();
+  }
+
+  /** null, "" and absent all mean "not set". */
+  nullableText(raw: unknown, path: string): string | null {
+    if (raw === undefined || raw === null || raw === "") return null;
+    return this.text(raw, path, "");
+  }
+
+  list<T>(raw: unknown, path: string, fallback: readonly T[], item: (value: unknown, path: string) => T): T[] {
+    if (raw === undefined) return [...fallback];
+    if (!Array.isArray(raw)) this.fail(path, `must be an array (got ${show(raw)})`);
+    const items = raw.map((value, index) => item(value, `${path}[${index}]`));
+    return items.filter((value, index) => items.indexOf(value) === index);
+  }
+}
+
+export function validateJob(raw: unknown, origin: Origin): Job {
+  const r = new JobReader(origin);
+  const job = r.section(raw, "", [
+    "id",
+    "trigger",
+    "source",
+    "match",
+    "username",
+    "fields",
+    "roles",
+    "actions",
+    "protect",
+    "safety",
+    "webhook",
+  ]);
+  const d = JOB_DEFAULTS;
+
+  const trigger = r.section(job.trigger, "trigger", ["mode", "schedule", "timezone"]);
+  const modes: TriggerMode[] = ["manual", "link-start", "link-start-continue", "schedule"];
+  const triggerMode = r.oneOf(trigger.mode, "trigger.mode", modes, d.trigger.mode);
+  const timezone = r.text(trigger.timezone, "trigger.timezone", d.trigger.timezone);
+  if (!isTimeZone(timezone))
+    r.fail("trigger.timezone", `must be an IANA time zone such as "Europe/Berlin" (got ${show(timezone)})`);
+  const schedule = r.nullableText(trigger.schedule, "trigger.schedule");
+  if (schedule === null && triggerMode === "schedule") {
+    r.fail("trigger.schedule", `is required when trigger.mode is "schedule" (a cron expression such as "0 3 * * *")`);
+  }
+  if (schedule !== null) {
+    const problem = cronProblem(schedule, timezone);
+    if (problem)
+      r.fail("trigger.schedule", `must be a 5- or 6-field cron expression (got ${show(schedule)}: ${problem})`);
+  }
+
+  const source = r.section(job.source, "source", ["mode", "filter", "groups", "pageSize", "attributes"]);
+  const sourceMode = r.oneOf<SourceMode>(source.mode, "source.mode", ["full", "delta"], d.source.mode);
+  const filter = r.nullableText(source.filter, "source.filter");
+  if (filter !== null && sourceMode === "delta") {
+    r.fail("source.filter", `is only supported with source.mode "full" (Graph delta queries take no useful $filter)`);
+  }
+  const groups = r.list(source.groups, "source.groups", d.source.groups, (v, p) => r.text(v, p, ""));
+  const pageSize = r.integer(source.pageSize, "source.pageSize", 1, 999, d.source.pageSize);
+  const attributes = r.list(source.attributes, "source.attributes", d.source.attributes, (v, p) => attribute(r, v, p));
+
+  const matchKeys: MatchKey[] = ["entraId", "email", "username"];
+  const match = r.list(job.match, "match", d.match, (v, p) => r.oneOf(v, p, matchKeys, "email"));
+  if (match.length === 0) r.fail("match", `must name at least one of ${matchKeys.join(", ")}`);
+  const rules: UsernameRule[] = ["upn", "upnPrefix", "email"];
+  const username = r.oneOf(job.username, "username", rules, d.username);
+  const fields = validateFields(r, job.fields);
+
+  const roles = r.section(job.roles, "roles", ["mode", "default", "groups"]);
+  const roleModes: RoleMode[] = ["replace", "add", "skip"];
+  const roleGroups = r.list(roles.groups, "roles.groups", d.roles.groups, (v, p) => {
+    const entry = r.section(v, p, ["group", "role"]);
+    if (entry.group === undefined || entry.role === undefined)
+      r.fail(p, `must be an object { "group": "<group id>", "role": "<role>" }`);
+    return { group: r.text(entry.group, `${p}.group`, ""), role: r.text(entry.role, `${p}.role`, "") };
+  });
+
+  const actions = r.section(job.actions, "actions", ["create", "update", "missing", "reassignTo"]);
+  const missings: MissingAction[] = ["none", "deactivate", "delete"];
+  const missing = r.oneOf(actions.missing, "actions.missing", missings, d.actions.missing);
+  const reassignTo =
+    actions.reassignTo === null || actions.reassignTo === undefined
+      ? null
+      : r.integer(actions.reassignTo, "actions.reassignTo", 1, Number.MAX_SAFE_INTEGER, 0);
+  if (missing === "delete" && reassignTo === null) {
+    r.fail(
+      "actions.reassignTo",
+      `is required when actions.missing is "delete" (the WordPress user id that receives the deleted users' posts)`,
+    );
+  }
+
+  const protect = r.section(job.protect, "protect", ["roles", "users"]);
+  const safety = r.section(job.safety, "safety", ["maxDeleteFraction", "maxDeleteCount"]);
+  const webhook = r.nullableText(job.webhook, "webhook");
+  if (webhook !== null && !isHttpUrl(webhook))
+    r.fail("webhook", `must be an http:// or https:// URL (got ${show(webhook)})`);
+
+  return {
+    id: origin.id,
+    trigger: { mode: triggerMode, schedule, timezone },
+    source: { mode: sourceMode, filter, groups, pageSize, attributes },
+    match,
+    username,
+    fields,
+    roles: {
+      mode: r.oneOf(roles.mode, "roles.mode", roleModes, d.roles.mode),
+      default: r.text(roles.default, "roles.default", d.roles.default),
+      groups: roleGroups,
+    },
+    actions: {
+      create: r.boolean(actions.create, "actions.create", d.actions.create),
+      update: r.boolean(actions.update, "actions.update", d.actions.update),
+      missing,
+      reassignTo,
+    },
+    protect: {
+      roles: r.list(protect.roles, "protect.roles", d.protect.roles, (v, p) => r.text(v, p, "")),
+      users: r.list(protect.users, "protect.users", d.protect.users, (v, p) =>
+        r.integer(v, p, 1, Number.MAX_SAFE_INTEGER, 0),
+      ),
+    },
+    safety: {
+      maxDeleteFraction: r.number(
+        safety.maxDeleteFraction,
+        "safety.maxDeleteFraction",
+        0,
+        1,
+        d.safety.maxDeleteFraction,
+      ),
+      maxDeleteCount: r.integer(
+        safety.maxDeleteCount,
+        "safety.maxDeleteCount",
+        0,
+        Number.MAX_SAFE_INTEGER,
+        d.safety.maxDeleteCount,
+      ),
+    },
+    webhook,
+  };
+}
+
+/** fields replaces the default mapping as a whole (so a default field can be dropped); email is required. */
+function validateFields(r: JobReader, raw: unknown): Record<string, string> {
+  if (raw === undefined) return { ...JOB_DEFAULTS.fields };
+  if (!isObject(raw)) r.fail("fields", `must be an object of WordPress field -> Graph attributes (got ${show(raw)})`);
+  const fields: Record<string, string> = {};
+  for (const [key, expression] of Object.entries(raw)) {
+    const path = `fields.${key}`;
+    if (!FIELD_KEY.test(key)) {
+      r.fail(
+        path,
+        `is not a WordPress field (expected email, first_name, last_name, name, nickname, description, url or meta.<key> with a-z, 0-9, _)`,
+      );
+    }
+    const text = r.text(expression, path, "");
+    const names = text.split("|").map((name) => name.trim());
+    if (names.some((name) => !ATTRIBUTE.test(name))) {
+      r.fail(path, `must name Graph attributes joined by "|", such as "mail|userPrincipalName" (got ${show(text)})`);
+    }
+    fields[key] = names.join("|");
+  }
+  if (fields.email === undefined)
+    r.fail("fields.email", `is required (WordPress needs an e-mail address), e.g. "mail|userPrincipalName"`);
+  return fields;
+}
+
+function attribute(r: JobReader, raw: unknown, path: string): string {
+  const name = r.text(raw, path, "");
+  if (!ATTRIBUTE.test(name)) r.fail(path, `must be a Graph attribute name such as "department" (got ${show(name)})`);
+  return name;
+}
+
+/** Why croner refuses the expression, or null. Nicknames croner knows ("@daily") are accepted too. */
+function cronProblem(expression: string, timezone: string): string | null {
+  try {
+    const cron = new Cron(expression, { timezone, paused: true });
+    return cron.nextRun() === null ? "it never fires" : null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" || url.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+/** The variable that set a path (the longest variable path that prefixes it). */
+
+function variableFor(path: string): SyncVariable | undefined {
+  let best: SyncVariable | undefined;
+  for (const [name, variable] of Object.entries(SYNC_VARIABLES) as Array<[SyncVariable, { path: string }]>) {
+    const prefix = variable.path;
+    const matches = path === prefix || path.startsWith(`${prefix}.`) || path.startsWith(`${prefix}[`);
+    if (matches && (best === undefined || prefix.length > SYNC_VARIABLES[best].path.length)) best = name;
+  }
+  return best;
+}
+
+export function suggest(name: string, known: readonly string[], normalise: (s: string) => string): string {
+  const match = known.find((candidate) => normalise(candidate).toLowerCase() === normalise(name).toLowerCase());
+  return match ? ` (did you mean ${match}?)` : "";
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function show(value: unknown): string {
+  return value === undefined ? "nothing" : JSON.stringify(value);
+}
