@@ -9,7 +9,7 @@ import v8 from "node:v8";
 import type { DestinationStream } from "pino";
 import { ensureSecrets, type ServiceSecrets } from "./bootstrap";
 import { type Config, missingForSync, secretsOf } from "./config";
-import { coerceError, UpstreamError } from "./core/errors";
+import { coerceError } from "./core/errors";
 import type { Job } from "./core/job";
 import * as jobsRepository from "./db/jobs";
 import { migrate } from "./db/migrate";
@@ -26,7 +26,7 @@ import { type EngineService, makeSyncService, type RunEvents } from "./sync/engi
 import { loadJobs } from "./sync/jobs";
 import type { Directory, Site } from "./sync/ports";
 import { makeProvisionService, type ProvisionService } from "./sync/provision";
-import { unconfiguredDirectory, unconfiguredSite } from "./unconfigured";
+import { isStandIn, unconfiguredDirectory, unconfiguredSite } from "./unconfigured";
 import { makeWordPressSite } from "./wordpress";
 
 export interface Runtime {
@@ -124,29 +124,29 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       provision,
       driver: null,
       async checkConnections() {
-        const checks: Array<[string, () => Promise<unknown>]> = [
-          ["WordPress", () => site.info()],
+        // Stand-ins for missing settings are skipped: "a real sync still needs ..." said so already.
+        const checks: Array<[string, Directory | Site, () => Promise<unknown>]> = [
+          ["WordPress", site, () => site.info()],
           // A user that cannot exist: Graph's 404 proves the token and the permission were accepted,
           // without touching the users listing that runs page through.
-          ["Microsoft Graph", () => directory.fetchUser(NO_SUCH_USER, ["id"], { deadline: Date.now() + 30_000 })],
+          [
+            "Microsoft Graph",
+            directory,
+            () => directory.fetchUser(NO_SUCH_USER, ["id"], { deadline: Date.now() + 30_000 }),
+          ],
         ];
         await Promise.all(
-          checks.map(async ([name, check]) => {
-            try {
-              await check();
-              logger.info(`${name} connection checked: credentials accepted`);
-            } catch (error) {
-              const failure = coerceError(error);
-              // The stand-ins of missing settings fail with kind "config"; those were logged already.
-              if (
-                failure instanceof UpstreamError &&
-                failure.kind === "config" &&
-                failure.message.includes("not configured")
-              )
-                return;
-              logger.error({ err: failure }, `${name} connection check failed: ${failure.message}`);
-            }
-          }),
+          checks
+            .filter(([, port]) => !isStandIn(port))
+            .map(async ([name, , check]) => {
+              try {
+                await check();
+                logger.info(`${name} connection checked: credentials accepted`);
+              } catch (error) {
+                const failure = coerceError(error);
+                logger.error({ err: failure }, `${name} connection check failed: ${failure.message}`);
+              }
+            }),
         );
       },
       startBackground() {

@@ -6,6 +6,13 @@
 import { UpstreamError } from "./core/errors";
 import type { Directory, Site } from "./sync/ports";
 
+const standIns = new WeakSet<object>();
+
+/** Whether this directory or site is a stand-in for missing settings (nothing to check or call). */
+export function isStandIn(port: Directory | Site): boolean {
+  return standIns.has(port);
+}
+
 function refuse(source: "graph" | "wordpress", missing: string[]): never {
   throw new UpstreamError(
     `${source === "graph" ? "Microsoft Graph" : "WordPress"} is not configured: set ${missing.join(", ")}`,
@@ -16,12 +23,14 @@ function refuse(source: "graph" | "wordpress", missing: string[]): never {
 
 export function unconfiguredDirectory(missing: string[]): Directory {
   const fail = async (): Promise<never> => refuse("graph", missing);
-  return { fetchUsersPage: fail, fetchGroupMembersPage: fail, fetchUser: fail, userGroups: fail };
+  const directory: Directory = { fetchUsersPage: fail, fetchGroupMembersPage: fail, fetchUser: fail, userGroups: fail };
+  standIns.add(directory);
+  return directory;
 }
 
 export function unconfiguredSite(missing: string[]): Site {
   const fail = async (): Promise<never> => refuse("wordpress", missing);
-  return {
+  const site: Site = {
     info: fail,
     listUsers: fail,
     getUser: fail,
@@ -33,4 +42,6 @@ export function unconfiguredSite(missing: string[]): Site {
     reactivateUser: fail,
     deleteUser: fail,
   };
+  standIns.add(site);
+  return site;
 }

@@ -19,6 +19,9 @@ describe("the service process", () => {
     try {
       expect(await (await fetch(`${first.url}/healthz`)).json()).toEqual({ status: "ok" });
       expect(await (await fetch(`${first.url}/readyz`)).json()).toEqual({ status: "ready", database: "embedded" });
+      // Nothing to check without Graph or WordPress settings: no alarming "check failed" lines.
+      await first.runtime.checkConnections();
+      expect(log.text()).not.toMatch(/connection check/);
     } finally {
       await first.close();
     }
