@@ -20,12 +20,13 @@ import { type Logger, makeLogger, type SecretRegistry } from "./logger";
 import { type Metrics, makeMetrics } from "./observe/metrics";
 import { type Pruner, startPruner } from "./observe/pruner";
 import { makeWatchdog, type Watchdog } from "./observe/watchdog";
-import { makeNotifier, type Notifier } from "./observe/webhook";
+import { makeNotifier, type Notifier, type RunEventType } from "./observe/webhook";
 import { type Driver, startDriver } from "./sync/driver";
 import { type EngineService, makeSyncService, type RunEvents } from "./sync/engine";
 import { loadJobs } from "./sync/jobs";
 import type { Directory, Site } from "./sync/ports";
 import { makeProvisionService, type ProvisionService } from "./sync/provision";
+import type { RunState } from "./sync/service";
 import { isStandIn, unconfiguredDirectory, unconfiguredSite } from "./unconfigured";
 import { makeWordPressSite } from "./wordpress";
 
@@ -206,6 +207,13 @@ function names(lines: string[]): string[] {
   return lines.map((line) => line.split(" (")[0]!);
 }
 
+/** The run states a job's webhook hears about (cancelled runs were ended by a person). */
+const WEBHOOK_EVENTS: Partial<Record<RunState, RunEventType>> = {
+  completed: "run.completed",
+  failed: "run.failed",
+  awaiting_approval: "run.awaiting_approval",
+};
+
 /** Metrics and webhooks observe the engine; neither can slow or break a step. */
 function runEvents(metrics: Metrics, notifier: Notifier): RunEvents {
   return {
@@ -215,14 +223,7 @@ function runEvents(metrics: Metrics, notifier: Notifier): RunEvents {
     },
     onRunSettled({ job, run }) {
       if (run.state !== "awaiting_approval") metrics.recordRunFinished(job.id, run.state);
-      const type =
-        run.state === "completed"
-          ? "run.completed"
-          : run.state === "failed"
-            ? "run.failed"
-            : run.state === "awaiting_approval"
-              ? "run.awaiting_approval"
-              : null;
+      const type = WEBHOOK_EVENTS[run.state];
       if (type && job.webhook) notifier.notify(job, { type, run });
     },
     onLeaseTakeover({ job }) {

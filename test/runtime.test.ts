@@ -1,0 +1,54 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { loadConfig } from "../src/config";
+import { openRuntime } from "../src/runtime";
+import { makeTestDatabase } from "./helpers/db";
+import { FakeDirectory } from "./helpers/engine";
+import { FakeSite } from "./helpers/fake-site";
+import { logSink } from "./helpers/log-sink";
+
+describe("the runtime wiring", () => {
+  it("tells the job's webhook and the metrics when a run completes", async () => {
+    const received: Array<{ type: string; job: string; run: { state: string } }> = [];
+    const hook = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk) => {
+        body += chunk;
+      });
+      req.on("end", () => {
+        received.push(JSON.parse(body));
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => hook.listen(0, "127.0.0.1", resolve));
+    const db = await makeTestDatabase();
+    const runtime = await openRuntime(
+      loadConfig({
+        DATABASE_URL: db.url ?? "",
+        SYNC_TRIGGER_MODE: "manual",
+        SYNC_WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`,
+      }),
+      {
+        print: () => undefined,
+        logDestination: logSink().destination,
+        directory: new FakeDirectory().withUsers(1, 3),
+        site: new FakeSite(),
+      },
+    );
+    try {
+      const { run } = await runtime.sync.startRun("default", { trigger: "manual" });
+      let state = run.state;
+      for (let i = 0; i < 20 && state !== "completed"; i++) state = (await runtime.sync.advanceRun(run.id)).run!.state;
+      expect(state).toBe("completed");
+      await runtime.notifier.flush(5_000);
+      expect(received).toEqual([expect.objectContaining({ type: "run.completed", job: "default" })]);
+      const metrics = await runtime.metrics.registry.metrics();
+      expect(metrics).toMatch(/entra_wp_sync_runs_total\{job="default",state="completed"\} 1/);
+      expect(metrics).toMatch(/entra_wp_sync_users_total\{job="default",action="create"\} 3/);
+    } finally {
+      await runtime.close();
+      await db.close();
+      await new Promise((resolve) => hook.close(resolve));
+    }
+  });
+});
