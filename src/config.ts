@@ -17,6 +17,7 @@ export const DEFAULTS = {
   MAX_FAILED_STEPS: 5,
   DRIVER_INTERVAL_MS: 2_000,
   WATCHDOG_STALE_MS: 15 * 60_000,
+  APPROVAL_OVERDUE_MS: 24 * 3_600_000,
   HISTORY_DAYS: 30,
   RATE_LIMIT_MAX: 60,
   RATE_LIMIT_AUTH_FAILURES: 10,
@@ -51,6 +52,8 @@ export interface Config {
   maxFailedSteps: number;
   driverIntervalMs: number;
   watchdogStaleMs: number;
+  /** A run awaiting approval longer than this turns its job's continue link non-2xx. */
+  approvalOverdueMs: number;
   historyDays: number;
   rateLimit: { max: number; authFailures: number };
   trustProxy: boolean;
@@ -179,6 +182,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxFailedSteps: int(env, "MAX_FAILED_STEPS", DEFAULTS.MAX_FAILED_STEPS, 1, 1000),
     driverIntervalMs: int(env, "DRIVER_INTERVAL_MS", DEFAULTS.DRIVER_INTERVAL_MS, 100, 3_600_000),
     watchdogStaleMs: int(env, "WATCHDOG_STALE_MS", DEFAULTS.WATCHDOG_STALE_MS, 10_000, 7 * 86_400_000),
+    approvalOverdueMs: int(env, "APPROVAL_OVERDUE_MS", DEFAULTS.APPROVAL_OVERDUE_MS, 60_000, 30 * 86_400_000),
     historyDays: int(env, "HISTORY_DAYS", DEFAULTS.HISTORY_DAYS, 1, 3650),
     rateLimit: {
       max: int(env, "RATE_LIMIT_MAX", DEFAULTS.RATE_LIMIT_MAX, 1, 1_000_000),

@@ -3,6 +3,7 @@
  * (`locked_by = $owner`) for a step's outcome, the state guard for cancel/approve. Zero rows back
  * means the guard did not hold; callers say so rather than guess.
  */
+import type { FailureKind } from "../core/run-alarm";
 import type { RunCounts, RunState, RunSummary, RunTrigger } from "../sync/service";
 import type { Queryable } from "./pool";
 
@@ -33,6 +34,8 @@ interface DbRun {
   locked_until: Date | null;
   consecutive_failures: number;
   last_error: string | null;
+  failure: FailureKind | null;
+  acknowledged_at: Date | null;
   approved: boolean;
   created_at: Date;
   started_at: Date | null;
@@ -59,6 +62,9 @@ export interface Run {
   lockedBy: string | null;
   consecutiveFailures: number;
   lastError: string | null;
+  /** What made the run fail, as a category a link holder may see (lastError has the details). */
+  failure: FailureKind | null;
+  acknowledgedAt: Date | null;
   approved: boolean;
   createdAt: Date;
   startedAt: Date | null;
@@ -113,6 +119,8 @@ function toRun(row: DbRun): Run {
     lockedBy: row.locked_by,
     consecutiveFailures: row.consecutive_failures,
     lastError: row.last_error,
+    failure: row.failure,
+    acknowledgedAt: row.acknowledged_at,
     approved: row.approved,
     createdAt: row.created_at,
     startedAt: row.started_at,
@@ -137,6 +145,8 @@ export function toSummary(run: Run): RunSummary {
     finishedAt: run.finishedAt?.toISOString() ?? null,
     progressedAt: run.progressedAt.toISOString(),
     lastError: run.lastError,
+    failure: run.failure,
+    acknowledgedAt: run.acknowledgedAt?.toISOString() ?? null,
   };
 }
 
@@ -234,6 +244,7 @@ export interface RunPatch {
   newDeltaLink?: string | null;
   totalEstimate?: number | null;
   lastError?: string | null;
+  failure?: FailureKind | null;
   consecutiveFailures?: number;
   counts?: Partial<RunCounts>;
   /** The step made progress: step + 1, progressed_at = now(). */
@@ -252,6 +263,7 @@ const COLUMNS: Record<string, [column: string, cast: string]> = {
   newDeltaLink: ["new_delta_link", "text"],
   totalEstimate: ["total_estimate", "int"],
   lastError: ["last_error", "text"],
+  failure: ["failure", "text"],
   consecutiveFailures: ["consecutive_failures", "int"],
 };
 
@@ -287,13 +299,13 @@ export async function updateLeased(db: Queryable, id: string, owner: string, pat
 
 /**
  * A step that failed for a retryable reason: the run stays where it was; after maxFailedSteps
- * consecutive failures it fails. Releases the lease.
+ * consecutive failures it fails with `failure` as its category. Releases the lease.
  */
 export async function recordStepFailure(
   db: Queryable,
   id: string,
   owner: string,
-  message: string,
+  failure: { message: string; kind: FailureKind },
   maxFailedSteps: number,
 ): Promise<Run | null> {
   const { rows } = await db.query<DbRun>(
@@ -301,11 +313,12 @@ export async function recordStepFailure(
        consecutive_failures = consecutive_failures + 1,
        last_error = $3::text,
        state = case when consecutive_failures + 1 >= $4::int then 'failed' else state end,
+       failure = case when consecutive_failures + 1 >= $4::int then $5::text else failure end,
        finished_at = case when consecutive_failures + 1 >= $4::int then now() else finished_at end,
        locked_by = null, locked_until = null
      where id = $1::uuid and locked_by = $2::text
      returning *`,
-    [id, owner, message, maxFailedSteps],
+    [id, owner, failure.message, maxFailedSteps, failure.kind],
   );
   return rows[0] ? toRun(rows[0]) : null;
 }
@@ -326,6 +339,21 @@ export async function approveRun(db: Queryable, id: string): Promise<Run | null>
   const { rows } = await db.query<DbRun>(
     `update runs set state = 'reconciling', approved = true, progressed_at = now()
      where id = $1::uuid and state = 'awaiting_approval'
+     returning *`,
+    [id],
+  );
+  return rows[0] ? toRun(rows[0]) : null;
+}
+
+/**
+ * An operator has seen a failed run, or a run left awaiting approval: its job's continue link
+ * answers 200 again. Null when the run is in another state (or unknown). Acknowledging twice
+ * keeps the first time.
+ */
+export async function acknowledgeRun(db: Queryable, id: string): Promise<Run | null> {
+  const { rows } = await db.query<DbRun>(
+    `update runs set acknowledged_at = coalesce(acknowledged_at, now())
+     where id = $1::uuid and state in ('failed', 'awaiting_approval')
      returning *`,
     [id],
   );

@@ -175,7 +175,7 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
         pool,
         runId,
         owner,
-        `job ${claimed.run.jobId} is no longer declared`,
+        { message: `job ${claimed.run.jobId} is no longer declared`, kind: "job-removed" },
         1,
       );
       return { advanced: true, reason: "failed", run: toSummary(failed ?? claimed.run) };
@@ -263,6 +263,19 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
       }
       logger.info({ run: runId }, "removals approved; reconciling resumes");
       return toSummary(approved);
+    },
+
+    async acknowledgeRun(runId) {
+      const run = await mustFind(runId);
+      const acknowledged = await runs.acknowledgeRun(pool, runId);
+      if (!acknowledged) {
+        throw new ConflictError(
+          `run ${runId} is ${run.state}: only a failed run or one awaiting approval can be acknowledged`,
+          { state: run.state },
+        );
+      }
+      logger.info({ run: runId, state: acknowledged.state }, "run acknowledged; its job's continue link answers 200");
+      return toSummary(acknowledged);
     },
   };
 }

@@ -271,6 +271,8 @@ function provisionRun(jobId: string, dryRun: boolean): Run {
     lockedBy: null,
     consecutiveFailures: 0,
     lastError: null,
+    failure: null,
+    acknowledgedAt: null,
     approved: false,
     createdAt: now,
     startedAt: now,

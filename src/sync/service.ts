@@ -3,6 +3,7 @@
  * (makeSyncService); consumed by src/http and src/cli. Shapes follow DESIGN.md "HTTP API".
  */
 import type { Job } from "../core/job";
+import type { FailureKind } from "../core/run-alarm";
 
 export type RunState =
   | "queued"
@@ -44,6 +45,10 @@ export interface RunSummary {
   /** Last time a step made progress (the watchdog compares it with now). */
   progressedAt: string;
   lastError: string | null;
+  /** A failed run: what failed, as a category (lastError has the details). */
+  failure: FailureKind | null;
+  /** When an operator acknowledged the run (failed, or awaiting approval): monitors stay green. */
+  acknowledgedAt: string | null;
 }
 
 export type ItemAction = "create" | "update" | "unchanged" | "reactivate" | "deactivate" | "delete" | "skip";
@@ -103,4 +108,6 @@ export interface SyncService {
   cancelRun(runId: string): Promise<RunSummary>;
   /** ConflictError unless the run is awaiting_approval. */
   approveRun(runId: string): Promise<RunSummary>;
+  /** Turns the job's continue link green again; ConflictError unless the run is failed or awaiting_approval. */
+  acknowledgeRun(runId: string): Promise<RunSummary>;
 }

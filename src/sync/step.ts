@@ -4,6 +4,7 @@
  */
 import type { Logger } from "pino";
 import { coerceError, UpstreamError } from "../core/errors";
+import { failureKindOf } from "../core/run-alarm";
 import type { Job } from "../core/job";
 import { getDeltaLink, setDeltaLink } from "../db/jobs";
 import { type Database, withTransaction } from "../db/pool";
@@ -131,6 +132,7 @@ async function handleStepError(ctx: StepContext, error: Error): Promise<StepOutc
         await updateLeased(pool, run.id, owner, {
           state: "failed",
           lastError: error.message,
+          failure: failureKindOf(error),
           finished: true,
           progressed: true,
           release: true,
@@ -174,7 +176,15 @@ async function handleStepError(ctx: StepContext, error: Error): Promise<StepOutc
     }
     // transient, throttled (retries exhausted), or anything unexpected: try again next step.
     log.warn({ err: error }, "step failed; the run stays where it was");
-    const failed = lost(await recordStepFailure(pool, run.id, owner, error.message, ctx.deps.maxFailedSteps));
+    const failed = lost(
+      await recordStepFailure(
+        pool,
+        run.id,
+        owner,
+        { message: error.message, kind: failureKindOf(error) },
+        ctx.deps.maxFailedSteps,
+      ),
+    );
     if (failed.state === "failed") return { advanced: true, reason: "failed", run: failed };
     return { advanced: false, reason: "upstream error; will retry", run: failed };
   } catch (inner) {

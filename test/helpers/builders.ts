@@ -299,6 +299,8 @@ class RunBuilder {
       finishedAt: null,
       progressedAt: at,
       lastError: null,
+      failure: null,
+      acknowledgedAt: null,
     };
   }
 

@@ -128,6 +128,16 @@ export class FakeSync implements SyncService {
     return run;
   }
 
+  async acknowledgeRun(runId: string): Promise<RunSummary> {
+    this.calls.push(`acknowledgeRun ${runId}`);
+    const run = await this.run(runId);
+    if (run.state !== "failed" && run.state !== "awaiting_approval") {
+      throw new ConflictError(`Run ${runId} is ${run.state}, neither failed nor awaiting approval`);
+    }
+    run.acknowledgedAt ??= new Date().toISOString();
+    return run;
+  }
+
   private async findActive(jobId: string): Promise<RunSummary | null> {
     return [...this.runsById.values()].find((run) => run.job === jobId && ACTIVE_STATES.includes(run.state)) ?? null;
   }

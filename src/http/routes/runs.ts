@@ -1,4 +1,4 @@
-/** Admin routes under /v1/runs: one run, its items (JSON or CSV), cancel and approve. */
+/** Admin routes under /v1/runs: one run, its items (JSON or CSV), cancel, approve and acknowledge. */
 import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { ItemQuery, RunItem, SyncService } from "../../sync/service";
@@ -66,6 +66,10 @@ export async function registerRunRoutes(app: FastifyInstance, deps: AppDeps): Pr
 
   app.post<RunParams>("/v1/runs/:id/approve", { schema: { ...byId, body: emptyBody } }, async (request) =>
     sync.approveRun(request.params.id),
+  );
+
+  app.post<RunParams>("/v1/runs/:id/acknowledge", { schema: { ...byId, body: emptyBody } }, async (request) =>
+    sync.acknowledgeRun(request.params.id),
   );
 }
 

@@ -2,11 +2,14 @@
  * The signed trigger links: /v1/jobs/{job}/start and /v1/jobs/{job}/continue. GET and POST act,
  * HEAD only checks the token. Every healthy outcome is 200 (uptime monitors treat anything
  * else as "down"); refusals are problems: 401/403 for the token, 403 for a job whose trigger
- * mode does not take start links, 404 for a job that no longer exists.
+ * mode does not take start links, 404 for a job that no longer exists. The continue link also
+ * answers 503 while the job's latest run has failed or waits too long for approval
+ * (src/core/run-alarm.ts), so the monitor calling it turns red.
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AppError } from "../../core/errors";
 import type { Job } from "../../core/job";
+import { runAlarm } from "../../core/run-alarm";
 import { checkLinkClaims, LINK_ACTIONS, type LinkAction, LinkTokenError, readLink } from "../../links/tokens";
 import type { AppDeps } from "../app";
 import { type AuthFailureBudget, bearerToken } from "../auth";
@@ -90,6 +93,12 @@ async function start(deps: AppDeps, job: Job) {
 
 async function advance(deps: AppDeps, job: Job) {
   const result = await deps.sync.advanceJob(job.id);
+  // The run the job stands on after this call: its active one, else its latest.
+  const alarm = runAlarm(job.id, result.run, {
+    now: new Date(),
+    approvalOverdueMs: deps.config.approvalOverdueMs,
+  });
+  if (alarm) throw new AppError(alarm.detail, 503, "run_alarm", alarm.extra);
   const body = { job: job.id, advanced: result.advanced, ...withReason(result.reason), run: result.run };
   if (job.trigger.mode === "link-start-continue") return body;
   // Allowed (an extra step is harmless and the run is still exactly-once per step), but the caller
