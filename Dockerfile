@@ -21,4 +21,8 @@ USER node
 EXPOSE 3000
 VOLUME ["/data"]
 HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:3000/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# Exec form, no shell or npm in between: node is PID 1 and receives docker stop's SIGTERM itself
+# (it installs its own handler, so PID 1's default of ignoring signals does not apply) and stops
+# gracefully, letting the step in flight commit (up to STEP_BUDGET_MS; give docker stop a longer
+# grace period than that, as docker-compose.yml does). test/process/start-command.test.ts checks it.
 CMD ["node", "dist/src/cli/index.js", "serve"]
