@@ -9,6 +9,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Pool, type PoolClient, type PoolConfig } from "pg";
+import { ConfigError } from "../core/errors";
 import type { Logger } from "../logger";
 
 export interface Database {
@@ -28,6 +29,7 @@ export interface DatabaseOptions {
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.url) {
     const pool = makePool({ connectionString: options.url, max: options.poolSize ?? 10 }, options.logger);
+    await checkConnection(pool, options.url);
     return { pool, kind: "postgres", close: () => pool.end() };
   }
   return openEmbedded(options);
@@ -66,6 +68,59 @@ async function openEmbedded(options: DatabaseOptions): Promise<Database> {
       await db.close();
     },
   };
+}
+
+/**
+ * Connects once at start-up, so that a wrong DATABASE_URL stops the process with one line naming
+ * the server and the database (never the password) instead of a stack trace at the first query.
+ */
+async function checkConnection(pool: Pool, url: string): Promise<void> {
+  try {
+    await pool.query("select 1");
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    const why = describeConnectionError(error);
+    if (why === null) throw error;
+    throw new ConfigError(`DATABASE_URL (${describeDatabaseUrl(url)}): ${why}`);
+  }
+}
+
+/** host:port/database of a connection string: what an operator needs to find it, no credentials. */
+export function describeDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const database = decodeURIComponent(parsed.pathname.slice(1)) || "(default database)";
+    return `server ${parsed.hostname || "localhost"}:${parsed.port || "5432"}, database "${database}"`;
+  } catch {
+    return "not a valid postgres:// URL";
+  }
+}
+
+/** Why the first connection failed, in words, for the errors an operator fixes; null for anything else. */
+export function describeConnectionError(error: unknown): string | null {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  switch (code) {
+    case "ECONNREFUSED":
+      return "no PostgreSQL server accepts connections there (connection refused); start it, or correct the host and port";
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return "the host name does not resolve; correct the host";
+    case "ETIMEDOUT":
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return "the server does not answer (network unreachable or filtered); check the host, port and firewall";
+    case "3D000":
+      return "the database does not exist; create it first (e.g. createdb), the service creates its tables itself";
+    case "28P01":
+    case "28000":
+      return "the server refused the user name or password; correct the credentials";
+    case "42501":
+      return "the user may not connect to this database; grant it CONNECT (and CREATE, for the migrations)";
+  }
+  if (typeof message === "string" && /timeout exceeded when trying to connect/i.test(message)) {
+    return "the server did not answer within 10 s; check the host, port and firewall";
+  }
+  return null;
 }
 
 /** Runs fn in a transaction on one client; rolls back on any error. Keep it short: no I/O but SQL inside. */
