@@ -3,6 +3,8 @@
  * With no DATABASE_URL an embedded PostgreSQL (PGlite) is started in DATA_DIR and served over a
  * local socket by pglite-socket, so the very same `pg` code path serves both.
  *
+ * Only one process may open DATA_DIR at a time (data-dir-lock.ts).
+ *
  * PGlite runs one transaction at a time: a transaction must never wait on another connection
  * (the design already forbids holding a transaction across Graph or WordPress calls).
  */
@@ -11,6 +13,7 @@ import path from "node:path";
 import { Pool, type PoolClient, type PoolConfig } from "pg";
 import { ConfigError } from "../core/errors";
 import type { Logger } from "../logger";
+import { lockDataDir } from "./data-dir-lock";
 
 export interface Database {
   pool: Pool;
@@ -47,7 +50,11 @@ async function openEmbedded(options: DatabaseOptions): Promise<Database> {
   const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
   const dir = path.join(options.dataDir, "pglite");
   fs.mkdirSync(dir, { recursive: true });
-  const db = await PGlite.create(dir);
+  const unlock = lockDataDir(options.dataDir);
+  const db = await PGlite.create(dir).catch((error) => {
+    unlock();
+    throw error;
+  });
   const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 16 });
   await server.start();
   const address = server.getServerConn();
@@ -66,6 +73,7 @@ async function openEmbedded(options: DatabaseOptions): Promise<Database> {
       await pool.end();
       await server.stop();
       await db.close();
+      unlock();
     },
   };
 }
