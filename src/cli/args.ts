@@ -1,4 +1,8 @@
-/** Command-line arguments: positionals and --flags, with usage errors that name what is wrong (exit 64). */
+/**
+ * Command-line arguments through `node:util` parseArgs, with usage errors that name what is wrong
+ * (exit 64) and `-h`/`--help` on every command.
+ */
+import { parseArgs } from "node:util";
 
 /** EX_USAGE (sysexits.h): the command was used incorrectly. */
 export const EXIT_USAGE = 64;
@@ -7,50 +11,61 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
+export interface CommandSpec {
+  name: string;
+  /** The synopsis after the command name, e.g. "<job> [--expires-in 30d]". */
+  synopsis: string;
+  /** One line: what the command does. */
+  summary: string;
+  /** More lines for `--help`: options, what it prints, exit codes. */
+  details?: string;
+  options?: Record<string, { type: "string" | "boolean" }>;
+  positionals: { min: number; max: number; names: string };
+}
+
 export interface ParsedArgs {
   positionals: string[];
-  flags: Map<string, string | true>;
+  values: Record<string, string | boolean | undefined>;
+  /** -h or --help was given: print the command's help, do nothing else. */
+  help: boolean;
+}
+
+export function commandHelp(spec: CommandSpec): string {
+  const synopsis = `Usage: entra-wp-sync ${spec.name}${spec.synopsis ? ` ${spec.synopsis}` : ""}`;
+  return [synopsis, "", spec.summary, ...(spec.details ? ["", spec.details] : [])].join("\n");
 }
 
 /**
- * Parses `argv` against the flags a command accepts: `valued` take a value (`--expires-in 30d` or
- * `--expires-in=30d`), `switches` take none. Anything else starting with "-" is refused.
+ * Parses `argv` against the command's options. parseArgs runs non-strict so that every mistake is
+ * reported here in the CLI's own words (its strict messages name neither the command nor the
+ * accepted options); `--name value` and `--name=value` both work, `--` ends the options.
  */
-export function parseArgs(
-  command: string,
-  argv: string[],
-  spec: { valued?: string[]; switches?: string[]; positionals: { min: number; max: number; names: string } },
-): ParsedArgs {
-  const valued = new Set(spec.valued ?? []);
-  const switches = new Set(spec.switches ?? []);
-  const positionals: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--") {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith("-") || arg === "-") {
-      positionals.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    if (valued.has(name)) {
-      const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-      if (value === undefined || value === "" || (eq < 0 && value.startsWith("--"))) {
-        throw new UsageError(`${command}: ${name} needs a value`);
-      }
-      flags.set(name, value);
-    } else if (switches.has(name)) {
-      if (eq > 0) throw new UsageError(`${command}: ${name} takes no value`);
-      flags.set(name, true);
-    } else {
-      const known = [...valued, ...switches];
+export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs {
+  const options = spec.options ?? {};
+  const { positionals, values, tokens } = parseArgs({
+    args: argv,
+    options: { ...options, help: { type: "boolean", short: "h" } },
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+  });
+  const command = spec.name;
+  if (values.help === true) return { positionals, values, help: true };
+  for (const token of tokens) {
+    if (token.kind !== "option") continue;
+    const option = options[token.name];
+    if (!option) {
+      const known = Object.keys(options).map((name) => `--${name}`);
       throw new UsageError(
-        `${command}: unknown option ${name}${known.length ? ` (accepted: ${known.join(", ")})` : " (it takes none)"}`,
+        `${command}: unknown option ${token.rawName}${known.length ? ` (accepted: ${known.join(", ")})` : " (it takes none)"}`,
       );
+    }
+    if (option.type === "boolean" && token.value !== undefined) {
+      throw new UsageError(`${command}: ${token.rawName} takes no value`);
+    }
+    // Non-strict parseArgs takes the next argument as the value even when it is another option.
+    if (option.type === "string" && (!token.value || (!token.inlineValue && token.value.startsWith("--")))) {
+      throw new UsageError(`${command}: ${token.rawName} needs a value`);
     }
   }
   const { min, max, names } = spec.positionals;
@@ -58,5 +73,5 @@ export function parseArgs(
   if (positionals.length > max) {
     throw new UsageError(`${command}: unexpected argument "${positionals[max]}" (expected ${names || "none"})`);
   }
-  return { positionals, flags };
+  return { positionals, values, help: false };
 }

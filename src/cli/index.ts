@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 /**
  * entra-wp-sync serve | migrate | links <job> [--expires-in 30d] | run <job> [--dry-run] | status [job]
+ * (-h/--help on each; --version)
  *
  * Exit codes: 0 success (run: completed), 1 failure (run: failed or cancelled), 2 run awaiting
  * approval, 64 bad arguments (EX_USAGE), 78 bad configuration (EX_CONFIG), 130 interrupted.
- * Commands other than serve open the runtime without HTTP and log warnings and errors only to
- * stderr (LOG_LEVEL debug or trace shows more), so stdout carries just their output.
+ * Settings come from the environment and, like `npm start`, from ./.env when present (variables
+ * already set win). Commands other than serve open the runtime without HTTP and log warnings and
+ * errors only to stderr (LOG_LEVEL debug or trace shows more), so stdout carries just their output.
  */
+import fs from "node:fs";
 import pino from "pino";
 import { type Config, loadConfig } from "../config";
 import { ConfigError, coerceError } from "../core/errors";
@@ -14,72 +17,109 @@ import { migrate } from "../db/migrate";
 import { openDatabase } from "../db/pool";
 import { makeLogger } from "../logger";
 import { runServe } from "../main";
+import { packageVersion } from "../package-root";
 import { openRuntime, type Runtime } from "../runtime";
-import { EXIT_USAGE, UsageError } from "./args";
-import { linksCommand, parseLinksArgs } from "./links";
-import { parseRunArgs, runCommand } from "./run";
-import { parseStatusArgs, statusCommand } from "./status";
+import { type CommandSpec, commandHelp, EXIT_USAGE, type ParsedArgs, parseCommandArgs, UsageError } from "./args";
+import { linksArgs, linksCommand, linksSpec } from "./links";
+import { runArgs, runCommand, runSpec } from "./run";
+import { statusArgs, statusCommand, statusSpec } from "./status";
 
-const USAGE = `Usage: entra-wp-sync <command>
-  serve                              start the HTTP service (default)
-  migrate                            apply database migrations and exit
-  links <job> [--expires-in 30d]     print a start and a continue link for a job
-  run <job> [--dry-run]              drive one run to its end in the foreground
-  status [job]                       print current and last runs`;
+const serveSpec: CommandSpec = {
+  name: "serve",
+  synopsis: "",
+  summary: "start the HTTP service (what npm start runs)",
+  details: "SIGTERM or SIGINT stops it gracefully: in-flight requests and the step in flight finish first.",
+  positionals: { min: 0, max: 0, names: "" },
+};
+const migrateSpec: CommandSpec = {
+  name: "migrate",
+  synopsis: "",
+  summary: "apply database migrations and exit",
+  details: "serve applies them at start-up too; several processes may migrate at once.",
+  positionals: { min: 0, max: 0, names: "" },
+};
+
+/** Each command: its arguments, and what it does with them (an exit code; -1 keeps the process running). */
+const COMMANDS: Array<{ spec: CommandSpec; execute(args: ParsedArgs): Promise<number> }> = [
+  {
+    spec: serveSpec,
+    async execute() {
+      await runServe();
+      return -1;
+    },
+  },
+  { spec: migrateSpec, execute: migrateCommand },
+  {
+    spec: linksSpec,
+    execute: (args) => withRuntime((runtime) => linksCommand(runtime, linksArgs(args), { stdout: process.stdout })),
+  },
+  { spec: runSpec, execute: (args) => runInForeground(args) },
+  {
+    spec: statusSpec,
+    execute: (args) => withRuntime((runtime) => statusCommand(runtime, statusArgs(args), { stdout: process.stdout })),
+  },
+];
+
+const USAGE = `Usage: entra-wp-sync <command> [-h | --help]
+${COMMANDS.map(({ spec }) => `  ${`${spec.name} ${spec.synopsis}`.padEnd(35)}${spec.summary}`).join("\n")}
+  --version                          print the version
+Settings: the environment, and ./.env when present (like npm start).`;
 
 async function main(argv: string[]): Promise<number> {
-  const [command = "serve", ...rest] = argv;
-  switch (command) {
-    case "serve":
-      if (rest.length > 0) throw new UsageError(`serve: unexpected argument "${rest[0]}" (it takes none)`);
-      await runServe();
-      return -1; // keeps running
-    case "migrate": {
-      if (rest.length > 0) throw new UsageError(`migrate: unexpected argument "${rest[0]}" (it takes none)`);
-      const config = loadConfig();
-      const logger = makeLogger({ level: config.logLevel });
-      const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
-      try {
-        const applied = await migrate(db.pool, logger);
-        process.stdout.write(applied.length ? `applied: ${applied.join(", ")}\n` : "database is up to date\n");
-      } finally {
-        await db.close();
-      }
-      return 0;
-    }
-    case "run": {
-      const args = parseRunArgs(rest);
-      let interrupted = false;
-      // First Ctrl-C: finish the step in flight and stop (the run stays resumable); second: exit now.
-      process.on("SIGINT", () => {
-        if (interrupted) process.exit(130);
-        interrupted = true;
-        process.stderr.write("\nStopping after the step in flight (Ctrl-C again to exit at once)\n");
-      });
-      return withRuntime((runtime) =>
-        runCommand(runtime, args, {
-          stdout: process.stdout,
-          stderr: process.stderr,
-          interrupted: () => interrupted,
-        }),
-      );
-    }
-    case "status": {
-      const args = parseStatusArgs(rest);
-      return withRuntime((runtime) => statusCommand(runtime, args, { stdout: process.stdout }));
-    }
-    case "links": {
-      const args = parseLinksArgs(rest);
-      return withRuntime((runtime) => linksCommand(runtime, args, { stdout: process.stdout }));
-    }
-    case "-h":
-    case "--help":
-    case "help":
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    default:
-      throw new UsageError(`unknown command "${command}"`);
+  loadDotEnv();
+  const [name = "serve", ...rest] = argv;
+  if (name === "-h" || name === "--help" || name === "help") {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
   }
+  if (name === "--version" || name === "-v") {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  const command = COMMANDS.find(({ spec }) => spec.name === name);
+  if (!command) throw new UsageError(`unknown command "${name}"`);
+  const args = parseCommandArgs(command.spec, rest);
+  if (args.help) {
+    process.stdout.write(`${commandHelp(command.spec)}\n`);
+    return 0;
+  }
+  return command.execute(args);
+}
+
+/** Like `npm start` (node --env-file=.env): the settings in ./.env, under those already in the environment. */
+function loadDotEnv(): void {
+  if (fs.existsSync(".env")) process.loadEnvFile(".env");
+}
+
+async function migrateCommand(): Promise<number> {
+  const config = loadConfig();
+  const logger = makeLogger({ level: config.logLevel });
+  const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
+  try {
+    const applied = await migrate(db.pool, logger);
+    process.stdout.write(applied.length ? `applied: ${applied.join(", ")}\n` : "database is up to date\n");
+  } finally {
+    await db.close();
+  }
+  return 0;
+}
+
+async function runInForeground(parsed: ParsedArgs): Promise<number> {
+  const args = runArgs(parsed);
+  let interrupted = false;
+  // First Ctrl-C: finish the step in flight and stop (the run stays resumable); second: exit now.
+  process.on("SIGINT", () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    process.stderr.write("\nStopping after the step in flight (Ctrl-C again to exit at once)\n");
+  });
+  return withRuntime((runtime) =>
+    runCommand(runtime, args, {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      interrupted: () => interrupted,
+    }),
+  );
 }
 
 async function withRuntime(work: (runtime: Runtime) => Promise<number>): Promise<number> {

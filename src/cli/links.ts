@@ -2,7 +2,7 @@
 import { BadRequestError } from "../core/errors";
 import { makeLinks, parseExpiresIn } from "../links";
 import type { Runtime } from "../runtime";
-import { parseArgs, UsageError } from "./args";
+import { type CommandSpec, type ParsedArgs, UsageError } from "./args";
 import { knownJob } from "./run";
 
 export interface LinksArgs {
@@ -10,9 +10,20 @@ export interface LinksArgs {
   expiresIn: string | undefined;
 }
 
-export function parseLinksArgs(argv: string[]): LinksArgs {
-  const args = parseArgs("links", argv, { valued: ["--expires-in"], positionals: { min: 1, max: 1, names: "<job>" } });
-  const expiresIn = args.flags.get("--expires-in");
+export const linksSpec: CommandSpec = {
+  name: "links",
+  synopsis: "<job> [--expires-in 30d]",
+  summary: "print a start and a continue link of a job",
+  details: `Signed links built on PUBLIC_URL, for a scheduler and an uptime monitor.
+Options:
+  --expires-in <n><s|m|h|d>   how long the links stay valid (default: the service's default lifetime)
+Revoke every link of a job with POST /v1/jobs/<job>/links/revoke.`,
+  options: { "expires-in": { type: "string" } },
+  positionals: { min: 1, max: 1, names: "<job>" },
+};
+
+export function linksArgs(args: ParsedArgs): LinksArgs {
+  const expiresIn = args.values["expires-in"];
   if (typeof expiresIn === "string") {
     try {
       parseExpiresIn(expiresIn);

@@ -7,7 +7,7 @@
  */
 import type { Runtime } from "../runtime";
 import type { RunSummary } from "../sync/service";
-import { parseArgs, UsageError } from "./args";
+import { type CommandSpec, type ParsedArgs, UsageError } from "./args";
 import { makeProgress, type ProgressOutput } from "./progress";
 import { formatDuration } from "./table";
 
@@ -29,9 +29,21 @@ export interface RunArgs {
 }
 
 /** Checked before anything is opened: a bad command line costs no database connection. */
-export function parseRunArgs(argv: string[]): RunArgs {
-  const args = parseArgs("run", argv, { switches: ["--dry-run"], positionals: { min: 1, max: 1, names: "<job>" } });
-  return { job: args.positionals[0]!, dryRun: args.flags.has("--dry-run") };
+export const runSpec: CommandSpec = {
+  name: "run",
+  synopsis: "<job> [--dry-run]",
+  summary: "drive one run to its end with a progress bar",
+  details: `Starts a run of the job (or takes over its active run) and advances it in the foreground.
+Options:
+  --dry-run   plan everything and write nothing to WordPress
+Exit codes: 0 completed, 1 failed or cancelled, 2 awaiting approval, 130 interrupted
+(Ctrl-C finishes the step in flight; the run stays resumable).`,
+  options: { "dry-run": { type: "boolean" } },
+  positionals: { min: 1, max: 1, names: "<job>" },
+};
+
+export function runArgs(args: ParsedArgs): RunArgs {
+  return { job: args.positionals[0]!, dryRun: args.values["dry-run"] === true };
 }
 
 export async function runCommand(runtime: Runtime, { job: jobId, dryRun }: RunArgs, io: CliIo): Promise<number> {

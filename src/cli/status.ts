@@ -1,7 +1,7 @@
 /** `entra-wp-sync status [job]`: current and last runs as an aligned text table. */
 import type { Runtime } from "../runtime";
 import type { RunSummary } from "../sync/service";
-import { parseArgs } from "./args";
+import type { CommandSpec, ParsedArgs } from "./args";
 import { knownJob } from "./run";
 import { formatDuration, formatTable } from "./table";
 
@@ -9,8 +9,15 @@ export interface StatusArgs {
   job: string | null;
 }
 
-export function parseStatusArgs(argv: string[]): StatusArgs {
-  const args = parseArgs("status", argv, { positionals: { min: 0, max: 1, names: "[job]" } });
+export const statusSpec: CommandSpec = {
+  name: "status",
+  synopsis: "[job]",
+  summary: "current and last runs as a table",
+  details: "Every job, or only the one named.",
+  positionals: { min: 0, max: 1, names: "[job]" },
+};
+
+export function statusArgs(args: ParsedArgs): StatusArgs {
   return { job: args.positionals[0] ?? null };
 }
 

@@ -8,17 +8,11 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Pool } from "pg";
 import type { Logger } from "../logger";
+import { PACKAGE_ROOT } from "../package-root";
 import { withTransaction } from "./pool";
 
-/** migrations/ beside package.json, whether running from src/ (tests) or dist/src/ (built). */
-export const MIGRATIONS_DIR = findMigrationsDir(__dirname);
-
-function findMigrationsDir(from: string): string {
-  for (let dir = from; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, "package.json"))) return path.join(dir, "migrations");
-  }
-  throw new Error(`no package.json above ${from}: cannot find migrations/`);
-}
+/** migrations/ beside package.json. */
+export const MIGRATIONS_DIR = path.join(PACKAGE_ROOT, "migrations");
 
 const UNIQUE_VIOLATION = "23505";
 const CATALOG_RACE = new Set([UNIQUE_VIOLATION, "42710", "42P07"]);

@@ -4,8 +4,8 @@
  */
 import type { Logger } from "pino";
 import { coerceError, UpstreamError } from "../core/errors";
-import { failureKindOf } from "../core/run-alarm";
 import type { Job } from "../core/job";
+import { failureKindOf } from "../core/run-alarm";
 import { getDeltaLink, setDeltaLink } from "../db/jobs";
 import { type Database, withTransaction } from "../db/pool";
 import { findRun, type Run, recordStepFailure, updateLeased } from "../db/runs";

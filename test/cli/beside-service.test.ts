@@ -59,7 +59,10 @@ describe("the CLI beside a service running on the embedded database", () => {
     const url = await waitFor(
       "the service to listen",
       async () => {
-        const line = service!.stdout().split("\n").find((text) => text.includes("entra-wp-sync is listening"));
+        const line = service!
+          .stdout()
+          .split("\n")
+          .find((text) => text.includes("entra-wp-sync is listening"));
         return line ? (JSON.parse(line) as { url: string }).url : null;
       },
       30_000,
@@ -69,7 +72,10 @@ describe("the CLI beside a service running on the embedded database", () => {
     expect(started.status).toBe(201);
     const runId = ((await started.json()) as { run: { id: string } }).run.id;
     const runState = async () =>
-      ((await (await fetch(`${url}/v1/runs/${runId}`, { headers: admin })).json()) as { state: string; counts: { created: number } });
+      (await (await fetch(`${url}/v1/runs/${runId}`, { headers: admin })).json()) as {
+        state: string;
+        counts: { created: number };
+      };
 
     let refusedMidRun = 0;
     for (const command of [["status"], ["links", "default"], ["migrate"], ["run", "default"], ["status"], ["status"]]) {

@@ -97,11 +97,33 @@ describe("the CLI", () => {
     }
   });
 
+  it.each(["serve", "migrate", "links", "run", "status"])(
+    "%s -h and --help print the command's usage and exit 0 without opening anything",
+    async (command) => {
+      for (const flag of ["-h", "--help"]) {
+        // No settings at all: the help must not need a database (an unreachable one here).
+        const running = startCli([command, flag], { DATABASE_URL: "postgres://u:p@127.0.0.1:1/none" });
+        expect(await running.exited).toBe(0);
+        expect(running.stdout()).toMatch(new RegExp(`^Usage: entra-wp-sync ${command}\\b`));
+        expect(running.stderr()).toBe("");
+      }
+    },
+  );
+
+  it("--version prints the package's version", async () => {
+    const running = startCli(["--version"], {});
+    expect(await running.exited).toBe(0);
+    expect(running.stdout()).toBe(`${require("../../package.json").version}\n`);
+  });
+
   it.each([
     [["run"], /run: missing <job>/],
     [["run", "default", "--force"], /run: unknown option --force \(accepted: --dry-run\)/],
     [["run", "a", "b"], /run: unexpected argument "b"/],
     [["links", "default", "--expires-in"], /links: --expires-in needs a value/],
+    [["links", "default", "--expires-in", "--dry-run"], /links: --expires-in needs a value/],
+    [["run", "default", "--dry-run=yes"], /run: --dry-run takes no value/],
+    [["migrate", "now"], /migrate: unexpected argument "now" \(expected none\)/],
     [["links", "default", "--expires-in", "soon"], /links: --expires-in: expiresIn must be/],
     [["status", "default", "extra"], /status: unexpected argument "extra"/],
     [["frobnicate"], /unknown command "frobnicate"/],

@@ -32,13 +32,22 @@ export function makeSandbox(dotEnv: Record<string, string>): Sandbox {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
   pkg.scripts.build = "true";
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify(pkg, null, 2));
-  for (const name of ["dist", "node_modules", "migrations"]) fs.symlinkSync(path.join(ROOT, name), path.join(dir, name));
+  for (const name of ["dist", "node_modules", "migrations"])
+    fs.symlinkSync(path.join(ROOT, name), path.join(dir, name));
   const lines = Object.entries(dotEnv).map(([key, value]) => `${key}=${value}`);
   fs.writeFileSync(path.join(dir, ".env"), `${lines.join("\n")}\n`);
   return {
     dir,
     spawn(command, args, env = {}) {
-      const child = spawn(command, args, { cwd: dir, env: childEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+      // The suite's CA path is relative to the project; the child runs elsewhere.
+      const ca: Record<string, string> = process.env.NODE_EXTRA_CA_CERTS
+        ? { NODE_EXTRA_CA_CERTS: path.resolve(process.env.NODE_EXTRA_CA_CERTS) }
+        : {};
+      const child = spawn(command, args, {
+        cwd: dir,
+        env: childEnv({ ...ca, ...env }),
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let out = "";
       let err = "";
       child.stdout!.on("data", (chunk) => {
