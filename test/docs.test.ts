@@ -19,6 +19,10 @@ describe("the documentation", () => {
   const envExample = read(".env.example");
   const readme = read("README.md");
 
+  it("is self-contained: the README never sends a reader to a file a user's checkout does not have", () => {
+    expect(readme).not.toMatch(/DESIGN\.md|design contract/i);
+  });
+
   it("finds the variables config.ts reads (the extraction itself works)", () => {
     expect(configVariables()).toEqual(expect.arrayContaining(["PORT", "DATABASE_URL", "WP_APP_PASSWORD", "LEASE_MS"]));
   });
