@@ -16,11 +16,14 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY migrations ./migrations
 COPY openapi.yaml ./
+# /data holds the embedded database when DATABASE_URL is unset: mount a volume there for that
+# (docker run -v entra-data:/data). No VOLUME line: with DATABASE_URL it would only leave an
+# unused anonymous volume behind at every container creation.
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 3000
-VOLUME ["/data"]
-HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:3000/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# PORT may be changed (docker-compose.yml maps it from .env): the check asks the port the service listens on.
+HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # Exec form, no shell or npm in between: node is PID 1 and receives docker stop's SIGTERM itself
 # (it installs its own handler, so PID 1's default of ignoring signals does not apply) and stops
 # gracefully, letting the step in flight commit (up to STEP_BUDGET_MS; give docker stop a longer
