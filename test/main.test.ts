@@ -1,14 +1,12 @@
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { loadConfig } from "../src/config";
 import { serve } from "../src/main";
 import { makeTestDatabase } from "./helpers/db";
+import { makeTempDir } from "./helpers/leftovers";
 import { logSink } from "./helpers/log-sink";
 
 describe("the service process", () => {
   it("starts with an empty environment on the embedded database, prints a generated admin token once, and says what a sync still needs", async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ews-serve-"));
+    const dataDir = makeTempDir("ews-serve-");
     const env = { DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1" };
     const printed: string[] = [];
     const log = logSink();

@@ -1,18 +1,18 @@
 /**
  * One database per test file, cloned from the migrated template (graphile-worker's helpers.ts
- * pattern), so files run in parallel and a failure leaves its rows to inspect until the next run.
+ * pattern), so files run in parallel; a file that fails keeps its database to inspect (until the
+ * next run), one that passes has it dropped (./environment.ts).
  * Falls back to an in-memory embedded PostgreSQL when no server was found by global-setup.
  */
 
-import fs from "node:fs";
 import os from "node:os";
-import path from "node:path";
 import { Client, type Pool } from "pg";
 import { migrate } from "../../src/db/migrate";
 import { type Database, openDatabase } from "../../src/db/pool";
 import { makeLogger } from "../../src/logger";
 import type { RunCounts } from "../../src/sync/service";
 import { adminUrl, databaseUrl, TEST_DB_PREFIX } from "./db-names";
+import { keepIfFailed, makeTempDir } from "./leftovers";
 
 let counter = 0;
 
@@ -21,7 +21,7 @@ export const silentLogger = makeLogger({ level: "silent" });
 export async function makeTestDatabase(): Promise<Database & { url: string | null }> {
   const template = process.env.TEST_TEMPLATE_DB;
   if (process.env.TEST_DB_MODE !== "postgres" || !template) {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ews-pglite-"));
+    const dataDir = makeTempDir("ews-pglite-");
     const db = await openDatabase({ url: null, dataDir, logger: silentLogger });
     await migrate(db.pool);
     return { ...db, url: null };
@@ -43,6 +43,7 @@ export async function makeTestDatabase(): Promise<Database & { url: string | nul
   } finally {
     await admin.end();
   }
+  keepIfFailed({ kind: "database", name });
   const url = databaseUrl(name);
   const db = await openDatabase({ url, dataDir: os.tmpdir(), logger: silentLogger });
   return { ...db, url };

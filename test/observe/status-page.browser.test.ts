@@ -5,7 +5,6 @@
  * Skipped with a message when /usr/bin/chromium is absent, unless REQUIRE_BROWSER=1 (CI).
  */
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import Fastify from "fastify";
 import { chromium } from "playwright-core";
@@ -13,6 +12,7 @@ import { registerProblemHandlers } from "../../src/http/problem";
 import { registerStatusRoutes } from "../../src/observe/status-page";
 import { aJob, anItem, aRun } from "../helpers/builders";
 import { FakeSync } from "../helpers/fake-sync";
+import { makeTempDir } from "../helpers/leftovers";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARGS = [
@@ -97,7 +97,7 @@ describe("status page in a browser", () => {
       ],
     });
     const base = await app.listen({ port: 0, host: "127.0.0.1" });
-    const profile = fs.mkdtempSync(path.join(os.tmpdir(), "ews-chromium-"));
+    const profile = makeTempDir("ews-chromium-");
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,

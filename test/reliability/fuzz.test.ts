@@ -12,14 +12,12 @@ jest.mock("cookie", () => ({
   },
 }));
 
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { loadConfig } from "../../src/config";
 import { buildApp } from "../../src/http/app";
 import { openRuntime, type Runtime } from "../../src/runtime";
 import { makeTestDatabase } from "../helpers/db";
+import { makeTempDir } from "../helpers/leftovers";
 import { logSink } from "../helpers/log-sink";
 import { linkToken, RELIABILITY_ADMIN_TOKEN, RELIABILITY_KEYS, seededRandom, testSeed } from "../helpers/reliability";
 
@@ -42,7 +40,7 @@ describe("bad input on every endpoint", () => {
       RATE_LIMIT_AUTH_FAILURES: "1000000",
     };
     if (db.url) env.DATABASE_URL = db.url;
-    else env.DATA_DIR = fs.mkdtempSync(path.join(os.tmpdir(), "ews-fuzz-"));
+    else env.DATA_DIR = makeTempDir("ews-fuzz-");
     await db.close();
     runtime = await openRuntime(loadConfig(env), { print: () => undefined, logDestination: logSink().destination });
     app = await buildApp(runtime);

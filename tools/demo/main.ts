@@ -18,7 +18,7 @@ import type { ItemAction, RunItem } from "../../src/sync/service";
 import { startGraphSimulator } from "../graph-sim";
 import { driveByLinks } from "./drive";
 import { changeTenant, makeDemoTenant } from "./tenant";
-import { chooseWordPress } from "./wordpress";
+import { chooseWordPress, stopWordPress } from "./wordpress";
 
 const JOB = "default";
 
@@ -77,6 +77,7 @@ async function main(): Promise<void> {
     await app.close();
     await runtime.close();
     await sim.close();
+    stopWordPress(wordpress, (line) => process.stderr.write(`${line}\n`));
   };
 
   try {

@@ -13,6 +13,17 @@ export type DemoWordPress =
   | { kind: "configured" | "local"; url: string; username: string; appPassword: string; note: string }
   | { kind: "fake"; site: Site; note: string };
 
+/** Stops the WordPress the demo started itself (scripts/wordpress-stop.sh); one named by WP_URL is left alone. */
+export function stopWordPress(wordpress: DemoWordPress, log: (line: string) => void): void {
+  if (wordpress.kind !== "local") return;
+  try {
+    execFileSync("bash", ["scripts/wordpress-stop.sh", "--dir", DIR], { stdio: ["ignore", "ignore", "pipe"] });
+    log(`stopped the demo's WordPress (${DIR})`);
+  } catch (error) {
+    log(`could not stop the demo's WordPress: run scripts/wordpress-stop.sh --dir ${DIR} (${String(error)})`);
+  }
+}
+
 const PORT = process.env.DEMO_WP_PORT ?? "8884";
 const DIR = process.env.DEMO_WP_DIR ?? "/tmp/entra-wp-sync-wordpress-demo";
 
@@ -51,7 +62,7 @@ export function chooseWordPress(log: (line: string) => void, options: { fake?: b
         url: env.URL!,
         username: env.USERNAME!,
         appPassword: env.APP_PASSWORD!,
-        note: `${env.URL} (WordPress 6.1 from scripts/wordpress-local.sh, fresh; stop it with scripts/wordpress-stop.sh --dir ${DIR})`,
+        note: `${env.URL} (WordPress 6.1 from scripts/wordpress-local.sh, fresh; stopped with the demo)`,
       };
     } catch (error) {
       const stderr = (error as { stderr?: string }).stderr ?? String(error);
