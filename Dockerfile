@@ -1,5 +1,7 @@
 # Multi-stage build: compile TypeScript, then a slim runtime image running as a non-root user.
-FROM node:20-bookworm-slim AS build
+# Node 22: the LTS line supported today (Node 20 left maintenance in April 2026); package.json's
+# engines (>=20.19) is the oldest the code and the lock file run on, which CI checks (.ci/run).
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -8,7 +10,7 @@ COPY src ./src
 # The image ships the service only (src/); the simulator, demo and bench stay in the repository.
 RUN npx tsc -p tsconfig.service.json && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:22-bookworm-slim
 ENV NODE_ENV=production DATA_DIR=/data PORT=3000
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules

@@ -1,13 +1,5 @@
 /** Builds the app around the fake engine, with fixed secrets and a log stream a test can read. */
 
-// light-my-request (app.inject) requires cookie@2, which is ESM-only: Node loads it, jest's module
-// runtime cannot. It is only used for the `cookies` inject option, which these tests never pass.
-jest.mock("cookie", () => ({
-  stringifySetCookie: () => {
-    throw new Error("the HTTP tests do not inject cookies");
-  },
-}));
-
 import type { FastifyInstance, RouteOptions } from "fastify";
 import { type Config, loadConfig } from "../../src/config";
 import type { Job } from "../../src/core/job";

@@ -1,7 +1,6 @@
 /**
  * Real HTTP against an app listening on an ephemeral port: the status page and /metrics are
- * exercised over the wire, as a browser or Prometheus sees them. (app.inject under Jest needs
- * `cookie` 2, an ES module, mocked away first; test/http/harness.ts does that.)
+ * exercised over the wire, as a browser or Prometheus sees them.
  */
 import type { FastifyInstance } from "fastify";
 

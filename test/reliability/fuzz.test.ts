@@ -5,13 +5,6 @@
  * Seeded and bounded; the seed is printed so a failure can be replayed.
  */
 
-// light-my-request (app.inject) requires cookie@2, which is ESM-only (see test/http/harness.ts).
-jest.mock("cookie", () => ({
-  stringifySetCookie: () => {
-    throw new Error("the fuzz test does not inject cookies");
-  },
-}));
-
 import type { FastifyInstance } from "fastify";
 import { loadConfig } from "../../src/config";
 import { buildApp } from "../../src/http/app";
