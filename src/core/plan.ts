@@ -3,6 +3,7 @@
  * WordPress's current state. Pure: the engine does the I/O before (fetch, match) and after (apply).
  */
 import type { GraphUser, WpUser, WpWrite } from "../sync/ports";
+import { signInNote } from "./customer";
 import { hashOf } from "./hash";
 import type { Job } from "./job";
 import { desiredFields } from "./mapping";
@@ -100,7 +101,15 @@ export function currentFields(job: Job, wpUser: WpUser): Record<string, string> 
   return fields;
 }
 
+/** The plan for one user; a social customer account's provider is noted on it (customer.ts). */
 export function planUser(input: PlanInput): UserPlan {
+  const plan = decide(input);
+  const note = signInNote(input.job, input.user);
+  if (note === null) return plan;
+  return { ...plan, reason: plan.reason === null ? note : `${plan.reason} (${note})` };
+}
+
+function decide(input: PlanInput): UserPlan {
   const { job, user, groupIds, mapEntry, current, selfId } = input;
   const desired = desiredFields(job, user);
   const resolved = resolveRoles(job, groupIds);
