@@ -26,16 +26,17 @@ const MAIL_DOMAINS = ["gmail.com", "outlook.com", "example.net"];
 /**
  * Customer `index`: names as in a workforce tenant, the rest as a customer tenant holds it. Local
  * e-mail accounts carry their address in the identity (every fourth also in `mail`); user-name and
- * social accounts in `otherMails`, unless the population's `withoutMail` picked them (no address).
+ * social accounts in `otherMails`. The population's `withoutMail` customers are social accounts
+ * that gave no address at all (on top of `social`).
  */
 export function generateCustomer(p: Population & { customer: CustomerTraits }, index: number): SimUser {
   const base = generateUser({ ...p, guests: 0 }, index);
   const local = base.userPrincipalName.slice(0, base.userPrincipalName.indexOf("@"));
   const email = `${local}@${MAIL_DOMAINS[index % MAIL_DOMAINS.length]}`;
   const upn = `${base.id}@${p.domain}`;
-  const social = isPicked(index, p.customer.social, p.users, 5);
+  const noMail = isPicked(index, p.withoutMail, p.users, 3);
+  const social = noMail || isPicked(index, p.customer.social, p.users, 5);
   const named = !social && isPicked(index, p.customer.userNames, p.users, 13);
-  const noMail = (social || named) && isPicked(index, p.withoutMail, p.users, 3);
   const primary: SimIdentity = social
     ? {
         signInType: "federated",
