@@ -62,6 +62,16 @@ export function customerLogin(user: GraphUser): string | null {
 }
 
 /**
+ * A new customer with neither an e-mail nor a user name: never created (WordPress needs an
+ * e-mail) and never matched, except by object id, which the service writes only on users it maps.
+ * Planning one needs no WordPress lookup, so a re-scan does not list the whole site for the social
+ * accounts that never gave an address.
+ */
+export function isUnmatchableCustomer(job: Pick<Job, "source">, user: GraphUser): boolean {
+  return isCustomerJob(job) && customerLogin(user) === null;
+}
+
+/**
  * The identity providers of a social account ("google.com"), i.e. every issuer of a federated
  * identity; [] for local accounts. Shown on the user's items so an operator sees why an account
  * has no password in the tenant or no e-mail.

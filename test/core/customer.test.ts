@@ -1,7 +1,7 @@
 import { customerEmail, customerLogin, socialIssuers } from "../../src/core/customer";
 import { desiredFields, selectFor } from "../../src/core/mapping";
 import { type MatchIndex, matchUser } from "../../src/core/match";
-import { planUser } from "../../src/core/plan";
+import { needsCurrent, planUser } from "../../src/core/plan";
 import { usernameCandidate } from "../../src/core/username";
 import type { WpUser } from "../../src/sync/ports";
 import { aGraphUser, aJob, aWpUser } from "../helpers/builders";
@@ -39,6 +39,24 @@ describe("customer accounts (External ID, B2C)", () => {
     expect(usernameCandidate(job, social)).toBe("user-0f8fad5b");
     const plan = planUser({ job, user: social, groupIds: new Set(), mapEntry: null, current: null, selfId: 1 });
     expect(plan).toMatchObject({ action: "skip", reason: "no e-mail (signs in with google.com)" });
+  });
+
+  it("need no WordPress lookup for a new customer with neither an e-mail nor a user name", () => {
+    const draft = (user: ReturnType<typeof customer>) => ({
+      job,
+      user: user.build(),
+      groupIds: new Set<string>(),
+      mapEntry: null,
+      selfId: 1,
+    });
+    expect(needsCurrent(draft(customer().asCustomer("federated", "1067234512", "google.com")))).toBe(false);
+    expect(needsCurrent(draft(customer().asCustomer("userName", "ann_lee")))).toBe(true);
+    expect(
+      needsCurrent(draft(customer().asCustomer("federated", "1", "google.com").with("otherMails", ["a@x.test"]))),
+    ).toBe(true);
+    expect(needsCurrent({ ...draft(customer().asCustomer("federated", "1", "google.com")), job: aJob().build() })).toBe(
+      true,
+    );
   });
 
   it("log in with the userName identity when there is one, else with the e-mail", () => {
