@@ -308,6 +308,12 @@ function checkCustomerJob(
       `cannot be ${show(job.username)} ${where}: customer accounts have a generated userPrincipalName (<guid>@<tenant>.onmicrosoft.com); their login is the userName identity, else the e-mail (leave username out)`,
     );
   }
+  if (Array.isArray(job.match) && job.match.includes("username")) {
+    r.fail(
+      "match",
+      `cannot include "username" ${where}: customers choose their user names themselves, so one could sign up as an existing WordPress login and take that account over (match by "entraId" and "email")`,
+    );
+  }
   if (isObject(job.fields) && "email" in job.fields) {
     r.fail(
       "fields.email",

@@ -318,6 +318,9 @@ describe("job validation", () => {
       expect(errorOf(() => external({}, { fields: { email: "mail", name: "displayName" } }))).toContain(
         'fields.email is derived with source.tenantKind "external" (the emailAddress identity, then mail, then otherMails)',
       );
+      expect(errorOf(() => external({}, { match: ["entraId", "username"] }))).toContain(
+        'match cannot include "username" with source.tenantKind "external": customers choose their user names themselves',
+      );
       expect(errorOf(() => parseOne({ source: { tenantKind: "b2c" } }))).toContain(
         'source.tenantKind must be one of "workforce", "external" (got "b2c")',
       );
