@@ -49,6 +49,7 @@ describe("Graph directory: a customer tenant (External ID, B2C) in the simulator
     expect(error).toMatchObject({ kind: "config", details: { status: 400, code: "Request_UnsupportedQuery" } });
     expect((error as Error).message).toContain("Change enumeration is not supported for requested tenant.");
     expect(sim.counters["users.delta"]).toBe(1); // a 400 is not retried
+    expect((error as Error).message).toContain('declare the job with source.tenantKind "external"');
   });
 
   it("refuses advanced queries: ConsistencyLevel, $count and advanced operators", async () => {
