@@ -14,7 +14,7 @@ import { registerStatusRoutes } from "../observe/status-page";
 import type { Watchdog } from "../observe/watchdog";
 import type { ProvisionService } from "../sync/provision";
 import type { SyncService } from "../sync/service";
-import { type Access, type BearerSecret, makeAccessLimits, requireBearer } from "./auth";
+import { type BearerSecret, makeAccess, requireBearer } from "./auth";
 import { registerProblemHandlers, sendProblem } from "./problem";
 import { registerAdminRoutes } from "./routes/admin";
 import { registerDocsRoutes } from "./routes/docs";
@@ -67,7 +67,7 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     reply.header("x-request-id", request.id);
   });
   registerProblemHandlers(app);
-  const access = makeAccess(deps);
+  const access = makeAccess(deps.db.pool, deps.secrets.adminTokenDigest, deps.config.rateLimit);
   await registerHealthRoutes(app, deps);
   await registerDocsRoutes(app);
   if (deps.metrics) {
@@ -85,12 +85,4 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
   await app.register(async (scope) => registerTriggerRoutes(scope, deps, access.limits));
   await app.register(async (scope) => registerAdminRoutes(scope, deps, access));
   return app;
-}
-
-function makeAccess(deps: AppDeps): Access {
-  const { rateLimit } = deps.config;
-  return {
-    limits: makeAccessLimits(deps.db.pool, rateLimit.authFailures),
-    adminToken: { name: "ADMIN_TOKEN", digest: deps.secrets.adminTokenDigest, perMinute: rateLimit.adminMax },
-  };
 }

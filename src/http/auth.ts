@@ -125,6 +125,18 @@ export interface Access {
   adminToken: BearerSecret;
 }
 
+/** The admin API's Access from its settings (RATE_LIMIT_AUTH_FAILURES, RATE_LIMIT_ADMIN_MAX). */
+export function makeAccess(
+  db: Queryable,
+  adminTokenDigest: Buffer,
+  rateLimit: { authFailures: number; adminMax: number },
+): Access {
+  return {
+    limits: makeAccessLimits(db, rateLimit.authFailures),
+    adminToken: { name: "ADMIN_TOKEN", digest: adminTokenDigest, perMinute: rateLimit.adminMax },
+  };
+}
+
 /** onRequest hook for routes behind a bearer secret (the admin API, /metrics with METRICS_TOKEN). */
 export function requireBearer(secret: BearerSecret, limits: AccessLimits): onRequestAsyncHookHandler {
   return (request) => checkBearerSecret(request, bearerToken(request), secret, limits);

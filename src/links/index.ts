@@ -12,6 +12,7 @@ export {
   MAX_TOKEN_LENGTH,
   type ReadOptions,
   readLink,
+  type SignInput,
   signLink,
   verifyLink,
 } from "./tokens";

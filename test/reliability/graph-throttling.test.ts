@@ -51,8 +51,9 @@ describeWithWordPress("Graph throttling storms", (wp) => {
     async () => {
       const env = serviceEnv({ databaseUrl: db.url!, sim, wp, pageSize: PAGE_SIZE, stepBudgetMs: STEP_BUDGET_MS });
       server = await serve(loadConfig(env), { print: () => undefined, logDestination: logSink().destination });
-      const cont = await linkToken("continue");
-      const runId: string = (await callLink(server.url, "start", await linkToken("start"))).body.run.id;
+      const cont = await linkToken(server!.runtime, "continue");
+      const runId: string = (await callLink(server.url, "start", await linkToken(server!.runtime, "start"))).body.run
+        .id;
       const first = await callLink(server.url, "continue", cont);
       expect(first.body).toMatchObject({ advanced: true, run: { step: 1 } });
 

@@ -86,8 +86,9 @@ describeWithWordPress("a malicious tenant against the real WordPress", (wp) => {
     async () => {
       const env = serviceEnv({ databaseUrl: db.url!, sim, wp, pageSize: 100, extra: { STATUS_PUBLIC: "false" } });
       server = await serve(loadConfig(env), { print: () => undefined, logDestination: logSink().destination });
-      const cont = await linkToken("continue");
-      const runId: string = (await callLink(server.url, "start", await linkToken("start"))).body.run.id;
+      const cont = await linkToken(server!.runtime, "continue");
+      const runId: string = (await callLink(server.url, "start", await linkToken(server!.runtime, "start"))).body.run
+        .id;
       const last = await driveToEnd(server.url, cont);
       const present = await wordpressUsersOf(wp, domain);
       const items = await (
@@ -145,7 +146,7 @@ describeWithWordPress("a malicious tenant against the real WordPress", (wp) => {
       expect(html).not.toContain("<img src=x");
 
       // A second run converges: nothing to write, nothing failing but the same duplicate.
-      await callLink(server.url, "start", await linkToken("start"));
+      await callLink(server.url, "start", await linkToken(server!.runtime, "start"));
       const again = await driveToEnd(server.url, cont);
       expect(again.body.run).toMatchObject({ state: "completed", counts: { created: 0, updated: 0, failed: 1 } });
     },
@@ -172,8 +173,9 @@ describeWithWordPress("a malicious tenant against the real WordPress", (wp) => {
         logDestination: logSink().destination,
       });
       try {
-        const cont = await linkToken("continue");
-        const runId: string = (await callLink(longServer.url, "start", await linkToken("start"))).body.run.id;
+        const cont = await linkToken(longServer.runtime, "continue");
+        const runId: string = (await callLink(longServer.url, "start", await linkToken(longServer.runtime, "start")))
+          .body.run.id;
         const last = await driveToEnd(longServer.url, cont);
         process.stdout.write(
           `[reliability] 256-character names: ${last.body.run.state}, ${JSON.stringify(last.body.run.counts)} ${last.body.run.lastError ?? ""}\n`,

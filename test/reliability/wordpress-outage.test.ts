@@ -66,8 +66,8 @@ describeWithWordPress("WordPress unreachable mid-run", (wp) => {
         maxFailedSteps: 20,
       });
       server = await serve(loadConfig(env), { print: () => undefined, logDestination: logSink().destination });
-      const cont = await linkToken("continue");
-      const started = await callLink(server.url, "start", await linkToken("start"));
+      const cont = await linkToken(server!.runtime, "continue");
+      const started = await callLink(server.url, "start", await linkToken(server!.runtime, "start"));
       const runId: string = started.body.run.id;
       expect((await callLink(server.url, "continue", cont)).body).toMatchObject({ advanced: true });
 
