@@ -70,6 +70,8 @@ export interface Harness {
   /** A valid token for the job and action (claims override the defaults). */
   token(job: string, act: LinkAction, claims?: Partial<SignInput>): Promise<string>;
   admin: { authorization: string };
+  /** A second app on the same database and engine, like another replica (the caller closes it). */
+  replica(): Promise<FastifyInstance>;
 }
 
 export async function makeHarness(
@@ -94,20 +96,15 @@ export async function makeHarness(
   await jobsRepository.mirrorJobs(db.pool, jobs);
   const linkCutoffs = linkCutoffsFrom(db.pool, jobsRepository);
   const routes: RouteOptions[] = [];
-  const app = await buildApp(
-    {
-      config,
-      logger,
-      db,
-      secrets: testSecrets(options.secrets),
-      sync,
-      linkCutoffs,
-      metrics: makeMetrics(),
-    },
-    { onRoute: (route) => void routes.push(route) },
-  );
+  const deps = { config, logger, db, secrets: testSecrets(options.secrets), sync, linkCutoffs, metrics: makeMetrics() };
+  const app = await buildApp(deps, { onRoute: (route) => void routes.push(route) });
   await app.ready();
   return {
+    replica: async () => {
+      const replica = await buildApp({ ...deps, metrics: makeMetrics() });
+      await replica.ready();
+      return replica;
+    },
     app,
     sync,
     db,
