@@ -105,6 +105,26 @@ describe("continue links", () => {
   });
 });
 
+describe("what a link answer shows of a run", () => {
+  const LEAK = "WordPress 500 at https://wp.example.org/wp-json/wp/v2/users/7 for jane.doe@contoso.com (jdoe)";
+
+  it("is progress only (id, state, step, counts, times), never upstream errors, URLs, names or e-mails; the admin API has them", async () => {
+    const run = h.sync.addRun(aRun().forJob("staff").withState("listing").withLastError(LEAK).build());
+    for (const act of ["start", "continue"] as const) {
+      const response = await call("GET", `/v1/jobs/staff/${act}?token=${await h.token("staff", act)}`);
+      expect(response.statusCode).toBe(200);
+      const body = response.json();
+      expect(Object.keys(body.run).sort()).toEqual(["counts", "finishedAt", "id", "startedAt", "state", "step"]);
+      expect(body.run.id).toBe(run.id);
+      for (const secret of ["wp.example.org", "jane.doe", "jdoe", "WordPress 500"]) {
+        expect(response.body).not.toContain(secret);
+      }
+    }
+    const admin = await h.app.inject({ method: "GET", url: `/v1/runs/${run.id}`, headers: h.admin });
+    expect(admin.json()).toMatchObject({ id: run.id, lastError: LEAK });
+  });
+});
+
 describe("HEAD on a trigger link", () => {
   it("answers 200 for a valid link and never calls the engine", async () => {
     for (const act of ["start", "continue"] as const) {
@@ -203,6 +223,19 @@ describe("link token refusals over HTTP", () => {
     const links = await h.app.inject({ method: "POST", url: "/v1/jobs/staff/links", headers: h.admin });
     const url = new URL(links.json().continue);
     expect((await call("GET", `${url.pathname}${url.search}`)).statusCode).toBe(200);
+  });
+
+  it("accepts a link minted before audiences (its generation, no expiry) until the job's links are revoked", async () => {
+    h.sync.addRun(aRun().forJob("staff").build());
+    const legacy = await new SignJWT({ act: "continue", gen: 1, iat: Math.floor(Date.now() / 1000) - 86_400 })
+      .setProtectedHeader({ alg: "HS256", kid: "current", typ: "JWT" })
+      .setSubject("staff")
+      .setJti("from-an-earlier-version")
+      .sign(new TextEncoder().encode(KEYS[0]!.secret));
+    expect((await call("GET", `/v1/jobs/staff/continue?token=${legacy}`)).statusCode).toBe(200);
+    await h.app.inject({ method: "POST", url: "/v1/jobs/staff/links/revoke", headers: h.admin });
+    const { status, reason } = await refusal(`/v1/jobs/staff/continue?token=${legacy}`);
+    expect([status, reason]).toEqual([401, "revoked"]);
   });
 
   it("accepts a token of the previous key while it is still listed, and mints new links with the first key", async () => {
