@@ -18,6 +18,7 @@ import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { loadConfig } from "../../src/config";
 import { buildApp } from "../../src/http/app";
+import { signLink } from "../../src/links";
 import { openRuntime, type Runtime } from "../../src/runtime";
 import { makeTestDatabase } from "../helpers/db";
 import { logSink } from "../helpers/log-sink";
@@ -65,7 +66,13 @@ describe("bad input on every endpoint", () => {
     const linkTokens = [
       await linkToken(runtime, "start"),
       await linkToken(runtime, "continue"),
-      await linkToken(runtime, "continue", "other"),
+      // A genuine token of a job this deployment does not have.
+      await signLink(runtime.secrets.signingKeys, {
+        sub: "other",
+        act: "continue",
+        aud: runtime.secrets.linkAudience,
+        exp: Math.floor(Date.now() / 1000) + 3600,
+      }),
     ];
     const tokens = (): string =>
       pick([

@@ -18,6 +18,7 @@ import {
   expectConsistentDatabase,
   linkToken,
   RELIABILITY_ADMIN_TOKEN,
+  runRow,
   serviceEnv,
   uniqueDomain,
   wordpressUsersOf,
@@ -97,7 +98,7 @@ describeWithWordPress("a malicious tenant against the real WordPress", (wp) => {
         })
       ).json();
       process.stdout.write(
-        `[reliability] malicious tenant: run ${JSON.stringify(last.body.run.counts)} ${last.body.run.lastError ?? ""}\n` +
+        `[reliability] malicious tenant: run ${JSON.stringify(last.body.run.counts)} ${(await runRow(db.pool, runId)).last_error ?? ""}\n` +
           `  WordPress stored: ${JSON.stringify(present.map(({ username, email, name, first_name, last_name }) => ({ username, email, name, first_name, last_name })))}\n` +
           `  items: ${JSON.stringify(items.items?.map((i: { action: string; status: string; error: string | null; email: string }) => [i.email, i.action, i.status, i.error]))}\n`,
       );
@@ -178,7 +179,7 @@ describeWithWordPress("a malicious tenant against the real WordPress", (wp) => {
           .body.run.id;
         const last = await driveToEnd(longServer.url, cont);
         process.stdout.write(
-          `[reliability] 256-character names: ${last.body.run.state}, ${JSON.stringify(last.body.run.counts)} ${last.body.run.lastError ?? ""}\n`,
+          `[reliability] 256-character names: ${last.body.run.state}, ${JSON.stringify(last.body.run.counts)} ${(await runRow(longDb.pool, runId)).last_error ?? ""}\n`,
         );
         // WordPress 6.1 answers a display name over 250 characters with a PHP fatal (HTTP 500): the
         // users.display_name column is varchar(250), the insert fails silently and the REST

@@ -47,8 +47,9 @@ export async function registerTriggerRoutes(app: FastifyInstance, deps: AppDeps,
       checkLinkClaims(claims, { job: jobId, act, cutoff: await deps.linkCutoffs.get(jobId) });
     } catch (error) {
       if (error instanceof LinkTokenError) {
-        request.log.info({ job: jobId, act, reason: error.reason }, "trigger link refused");
+        // Past the address's budget this throws the 429 instead, unlogged: a guesser cannot flood the log.
         await limits.countFailure(request);
+        request.log.info({ job: jobId, act, reason: error.reason }, "trigger link refused");
       }
       throw error;
     }
