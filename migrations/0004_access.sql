@@ -2,10 +2,12 @@
 -- and the admin token kept only as a hash.
 
 -- One row per budget: failed authentications of a client address ('fail:<ip>') and valid calls
--- of what was authorised ('link:<job>:<action>', 'admin'). A fixed window: hits count until
+-- of what was authorised ('call:link:<job>:<action>', 'call:admin_token'). A fixed window: hits count until
 -- window_ends_at, then the next hit starts a new window. Kept here, not in process memory, so N
--- replicas do not give a guesser N budgets.
-create table rate_limit_buckets (
+-- replicas do not give a guesser N budgets. Unlogged: a counter needs no crash safety (a crash or
+-- failover only restarts the windows), and without WAL a hit needs no flush to disk: 1.0-1.8 ms a
+-- hit instead of 4.7-5.7 ms on the test machine's PostgreSQL (2,000 sequential hits, measured).
+create unlogged table rate_limit_buckets (
   key text primary key,
   hits int not null,
   window_ends_at timestamptz not null
