@@ -4,13 +4,6 @@
  * a log stream), the embedded PostgreSQL reachable by the service's user alone.
  */
 
-// light-my-request (app.inject) requires cookie@2, which is ESM-only (see test/http/harness.ts).
-jest.mock("cookie", () => ({
-  stringifySetCookie: () => {
-    throw new Error("these tests do not inject cookies");
-  },
-}));
-
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";

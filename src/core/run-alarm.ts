@@ -34,8 +34,8 @@ const FAILURES: Record<FailureKind, { what: string; todo: string }> = {
     todo: "check AZURE_TENANT_ID, AZURE_CLIENT_ID and the client secret or certificate, and the app's Graph permissions",
   },
   "graph-config": {
-    what: "Microsoft Graph refused the job's request",
-    todo: "check the job's source settings (filter, groups, attributes) and GRAPH_BASE_URL",
+    what: "the Microsoft Graph settings are missing, or Graph refused the job's request as configured",
+    todo: "set AZURE_TENANT_ID, AZURE_CLIENT_ID and the credential, and check GRAPH_BASE_URL and the job's source (filter, groups, attributes)",
   },
   "graph-unavailable": {
     what: "Microsoft Graph kept failing or throttling beyond the retries",
@@ -46,8 +46,8 @@ const FAILURES: Record<FailureKind, { what: string; todo: string }> = {
     todo: "check WP_USERNAME and WP_APP_PASSWORD (an administrator's Application Password)",
   },
   "wordpress-config": {
-    what: "WordPress refused the job's request",
-    todo: "check WP_URL, that the REST API is enabled, and the job's fields and roles",
+    what: "the WordPress settings are missing, or WordPress refused the job's request as configured",
+    todo: "set WP_URL, WP_USERNAME and WP_APP_PASSWORD, and check that the REST API is enabled and the job's fields and roles",
   },
   "wordpress-unavailable": {
     what: "WordPress kept failing beyond the retries",

@@ -59,13 +59,15 @@ describe("the CLI beside a service running on the embedded database", () => {
     const url = await waitFor(
       "the service to listen",
       async () => {
+        if (service!.child.exitCode !== null)
+          throw new Error(`the service exited: ${service!.stderr()}${service!.stdout()}`);
         const line = service!
           .stdout()
           .split("\n")
           .find((text) => text.includes("entra-wp-sync is listening"));
         return line ? (JSON.parse(line) as { url: string }).url : null;
       },
-      30_000,
+      60_000,
     );
     const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
     const started = await fetch(`${url}/v1/jobs/default/runs`, { method: "POST", headers: admin });
@@ -101,5 +103,5 @@ describe("the CLI beside a service running on the embedded database", () => {
     expect(stderr).toBe("");
     expect(code).toBe(0);
     expect(stdout).toMatch(new RegExp(`^default\\s+manual\\s+${runId.slice(0, 8)}\\s+completed\\s`, "m"));
-  });
+  }, 180_000);
 });

@@ -8,11 +8,11 @@ import { loadConfig } from "../../src/config";
 import * as jobsRepository from "../../src/db/jobs";
 import type { Database } from "../../src/db/pool";
 import { buildApp } from "../../src/http/app";
-import { linkGenerationsFrom } from "../../src/links";
+import { linkCutoffsFrom } from "../../src/links";
 import { aJob } from "../helpers/builders";
 import { makeTestDatabase, silentLogger } from "../helpers/db";
 import { type Harness as EngineHarness, makeHarness as makeEngine } from "../helpers/engine";
-import { ADMIN_TOKEN, KEYS } from "./harness";
+import { ADMIN_TOKEN, testSecrets } from "./harness";
 
 let db: Database;
 let app: FastifyInstance;
@@ -33,9 +33,9 @@ beforeAll(async () => {
     config: loadConfig({ PUBLIC_URL: "https://sync.example.org", APPROVAL_OVERDUE_MS: "3600000" }),
     logger: silentLogger,
     db,
-    secrets: { adminToken: ADMIN_TOKEN, signingKeys: KEYS },
+    secrets: testSecrets(),
     sync: engine.service,
-    linkGenerations: linkGenerationsFrom(db.pool, jobsRepository),
+    linkCutoffs: linkCutoffsFrom(db.pool, jobsRepository),
   });
   const minted = await app.inject({ method: "POST", url: `/v1/jobs/${engine.job.id}/links`, headers: admin });
   links = minted.json();
