@@ -234,7 +234,18 @@ export function makeMetrics(): Metrics {
 
 /** GET /metrics in the Prometheus text format (open, as DESIGN.md says; it carries no secrets). */
 export function registerMetricsRoute(app: FastifyInstance, metrics: Pick<Metrics, "registry">): void {
-  app.get("/metrics", async (_request, reply) => {
+  const schema = {
+    tags: ["open"],
+    summary: "Prometheus metrics",
+    security: [],
+    response: {
+      200: {
+        description: "The Prometheus text exposition.",
+        content: { "text/plain": { schema: { type: "string" } } },
+      },
+    },
+  };
+  app.get("/metrics", { schema }, async (_request, reply) => {
     const body = await metrics.registry.metrics();
     return reply.header("cache-control", "no-store").type(metrics.registry.contentType).send(body);
   });
