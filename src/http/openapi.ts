@@ -4,10 +4,12 @@
  * This file holds only what belongs to no single route: the document's head, the security
  * schemes and the shared schemas. `npm run openapi` writes the result to openapi.yaml.
  */
+import { isDeepStrictEqual } from "node:util";
 import swagger, { type FastifyDynamicSwaggerOptions } from "@fastify/swagger";
 import type { FastifyInstance } from "fastify";
 import { stringify } from "yaml";
 import { MODELS } from "./models";
+import { PROBLEMS, type ProblemStatus } from "./schemas";
 
 type OpenApiHead = NonNullable<Extract<FastifyDynamicSwaggerOptions, { openapi?: unknown }>["openapi"]>;
 
@@ -57,8 +59,53 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
     openapi: DOCUMENT,
     // components/schemas entries named after their $id (RunSummary), not def-0, def-1.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    transformObject: (documents) => {
+      const document = (documents as { openapiObject: unknown }).openapiObject as OpenApiDocument;
+      return shareProblemResponses(markBodiesOptional(document));
+    },
   });
   for (const model of MODELS) app.addSchema(model);
+}
+
+type OpenApiDocument = {
+  paths: Record<string, Record<string, { responses: Record<string, unknown>; requestBody?: { required: boolean } }>>;
+  components: Record<string, unknown>;
+};
+
+/**
+ * The generator marks every body schema required (Fastify refuses a missing body it must
+ * validate), but the admin API reads a POST without a body as `{}` (routes/admin.ts), and those
+ * are the only routes with a body schema.
+ */
+function markBodiesOptional(document: OpenApiDocument): OpenApiDocument {
+  for (const item of Object.values(document.paths)) {
+    for (const operation of Object.values(item)) if (operation.requestBody) operation.requestBody.required = false;
+  }
+  return document;
+}
+
+/**
+ * Each route's problem answers are generated inline (the routes list them, see problems());
+ * written out once under components/responses and referenced, they read as they did by hand.
+ * Only an answer identical to the first one with the standard meaning is shared, so a route
+ * that says something more precise keeps it.
+ */
+function shareProblemResponses(document: OpenApiDocument): OpenApiDocument {
+  const shared: Record<string, unknown> = {};
+  for (const item of Object.values(document.paths)) {
+    for (const operation of Object.values(item)) {
+      for (const [status, response] of Object.entries(operation.responses)) {
+        const standard = PROBLEMS[Number(status) as ProblemStatus];
+        if (!standard || (response as { description?: string }).description !== standard.description) continue;
+        shared[standard.name] ??= response;
+        if (isDeepStrictEqual(shared[standard.name], response)) {
+          operation.responses[status] = { $ref: `#/components/responses/${standard.name}` };
+        }
+      }
+    }
+  }
+  document.components.responses = shared;
+  return document;
 }
 
 /** The document as openapi.yaml holds it (the app must be ready). */

@@ -66,13 +66,15 @@ export function text(description: string, mediaType: string) {
 const RETRY_AFTER = { type: "integer", description: "Seconds to wait." };
 
 /**
- * Every problem status the API answers, with what it means. A route lists the ones it can
- * answer (`problems(400, 401, 404)`), so its serializer knows their bodies and openapi.yaml
- * documents them; a status not listed would be serialised without a schema.
+ * Every problem status the API answers, with what it means (and its name under
+ * components/responses in openapi.yaml). A route lists the ones it can answer
+ * (`problems(400, 401, 404)`), so its serializer knows their bodies and openapi.yaml documents
+ * them; a status not listed would be serialised without a schema.
  */
-const PROBLEMS = {
-  400: { description: "Invalid input; the detail and errors name the field." },
+export const PROBLEMS = {
+  400: { name: "BadRequest", description: "Invalid input; the detail and errors name the field." },
   401: {
+    name: "Unauthorized",
     description:
       "Missing, malformed, badly signed, unknown-key, expired or revoked token (reason says which), or a missing or wrong admin token.",
     headers: {
@@ -83,18 +85,24 @@ const PROBLEMS = {
     },
   },
   403: {
+    name: "Forbidden",
     description:
       'A genuine link token for another job (reason "wrong-job") or action ("wrong-action"), or a start link on a job whose trigger mode does not take one (reason "trigger mode").',
   },
-  404: { description: "Unknown job or run." },
-  409: { description: "The transition is not allowed from the run's state (state says which it is in)." },
+  404: { name: "NotFound", description: "Unknown job or run." },
+  409: {
+    name: "Conflict",
+    description: "The transition is not allowed from the run's state (state says which it is in).",
+  },
   429: {
+    name: "TooManyRequests",
     description:
       "Rate limited: more than RATE_LIMIT_MAX calls a minute to the trigger links from one client IP, or more than RATE_LIMIT_AUTH_FAILURES failed authentications (401/403 token refusals) from one client IP in 15 minutes, on any authenticated route.",
     headers: { "Retry-After": RETRY_AFTER },
   },
-  501: { description: "Not available in this process." },
+  501: { name: "NotImplemented", description: "Not available in this process." },
   503: {
+    name: "Unavailable",
     description:
       "The database is not reachable right now (the service recovers by itself once it is); Retry-After says when to try again.",
     headers: { "Retry-After": RETRY_AFTER },
@@ -139,8 +147,9 @@ export function problem<B extends TSchema = typeof ProblemRef>(
   status: ProblemStatus,
   overrides: { body?: B; description?: string; headers?: undefined } = {},
 ) {
+  const { name: _name, ...meaning } = PROBLEMS[status];
   const { body = ProblemRef, ...rest } = overrides;
-  return { ...PROBLEMS[status], ...rest, content: { "application/problem+json": { schema: body as B } } };
+  return { ...meaning, ...rest, content: { "application/problem+json": { schema: body as B } } };
 }
 
 /** The problem answers of a route, keyed by status, for its `response` schema. */

@@ -94,7 +94,11 @@ describe("openapi.yaml", () => {
       if (url.startsWith("/v1/")) {
         for (const status of ["400", "401", "429"]) {
           const problem = resolve(responses[status] ?? {});
-          expect([where, status, Object.keys(problem.content ?? {})]).toEqual([where, status, ["application/problem+json"]]);
+          expect([where, status, Object.keys(problem.content ?? {})]).toEqual([
+            where,
+            status,
+            ["application/problem+json"],
+          ]);
         }
       }
     }
