@@ -5,7 +5,7 @@
  * run, an item or a job reaches the API only once it is added here.
  */
 import { Type } from "@sinclair/typebox";
-import { ITEM_ACTIONS, JobId, Nullable, Problem, ref, StringEnum } from "./schemas";
+import { ITEM_ACTIONS, JobId, Nullable, ref, StringEnum } from "./schemas";
 
 const Count = Type.Integer({ minimum: 0 });
 const DateTime = Type.String({ format: "date-time" });
@@ -225,9 +225,8 @@ export const ProvisionTrace = Type.Object(
   { $id: "ProvisionTrace", description: "What syncing one user did at each stage." },
 );
 
-/** Every shared schema, registered once with the app (openapi.ts) so ref() resolves. */
+/** Every shared schema, registered once with the app (openapi.ts) so ref() resolves; Problem is problem.ts's. */
 export const MODELS = [
-  Problem,
   RunCounts,
   RunSummary,
   RunItem,

@@ -5,6 +5,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifySchemaValidationError } from "fastify";
 import { AppError } from "../core/errors";
 import { isDatabaseUnavailable } from "../db/pool";
+import { Problem } from "./schemas";
 
 const TITLES: Record<number, string> = {
   400: "Bad Request",
@@ -48,6 +49,8 @@ export function sendProblem(
 }
 
 export function registerProblemHandlers(app: FastifyInstance): void {
+  // The body schema every route's problem answers refer to (schemas.ts problems()).
+  app.addSchema(Problem);
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
     if (error instanceof AppError) {
       return sendProblem(reply, error.status, error.message, error.extra);
