@@ -42,7 +42,8 @@ const DOCUMENT: OpenApiHead = {
         type: "apiKey",
         in: "query",
         name: "token",
-        description: "The signed link token, as minted in the link URL.",
+        description:
+          "The signed link token, in ?token= as minted in the link URL (an Authorization Bearer header wins when both are given).",
       },
       linkBearer: {
         type: "http",

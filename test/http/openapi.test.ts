@@ -132,5 +132,7 @@ describe("openapi.yaml", () => {
     expect(response.body).toContain('id="schema-RunSummary"');
     expect(response.body).toContain('id="schema-RunItem"');
     expect(response.body).toContain('id="schema-Problem"');
+    for (const scheme of Object.keys(spec.components.securitySchemes))
+      expect(response.body).toContain(`<code>${scheme}</code>`);
   });
 });
