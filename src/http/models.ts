@@ -107,6 +107,9 @@ export const Job = Type.Object(
       groups: Type.Array(Type.String()),
       pageSize: Type.Integer(),
       attributes: Type.Array(Type.String()),
+      tenantKind: StringEnum(["workforce", "external"], {
+        description: "external = an Entra External ID or Azure AD B2C customer tenant (full listings only).",
+      }),
     }),
     match: Type.Array(StringEnum(["entraId", "email", "username"])),
     username: StringEnum(["upn", "upnPrefix", "email"]),
