@@ -45,15 +45,15 @@ describe("response schemas", () => {
     expect(link.body).not.toMatch(/skiptoken|host-1/);
   });
 
-  it("answer a job without fields the schema does not list", async () => {
+  it("answer every field of a job the schema lists, and nothing else", async () => {
     for (const url of ["/v1/jobs", "/v1/jobs/staff"]) {
       const response = await h.app.inject({ method: "GET", url, headers: h.admin });
       expect([url, response.statusCode]).toEqual([url, 200]);
       expect([url, response.body]).not.toEqual([url, expect.stringContaining("whsec_")]);
     }
-    const detail = (await h.app.inject({ method: "GET", url: "/v1/jobs/staff", headers: h.admin })).json();
-    expect(detail.source).toEqual(secretJob.source);
-    expect(detail.roles).toEqual(secretJob.roles);
+    // A job field missing from the Job schema (src/http/models.ts) would be dropped here.
+    const { jobs } = (await h.app.inject({ method: "GET", url: "/v1/jobs", headers: h.admin })).json();
+    expect(jobs).toEqual([aJob().withId("staff").build()]);
   });
 
   it("answer problems with the Problem fields only", async () => {
