@@ -11,9 +11,7 @@ import { stringify } from "yaml";
 import { MODELS } from "./models";
 import { PROBLEMS, type ProblemStatus } from "./schemas";
 
-type OpenApiHead = NonNullable<Extract<FastifyDynamicSwaggerOptions, { openapi?: unknown }>["openapi"]>;
-
-const DOCUMENT: OpenApiHead = {
+const DOCUMENT: FastifyDynamicSwaggerOptions["openapi"] = {
   openapi: "3.1.0",
   info: {
     title: "entra-wp-sync",
