@@ -152,6 +152,13 @@ export function problem<B extends TSchema = typeof ProblemRef>(
   return { ...meaning, ...rest, content: { "application/problem+json": { schema: body as B } } };
 }
 
+/** Starting a run can lose a race that keeps repeating (sync/engine.ts startRun): rare, but a 409. */
+export const START_CONFLICT = {
+  409: problem(409, {
+    description: "Runs of the job kept starting and ending while this one tried to start; try again.",
+  }),
+};
+
 /** The problem answers of a route, keyed by status, for its `response` schema. */
 export function problems<S extends ProblemStatus>(...statuses: S[]) {
   return Object.fromEntries(statuses.map((status) => [status, problem(status)])) as Record<

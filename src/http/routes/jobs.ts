@@ -6,7 +6,19 @@ import { makeLinks } from "../../links/urls";
 import type { AppDeps } from "../app";
 import { Job, JobDetail, Links, ProvisionTrace, RunSummary, StartResponse } from "../models";
 import { sendProblem } from "../problem";
-import { EmptyBody, JobId, JobParams, json, NoQuery, Nullable, Problem, problem, problems, ref } from "../schemas";
+import {
+  EmptyBody,
+  JobId,
+  JobParams,
+  json,
+  NoQuery,
+  Nullable,
+  Problem,
+  problem,
+  problems,
+  ref,
+  START_CONFLICT,
+} from "../schemas";
 import { jobView } from "../views";
 
 const admin = { tags: ["admin"] };
@@ -69,6 +81,7 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
           },
           200: json("A run was already active (started false).", ref(StartResponse)),
           ...problems(400, 401, 404, 429, 503),
+          ...START_CONFLICT,
         },
       },
     },

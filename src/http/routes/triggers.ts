@@ -15,7 +15,7 @@ import { checkLinkClaims, LINK_ACTIONS, type LinkAction, LinkTokenError, readLin
 import type { AppDeps } from "../app";
 import { type AuthFailureBudget, bearerToken } from "../auth";
 import { ContinueResponse, StartResponse } from "../models";
-import { JobParams, json, LINK_AUTH, problems, ref } from "../schemas";
+import { JobParams, json, LINK_AUTH, problems, ref, START_CONFLICT } from "../schemas";
 
 // Other query parameters are tolerated: some monitors add cache-busting ones.
 const LinkQuery = Type.Object({
@@ -44,6 +44,7 @@ const DOCS = {
     description:
       'Starts a run unless one is active (then started is false, reason "already running", with that run). Refused with 403 for jobs whose trigger mode is "manual" (started with the admin API or CLI) or "schedule" (started by their cron expression); the problem says how to run them. GET and POST do the same; the request body, if any, is ignored.',
     response: json("Started, or a run was already active.", ref(StartResponse)),
+    conflict: START_CONFLICT,
   },
   continue: {
     head: "Check a continue link without advancing anything",
@@ -51,6 +52,7 @@ const DOCS = {
     description:
       'Every healthy outcome is 200 so uptime monitors stay green: advanced, or not advanced with a reason ("busy": another caller holds the run; "no active run"; "completed"; "awaiting approval"; "failed"). Allowed for every trigger mode; for jobs the service drives itself (anything but "link-start-continue") the body carries a note saying the call is optional. GET and POST do the same; the request body, if any, is ignored.',
     response: json("The outcome of the step.", ref(ContinueResponse)),
+    conflict: {},
   },
 } as const;
 
@@ -121,7 +123,7 @@ export async function registerTriggerRoutes(
         ...common,
         summary: docs.summary,
         description: docs.description,
-        response: { 200: docs.response, ...problems(400, 401, 403, 404, 429, 503) },
+        response: { 200: docs.response, ...problems(400, 401, 403, 404, 429, 503), ...docs.conflict },
       },
       config: { rateLimit },
       handler: async (request) => {
