@@ -33,10 +33,10 @@ export async function generateOpenApi(): Promise<string> {
   const app = await buildApp({
     config: loadConfig({}),
     logger: makeLogger({ level: "silent" }),
-    db: unused("db"),
-    secrets: { adminToken: "not-served-not-served-not-served", signingKeys: [] },
+    db: { kind: "embedded", pool: unused("db.pool"), close: async () => undefined },
+    secrets: { adminTokenDigest: Buffer.alloc(32), metricsTokenDigest: null, signingKeys: [], linkAudience: "none" },
     sync: unused("sync"),
-    linkGenerations: unused("linkGenerations"),
+    linkCutoffs: unused("linkCutoffs"),
     metrics: makeMetrics(),
   });
   try {

@@ -4,7 +4,7 @@
  * Fastify serialises with: a field that is not listed here is never sent, so a new field of a
  * run, an item or a job reaches the API only once it is added here.
  */
-import { Type } from "@sinclair/typebox";
+import { type TSchema, Type } from "@sinclair/typebox";
 import { ITEM_ACTIONS, JobId, Nullable, ref, StringEnum } from "./schemas";
 
 const Count = Type.Integer({ minimum: 0 });
@@ -66,15 +66,37 @@ export const RunItem = Type.Object(
   { $id: "RunItem", description: "The outcome for one user within a run." },
 );
 
-export const StartResponse = Type.Object(
+export const RunProgress = Type.Object(
   {
-    job: Type.String(),
-    started: Type.Boolean(),
-    reason: Type.Optional(Type.String({ description: 'Why no run was started, e.g. "already running".' })),
-    run: ref(RunSummary),
+    id: Type.String({ format: "uuid" }),
+    state: RunSummary.properties.state,
+    step: Type.Integer(),
+    counts: ref(RunCounts),
+    startedAt: Nullable(DateTime),
+    finishedAt: Nullable(DateTime),
   },
-  { $id: "StartResponse" },
+  {
+    $id: "RunProgress",
+    description:
+      "A run as a trigger link shows it: progress only. No upstream error text, URLs, user names or e-mails (the admin API's RunSummary has lastError and the items).",
+  },
 );
+
+/** What starting a run answers, showing the run as `run` (links see its progress, the admin API all of it). */
+function startResponse<T extends TSchema>($id: string, run: T) {
+  return Type.Object(
+    {
+      job: Type.String(),
+      started: Type.Boolean(),
+      reason: Type.Optional(Type.String({ description: 'Why no run was started, e.g. "already running".' })),
+      run,
+    },
+    { $id },
+  );
+}
+
+export const StartResponse = startResponse("StartResponse", ref(RunProgress));
+export const StartRunResponse = startResponse("StartRunResponse", ref(RunSummary));
 
 export const ContinueResponse = Type.Object(
   {
@@ -85,7 +107,7 @@ export const ContinueResponse = Type.Object(
         description: 'Why nothing advanced, e.g. "busy", "no active run", "completed", "awaiting approval".',
       }),
     ),
-    run: Type.Union([ref(RunSummary), Type.Null()]),
+    run: Type.Union([ref(RunProgress), Type.Null()]),
     note: Type.Optional(
       Type.String({ description: "Present when the service drives the job's runs itself, so the call is optional." }),
     ),
@@ -138,11 +160,16 @@ export const JobDetail = Type.Intersect(
   [
     ref(Job),
     Type.Object({
-      linkGeneration: Type.Integer(),
+      linksValidFrom: Nullable(
+        Type.String({
+          format: "date-time",
+          description: "Link tokens issued before this instant are refused (null: never revoked).",
+        }),
+      ),
       activeRun: Type.Union([ref(RunSummary), Type.Null()]),
     }),
   ],
-  { $id: "JobDetail", description: "A job, with its current link generation and its active run." },
+  { $id: "JobDetail", description: "A job, with its links' revocation cut-off and its active run." },
 );
 
 export const Links = Type.Object(
@@ -233,7 +260,9 @@ export const MODELS = [
   RunCounts,
   RunSummary,
   RunItem,
+  RunProgress,
   StartResponse,
+  StartRunResponse,
   ContinueResponse,
   Job,
   JobDetail,

@@ -36,6 +36,11 @@ const DOCUMENT: FastifyDynamicSwaggerOptions["openapi"] = {
         scheme: "basic",
         description: "Any user name, ADMIN_TOKEN as the password (for browsers; /status only).",
       },
+      metricsToken: {
+        type: "http",
+        scheme: "bearer",
+        description: "Authorization Bearer METRICS_TOKEN (/metrics, when METRICS_TOKEN is set).",
+      },
       linkToken: {
         type: "apiKey",
         in: "query",

@@ -76,7 +76,7 @@ export const PROBLEMS = {
   401: {
     name: "Unauthorized",
     description:
-      "Missing, malformed, badly signed, unknown-key, expired or revoked token (reason says which), or a missing or wrong admin token.",
+      "Missing, malformed, badly signed, unknown-key, other-deployment, expired or revoked token (reason says which), or a missing or wrong admin (or metrics) token. Past the failed-authentication budget of the client address, refusals are 429 instead; a valid token is served whatever that budget says.",
     headers: {
       "WWW-Authenticate": {
         type: "string",
@@ -97,7 +97,7 @@ export const PROBLEMS = {
   429: {
     name: "TooManyRequests",
     description:
-      "Rate limited: more than RATE_LIMIT_MAX calls a minute to the trigger links from one client IP, or more than RATE_LIMIT_AUTH_FAILURES failed authentications (401/403 token refusals) from one client IP in 15 minutes, on any authenticated route.",
+      "Rate limited: a failing attempt from a client address that had more than RATE_LIMIT_AUTH_FAILURES failed authentications (401/403 token refusals) in 15 minutes, on any authenticated route; or a valid call past its budget: RATE_LIMIT_MAX calls a minute per job and action for the trigger links (whoever calls them), RATE_LIMIT_ADMIN_MAX a minute for the admin token. Budgets are shared by every replica.",
     headers: { "Retry-After": RETRY_AFTER },
   },
   501: { name: "NotImplemented", description: "Not available in this process." },
@@ -122,7 +122,7 @@ export const Problem = Type.Object(
     reason: Type.Optional(
       Type.String({
         description:
-          'For token refusals: missing, malformed, bad-signature, unknown-kid, expired, revoked, wrong-job or wrong-action; "trigger mode" for a start link refused by the job\'s mode; for the admin token: missing or invalid.',
+          'For token refusals: missing, malformed, bad-signature, unknown-kid, wrong-deployment, expired, revoked, wrong-job or wrong-action; "trigger mode" for a start link refused by the job\'s mode; for the admin or metrics token: missing or invalid.',
       }),
     ),
     mode: Type.Optional(Type.String({ description: 'With reason "trigger mode": the job\'s trigger mode.' })),

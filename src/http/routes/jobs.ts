@@ -4,7 +4,7 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { makeLinks } from "../../links/urls";
 import type { AppDeps } from "../app";
-import { Job, JobDetail, Links, ProvisionTrace, RunSummary, StartResponse } from "../models";
+import { Job, JobDetail, Links, ProvisionTrace, RunSummary, StartRunResponse } from "../models";
 import { sendProblem } from "../problem";
 import {
   EmptyBody,
@@ -49,7 +49,7 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
     {
       schema: {
         ...admin,
-        summary: "One job, its link generation and its active run",
+        summary: "One job, its links' revocation cut-off and its active run",
         params: JobParams,
         querystring: NoQuery,
         response: { 200: json("The job.", ref(JobDetail)), ...problems(400, 401, 404, 429, 503) },
@@ -57,8 +57,8 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
     },
     async (request) => {
       const job = sync.job(request.params.job);
-      const [activeRun, linkGeneration] = await Promise.all([sync.activeRun(job.id), deps.linkGenerations.get(job.id)]);
-      return { ...jobView(job), linkGeneration, activeRun };
+      const [activeRun, cutoff] = await Promise.all([sync.activeRun(job.id), deps.linkCutoffs.get(job.id)]);
+      return { ...jobView(job), linksValidFrom: validFromView(cutoff.validFrom), activeRun };
     },
   );
 
@@ -76,10 +76,10 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
         body: Type.Object({ dryRun: DryRun }, { additionalProperties: false }),
         response: {
           201: {
-            ...json("Started.", ref(StartResponse)),
+            ...json("Started.", ref(StartRunResponse)),
             headers: { Location: { type: "string", description: "/v1/runs/{id} of the new run." } },
           },
-          200: json("A run was already active (started false).", ref(StartResponse)),
+          200: json("A run was already active (started false).", ref(StartRunResponse)),
           ...problems(400, 401, 404, 429, 503),
           ...START_CONFLICT,
         },
@@ -149,9 +149,9 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
     {
       schema: {
         ...admin,
-        summary: "Mint a start and a continue link for the job's current link generation",
+        summary: "Mint a start and a continue link for the job",
         description:
-          'Full URLs on PUBLIC_URL with the token in ?token=. A start link of a "manual" or "schedule" job is refused when called (403); its continue link works. The body is optional.',
+          'Full URLs on PUBLIC_URL with the token in ?token=, bound to this deployment (a deployment with another database refuses them, even with the same signing keys). A start link of a "manual" or "schedule" job is refused when called (403); its continue link works. The body is optional.',
         params: JobParams,
         querystring: NoQuery,
         body: Type.Object(
@@ -159,7 +159,7 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
             expiresIn: Type.Optional(
               Type.Union([Type.String({ maxLength: 20, examples: ["30d"] }), Type.Integer()], {
                 description:
-                  'Lifetime: seconds, or a number with s, m, h or d ("30d", "12h", "15m", "3600s"); from 60 seconds to 3650 days. Absent: the links never expire (revoke them instead).',
+                  'Lifetime: seconds, or a number with s, m, h or d ("30d", "12h", "15m", "3600s"); from 60 seconds to 3650 days. Absent: LINK_DEFAULT_TTL (default 365 days).',
               }),
             ),
           },
@@ -170,8 +170,8 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
     },
     async (request) => {
       const job = sync.job(request.params.job);
-      const generation = await deps.linkGenerations.get(job.id);
-      return makeLinks(deps.config.publicUrl, job.id, deps.secrets.signingKeys, generation, request.body.expiresIn);
+      const { expiresIn } = request.body;
+      return makeLinks(deps, job.id, expiresIn === undefined ? {} : { expiresIn });
     },
   );
 
@@ -181,21 +181,32 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
       schema: {
         ...admin,
         summary: "Revoke every link of the job minted so far",
-        description: 'Bumps the job\'s link generation; earlier tokens then get 401 (reason "revoked").',
+        description:
+          'Sets the job\'s cut-off to the next whole second: tokens issued before it then get 401 (reason "revoked"), across restarts and replicas; links minted afterwards work. The cut-off only moves forward.',
         params: JobParams,
         querystring: NoQuery,
         body: EmptyBody,
         response: {
-          200: json("The new generation.", Type.Object({ job: Type.String(), generation: Type.Integer() })),
+          200: json(
+            "The new cut-off.",
+            Type.Object({
+              job: Type.String(),
+              linksValidFrom: Type.String({
+                format: "date-time",
+                description: "Link tokens issued before this instant are refused.",
+              }),
+            }),
+          ),
           ...problems(400, 401, 404, 429, 503),
         },
       },
     },
     async (request) => {
       const job = sync.job(request.params.job);
-      const generation = await deps.linkGenerations.bump(job.id);
-      request.log.info({ job: job.id, generation }, "links revoked: earlier link tokens of the job no longer work");
-      return { job: job.id, generation };
+      // Never null here: a revoked job's cut-off is a real instant.
+      const linksValidFrom = new Date((await deps.linkCutoffs.revoke(job.id)).validFrom * 1000).toISOString();
+      request.log.info({ job: job.id, linksValidFrom }, "links revoked: earlier link tokens of the job no longer work");
+      return { job: job.id, linksValidFrom };
     },
   );
 
@@ -252,4 +263,9 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
       return trace;
     },
   );
+}
+
+/** The revocation cut-off as the admin API shows it: links issued before this instant are refused (null: never revoked). */
+function validFromView(seconds: number): string | null {
+  return seconds === 0 ? null : new Date(seconds * 1000).toISOString();
 }
