@@ -5,6 +5,7 @@
  */
 import { Cron } from "croner";
 import { ConfigError } from "../core/errors";
+import { checkExpression, ExpressionError, normaliseMapping, parseMapping } from "../core/expression";
 import type { Job, MatchKey, MissingAction, RoleMode, SourceMode, TriggerMode, UsernameRule } from "../core/job";
 
 export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
@@ -277,15 +278,31 @@ function validateFields(r: JobReader, raw: unknown): Record<string, string> {
       );
     }
     const text = r.text(expression, path, "");
-    const names = text.split("|").map((name) => name.trim());
-    if (names.some((name) => !ATTRIBUTE.test(name))) {
-      r.fail(path, `must name Graph attributes joined by "|", such as "mail|userPrincipalName" (got ${show(text)})`);
-    }
-    fields[key] = names.join("|");
+    const problem = mappingProblem(text, false);
+    if (problem) r.fail(path, `${problem} in ${show(text)}`);
+    fields[key] = normaliseMapping(text);
   }
   if (fields.email === undefined)
     r.fail("fields.email", `is required (WordPress needs an e-mail address), e.g. "mail|userPrincipalName"`);
   return fields;
+}
+
+/**
+ * Why a mapping ("a|b" or an Entra expression) cannot be used, with the position of the mistake;
+ * null when it parses and type-checks. SelectUniqueValue only makes sense where uniqueness is checked.
+ */
+function mappingProblem(text: string, uniqueAllowed: boolean): string | null {
+  try {
+    const expr = parseMapping(text);
+    if (!uniqueAllowed && expr.kind === "call" && expr.name === "SelectUniqueValue") {
+      return "uses SelectUniqueValue, which only the username can (at position 1)";
+    }
+    checkExpression(expr);
+    return null;
+  } catch (error) {
+    if (error instanceof ExpressionError) return `has a mistake at position ${error.position}: ${error.reason},`;
+    throw error;
+  }
 }
 
 function attribute(r: JobReader, raw: unknown, path: string): string {

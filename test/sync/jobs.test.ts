@@ -333,9 +333,36 @@ describe("job validation", () => {
 
     it("rejects expressions that are not attribute names joined by |", () => {
       expect(errorOf(() => parseOne({ fields: { email: "mail||userPrincipalName" } }))).toContain(
-        'fields.email must name Graph attributes joined by "|"',
+        'job "staff": fields.email has a mistake at position 6: expected a Graph attribute name, got ""',
       );
       expect(errorOf(() => parseOne({ fields: { email: "" } }))).toContain("fields.email must be a non-empty string");
+    });
+
+    it("accepts an expression in Entra's syntax and keeps it as written", () => {
+      const name = 'Join(" ", [givenName], ToUpper([surname]))';
+      expect(parseOne({ fields: { email: "mail", name } }).fields.name).toBe(name);
+    });
+
+    it("names the job, the field and the position of a mistake in an expression", () => {
+      const message = errorOf(() =>
+        parseOne({ fields: { email: "mail", name: 'Join(" ", [givenName], Lft([surname], 3))' } }),
+      );
+      expect(message).toContain('job "staff": fields.name has a mistake at position 24: unknown function Lft');
+      expect(message).toContain('in "Join(\\" \\", [givenName], Lft([surname], 3))"');
+    });
+
+    it("names the SYNC_FIELDS variable for a mistake in the default job's expressions", () => {
+      const fields = JSON.stringify({ email: "Left([mail])" });
+      expect(errorOf(() => fromEnv({ SYNC_FIELDS: fields }))).toContain(
+        'job "default" (SYNC_FIELDS): fields.email has a mistake at position 1: Left takes 2 arguments, got 1',
+      );
+    });
+
+    it("keeps SelectUniqueValue out of fields, where nothing checks uniqueness", () => {
+      const name = "SelectUniqueValue([displayName], [mail])";
+      expect(errorOf(() => parseOne({ fields: { email: "mail", name } }))).toContain(
+        "fields.name uses SelectUniqueValue",
+      );
     });
 
     it("normalises spaces around |", () => {
