@@ -8,7 +8,7 @@ import type { Budget, Directory, GraphUser, UsersPage, UsersQuery } from "../syn
 import { makeGraphClient } from "./client";
 import { makeCredential } from "./credential";
 import type { GraphDirectoryOptions } from "./options";
-import { deltaUrl, needsAdvancedQuery, selectList, usersUrl, validatePageSize } from "./queries";
+import { deltaUrl, needsAdvancedQuery, selectParams, usersUrl, validatePageSize } from "./queries";
 import { type RetryPolicy, withRetries } from "./retry";
 
 interface Collection {
@@ -74,7 +74,7 @@ export function makeGraphDirectory(options: GraphDirectoryOptions): Directory {
     },
 
     async fetchUser(id: string, select: string[], budget: Budget): Promise<GraphUser | null> {
-      const url = `${base}/v1.0/users/${encodeURIComponent(id)}?$select=${encodeURIComponent(selectList(select))}`;
+      const url = `${base}/v1.0/users/${encodeURIComponent(id)}?${selectParams(select)}`;
       try {
         const user = (await get(`user ${id}`, url, budget)) as Record<string, unknown>;
         delete user["@odata.context"];

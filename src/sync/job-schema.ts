@@ -7,6 +7,7 @@ import { Cron } from "croner";
 import { ConfigError } from "../core/errors";
 import { checkExpression, ExpressionError, normaliseMapping, parseMapping } from "../core/expression";
 import type { Job, MatchKey, MissingAction, RoleMode, SourceMode, TriggerMode, UsernameRule } from "../core/job";
+import { attributesOf } from "../core/mapping";
 
 export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   trigger: { mode: "link-start-continue", schedule: null, timezone: "UTC" },
@@ -190,6 +191,12 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   const rules: UsernameRule[] = ["upn", "upnPrefix", "email"];
   const username = r.oneOf(job.username, "username", rules, d.username);
   const fields = validateFields(r, job.fields);
+  if (sourceMode === "delta") {
+    const reader = Object.keys(fields).find((key) => attributesOf(fields[key]!).some(isManagerPath));
+    if (reader) {
+      r.fail(`fields.${reader}`, `reads the manager, which Graph's delta query cannot expand: use source.mode "full"`);
+    }
+  }
 
   const roles = r.section(job.roles, "roles", ["mode", "default", "groups"]);
   const roleModes: RoleMode[] = ["replace", "add", "skip"];
@@ -304,6 +311,8 @@ function mappingProblem(text: string, uniqueAllowed: boolean): string | null {
     throw error;
   }
 }
+
+const isManagerPath = (path: string) => path.split(".")[0]!.toLowerCase() === "manager";
 
 function attribute(r: JobReader, raw: unknown, path: string): string {
   const name = r.text(raw, path, "");

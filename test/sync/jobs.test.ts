@@ -365,6 +365,13 @@ describe("job validation", () => {
       );
     });
 
+    it("refuses the manager in delta mode, where Graph cannot expand it", () => {
+      const job = { source: { mode: "delta" }, fields: { email: "mail", "meta.boss": "[manager.displayName]" } };
+      expect(errorOf(() => parseOne(job))).toContain(
+        `fields.meta.boss reads the manager, which Graph's delta query cannot expand: use source.mode "full"`,
+      );
+    });
+
     it("normalises spaces around |", () => {
       expect(parseOne({ fields: { email: " mail | userPrincipalName " } }).fields.email).toBe("mail|userPrincipalName");
     });
