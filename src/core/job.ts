@@ -1,3 +1,5 @@
+import type { ScopingClause } from "./scoping";
+
 /** A declared sync job, as validated from SYNC_JOBS_FILE or SYNC_* variables (see DESIGN.md "Jobs"). */
 
 export type TriggerMode = "manual" | "link-start" | "link-start-continue" | "schedule";
@@ -11,12 +13,21 @@ export type MissingAction = "none" | "deactivate" | "delete";
 export interface Job {
   id: string;
   trigger: { mode: TriggerMode; schedule: string | null; timezone: string };
-  source: { mode: SourceMode; filter: string | null; groups: string[]; pageSize: number; attributes: string[] };
+  source: {
+    mode: SourceMode;
+    filter: string | null;
+    groups: string[];
+    pageSize: number;
+    attributes: string[];
+    /** Entra-style scoping filters, applied to what Graph returns: OR-ed filters of AND-ed clauses. */
+    scopingFilters: ScopingClause[][];
+  };
   match: MatchKey[];
   username: UsernameRule;
   /**
    * WordPress field -> Graph expression. Fields: email, first_name, last_name, name, nickname,
-   * description, url, or meta.<key>. Expression: Graph attribute names joined by "|" (first non-empty wins).
+   * description, url, or meta.<key>. Mapping: Graph attribute names joined by "|" (first non-empty
+   * wins) or an expression in Entra's attribute-mapping syntax (src/core/expression.ts).
    */
   fields: Record<string, string>;
   roles: { mode: RoleMode; default: string; groups: Array<{ group: string; role: string }> };

@@ -7,6 +7,7 @@ import type { GraphUser } from "../sync/ports";
 import { attributesIn, type Expr, evaluateExpression, graphPath, parseMapping } from "./expression";
 import { toText } from "./expression-functions";
 import type { Job } from "./job";
+import { scopingAttributes } from "./scoping";
 
 /** Selected on every listing: the engine and the plan need them whatever the job maps. */
 export const ALWAYS_SELECTED = ["id", "accountEnabled", "userType", "mail", "userPrincipalName", "displayName"];
@@ -36,6 +37,7 @@ export function selectFor(job: Job): string[] {
     ...ALWAYS_SELECTED,
     ...Object.values(job.fields).flatMap((mapping) => attributesOf(mapping).map(topLevel)),
     ...job.source.attributes.map((name) => topLevel(graphPath(name))),
+    ...scopingAttributes(job).map(topLevel),
   ];
   // Graph treats $select names case-insensitively, so "Mail" would only repeat "mail".
   const seen = new Set<string>();

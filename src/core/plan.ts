@@ -6,7 +6,8 @@ import type { GraphUser, WpUser, WpWrite } from "../sync/ports";
 import { hashOf } from "./hash";
 import type { Job } from "./job";
 import { desiredFields } from "./mapping";
-import { inScope, resolveRoles, rolesToWrite } from "./roles";
+import { resolveRoles, rolesToWrite } from "./roles";
+import { inJobScope } from "./scoping";
 import { usernameCandidate } from "./username";
 
 /** One row of the user map: what the service last wrote for an Entra user. */
@@ -60,7 +61,7 @@ export interface PlanInput {
  */
 export function needsCurrent(input: Omit<PlanInput, "current">): boolean {
   const { job, user, groupIds, mapEntry } = input;
-  if (!inScope(job, groupIds)) return false;
+  if (!inJobScope(job, user, groupIds)) return false;
   if (mapEntry === null || mapEntry.state !== "active") return true;
   return mapEntry.hash !== hashOf(desiredFields(job, user), resolveRoles(job, groupIds));
 }
@@ -123,7 +124,7 @@ export function planUser(input: PlanInput): UserPlan {
     reason,
   });
 
-  if (!inScope(job, groupIds)) return skip("out of scope", mapEntry?.wpUserId ?? null);
+  if (!inJobScope(job, user, groupIds)) return skip("out of scope", mapEntry?.wpUserId ?? null);
 
   if (mapEntry?.state === "active" && mapEntry.hash === base.hash) {
     return {

@@ -5,13 +5,14 @@
  */
 import { Cron } from "croner";
 import { ConfigError } from "../core/errors";
-import { checkExpression, ExpressionError, normaliseMapping, parseMapping } from "../core/expression";
+import { checkExpression, ExpressionError, graphPath, normaliseMapping, parseMapping } from "../core/expression";
 import type { Job, MatchKey, MissingAction, RoleMode, SourceMode, TriggerMode, UsernameRule } from "../core/job";
 import { attributesOf } from "../core/mapping";
+import { clauseProblem, SCOPING_OPERATORS, type ScopingClause, scopingOperator } from "../core/scoping";
 
 export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   trigger: { mode: "link-start-continue", schedule: null, timezone: "UTC" },
-  source: { mode: "full", filter: null, groups: [], pageSize: 500, attributes: [] },
+  source: { mode: "full", filter: null, groups: [], pageSize: 500, attributes: [], scopingFilters: [] },
   match: ["entraId", "email", "username"],
   username: "upn",
   fields: { first_name: "givenName", last_name: "surname", name: "displayName", email: "mail|userPrincipalName" },
@@ -175,7 +176,14 @@ export function validateJob(raw: unknown, origin: Origin): Job {
       r.fail("trigger.schedule", `must be a 5- or 6-field cron expression (got ${show(schedule)}: ${problem})`);
   }
 
-  const source = r.section(job.source, "source", ["mode", "filter", "groups", "pageSize", "attributes"]);
+  const source = r.section(job.source, "source", [
+    "mode",
+    "filter",
+    "groups",
+    "pageSize",
+    "attributes",
+    "scopingFilters",
+  ]);
   const sourceMode = r.oneOf<SourceMode>(source.mode, "source.mode", ["full", "delta"], d.source.mode);
   const filter = r.nullableText(source.filter, "source.filter");
   if (filter !== null && sourceMode === "delta") {
@@ -184,6 +192,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   const groups = r.list(source.groups, "source.groups", d.source.groups, (v, p) => r.text(v, p, ""));
   const pageSize = r.integer(source.pageSize, "source.pageSize", 1, 999, d.source.pageSize);
   const attributes = r.list(source.attributes, "source.attributes", d.source.attributes, (v, p) => attribute(r, v, p));
+  const scopingFilters = r.list(source.scopingFilters, "source.scopingFilters", [], (v, p) => scopingFilter(r, v, p));
 
   const matchKeys: MatchKey[] = ["entraId", "email", "username"];
   const match = r.list(job.match, "match", d.match, (v, p) => r.oneOf(v, p, matchKeys, "email"));
@@ -193,9 +202,9 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   const fields = validateFields(r, job.fields);
   if (sourceMode === "delta") {
     const reader = Object.keys(fields).find((key) => attributesOf(fields[key]!).some(isManagerPath));
-    if (reader) {
-      r.fail(`fields.${reader}`, `reads the manager, which Graph's delta query cannot expand: use source.mode "full"`);
-    }
+    const clause = scopingFilters.flat().find((c) => isManagerPath(graphPath(c.attribute)));
+    const path = reader ? `fields.${reader}` : clause ? "source.scopingFilters" : null;
+    if (path) r.fail(path, `reads the manager, which Graph's delta query cannot expand: use source.mode "full"`);
   }
 
   const roles = r.section(job.roles, "roles", ["mode", "default", "groups"]);
@@ -230,7 +239,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   return {
     id: origin.id,
     trigger: { mode: triggerMode, schedule, timezone },
-    source: { mode: sourceMode, filter, groups, pageSize, attributes },
+    source: { mode: sourceMode, filter, groups, pageSize, attributes, scopingFilters },
     match,
     username,
     fields,
@@ -310,6 +319,32 @@ function mappingProblem(text: string, uniqueAllowed: boolean): string | null {
     if (error instanceof ExpressionError) return `has a mistake at position ${error.position}: ${error.reason},`;
     throw error;
   }
+}
+
+/** One scoping filter: a non-empty array of clauses { attribute, operator, value }, all of which must hold. */
+function scopingFilter(r: JobReader, raw: unknown, path: string): ScopingClause[] {
+  if (!Array.isArray(raw) || raw.length === 0) {
+    r.fail(path, `must be a non-empty array of clauses {"attribute", "operator", "value"} (got ${show(raw)})`);
+  }
+  return raw.map((item, index) => {
+    const at = `${path}[${index}]`;
+    const clause = r.section(item, at, ["attribute", "operator", "value"]);
+    const operatorText = r.text(clause.operator, `${at}.operator`, "");
+    const operator = scopingOperator(operatorText);
+    if (operator === null) {
+      const names = SCOPING_OPERATORS.map((name) => name.replaceAll("_", " ")).join(", ");
+      r.fail(`${at}.operator`, `must be one of ${names} (got ${show(operatorText)})`);
+    }
+    const rawValue = clause.value;
+    if (rawValue !== undefined && rawValue !== null && typeof rawValue !== "string" && !Number.isInteger(rawValue)) {
+      r.fail(`${at}.value`, `must be a string or an integer (got ${show(rawValue)})`);
+    }
+    const value = rawValue === undefined || rawValue === null ? null : String(rawValue);
+    const result = { attribute: attribute(r, clause.attribute, `${at}.attribute`), operator, value };
+    const problem = clauseProblem(result);
+    if (problem) r.fail(`${at}.value`, problem);
+    return result;
+  });
 }
 
 const isManagerPath = (path: string) => path.split(".")[0]!.toLowerCase() === "manager";

@@ -73,6 +73,7 @@ describe("loadJobs without a jobs file", () => {
         groups: ["g-1", "g-2"],
         pageSize: 999,
         attributes: ["department", "employeeId"],
+        scopingFilters: [],
       },
       match: ["email", "username"],
       username: "upnPrefix",
@@ -214,7 +215,7 @@ describe("job validation", () => {
   describe("unknown keys", () => {
     it("are rejected with their path and a suggestion", () => {
       expect(errorOf(() => parseOne({ source: { pagesize: 10 } }))).toBe(
-        'job "staff": source.pagesize is not a known key (did you mean pageSize?) (expected one of: mode, filter, groups, pageSize, attributes)',
+        'job "staff": source.pagesize is not a known key (did you mean pageSize?) (expected one of: mode, filter, groups, pageSize, attributes, scopingFilters)',
       );
       expect(errorOf(() => parseOne({ trigers: {} }))).toMatch(/^job "staff": trigers is not a known key/);
       expect(errorOf(() => parseOne({ roles: { groups: [{ group: "g", role: "r", rank: 1 }] } }))).toContain(
@@ -374,6 +375,44 @@ describe("job validation", () => {
 
     it("normalises spaces around |", () => {
       expect(parseOne({ fields: { email: " mail | userPrincipalName " } }).fields.email).toBe("mail|userPrincipalName");
+    });
+  });
+
+  describe("source.scopingFilters", () => {
+    it("reads OR-ed filters of AND-ed clauses with Entra's operator names", () => {
+      const scopingFilters = [
+        [
+          { attribute: "department", operator: "EQUALS", value: "Sales" },
+          { attribute: "employeeId", operator: "Greater_Than", value: 1000 },
+        ],
+        [{ attribute: "jobTitle", operator: "IS NOT NULL" }],
+      ];
+      expect(parseOne({ source: { scopingFilters } }).source.scopingFilters).toEqual([
+        [
+          { attribute: "department", operator: "EQUALS", value: "Sales" },
+          { attribute: "employeeId", operator: "GREATER_THAN", value: "1000" },
+        ],
+        [{ attribute: "jobTitle", operator: "IS_NOT_NULL", value: null }],
+      ]);
+    });
+
+    it("names the filter, the clause and what is wrong", () => {
+      const bad = (clause: Record<string, unknown>) => ({ source: { scopingFilters: [[clause]] } });
+      expect(errorOf(() => parseOne(bad({ attribute: "department", operator: "LIKE", value: "x" })))).toContain(
+        "source.scopingFilters[0][0].operator must be one of EQUALS, NOT EQUALS, IS TRUE",
+      );
+      expect(
+        errorOf(() => parseOne(bad({ attribute: "employeeId", operator: "GREATER_THAN", value: "ten" }))),
+      ).toContain('source.scopingFilters[0][0].value must be an integer with GREATER_THAN (got "ten")');
+      expect(errorOf(() => parseOne(bad({ attribute: "mail", operator: "REGEX MATCH", value: "(" })))).toContain(
+        "source.scopingFilters[0][0].value is not a valid regular expression",
+      );
+      expect(errorOf(() => parseOne(bad({ attribute: "a b", operator: "IS NULL" })))).toContain(
+        "source.scopingFilters[0][0].attribute must be a Graph attribute name",
+      );
+      expect(errorOf(() => parseOne({ source: { scopingFilters: [[]] } }))).toContain(
+        "source.scopingFilters[0] must be a non-empty array of clauses",
+      );
     });
   });
 
