@@ -36,4 +36,6 @@ export interface Job {
   safety: { maxDeleteFraction: number; maxDeleteCount: number };
   /** Optional URL that receives a JSON event when a run completes, fails or awaits approval. */
   webhook: string | null;
+  /** Profile photos from Graph as WordPress avatars (needs the companion plugin); off by default. */
+  photos: boolean;
 }

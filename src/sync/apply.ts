@@ -10,6 +10,7 @@ import { isProtected, type MapEntry, needsCurrent, type PlanInput, planUser, typ
 import { uniqueUsername } from "../core/username";
 import type { ItemInput } from "../db/items";
 import { type MapWrite, mapOwnerOf } from "../db/user-map";
+import { syncPhoto } from "./photos";
 import type { GraphUser, WpUser } from "./ports";
 import type { StepContext } from "./step";
 
@@ -68,7 +69,12 @@ export async function syncUser(
   const plan = planUser({ ...input, current });
   try {
     if (!mapEntry && plan.wpUserId !== null) await claim(ctx, plan.entraId, { wpUserId: plan.wpUserId }, claims);
-    return await apply(ctx, input, plan, mapEntry, claims);
+    const outcome = await apply(ctx, input, plan, mapEntry, claims);
+    const { action, status, wpUserId } = outcome.item;
+    if (job.photos && !ctx.run.dryRun && status === "ok" && action !== "skip" && wpUserId !== null) {
+      await syncPhoto(ctx, plan.entraId, wpUserId, action !== "unchanged");
+    }
+    return outcome;
   } catch (error) {
     if (isUserError(error) || (await failedForThisUserOnly(ctx, error))) {
       return { item: itemOf(plan, "failed", (error as Error).message), map: null };

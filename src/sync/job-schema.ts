@@ -21,6 +21,7 @@ export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   protect: { roles: ["administrator"], users: [] },
   safety: { maxDeleteFraction: 0.1, maxDeleteCount: 100 },
   webhook: null,
+  photos: false,
 };
 
 /**
@@ -52,6 +53,7 @@ export const SYNC_VARIABLES = {
   SYNC_MAX_DELETE_FRACTION: { path: "safety.maxDeleteFraction", default: "0.1" },
   SYNC_MAX_DELETE_COUNT: { path: "safety.maxDeleteCount", default: "100" },
   SYNC_WEBHOOK_URL: { path: "webhook", default: "" },
+  SYNC_PHOTOS: { path: "photos", default: "false" },
 } as const;
 export type SyncVariable = keyof typeof SYNC_VARIABLES;
 
@@ -157,6 +159,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     "protect",
     "safety",
     "webhook",
+    "photos",
   ]);
   const d = JOB_DEFAULTS;
 
@@ -277,6 +280,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
       ),
     },
     webhook,
+    photos: r.boolean(job.photos, "photos", d.photos),
   };
 }
 

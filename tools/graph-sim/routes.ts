@@ -190,6 +190,33 @@ export function getUser(ctx: RouteContext, id: string): Reply {
   return { status: 200, body: { "@odata.context": context(ctx, "users/$entity", select), ...body } };
 }
 
+/** The sizes Graph stores a profile photo in (profilephoto-get.md). */
+const PHOTO_SIZES = new Set([
+  "48x48",
+  "64x64",
+  "96x96",
+  "120x120",
+  "240x240",
+  "360x360",
+  "432x432",
+  "504x504",
+  "648x648",
+]);
+
+/** GET /users/{id}/photos/{size}/$value: the bytes with their type, or Graph's 404 ImageNotFound. */
+export function getPhoto(ctx: RouteContext, id: string, size: string): Reply {
+  if (!ctx.tenant.getUser(id)) throw notFound(id);
+  const photo = ctx.tenant.photos.get(id);
+  if (!photo || !PHOTO_SIZES.has(size)) {
+    throw new GraphFailure(
+      404,
+      "ImageNotFound",
+      "Exception of type 'Microsoft.Fast.Profile.Core.Exception.ImageNotFoundException' was thrown.",
+    );
+  }
+  return { status: 200, body: photo.bytes, headers: { "Content-Type": photo.contentType } };
+}
+
 const notFound = (id: string) =>
   new GraphFailure(
     404,
