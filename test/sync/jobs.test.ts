@@ -63,6 +63,7 @@ describe("loadJobs without a jobs file", () => {
       SYNC_MAX_DELETE_FRACTION: "0.25",
       SYNC_MAX_DELETE_COUNT: "0",
       SYNC_WEBHOOK_URL: "https://hooks.example.test/sync",
+      SYNC_PHOTOS: "true",
     });
     expect(job).toEqual({
       id: "default",
@@ -90,6 +91,7 @@ describe("loadJobs without a jobs file", () => {
       protect: { roles: ["administrator", "shop_manager"], users: [1, 2] },
       safety: { maxDeleteFraction: 0.25, maxDeleteCount: 0 },
       webhook: "https://hooks.example.test/sync",
+      photos: true,
     });
   });
 
