@@ -35,7 +35,7 @@ describeWithWordPress("profile photos synced as avatars", (wp) => {
     const tenant = makeTenant({ users: 0, seed: 42, domain });
     const add = (name: string) =>
       tenant.addUser({ mail: `${name}@${domain}`, userPrincipalName: `${name}@${domain}`, givenName: name });
-    const [ann, bob, cat] = [add("ann"), add("bob"), add("cat")] as [SimUser, SimUser, SimUser];
+    const [ann, bob] = [add("ann"), add("bob"), add("cat")] as [SimUser, SimUser, SimUser]; // cat: no photo
     tenant.photos.set(ann.id, { bytes: aJpeg("ann-1"), contentType: "image/jpeg" });
     tenant.photos.set(bob.id, { bytes: aJpeg("bob-1"), contentType: "image/jpeg" });
     const sim = await startGraphSimulator({ tenant });
