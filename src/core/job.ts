@@ -4,6 +4,8 @@ import type { ScopingClause } from "./scoping";
 
 export type TriggerMode = "manual" | "link-start" | "link-start-continue" | "schedule";
 export type SourceMode = "full" | "delta";
+/** "external": an Entra External ID or Azure AD B2C customer tenant (src/core/customer.ts). */
+export type TenantKind = "workforce" | "external";
 export type MatchKey = "entraId" | "email" | "username";
 /** How a new WordPress login is derived: the whole UPN, the UPN before "@", or the e-mail. */
 export type UsernameRule = "upn" | "upnPrefix" | "email";
@@ -21,6 +23,7 @@ export interface Job {
     attributes: string[];
     /** Entra-style scoping filters, applied to what Graph returns: OR-ed filters of AND-ed clauses. */
     scopingFilters: ScopingClause[][];
+    tenantKind: TenantKind;
   };
   match: MatchKey[];
   username: UsernameRule;

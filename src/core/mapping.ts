@@ -4,6 +4,7 @@
  * a dotted path ("onPremisesExtensionAttributes.extensionAttribute1", "manager.mail").
  */
 import type { GraphUser } from "../sync/ports";
+import { CUSTOMER_SELECTED, customerEmail, isCustomerJob } from "./customer";
 import { attributesIn, type Expr, evaluateExpression, graphPath, parseMapping } from "./expression";
 import { toText } from "./expression-functions";
 import type { Job } from "./job";
@@ -35,6 +36,7 @@ export function attributesOf(mapping: string): string[] {
 export function selectFor(job: Job): string[] {
   const names = [
     ...ALWAYS_SELECTED,
+    ...(isCustomerJob(job) ? CUSTOMER_SELECTED : []),
     ...Object.values(job.fields).flatMap((mapping) => attributesOf(mapping).map(topLevel)),
     ...job.source.attributes.map((name) => topLevel(graphPath(name))),
     ...scopingAttributes(job).map(topLevel),
@@ -62,6 +64,11 @@ export function desiredFields(job: Job, user: GraphUser): Record<string, string>
   for (const [field, expression] of Object.entries(job.fields)) {
     const value = evaluate(expression, user);
     if (value !== null) fields[field] = truncate(value, WP_FIELD_MAX_LENGTH[field]);
+  }
+  // Customer tenants: the e-mail comes from the sign-in identities, never from a mapping (job-schema.ts).
+  if (isCustomerJob(job)) {
+    const email = customerEmail(user);
+    if (email !== null) fields.email = email;
   }
   return fields;
 }

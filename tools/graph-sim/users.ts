@@ -1,3 +1,5 @@
+import type { SimIdentity } from "./customer";
+
 /**
  * Deterministic user generation. A base user is a pure function of (seed, index), so a tenant of
  * 100,000 users costs no memory until a user is mutated; only overrides are stored (see tenant.ts).
@@ -22,7 +24,6 @@ export interface SimUser {
   createdDateTime: string;
   employeeType: string | null;
   companyName: string | null;
-  otherMails: string[];
   onPremisesExtensionAttributes: Record<string, string | null>;
   /** attribute set -> attribute -> value; readable only with CustomSecAttributeAssignment.Read.All. */
   customSecurityAttributes: Record<string, Record<string, unknown>> | null;
@@ -30,6 +31,9 @@ export interface SimUser {
   extensions: Record<string, unknown>;
   /** Not a property: the manager relationship, read with $expand=manager. */
   managerId: string | null;
+  /** Customer tenants (customer.ts); absent in a workforce tenant's generated users. */
+  identities?: SimIdentity[];
+  otherMails: string[];
 }
 
 /** Every property /users can return; anything else in $select is a 400, as in Graph. */
@@ -55,6 +59,7 @@ export const USER_PROPERTIES: ReadonlySet<string> = new Set([
   "otherMails",
   "onPremisesExtensionAttributes",
   "customSecurityAttributes",
+  "identities",
 ]);
 
 /** A directory schema extension property as Graph names it (extension_<appId without dashes>_<name>). */
