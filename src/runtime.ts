@@ -155,7 +155,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
         );
         // With the credentials accepted, each job's own query: what its attributes need shows now.
         if (passed.includes("Microsoft Graph")) {
-          await Promise.all(jobs.map((job) => checkJobQuery(job, directory, logger)));
+          await Promise.all(jobs.filter(queryCanBeRefused).map((job) => checkJobQuery(job, directory, logger)));
         }
       },
       startBackground() {
@@ -176,6 +176,20 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     await db.close();
     throw error;
   }
+}
+
+/**
+ * What Graph can refuse in a job's query beyond what the credential check proved: a $filter, a
+ * custom security attribute (403 without its permission), a schema extension (400 when unknown),
+ * the manager's $expand. Other jobs cost no start-up listing request.
+ */
+function queryCanBeRefused(job: Job): boolean {
+  const select = selectFor(job);
+  return (
+    job.source.filter !== null ||
+    graphPermissions(job).some((p) => p.permission === "CustomSecAttributeAssignment.Read.All") ||
+    select.some((name) => name === "manager" || name.startsWith("extension_"))
+  );
 }
 
 /**
