@@ -26,7 +26,8 @@ export interface Job {
     tenantKind: TenantKind;
   };
   match: MatchKey[];
-  username: UsernameRule;
+  /** A rule, or an expression in Entra's syntax (SelectUniqueValue tries its rules against WordPress). */
+  username: UsernameRule | string;
   /**
    * WordPress field -> Graph expression. Fields: email, first_name, last_name, name, nickname,
    * description, url, or meta.<key>. Mapping: Graph attribute names joined by "|" (first non-empty

@@ -7,7 +7,7 @@ import { UpstreamError } from "../core/errors";
 import { desiredFields } from "../core/mapping";
 import { matchUser } from "../core/match";
 import { isProtected, type MapEntry, needsCurrent, type PlanInput, planUser, type UserPlan } from "../core/plan";
-import { uniqueUsername } from "../core/username";
+import { pickUsername, usernameCandidates } from "../core/username";
 import type { ItemInput } from "../db/items";
 import { type MapWrite, mapOwnerOf } from "../db/user-map";
 import { syncPhoto } from "./photos";
@@ -165,8 +165,8 @@ async function create(
 ): Promise<UserOutcome> {
   const { site } = ctx.deps;
   const index = await ctx.index();
-  const username = uniqueUsername(
-    plan.username!,
+  const username = pickUsername(
+    usernameCandidates(ctx.job, input.user),
     (login) => claims.logins.has(login.toLowerCase()) || !!index.byLogin(login),
   );
   claims.logins.add(username.toLowerCase());

@@ -5,7 +5,14 @@
  */
 import { Cron } from "croner";
 import { ConfigError } from "../core/errors";
-import { checkExpression, ExpressionError, graphPath, normaliseMapping, parseMapping } from "../core/expression";
+import {
+  checkExpression,
+  ExpressionError,
+  graphPath,
+  isShortForm,
+  normaliseMapping,
+  parseMapping,
+} from "../core/expression";
 import { needsAdvancedQuery } from "../core/graph-query";
 import type {
   Job,
@@ -227,7 +234,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   if (match.length === 0) r.fail("match", `must name at least one of ${matchKeys.join(", ")}`);
   const rules: UsernameRule[] = ["upn", "upnPrefix", "email"];
   // Customer logins never follow a rule (customer.ts): "email" records that they are not the UPN.
-  const username = r.oneOf(job.username, "username", rules, customer ? "email" : d.username);
+  const username = usernameOf(r, job.username, rules, customer ? "email" : (d.username as UsernameRule));
   const fields = validateFields(r, job.fields, customer);
   if (sourceMode === "delta") {
     const reader = Object.keys(fields).find((key) => attributesOf(fields[key]!).some(isManagerPath));
@@ -381,6 +388,20 @@ function validateFields(r: JobReader, raw: unknown, derivedEmail: boolean): Reco
   return fields;
 }
 
+/** A username rule, or an expression (the only place SelectUniqueValue is tried against WordPress). */
+function usernameOf(r: JobReader, raw: unknown, rules: UsernameRule[], fallback: UsernameRule): string {
+  if (raw === undefined || (typeof raw === "string" && (rules as string[]).includes(raw))) {
+    return r.oneOf(raw, "username", rules, fallback);
+  }
+  const text = r.text(raw, "username", "");
+  if (isShortForm(text)) {
+    r.fail("username", `must be one of ${rules.map((v) => `"${v}"`).join(", ")} or an expression (got ${show(text)})`);
+  }
+  const problem = mappingProblem(text, true);
+  if (problem) r.fail("username", `${problem} in ${show(text)}`);
+  return text.trim();
+}
+
 /**
  * Why a mapping ("a|b" or an Entra expression) cannot be used, with the position of the mistake;
  * null when it parses and type-checks. SelectUniqueValue only makes sense where uniqueness is checked.
@@ -389,7 +410,7 @@ function mappingProblem(text: string, uniqueAllowed: boolean): string | null {
   try {
     const expr = parseMapping(text);
     if (!uniqueAllowed && expr.kind === "call" && expr.name === "SelectUniqueValue") {
-      return "uses SelectUniqueValue, which only the username can (at position 1)";
+      return "uses SelectUniqueValue, which only the username can (fields are not checked for uniqueness),";
     }
     checkExpression(expr);
     return null;

@@ -403,6 +403,18 @@ describe("job validation", () => {
       );
     });
 
+    it("takes a username expression, SelectUniqueValue included, and checks it like a field", () => {
+      const username =
+        'SelectUniqueValue(Join(".", [givenName], [surname]), Join(".", Left([givenName], 1), [surname]))';
+      expect(parseOne({ username }).username).toBe(username);
+      expect(errorOf(() => parseOne({ username: "upn_prefix" }))).toContain(
+        'username must be one of "upn", "upnPrefix", "email" or an expression (got "upn_prefix")',
+      );
+      expect(errorOf(() => parseOne({ username: "SelectUniqueValue([mail])" }))).toContain(
+        "username has a mistake at position 1: SelectUniqueValue takes at least 2 arguments, got 1",
+      );
+    });
+
     it("keeps SelectUniqueValue out of fields, where nothing checks uniqueness", () => {
       const name = "SelectUniqueValue([displayName], [mail])";
       expect(errorOf(() => parseOne({ fields: { email: "mail", name } }))).toContain(
