@@ -35,6 +35,20 @@ export function graphPath(name: string): string {
   return ALIASES[name.toLowerCase()] ?? name;
 }
 
+/**
+ * Attribute name -> the Graph path's parts, resolved once per name: reads happen per user and per
+ * field, so a re-sync of 10,000 unchanged users would otherwise split and look up each one again.
+ */
+const resolvedPaths = new Map<string, string[]>();
+function pathParts(name: string): string[] {
+  let parts = resolvedPaths.get(name);
+  if (parts === undefined) {
+    parts = graphPath(name).split(".");
+    resolvedPaths.set(name, parts);
+  }
+  return parts;
+}
+
 /** The short form is what has none of an expression's brackets, parentheses or quotes. */
 export function isShortForm(text: string): boolean {
   return !/[[("]/.test(text);
@@ -170,7 +184,7 @@ export function attributesIn(expr: Expr): string[] {
 export function evaluateExpression(expr: Expr, user: GraphUser): Value {
   switch (expr.kind) {
     case "attribute":
-      return readAttribute(user, graphPath(expr.name));
+      return readParts(user, pathParts(expr.name));
     case "string":
     case "number":
       return expr.value;
@@ -207,8 +221,12 @@ function compare(operator: string, leftValue: Value, rightValue: Value): boolean
  * a reference object ([manager]) as its id.
  */
 export function readAttribute(user: GraphUser, path: string): Value {
+  return readParts(user, path.split("."));
+}
+
+function readParts(user: GraphUser, parts: readonly string[]): Value {
   let value: unknown = user;
-  for (const part of path.split(".")) {
+  for (const part of parts) {
     if (value === null || typeof value !== "object" || Array.isArray(value)) return null;
     value = property(value as Record<string, unknown>, part);
   }
