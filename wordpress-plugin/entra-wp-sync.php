@@ -254,6 +254,9 @@ function entra_wp_sync_avatar_user_id($id_or_email) {
     return 0;
 }
 
+// A deleted user's photo file goes with them (the meta goes with the user row).
+add_action('delete_user', 'entra_wp_sync_avatar_remove');
+
 add_filter('pre_get_avatar_data', function ($args, $id_or_email) {
     $user_id = entra_wp_sync_avatar_user_id($id_or_email);
     if ($user_id < 1) return $args;

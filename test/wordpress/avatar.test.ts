@@ -79,6 +79,15 @@ describeWithWordPress("WordPress avatars from profile photos (companion plugin)"
     }
   });
 
+  it("removes the photo file when the user is deleted", async () => {
+    const id = await aUser();
+    await site.setAvatar(id, aJpeg("deleted"));
+    const { url } = await avatarOf(id);
+    const me = await wpFetch(wp, "GET", "/wp/v2/users/me");
+    expect((await wpFetch(wp, "DELETE", `/wp/v2/users/${id}?force=true&reassign=${me.body.id}`)).status).toBe(200);
+    expect((await fetch(url, { redirect: "manual" })).status).not.toBe(200);
+  });
+
   it("refuses what is not a JPEG or PNG, and what is too large, naming the problem", async () => {
     const id = await aUser();
     const notAnImage = new TextEncoder().encode("<?php echo 'x'; ?>");
