@@ -75,8 +75,8 @@ describeWithWordPress("scoping filters against the real WordPress", (wp) => {
   }
 
   async function runOnce(service: Server) {
-    await callLink(service.url, "start", await linkToken("start"));
-    return (await driveToEnd(service.url, await linkToken("continue"))).body.run;
+    await callLink(service.url, "start", await linkToken(service.runtime, "start"));
+    return (await driveToEnd(service.url, await linkToken(service.runtime, "continue"))).body.run;
   }
 
   /** name -> WordPress roles of the test's users. */
