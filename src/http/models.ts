@@ -5,6 +5,7 @@
  * run, an item or a job reaches the API only once it is added here.
  */
 import { type TSchema, Type } from "@sinclair/typebox";
+import { SCOPING_OPERATORS } from "../core/scoping";
 import { ITEM_ACTIONS, JobId, Nullable, ref, StringEnum } from "./schemas";
 
 const Count = Type.Integer({ minimum: 0 });
@@ -129,13 +130,28 @@ export const Job = Type.Object(
       groups: Type.Array(Type.String()),
       pageSize: Type.Integer(),
       attributes: Type.Array(Type.String()),
+      scopingFilters: Type.Array(
+        Type.Array(
+          Type.Object({
+            attribute: Type.String(),
+            operator: StringEnum([...SCOPING_OPERATORS]),
+            value: Nullable(Type.String()),
+          }),
+        ),
+        { description: "OR-ed scoping filters, each an array of AND-ed clauses." },
+      ),
       tenantKind: StringEnum(["workforce", "external"], {
         description: "external = an Entra External ID or Azure AD B2C customer tenant (full listings only).",
       }),
     }),
     match: Type.Array(StringEnum(["entraId", "email", "username"])),
-    username: StringEnum(["upn", "upnPrefix", "email"]),
-    fields: Type.Record(Type.String(), Type.String(), { description: "WordPress field -> Graph expression." }),
+    username: Type.String({
+      description:
+        'A rule ("upn", "upnPrefix", "email") or an expression in Entra\'s syntax (SelectUniqueValue allowed).',
+    }),
+    fields: Type.Record(Type.String(), Type.String(), {
+      description: 'WordPress field -> "a|b" (first non-empty attribute) or an expression in Entra\'s syntax.',
+    }),
     roles: Type.Object({
       mode: StringEnum(["replace", "add", "skip"]),
       default: Type.String(),
@@ -149,6 +165,7 @@ export const Job = Type.Object(
     }),
     protect: Type.Object({ roles: Type.Array(Type.String()), users: Type.Array(Type.Integer()) }),
     safety: Type.Object({ maxDeleteFraction: Type.Number(), maxDeleteCount: Type.Integer() }),
+    photos: Type.Boolean({ description: "Profile photos from Graph as WordPress avatars (companion plugin)." }),
     webhook: Nullable(
       Type.String({ description: "Only the origin is shown (https://host/[REDACTED]); the rest may hold a secret." }),
     ),
