@@ -17,7 +17,6 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY migrations ./migrations
-COPY openapi.yaml ./
 # /data holds the embedded database when DATABASE_URL is unset: mount a volume there for that
 # (docker run -v entra-data:/data). No VOLUME line: with DATABASE_URL it would only leave an
 # unused anonymous volume behind at every container creation.
