@@ -12,15 +12,22 @@ export interface Job {
   id: string;
   trigger: { mode: TriggerMode; schedule: string | null; timezone: string };
   source: { mode: SourceMode; filter: string | null; groups: string[]; pageSize: number; attributes: string[] };
-  match: MatchKey[];
+  /**
+   * How an Entra user finds a WordPress account it is not mapped to yet: `by` in order. Accounts
+   * found by e-mail or user name are adopted only within emailDomains (e-mail; empty: any domain),
+   * never for guests unless adoptGuests, and never when they hold privileges (core/privileges.ts).
+   */
+  match: { by: MatchKey[]; emailDomains: string[]; adoptGuests: boolean };
   username: UsernameRule;
   /**
    * WordPress field -> Graph expression. Fields: email, first_name, last_name, name, nickname,
    * description, url, or meta.<key>. Expression: Graph attribute names joined by "|" (first non-empty wins).
    */
   fields: Record<string, string>;
-  roles: { mode: RoleMode; default: string; groups: Array<{ group: string; role: string }> };
+  /** allowPrivileged: the job may grant roles that manage users or the site (core/privileges.ts). */
+  roles: { mode: RoleMode; default: string; groups: Array<{ group: string; role: string }>; allowPrivileged: boolean };
   actions: { create: boolean; update: boolean; missing: MissingAction; reassignTo: number | null };
+  /** administrator is protected whatever roles says, unless the job itself granted it (core/plan.ts). */
   protect: { roles: string[]; users: number[] };
   safety: { maxDeleteFraction: number; maxDeleteCount: number };
   /** Optional URL that receives a JSON event when a run completes, fails or awaits approval. */

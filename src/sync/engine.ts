@@ -18,7 +18,7 @@ import { buildUserIndex, type UserIndex } from "../wordpress/user-index";
 import { groupsToList } from "./listing";
 import type { Directory, Site } from "./ports";
 import type { AdvanceResult, RunSummary, RunTrigger, StartResult, SyncService } from "./service";
-import { makeStepContext, memoiseSelfId, runStep, type StepDeps } from "./step";
+import { makeStepContext, memoiseSiteInfo, runStep, type StepDeps } from "./step";
 
 export interface SyncServiceDeps {
   db: Database;
@@ -104,7 +104,7 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
     logger,
     maxFailedSteps: deps.maxFailedSteps,
     applyConcurrency: deps.applyConcurrency ?? 16,
-    selfId: memoiseSelfId(deps.site),
+    ...memoiseSiteInfo(deps.site),
   };
 
   function emit<K extends keyof RunEvents>(hook: K, event: Parameters<NonNullable<RunEvents[K]>>[0]): void {

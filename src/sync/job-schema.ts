@@ -6,14 +6,15 @@
 import { Cron } from "croner";
 import { ConfigError } from "../core/errors";
 import type { Job, MatchKey, MissingAction, RoleMode, SourceMode, TriggerMode, UsernameRule } from "../core/job";
+import { CORE_ROLES, grantPolicy } from "../core/privileges";
 
 export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   trigger: { mode: "link-start-continue", schedule: null, timezone: "UTC" },
   source: { mode: "full", filter: null, groups: [], pageSize: 500, attributes: [] },
-  match: ["entraId", "email", "username"],
+  match: { by: ["entraId", "email", "username"], emailDomains: [], adoptGuests: false },
   username: "upn",
   fields: { first_name: "givenName", last_name: "surname", name: "displayName", email: "mail|userPrincipalName" },
-  roles: { mode: "replace", default: "subscriber", groups: [] },
+  roles: { mode: "replace", default: "subscriber", groups: [], allowPrivileged: false },
   actions: { create: true, update: true, missing: "deactivate", reassignTo: null },
   protect: { roles: ["administrator"], users: [] },
   safety: { maxDeleteFraction: 0.1, maxDeleteCount: 100 },
@@ -34,12 +35,15 @@ export const SYNC_VARIABLES = {
   SYNC_GROUPS: { path: "source.groups", default: "" },
   SYNC_PAGE_SIZE: { path: "source.pageSize", default: "500" },
   SYNC_ATTRIBUTES: { path: "source.attributes", default: "" },
-  SYNC_MATCH: { path: "match", default: "entraId,email,username" },
+  SYNC_MATCH: { path: "match.by", default: "entraId,email,username" },
+  SYNC_MATCH_EMAIL_DOMAINS: { path: "match.emailDomains", default: "" },
+  SYNC_ADOPT_GUESTS: { path: "match.adoptGuests", default: "false" },
   SYNC_USERNAME: { path: "username", default: "upn" },
   SYNC_FIELDS: { path: "fields", default: JSON.stringify(JOB_DEFAULTS.fields) },
   SYNC_ROLE_MODE: { path: "roles.mode", default: "replace" },
   SYNC_DEFAULT_ROLE: { path: "roles.default", default: "subscriber" },
   SYNC_ROLE_GROUPS: { path: "roles.groups", default: "" },
+  SYNC_ALLOW_PRIVILEGED_ROLES: { path: "roles.allowPrivileged", default: "false" },
   SYNC_CREATE: { path: "actions.create", default: "true" },
   SYNC_UPDATE: { path: "actions.update", default: "true" },
   SYNC_MISSING: { path: "actions.missing", default: "deactivate" },
@@ -59,6 +63,7 @@ export const SYNC_ENV_DEFAULTS: Readonly<Record<SyncVariable, string>> = Object.
 
 export const JOB_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const FIELD_KEY = /^(email|first_name|last_name|name|nickname|description|url|meta\.[a-z0-9_]+)$/;
+const EMAIL_DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)+$/;
 const ATTRIBUTE = /^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$/;
 
 export interface Origin {
@@ -183,14 +188,12 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   const pageSize = r.integer(source.pageSize, "source.pageSize", 1, 999, d.source.pageSize);
   const attributes = r.list(source.attributes, "source.attributes", d.source.attributes, (v, p) => attribute(r, v, p));
 
-  const matchKeys: MatchKey[] = ["entraId", "email", "username"];
-  const match = r.list(job.match, "match", d.match, (v, p) => r.oneOf(v, p, matchKeys, "email"));
-  if (match.length === 0) r.fail("match", `must name at least one of ${matchKeys.join(", ")}`);
+  const match = validateMatch(r, job.match);
   const rules: UsernameRule[] = ["upn", "upnPrefix", "email"];
   const username = r.oneOf(job.username, "username", rules, d.username);
   const fields = validateFields(r, job.fields);
 
-  const roles = r.section(job.roles, "roles", ["mode", "default", "groups"]);
+  const roles = r.section(job.roles, "roles", ["mode", "default", "groups", "allowPrivileged"]);
   const roleModes: RoleMode[] = ["replace", "add", "skip"];
   const roleGroups = r.list(roles.groups, "roles.groups", d.roles.groups, (v, p) => {
     const entry = r.section(v, p, ["group", "role"]);
@@ -214,12 +217,18 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   }
 
   const protect = r.section(job.protect, "protect", ["roles", "users"]);
+  if (Array.isArray(protect.roles) && protect.roles.length === 0) {
+    r.fail(
+      "protect.roles",
+      `must not be empty: administrators are always protected; leave protect.roles out, or list the roles to protect besides administrator`,
+    );
+  }
   const safety = r.section(job.safety, "safety", ["maxDeleteFraction", "maxDeleteCount"]);
   const webhook = r.nullableText(job.webhook, "webhook");
   if (webhook !== null && !isHttpUrl(webhook))
     r.fail("webhook", `must be an http:// or https:// URL (got ${show(webhook)})`);
 
-  return {
+  const validated: Job = {
     id: origin.id,
     trigger: { mode: triggerMode, schedule, timezone },
     source: { mode: sourceMode, filter, groups, pageSize, attributes },
@@ -230,6 +239,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
       mode: r.oneOf(roles.mode, "roles.mode", roleModes, d.roles.mode),
       default: r.text(roles.default, "roles.default", d.roles.default),
       groups: roleGroups,
+      allowPrivileged: r.boolean(roles.allowPrivileged, "roles.allowPrivileged", d.roles.allowPrivileged),
     },
     actions: {
       create: r.boolean(actions.create, "actions.create", d.actions.create),
@@ -261,6 +271,26 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     },
     webhook,
   };
+  // Core roles are known here; other roles are checked once WordPress says what they allow (sync/step.ts).
+  const problem = grantPolicy(validated, CORE_ROLES).problem;
+  if (problem?.reason === "privileged") r.fail(problem.path, problem.message);
+  return validated;
+}
+
+function validateMatch(r: JobReader, raw: unknown): Job["match"] {
+  const d = JOB_DEFAULTS.match;
+  const keys: MatchKey[] = ["entraId", "email", "username"];
+  // The short form, a list of keys, is what jobs files said before the adoption rules existed.
+  const match = Array.isArray(raw) ? { by: raw } : r.section(raw, "match", ["by", "emailDomains", "adoptGuests"]);
+  const path = Array.isArray(raw) ? "match" : "match.by";
+  const by = r.list(match.by, path, d.by, (v, p) => r.oneOf(v, p, keys, "email"));
+  if (by.length === 0) r.fail(path, `must name at least one of ${keys.join(", ")}`);
+  const emailDomains = r.list(match.emailDomains, "match.emailDomains", d.emailDomains, (v, p) => {
+    const domain = r.text(v, p, "").toLowerCase();
+    if (!EMAIL_DOMAIN.test(domain)) r.fail(p, `must be an e-mail domain such as "contoso.com" (got ${show(v)})`);
+    return domain;
+  });
+  return { by, emailDomains, adoptGuests: r.boolean(match.adoptGuests, "match.adoptGuests", d.adoptGuests) };
 }
 
 /** fields replaces the default mapping as a whole (so a default field can be dropped); email is required. */

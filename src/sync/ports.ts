@@ -67,6 +67,8 @@ export interface WpUser {
   description: string;
   url: string;
   roles: string[];
+  /** What the account may do: REST `capabilities` (its roles' and its own), the granted ones only. */
+  capabilities: string[];
   /** Registered meta only (needs the companion plugin); {} otherwise. */
   meta: Record<string, string>;
 }
@@ -85,6 +87,8 @@ export interface SiteInfo {
   selfId: number;
   /** The companion mu-plugin is installed: entra_object_id meta, exact filter, login block. */
   companionPlugin: boolean;
+  /** Role -> capabilities as the companion plugin reports them; null without it (core roles are assumed). */
+  roles: Readonly<Record<string, readonly string[]>> | null;
 }
 
 export interface Site {

@@ -10,7 +10,7 @@
  */
 import type { Logger } from "pino";
 import { coerceError, NotFoundError, UpstreamError } from "../core/errors";
-import type { Job } from "../core/job";
+import type { Job, MatchKey } from "../core/job";
 import { desiredFields, selectFor } from "../core/mapping";
 import { matchUser } from "../core/match";
 import { type MapEntry, needsCurrent } from "../core/plan";
@@ -22,7 +22,7 @@ import { makePageClaims, syncUser } from "./apply";
 import { groupsToList } from "./listing";
 import type { Directory, GraphUser, Site } from "./ports";
 import type { ItemAction } from "./service";
-import { makeStepContext, memoiseSelfId, type StepContext, type StepDeps } from "./step";
+import { makeStepContext, memoiseSiteInfo, type StepContext, type StepDeps } from "./step";
 
 /** Graph's checkMemberGroups takes at most 20 group ids per call (src/graph/directory.ts). */
 const GROUPS_PER_CHECK = 20;
@@ -65,7 +65,7 @@ export interface ProvisionTrace {
     matched: {
       wpUserId: number | null;
       /** "user map" (mapped before), a match key of the job (entraId, email, username), or null: no WordPress user. */
-      how: "user map" | Job["match"][number] | null;
+      how: "user map" | MatchKey | null;
       mapState: MapEntry["state"] | null;
       ms: number;
       error?: string;
@@ -110,7 +110,7 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
     logger,
     maxFailedSteps: 1,
     applyConcurrency: 1,
-    selfId: memoiseSelfId(deps.site),
+    ...memoiseSiteInfo(deps.site),
   };
 
   return {
@@ -194,7 +194,7 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
         ms: 0,
       };
       stages.matched = matched;
-      if (!mapEntry && needsCurrent({ job, user, groupIds, mapEntry, selfId: Number.NaN })) {
+      if (!mapEntry && needsCurrent({ job, user, groupIds, mapEntry })) {
         try {
           Object.assign(matched, await matchHow(ctx, job, user));
         } catch (error) {
@@ -240,14 +240,9 @@ async function matchHow(
   ctx: StepContext,
   job: Job,
   user: GraphUser,
-): Promise<{ wpUserId: number | null; how: Job["match"][number] | null }> {
-  const index = await ctx.index();
-  const desired = desiredFields(job, user);
-  for (const key of job.match) {
-    const found = matchUser({ ...job, match: [key] }, user, desired, index);
-    if (found) return { wpUserId: found.id, how: key };
-  }
-  return { wpUserId: null, how: null };
+): Promise<{ wpUserId: number | null; how: MatchKey | null }> {
+  const found = matchUser(job, user, desiredFields(job, user), await ctx.index());
+  return { wpUserId: found?.account.id ?? null, how: found?.by ?? null };
 }
 
 /** A run-shaped context for apply.ts: no run row exists, nothing is itemised. */

@@ -9,7 +9,7 @@ import { type ItemInput, itemiseRemovals, type PendingRemoval, pendingRemovals, 
 import { setDeltaLink } from "../db/jobs";
 import { withTransaction } from "../db/pool";
 import { updateLeased } from "../db/runs";
-import { countActiveMapped, deleteMapEntries, markDeactivated } from "../db/user-map";
+import { countActiveMapped, deleteMapEntries, mapEntriesFor, markDeactivated } from "../db/user-map";
 import { protectedUser, runInOrder } from "./apply";
 import { LeaseLostError, nearDeadline, type StepContext, type StepOutcome } from "./step";
 
@@ -69,11 +69,16 @@ async function removeSlices(ctx: StepContext): Promise<StepOutcome> {
     const run = ctx.run;
     const slice = await pendingRemovals(pool, run.id, SLICE);
     if (slice.length === 0) return complete(ctx);
+    const entries = await mapEntriesFor(
+      pool,
+      job.id,
+      slice.map((removal) => removal.entraId),
+    );
     const outcomes = await runInOrder(
       slice.length,
       ctx.deps.applyConcurrency,
       () => true,
-      (i) => removeOne(ctx, slice[i]!),
+      (i) => removeOne(ctx, slice[i]!, entries.get(slice[i]!.entraId)?.granted ?? []),
     );
     ctx.run = await withTransaction(pool, async (client) => {
       const counts = await settlePendingItems(
@@ -114,8 +119,11 @@ interface RemovalOutcome {
   map: "deactivated" | "deleted" | null;
 }
 
-/** GET first: a protected user (by role, id, or the service's own account) is never removed. */
-async function removeOne(ctx: StepContext, removal: PendingRemoval): Promise<RemovalOutcome> {
+/**
+ * GET first: a protected user (by role, id, or the service's own account) is never removed; but
+ * roles the service granted (`granted`) never protect, and are taken back even from a protected user.
+ */
+async function removeOne(ctx: StepContext, removal: PendingRemoval, granted: string[]): Promise<RemovalOutcome> {
   const { site } = ctx.deps;
   const base = {
     entraId: removal.entraId,
@@ -138,11 +146,23 @@ async function removeOne(ctx: StepContext, removal: PendingRemoval): Promise<Rem
     };
   }
   const withName = { ...base, displayName: current.name || null, email: current.email || base.email };
-  if (await protectedUser(ctx, current)) {
-    return {
-      item: { ...withName, action: "skip", status: ctx.run.dryRun ? "planned" : "ok", diff: {}, reason: "protected" },
-      map: null,
+  if (await protectedUser(ctx, current, granted)) {
+    const kept = current.roles.filter((role) => !granted.includes(role));
+    if (kept.length === current.roles.length) {
+      return {
+        item: { ...withName, action: "skip", status: ctx.run.dryRun ? "planned" : "ok", diff: {}, reason: "protected" },
+        map: null,
+      };
+    }
+    const item: ItemInput = {
+      ...withName,
+      action: "update",
+      status: ctx.run.dryRun ? "planned" : "ok",
+      diff: { roles: [current.roles, kept] },
+      reason: "protected: only the roles the service granted were taken away",
     };
+    if (!ctx.run.dryRun) await ctx.deps.site.updateUser(current.id, { fields: {}, roles: kept });
+    return { item, map: ctx.run.dryRun ? null : "deactivated" };
   }
   const diff: Record<string, [unknown, unknown]> =
     removal.action === "deactivate" ? { roles: [current.roles, []] } : { user: [current.username, null] };

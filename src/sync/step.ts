@@ -5,12 +5,13 @@
 import type { Logger } from "pino";
 import { coerceError, UpstreamError } from "../core/errors";
 import type { Job } from "../core/job";
+import { grantPolicy } from "../core/privileges";
 import { getDeltaLink, setDeltaLink } from "../db/jobs";
 import { type Database, withTransaction } from "../db/pool";
 import { findRun, type Run, recordStepFailure, updateLeased } from "../db/runs";
 import { buildUserIndex, type UserIndex } from "../wordpress/user-index";
 import { listGroupsStep, listUsersStep } from "./listing";
-import type { Budget, Directory, Site } from "./ports";
+import type { Budget, Directory, Site, SiteInfo } from "./ports";
 import { reconcileStep } from "./reconcile";
 
 export interface StepDeps {
@@ -21,7 +22,9 @@ export interface StepDeps {
   maxFailedSteps: number;
   /** Users of a page being resolved/applied at once; the Site's own limiter bounds HTTP requests. */
   applyConcurrency: number;
-  /** The service's own WordPress account (memoised per service). */
+  /** What the site says about itself and the service's account (memoised per service). */
+  siteInfo(): Promise<SiteInfo>;
+  /** The service's own WordPress account. */
   selfId(): Promise<number>;
   /**
    * The match index of a run, kept across its steps by the engine (built once, then grown with the
@@ -31,19 +34,17 @@ export interface StepDeps {
   indexFor?(runId: string): Promise<UserIndex>;
 }
 
-/** The service's own WordPress account id, asked once; a failed ask is retried next time. */
-export function memoiseSelfId(site: Site): () => Promise<number> {
-  let selfId: Promise<number> | null = null;
-  return () => {
-    selfId ??= site.info().then(
-      (info) => info.selfId,
-      (error) => {
-        selfId = null;
-        throw error;
-      },
-    );
-    return selfId;
+/** The site's info (own account id, plugin, roles), asked once; a failed ask is retried next time. */
+export function memoiseSiteInfo(site: Site): Pick<StepDeps, "siteInfo" | "selfId"> {
+  let info: Promise<SiteInfo> | null = null;
+  const siteInfo = (): Promise<SiteInfo> => {
+    info ??= site.info().catch((error) => {
+      info = null;
+      throw error;
+    });
+    return info;
   };
+  return { siteInfo, selfId: async () => (await siteInfo()).selfId };
 }
 
 export interface StepContext {
@@ -56,6 +57,12 @@ export interface StepContext {
   reserveMs: number;
   /** The match index, built at most once per step and only when something needs it. */
   index(): Promise<UserIndex>;
+  /**
+   * The capabilities the job's roles grant on this site. Throws a configuration error (the run
+   * fails before writing anything) when the job grants a role that manages users or the site
+   * without roles.allowPrivileged, or, without the companion plugin, a role the service cannot judge.
+   */
+  grantable(): Promise<ReadonlySet<string>>;
   log: Logger;
 }
 
@@ -79,6 +86,7 @@ export function nearDeadline(ctx: Pick<StepContext, "budget" | "reserveMs">): bo
 
 export function makeStepContext(deps: StepDeps, run: Run, job: Job, owner: string, stepBudgetMs: number): StepContext {
   let index: Promise<UserIndex> | null = null;
+  let grantable: Promise<ReadonlySet<string>> | null = null;
   return {
     deps,
     run,
@@ -89,6 +97,14 @@ export function makeStepContext(deps: StepDeps, run: Run, job: Job, owner: strin
     index: () => {
       index ??= deps.indexFor ? deps.indexFor(run.id) : buildUserIndex(deps.site);
       return index;
+    },
+    grantable: () => {
+      grantable ??= deps.siteInfo().then((info) => {
+        const { grantable, problem } = grantPolicy(job, info.roles);
+        if (problem) throw new UpstreamError(`job "${job.id}": ${problem.path} ${problem.message}`, "wordpress", "config");
+        return grantable;
+      });
+      return grantable;
     },
     log: deps.logger.child({ run: run.id, job: job.id }),
   };

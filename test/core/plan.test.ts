@@ -1,4 +1,5 @@
 import { diffFields, isProtected, needsCurrent, type PlanInput, planUser } from "../../src/core/plan";
+import { CORE_ROLES, grantPolicy } from "../../src/core/privileges";
 import { aGraphUser, aJob, aMapEntry, aWpUser } from "../helpers/builders";
 
 const EDITORS = "22222222-2222-2222-2222-222222222222";
@@ -11,14 +12,18 @@ const annFields = { first_name: "Ann", last_name: "Lee", name: "Ann Lee", email:
 /** Ann as WordPress has her when nothing is to be done. */
 const annInWp = aWpUser().withId(42).withEmail("ann.lee@contoso.com").withRoles("subscriber").build();
 
+/** A user found by e-mail unless said otherwise, judged against what the job's roles grant. */
 function input(overrides: Partial<PlanInput> = {}): PlanInput {
+  const job = overrides.job ?? aJob().build();
   return {
-    job: aJob().build(),
+    job,
     user: ann,
     groupIds: new Set(),
     mapEntry: null,
     current: null,
     selfId: SELF,
+    matchedBy: "email",
+    grantable: grantPolicy(job, CORE_ROLES).grantable,
     ...overrides,
   };
 }

@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { hashOf } from "../../src/core/hash";
 import type { Job, MatchKey, MissingAction, RoleMode, SourceMode, TriggerMode, UsernameRule } from "../../src/core/job";
 import type { MapEntry } from "../../src/core/plan";
+import { capabilitiesOf } from "../../src/core/privileges";
 import { zeroCounts } from "../../src/db/runs";
 import { JOB_DEFAULTS } from "../../src/sync/jobs";
 import type { GraphUser, WpUser } from "../../src/sync/ports";
@@ -67,7 +68,7 @@ class JobBuilder {
     return this;
   }
   withMatch(...keys: MatchKey[]): this {
-    this.job.match = keys;
+    this.job.match.by = keys;
     return this;
   }
   withUsernameRule(rule: UsernameRule): this {
@@ -97,6 +98,20 @@ class JobBuilder {
   withMissing(missing: MissingAction, reassignTo: number | null = null): this {
     this.job.actions.missing = missing;
     this.job.actions.reassignTo = reassignTo;
+    return this;
+  }
+  /** match.emailDomains: adoption by e-mail only within these domains. */
+  withEmailDomains(...domains: string[]): this {
+    this.job.match.emailDomains = domains;
+    return this;
+  }
+  adoptingGuests(): this {
+    this.job.match.adoptGuests = true;
+    return this;
+  }
+  /** roles.allowPrivileged: the job may grant roles that manage users or the site. */
+  allowingPrivilegedRoles(): this {
+    this.job.roles.allowPrivileged = true;
     return this;
   }
   withProtectedRoles(...roles: string[]): this {
@@ -204,6 +219,7 @@ class WpUserBuilder {
     description: "",
     url: "",
     roles: ["subscriber"],
+    capabilities: capabilitiesOf(["subscriber"]),
     meta: {},
   };
 
@@ -227,8 +243,14 @@ class WpUserBuilder {
     this.user.first_name = name;
     return this;
   }
+  /** Capabilities follow, as WordPress's core roles give them. */
   withRoles(...roles: string[]): this {
     this.user.roles = roles;
+    this.user.capabilities = capabilitiesOf(roles);
+    return this;
+  }
+  withCapabilities(...capabilities: string[]): this {
+    this.user.capabilities = capabilities;
     return this;
   }
   withMeta(key: string, value: string): this {
@@ -243,7 +265,14 @@ class WpUserBuilder {
 export const aWpUser = (): WpUserBuilder => new WpUserBuilder();
 
 class MapEntryBuilder {
-  private readonly entry: MapEntry = { wpUserId: 42, hash: "0".repeat(64), state: "active", fields: {}, roles: null };
+  private readonly entry: MapEntry = {
+    wpUserId: 42,
+    hash: "0".repeat(64),
+    state: "active",
+    fields: {},
+    roles: null,
+    granted: [],
+  };
 
   withWpUserId(id: number): this {
     this.entry.wpUserId = id;
@@ -262,6 +291,11 @@ class MapEntryBuilder {
   }
   deactivated(): this {
     this.entry.state = "deactivated";
+    return this;
+  }
+  /** Roles the service gave the user (MapEntry.granted). */
+  withGranted(...roles: string[]): this {
+    this.entry.granted = roles;
     return this;
   }
   build(): MapEntry {

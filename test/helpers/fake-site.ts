@@ -6,13 +6,16 @@
  * failNext(n) and dieAfterCreates(n) (every later call hangs, as a process that died mid-step).
  */
 import { UpstreamError, type UpstreamKind } from "../../src/core/errors";
+import { capabilitiesOf } from "../../src/core/privileges";
 import type { Site, SiteInfo, WpUser, WpWrite } from "../../src/sync/ports";
 
 const ENTRA_ID_META = "entra_object_id";
 const PLAIN_FIELDS = ["email", "first_name", "last_name", "name", "nickname", "description", "url"] as const;
 
-interface Stored extends WpUser {
+/** Capabilities follow the roles (WordPress computes them per request), unless seeded as a custom role's. */
+interface Stored extends Omit<WpUser, "capabilities"> {
   deactivated: boolean;
+  customCapabilities?: string[];
 }
 
 export interface FakeSiteOptions {
@@ -41,7 +44,7 @@ export class FakeSite implements Site {
   }
 
   /** Adds a user directly (not counted as a request). */
-  seed(user: Partial<WpUser> & { username: string; email: string }): WpUser {
+  seed(user: Partial<Omit<WpUser, "capabilities">> & { username: string; email: string; capabilities?: string[] }): WpUser {
     const id = this.nextId++;
     const stored: Stored = {
       id,
@@ -55,6 +58,7 @@ export class FakeSite implements Site {
       meta: {},
       ...user,
       deactivated: false,
+      customCapabilities: user.capabilities,
     };
     this.users.set(id, stored);
     return this.view(stored);
@@ -118,7 +122,7 @@ export class FakeSite implements Site {
 
   async info(): Promise<SiteInfo> {
     await this.request("GET");
-    return { selfId: this.selfId, companionPlugin: this.companionPlugin };
+    return { selfId: this.selfId, companionPlugin: this.companionPlugin, roles: null };
   }
 
   async listUsers(page: number): Promise<{ users: WpUser[]; totalPages: number }> {
@@ -262,8 +266,8 @@ export class FakeSite implements Site {
   }
 
   private view(user: Stored): WpUser {
-    const { deactivated: _, ...rest } = user;
-    return structuredClone(rest);
+    const { deactivated: _, customCapabilities, ...rest } = structuredClone(user);
+    return { ...rest, capabilities: customCapabilities ?? capabilitiesOf(rest.roles) };
   }
 }
 
