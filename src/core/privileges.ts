@@ -124,7 +124,7 @@ export function grantPolicy(job: Job, siteRoles: RoleCatalogue | null): GrantPol
       };
       continue;
     }
-    const management = (caps ?? []).filter(isManagementCapability);
+    const management = worstFirst((caps ?? []).filter(isManagementCapability));
     if (management.length > 0) {
       problem = {
         path,
@@ -140,8 +140,14 @@ export function grantPolicy(job: Job, siteRoles: RoleCatalogue | null): GrantPol
 
 /** The capabilities of an account that the job could not have given it, worst first. */
 export function capabilitiesBeyond(capabilities: readonly string[], grantable: ReadonlySet<string>): string[] {
-  const beyond = capabilities.filter((cap) => isElevatedCapability(cap) && !grantable.has(cap));
-  return [...beyond.filter(isManagementCapability), ...beyond.filter((cap) => !isManagementCapability(cap))];
+  return worstFirst(capabilities.filter((cap) => isElevatedCapability(cap) && !grantable.has(cap)));
+}
+
+/** In the order of the lists above (users first), then others (plugins') by name: messages name the worst. */
+function worstFirst(caps: string[]): string[] {
+  const order = [...MANAGEMENT_CAPABILITIES, ...CONTENT_CAPABILITIES];
+  const rank = (cap: string) => (order.includes(cap) ? order.indexOf(cap) : order.length);
+  return [...caps].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
 /** What an account holding these roles may do, as WordPress lists it (role names included). */
