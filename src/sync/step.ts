@@ -101,7 +101,8 @@ export function makeStepContext(deps: StepDeps, run: Run, job: Job, owner: strin
     grantable: () => {
       grantable ??= deps.siteInfo().then((info) => {
         const { grantable, problem } = grantPolicy(job, info.roles);
-        if (problem) throw new UpstreamError(`job "${job.id}": ${problem.path} ${problem.message}`, "wordpress", "config");
+        if (problem)
+          throw new UpstreamError(`job "${job.id}": ${problem.path} ${problem.message}`, "wordpress", "config");
         return grantable;
       });
       return grantable;

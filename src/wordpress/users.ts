@@ -4,7 +4,8 @@ import type { WpUser, WpWrite } from "../sync/ports";
  * Only what WpUser needs: list pages shrink from ~91 KB to a fraction (avatars, links dropped).
  * capabilities stay: adoption is judged by them (a subscriber's are 3 keys, an administrator's ~60).
  */
-export const USER_FIELDS = "id,username,email,name,first_name,last_name,nickname,description,url,roles,capabilities,meta";
+export const USER_FIELDS =
+  "id,username,email,name,first_name,last_name,nickname,description,url,roles,capabilities,meta";
 
 /** WpWrite field keys that map 1:1 to REST user properties (`name` is the display name). */
 const PLAIN_FIELDS = new Set(["email", "first_name", "last_name", "name", "nickname", "description", "url"]);

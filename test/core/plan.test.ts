@@ -302,7 +302,9 @@ describe("planUser: adoption and granted roles", () => {
     expect(planUser(input()).granted).toEqual(["subscriber"]);
     const author = aWpUser().withId(42).withEmail("ann.lee@contoso.com").withRoles("author").build();
     const toEditor = aJob().withRoleMode("add").withRoleGroup(EDITORS, "editor").build();
-    const plan = planUser(input({ job: toEditor, current: author, groupIds: new Set([EDITORS]), matchedBy: "entraId" }));
+    const plan = planUser(
+      input({ job: toEditor, current: author, groupIds: new Set([EDITORS]), matchedBy: "entraId" }),
+    );
     expect(plan.write.roles).toEqual(["author", "editor"]);
     expect(plan.granted).toEqual(["editor"]);
   });

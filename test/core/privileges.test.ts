@@ -1,5 +1,5 @@
 import { adoptionRefusal } from "../../src/core/match";
-import { capabilitiesBeyond, CORE_ROLES, grantPolicy } from "../../src/core/privileges";
+import { CORE_ROLES, capabilitiesBeyond, grantPolicy } from "../../src/core/privileges";
 import { aGraphUser, aJob, aWpUser } from "../helpers/builders";
 
 const EDITORS = "22222222-2222-2222-2222-222222222222";
@@ -35,7 +35,9 @@ describe("grantPolicy", () => {
   it("treats a role it cannot judge (no plugin, not a core role) as privileged", () => {
     const job = aJob().withDefaultRole("shop_manager").build();
     expect(grantPolicy(job, null).problem).toMatchObject({ path: "roles.default", reason: "unknown" });
-    expect(grantPolicy(aJob().withDefaultRole("shop_manager").allowingPrivilegedRoles().build(), null).problem).toBeNull();
+    expect(
+      grantPolicy(aJob().withDefaultRole("shop_manager").allowingPrivilegedRoles().build(), null).problem,
+    ).toBeNull();
   });
 });
 
@@ -48,7 +50,9 @@ describe("adoptionRefusal", () => {
     const editor = aWpUser().withId(7).withRoles("editor").build();
     for (const by of ["email", "username"] as const) {
       const refusal = adoptionRefusal(subscriberJob, ann, editor, by, grants());
-      expect(refusal).toMatch(/^WordPress user 7 \(same (e-mail|user name)\) exists with privileges \(unfiltered_html, /);
+      expect(refusal).toMatch(
+        /^WordPress user 7 \(same (e-mail|user name)\) exists with privileges \(unfiltered_html, /,
+      );
       expect(refusal).toContain("map it by Entra id or list it in protect.users");
     }
   });

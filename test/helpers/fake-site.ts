@@ -44,7 +44,9 @@ export class FakeSite implements Site {
   }
 
   /** Adds a user directly (not counted as a request). */
-  seed(user: Partial<Omit<WpUser, "capabilities">> & { username: string; email: string; capabilities?: string[] }): WpUser {
+  seed(
+    user: Partial<Omit<WpUser, "capabilities">> & { username: string; email: string; capabilities?: string[] },
+  ): WpUser {
     const id = this.nextId++;
     const stored: Stored = {
       id,

@@ -47,9 +47,14 @@ describeWithWordPress("identity safety of the engine against a real WordPress", 
 
   function tenantWith(emails: string[]): FakeDirectory {
     const directory = new FakeDirectory();
-    emails.forEach((email, i) =>
-      directory.put(aGraphUser().numbered(i + 1).withValues({ mail: email, userPrincipalName: email }).build()),
-    );
+    for (const [i, email] of emails.entries()) {
+      directory.put(
+        aGraphUser()
+          .numbered(i + 1)
+          .withValues({ mail: email, userPrincipalName: email })
+          .build(),
+      );
+    }
     return directory;
   }
 
@@ -71,7 +76,9 @@ describeWithWordPress("identity safety of the engine against a real WordPress", 
       `WordPress user ${editor.id} (same e-mail) exists with privileges (unfiltered_html, moderate_comments, ` +
         "manage_categories, manage_links, edit_others_posts); map it by Entra id or list it in protect.users",
     );
-    expect(errorOf(2)).toContain(`WordPress user ${manager.id} (same e-mail) exists with privileges (edit_users, list_users)`);
+    expect(errorOf(2)).toContain(
+      `WordPress user ${manager.id} (same e-mail) exists with privileges (edit_users, list_users)`,
+    );
 
     for (const [account, role] of [
       [editor, "editor"],

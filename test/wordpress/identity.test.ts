@@ -128,7 +128,9 @@ describeWithWordPress("identity safety in WordPress (with the companion plugin)"
       const asAdmin = { username: admin.login, password: await appPassword(admin.id) };
       const res = await wpFetch(wp, "POST", "/wp/v2/users/me", { email: `${uniqueName("new")}@example.test` }, asAdmin);
       expect(res.status).toBe(200);
-      expect(await mailsTo(admin.email)).toEqual([expect.objectContaining({ subject: expect.stringContaining("Email Changed") })]);
+      expect(await mailsTo(admin.email)).toEqual([
+        expect.objectContaining({ subject: expect.stringContaining("Email Changed") }),
+      ]);
     });
 
     it("are sent for the service's account used with another Application Password, even one naming the service's id", async () => {
