@@ -3,6 +3,7 @@
  * deciding whether that account may be adopted at all.
  */
 import type { GraphUser, WpUser } from "../sync/ports";
+import { isCustomerJob } from "./customer";
 import type { Job, MatchKey } from "./job";
 import { capabilitiesBeyond } from "./privileges";
 import { usernameCandidate } from "./username";
@@ -85,7 +86,7 @@ function matchBy<T extends { id: number }>(
     case "entraId":
       return index.byEntraId?.(user.id) ?? null;
     case "email":
-      for (const email of emailsOf(user, desired)) {
+      for (const email of emailsOf(job, user, desired)) {
         const found = index.byEmail(email);
         if (found) return found;
       }
@@ -95,8 +96,12 @@ function matchBy<T extends { id: number }>(
   }
 }
 
-/** The mapped e-mail, then Graph's mail, then a UPN that looks like an address; no repeats. */
-function emailsOf(user: GraphUser, desired: Record<string, string>): string[] {
+/**
+ * The mapped e-mail, then Graph's mail, then a UPN that looks like an address; no repeats. A
+ * customer's UPN is generated and their e-mail already derived (customer.ts): only that one.
+ */
+function emailsOf(job: Job, user: GraphUser, desired: Record<string, string>): string[] {
+  if (isCustomerJob(job)) return desired.email ? [desired.email] : [];
   const upn = typeof user.userPrincipalName === "string" ? user.userPrincipalName.trim() : "";
   const candidates = [
     desired.email,
