@@ -161,8 +161,13 @@ async function removeOne(ctx: StepContext, removal: PendingRemoval, granted: str
       diff: { roles: [current.roles, kept] },
       reason: "protected: only the roles the service granted were taken away",
     };
-    if (!ctx.run.dryRun) await ctx.deps.site.updateUser(current.id, { fields: {}, roles: kept });
-    return { item, map: ctx.run.dryRun ? null : "deactivated" };
+    if (ctx.run.dryRun) return { item, map: null };
+    try {
+      await site.updateUser(current.id, { fields: {}, roles: kept });
+      return { item, map: "deactivated" };
+    } catch (error) {
+      return refusedBy(error, item);
+    }
   }
   const diff: Record<string, [unknown, unknown]> =
     removal.action === "deactivate" ? { roles: [current.roles, []] } : { user: [current.username, null] };
@@ -176,11 +181,16 @@ async function removeOne(ctx: StepContext, removal: PendingRemoval, granted: str
     await site.deleteUser(current.id, ctx.job.actions.reassignTo ?? (await ctx.deps.selfId()));
     return { item, map: "deleted" };
   } catch (error) {
-    if (error instanceof UpstreamError && (error.kind === "invalid" || error.kind === "not-found")) {
-      return { item: { ...item, status: "failed", error: error.message }, map: null };
-    }
-    throw error;
+    return refusedBy(error, item);
   }
+}
+
+/** WordPress refused this one user's change, or the user is gone: a failed item, and the run goes on. */
+function refusedBy(error: unknown, item: ItemInput): RemovalOutcome {
+  if (error instanceof UpstreamError && (error.kind === "invalid" || error.kind === "not-found")) {
+    return { item: { ...item, status: "failed", error: error.message }, map: null };
+  }
+  throw error;
 }
 
 /** The last guarded transition: completed, and (delta jobs, real runs) the new deltaLink stored on the job. */
