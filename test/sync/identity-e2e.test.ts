@@ -4,11 +4,13 @@
  * saying so, and a role it did grant leaves with the user. The test WordPress has a custom role
  * entra_test_user_manager (read, list_users, edit_users): see scripts/wordpress-local.sh.
  */
+
+import { randomUUID } from "node:crypto";
 import { loadConfig } from "../../src/config";
 import { ConfigError } from "../../src/core/errors";
 import type { Database } from "../../src/db/pool";
 import { serve } from "../../src/main";
-import { aGraphUser, aJob, entraId } from "../helpers/builders";
+import { aGraphUser, aJob } from "../helpers/builders";
 import { makeTestDatabase } from "../helpers/db";
 import { FakeDirectory, makeHarness } from "../helpers/engine";
 import { logSink } from "../helpers/log-sink";
@@ -45,17 +47,17 @@ describeWithWordPress("identity safety of the engine against a real WordPress", 
     return (await wpFetch(wp, "GET", `/wp/v2/users/${id}?context=edit`)).body;
   }
 
-  function tenantWith(emails: string[]): FakeDirectory {
+  /**
+   * Entra users with these e-mails and object ids of their own: other test files sync the numbered
+   * ids into this WordPress too, and the plugin would match those accounts by Entra id.
+   */
+  function tenantWith(emails: string[]): { directory: FakeDirectory; ids: string[] } {
     const directory = new FakeDirectory();
+    const ids = emails.map(() => randomUUID());
     for (const [i, email] of emails.entries()) {
-      directory.put(
-        aGraphUser()
-          .numbered(i + 1)
-          .withValues({ mail: email, userPrincipalName: email })
-          .build(),
-      );
+      directory.put(aGraphUser().withId(ids[i]!).withValues({ mail: email, userPrincipalName: email }).build());
     }
-    return directory;
+    return { directory, ids };
   }
 
   it("does not touch an editor's or a user manager's account whose e-mail an Entra user has, and adopts a subscriber's", async () => {
@@ -63,7 +65,7 @@ describeWithWordPress("identity safety of the engine against a real WordPress", 
     const editor = await anAccount(`${prefix}-editor`, "editor");
     const manager = await anAccount(`${prefix}-manager`, USER_MANAGER);
     const subscriber = await anAccount(`${prefix}-subscriber`, "subscriber");
-    const directory = tenantWith([editor.email, manager.email, subscriber.email]);
+    const { directory, ids } = tenantWith([editor.email, manager.email, subscriber.email]);
     const h = makeHarness(db, { directory, job: aJob().withUniqueId().withPageSize(10).withSafety(1, 1000).build() });
     const service = h.replica({ site: makeTestSite(wp) });
 
@@ -71,7 +73,7 @@ describeWithWordPress("identity safety of the engine against a real WordPress", 
     const run = await h.drive(start.run.id, service);
     expect(run).toMatchObject({ state: "completed", counts: { seen: 3, failed: 2, updated: 1, created: 0 } });
     const { items } = await service.items(run.id, {});
-    const errorOf = (n: number) => items.find((item) => item.entraId === entraId(n))?.error;
+    const errorOf = (n: number) => items.find((item) => item.entraId === ids[n - 1])?.error;
     expect(errorOf(1)).toBe(
       `WordPress user ${editor.id} (same e-mail) exists with privileges (unfiltered_html, moderate_comments, ` +
         "manage_categories, manage_links, edit_others_posts); map it by Entra id or list it in protect.users",
@@ -88,14 +90,14 @@ describeWithWordPress("identity safety of the engine against a real WordPress", 
       expect(after).toMatchObject({ roles: [role], first_name: "Kept", email: account.email });
       expect(after.meta.entra_object_id).toBe("");
     }
-    expect(await wpUser(subscriber.id)).toMatchObject({ roles: ["subscriber"], first_name: "User" });
+    expect(await wpUser(subscriber.id)).toMatchObject({ roles: ["subscriber"], first_name: "Ann" });
     expect((await h.userMap()).map((row) => row.wp_user_id)).toEqual([subscriber.id]);
   });
 
   it("fails a run whose job grants a role with edit_users without roles.allowPrivileged, before writing anything", async () => {
     const email = `${uniqueName("grant")}@example.test`;
     const job = aJob().withUniqueId().withDefaultRole(USER_MANAGER).build();
-    const h = makeHarness(db, { directory: tenantWith([email]), job });
+    const h = makeHarness(db, { directory: tenantWith([email]).directory, job });
     const service = h.replica({ site: makeTestSite(wp) });
     const start = await service.startRun(h.job.id, { trigger: "manual" });
     const run = await h.drive(start.run.id, service);
@@ -137,18 +139,18 @@ describeWithWordPress("identity safety of the engine against a real WordPress", 
 
   it("takes administrator away from a leaver the job made one, although administrators are protected", async () => {
     const prefix = uniqueName("admins");
-    const directory = tenantWith([`${prefix}-1@example.test`, `${prefix}-2@example.test`]);
+    const { directory, ids } = tenantWith([`${prefix}-1@example.test`, `${prefix}-2@example.test`]);
     const job = aJob().withUniqueId().withDefaultRole("administrator").allowingPrivilegedRoles().withSafety(1, 1000);
     const h = makeHarness(db, { directory, job: job.build() });
     const service = h.replica({ site: makeTestSite(wp) });
 
     const first = await h.drive((await service.startRun(h.job.id, { trigger: "manual" })).run.id, service);
     expect(first.counts).toMatchObject({ created: 2, failed: 0 });
-    const leaver = (await h.userMap()).find((row) => row.entra_id === entraId(1))!.wp_user_id;
+    const leaver = (await h.userMap()).find((row) => row.entra_id === ids[0])!.wp_user_id;
     for (const row of await h.userMap()) tracked.add(row.wp_user_id);
     expect((await wpUser(leaver)).roles).toEqual(["administrator"]);
 
-    directory.remove(1);
+    directory.removeId(ids[0]!);
     const second = await h.drive((await service.startRun(h.job.id, { trigger: "manual" })).run.id, service);
     expect(second.counts).toMatchObject({ deactivated: 1, skipped: 0 });
     expect(await wpUser(leaver)).toMatchObject({ roles: [], meta: { entra_wp_sync_deactivated: "1" } });
