@@ -100,7 +100,8 @@ function envValue(name: SyncVariable, value: string): unknown {
     case "SYNC_CREATE":
     case "SYNC_UPDATE":
     case "SYNC_ADOPT_GUESTS":
-    case "SYNC_ALLOW_PRIVILEGED_ROLES": {
+    case "SYNC_ALLOW_PRIVILEGED_ROLES":
+    case "SYNC_PHOTOS": {
       const lower = value.toLowerCase();
       if (["1", "true", "yes", "on"].includes(lower)) return true;
       if (["0", "false", "no", "off"].includes(lower)) return false;
