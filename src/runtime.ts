@@ -11,6 +11,7 @@ import { ensureSecrets, type ServiceSecrets } from "./bootstrap";
 import { type Config, missingForSync, secretsOf } from "./config";
 import { coerceError } from "./core/errors";
 import type { Job } from "./core/job";
+import type { RunState } from "./core/runs";
 import * as jobsRepository from "./db/jobs";
 import { migrate } from "./db/migrate";
 import { type Database, openDatabase } from "./db/pool";
@@ -26,7 +27,6 @@ import { type EngineService, makeSyncService, type RunEvents } from "./sync/engi
 import { loadJobs } from "./sync/jobs";
 import type { Directory, Site } from "./sync/ports";
 import { makeProvisionService, type ProvisionService } from "./sync/provision";
-import type { RunState } from "./sync/service";
 import { isStandIn, unconfiguredDirectory, unconfiguredSite } from "./unconfigured";
 import { makeWordPressSite } from "./wordpress";
 

@@ -5,7 +5,8 @@
  * which at 10,000+ users costs more than the engine being measured; here every lookup is a Map.
  */
 import { UpstreamError } from "../../src/core/errors";
-import type { Site, SiteInfo, WpUser, WpWrite } from "../../src/sync/ports";
+import type { WpUser, WpWrite } from "../../src/core/users";
+import type { Site, SiteInfo } from "../../src/sync/ports";
 
 const PLAIN_FIELDS = new Set(["email", "first_name", "last_name", "name", "nickname", "description", "url"]);
 

@@ -5,8 +5,9 @@
  * Exit code: 0 completed, 2 awaiting approval, 1 failed or cancelled, 130 interrupted (the run
  * stays active in the database: `run` again, a continue link or the driver resumes it).
  */
+
+import type { RunSummary } from "../core/runs";
 import type { Runtime } from "../runtime";
-import type { RunSummary } from "../sync/service";
 import { parseArgs, UsageError } from "./args";
 import { makeProgress, type ProgressOutput } from "./progress";
 import { formatDuration } from "./table";

@@ -1,6 +1,7 @@
 /** `entra-wp-sync status [job]`: current and last runs as an aligned text table. */
+
+import type { RunSummary } from "../core/runs";
 import type { Runtime } from "../runtime";
-import type { RunSummary } from "../sync/service";
 import { parseArgs } from "./args";
 import { knownJob } from "./run";
 import { formatDuration, formatTable } from "./table";

@@ -3,8 +3,8 @@
  * by "|"; the first one with a non-empty value wins ("mail|userPrincipalName"). A dotted name reads a
  * nested property ("onPremisesExtensionAttributes.extensionAttribute1"); $select gets its first part.
  */
-import type { GraphUser } from "../sync/ports";
 import type { Job } from "./job";
+import type { GraphUser } from "./users";
 
 /** Selected on every listing: the engine and the plan need them whatever the job maps. */
 export const ALWAYS_SELECTED = ["id", "accountEnabled", "userType", "mail", "userPrincipalName", "displayName"];

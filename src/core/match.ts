@@ -1,7 +1,7 @@
 /** Finding the WordPress user an unmapped Entra user already has, in the job's match order. */
-import type { GraphUser, WpUser } from "../sync/ports";
 import type { Job } from "./job";
 import { usernameCandidate } from "./username";
+import type { GraphUser, WpUser } from "./users";
 
 /**
  * Exact lookups over the site's users; case-insensitivity is the index's job. A miss may be

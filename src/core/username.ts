@@ -4,8 +4,8 @@
  * so a candidate is reduced here to what WordPress keeps, and lower-cased: WordPress compares
  * logins case-insensitively (existing_user_login for `ALICE` vs `alice`), so case carries nothing.
  */
-import type { GraphUser } from "../sync/ports";
 import type { Job } from "./job";
+import type { GraphUser } from "./users";
 
 /** wp_insert_user refuses longer logins (user_login_too_long, HTTP 500). */
 export const MAX_LOGIN_LENGTH = 60;

@@ -3,11 +3,17 @@
  * here returns the rows it changed so the caller can add exactly those to the counters in the same
  * transaction (countsOf): a replayed user is ignored by the unique (run_id, entra_id) index.
  */
-import type { ItemAction, ItemQuery, RunCounts, RunItem } from "../sync/service";
+import {
+  COUNTER_OF,
+  type ItemAction,
+  type ItemQuery,
+  type ItemStatus,
+  type RunCounts,
+  type RunItem,
+  zeroCounts,
+} from "../core/runs";
 import type { Queryable } from "./pool";
-import { zeroCounts } from "./runs";
 
-export type ItemStatus = RunItem["status"];
 export type ItemPhase = "listing" | "removal";
 
 export interface ItemInput {
@@ -39,16 +45,6 @@ interface DbItem {
 }
 
 type Counted = Pick<DbItem, "action" | "status" | "phase">;
-
-const COUNTER_OF: Record<ItemAction, keyof RunCounts> = {
-  create: "created",
-  update: "updated",
-  unchanged: "unchanged",
-  reactivate: "reactivated",
-  deactivate: "deactivated",
-  delete: "deleted",
-  skip: "skipped",
-};
 
 /**
  * The counters' definition: seen = listing items; failed = failed items; every other applied

@@ -3,7 +3,8 @@
  * (`locked_by = $owner`) for a step's outcome, the state guard for cancel/approve. Zero rows back
  * means the guard did not hold; callers say so rather than guess.
  */
-import type { RunCounts, RunState, RunSummary, RunTrigger } from "../sync/service";
+
+import { COUNTERS, type RunCounts, type RunState, type RunSummary, type RunTrigger, zeroCounts } from "../core/runs";
 import type { Queryable } from "./pool";
 
 interface DbRun {
@@ -64,32 +65,6 @@ export interface Run {
   startedAt: Date | null;
   finishedAt: Date | null;
   progressedAt: Date;
-}
-
-export const COUNTERS = [
-  "seen",
-  "created",
-  "updated",
-  "unchanged",
-  "reactivated",
-  "deactivated",
-  "deleted",
-  "skipped",
-  "failed",
-] as const satisfies ReadonlyArray<keyof RunCounts>;
-
-export function zeroCounts(): RunCounts {
-  return {
-    seen: 0,
-    created: 0,
-    updated: 0,
-    unchanged: 0,
-    reactivated: 0,
-    deactivated: 0,
-    deleted: 0,
-    skipped: 0,
-    failed: 0,
-  };
 }
 
 function toRun(row: DbRun): Run {

@@ -4,7 +4,8 @@
  */
 import type { Client } from "@microsoft/microsoft-graph-client";
 import { UpstreamError } from "../core/errors";
-import type { Budget, Directory, GraphUser, UsersPage, UsersQuery } from "../sync/ports";
+import type { GraphUser } from "../core/users";
+import type { Budget, Directory, UsersPage, UsersQuery } from "../sync/ports";
 import { makeGraphClient } from "./client";
 import { makeCredential } from "./credential";
 import type { GraphDirectoryOptions } from "./options";

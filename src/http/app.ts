@@ -11,7 +11,6 @@ import type { Database } from "../db/pool";
 import type { LinkGenerations } from "../links/generations";
 import type { Logger } from "../logger";
 import { type Metrics, registerMetricsRoute } from "../observe/metrics";
-import { registerStatusRoutes } from "../observe/status-page";
 import type { Watchdog } from "../observe/watchdog";
 import type { ProvisionService } from "../sync/provision";
 import type { SyncService } from "../sync/service";
@@ -20,6 +19,7 @@ import { registerProblemHandlers, sendProblem } from "./problem";
 import { registerAdminRoutes } from "./routes/admin";
 import { registerDocsRoutes } from "./routes/docs";
 import { registerHealthRoutes } from "./routes/health";
+import { registerStatusRoutes } from "./routes/status";
 import { registerTriggerRoutes } from "./routes/triggers";
 
 export interface AppDeps {

@@ -19,5 +19,3 @@ export const noQuery = { type: "object", additionalProperties: false, properties
 
 /** For POST routes that take no body: absent or `{}`. */
 export const emptyBody = { type: "object", additionalProperties: false, properties: {} } as const;
-
-export const ITEM_ACTIONS = ["create", "update", "unchanged", "reactivate", "deactivate", "delete", "skip"] as const;

@@ -10,7 +10,8 @@
  */
 import type { FastifyInstance } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { RunState, SyncService } from "../sync/service";
+import type { RunState } from "../core/runs";
+import type { SyncService } from "../sync/service";
 
 export const METRIC_PREFIX = "entra_wp_sync_";
 

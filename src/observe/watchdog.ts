@@ -6,8 +6,9 @@
  * each stale episode once (a run that moves again and stalls again alarms again).
  */
 import { coerceError } from "../core/errors";
+import type { RunSummary } from "../core/runs";
 import type { Logger } from "../logger";
-import type { RunSummary, SyncService } from "../sync/service";
+import type { SyncService } from "../sync/service";
 
 export interface WatchdogWarning {
   job: string;

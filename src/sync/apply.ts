@@ -8,10 +8,10 @@ import { desiredFields } from "../core/mapping";
 import { matchUser } from "../core/match";
 import { isProtected, type MapEntry, needsCurrent, type PlanInput, planUser, type UserPlan } from "../core/plan";
 import { uniqueUsername } from "../core/username";
+import type { GraphUser, WpUser } from "../core/users";
 import type { ItemInput } from "../db/items";
 import { type MapWrite, mapOwnerOf } from "../db/user-map";
-import type { GraphUser, WpUser } from "./ports";
-import type { StepContext } from "./step";
+import type { StepContext } from "./step-context";
 
 export interface UserOutcome {
   item: ItemInput;

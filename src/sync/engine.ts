@@ -9,16 +9,18 @@ import os from "node:os";
 import type { Logger } from "pino";
 import { ConflictError, NotFoundError } from "../core/errors";
 import type { Job } from "../core/job";
+import type { RunSummary, RunTrigger } from "../core/runs";
 import { listItems } from "../db/items";
 import { getDeltaLink, mirrorJobs } from "../db/jobs";
 import type { Database } from "../db/pool";
 import * as runs from "../db/runs";
 import { type Run, toSummary } from "../db/runs";
-import { buildUserIndex, type UserIndex } from "../wordpress/user-index";
 import { groupsToList } from "./listing";
 import type { Directory, Site } from "./ports";
-import type { AdvanceResult, RunSummary, RunTrigger, StartResult, SyncService } from "./service";
-import { makeStepContext, memoiseSelfId, runStep, type StepDeps } from "./step";
+import type { AdvanceResult, StartResult, SyncService } from "./service";
+import { runStep } from "./step";
+import { makeStepContext, memoiseSelfId, type StepDeps } from "./step-context";
+import { buildUserIndex, type UserIndex } from "./user-index";
 
 export interface SyncServiceDeps {
   db: Database;

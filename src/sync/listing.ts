@@ -15,7 +15,7 @@ import { type RunPatch, updateLeased } from "../db/runs";
 import { mapEntriesFor, upsertMapEntries } from "../db/user-map";
 import { makePageClaims, runInOrder, syncUser, type UserOutcome } from "./apply";
 import type { UsersQuery } from "./ports";
-import { LeaseLostError, nearDeadline, type StepContext, type StepOutcome, startCursor } from "./step";
+import { LeaseLostError, nearDeadline, type StepContext, type StepOutcome, startCursor } from "./step-context";
 
 const NO_GROUPS: ReadonlySet<string> = new Set();
 

@@ -15,14 +15,15 @@ import { desiredFields, selectFor } from "../core/mapping";
 import { matchUser } from "../core/match";
 import { type MapEntry, needsCurrent } from "../core/plan";
 import { inScope } from "../core/roles";
+import { type ItemAction, zeroCounts } from "../core/runs";
+import type { GraphUser } from "../core/users";
 import type { Database } from "../db/pool";
-import { type Run, zeroCounts } from "../db/runs";
+import type { Run } from "../db/runs";
 import { mapEntriesFor, upsertMapEntries } from "../db/user-map";
 import { makePageClaims, syncUser } from "./apply";
 import { groupsToList } from "./listing";
-import type { Directory, GraphUser, Site } from "./ports";
-import type { ItemAction } from "./service";
-import { makeStepContext, memoiseSelfId, type StepContext, type StepDeps } from "./step";
+import type { Directory, Site } from "./ports";
+import { makeStepContext, memoiseSelfId, type StepContext, type StepDeps } from "./step-context";
 
 /** Graph's checkMemberGroups takes at most 20 group ids per call (src/graph/directory.ts). */
 const GROUPS_PER_CHECK = 20;

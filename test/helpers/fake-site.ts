@@ -6,9 +6,9 @@
  * failNext(n) and dieAfterCreates(n) (every later call hangs, as a process that died mid-step).
  */
 import { UpstreamError, type UpstreamKind } from "../../src/core/errors";
-import type { Site, SiteInfo, WpUser, WpWrite } from "../../src/sync/ports";
+import { ENTRA_ID_META, type WpUser, type WpWrite } from "../../src/core/users";
+import type { Site, SiteInfo } from "../../src/sync/ports";
 
-const ENTRA_ID_META = "entra_object_id";
 const PLAIN_FIELDS = ["email", "first_name", "last_name", "name", "nickname", "description", "url"] as const;
 
 interface Stored extends WpUser {

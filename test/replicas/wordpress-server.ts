@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { UpstreamError } from "../../src/core/errors";
-import type { WpUser } from "../../src/sync/ports";
+import type { WpUser } from "../../src/core/users";
 import { FakeSite } from "../helpers/fake-site";
 
 export interface FakeWordPressServer {

@@ -1,10 +1,12 @@
 /** Admin routes under /v1/runs: one run, its items (JSON or CSV), cancel and approve. */
 import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
-import type { ItemQuery, RunItem, SyncService } from "../../sync/service";
+import type { ItemQuery, RunItem } from "../../core/runs";
+import { ITEM_ACTIONS } from "../../core/runs";
+import type { SyncService } from "../../sync/service";
 import type { AppDeps } from "../app";
 import { csvRow } from "../csv";
-import { emptyBody, ITEM_ACTIONS, noQuery, runParams } from "../schemas";
+import { emptyBody, noQuery, runParams } from "../schemas";
 
 type RunParams = { Params: { id: string } };
 type ItemsQuery = { Querystring: { action?: ItemQuery["action"]; search?: string; cursor?: string; limit: number } };

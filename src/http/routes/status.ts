@@ -5,11 +5,12 @@
  * and Referer headers.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from "fastify";
-import { bearerToken, secretEquals } from "../http/auth";
-import { sendProblem } from "../http/problem";
-import type { RunItem, SyncService } from "../sync/service";
-import { type ApprovalView, type JobView, renderStatusPage, STATUS_STYLE_HASH } from "./status-html";
-import type { WatchdogWarning } from "./watchdog";
+import type { RunItem } from "../../core/runs";
+import type { WatchdogWarning } from "../../observe/watchdog";
+import type { SyncService } from "../../sync/service";
+import { bearerToken, secretEquals } from "../auth";
+import { sendProblem } from "../problem";
+import { type ApprovalView, type JobView, renderStatusPage, STATUS_STYLE_HASH } from "../status-html";
 
 export interface StatusDeps {
   service: SyncService;
@@ -17,7 +18,7 @@ export interface StatusDeps {
   statusPublic: boolean;
   watchdog?: () => WatchdogWarning[];
   /**
-   * The admin API's failed-authentication budget (src/http/auth.ts makeAuthFailureBudget), so the
+   * The admin API's failed-authentication budget (auth.ts makeAuthFailureBudget), so the
    * page is no easier a place to guess the admin token than the API. Unused when the page is public.
    */
   authFailures?: { guard: onRequestAsyncHookHandler; fail(request: FastifyRequest): Promise<void> };

@@ -10,7 +10,7 @@ import path from "node:path";
 import Fastify from "fastify";
 import { chromium } from "playwright-core";
 import { registerProblemHandlers } from "../../src/http/problem";
-import { registerStatusRoutes } from "../../src/observe/status-page";
+import { registerStatusRoutes } from "../../src/http/routes/status";
 import { aJob, anItem, aRun } from "../helpers/builders";
 import { FakeSync } from "../helpers/fake-sync";
 
