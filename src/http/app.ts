@@ -1,41 +1,19 @@
 /**
  * Builds the Fastify app from its dependencies; never listens (main.ts owns the process).
- * Route modules register themselves from src/http/routes/*.
+ * Route modules register themselves from src/http/routes/*, given the dependencies of deps.ts.
  */
 import { randomUUID } from "node:crypto";
 import rateLimit from "@fastify/rate-limit";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from "fastify";
-import type { ServiceSecrets } from "../bootstrap";
-import type { Config } from "../config";
-import type { Database } from "../db/pool";
-import type { LinkGenerations } from "../links/generations";
-import type { Logger } from "../logger";
-import { type Metrics, registerMetricsRoute } from "../observe/metrics";
-import type { Watchdog } from "../observe/watchdog";
-import type { ProvisionService } from "../sync/provision";
-import type { SyncService } from "../sync/service";
+import { registerMetricsRoute } from "../observe/metrics";
 import { makeAuthFailureBudget } from "./auth";
+import type { AppDeps } from "./deps";
 import { registerProblemHandlers, sendProblem } from "./problem";
 import { registerAdminRoutes } from "./routes/admin";
 import { registerDocsRoutes } from "./routes/docs";
 import { registerHealthRoutes } from "./routes/health";
 import { registerStatusRoutes } from "./routes/status";
 import { registerTriggerRoutes } from "./routes/triggers";
-
-export interface AppDeps {
-  config: Config;
-  logger: Logger;
-  db: Database;
-  secrets: ServiceSecrets;
-  sync: SyncService;
-  linkGenerations: LinkGenerations;
-  /** Serves GET /metrics when given. */
-  metrics?: Pick<Metrics, "registry">;
-  /** Its stalled-run warnings are shown on /status. */
-  watchdog?: Pick<Watchdog, "warnings">;
-  /** Syncs one user on demand (POST /v1/jobs/{job}/users/{entraId}/sync); 501 without it. */
-  provision?: Pick<ProvisionService, "syncUser">;
-}
 
 export interface BuildOptions {
   /** Sees every route as it is registered (the OpenAPI drift test uses it). */

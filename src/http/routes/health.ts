@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import type { AppDeps } from "../app";
+import type { AppDeps } from "../deps";
 import { sendProblem } from "../problem";
 
 export async function registerHealthRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {

@@ -1,7 +1,7 @@
 /** Admin routes under /v1/jobs: jobs, starting and listing runs, minting and revoking links. */
 import type { FastifyInstance } from "fastify";
 import { makeLinks } from "../../links/urls";
-import type { AppDeps } from "../app";
+import type { AppDeps } from "../deps";
 import { sendProblem } from "../problem";
 import { emptyBody, jobParams, noQuery } from "../schemas";
 import { jobView } from "../views";

@@ -4,8 +4,8 @@ import type { FastifyInstance } from "fastify";
 import type { ItemQuery, RunItem } from "../../core/runs";
 import { ITEM_ACTIONS } from "../../core/runs";
 import type { SyncService } from "../../sync/service";
-import type { AppDeps } from "../app";
 import { csvRow } from "../csv";
+import type { AppDeps } from "../deps";
 import { emptyBody, noQuery, runParams } from "../schemas";
 
 type RunParams = { Params: { id: string } };

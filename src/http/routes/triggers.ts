@@ -8,8 +8,8 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AppError } from "../../core/errors";
 import type { Job } from "../../core/job";
 import { checkLinkClaims, LINK_ACTIONS, type LinkAction, LinkTokenError, readLink } from "../../links/tokens";
-import type { AppDeps } from "../app";
 import { type AuthFailureBudget, bearerToken } from "../auth";
+import type { AppDeps } from "../deps";
 import { jobParams } from "../schemas";
 
 type TriggerRequest = FastifyRequest<{ Params: { job: string }; Querystring: { token?: string } }>;
