@@ -10,35 +10,19 @@
  */
 import type { FastifyInstance } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { RunState } from "../core/runs";
+import { COUNTER_OF, ITEM_ACTIONS, RUN_STATES, type RunState } from "../core/runs";
 import type { SyncService } from "../sync/service";
 
 export const METRIC_PREFIX = "entra_wp_sync_";
 
-const RUN_STATES: readonly string[] = [
-  "queued",
-  "listing",
-  "reconciling",
-  "awaiting_approval",
-  "completed",
-  "failed",
-  "cancelled",
-];
 /** Item actions (RunItem.action) plus the RunCounts spellings, so either vocabulary can be recorded. */
 const ACTIONS: Record<string, string> = {
-  create: "create",
-  created: "create",
-  update: "update",
-  updated: "update",
-  unchanged: "unchanged",
-  reactivate: "reactivate",
-  reactivated: "reactivate",
-  deactivate: "deactivate",
-  deactivated: "deactivate",
-  delete: "delete",
-  deleted: "delete",
-  skip: "skip",
-  skipped: "skip",
+  ...Object.fromEntries(
+    ITEM_ACTIONS.flatMap((action) => [
+      [action, action],
+      [COUNTER_OF[action], action],
+    ]),
+  ),
   fail: "failed",
   failed: "failed",
 };
@@ -210,7 +194,7 @@ export function makeMetrics(): Metrics {
       observeRequest: (method, status, ms) => recordWordPress({ method, status, ms }),
     },
     recordRunFinished(job, state) {
-      runs.inc({ job, state: bounded(state, (s) => RUN_STATES.includes(s)) });
+      runs.inc({ job, state: bounded(state, (s) => (RUN_STATES as readonly string[]).includes(s)) });
     },
     recordItems(job, countsByAction) {
       for (const [key, count] of Object.entries(countsByAction)) {

@@ -107,7 +107,6 @@ export async function listUsersStep(ctx: StepContext): Promise<StepOutcome> {
       await upsertMapEntries(
         client,
         job.id,
-        run.id,
         done.flatMap((outcome) => (outcome.map ? [outcome.map] : [])),
       );
     }

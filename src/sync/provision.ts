@@ -217,8 +217,7 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
       const { item } = outcome;
       stages.planned = { action: item.action, wpUserId: item.wpUserId, diff: item.diff, reason: item.reason };
       if (!dryRun && outcome.map) {
-        // last_seen_run is a run id; this write belongs to no run (user-map.ts casts null through).
-        await upsertMapEntries(deps.db.pool, job.id, null, [outcome.map]);
+        await upsertMapEntries(deps.db.pool, job.id, [outcome.map]);
       }
       stages.applied = {
         result: item.status === "failed" ? "failed" : dryRun ? "planned" : "ok",
