@@ -1,6 +1,6 @@
 /**
  * A zero-latency WordPress behind the Site port for rows that measure the engine, not WordPress
- * (re-sync of 10,000, planning per page, memory at 100,000). test/helpers/fake-site.ts is the
+ * (re-sync of 10,000, planning per page, memory at 100,000). tools/fake-wordpress.ts is the
  * faithful fake for tests, but its lookups scan every user and its listings sort and clone them,
  * which at 10,000+ users costs more than the engine being measured; here every lookup is a Map.
  */
