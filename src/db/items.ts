@@ -16,17 +16,8 @@ import type { Queryable } from "./pool";
 
 export type ItemPhase = "listing" | "removal";
 
-export interface ItemInput {
-  entraId: string;
-  wpUserId: number | null;
-  action: ItemAction;
-  status: ItemStatus;
-  diff: Record<string, [unknown, unknown]>;
-  email: string | null;
-  displayName: string | null;
-  reason: string | null;
-  error: string | null;
-}
+/** An item as a step writes it: the row gets its id and created_at from the database. */
+export type ItemInput = Omit<RunItem, "id" | "createdAt">;
 
 interface DbItem {
   id: string;
