@@ -10,6 +10,7 @@ import {
   type ItemStatus,
   type RunCounts,
   type RunItem,
+  type RunMode,
   zeroCounts,
 } from "../core/runs";
 import type { Queryable } from "./pool";
@@ -134,7 +135,7 @@ export async function addRemovals(db: Queryable, runId: string, entraIds: string
  */
 export async function itemiseRemovals(
   db: Queryable,
-  run: { id: string; jobId: string; mode: "full" | "delta" },
+  run: { id: string; jobId: string; mode: RunMode },
   action: "deactivate" | "delete",
 ): Promise<number> {
   const { rowCount } = await db.query(

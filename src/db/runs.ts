@@ -4,7 +4,15 @@
  * means the guard did not hold; callers say so rather than guess.
  */
 
-import { COUNTERS, type RunCounts, type RunState, type RunSummary, type RunTrigger, zeroCounts } from "../core/runs";
+import {
+  COUNTERS,
+  type RunCounts,
+  type RunMode,
+  type RunState,
+  type RunSummary,
+  type RunTrigger,
+  zeroCounts,
+} from "../core/runs";
 import type { Queryable } from "./pool";
 import { ACTIVE_SQL, STEPPABLE_SQL } from "./states";
 
@@ -14,7 +22,7 @@ interface DbRun {
   state: RunState;
   trigger: RunTrigger;
   dry_run: boolean;
-  mode: "full" | "delta";
+  mode: RunMode;
   phase: "groups" | "users" | "removals";
   group_index: number;
   cursor: string | null;
@@ -48,7 +56,7 @@ export interface Run {
   state: RunState;
   trigger: RunTrigger;
   dryRun: boolean;
-  mode: "full" | "delta";
+  mode: RunMode;
   /** listing: "groups" then "users"; reconciling: "removals" once the candidates are itemised. */
   phase: "groups" | "users" | "removals";
   groupIndex: number;
@@ -129,7 +137,7 @@ export async function insertRun(
     jobId: string;
     trigger: RunTrigger;
     dryRun: boolean;
-    mode: "full" | "delta";
+    mode: RunMode;
     phase: "groups" | "users";
     cursor: string | null;
   },
@@ -202,7 +210,7 @@ export async function claimLease(
 /** Columns a step may set; `counts` are increments. */
 export interface RunPatch {
   state?: RunState;
-  mode?: "full" | "delta";
+  mode?: RunMode;
   phase?: Run["phase"];
   groupIndex?: number;
   cursor?: string | null;
