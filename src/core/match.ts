@@ -5,7 +5,7 @@ import type { GraphUser, WpUser } from "./users";
 
 /**
  * Exact lookups over the site's users; case-insensitivity is the index's job. A miss may be
- * undefined or null (src/wordpress/user-index.ts answers null). What is found may be the whole
+ * undefined or null (src/sync/user-index.ts answers null). What is found may be the whole
  * WordPress user or just a reference to it (the index keeps only what matching needs).
  */
 export interface MatchIndex<T extends { id: number } = WpUser> {
