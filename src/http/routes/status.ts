@@ -1,5 +1,5 @@
 /**
- * GET /status: the page for people (rendering in status-html.ts). Protected like the admin API
+ * GET /status: the page for people (rendering in ../status-html.ts). Protected like the admin API
  * (Authorization: Bearer ADMIN_TOKEN, compared in constant time) unless STATUS_PUBLIC is set.
  * A token in the URL is deliberately not accepted: URLs end up in proxy logs, browser history
  * and Referer headers.
