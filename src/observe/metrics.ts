@@ -15,6 +15,7 @@ import type { SyncService } from "../sync/service";
 
 export const METRIC_PREFIX = "entra_wp_sync_";
 
+const KNOWN_STATES: ReadonlySet<string> = new Set(RUN_STATES);
 /** Item actions (RunItem.action) plus the RunCounts spellings, so either vocabulary can be recorded. */
 const ACTIONS: Record<string, string> = {
   ...Object.fromEntries(
@@ -194,7 +195,7 @@ export function makeMetrics(): Metrics {
       observeRequest: (method, status, ms) => recordWordPress({ method, status, ms }),
     },
     recordRunFinished(job, state) {
-      runs.inc({ job, state: bounded(state, (s) => (RUN_STATES as readonly string[]).includes(s)) });
+      runs.inc({ job, state: bounded(state, (s) => KNOWN_STATES.has(s)) });
     },
     recordItems(job, countsByAction) {
       for (const [key, count] of Object.entries(countsByAction)) {
