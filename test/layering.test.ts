@@ -22,7 +22,7 @@ import ts from "typescript";
 
 type Layer =
   | "core"
-  | "logger"
+  | "support"
   | "config"
   | "links"
   | "db"
@@ -39,17 +39,18 @@ type Layer =
 /** What each layer may import besides itself. */
 const ALLOWED: Record<Layer, readonly Layer[]> = {
   core: [],
-  logger: [],
-  config: ["core"],
-  links: ["core", "config"],
-  db: ["core", "logger"],
+  // Leaf utilities of the process (logger.ts, private-files.ts).
+  support: [],
+  links: ["core"],
+  config: ["core", "links"],
+  db: ["core", "support"],
   ports: ["core"],
-  sync: ["core", "ports", "db", "config", "logger"],
+  sync: ["core", "ports", "db", "config", "support"],
   graph: ["core", "ports"],
   wordpress: ["core", "ports"],
-  observe: ["core", "sync", "db", "logger"],
-  bootstrap: ["core", "config", "db", "logger"],
-  http: ["core", "sync", "db", "links", "observe", "bootstrap", "config", "logger"],
+  observe: ["core", "sync", "db", "support"],
+  bootstrap: ["core", "config", "db", "links", "support"],
+  http: ["core", "sync", "db", "links", "observe", "bootstrap", "config", "support"],
   root: [
     "core",
     "ports",
@@ -62,9 +63,9 @@ const ALLOWED: Record<Layer, readonly Layer[]> = {
     "bootstrap",
     "http",
     "config",
-    "logger",
+    "support",
   ],
-  cli: ["core", "sync", "db", "links", "root", "config", "logger"],
+  cli: ["core", "sync", "db", "links", "root", "config", "support"],
 };
 
 /** The layer of a path relative to src/, e.g. "sync/engine.ts" -> sync, "config.ts" -> config. */
@@ -85,7 +86,8 @@ function layerOf(file: string): Layer {
     case "config.ts":
       return "config";
     case "logger.ts":
-      return "logger";
+    case "private-files.ts":
+      return "support";
     case "bootstrap.ts":
       return "bootstrap";
     case "main.ts":

@@ -3,10 +3,9 @@
  * Route modules register themselves from src/http/routes/*, given the dependencies of deps.ts.
  */
 import { randomUUID } from "node:crypto";
-import rateLimit from "@fastify/rate-limit";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from "fastify";
 import { registerMetricsRoute } from "../observe/metrics";
-import { makeAuthFailureBudget } from "./auth";
+import { type BearerSecret, makeAccess, requireBearer } from "./auth";
 import type { AppDeps } from "./deps";
 import { registerProblemHandlers, sendProblem } from "./problem";
 import { registerAdminRoutes } from "./routes/admin";
@@ -46,20 +45,22 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     reply.header("x-request-id", request.id);
   });
   registerProblemHandlers(app);
-  // Limits are opted into per route (the trigger links) and by the failed-authentication budget.
-  await app.register(rateLimit, { global: false });
-  const authFailures = makeAuthFailureBudget(app, deps.config.rateLimit.authFailures);
+  const access = makeAccess(deps.db.pool, deps.secrets.adminTokenDigest, deps.config.rateLimit);
   await registerHealthRoutes(app, deps);
   await registerDocsRoutes(app);
-  if (deps.metrics) registerMetricsRoute(app, deps.metrics);
+  if (deps.metrics) {
+    const { metricsTokenDigest } = deps.secrets;
+    const secret: BearerSecret | null =
+      metricsTokenDigest === null ? null : { name: "METRICS_TOKEN", digest: metricsTokenDigest, perMinute: null };
+    registerMetricsRoute(app, deps.metrics, secret === null ? undefined : requireBearer(secret, access.limits));
+  }
   registerStatusRoutes(app, {
     service: deps.sync,
-    adminToken: deps.secrets.adminToken,
     statusPublic: deps.config.statusPublic,
-    authFailures,
+    admin: access,
     ...(deps.watchdog ? { watchdog: () => deps.watchdog!.warnings() } : {}),
   });
-  await app.register(async (scope) => registerTriggerRoutes(scope, deps, authFailures));
-  await app.register(async (scope) => registerAdminRoutes(scope, deps, authFailures));
+  await app.register(async (scope) => registerTriggerRoutes(scope, deps, access.limits));
+  await app.register(async (scope) => registerAdminRoutes(scope, deps, access));
   return app;
 }

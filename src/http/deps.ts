@@ -2,7 +2,7 @@
 import type { ServiceSecrets } from "../bootstrap";
 import type { Config } from "../config";
 import type { Database } from "../db/pool";
-import type { LinkGenerations } from "../links/generations";
+import type { LinkCutoffs } from "../links/revocations";
 import type { Logger } from "../logger";
 import type { Metrics } from "../observe/metrics";
 import type { Watchdog } from "../observe/watchdog";
@@ -15,7 +15,7 @@ export interface AppDeps {
   db: Database;
   secrets: ServiceSecrets;
   sync: SyncService;
-  linkGenerations: LinkGenerations;
+  linkCutoffs: LinkCutoffs;
   /** Serves GET /metrics when given. */
   metrics?: Pick<Metrics, "registry">;
   /** Its stalled-run warnings are shown on /status. */

@@ -4,24 +4,23 @@
  * A token in the URL is deliberately not accepted: URLs end up in proxy logs, browser history
  * and Referer headers.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RunItem } from "../../core/runs";
 import type { WatchdogWarning } from "../../observe/watchdog";
 import type { SyncService } from "../../sync/service";
-import { bearerToken, secretEquals } from "../auth";
+import { type Access, bearerToken, checkBearerSecret, TokenAuthError } from "../auth";
 import { sendProblem } from "../problem";
 import { type ApprovalView, type JobView, renderStatusPage, STATUS_STYLE_HASH } from "../status-html";
 
 export interface StatusDeps {
   service: SyncService;
-  adminToken: string;
   statusPublic: boolean;
-  watchdog?: () => WatchdogWarning[];
   /**
-   * The admin API's failed-authentication budget (auth.ts makeAuthFailureBudget), so the
-   * page is no easier a place to guess the admin token than the API. Unused when the page is public.
+   * The admin token and the budgets of the admin API (../auth.ts), so the page is no easier
+   * a place to guess the token than the API. Unused when the page is public.
    */
-  authFailures?: { guard: onRequestAsyncHookHandler; fail(request: FastifyRequest): Promise<void> };
+  admin: Access;
+  watchdog?: () => WatchdogWarning[];
   /** Seconds between automatic reloads (default 5). */
   refreshSeconds?: number;
   now?: () => Date;
@@ -100,13 +99,14 @@ export async function gatherJobViews(service: SyncService): Promise<JobView[]> {
 
 export function registerStatusRoutes(app: FastifyInstance, deps: StatusDeps): void {
   const now = deps.now ?? (() => new Date());
-  const guard = !deps.statusPublic && deps.authFailures ? { onRequest: deps.authFailures.guard } : {};
-  app.get("/status", guard, async (request, reply) => {
+  app.get("/status", async (request, reply) => {
     if (!deps.statusPublic) {
       const given = presentedToken(request);
-      if (given === null || !secretEquals(given, deps.adminToken)) {
-        await deps.authFailures?.fail(request);
-        return refuse(reply, given);
+      try {
+        await checkBearerSecret(request, given, deps.admin.adminToken, deps.admin.limits);
+      } catch (error) {
+        if (error instanceof TokenAuthError) return refuse(reply, given);
+        throw error;
       }
     }
     const jobs = await gatherJobViews(deps.service);
