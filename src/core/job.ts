@@ -19,13 +19,17 @@ export interface Job {
     groups: string[];
     pageSize: number;
     attributes: string[];
+    /** Entra-style scoping filters, applied to what Graph returns: OR-ed filters of AND-ed clauses. */
+    scopingFilters: ScopingClause[][];
     tenantKind: TenantKind;
   };
   match: MatchKey[];
-  username: UsernameRule;
+  /** A rule, or an expression in Entra's syntax (SelectUniqueValue tries its rules against WordPress). */
+  username: UsernameRule | string;
   /**
    * WordPress field -> Graph expression. Fields: email, first_name, last_name, name, nickname,
-   * description, url, or meta.<key>. Expression: Graph attribute names joined by "|" (first non-empty wins).
+   * description, url, or meta.<key>. Mapping: Graph attribute names joined by "|" (first non-empty
+   * wins) or an expression in Entra's attribute-mapping syntax (src/core/expression.ts).
    */
   fields: Record<string, string>;
   roles: { mode: RoleMode; default: string; groups: Array<{ group: string; role: string }> };
@@ -34,6 +38,8 @@ export interface Job {
   safety: { maxDeleteFraction: number; maxDeleteCount: number };
   /** Optional URL that receives a JSON event when a run completes, fails or awaits approval. */
   webhook: string | null;
+  /** Profile photos from Graph as WordPress avatars (needs the companion plugin); off by default. */
+  photos: boolean;
 }
 
 /**
@@ -45,4 +51,30 @@ export interface LinkCutoff {
   /** Seconds since the epoch; 0 while the job's links were never revoked. */
   validFrom: number;
   legacyGeneration: number;
+}
+
+/** Entra-style scoping filter operators (src/core/scoping.ts evaluates them). */
+export const SCOPING_OPERATORS = [
+  "EQUALS",
+  "NOT_EQUALS",
+  "IS_TRUE",
+  "IS_FALSE",
+  "IS_NULL",
+  "IS_NOT_NULL",
+  "REGEX_MATCH",
+  "NOT_REGEX_MATCH",
+  "GREATER_THAN",
+  "GREATER_THAN_OR_EQUALS",
+  "LESS_THAN",
+  "LESS_THAN_OR_EQUALS",
+  "INCLUDES",
+  "EXCLUDES",
+] as const;
+export type ScopingOperator = (typeof SCOPING_OPERATORS)[number];
+
+export interface ScopingClause {
+  attribute: string;
+  operator: ScopingOperator;
+  /** null for the operators that take none (IS TRUE, IS NULL, ...). */
+  value: string | null;
 }

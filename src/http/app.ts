@@ -4,18 +4,19 @@
  */
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from "fastify";
-import { registerMetricsRoute } from "../observe/metrics";
 import { type BearerSecret, makeAccess, requireBearer } from "./auth";
 import type { AppDeps } from "./deps";
+import { registerOpenApi } from "./openapi";
 import { registerProblemHandlers, sendProblem } from "./problem";
 import { registerAdminRoutes } from "./routes/admin";
 import { registerDocsRoutes } from "./routes/docs";
 import { registerHealthRoutes } from "./routes/health";
+import { registerMetricsRoute } from "./routes/metrics";
 import { registerStatusRoutes } from "./routes/status";
 import { registerTriggerRoutes } from "./routes/triggers";
 
 export interface BuildOptions {
-  /** Sees every route as it is registered (the OpenAPI drift test uses it). */
+  /** Sees every route as it is registered (the OpenAPI test uses it). */
   onRoute?: (route: RouteOptions) => void;
 }
 
@@ -45,6 +46,8 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     reply.header("x-request-id", request.id);
   });
   registerProblemHandlers(app);
+  // Before the routes: the generator collects them as they are added.
+  await registerOpenApi(app);
   const access = makeAccess(deps.db.pool, deps.secrets.adminTokenDigest, deps.config.rateLimit);
   await registerHealthRoutes(app, deps);
   await registerDocsRoutes(app);

@@ -59,9 +59,10 @@ function operationHtml(spec: Json, path: string, method: string, op: Json): stri
     })
     .join("");
   const security = Array.isArray(op.security) ? op.security : spec.security;
-  const auth = Array.isArray(security)
-    ? security.map((entry) => Object.keys(asObject(entry)).join(" + ") || "none").join(" or ")
-    : "none";
+  const auth =
+    (Array.isArray(security) &&
+      security.map((entry) => Object.keys(asObject(entry)).join(" + ") || "none").join(" or ")) ||
+    "none";
   return `<section class="op" id="${escapeHtml(`${method}-${path}`)}">
 <h3><span class="method ${method}">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code></h3>
 <p><b>${escapeHtml(op.summary)}</b></p>${op.description ? `<p>${escapeHtml(op.description)}</p>` : ""}
@@ -101,6 +102,9 @@ export function renderDocsPage(spec: Json): string {
   const schemas = Object.entries(asObject(asObject(spec.components).schemas)).map(([name, schema]) =>
     schemaHtml(name, asObject(schema)),
   );
+  const schemes = Object.entries(asObject(asObject(spec.components).securitySchemes))
+    .map(([name, scheme]) => `<li><code>${escapeHtml(name)}</code>: ${escapeHtml(asObject(scheme).description)}</li>`)
+    .join("\n");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(info.title)} API</title>
@@ -115,6 +119,7 @@ padding:.1rem .3rem;border-radius:3px;color:#fff;background:#555;text-align:cent
 <h1>${escapeHtml(info.title)} <small>${escapeHtml(info.version)}</small></h1>
 <p>${escapeHtml(info.description)}</p>
 <p>The machine-readable description: <a href="/openapi.yaml">openapi.yaml</a> (OpenAPI ${escapeHtml(spec.openapi)}).</p>
+<h2>Authentication</h2><ul>${schemes}</ul>
 <h2>Endpoints</h2><ul>${index.join("\n")}</ul>
 ${operations.join("\n")}
 <h2>Schemas</h2>${schemas.join("\n")}

@@ -8,7 +8,6 @@
  * (src/graph/options.ts GraphMetrics, src/wordpress/client.ts WordPressMetrics), and the hooks
  * below satisfy both structurally.
  */
-import type { FastifyInstance, onRequestAsyncHookHandler } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { COUNTER_OF, ITEM_ACTIONS, RUN_STATES, type RunState } from "../core/runs";
 import type { SyncService } from "../sync/service";
@@ -216,17 +215,4 @@ export function makeMetrics(): Metrics {
       source = service;
     },
   };
-}
-
-/** GET /metrics in the Prometheus text format (open, as DESIGN.md says; it carries no secrets). */
-/** GET /metrics; behind `authorize` (METRICS_TOKEN) when given, else open. */
-export function registerMetricsRoute(
-  app: FastifyInstance,
-  metrics: Pick<Metrics, "registry">,
-  authorize?: onRequestAsyncHookHandler,
-): void {
-  app.get("/metrics", authorize ? { onRequest: authorize } : {}, async (_request, reply) => {
-    const body = await metrics.registry.metrics();
-    return reply.header("cache-control", "no-store").type(metrics.registry.contentType).send(body);
-  });
 }

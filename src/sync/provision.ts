@@ -16,6 +16,7 @@ import { matchUser } from "../core/match";
 import { type MapEntry, needsCurrent } from "../core/plan";
 import { inScope } from "../core/roles";
 import { type ItemAction, zeroCounts } from "../core/runs";
+import { passesScopingFilters } from "../core/scoping";
 import type { GraphUser } from "../core/users";
 import type { Database } from "../db/pool";
 import type { Run } from "../db/runs";
@@ -177,6 +178,8 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
         scope.reason = "account disabled";
       } else if (!inScope(job, groupIds)) {
         scope.reason = "not a member of the job's source.groups";
+      } else if (!passesScopingFilters(job.source.scopingFilters, user)) {
+        scope.reason = "outside the job's source.scopingFilters";
       } else {
         scope.inScope = true;
       }

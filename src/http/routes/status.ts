@@ -4,12 +4,13 @@
  * A token in the URL is deliberately not accepted: URLs end up in proxy logs, browser history
  * and Referer headers.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from "fastify";
 import type { RunItem } from "../../core/runs";
 import type { WatchdogWarning } from "../../observe/watchdog";
 import type { SyncService } from "../../sync/service";
 import { type Access, bearerToken, checkBearerSecret, TokenAuthError } from "../auth";
 import { sendProblem } from "../problem";
+import { problems, text } from "../schemas";
 import { type ApprovalView, type JobView, renderStatusPage, STATUS_STYLE_HASH } from "../status-html";
 
 export interface StatusDeps {
@@ -25,6 +26,18 @@ export interface StatusDeps {
   refreshSeconds?: number;
   now?: () => Date;
 }
+
+const STATUS_SCHEMA: FastifySchema = {
+  tags: ["open"],
+  summary: "Status page for people (jobs, current runs, recent runs, pending approvals, warnings)",
+  description:
+    "Needs the admin token unless STATUS_PUBLIC is true: in an Authorization Bearer header, or as the password of HTTP Basic auth with any user name (so a browser shows its login prompt). A token in the URL is not accepted. Failed attempts count against the failed-authentication budget.",
+  security: [{ adminToken: [] }, { statusLogin: [] }, {}],
+  response: {
+    200: text("A self-contained HTML page.", "text/html"),
+    ...problems(401, 429, 503),
+  },
+};
 
 const RECENT_RUNS = 10;
 /** Pending removals listed on the page; the admin API lists them all. */
@@ -99,7 +112,7 @@ export async function gatherJobViews(service: SyncService): Promise<JobView[]> {
 
 export function registerStatusRoutes(app: FastifyInstance, deps: StatusDeps): void {
   const now = deps.now ?? (() => new Date());
-  app.get("/status", async (request, reply) => {
+  app.get("/status", { schema: STATUS_SCHEMA }, async (request, reply) => {
     if (!deps.statusPublic) {
       const given = presentedToken(request);
       try {
