@@ -7,10 +7,10 @@
 
 import os from "node:os";
 import { Client, type Pool } from "pg";
+import type { RunCounts } from "../../src/core/runs";
 import { migrate } from "../../src/db/migrate";
 import { type Database, openDatabase } from "../../src/db/pool";
 import { makeLogger } from "../../src/logger";
-import type { RunCounts } from "../../src/sync/service";
 import { adminUrl, databaseUrl, TEST_DB_PREFIX } from "./db-names";
 import { keepIfFailed, makeTempDir } from "./leftovers";
 
