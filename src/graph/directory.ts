@@ -4,6 +4,7 @@
  */
 import type { Client } from "@microsoft/microsoft-graph-client";
 import { UpstreamError } from "../core/errors";
+import { attemptTimeout } from "../net/deadline";
 import type { Budget, Directory, GraphUser, UsersPage, UsersQuery } from "../sync/ports";
 import { makeGraphClient } from "./client";
 import { makeCredential } from "./credential";
@@ -123,7 +124,7 @@ function toUsersPage(page: Collection): UsersPage {
   };
 }
 
-/** A request that hangs must not hold the step past its deadline (a floor keeps tiny budgets usable). */
+/** A request that hangs must not hold the step past its deadline: each attempt gets what is left of it. */
 function timeoutSignal(budget: Budget): AbortSignal {
-  return AbortSignal.timeout(Math.max(1000, budget.deadline - Date.now()));
+  return AbortSignal.timeout(attemptTimeout(Number.POSITIVE_INFINITY, budget.deadline));
 }

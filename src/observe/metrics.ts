@@ -71,10 +71,9 @@ export interface GraphHook {
   onThrottle(waitMs: number): void;
 }
 
+/** The shape src/wordpress/client.ts calls (WordPressMetrics). */
 export interface WordPressHook {
   onRequest(event: WordPressRequestEvent): void;
-  /** The shape src/wordpress/client.ts calls (WordPressMetrics). */
-  observeRequest(method: string, status: number | "error", ms: number): void;
 }
 
 export interface Metrics {
@@ -204,10 +203,7 @@ export function makeMetrics(): Metrics {
         if (waitMs > 0) graphThrottle.inc(waitMs / 1000);
       },
     },
-    wordpressHook: {
-      onRequest: recordWordPress,
-      observeRequest: (method, status, ms) => recordWordPress({ method, status, ms }),
-    },
+    wordpressHook: { onRequest: recordWordPress },
     recordRunFinished(job, state) {
       runs.inc({ job, state: bounded(state, (s) => RUN_STATES.includes(s)) });
     },

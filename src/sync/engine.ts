@@ -14,6 +14,7 @@ import { getDeltaLink, mirrorJobs } from "../db/jobs";
 import type { Database } from "../db/pool";
 import * as runs from "../db/runs";
 import { type Run, toSummary } from "../db/runs";
+import { withoutDeadline } from "../net/deadline";
 import { buildUserIndex, type UserIndex } from "../wordpress/user-index";
 import { groupsToList } from "./listing";
 import type { Directory, Site } from "./ports";
@@ -89,7 +90,9 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
   const indexFor = (runId: string): Promise<UserIndex> => {
     let index = indexes.get(runId);
     if (!index) {
-      index = buildUserIndex(deps.site);
+      // Not bound to the step that asked: on a large site the listing takes longer than one step,
+      // and the next step awaits the same build instead of starting over.
+      index = withoutDeadline(() => buildUserIndex(deps.site));
       index.catch(() => indexes.delete(runId));
       indexes.set(runId, index);
       if (indexes.size > MAX_KEPT_INDEXES) indexes.delete(indexes.keys().next().value!);

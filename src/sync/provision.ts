@@ -18,6 +18,7 @@ import { inScope } from "../core/roles";
 import type { Database } from "../db/pool";
 import { type Run, zeroCounts } from "../db/runs";
 import { mapEntriesFor, upsertMapEntries } from "../db/user-map";
+import { withDeadline } from "../net/deadline";
 import { makePageClaims, syncUser } from "./apply";
 import { groupsToList } from "./listing";
 import type { Directory, GraphUser, Site } from "./ports";
@@ -114,125 +115,131 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
   };
 
   return {
-    async syncUser(jobId, entraId, options = {}) {
-      const job = deps.jobs.find((candidate) => candidate.id === jobId);
-      if (!job) throw new NotFoundError(`unknown job ${jobId}`);
-      const dryRun = options.dryRun ?? false;
-      const ctx = makeStepContext(stepDeps, provisionRun(job.id, dryRun), job, "provision", deps.stepBudgetMs);
-      const trace: ProvisionTrace = {
-        job: job.id,
-        entraId,
-        dryRun,
-        outcome: "failed",
-        stages: {
-          fetched: { found: false, user: null, graphRequests: 1, ms: 0 },
-          inScope: null,
-          matched: null,
-          planned: null,
-          applied: null,
-        },
-      };
-      const { stages } = trace;
-
-      // 1. fetched
-      let clock = performance.now();
-      let user: GraphUser | null;
-      try {
-        user = await deps.directory.fetchUser(entraId, selectFor(job), ctx.budget);
-      } catch (error) {
-        stages.fetched.error = message(error);
-        return done(trace, clock, stages.fetched);
-      }
-      stages.fetched.ms = since(clock);
-      if (!user) {
-        trace.outcome = "not found";
-        return trace;
-      }
-      stages.fetched = { ...stages.fetched, found: true, user: summary(user) };
-
-      // 2. in scope (group membership for this one user: cost per 20 groups, not per group page)
-      clock = performance.now();
-      const groups = groupsToList(job);
-      const scope: NonNullable<ProvisionTrace["stages"]["inScope"]> = {
-        inScope: false,
-        reason: null,
-        groups: [],
-        groupsChecked: groups.length,
-        graphRequests: Math.ceil(groups.length / GROUPS_PER_CHECK),
-        ms: 0,
-      };
-      stages.inScope = scope;
-      let groupIds: ReadonlySet<string>;
-      try {
-        groupIds = new Set(groups.length > 0 ? await deps.directory.userGroups(entraId, groups, ctx.budget) : []);
-      } catch (error) {
-        scope.error = message(error);
-        return done(trace, clock, scope);
-      }
-      scope.groups = [...groupIds];
-      scope.ms = since(clock);
-      if (user.accountEnabled === false) {
-        // A run treats a disabled account as removed; removing is a run's reconciliation, not this.
-        scope.reason = "account disabled";
-      } else if (!inScope(job, groupIds)) {
-        scope.reason = "not a member of the job's source.groups";
-      } else {
-        scope.inScope = true;
-      }
-      if (!scope.inScope) {
-        trace.outcome = "out of scope";
-        return trace;
-      }
-
-      // 3. matched (the user map first; else the job's match keys over the site's users)
-      clock = performance.now();
-      const mapEntry = (await mapEntriesFor(deps.db.pool, job.id, [entraId])).get(entraId) ?? null;
-      const matched: NonNullable<ProvisionTrace["stages"]["matched"]> = {
-        wpUserId: mapEntry?.wpUserId ?? null,
-        how: mapEntry ? "user map" : null,
-        mapState: mapEntry?.state ?? null,
-        ms: 0,
-      };
-      stages.matched = matched;
-      if (!mapEntry && needsCurrent({ job, user, groupIds, mapEntry, selfId: Number.NaN })) {
-        try {
-          Object.assign(matched, await matchHow(ctx, job, user));
-        } catch (error) {
-          matched.error = message(error);
-          return done(trace, clock, matched);
-        }
-      }
-      matched.ms = since(clock);
-
-      // 4. planned and 5. applied: the run's own code, then the user map as a run records it.
-      clock = performance.now();
-      let outcome: Awaited<ReturnType<typeof syncUser>>;
-      try {
-        outcome = await syncUser(ctx, user, groupIds, mapEntry, makePageClaims());
-      } catch (error) {
-        stages.applied = { result: "failed", wpUserId: matched.wpUserId, error: message(error), ms: since(clock) };
-        return trace;
-      }
-      const { item } = outcome;
-      stages.planned = { action: item.action, wpUserId: item.wpUserId, diff: item.diff, reason: item.reason };
-      if (!dryRun && outcome.map) {
-        // last_seen_run is a run id; this write belongs to no run (user-map.ts casts null through).
-        await upsertMapEntries(deps.db.pool, job.id, null, [outcome.map]);
-      }
-      stages.applied = {
-        result: item.status === "failed" ? "failed" : dryRun ? "planned" : "ok",
-        wpUserId: item.wpUserId,
-        error: item.error,
-        ms: since(clock),
-      };
-      trace.outcome = item.status === "failed" ? "refused" : dryRun ? "planned" : "applied";
-      logger.info(
-        { job: job.id, entraId, dryRun, action: item.action, wpUserId: item.wpUserId, result: stages.applied.result },
-        "user synced on demand",
-      );
-      return trace;
+    syncUser(jobId, entraId, options = {}) {
+      // Every Graph and WordPress call ends by the budget's deadline, as in a step.
+      const deadline = Date.now() + deps.stepBudgetMs;
+      return withDeadline(deadline, () => syncOne(jobId, entraId, options));
     },
   };
+
+  async function syncOne(jobId: string, entraId: string, options: { dryRun?: boolean }): Promise<ProvisionTrace> {
+    const job = deps.jobs.find((candidate) => candidate.id === jobId);
+    if (!job) throw new NotFoundError(`unknown job ${jobId}`);
+    const dryRun = options.dryRun ?? false;
+    const ctx = makeStepContext(stepDeps, provisionRun(job.id, dryRun), job, "provision", deps.stepBudgetMs);
+    const trace: ProvisionTrace = {
+      job: job.id,
+      entraId,
+      dryRun,
+      outcome: "failed",
+      stages: {
+        fetched: { found: false, user: null, graphRequests: 1, ms: 0 },
+        inScope: null,
+        matched: null,
+        planned: null,
+        applied: null,
+      },
+    };
+    const { stages } = trace;
+
+    // 1. fetched
+    let clock = performance.now();
+    let user: GraphUser | null;
+    try {
+      user = await deps.directory.fetchUser(entraId, selectFor(job), ctx.budget);
+    } catch (error) {
+      stages.fetched.error = message(error);
+      return done(trace, clock, stages.fetched);
+    }
+    stages.fetched.ms = since(clock);
+    if (!user) {
+      trace.outcome = "not found";
+      return trace;
+    }
+    stages.fetched = { ...stages.fetched, found: true, user: summary(user) };
+
+    // 2. in scope (group membership for this one user: cost per 20 groups, not per group page)
+    clock = performance.now();
+    const groups = groupsToList(job);
+    const scope: NonNullable<ProvisionTrace["stages"]["inScope"]> = {
+      inScope: false,
+      reason: null,
+      groups: [],
+      groupsChecked: groups.length,
+      graphRequests: Math.ceil(groups.length / GROUPS_PER_CHECK),
+      ms: 0,
+    };
+    stages.inScope = scope;
+    let groupIds: ReadonlySet<string>;
+    try {
+      groupIds = new Set(groups.length > 0 ? await deps.directory.userGroups(entraId, groups, ctx.budget) : []);
+    } catch (error) {
+      scope.error = message(error);
+      return done(trace, clock, scope);
+    }
+    scope.groups = [...groupIds];
+    scope.ms = since(clock);
+    if (user.accountEnabled === false) {
+      // A run treats a disabled account as removed; removing is a run's reconciliation, not this.
+      scope.reason = "account disabled";
+    } else if (!inScope(job, groupIds)) {
+      scope.reason = "not a member of the job's source.groups";
+    } else {
+      scope.inScope = true;
+    }
+    if (!scope.inScope) {
+      trace.outcome = "out of scope";
+      return trace;
+    }
+
+    // 3. matched (the user map first; else the job's match keys over the site's users)
+    clock = performance.now();
+    const mapEntry = (await mapEntriesFor(deps.db.pool, job.id, [entraId])).get(entraId) ?? null;
+    const matched: NonNullable<ProvisionTrace["stages"]["matched"]> = {
+      wpUserId: mapEntry?.wpUserId ?? null,
+      how: mapEntry ? "user map" : null,
+      mapState: mapEntry?.state ?? null,
+      ms: 0,
+    };
+    stages.matched = matched;
+    if (!mapEntry && needsCurrent({ job, user, groupIds, mapEntry, selfId: Number.NaN })) {
+      try {
+        Object.assign(matched, await matchHow(ctx, job, user));
+      } catch (error) {
+        matched.error = message(error);
+        return done(trace, clock, matched);
+      }
+    }
+    matched.ms = since(clock);
+
+    // 4. planned and 5. applied: the run's own code, then the user map as a run records it.
+    clock = performance.now();
+    let outcome: Awaited<ReturnType<typeof syncUser>>;
+    try {
+      outcome = await syncUser(ctx, user, groupIds, mapEntry, makePageClaims());
+    } catch (error) {
+      stages.applied = { result: "failed", wpUserId: matched.wpUserId, error: message(error), ms: since(clock) };
+      return trace;
+    }
+    const { item } = outcome;
+    stages.planned = { action: item.action, wpUserId: item.wpUserId, diff: item.diff, reason: item.reason };
+    if (!dryRun && outcome.map) {
+      // last_seen_run is a run id; this write belongs to no run (user-map.ts casts null through).
+      await upsertMapEntries(deps.db.pool, job.id, null, [outcome.map]);
+    }
+    stages.applied = {
+      result: item.status === "failed" ? "failed" : dryRun ? "planned" : "ok",
+      wpUserId: item.wpUserId,
+      error: item.error,
+      ms: since(clock),
+    };
+    trace.outcome = item.status === "failed" ? "refused" : dryRun ? "planned" : "applied";
+    logger.info(
+      { job: job.id, entraId, dryRun, action: item.action, wpUserId: item.wpUserId, result: stages.applied.result },
+      "user synced on demand",
+    );
+    return trace;
+  }
 }
 
 /** Which of the job's match keys finds the WordPress user (the same index syncUser then uses: no extra requests). */

@@ -11,7 +11,7 @@ import { withTransaction } from "../db/pool";
 import { updateLeased } from "../db/runs";
 import { countActiveMapped, deleteMapEntries, markDeactivated } from "../db/user-map";
 import { protectedUser, runInOrder } from "./apply";
-import { LeaseLostError, nearDeadline, type StepContext, type StepOutcome } from "./step";
+import { finishedOf, LeaseLostError, nearDeadline, type StepContext, type StepOutcome, unlessOutOfTime } from "./step";
 
 /** Removals settled per commit. */
 const SLICE = 50;
@@ -69,12 +69,17 @@ async function removeSlices(ctx: StepContext): Promise<StepOutcome> {
     const run = ctx.run;
     const slice = await pendingRemovals(pool, run.id, SLICE);
     if (slice.length === 0) return complete(ctx);
-    const outcomes = await runInOrder(
-      slice.length,
-      ctx.deps.applyConcurrency,
-      () => true,
-      (i) => removeOne(ctx, slice[i]!),
+    const outOfTime: unknown[] = [];
+    const { finished: outcomes } = finishedOf(
+      await runInOrder(
+        slice.length,
+        ctx.deps.applyConcurrency,
+        () => !nearDeadline(ctx),
+        (i) => unlessOutOfTime(ctx, () => removeOne(ctx, slice[i]!), outOfTime),
+      ),
+      outOfTime,
     );
+    // Removals left unfinished stay pending for the next step.
     ctx.run = await withTransaction(pool, async (client) => {
       const counts = await settlePendingItems(
         client,
