@@ -132,9 +132,9 @@ export function makeWordPressClient(options: WordPressClientOptions): WordPressC
     try {
       res = await withRetries(policy, {
         async attempt() {
-          const timeoutMs = attemptTimeout(options.timeoutMs);
-          // The slot is held for the HTTP exchange only, not during backoff sleeps.
-          const raw = await limiter.run(() => exchange(req, url.toString(), path, timeoutMs));
+          // The slot is held for the HTTP exchange only, not during backoff sleeps; the timeout is
+          // taken once the slot is ours, so time spent queueing for it counts against the deadline.
+          const raw = await limiter.run(() => exchange(req, url.toString(), path, attemptTimeout(options.timeoutMs)));
           if (isRetryableStatus(raw.status)) throw new RetryableAnswer(raw);
           return raw;
         },
