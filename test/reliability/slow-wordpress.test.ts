@@ -104,7 +104,10 @@ describeWithWordPress("a WordPress slower than the step budget", (wp) => {
       );
 
       const users: SimUser[] = [...sim.tenant.users()];
-      const map = await expectConsistentDatabase(db.pool, runId, { state: "completed", entraIds: users.map((u) => u.id) });
+      const map = await expectConsistentDatabase(db.pool, runId, {
+        state: "completed",
+        entraIds: users.map((u) => u.id),
+      });
       await expectWordPressHolds(wp, domain, users, map);
       // The lease went from nobody to this service and back at every step: never lost, never taken over.
       const changes = await leaseChanges();
