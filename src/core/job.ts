@@ -25,4 +25,6 @@ export interface Job {
   safety: { maxDeleteFraction: number; maxDeleteCount: number };
   /** Optional URL that receives a JSON event when a run completes, fails or awaits approval. */
   webhook: string | null;
+  /** The Standard Webhooks secret ("whsec_" + base64) the events are signed with; required with webhook. */
+  webhookSecret: string | null;
 }

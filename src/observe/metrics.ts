@@ -10,7 +10,9 @@
  */
 import type { FastifyInstance } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { OutboxBacklog } from "../db/webhook-outbox";
 import type { RunState, SyncService } from "../sync/service";
+import type { DeliveryResult } from "./webhook";
 
 export const METRIC_PREFIX = "entra_wp_sync_";
 
@@ -88,6 +90,9 @@ export interface Metrics {
   recordWatchdog(job: string): void;
   /** active_runs is read from the service at scrape time (one activeRun query per job). */
   watchActiveRuns(service: Pick<SyncService, "jobs" | "activeRun">): void;
+  recordWebhookDelivery(result: DeliveryResult): void;
+  /** webhook_outbox_events is read at scrape time (one query). */
+  watchWebhookOutbox(read: () => Promise<OutboxBacklog>): void;
 }
 
 function bounded(value: string, allowed: (v: string) => boolean): string {
@@ -165,6 +170,25 @@ export function makeMetrics(): Metrics {
     labelNames: ["job"] as const,
     registers,
   });
+  const webhookDeliveries = new Counter({
+    name: name("webhook_deliveries_total"),
+    help: "Webhook delivery attempts by result: delivered, retry (another attempt later) or gave_up",
+    labelNames: ["result"] as const,
+    registers,
+  });
+  let outbox: (() => Promise<OutboxBacklog>) | null = null;
+  new Gauge({
+    name: name("webhook_outbox_events"),
+    help: "Webhook events in the outbox by state: pending (not delivered yet) or given_up",
+    labelNames: ["state"] as const,
+    registers,
+    async collect() {
+      const backlog = await outbox?.().catch(() => undefined);
+      if (!backlog) return;
+      this.set({ state: "pending" }, backlog.pending);
+      this.set({ state: "given_up" }, backlog.givenUp);
+    },
+  });
   let source: Pick<SyncService, "jobs" | "activeRun"> | null = null;
   new Gauge({
     name: name("active_runs"),
@@ -224,6 +248,12 @@ export function makeMetrics(): Metrics {
     },
     watchActiveRuns(service) {
       source = service;
+    },
+    recordWebhookDelivery(result) {
+      webhookDeliveries.inc({ result });
+    },
+    watchWebhookOutbox(read) {
+      outbox = read;
     },
   };
 }
