@@ -48,6 +48,8 @@ describe("the runtime wiring", () => {
       const metrics = await runtime.metrics.registry.metrics();
       expect(metrics).toMatch(/entra_wp_sync_runs_total\{job="default",state="completed"\} 1/);
       expect(metrics).toMatch(/entra_wp_sync_users_total\{job="default",action="create"\} 3/);
+      expect(metrics).toMatch(/entra_wp_sync_webhook_deliveries_total\{result="delivered"\} 1/);
+      expect(metrics).toMatch(/entra_wp_sync_webhook_outbox_events\{state="pending"\} 0/);
     } finally {
       await runtime.close();
       await db.close();

@@ -8,6 +8,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOption
 import type { ServiceSecrets } from "../bootstrap";
 import type { Config } from "../config";
 import type { Database } from "../db/pool";
+import { outboxBacklog } from "../db/webhook-outbox";
 import type { LinkGenerations } from "../links/generations";
 import type { Logger } from "../logger";
 import { type Metrics, registerMetricsRoute } from "../observe/metrics";
@@ -80,6 +81,7 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     statusPublic: deps.config.statusPublic,
     authFailures,
     ...(deps.watchdog ? { watchdog: () => deps.watchdog!.warnings() } : {}),
+    webhooks: () => outboxBacklog(deps.db.pool),
   });
   await app.register(async (scope) => registerTriggerRoutes(scope, deps, authFailures));
   await app.register(async (scope) => registerAdminRoutes(scope, deps, authFailures));

@@ -5,6 +5,7 @@
  * and Referer headers.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from "fastify";
+import type { OutboxBacklog } from "../db/webhook-outbox";
 import { bearerToken, secretEquals } from "../http/auth";
 import { sendProblem } from "../http/problem";
 import type { RunItem, SyncService } from "../sync/service";
@@ -16,6 +17,8 @@ export interface StatusDeps {
   adminToken: string;
   statusPublic: boolean;
   watchdog?: () => WatchdogWarning[];
+  /** The webhook outbox's backlog (events waiting, given up). */
+  webhooks?: () => Promise<OutboxBacklog>;
   /**
    * The admin API's failed-authentication budget (src/http/auth.ts makeAuthFailureBudget), so the
    * page is no easier a place to guess the admin token than the API. Unused when the page is public.
@@ -113,6 +116,7 @@ export function registerStatusRoutes(app: FastifyInstance, deps: StatusDeps): vo
       now: now(),
       jobs,
       warnings: deps.watchdog?.() ?? [],
+      webhooks: (await deps.webhooks?.().catch(() => null)) ?? null,
       refreshSeconds: deps.refreshSeconds ?? 5,
     });
     return reply
