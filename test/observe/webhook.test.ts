@@ -3,8 +3,10 @@
  * last transition, any replica delivers it, signed the Standard Webhooks way, with retries that
  * survive the process and a give-up time.
  */
+import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import path from "node:path";
 import { mirrorJobs } from "../../src/db/jobs";
 import { insertRun } from "../../src/db/runs";
 import { outboxBacklog } from "../../src/db/webhook-outbox";
@@ -145,6 +147,28 @@ describe("webhook delivery from the outbox", () => {
       expect(await outboxBacklog(db.pool)).toMatchObject({ pending: 0, givenUp: 0 });
       expect(log()).toContain(`"webhook":"http://127.0.0.1:${receiver.port}/[REDACTED]"`);
       for (const secret of [QUERY_SECRET, PASSWORD, TEST_WEBHOOK_SECRET]) expect(log()).not.toContain(secret);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it("passes the README's verification snippet, which refuses a forged body", async () => {
+    const receiver = await aReceiver([200]);
+    const job = aJob().withId("readme").withWebhook(`http://127.0.0.1:${receiver.port}/x`).build();
+    try {
+      await settleRun(job, "completed");
+      await delivery([job]).deliverer.deliverDue();
+      const readme = fs.readFileSync(path.join(__dirname, "../../README.md"), "utf8");
+      const snippet = /### Webhooks[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)?.[1];
+      expect(snippet).toBeDefined();
+      const verify = new Function("require", `${snippet!.replace(/^ {2}/gm, "")}\nreturn verify;`)(require) as (
+        secret: string,
+        headers: http.IncomingHttpHeaders,
+        body: string,
+      ) => boolean;
+      const [d] = receiver.deliveries;
+      expect(verify(TEST_WEBHOOK_SECRET, d!.headers, d!.body)).toBe(true);
+      expect(verify(TEST_WEBHOOK_SECRET, d!.headers, d!.body.replace("readme", "forged"))).toBe(false);
     } finally {
       await receiver.close();
     }
