@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { loadConfig } from "../src/config";
 import { openRuntime } from "../src/runtime";
 import { TEST_WEBHOOK_SECRET } from "./helpers/builders";
-import { makeTestDatabase } from "./helpers/db";
+import { makeTestDatabase, serviceDatabaseEnv } from "./helpers/db";
 import { FakeDirectory } from "./helpers/engine";
 import { FakeSite } from "./helpers/fake-site";
 import { logSink } from "./helpers/log-sink";
@@ -25,7 +25,7 @@ describe("the runtime wiring", () => {
     const db = await makeTestDatabase();
     const runtime = await openRuntime(
       loadConfig({
-        DATABASE_URL: db.url ?? "",
+        ...serviceDatabaseEnv(db),
         SYNC_TRIGGER_MODE: "manual",
         SYNC_WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`,
         SYNC_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
