@@ -36,7 +36,7 @@ export interface WordPressClientOptions {
 }
 
 export interface WpRequest {
-  method: "GET" | "POST" | "DELETE";
+  method: "GET" | "POST" | "DELETE" | "OPTIONS";
   /** REST route below /wp-json, e.g. "/wp/v2/users/5". */
   route: string;
   query?: Record<string, string | number | boolean | undefined>;
