@@ -54,7 +54,7 @@ function matchBy<T extends { id: number }>(
 }
 
 /** The mapped e-mail, then Graph's mail, then a UPN that looks like an address; no repeats. */
-function emailsOf(user: GraphUser, desired: Record<string, string>): string[] {
+export function emailsOf(user: GraphUser, desired: Record<string, string>): string[] {
   const upn = typeof user.userPrincipalName === "string" ? user.userPrincipalName.trim() : "";
   const candidates = [
     desired.email,

@@ -12,16 +12,18 @@ import type { Logger } from "pino";
 import { coerceError, NotFoundError, UpstreamError } from "../core/errors";
 import type { Job } from "../core/job";
 import { desiredFields, selectFor } from "../core/mapping";
-import { matchUser } from "../core/match";
+import { emailsOf, matchUser } from "../core/match";
 import { type MapEntry, needsCurrent } from "../core/plan";
 import { inScope } from "../core/roles";
+import { uniqueUsername, usernameCandidate } from "../core/username";
 import type { Database } from "../db/pool";
 import { type Run, zeroCounts } from "../db/runs";
 import { mapEntriesFor, upsertMapEntries } from "../db/user-map";
 import { withDeadline } from "../net/deadline";
+import { makeUserIndex, type UserIndex } from "../wordpress/user-index";
 import { makePageClaims, syncUser } from "./apply";
 import { groupsToList } from "./listing";
-import type { Directory, GraphUser, Site } from "./ports";
+import type { Directory, GraphUser, Site, WpUser } from "./ports";
 import type { ItemAction } from "./service";
 import { makeStepContext, memoiseSelfId, type StepContext, type StepDeps } from "./step";
 
@@ -192,8 +194,13 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
       return trace;
     }
 
-    // 3. matched (the user map first; else the job's match keys over the site's users)
+    // 3. matched (the user map first; else the job's match keys, by direct lookups)
     clock = performance.now();
+    let lookups: Promise<UserIndex> | null = null;
+    ctx.index = () => {
+      lookups ??= lookupIndex(deps.site, job, user);
+      return lookups;
+    };
     const mapEntry = (await mapEntriesFor(deps.db.pool, job.id, [entraId])).get(entraId) ?? null;
     const matched: NonNullable<ProvisionTrace["stages"]["matched"]> = {
       wpUserId: mapEntry?.wpUserId ?? null,
@@ -255,6 +262,29 @@ async function matchHow(
     if (found) return { wpUserId: found.id, how: key };
   }
   return { wpUserId: null, how: null };
+}
+
+/**
+ * What provisioning one user needs to know of WordPress, from direct lookups rather than a listing
+ * of the whole site (100,000 users are 1,000 list requests): the user by Entra id (the companion
+ * plugin's filter), by each e-mail it may have, and the logins a new user could be given, from the
+ * rule's candidate up to the first free one. A handful of requests whatever the site's size.
+ */
+async function lookupIndex(site: Site, job: Job, user: GraphUser): Promise<UserIndex> {
+  const emails = job.match.includes("email") ? emailsOf(user, desiredFields(job, user)) : [];
+  const found = await Promise.all([
+    job.match.includes("entraId") ? site.findByEntraId(user.id) : null,
+    ...emails.map((email) => site.findUser({ email })),
+  ]);
+  const taken = new Set<string>();
+  for (;;) {
+    const login = uniqueUsername(usernameCandidate(job, user), (candidate) => taken.has(candidate.toLowerCase()));
+    const holder = await site.findUser({ username: login });
+    if (!holder) break;
+    found.push(holder);
+    taken.add(login.toLowerCase());
+  }
+  return makeUserIndex(found.filter((u): u is WpUser => u !== null));
 }
 
 /** A run-shaped context for apply.ts: no run row exists, nothing is itemised. */

@@ -1,4 +1,4 @@
 /** WordPress REST implementation of the engine's Site port, plus what only WordPress knows (logins, matching). */
 export type { WordPressMetrics } from "./client";
 export { makeWordPressSite, type WordPressSiteOptions } from "./site";
-export { buildUserIndex, type UserIndex } from "./user-index";
+export { buildUserIndex, makeUserIndex, type UserIndex } from "./user-index";

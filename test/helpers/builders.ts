@@ -14,10 +14,10 @@ import type { ItemAction, RunCounts, RunItem, RunState, RunSummary, RunTrigger }
 
 const clone = <T>(value: T): T => structuredClone(value);
 
-/** The Entra object id of the numbered test user n. */
 /** A Standard Webhooks secret: "whsec_" + base64 of 32 bytes. */
 export const TEST_WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
 
+/** The Entra object id of the numbered test user n. */
 export function entraId(n: number): string {
   return `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
 }
