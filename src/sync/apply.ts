@@ -10,6 +10,7 @@ import { isProtected, type MapEntry, needsCurrent, type PlanInput, planUser, typ
 import { uniqueUsername } from "../core/username";
 import type { ItemInput } from "../db/items";
 import { type MapWrite, mapOwnerOf } from "../db/user-map";
+import { makeLimiter } from "../net/limiter";
 import type { GraphUser, WpUser } from "./ports";
 import type { StepContext } from "./step";
 
@@ -229,9 +230,10 @@ export async function protectedUser(ctx: StepContext, user: WpUser): Promise<boo
 }
 
 /**
- * Runs tasks in order with at most `limit` in flight, starting a new one only while `canStart()`
- * (the first always starts, so every step makes progress). Waits for everything started, then
- * throws the first error. Returns the results of the started prefix.
+ * Runs tasks in order with at most `limit` in flight (the one limiter, src/net/limiter.ts: FIFO,
+ * so tasks start in index order), starting a new one only while `canStart()` (the first always
+ * starts, so every step makes progress). Waits for everything started, then throws the first
+ * error. Returns the results of the started prefix.
  */
 export async function runInOrder<T>(
   count: number,
@@ -239,20 +241,24 @@ export async function runInOrder<T>(
   canStart: () => boolean,
   task: (index: number) => Promise<T>,
 ): Promise<T[]> {
+  const limiter = makeLimiter(Math.max(1, Math.min(limit, count)));
   const results: T[] = [];
-  let next = 0;
+  let started = 0;
   let failure: { error: unknown } | null = null;
-  const worker = async (): Promise<void> => {
-    while (next < count && failure === null && (next === 0 || canStart())) {
-      const index = next++;
-      try {
-        results[index] = await task(index);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
+  await Promise.all(
+    Array.from({ length: count }, (_, index) =>
+      limiter.run(async () => {
+        // Once one task may not start (or one failed), none after it does: the started ones stay a prefix.
+        if (failure !== null || started < index || (index > 0 && !canStart())) return;
+        started++;
+        try {
+          results[index] = await task(index);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }),
+    ),
+  );
   if (failure) throw (failure as { error: unknown }).error;
-  return results.slice(0, next);
+  return results.slice(0, started);
 }
