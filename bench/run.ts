@@ -4,14 +4,16 @@
  * Needs root with apt (or a machine where scripts/wordpress-local.sh already works) for the real
  * WordPress rows; BENCH_SKIP_WORDPRESS=1 runs the other rows only. Sizes: BENCH_USERS (1000),
  * BENCH_RESYNC_USERS (10000), BENCH_CONTINUE_USERS (3000), BENCH_CONTINUE_RESYNCS (5),
- * BENCH_MEMORY_USERS (100000), BENCH_PLANNING_PAGES (10), BENCH_PROVISION_SITE_USERS (100000).
- * BENCH_ONLY=writes,continue,resync,planning,provision,memory picks scenarios. See README "Benchmarks" for what each row means.
+ * BENCH_MEMORY_USERS (100000), BENCH_PLANNING_PAGES (10), BENCH_CUSTOMER_USERS (100000),
+ * BENCH_PROVISION_SITE_USERS (100000). BENCH_ONLY=writes,continue,resync,customers,planning,provision,memory
+ * picks scenarios. See README "Benchmarks" for what each row means.
  */
 import os from "node:os";
 import { serverAnswers } from "./lib/service";
 import { median, ms, percentile, type Row, renderTable } from "./lib/stats";
 import { startBenchWordPress } from "./lib/wordpress";
 import { benchContinueLatency, type ContinueResult } from "./scenarios/continue-latency";
+import { benchCustomerRescan, type CustomerRescanResult } from "./scenarios/customer-rescan";
 import { benchMemory, type MemoryResult } from "./scenarios/memory";
 import { benchPlanning, type PageCost, type PlanningResult } from "./scenarios/planning";
 import { benchProvision, type ProvisionCase, type ProvisionResult } from "./scenarios/provision";
@@ -60,6 +62,10 @@ async function main(): Promise<void> {
   if (wanted("resync")) {
     log("resync: setup sync, then the timed re-sync");
     rows.push(resyncRow(await benchResync(size("BENCH_RESYNC_USERS", 10_000))));
+  }
+  if (wanted("customers")) {
+    log("customers: setup sync of a customer tenant, then the timed full re-scan");
+    rows.push(customerRescanRow(await benchCustomerRescan(size("BENCH_CUSTOMER_USERS", 100_000))));
   }
   if (wanted("planning")) {
     log("planning: pages of 999 against zero-latency Graph-free timings");
@@ -158,6 +164,18 @@ function resyncRow(r: ResyncResult): Row {
       `${n(r.unchanged)} unchanged (setup sync ${(r.setupMs / 1000).toFixed(1)} s)`,
     target: "< 10 s and 0 WP requests",
     pass: r.wallMs < 10_000 && r.wpRequests === 0 && r.unchanged === r.users,
+  };
+}
+
+function customerRescanRow(r: CustomerRescanResult): Row {
+  return {
+    what: `customer tenant re-scan, ${n(r.users)} unchanged customers (full listing, Graph sim, fake WP)`,
+    measured:
+      `${(r.wallMs / 1000).toFixed(1)} s, ${r.graphRequests} Graph requests, ${r.wpRequests} WordPress requests ` +
+      `(${r.wpWrites} writes), ${n(r.unchanged)} unchanged + ${n(r.skipped)} skipped without e-mail ` +
+      `(setup sync ${(r.setupMs / 1000).toFixed(1)} s)`,
+    target: "0 WP requests, 1 Graph request per 999",
+    pass: r.wpRequests === 0 && r.graphRequests === Math.ceil(r.users / 999),
   };
 }
 

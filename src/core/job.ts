@@ -2,6 +2,8 @@
 
 export type TriggerMode = "manual" | "link-start" | "link-start-continue" | "schedule";
 export type SourceMode = "full" | "delta";
+/** "external": an Entra External ID or Azure AD B2C customer tenant (src/core/customer.ts). */
+export type TenantKind = "workforce" | "external";
 export type MatchKey = "entraId" | "email" | "username";
 /** How a new WordPress login is derived: the whole UPN, the UPN before "@", or the e-mail. */
 export type UsernameRule = "upn" | "upnPrefix" | "email";
@@ -11,7 +13,14 @@ export type MissingAction = "none" | "deactivate" | "delete";
 export interface Job {
   id: string;
   trigger: { mode: TriggerMode; schedule: string | null; timezone: string };
-  source: { mode: SourceMode; filter: string | null; groups: string[]; pageSize: number; attributes: string[] };
+  source: {
+    mode: SourceMode;
+    filter: string | null;
+    groups: string[];
+    pageSize: number;
+    attributes: string[];
+    tenantKind: TenantKind;
+  };
   match: MatchKey[];
   username: UsernameRule;
   /**

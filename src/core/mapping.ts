@@ -4,6 +4,7 @@
  * nested property ("onPremisesExtensionAttributes.extensionAttribute1"); $select gets its first part.
  */
 import type { GraphUser } from "../sync/ports";
+import { CUSTOMER_SELECTED, customerEmail, isCustomerJob } from "./customer";
 import type { Job } from "./job";
 
 /** Selected on every listing: the engine and the plan need them whatever the job maps. */
@@ -21,6 +22,7 @@ export function attributesOf(expression: string): string[] {
 export function selectFor(job: Job): string[] {
   const names = [
     ...ALWAYS_SELECTED,
+    ...(isCustomerJob(job) ? CUSTOMER_SELECTED : []),
     ...Object.values(job.fields).flatMap((expression) => attributesOf(expression).map(topLevel)),
     ...job.source.attributes.map(topLevel),
   ];
@@ -47,6 +49,11 @@ export function desiredFields(job: Job, user: GraphUser): Record<string, string>
   for (const [field, expression] of Object.entries(job.fields)) {
     const value = evaluate(expression, user);
     if (value !== null) fields[field] = truncate(value, WP_FIELD_MAX_LENGTH[field]);
+  }
+  // Customer tenants: the e-mail comes from the sign-in identities, never from a mapping (job-schema.ts).
+  if (isCustomerJob(job)) {
+    const email = customerEmail(user);
+    if (email !== null) fields.email = email;
   }
   return fields;
 }

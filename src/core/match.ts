@@ -1,5 +1,6 @@
 /** Finding the WordPress user an unmapped Entra user already has, in the job's match order. */
 import type { GraphUser, WpUser } from "../sync/ports";
+import { isCustomerJob } from "./customer";
 import type { Job } from "./job";
 import { usernameCandidate } from "./username";
 
@@ -43,7 +44,7 @@ function matchBy<T extends { id: number }>(
     case "entraId":
       return index.byEntraId?.(user.id) ?? null;
     case "email":
-      for (const email of emailsOf(user, desired)) {
+      for (const email of emailsOf(job, user, desired)) {
         const found = index.byEmail(email);
         if (found) return found;
       }
@@ -53,8 +54,12 @@ function matchBy<T extends { id: number }>(
   }
 }
 
-/** The mapped e-mail, then Graph's mail, then a UPN that looks like an address; no repeats. */
-export function emailsOf(user: GraphUser, desired: Record<string, string>): string[] {
+/**
+ * The mapped e-mail, then Graph's mail, then a UPN that looks like an address; no repeats. A
+ * customer's UPN is generated and their e-mail already derived (customer.ts): only that one.
+ */
+export function emailsOf(job: Job, user: GraphUser, desired: Record<string, string>): string[] {
+  if (isCustomerJob(job)) return desired.email ? [desired.email] : [];
   const upn = typeof user.userPrincipalName === "string" ? user.userPrincipalName.trim() : "";
   const candidates = [
     desired.email,

@@ -3,6 +3,7 @@
  * WordPress's current state. Pure: the engine does the I/O before (fetch, match) and after (apply).
  */
 import type { GraphUser, WpUser, WpWrite } from "../sync/ports";
+import { isUnmatchableCustomer, signInNote } from "./customer";
 import { hashOf } from "./hash";
 import type { Job } from "./job";
 import { desiredFields } from "./mapping";
@@ -56,12 +57,14 @@ export interface PlanInput {
 /**
  * Whether planUser needs WordPress's current state of the user. False for a mapped, active user
  * whose desired hash equals the stored one (unchanged: zero WordPress requests, which is what makes
- * a re-sync of 10,000 unchanged users cheap) and for users out of scope.
+ * a re-sync of 10,000 unchanged users cheap), for users out of scope, and for customers with
+ * nothing to create or match them by (customer.ts).
  */
 export function needsCurrent(input: Omit<PlanInput, "current">): boolean {
   const { job, user, groupIds, mapEntry } = input;
   if (!inScope(job, groupIds)) return false;
-  if (mapEntry === null || mapEntry.state !== "active") return true;
+  if (mapEntry === null) return !isUnmatchableCustomer(job, user);
+  if (mapEntry.state !== "active") return true;
   return mapEntry.hash !== hashOf(desiredFields(job, user), resolveRoles(job, groupIds));
 }
 
@@ -100,7 +103,15 @@ export function currentFields(job: Job, wpUser: WpUser): Record<string, string> 
   return fields;
 }
 
+/** The plan for one user; a social customer account's provider is noted on it (customer.ts). */
 export function planUser(input: PlanInput): UserPlan {
+  const plan = decide(input);
+  const note = signInNote(input.job, input.user);
+  if (note === null) return plan;
+  return { ...plan, reason: plan.reason === null ? note : `${plan.reason} (${note})` };
+}
+
+function decide(input: PlanInput): UserPlan {
   const { job, user, groupIds, mapEntry, current, selfId } = input;
   const desired = desiredFields(job, user);
   const resolved = resolveRoles(job, groupIds);

@@ -5,6 +5,7 @@
  * logins case-insensitively (existing_user_login for `ALICE` vs `alice`), so case carries nothing.
  */
 import type { GraphUser } from "../sync/ports";
+import { customerLogin, isCustomerJob } from "./customer";
 import type { Job } from "./job";
 
 /** wp_insert_user refuses longer logins (user_login_too_long, HTTP 500). */
@@ -60,11 +61,17 @@ export function sanitizeLogin(raw: string): string {
   return login.slice(0, MAX_LOGIN_LENGTH).trim();
 }
 
-/** The login a new WordPress user gets, by the job's username rule; never "". */
+/**
+ * The login a new WordPress user gets, by the job's username rule; never "". Customer tenants
+ * generate the UPN (<guid>@tenant.onmicrosoft.com), so there the login is the customer's own.
+ */
 export function usernameCandidate(job: Job, user: GraphUser): string {
   const upn = text(user.userPrincipalName);
   let raw: string | null;
-  switch (job.username) {
+  switch (isCustomerJob(job) ? "customer" : job.username) {
+    case "customer":
+      raw = customerLogin(user);
+      break;
     case "upn":
       raw = upn;
       break;

@@ -53,7 +53,9 @@ export function makeGraphDirectory(options: GraphDirectoryOptions): Directory {
   return {
     async fetchUsersPage(query: UsersQuery, cursor: string | null, budget: Budget): Promise<UsersPage> {
       if (query.mode === "delta") {
-        const page = await get("users delta", cursor ?? deltaUrl(base, query), budget);
+        const page = await get("users delta", cursor ?? deltaUrl(base, query), budget).catch((error: unknown) => {
+          throw explainDeltaRefusal(error);
+        });
         return toUsersPage(page);
       }
       validatePageSize(query.pageSize);
@@ -122,6 +124,18 @@ function toUsersPage(page: Collection): UsersPage {
     deltaLink: page["@odata.deltaLink"] ?? null,
     totalCount: typeof page["@odata.count"] === "number" ? page["@odata.count"] : null,
   };
+}
+
+/**
+ * Customer tenants (External ID, B2C) have no change tracking: Graph answers /users/delta with 400
+ * Request_UnsupportedQuery "Change enumeration is not supported for requested tenant.". A job
+ * declared as a workforce one against such a tenant learns what to change.
+ */
+function explainDeltaRefusal(error: unknown): unknown {
+  if (!(error instanceof UpstreamError && error.details.code === "Request_UnsupportedQuery")) return error;
+  const hint =
+    '; this looks like an Entra External ID or Azure AD B2C tenant, which has no delta: declare the job with source.tenantKind "external" (full listings)';
+  return new UpstreamError(`${error.message}${hint}`, error.source, error.kind, error.details);
 }
 
 /** A request that hangs must not hold the step past its deadline: each attempt gets what is left of it. */

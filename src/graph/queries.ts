@@ -2,16 +2,7 @@
 import { UpstreamError } from "../core/errors";
 import type { UsersQuery } from "../sync/ports";
 
-/**
- * ne, not and endsWith are "advanced queries": Graph answers 400 Request_UnsupportedQuery unless the
- * request carries ConsistencyLevel: eventual and $count=true (aad-advanced-queries.md). Literals are
- * blanked first so a name like 'Ne Zha' does not count.
- */
-export function needsAdvancedQuery(filter: string | null): boolean {
-  if (!filter) return false;
-  const code = filter.replace(/'(?:[^']|'')*'/g, "''");
-  return /\b(ne|not)\b/i.test(code) || /\bendswith\s*\(/i.test(code);
-}
+export { needsAdvancedQuery } from "../core/graph-query";
 
 export function validatePageSize(pageSize: number): void {
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 999) {

@@ -5,12 +5,22 @@
  */
 import { Cron } from "croner";
 import { ConfigError } from "../core/errors";
-import type { Job, MatchKey, MissingAction, RoleMode, SourceMode, TriggerMode, UsernameRule } from "../core/job";
+import { needsAdvancedQuery } from "../core/graph-query";
+import type {
+  Job,
+  MatchKey,
+  MissingAction,
+  RoleMode,
+  SourceMode,
+  TenantKind,
+  TriggerMode,
+  UsernameRule,
+} from "../core/job";
 import { webhookKey } from "../net/webhook-signature";
 
 export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   trigger: { mode: "link-start-continue", schedule: null, timezone: "UTC" },
-  source: { mode: "full", filter: null, groups: [], pageSize: 500, attributes: [] },
+  source: { mode: "full", filter: null, groups: [], pageSize: 500, attributes: [], tenantKind: "workforce" },
   match: ["entraId", "email", "username"],
   username: "upn",
   fields: { first_name: "givenName", last_name: "surname", name: "displayName", email: "mail|userPrincipalName" },
@@ -36,6 +46,7 @@ export const SYNC_VARIABLES = {
   SYNC_GROUPS: { path: "source.groups", default: "" },
   SYNC_PAGE_SIZE: { path: "source.pageSize", default: "500" },
   SYNC_ATTRIBUTES: { path: "source.attributes", default: "" },
+  SYNC_TENANT_KIND: { path: "source.tenantKind", default: "workforce" },
   SYNC_MATCH: { path: "match", default: "entraId,email,username" },
   SYNC_USERNAME: { path: "username", default: "upn" },
   SYNC_FIELDS: { path: "fields", default: JSON.stringify(JOB_DEFAULTS.fields) },
@@ -179,7 +190,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
       r.fail("trigger.schedule", `must be a 5- or 6-field cron expression (got ${show(schedule)}: ${problem})`);
   }
 
-  const source = r.section(job.source, "source", ["mode", "filter", "groups", "pageSize", "attributes"]);
+  const source = r.section(job.source, "source", ["mode", "filter", "groups", "pageSize", "attributes", "tenantKind"]);
   const sourceMode = r.oneOf<SourceMode>(source.mode, "source.mode", ["full", "delta"], d.source.mode);
   const filter = r.nullableText(source.filter, "source.filter");
   if (filter !== null && sourceMode === "delta") {
@@ -188,13 +199,19 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   const groups = r.list(source.groups, "source.groups", d.source.groups, (v, p) => r.text(v, p, ""));
   const pageSize = r.integer(source.pageSize, "source.pageSize", 1, 999, d.source.pageSize);
   const attributes = r.list(source.attributes, "source.attributes", d.source.attributes, (v, p) => attribute(r, v, p));
+  const kinds: TenantKind[] = ["workforce", "external"];
+  const tenantKind = r.oneOf(source.tenantKind, "source.tenantKind", kinds, d.source.tenantKind);
+  const customer = tenantKind === "external";
+  if (customer) checkCustomerJob(r, job, { mode: sourceMode, filter });
 
   const matchKeys: MatchKey[] = ["entraId", "email", "username"];
-  const match = r.list(job.match, "match", d.match, (v, p) => r.oneOf(v, p, matchKeys, "email"));
+  const matchDefault: MatchKey[] = customer ? ["entraId", "email"] : d.match;
+  const match = r.list(job.match, "match", matchDefault, (v, p) => r.oneOf(v, p, matchKeys, "email"));
   if (match.length === 0) r.fail("match", `must name at least one of ${matchKeys.join(", ")}`);
   const rules: UsernameRule[] = ["upn", "upnPrefix", "email"];
-  const username = r.oneOf(job.username, "username", rules, d.username);
-  const fields = validateFields(r, job.fields);
+  // Customer logins never follow a rule (customer.ts): "email" records that they are not the UPN.
+  const username = r.oneOf(job.username, "username", rules, customer ? "email" : d.username);
+  const fields = validateFields(r, job.fields, customer);
 
   const roles = r.section(job.roles, "roles", ["mode", "default", "groups"]);
   const roleModes: RoleMode[] = ["replace", "add", "skip"];
@@ -239,7 +256,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   return {
     id: origin.id,
     trigger: { mode: triggerMode, schedule, timezone },
-    source: { mode: sourceMode, filter, groups, pageSize, attributes },
+    source: { mode: sourceMode, filter, groups, pageSize, attributes, tenantKind },
     match,
     username,
     fields,
@@ -281,9 +298,57 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   };
 }
 
-/** fields replaces the default mapping as a whole (so a default field can be dropped); email is required. */
-function validateFields(r: JobReader, raw: unknown): Record<string, string> {
-  if (raw === undefined) return { ...JOB_DEFAULTS.fields };
+/**
+ * Customer tenants (Entra External ID, Azure AD B2C) have no change tracking and no advanced
+ * queries, and their userPrincipalName is generated: refuse at start-up what cannot work there.
+ */
+function checkCustomerJob(
+  r: JobReader,
+  job: Record<string, unknown>,
+  source: { mode: SourceMode; filter: string | null },
+) {
+  const where = `with source.tenantKind "external"`;
+  if (source.mode === "delta") {
+    r.fail(
+      "source.mode",
+      `"delta" is not available ${where}: Microsoft Graph has no change tracking in External ID and B2C tenants (no /users/delta, no change notifications); use "full" and schedule it`,
+    );
+  }
+  if (needsAdvancedQuery(source.filter)) {
+    r.fail(
+      "source.filter",
+      `cannot use ne, not or endsWith ${where}: those are advanced queries, which External ID and B2C tenants do not support (got ${show(source.filter)})`,
+    );
+  }
+  if (job.username === "upn" || job.username === "upnPrefix") {
+    r.fail(
+      "username",
+      `cannot be ${show(job.username)} ${where}: customer accounts have a generated userPrincipalName (<guid>@<tenant>.onmicrosoft.com); their login is the userName identity, else the e-mail (leave username out)`,
+    );
+  }
+  if (Array.isArray(job.match) && job.match.includes("username")) {
+    r.fail(
+      "match",
+      `cannot include "username" ${where}: customers choose their user names themselves, so one could sign up as an existing WordPress login and take that account over (match by "entraId" and "email")`,
+    );
+  }
+  if (isObject(job.fields) && "email" in job.fields) {
+    r.fail(
+      "fields.email",
+      `is derived ${where} (the emailAddress identity, then mail, then otherMails): leave it out of fields`,
+    );
+  }
+}
+
+/**
+ * fields replaces the default mapping as a whole (so a default field can be dropped); email is
+ * required, except for customer tenants, where it is derived from the sign-in identities.
+ */
+function validateFields(r: JobReader, raw: unknown, derivedEmail: boolean): Record<string, string> {
+  if (raw === undefined) {
+    const { email: _derived, ...rest } = JOB_DEFAULTS.fields;
+    return derivedEmail ? rest : { ...JOB_DEFAULTS.fields };
+  }
   if (!isObject(raw)) r.fail("fields", `must be an object of WordPress field -> Graph attributes (got ${show(raw)})`);
   const fields: Record<string, string> = {};
   for (const [key, expression] of Object.entries(raw)) {
@@ -301,7 +366,7 @@ function validateFields(r: JobReader, raw: unknown): Record<string, string> {
     }
     fields[key] = names.join("|");
   }
-  if (fields.email === undefined)
+  if (fields.email === undefined && !derivedEmail)
     r.fail("fields.email", `is required (WordPress needs an e-mail address), e.g. "mail|userPrincipalName"`);
   return fields;
 }

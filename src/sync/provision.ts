@@ -271,7 +271,7 @@ async function matchHow(
  * rule's candidate up to the first free one. A handful of requests whatever the site's size.
  */
 async function lookupIndex(site: Site, job: Job, user: GraphUser): Promise<UserIndex> {
-  const emails = job.match.includes("email") ? emailsOf(user, desiredFields(job, user)) : [];
+  const emails = job.match.includes("email") ? emailsOf(job, user, desiredFields(job, user)) : [];
   const found = await Promise.all([
     job.match.includes("entraId") ? site.findByEntraId(user.id) : null,
     ...emails.map((email) => site.findUser({ email })),

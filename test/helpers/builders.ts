@@ -116,6 +116,13 @@ class JobBuilder {
     this.job.safety = { maxDeleteFraction, maxDeleteCount };
     return this;
   }
+  /** A customer-tenant job with the defaults job-schema.ts gives one (no mapped e-mail, no UPN logins). */
+  forCustomerTenant(): this {
+    const { email: _derived, ...fields } = this.job.fields;
+    Object.assign(this.job, { fields, match: ["entraId", "email"], username: "email" });
+    this.job.source.tenantKind = "external";
+    return this;
+  }
   build(): Job {
     return clone(this.job);
   }
@@ -179,6 +186,28 @@ class GraphUserBuilder {
     this.user.userType = "Guest";
     this.user.userPrincipalName = "ann.lee_fabrikam.com#EXT#@contoso.onmicrosoft.com";
     this.user.mail = "ann.lee@fabrikam.com";
+    return this;
+  }
+  /**
+   * A customer of an External ID / B2C tenant: generated UPN, no mail, and the given sign-in
+   * identity (`federated` with a social issuer, or a local `emailAddress` / `userName`).
+   */
+  asCustomer(
+    signInType: "emailAddress" | "userName" | "federated",
+    issuerAssignedId: string,
+    issuer = "contosocustomers.onmicrosoft.com",
+  ): this {
+    this.user.userPrincipalName = `${this.user.id}@contosocustomers.onmicrosoft.com`;
+    this.user.mail = null;
+    this.user.otherMails = [];
+    this.user.identities = [
+      { signInType, issuer, issuerAssignedId },
+      {
+        signInType: "userPrincipalName",
+        issuer: "contosocustomers.onmicrosoft.com",
+        issuerAssignedId: this.user.userPrincipalName,
+      },
+    ];
     return this;
   }
   with(attribute: string, value: unknown): this {

@@ -75,6 +75,7 @@ describe("loadJobs without a jobs file", () => {
         groups: ["g-1", "g-2"],
         pageSize: 999,
         attributes: ["department", "employeeId"],
+        tenantKind: "workforce",
       },
       match: ["email", "username"],
       username: "upnPrefix",
@@ -217,7 +218,7 @@ describe("job validation", () => {
   describe("unknown keys", () => {
     it("are rejected with their path and a suggestion", () => {
       expect(errorOf(() => parseOne({ source: { pagesize: 10 } }))).toBe(
-        'job "staff": source.pagesize is not a known key (did you mean pageSize?) (expected one of: mode, filter, groups, pageSize, attributes)',
+        'job "staff": source.pagesize is not a known key (did you mean pageSize?) (expected one of: mode, filter, groups, pageSize, attributes, tenantKind)',
       );
       expect(errorOf(() => parseOne({ trigers: {} }))).toMatch(/^job "staff": trigers is not a known key/);
       expect(errorOf(() => parseOne({ roles: { groups: [{ group: "g", role: "r", rank: 1 }] } }))).toContain(
@@ -284,6 +285,47 @@ describe("job validation", () => {
       );
       expect(errorOf(() => parseOne({ source: { attributes: ["depart ment"] } }))).toContain(
         "source.attributes[0] must be a Graph attribute name",
+      );
+    });
+  });
+
+  describe("customer tenants (source.tenantKind external)", () => {
+    const external = (source: Record<string, unknown> = {}, rest: Record<string, unknown> = {}) =>
+      parseOne({ source: { tenantKind: "external", ...source }, ...rest });
+
+    it("defaults to a full listing matched by object id then e-mail, with the e-mail derived, not mapped", () => {
+      const job = external({ pageSize: 999 });
+      expect(job.source).toEqual({ ...JOB_DEFAULTS.source, pageSize: 999, tenantKind: "external" });
+      expect(job.match).toEqual(["entraId", "email"]);
+      expect(job.fields).toEqual({ first_name: "givenName", last_name: "surname", name: "displayName" });
+      expect(fromEnv({ SYNC_TENANT_KIND: "external" })[0]!.source.tenantKind).toBe("external");
+    });
+
+    it("refuses delta at start-up and says why", () => {
+      expect(errorOf(() => external({ mode: "delta" }))).toBe(
+        'job "staff": source.mode "delta" is not available with source.tenantKind "external": Microsoft Graph has no change tracking in External ID and B2C tenants (no /users/delta, no change notifications); use "full" and schedule it',
+      );
+      expect(errorOf(() => fromEnv({ SYNC_TENANT_KIND: "external", SYNC_SOURCE_MODE: "delta" }))).toContain(
+        'job "default" (SYNC_SOURCE_MODE): source.mode "delta" is not available',
+      );
+    });
+
+    it("refuses advanced-query filters, UPN logins and a mapped e-mail", () => {
+      expect(errorOf(() => external({ filter: "accountEnabled ne false" }))).toContain(
+        "source.filter cannot use ne, not or endsWith",
+      );
+      expect(external({ filter: "displayName eq 'Ne Zha'" }).source.filter).toBe("displayName eq 'Ne Zha'");
+      expect(errorOf(() => external({}, { username: "upnPrefix" }))).toContain(
+        'username cannot be "upnPrefix" with source.tenantKind "external": customer accounts have a generated userPrincipalName',
+      );
+      expect(errorOf(() => external({}, { fields: { email: "mail", name: "displayName" } }))).toContain(
+        'fields.email is derived with source.tenantKind "external" (the emailAddress identity, then mail, then otherMails)',
+      );
+      expect(errorOf(() => external({}, { match: ["entraId", "username"] }))).toContain(
+        'match cannot include "username" with source.tenantKind "external": customers choose their user names themselves',
+      );
+      expect(errorOf(() => parseOne({ source: { tenantKind: "b2c" } }))).toContain(
+        'source.tenantKind must be one of "workforce", "external" (got "b2c")',
       );
     });
   });

@@ -1,4 +1,5 @@
 /** Named fixture builders for simulated tenants: `aTenant().withUsers(5000).withGuests(50).build()`. */
+import type { CustomerTraits } from "./customer";
 import { SimTenant, type TenantSpec } from "./tenant";
 
 export interface TenantOptions {
@@ -9,6 +10,8 @@ export interface TenantOptions {
   withoutMail?: number;
   groups?: number;
   domain?: string;
+  /** A customer tenant (External ID, B2C): see customer.ts. */
+  customer?: CustomerTraits;
 }
 
 export function makeTenant(options: TenantOptions = {}): SimTenant {
@@ -19,7 +22,8 @@ export function makeTenant(options: TenantOptions = {}): SimTenant {
     disabled: options.disabled ?? 0,
     withoutMail: options.withoutMail ?? 0,
     groups: options.groups ?? 0,
-    domain: options.domain ?? "contoso.onmicrosoft.com",
+    domain: options.domain ?? (options.customer ? "contosocustomers.onmicrosoft.com" : "contoso.onmicrosoft.com"),
+    ...(options.customer ? { customer: options.customer } : {}),
   };
   return new SimTenant(spec);
 }
@@ -48,6 +52,11 @@ export class TenantBuilder {
   }
   withGroups(n: number): this {
     this.options.groups = n;
+    return this;
+  }
+  /** A customer tenant with `social` social-provider and `userNames` user-name accounts. */
+  asCustomerTenant(traits: Partial<CustomerTraits> = {}): this {
+    this.options.customer = { social: traits.social ?? 0, userNames: traits.userNames ?? 0 };
     return this;
   }
   build(): SimTenant {

@@ -1,4 +1,5 @@
 export { aTenant, makeTenant, TenantBuilder, type TenantOptions } from "./builder";
+export { type CustomerTraits, type SimIdentity, SOCIAL_ISSUERS } from "./customer";
 export { type Fault, type FaultKind, FaultQueue, type SimRoute } from "./faults";
 export {
   GRAPH_CONTENT_TYPE,

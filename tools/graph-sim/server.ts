@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { type AuthConfig, discovery, TokenStore, token } from "./auth";
 import { makeTenant } from "./builder";
+import { refuseInCustomerTenant } from "./customer";
 import { type Fault, FaultQueue, type SimRoute } from "./faults";
 import {
   checkMemberGroups,
@@ -214,6 +215,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       deltaPageSize: options.deltaPageSize ?? 200,
     };
     const id = decodeURIComponent(segments[2] ?? "");
+    if (sim.tenant.customer) refuseInCustomerTenant(route, ctx, id);
     switch (route) {
       case "users":
         return listUsers(ctx);

@@ -3,6 +3,7 @@
  * and deleted users are stored, so 100,000 users cost almost nothing. Every mutation appends to
  * a change log that /users/delta reads, so tests can mutate the tenant and see only the changes.
  */
+import { type CustomerTraits, generateCustomer } from "./customer";
 import { generateUser, indexOfId, mix32, type Population, type SimUser, userId } from "./users";
 
 export interface SimGroup {
@@ -25,10 +26,12 @@ interface Change {
 
 export interface TenantSpec extends Population {
   groups: number;
+  /** Set: a customer tenant (External ID, B2C), with the rules of customer.ts. */
+  customer?: CustomerTraits;
 }
 
 export class SimTenant {
-  private readonly population: Population;
+  private readonly population: Population & { customer?: CustomerTraits };
   private slots: number;
   private readonly overrides = new Map<number, SimUser>();
   private readonly gone = new Map<number, RemovedReason>();
@@ -41,6 +44,16 @@ export class SimTenant {
     this.population = { ...spec };
     this.slots = spec.users;
     for (let k = 0; k < spec.groups; k++) this.generateGroup(k, spec.groups);
+  }
+
+  /** The customer-tenant traits when this is a customer tenant, else undefined. */
+  get customer(): CustomerTraits | undefined {
+    return this.population.customer;
+  }
+
+  private generate(population: Population & { customer?: CustomerTraits }, index: number): SimUser {
+    const { customer } = population;
+    return customer ? generateCustomer({ ...population, customer }, index) : generateUser(population, index);
   }
 
   get domain(): string {
@@ -58,7 +71,7 @@ export class SimTenant {
 
   userAt(index: number): SimUser | undefined {
     if (index < 0 || index >= this.slots || this.gone.has(index)) return undefined;
-    return this.overrides.get(index) ?? generateUser(this.population, index);
+    return this.overrides.get(index) ?? this.generate(this.population, index);
   }
 
   indexOf(id: string): number | undefined {
@@ -87,7 +100,7 @@ export class SimTenant {
 
   addUser(fields: Partial<Omit<SimUser, "id">> = {}): SimUser {
     const index = this.slots++;
-    const user = { ...generateUser({ ...this.population, users: index + 1 }, index), ...fields };
+    const user = { ...this.generate({ ...this.population, users: index + 1 }, index), ...fields };
     this.overrides.set(index, user);
     this.record(index, null);
     return user;

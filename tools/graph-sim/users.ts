@@ -1,3 +1,5 @@
+import type { SimIdentity } from "./customer";
+
 /**
  * Deterministic user generation. A base user is a pure function of (seed, index), so a tenant of
  * 100,000 users costs no memory until a user is mutated; only overrides are stored (see tenant.ts).
@@ -20,6 +22,9 @@ export interface SimUser {
   officeLocation: string | null;
   preferredLanguage: string | null;
   createdDateTime: string;
+  /** Customer tenants (customer.ts); absent in a workforce tenant's generated users. */
+  identities?: SimIdentity[];
+  otherMails?: string[];
 }
 
 /** Every property /users can return; anything else in $select is a 400, as in Graph. */
@@ -40,6 +45,8 @@ export const USER_PROPERTIES: ReadonlySet<string> = new Set([
   "officeLocation",
   "preferredLanguage",
   "createdDateTime",
+  "identities",
+  "otherMails",
 ]);
 
 /** What Graph returns without $select (user-list.md). accountEnabled, department... need $select. */
