@@ -172,12 +172,18 @@ async function create(
     return { item: itemOf(plan, "ok", null, created.id), map: mapOf(plan, created.id) };
   } catch (error) {
     if (!(error instanceof UpstreamError && error.kind === "exists")) throw error;
-    const existing = await site.findUser({ email: plan.write.fields.email, username });
+    // An earlier attempt whose answer never came (cut short at a step's deadline, a lost
+    // connection) may have created it: with the companion plugin it carries this Entra id.
+    const own = await site.findByEntraId(plan.entraId);
+    const existing = own ?? (await site.findUser({ email: plan.write.fields.email, username }));
     if (!existing) throw error;
     await claim(ctx, plan.entraId, { wpUserId: existing.id }, claims);
     ctx.log.info({ entraId: plan.entraId, wpUserId: existing.id }, "create found the user already there; adopting it");
     const adopted = planUser({ ...input, mapEntry: null, current: existing });
     if (adopted.action === "create") throw error; // cannot happen with a current user; never loop
+    // Our own create, as planned: that is what this item records.
+    if (own && adopted.action === "unchanged")
+      return { item: itemOf(plan, "ok", null, own.id), map: mapOf(plan, own.id) };
     const outcome = await apply(
       ctx,
       input,

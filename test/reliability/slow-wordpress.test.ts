@@ -97,7 +97,8 @@ describeWithWordPress("a WordPress slower than the step budget", (wp) => {
       proxy.delayMs = 0;
       proxy.release();
       const last = await driveToEnd(server.url, cont);
-      expect(last.body.run).toMatchObject({ state: "completed", counts: { seen: USERS, failed: 0 } });
+      // Creates whose answers were cut short are found under their Entra id and counted as the creates they were.
+      expect(last.body.run).toMatchObject({ state: "completed", counts: { seen: USERS, created: USERS, failed: 0 } });
       process.stdout.write(
         `[reliability] slow WordPress: continue calls while it answered after ${WORDPRESS_ANSWERS_AFTER_MS} ms took ` +
           `${slowCalls.map((c) => c.ms).join(", ")} ms (budget ${STEP_BUDGET_MS} ms); requests forwarded ${JSON.stringify(proxy.forwarded)}\n`,
