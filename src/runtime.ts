@@ -16,7 +16,7 @@ import { migrate } from "./db/migrate";
 import { type Database, openDatabase } from "./db/pool";
 import { outboxBacklog } from "./db/webhook-outbox";
 import { makeGraphDirectory } from "./graph";
-import { type LinkGenerations, linkGenerationsFrom } from "./links/generations";
+import { type LinkCutoffs, linkCutoffsFrom } from "./links/revocations";
 import { type Logger, makeLogger, type SecretRegistry } from "./logger";
 import { type Metrics, makeMetrics } from "./observe/metrics";
 import { type Pruner, startPruner } from "./observe/pruner";
@@ -37,7 +37,7 @@ export interface Runtime {
   secrets: ServiceSecrets;
   jobs: Job[];
   sync: EngineService;
-  linkGenerations: LinkGenerations;
+  linkCutoffs: LinkCutoffs;
   metrics: Metrics;
   /** Delivers the webhook outbox (started by startBackground, like the driver). */
   webhooks: WebhookDelivery;
@@ -127,7 +127,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       secrets,
       jobs,
       sync,
-      linkGenerations: linkGenerationsFrom(db.pool, jobsRepository),
+      linkCutoffs: linkCutoffsFrom(db.pool, jobsRepository),
       metrics,
       webhooks,
       watchdog,

@@ -1,6 +1,10 @@
-/** What the admin API shows of a job: everything but the secrets a webhook URL may carry. */
+/**
+ * What callers are shown: the admin API sees a job without the secrets a webhook URL may carry;
+ * a link holder sees a run's progress and nothing more.
+ */
 import type { Job } from "../core/job";
 import { redactUrl } from "../net/redact";
+import type { RunSummary } from "../sync/service";
 
 export function jobView(job: Job): Job {
   return {
@@ -8,4 +12,15 @@ export function jobView(job: Job): Job {
     webhook: job.webhook === null ? null : redactUrl(job.webhook),
     webhookSecret: job.webhookSecret === null ? null : "[REDACTED]",
   };
+}
+
+/**
+ * A run as a trigger link answers it (RunProgress): what a monitor needs to tell progress from a
+ * stall. A link is a bearer credential that ends up in scheduler configs and proxy logs, so it
+ * shows no upstream error text, URLs, user names or e-mails: those stay in the admin API's
+ * RunSummary (lastError and the items).
+ */
+export function runProgress(run: RunSummary) {
+  const { id, state, step, counts, startedAt, finishedAt } = run;
+  return { id, state, step, counts, startedAt, finishedAt };
 }
