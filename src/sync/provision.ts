@@ -15,7 +15,8 @@ import { desiredFields, selectFor } from "../core/mapping";
 import { emailsOf, matchUser } from "../core/match";
 import { type MapEntry, needsCurrent } from "../core/plan";
 import { inScope } from "../core/roles";
-import { uniqueUsername, usernameCandidate } from "../core/username";
+import { passesScopingFilters } from "../core/scoping";
+import { pickUsername, usernameCandidates } from "../core/username";
 import type { Database } from "../db/pool";
 import { type Run, zeroCounts } from "../db/runs";
 import { mapEntriesFor, upsertMapEntries } from "../db/user-map";
@@ -186,6 +187,8 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
       scope.reason = "account disabled";
     } else if (!inScope(job, groupIds)) {
       scope.reason = "not a member of the job's source.groups";
+    } else if (!passesScopingFilters(job.source.scopingFilters, user)) {
+      scope.reason = "outside the job's source.scopingFilters";
     } else {
       scope.inScope = true;
     }
@@ -278,7 +281,8 @@ async function lookupIndex(site: Site, job: Job, user: GraphUser): Promise<UserI
   ]);
   const taken = new Set<string>();
   for (;;) {
-    const login = uniqueUsername(usernameCandidate(job, user), (candidate) => taken.has(candidate.toLowerCase()));
+    // The same choice create makes (apply.ts), against the logins found taken so far.
+    const login = pickUsername(usernameCandidates(job, user), (candidate) => taken.has(candidate.toLowerCase()));
     const holder = await site.findUser({ username: login });
     if (!holder) break;
     found.push(holder);
