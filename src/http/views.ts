@@ -10,7 +10,7 @@ export function jobView(job: Job): Job {
   return {
     ...job,
     webhook: job.webhook === null ? null : redactUrl(job.webhook),
-    webhookSecret: job.webhookSecret === null ? null : "[REDACTED]",
+    webhookSecret: job.webhookSecret ? "[REDACTED]" : null,
   };
 }
 
