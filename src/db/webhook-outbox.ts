@@ -4,10 +4,11 @@
  * the runs'), and its outcome is recorded under that lease.
  */
 
+import type { WebhookEventType } from "../core/runs";
 import type { Queryable } from "./pool";
 import { type Run, runFromJson } from "./runs";
 
-export type OutboxEventType = "run.completed" | "run.failed" | "run.awaiting_approval";
+export type OutboxEventType = WebhookEventType;
 
 export interface OutboxEvent {
   id: string;

@@ -5,8 +5,9 @@
 import { type Client, ResponseType } from "@microsoft/microsoft-graph-client";
 import { UpstreamError } from "../core/errors";
 import { PHOTO_SIZE } from "../core/photo";
+import type { GraphUser } from "../core/users";
 import { attemptTimeout } from "../net/deadline";
-import type { Budget, Directory, GraphUser, UsersPage, UsersQuery } from "../sync/ports";
+import type { Budget, Directory, UsersPage, UsersQuery } from "../sync/ports";
 import { makeGraphClient } from "./client";
 import { makeCredential } from "./credential";
 import type { GraphDirectoryOptions } from "./options";

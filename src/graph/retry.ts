@@ -62,21 +62,11 @@ export async function withRetries<T>(
       budget.deadline,
     );
   } catch (error) {
-    if (error instanceof CredentialFailure) throw report(policy, error.upstream);
-    if (error instanceof UpstreamError) throw report(policy, error);
-    if (error instanceof GraphError) throw report(policy, toUpstreamError(what, failureOf(error)));
+    if (error instanceof CredentialFailure) throw error.upstream;
+    if (error instanceof GraphError) throw toUpstreamError(what, failureOf(error));
     if (error instanceof DeadlineExceeded) {
-      throw report(policy, new UpstreamError(`Graph ${what} not started: ${error.message}`, "graph", "transient"));
+      throw new UpstreamError(`Graph ${what} not started: ${error.message}`, "graph", "transient");
     }
     throw error;
   }
-}
-
-function report(policy: RetryPolicy, error: UpstreamError): UpstreamError {
-  policy.metrics.onError?.({
-    kind: error.kind,
-    status: error.details.status ?? null,
-    code: error.details.code ?? null,
-  });
-  return error;
 }

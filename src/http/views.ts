@@ -3,8 +3,8 @@
  * a link holder sees a run's progress and nothing more.
  */
 import type { Job } from "../core/job";
+import type { RunSummary } from "../core/runs";
 import { redactUrl } from "../net/redact";
-import type { RunSummary } from "../sync/service";
 
 export function jobView(job: Job): Job {
   return {

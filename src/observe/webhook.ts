@@ -11,6 +11,7 @@
  * Webhook URLs carry secrets (userinfo, a query token, a path segment): logs show the origin only.
  */
 import type { Job } from "../core/job";
+import type { RunSummary } from "../core/runs";
 import type { Queryable } from "../db/pool";
 import { toSummary } from "../db/runs";
 import { claimDue, markDelivered, markFailed, type OutboxEvent, type OutboxEventType } from "../db/webhook-outbox";
@@ -19,7 +20,6 @@ import { makeLimiter } from "../net/limiter";
 import { redactUrl, redactUrlIn } from "../net/redact";
 import { backoffMs, parseRetryAfter } from "../net/retry";
 import { signWebhook } from "../net/webhook-signature";
-import type { RunSummary } from "../sync/service";
 
 /** The JSON body a receiver gets; `id` is the webhook-id header, the same on every attempt. */
 export interface WebhookPayload {

@@ -23,7 +23,7 @@ import {
   type StepOutcome,
   startCursor,
   unlessOutOfTime,
-} from "./step";
+} from "./step-context";
 
 const NO_GROUPS: ReadonlySet<string> = new Set();
 
@@ -119,7 +119,6 @@ export async function listUsersStep(ctx: StepContext): Promise<StepOutcome> {
       await upsertMapEntries(
         client,
         job.id,
-        run.id,
         done.flatMap((outcome) => (outcome.map ? [outcome.map] : [])),
       );
     }

@@ -6,11 +6,11 @@ import { mirrorJobs } from "../../src/db/jobs";
 import type { Database } from "../../src/db/pool";
 import { type Server, serve } from "../../src/main";
 import { makeProvisionService } from "../../src/sync/provision";
+import { FakeSite } from "../../tools/fake-wordpress";
 import type { GraphSimulator } from "../../tools/graph-sim";
 import { aJob, entraId } from "../helpers/builders";
 import { makeTestDatabase, silentLogger } from "../helpers/db";
 import { FakeDirectory } from "../helpers/engine";
-import { FakeSite } from "../helpers/fake-site";
 import { wpFetch } from "../helpers/wordpress";
 import {
   ADMIN_TOKEN,

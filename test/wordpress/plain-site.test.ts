@@ -1,5 +1,5 @@
 import pino from "pino";
-import { buildUserIndex } from "../../src/wordpress";
+import { buildUserIndex } from "../../src/sync/user-index";
 import { logSink } from "../helpers/log-sink";
 import {
   describeWithWordPress,

@@ -6,9 +6,10 @@
  */
 import { createHash } from "node:crypto";
 import type { Job } from "../core/job";
+import type { RunCounts, RunItem, RunSummary } from "../core/runs";
 import type { OutboxBacklog } from "../db/webhook-outbox";
-import type { RunCounts, RunItem, RunSummary } from "../sync/service";
-import type { WatchdogWarning } from "./watchdog";
+import type { WatchdogWarning } from "../observe/watchdog";
+import { escapeHtml } from "./html";
 
 export interface ApprovalView {
   run: RunSummary;
@@ -33,15 +34,6 @@ export interface StatusView {
   /** The webhook outbox, when it could be read. */
   webhooks: OutboxBacklog | null;
   refreshSeconds: number;
-}
-
-export function escapeHtml(value: unknown): string {
-  return String(value ?? "")
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&#39;");
 }
 
 const CSS = `
