@@ -164,7 +164,7 @@ add_action('rest_api_init', function () {
 // concerned. Registered only on a network.
 //   GET    entra-wp-sync/v1/network                     {super_admin, sites:[{id, path, url}]}
 //   GET    entra-wp-sync/v1/network/users/<id>          {id, sites:{<blog id>: [roles]}}
-//   PUT    entra-wp-sync/v1/network/sites/<blog>/members/<id>  {"role": "editor"|""}
+//   POST   entra-wp-sync/v1/network/sites/<blog>/members/<id>  {"role": "editor"|""}
 //          add_user_to_blog (promote_user on that site); "" keeps the membership with no role
 //   DELETE entra-wp-sync/v1/network/sites/<blog>/members/<id>  remove_user_from_blog (remove_user)
 //   DELETE entra-wp-sync/v1/network/users/<id>          wpmu_delete_user (manage_network_users + delete_user)
@@ -257,7 +257,7 @@ add_action('rest_api_init', function () {
     ));
     register_rest_route($ns, '/network/sites/(?P<blog>\d+)/members/(?P<user>\d+)', array(
         array(
-            'methods' => 'PUT',
+            'methods' => 'POST',   // idempotent: sets the membership and role
             'permission_callback' => 'is_user_logged_in',   // the real check is per site, below
             'args' => array('role' => array('type' => 'string', 'required' => true)),
             'callback' => function ($request) {

@@ -1,4 +1,5 @@
 /** A declared sync job, as validated from SYNC_JOBS_FILE or SYNC_* variables (see DESIGN.md "Jobs"). */
+import type { NetworkTarget } from "./network";
 
 export type TriggerMode = "manual" | "link-start" | "link-start-continue" | "schedule";
 export type SourceMode = "full" | "delta";
@@ -34,6 +35,8 @@ export interface Job {
   safety: { maxDeleteFraction: number; maxDeleteCount: number };
   /** Optional URL that receives a JSON event when a run completes, fails or awaits approval. */
   webhook: string | null;
+  /** WP_URL is a multisite network: the sites and per-site roles (null: a single site). */
+  network: NetworkTarget | null;
 }
 
 /**

@@ -16,6 +16,7 @@ import type {
   TriggerMode,
   UsernameRule,
 } from "../core/job";
+import type { NetworkTarget, SiteSelector } from "../core/network";
 
 export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   trigger: { mode: "link-start-continue", schedule: null, timezone: "UTC" },
@@ -28,6 +29,7 @@ export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   protect: { roles: ["administrator"], users: [] },
   safety: { maxDeleteFraction: 0.1, maxDeleteCount: 100 },
   webhook: null,
+  network: null,
 };
 
 /**
@@ -165,6 +167,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     "protect",
     "safety",
     "webhook",
+    "network",
   ]);
   const d = JOB_DEFAULTS;
 
@@ -236,6 +239,16 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   if (webhook !== null && !isHttpUrl(webhook))
     r.fail("webhook", `must be an http:// or https:// URL (got ${show(webhook)})`);
 
+  const defaultRole = r.text(roles.default, "roles.default", d.roles.default);
+  const network =
+    job.network === undefined || job.network === null ? null : validateNetwork(r, job.network, defaultRole);
+  if (network !== null && roleGroups.length > 0) {
+    r.fail(
+      "roles.groups",
+      `cannot be used with network: roles are per site there (network.groups: { "group", "site", "role" })`,
+    );
+  }
+
   return {
     id: origin.id,
     trigger: { mode: triggerMode, schedule, timezone },
@@ -245,7 +258,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     fields,
     roles: {
       mode: r.oneOf(roles.mode, "roles.mode", roleModes, d.roles.mode),
-      default: r.text(roles.default, "roles.default", d.roles.default),
+      default: defaultRole,
       groups: roleGroups,
     },
     actions: {
@@ -277,6 +290,57 @@ export function validateJob(raw: unknown, origin: Origin): Job {
       ),
     },
     webhook,
+    network,
+  };
+}
+
+const SITE_PATH = /^\/([A-Za-z0-9_-]+\/)?$/;
+const ROLE = /^[A-Za-z0-9_-]*$/;
+
+/** The job's network target: sites by path or id, roles per site ("" = member without a role). */
+function validateNetwork(r: JobReader, raw: unknown, defaultRole: string): NetworkTarget {
+  const n = r.section(raw, "network", ["sites", "defaultRole", "siteDefaults", "groups", "deleteFromNetwork"]);
+  const site = (v: unknown, p: string): SiteSelector => {
+    if (typeof v === "number" && Number.isInteger(v) && v >= 1) return v;
+    if (typeof v === "string" && SITE_PATH.test(v)) return v;
+    return r.fail(p, `must be a site path such as "/" or "/hr/", or a site id (got ${show(v)})`);
+  };
+  const role = (v: unknown, p: string): string => {
+    if (typeof v !== "string" || !ROLE.test(v.trim())) {
+      r.fail(p, `must be a role name, or "" for a member without a role (got ${show(v)})`);
+    }
+    return v.trim();
+  };
+  let sites: NetworkTarget["sites"] = "all";
+  if (n.sites !== undefined && n.sites !== "all") {
+    if (!Array.isArray(n.sites) || n.sites.length === 0) {
+      r.fail("network.sites", `must be "all" or a non-empty list of site paths and ids (got ${show(n.sites)})`);
+    }
+    sites = r.list(n.sites, "network.sites", [], site);
+  }
+  const siteDefaults = r.list(n.siteDefaults, "network.siteDefaults", [], (v, p) => {
+    const entry = r.section(v, p, ["site", "role"]);
+    if (entry.site === undefined || entry.role === undefined)
+      r.fail(p, `must be an object { "site": "/hr/", "role": "<role>" }`);
+    return { site: site(entry.site, `${p}.site`), role: role(entry.role, `${p}.role`) };
+  });
+  const groups = r.list(n.groups, "network.groups", [], (v, p) => {
+    const entry = r.section(v, p, ["group", "site", "role"]);
+    if (entry.group === undefined || entry.site === undefined || entry.role === undefined) {
+      r.fail(p, `must be an object { "group": "<group id>", "site": "/hr/", "role": "<role>" }`);
+    }
+    return {
+      group: r.text(entry.group, `${p}.group`, ""),
+      site: site(entry.site, `${p}.site`),
+      role: role(entry.role, `${p}.role`),
+    };
+  });
+  return {
+    sites,
+    defaultRole: n.defaultRole === undefined ? defaultRole : role(n.defaultRole, "network.defaultRole"),
+    siteDefaults,
+    groups,
+    deleteFromNetwork: r.boolean(n.deleteFromNetwork, "network.deleteFromNetwork", false),
   };
 }
 
