@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { hashOf } from "../../src/core/hash";
 import type { Job, MatchKey, MissingAction, RoleMode, SourceMode, TriggerMode, UsernameRule } from "../../src/core/job";
+import type { NetworkTarget } from "../../src/core/network";
 import type { MapEntry } from "../../src/core/plan";
 import { zeroCounts } from "../../src/db/runs";
 import { JOB_DEFAULTS } from "../../src/sync/jobs";
@@ -37,6 +38,19 @@ class JobBuilder {
     this.job.trigger = { mode, schedule, timezone };
     return this;
   }
+  /** A multisite network target: all sites, the job's default role on each. */
+  withNetwork(overrides: Partial<NetworkTarget> = {}): this {
+    this.job.network = {
+      sites: "all",
+      defaultRole: this.job.roles.default,
+      siteDefaults: [],
+      groups: [],
+      deleteFromNetwork: false,
+      ...overrides,
+    };
+    return this;
+  }
+
   withWebhook(url: string | null): this {
     this.job.webhook = url;
     return this;
