@@ -4,6 +4,7 @@
  * (src/wordpress/network.ts).
  */
 import { ConfigError } from "./errors";
+import type { MissingAction } from "./job";
 import { isMember } from "./roles";
 
 /** A site of a job's network target: its path ("/hr/", the main site is "/") or its blog id. */
@@ -122,4 +123,50 @@ export function networkLoginCandidate(candidate: string, entraId: string): strin
       .slice(0, 8)}`;
   }
   return login.slice(0, MAX_NETWORK_LOGIN);
+}
+
+/** One write on a network: a membership with a role (added or changed), a removal, a network delete. */
+export type MembershipChange =
+  | { kind: "member"; site: number; role: string }
+  | { kind: "remove"; site: number }
+  | { kind: "delete" };
+
+/**
+ * What to write for one user, from the memberships WordPress reports (blog id -> roles) to what the
+ * job wants: `desired` (blog id -> role, from rolesPerSite) for a user in scope, or null for a
+ * leaver, who loses the roles ("deactivate"), the memberships, or the account ("delete" with
+ * deleteFromNetwork) on the selected sites. Sites the job does not select are never touched, and
+ * neither is a user holding a protected role on any site. Nothing to write is an empty list, so a
+ * re-run of unchanged users costs no write.
+ */
+export function planMemberships(
+  target: NetworkTarget,
+  selected: readonly NetworkSite[],
+  desired: ReadonlyMap<number, string> | null,
+  current: ReadonlyMap<number, readonly string[]>,
+  policy: { missing: MissingAction; protectedRoles: readonly string[] },
+): MembershipChange[] {
+  for (const roles of current.values()) {
+    if (roles.some((role) => policy.protectedRoles.includes(role))) return [];
+  }
+  if (desired === null) {
+    if (policy.missing === "none") return [];
+    if (policy.missing === "delete" && target.deleteFromNetwork) return [{ kind: "delete" }];
+    const members = selected.filter((site) => current.has(site.id));
+    if (policy.missing === "delete") return members.map((site) => ({ kind: "remove", site: site.id }));
+    return members
+      .filter((site) => (current.get(site.id) ?? []).length > 0)
+      .map((site) => ({ kind: "member", site: site.id, role: "" }));
+  }
+  const changes: MembershipChange[] = [];
+  for (const site of selected) {
+    const role = desired.get(site.id);
+    if (role === undefined) continue;
+    const have = current.get(site.id);
+    const want = role === "" ? [] : [role];
+    if (have === undefined || have.length !== want.length || !want.every((r) => have.includes(r))) {
+      changes.push({ kind: "member", site: site.id, role });
+    }
+  }
+  return changes;
 }

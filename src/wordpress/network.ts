@@ -7,7 +7,7 @@
  */
 import type { Logger } from "pino";
 import { ConfigError, UpstreamError } from "../core/errors";
-import type { NetworkSite } from "../core/network";
+import type { MembershipChange, NetworkSite } from "../core/network";
 import { makeWordPressClient, type WordPressClient, type WordPressMetrics } from "./client";
 
 export interface WordPressNetworkOptions {
@@ -39,6 +39,8 @@ export interface WordPressNetwork {
   removeMembership(siteId: number, userId: number): Promise<Memberships>;
   /** wpmu_delete_user: removes the user from every site and the network. Super admins are refused. */
   deleteFromNetwork(userId: number): Promise<void>;
+  /** Writes a plan of planMemberships in order; the first refusal stops it (the next run redoes the rest). */
+  apply(userId: number, changes: readonly MembershipChange[]): Promise<void>;
 }
 
 const ROUTE = "/entra-wp-sync/v1/network";
@@ -118,7 +120,15 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
     await client.request({ method: "DELETE", route: `${ROUTE}/users/${userId}` });
   }
 
-  return { sites, memberships, setMembership, removeMembership, deleteFromNetwork };
+  async function apply(userId: number, changes: readonly MembershipChange[]): Promise<void> {
+    for (const change of changes) {
+      if (change.kind === "member") await setMembership(change.site, userId, change.role);
+      else if (change.kind === "remove") await removeMembership(change.site, userId);
+      else await deleteFromNetwork(userId);
+    }
+  }
+
+  return { sites, memberships, setMembership, removeMembership, deleteFromNetwork, apply };
 }
 
 function toMemberships(body: unknown): Memberships {

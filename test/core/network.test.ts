@@ -4,6 +4,7 @@ import {
   type NetworkTarget,
   networkLoginCandidate,
   networkLoginProblem,
+  planMemberships,
   rolesPerSite,
   selectSites,
 } from "../../src/core/network";
@@ -101,5 +102,60 @@ describe("network logins", () => {
     expect(login).toBe("johndoe3");
     const long = "x".repeat(60);
     expect(uniqueUsername(long, (l) => l === long, "")).toBe(`${"x".repeat(59)}2`);
+  });
+});
+
+describe("planMemberships", () => {
+  const keep = { missing: "deactivate" as const, protectedRoles: ["administrator"] };
+  const want = new Map([
+    [1, "subscriber"],
+    [2, "editor"],
+    [3, ""],
+  ]);
+
+  it("adds missing memberships and changes wrong roles, on the selected sites only", () => {
+    const current = new Map([
+      [1, ["subscriber"]],
+      [2, ["author"]],
+      [9, ["editor"]],
+    ]);
+    expect(planMemberships(aTarget(), network, want, current, keep)).toEqual([
+      { kind: "member", site: 2, role: "editor" },
+      { kind: "member", site: 3, role: "" },
+    ]);
+  });
+
+  it("writes nothing when every selected site already has the wanted role", () => {
+    const current = new Map([
+      [1, ["subscriber"]],
+      [2, ["editor"]],
+      [3, []],
+    ]);
+    expect(planMemberships(aTarget(), network, want, current, keep)).toEqual([]);
+  });
+
+  it("never touches a user with a protected role on any site", () => {
+    const current = new Map([[9, ["administrator"]]]);
+    expect(planMemberships(aTarget(), network, want, current, keep)).toEqual([]);
+    expect(planMemberships(aTarget(), network, null, current, { ...keep, missing: "delete" })).toEqual([]);
+  });
+
+  it("takes a leaver's roles, memberships or account per the missing policy, on the selected sites", () => {
+    const current = new Map([
+      [1, ["subscriber"]],
+      [2, []],
+      [9, ["editor"]],
+    ]);
+    const selected = [main, hr, sales];
+    expect(planMemberships(aTarget(), selected, null, current, { ...keep, missing: "none" })).toEqual([]);
+    expect(planMemberships(aTarget(), selected, null, current, keep)).toEqual([{ kind: "member", site: 1, role: "" }]);
+    expect(planMemberships(aTarget(), selected, null, current, { ...keep, missing: "delete" })).toEqual([
+      { kind: "remove", site: 1 },
+      { kind: "remove", site: 2 },
+    ]);
+    const deleting = aTarget({ deleteFromNetwork: true });
+    expect(planMemberships(deleting, selected, null, current, { ...keep, missing: "delete" })).toEqual([
+      { kind: "delete" },
+    ]);
   });
 });

@@ -1,6 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { ConfigError } from "../../src/core/errors";
-import { type NetworkSite, networkLoginCandidate, networkLoginProblem } from "../../src/core/network";
+import {
+  type NetworkSite,
+  type NetworkTarget,
+  networkLoginCandidate,
+  networkLoginProblem,
+  planMemberships,
+  rolesPerSite,
+  selectSites,
+} from "../../src/core/network";
 import { makeWordPressNetwork, type WordPressNetwork } from "../../src/wordpress";
 import {
   describeWithWordPress,
@@ -96,6 +104,34 @@ describeWithWordPress(
       const removed = await admin.removeMembership(second.id, id);
       expect(Object.fromEntries(removed)).toEqual({ [main.id]: ["subscriber"], [third.id]: [] });
       expect((await wpFetch(onSite(wp, second), "GET", `/wp/v2/users/${id}?context=edit`)).status).toBe(404);
+    });
+
+    it("brings a user to the job's role on each site, writes nothing the second time, and removes a leaver", async () => {
+      const target: NetworkTarget = {
+        sites: [second.path, third.id],
+        defaultRole: "subscriber",
+        siteDefaults: [{ site: third.id, role: "" }],
+        groups: [{ group: "editors", site: second.path, role: "editor" }],
+        deleteFromNetwork: false,
+      };
+      const selected = selectSites("intranet", target, await admin.sites());
+      const policy = { missing: "delete" as const, protectedRoles: ["administrator"] };
+      const id = await createOn(main, freshLogin("planned"), ["author"]);
+      const desired = rolesPerSite(target, selected, new Set(["editors"]));
+
+      const plan = planMemberships(target, selected, desired, await admin.memberships(id), policy);
+      expect(plan).toEqual([
+        { kind: "member", site: second.id, role: "editor" },
+        { kind: "member", site: third.id, role: "" },
+      ]);
+      await admin.apply(id, plan);
+      const after = await admin.memberships(id);
+      expect(Object.fromEntries(after)).toEqual({ [main.id]: ["author"], [second.id]: ["editor"], [third.id]: [] });
+      expect(planMemberships(target, selected, desired, after, policy)).toEqual([]);
+
+      await admin.apply(id, planMemberships(target, selected, null, after, policy));
+      // The main site is not selected: its membership stays.
+      expect(Object.fromEntries(await admin.memberships(id))).toEqual({ [main.id]: ["author"] });
     });
 
     it("refuses an unknown site, an unknown user and a role the site does not have", async () => {
