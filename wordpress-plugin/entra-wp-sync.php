@@ -266,6 +266,11 @@ add_action('rest_api_init', function () {
                     if ($role !== '' && !wp_roles()->is_role($role)) {
                         return new WP_Error('entra_wp_sync_bad_role', "No role \"$role\" on this site.", array('status' => 400));
                     }
+                    require_once ABSPATH . 'wp-admin/includes/user.php';
+                    // As core's users controller does (editable_roles filter): the caller may give only these.
+                    if ($role !== '' && !array_key_exists($role, get_editable_roles())) {
+                        return new WP_Error('entra_wp_sync_forbidden', "Sorry, you may not give users the role \"$role\".", array('status' => 403));
+                    }
                     $r = add_user_to_blog($blog, $user->ID, $role);   // also sets the role of a member
                     if (is_wp_error($r)) {
                         $r->add_data(array('status' => 409));
