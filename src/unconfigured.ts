@@ -23,7 +23,13 @@ function refuse(source: "graph" | "wordpress", missing: string[]): never {
 
 export function unconfiguredDirectory(missing: string[]): Directory {
   const fail = async (): Promise<never> => refuse("graph", missing);
-  const directory: Directory = { fetchUsersPage: fail, fetchGroupMembersPage: fail, fetchUser: fail, userGroups: fail };
+  const directory: Directory = {
+    fetchUsersPage: fail,
+    fetchGroupMembersPage: fail,
+    fetchUser: fail,
+    userGroups: fail,
+    fetchPhoto: fail,
+  };
   standIns.add(directory);
   return directory;
 }
@@ -41,6 +47,7 @@ export function unconfiguredSite(missing: string[]): Site {
     deactivateUser: fail,
     reactivateUser: fail,
     deleteUser: fail,
+    setAvatar: fail,
   };
   standIns.add(site);
   return site;

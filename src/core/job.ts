@@ -1,5 +1,6 @@
 /** A declared sync job, as validated from SYNC_JOBS_FILE or SYNC_* variables (see DESIGN.md "Jobs"). */
 import type { NetworkTarget } from "./network";
+import type { ScopingClause } from "./scoping";
 
 export type TriggerMode = "manual" | "link-start" | "link-start-continue" | "schedule";
 export type SourceMode = "full" | "delta";
@@ -20,13 +21,17 @@ export interface Job {
     groups: string[];
     pageSize: number;
     attributes: string[];
+    /** Entra-style scoping filters, applied to what Graph returns: OR-ed filters of AND-ed clauses. */
+    scopingFilters: ScopingClause[][];
     tenantKind: TenantKind;
   };
   match: MatchKey[];
-  username: UsernameRule;
+  /** A rule, or an expression in Entra's syntax (SelectUniqueValue tries its rules against WordPress). */
+  username: UsernameRule | string;
   /**
    * WordPress field -> Graph expression. Fields: email, first_name, last_name, name, nickname,
-   * description, url, or meta.<key>. Expression: Graph attribute names joined by "|" (first non-empty wins).
+   * description, url, or meta.<key>. Mapping: Graph attribute names joined by "|" (first non-empty
+   * wins) or an expression in Entra's attribute-mapping syntax (src/core/expression.ts).
    */
   fields: Record<string, string>;
   roles: { mode: RoleMode; default: string; groups: Array<{ group: string; role: string }> };
@@ -37,6 +42,8 @@ export interface Job {
   webhook: string | null;
   /** WP_URL is a multisite network: the sites and per-site roles (null: a single site). */
   network: NetworkTarget | null;
+  /** Profile photos from Graph as WordPress avatars (needs the companion plugin); off by default. */
+  photos: boolean;
 }
 
 /**

@@ -97,7 +97,8 @@ function envValue(name: SyncVariable, value: string): unknown {
     case "SYNC_MAX_DELETE_COUNT":
       return numeric(value);
     case "SYNC_CREATE":
-    case "SYNC_UPDATE": {
+    case "SYNC_UPDATE":
+    case "SYNC_PHOTOS": {
       const lower = value.toLowerCase();
       if (["1", "true", "yes", "on"].includes(lower)) return true;
       if (["0", "false", "no", "off"].includes(lower)) return false;

@@ -11,6 +11,7 @@ export type SimRoute =
   | "users.delta"
   | "group.transitiveMembers"
   | "user.checkMemberGroups"
+  | "user.photo"
   | "sim"
   | "unknown";
 
@@ -40,7 +41,14 @@ export interface Fault {
   routes?: SimRoute[];
 }
 
-const GRAPH_ROUTES: SimRoute[] = ["users", "user", "users.delta", "group.transitiveMembers", "user.checkMemberGroups"];
+const GRAPH_ROUTES: SimRoute[] = [
+  "users",
+  "user",
+  "users.delta",
+  "group.transitiveMembers",
+  "user.checkMemberGroups",
+  "user.photo",
+];
 
 export class FaultQueue {
   private readonly queue: Array<Fault & { remaining: number }> = [];

@@ -15,6 +15,7 @@ import { type Fault, FaultQueue, type SimRoute } from "./faults";
 import {
   checkMemberGroups,
   GraphFailure,
+  getPhoto,
   getUser,
   listUsers,
   type Reply,
@@ -80,6 +81,7 @@ const ROUTES: SimRoute[] = [
   "users.delta",
   "group.transitiveMembers",
   "user.checkMemberGroups",
+  "user.photo",
   "sim",
   "unknown",
 ];
@@ -89,6 +91,7 @@ const GRAPH_ROUTES = new Set<SimRoute>([
   "users.delta",
   "group.transitiveMembers",
   "user.checkMemberGroups",
+  "user.photo",
 ]);
 
 export async function startGraphSimulator(options: GraphSimulatorOptions = {}): Promise<GraphSimulator> {
@@ -188,6 +191,11 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     try {
       const reply = graphRoute(route, segments, url, req, raw);
       finish(reply.status);
+      if (reply.body instanceof Uint8Array) {
+        res.writeHead(reply.status, { ...graphHeaders(req), ...reply.headers, "Content-Length": reply.body.length });
+        res.end(reply.body);
+        return;
+      }
       sendJson(res, reply.status, reply.body, GRAPH_CONTENT_TYPE, { ...graphHeaders(req), ...reply.headers });
     } catch (error) {
       if (!(error instanceof GraphFailure)) throw error;
@@ -227,6 +235,8 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
         return transitiveMembers(ctx, id);
       case "user.checkMemberGroups":
         return checkMemberGroups(ctx, id);
+      case "user.photo":
+        return getPhoto(ctx, id, decodeURIComponent(segments[4] ?? ""));
       default:
         throw new GraphFailure(400, "BadRequest", `Resource not found for the segment '${segments[1] ?? ""}'.`);
     }
@@ -287,6 +297,8 @@ function routeOf(method: string, s: string[]): SimRoute {
   if (lower[1] === "users" && s.length === 3 && method === "GET") return "user";
   if (lower[1] === "users" && s.length === 4 && lower[3] === "checkmembergroups" && method === "POST")
     return "user.checkMemberGroups";
+  if (lower[1] === "users" && s.length === 6 && lower[3] === "photos" && lower[5] === "$value" && method === "GET")
+    return "user.photo";
   if (lower[1] === "groups" && s.length === 4 && lower[3] === "transitivemembers" && method === "GET")
     return "group.transitiveMembers";
   return "unknown";
