@@ -14,6 +14,7 @@ import type { Job } from "./core/job";
 import { selectFor } from "./core/mapping";
 import { selectSites } from "./core/network";
 import { describePermissions, graphPermissions } from "./core/permissions";
+import type { RunState } from "./core/runs";
 import * as jobsRepository from "./db/jobs";
 import { migrate } from "./db/migrate";
 import { type Database, openDatabase } from "./db/pool";
@@ -29,7 +30,6 @@ import { type EngineService, makeSyncService, type RunEvents } from "./sync/engi
 import { loadJobs } from "./sync/jobs";
 import type { Directory, Site } from "./sync/ports";
 import { makeProvisionService, type ProvisionService } from "./sync/provision";
-import type { RunState } from "./sync/service";
 import { isStandIn, unconfiguredDirectory, unconfiguredSite } from "./unconfigured";
 import { makeWordPressNetwork, makeWordPressSite } from "./wordpress";
 

@@ -1,11 +1,12 @@
 /**
  * A zero-latency WordPress behind the Site port for rows that measure the engine, not WordPress
- * (re-sync of 10,000, planning per page, memory at 100,000). test/helpers/fake-site.ts is the
+ * (re-sync of 10,000, planning per page, memory at 100,000). tools/fake-wordpress.ts is the
  * faithful fake for tests, but its lookups scan every user and its listings sort and clone them,
  * which at 10,000+ users costs more than the engine being measured; here every lookup is a Map.
  */
 import { UpstreamError } from "../../src/core/errors";
-import type { Site, SiteInfo, WpUser, WpWrite } from "../../src/sync/ports";
+import type { WpUser, WpWrite } from "../../src/core/users";
+import type { Site, SiteInfo } from "../../src/sync/ports";
 
 const PLAIN_FIELDS = new Set(["email", "first_name", "last_name", "name", "nickname", "description", "url"]);
 

@@ -1,6 +1,5 @@
 /** A declared sync job, as validated from SYNC_JOBS_FILE or SYNC_* variables (see DESIGN.md "Jobs"). */
 import type { NetworkTarget } from "./network";
-import type { ScopingClause } from "./scoping";
 
 export type TriggerMode = "manual" | "link-start" | "link-start-continue" | "schedule";
 export type SourceMode = "full" | "delta";
@@ -55,4 +54,30 @@ export interface LinkCutoff {
   /** Seconds since the epoch; 0 while the job's links were never revoked. */
   validFrom: number;
   legacyGeneration: number;
+}
+
+/** Entra-style scoping filter operators (src/core/scoping.ts evaluates them). */
+export const SCOPING_OPERATORS = [
+  "EQUALS",
+  "NOT_EQUALS",
+  "IS_TRUE",
+  "IS_FALSE",
+  "IS_NULL",
+  "IS_NOT_NULL",
+  "REGEX_MATCH",
+  "NOT_REGEX_MATCH",
+  "GREATER_THAN",
+  "GREATER_THAN_OR_EQUALS",
+  "LESS_THAN",
+  "LESS_THAN_OR_EQUALS",
+  "INCLUDES",
+  "EXCLUDES",
+] as const;
+export type ScopingOperator = (typeof SCOPING_OPERATORS)[number];
+
+export interface ScopingClause {
+  attribute: string;
+  operator: ScopingOperator;
+  /** null for the operators that take none (IS TRUE, IS NULL, ...). */
+  value: string | null;
 }

@@ -1,12 +1,12 @@
 /** Finding the WordPress user an unmapped Entra user already has, in the job's match order. */
-import type { GraphUser, WpUser } from "../sync/ports";
 import { isCustomerJob } from "./customer";
 import type { Job } from "./job";
 import { usernameCandidate } from "./username";
+import type { GraphUser, WpUser } from "./users";
 
 /**
  * Exact lookups over the site's users; case-insensitivity is the index's job. A miss may be
- * undefined or null (src/wordpress/user-index.ts answers null). What is found may be the whole
+ * undefined or null (src/sync/user-index.ts answers null). What is found may be the whole
  * WordPress user or just a reference to it (the index keeps only what matching needs).
  */
 export interface MatchIndex<T extends { id: number } = WpUser> {

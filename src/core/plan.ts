@@ -2,7 +2,6 @@
  * What to do with one Entra user, decided from the job, the user, the user map and (when needed)
  * WordPress's current state. Pure: the engine does the I/O before (fetch, match) and after (apply).
  */
-import type { GraphUser, WpUser, WpWrite } from "../sync/ports";
 import { isUnmatchableCustomer, signInNote } from "./customer";
 import { hashOf } from "./hash";
 import type { Job } from "./job";
@@ -10,6 +9,7 @@ import { desiredFields } from "./mapping";
 import { resolveRoles, rolesToWrite } from "./roles";
 import { inJobScope } from "./scoping";
 import { usernameCandidate } from "./username";
+import type { GraphUser, WpUser, WpWrite } from "./users";
 
 /** One row of the user map: what the service last wrote for an Entra user. */
 export interface MapEntry {

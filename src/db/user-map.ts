@@ -37,7 +37,6 @@ export async function mapEntriesFor(db: Queryable, jobId: string, entraIds: stri
   return result;
 }
 
-/** One multi-row upsert for a page. */
 /** The Entra user a WordPress user is synced from in this job, or null when none is. */
 export async function mapOwnerOf(db: Queryable, jobId: string, wpUserId: number): Promise<string | null> {
   const { rows } = await db.query<{ entra_id: string }>(
@@ -47,25 +46,19 @@ export async function mapOwnerOf(db: Queryable, jobId: string, wpUserId: number)
   return rows[0]?.entra_id ?? null;
 }
 
-export async function upsertMapEntries(
-  db: Queryable,
-  jobId: string,
-  /** The run that saw them; null for a user synced on demand. */
-  runId: string | null,
-  entries: MapWrite[],
-): Promise<void> {
+/** One multi-row upsert for a page. */
+export async function upsertMapEntries(db: Queryable, jobId: string, entries: MapWrite[]): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
-    `insert into user_map (job_id, entra_id, wp_user_id, hash, state, email, fields, roles, last_seen_run)
-     select $1::text, e.entra_id, e.wp_user_id, e.hash, e.state, e.email, e.fields, e.roles, $2::uuid
-     from jsonb_to_recordset($3::jsonb)
+    `insert into user_map (job_id, entra_id, wp_user_id, hash, state, email, fields, roles)
+     select $1::text, e.entra_id, e.wp_user_id, e.hash, e.state, e.email, e.fields, e.roles
+     from jsonb_to_recordset($2::jsonb)
        as e (entra_id text, wp_user_id int, hash text, state text, email text, fields jsonb, roles jsonb)
      on conflict (job_id, entra_id) do update set
        wp_user_id = excluded.wp_user_id, hash = excluded.hash, state = excluded.state, email = excluded.email,
-       fields = excluded.fields, roles = excluded.roles, last_seen_run = excluded.last_seen_run, updated_at = now()`,
+       fields = excluded.fields, roles = excluded.roles, updated_at = now()`,
     [
       jobId,
-      runId,
       JSON.stringify(
         entries.map((e) => ({
           entra_id: e.entraId,

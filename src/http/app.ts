@@ -1,41 +1,19 @@
 /**
  * Builds the Fastify app from its dependencies; never listens (main.ts owns the process).
- * Route modules register themselves from src/http/routes/*.
+ * Route modules register themselves from src/http/routes/*, given the dependencies of deps.ts.
  */
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from "fastify";
-import type { ServiceSecrets } from "../bootstrap";
-import type { Config } from "../config";
-import type { Database } from "../db/pool";
-import type { LinkCutoffs } from "../links/revocations";
-import type { Logger } from "../logger";
-import { type Metrics, registerMetricsRoute } from "../observe/metrics";
-import { registerStatusRoutes } from "../observe/status-page";
-import type { Watchdog } from "../observe/watchdog";
-import type { ProvisionService } from "../sync/provision";
-import type { SyncService } from "../sync/service";
 import { type BearerSecret, makeAccess, requireBearer } from "./auth";
+import type { AppDeps } from "./deps";
 import { registerOpenApi } from "./openapi";
 import { registerProblemHandlers, sendProblem } from "./problem";
 import { registerAdminRoutes } from "./routes/admin";
 import { registerDocsRoutes } from "./routes/docs";
 import { registerHealthRoutes } from "./routes/health";
+import { registerMetricsRoute } from "./routes/metrics";
+import { registerStatusRoutes } from "./routes/status";
 import { registerTriggerRoutes } from "./routes/triggers";
-
-export interface AppDeps {
-  config: Config;
-  logger: Logger;
-  db: Database;
-  secrets: ServiceSecrets;
-  sync: SyncService;
-  linkCutoffs: LinkCutoffs;
-  /** Serves GET /metrics when given. */
-  metrics?: Pick<Metrics, "registry">;
-  /** Its stalled-run warnings are shown on /status. */
-  watchdog?: Pick<Watchdog, "warnings">;
-  /** Syncs one user on demand (POST /v1/jobs/{job}/users/{entraId}/sync); 501 without it. */
-  provision?: Pick<ProvisionService, "syncUser">;
-}
 
 export interface BuildOptions {
   /** Sees every route as it is registered (the OpenAPI test uses it). */

@@ -5,8 +5,9 @@
  * run, an item or a job reaches the API only once it is added here.
  */
 import { type TSchema, Type } from "@sinclair/typebox";
-import { SCOPING_OPERATORS } from "../core/scoping";
-import { ITEM_ACTIONS, JobId, Nullable, ref, StringEnum } from "./schemas";
+import { SCOPING_OPERATORS } from "../core/job";
+import { ITEM_ACTIONS, ITEM_STATUSES, RUN_MODES, RUN_STATES, RUN_TRIGGERS } from "../core/runs";
+import { JobId, Nullable, ref, StringEnum } from "./schemas";
 
 const Count = Type.Integer({ minimum: 0 });
 const DateTime = Type.String({ format: "date-time" });
@@ -34,10 +35,10 @@ export const RunSummary = Type.Object(
   {
     id: Type.String({ format: "uuid" }),
     job: Type.String(),
-    state: StringEnum(["queued", "listing", "reconciling", "awaiting_approval", "completed", "failed", "cancelled"]),
-    trigger: StringEnum(["manual", "link", "schedule", "cli"]),
+    state: StringEnum(RUN_STATES),
+    trigger: StringEnum(RUN_TRIGGERS),
     dryRun: Type.Boolean(),
-    mode: StringEnum(["full", "delta"]),
+    mode: StringEnum(RUN_MODES),
     step: Type.Integer(),
     counts: ref(RunCounts),
     totalEstimate: Nullable(Type.Integer({ description: "Users expected in total when Graph said so." })),
@@ -56,7 +57,7 @@ export const RunItem = Type.Object(
     entraId: Type.String(),
     wpUserId: Nullable(Type.Integer()),
     action: StringEnum(ITEM_ACTIONS),
-    status: StringEnum(["ok", "failed", "planned", "pending"]),
+    status: StringEnum(ITEM_STATUSES),
     diff: Diff,
     email: Nullable(Type.String()),
     displayName: Nullable(Type.String()),

@@ -8,11 +8,11 @@ import { desiredFields } from "../core/mapping";
 import { matchUser } from "../core/match";
 import { isProtected, type MapEntry, needsCurrent, type PlanInput, planUser, type UserPlan } from "../core/plan";
 import { pickUsername, usernameCandidates } from "../core/username";
+import type { GraphUser, WpUser } from "../core/users";
 import type { ItemInput } from "../db/items";
 import { type MapWrite, mapOwnerOf } from "../db/user-map";
 import { syncPhoto } from "./photos";
-import type { GraphUser, WpUser } from "./ports";
-import type { StepContext } from "./step";
+import type { StepContext } from "./step-context";
 
 export interface UserOutcome {
   item: ItemInput;

@@ -24,9 +24,10 @@ import type {
   TriggerMode,
   UsernameRule,
 } from "../core/job";
+import { SCOPING_OPERATORS, type ScopingClause } from "../core/job";
 import { attributesOf } from "../core/mapping";
 import type { NetworkTarget, SiteSelector } from "../core/network";
-import { clauseProblem, SCOPING_OPERATORS, type ScopingClause, scopingOperator } from "../core/scoping";
+import { clauseProblem, scopingOperator } from "../core/scoping";
 
 export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   trigger: { mode: "link-start-continue", schedule: null, timezone: "UTC" },

@@ -15,15 +15,16 @@ import { desiredFields, selectFor } from "../core/mapping";
 import { matchUser } from "../core/match";
 import { type MapEntry, needsCurrent } from "../core/plan";
 import { inScope } from "../core/roles";
+import { type ItemAction, zeroCounts } from "../core/runs";
 import { passesScopingFilters } from "../core/scoping";
+import type { GraphUser } from "../core/users";
 import type { Database } from "../db/pool";
-import { type Run, zeroCounts } from "../db/runs";
+import type { Run } from "../db/runs";
 import { mapEntriesFor, upsertMapEntries } from "../db/user-map";
 import { makePageClaims, syncUser } from "./apply";
 import { groupsToList } from "./listing";
-import type { Directory, GraphUser, Site } from "./ports";
-import type { ItemAction } from "./service";
-import { makeStepContext, memoiseSelfId, type StepContext, type StepDeps } from "./step";
+import type { Directory, Site } from "./ports";
+import { makeStepContext, memoiseSelfId, type StepContext, type StepDeps } from "./step-context";
 
 /** Graph's checkMemberGroups takes at most 20 group ids per call (src/graph/directory.ts). */
 const GROUPS_PER_CHECK = 20;
@@ -219,8 +220,7 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
       const { item } = outcome;
       stages.planned = { action: item.action, wpUserId: item.wpUserId, diff: item.diff, reason: item.reason };
       if (!dryRun && outcome.map) {
-        // last_seen_run is a run id; this write belongs to no run (user-map.ts casts null through).
-        await upsertMapEntries(deps.db.pool, job.id, null, [outcome.map]);
+        await upsertMapEntries(deps.db.pool, job.id, [outcome.map]);
       }
       stages.applied = {
         result: item.status === "failed" ? "failed" : dryRun ? "planned" : "ok",

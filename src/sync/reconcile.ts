@@ -11,7 +11,7 @@ import { withTransaction } from "../db/pool";
 import { updateLeased } from "../db/runs";
 import { countActiveMapped, deleteMapEntries, markDeactivated } from "../db/user-map";
 import { protectedUser, runInOrder } from "./apply";
-import { LeaseLostError, nearDeadline, type StepContext, type StepOutcome } from "./step";
+import { LeaseLostError, nearDeadline, type StepContext, type StepOutcome } from "./step-context";
 
 /** Removals settled per commit. */
 const SLICE = 50;

@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { UpstreamError } from "../core/errors";
-import type { Site, SiteInfo, WpUser, WpWrite } from "../sync/ports";
+import { ENTRA_ID_META, type WpUser, type WpWrite } from "../core/users";
+import type { Site, SiteInfo } from "../sync/ports";
 import { makeWordPressClient, type WordPressMetrics, wasAfterAmbiguousFailure } from "./client";
-import { DEACTIVATED_META, ENTRA_ID_META, toRestBody, toWpUser, USER_FIELDS } from "./users";
+import { DEACTIVATED_META, toRestBody, toWpUser, USER_FIELDS } from "./users";
 
 export interface WordPressSiteOptions {
   /** WP_URL */

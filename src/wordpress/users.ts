@@ -1,4 +1,4 @@
-import type { WpUser, WpWrite } from "../sync/ports";
+import type { WpUser, WpWrite } from "../core/users";
 
 /** Only what WpUser needs: list pages shrink from ~91 KB to a fraction (avatars, links, capabilities dropped). */
 export const USER_FIELDS = "id,username,email,name,first_name,last_name,nickname,description,url,roles,meta";
@@ -6,7 +6,6 @@ export const USER_FIELDS = "id,username,email,name,first_name,last_name,nickname
 /** WpWrite field keys that map 1:1 to REST user properties (`name` is the display name). */
 const PLAIN_FIELDS = new Set(["email", "first_name", "last_name", "name", "nickname", "description", "url"]);
 
-export const ENTRA_ID_META = "entra_object_id";
 export const DEACTIVATED_META = "entra_wp_sync_deactivated";
 
 /** A REST user (context=edit) as WpUser. Meta keeps string values only (core adds `persisted_preferences`: []). */

@@ -3,7 +3,7 @@ import { desiredFields, selectFor } from "../../src/core/mapping";
 import { type MatchIndex, matchUser } from "../../src/core/match";
 import { needsCurrent, planUser } from "../../src/core/plan";
 import { usernameCandidate } from "../../src/core/username";
-import type { WpUser } from "../../src/sync/ports";
+import type { WpUser } from "../../src/core/users";
 import { aGraphUser, aJob, aWpUser } from "../helpers/builders";
 
 const job = aJob().forCustomerTenant().build();

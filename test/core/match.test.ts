@@ -1,6 +1,6 @@
 import { desiredFields } from "../../src/core/mapping";
 import { type MatchIndex, matchUser } from "../../src/core/match";
-import type { WpUser } from "../../src/sync/ports";
+import type { WpUser } from "../../src/core/users";
 import { aGraphUser, aJob, aWpUser } from "../helpers/builders";
 
 /** A case-insensitive index over a few users, as the WordPress side builds one. */

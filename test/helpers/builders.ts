@@ -8,10 +8,17 @@ import { hashOf } from "../../src/core/hash";
 import type { Job, MatchKey, MissingAction, RoleMode, SourceMode, TriggerMode, UsernameRule } from "../../src/core/job";
 import type { NetworkTarget } from "../../src/core/network";
 import type { MapEntry } from "../../src/core/plan";
-import { zeroCounts } from "../../src/db/runs";
+import {
+  type ItemAction,
+  type RunCounts,
+  type RunItem,
+  type RunState,
+  type RunSummary,
+  type RunTrigger,
+  zeroCounts,
+} from "../../src/core/runs";
+import type { GraphUser, WpUser } from "../../src/core/users";
 import { JOB_DEFAULTS } from "../../src/sync/jobs";
-import type { GraphUser, WpUser } from "../../src/sync/ports";
-import type { ItemAction, RunCounts, RunItem, RunState, RunSummary, RunTrigger } from "../../src/sync/service";
 
 const clone = <T>(value: T): T => structuredClone(value);
 

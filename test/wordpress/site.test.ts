@@ -1,6 +1,6 @@
 import { UpstreamError } from "../../src/core/errors";
 import { sanitizeLogin } from "../../src/core/username";
-import type { WpWrite } from "../../src/sync/ports";
+import type { WpWrite } from "../../src/core/users";
 import {
   describeWithWordPress,
   makeTestSite,

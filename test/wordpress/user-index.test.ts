@@ -1,5 +1,6 @@
-import type { Site, WpUser } from "../../src/sync/ports";
-import { buildUserIndex } from "../../src/wordpress";
+import type { WpUser } from "../../src/core/users";
+import type { Site } from "../../src/sync/ports";
+import { buildUserIndex } from "../../src/sync/user-index";
 import {
   describeWithWordPress,
   makeTestSite,

@@ -1,14 +1,15 @@
 /**
- * An in-memory WordPress behind the Site port, faithful to the REST behaviour the engine relies on:
- * logins and e-mails unique case-insensitively (create/update answer kind "exists" with
- * existing_user_login / existing_user_email), 404 as kind "not-found", roles replaced as a list,
- * meta only with the companion plugin. Counts requests per method, and can inject faults:
- * failNext(n) and dieAfterCreates(n) (every later call hangs, as a process that died mid-step).
+ * An in-memory WordPress behind the Site port, for the tests and the demo's --fake-wordpress,
+ * faithful to the REST behaviour the engine relies on: logins and e-mails unique
+ * case-insensitively (create/update answer kind "exists" with existing_user_login /
+ * existing_user_email), 404 as kind "not-found", roles replaced as a list, meta only with the
+ * companion plugin. Counts requests per method, and can inject faults: failNext(n) and
+ * dieAfterCreates(n) (every later call hangs, as a process that died mid-step).
  */
-import { UpstreamError, type UpstreamKind } from "../../src/core/errors";
-import type { Site, SiteInfo, WpUser, WpWrite } from "../../src/sync/ports";
+import { UpstreamError, type UpstreamKind } from "../src/core/errors";
+import { ENTRA_ID_META, type WpUser, type WpWrite } from "../src/core/users";
+import type { Site, SiteInfo } from "../src/sync/ports";
 
-const ENTRA_ID_META = "entra_object_id";
 const PLAIN_FIELDS = ["email", "first_name", "last_name", "name", "nickname", "description", "url"] as const;
 
 interface Stored extends WpUser {
