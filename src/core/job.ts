@@ -1,5 +1,4 @@
 /** A declared sync job, as validated from SYNC_JOBS_FILE or SYNC_* variables (see DESIGN.md "Jobs"). */
-import type { NetworkTarget } from "./network";
 
 export type TriggerMode = "manual" | "link-start" | "link-start-continue" | "schedule";
 export type SourceMode = "full" | "delta";
@@ -80,4 +79,21 @@ export interface ScopingClause {
   operator: ScopingOperator;
   /** null for the operators that take none (IS TRUE, IS NULL, ...). */
   value: string | null;
+}
+
+/** A multisite network target (rules in ./network.ts). */
+/** A site of a job's network target: its path ("/hr/", the main site is "/") or its blog id. */
+export type SiteSelector = string | number;
+
+export interface NetworkTarget {
+  /** "all": every site of the network, also sites created after the job was declared. */
+  sites: "all" | SiteSelector[];
+  /** The role on every selected site without an entry in siteDefaults; "" = member without a role. */
+  defaultRole: string;
+  /** Per-site default role (selector -> role; "" = member without a role). */
+  siteDefaults: Array<{ site: SiteSelector; role: string }>;
+  /** group -> (site, role); on a site, the first group the user is in wins, else the site's default. */
+  groups: Array<{ group: string; site: SiteSelector; role: string }>;
+  /** With actions.missing "delete": true deletes leavers from the network, false only removes memberships. */
+  deleteFromNetwork: boolean;
 }

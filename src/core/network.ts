@@ -4,24 +4,8 @@
  * (src/wordpress/network.ts).
  */
 import { ConfigError } from "./errors";
-import type { MissingAction } from "./job";
+import type { MissingAction, NetworkTarget, SiteSelector } from "./job";
 import { isMember } from "./roles";
-
-/** A site of a job's network target: its path ("/hr/", the main site is "/") or its blog id. */
-export type SiteSelector = string | number;
-
-export interface NetworkTarget {
-  /** "all": every site of the network, also sites created after the job was declared. */
-  sites: "all" | SiteSelector[];
-  /** The role on every selected site without an entry in siteDefaults; "" = member without a role. */
-  defaultRole: string;
-  /** Per-site default role (selector -> role; "" = member without a role). */
-  siteDefaults: Array<{ site: SiteSelector; role: string }>;
-  /** group -> (site, role); on a site, the first group the user is in wins, else the site's default. */
-  groups: Array<{ group: string; site: SiteSelector; role: string }>;
-  /** With actions.missing "delete": true deletes leavers from the network, false only removes memberships. */
-  deleteFromNetwork: boolean;
-}
 
 export interface NetworkSite {
   id: number;

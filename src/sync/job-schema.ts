@@ -18,7 +18,9 @@ import type {
   Job,
   MatchKey,
   MissingAction,
+  NetworkTarget,
   RoleMode,
+  SiteSelector,
   SourceMode,
   TenantKind,
   TriggerMode,
@@ -26,7 +28,6 @@ import type {
 } from "../core/job";
 import { SCOPING_OPERATORS, type ScopingClause } from "../core/job";
 import { attributesOf } from "../core/mapping";
-import type { NetworkTarget, SiteSelector } from "../core/network";
 import { clauseProblem, scopingOperator } from "../core/scoping";
 
 export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {

@@ -1,7 +1,7 @@
 import { ConfigError } from "../../src/core/errors";
+import type { NetworkTarget } from "../../src/core/job";
 import {
   type NetworkSite,
-  type NetworkTarget,
   networkLoginCandidate,
   networkLoginProblem,
   planMemberships,

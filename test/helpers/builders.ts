@@ -5,8 +5,16 @@
  */
 import { randomUUID } from "node:crypto";
 import { hashOf } from "../../src/core/hash";
-import type { Job, MatchKey, MissingAction, RoleMode, SourceMode, TriggerMode, UsernameRule } from "../../src/core/job";
-import type { NetworkTarget } from "../../src/core/network";
+import type {
+  Job,
+  MatchKey,
+  MissingAction,
+  NetworkTarget,
+  RoleMode,
+  SourceMode,
+  TriggerMode,
+  UsernameRule,
+} from "../../src/core/job";
 import type { MapEntry } from "../../src/core/plan";
 import {
   type ItemAction,

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { ConfigError } from "../../src/core/errors";
+import type { NetworkTarget } from "../../src/core/job";
 import {
   type NetworkSite,
-  type NetworkTarget,
   networkLoginCandidate,
   networkLoginProblem,
   planMemberships,
