@@ -6,14 +6,18 @@
  * companion plugin. Counts requests per method, and can inject faults: failNext(n) and
  * dieAfterCreates(n) (every later call hangs, as a process that died mid-step).
  */
+
 import { UpstreamError, type UpstreamKind } from "../src/core/errors";
+import { capabilitiesOf } from "../src/core/privileges";
 import { ENTRA_ID_META, type WpUser, type WpWrite } from "../src/core/users";
 import type { Site, SiteInfo } from "../src/sync/ports";
 
 const PLAIN_FIELDS = ["email", "first_name", "last_name", "name", "nickname", "description", "url"] as const;
 
-interface Stored extends WpUser {
+/** Capabilities follow the roles (WordPress computes them per request), unless seeded as a custom role's. */
+interface Stored extends Omit<WpUser, "capabilities"> {
   deactivated: boolean;
+  customCapabilities?: string[];
 }
 
 export interface FakeSiteOptions {
@@ -42,7 +46,9 @@ export class FakeSite implements Site {
   }
 
   /** Adds a user directly (not counted as a request). */
-  seed(user: Partial<WpUser> & { username: string; email: string }): WpUser {
+  seed(
+    user: Partial<Omit<WpUser, "capabilities">> & { username: string; email: string; capabilities?: string[] },
+  ): WpUser {
     const id = this.nextId++;
     const stored: Stored = {
       id,
@@ -56,6 +62,7 @@ export class FakeSite implements Site {
       meta: {},
       ...user,
       deactivated: false,
+      customCapabilities: user.capabilities,
     };
     this.users.set(id, stored);
     return this.view(stored);
@@ -119,7 +126,7 @@ export class FakeSite implements Site {
 
   async info(): Promise<SiteInfo> {
     await this.request("GET");
-    return { selfId: this.selfId, companionPlugin: this.companionPlugin };
+    return { selfId: this.selfId, companionPlugin: this.companionPlugin, roles: null };
   }
 
   async listUsers(page: number): Promise<{ users: WpUser[]; totalPages: number }> {
@@ -274,8 +281,8 @@ export class FakeSite implements Site {
   }
 
   private view(user: Stored): WpUser {
-    const { deactivated: _, ...rest } = user;
-    return structuredClone(rest);
+    const { deactivated: _, customCapabilities, ...rest } = structuredClone(user);
+    return { ...rest, capabilities: customCapabilities ?? capabilitiesOf(rest.roles) };
   }
 }
 

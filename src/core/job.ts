@@ -23,7 +23,12 @@ export interface Job {
     scopingFilters: ScopingClause[][];
     tenantKind: TenantKind;
   };
-  match: MatchKey[];
+  /**
+   * How an Entra user finds a WordPress account it is not mapped to yet: `by` in order. Accounts
+   * found by e-mail or user name are adopted only within emailDomains (e-mail; empty: any domain),
+   * never for guests unless adoptGuests, and never when they hold privileges (core/privileges.ts).
+   */
+  match: { by: MatchKey[]; emailDomains: string[]; adoptGuests: boolean };
   /** A rule, or an expression in Entra's syntax (SelectUniqueValue tries its rules against WordPress). */
   username: UsernameRule | string;
   /**
@@ -32,14 +37,18 @@ export interface Job {
    * wins) or an expression in Entra's attribute-mapping syntax (src/core/expression.ts).
    */
   fields: Record<string, string>;
-  roles: { mode: RoleMode; default: string; groups: Array<{ group: string; role: string }> };
+  /** allowPrivileged: the job may grant roles that manage users or the site (core/privileges.ts). */
+  roles: { mode: RoleMode; default: string; groups: Array<{ group: string; role: string }>; allowPrivileged: boolean };
   actions: { create: boolean; update: boolean; missing: MissingAction; reassignTo: number | null };
+  /** administrator is protected whatever roles says, unless the job itself granted it (core/plan.ts). */
   protect: { roles: string[]; users: number[] };
   safety: { maxDeleteFraction: number; maxDeleteCount: number };
   /** Optional URL that receives a JSON event when a run completes, fails or awaits approval. */
   webhook: string | null;
   /** WP_URL is a multisite network: the sites and per-site roles (null: a single site). */
   network: NetworkTarget | null;
+  /** The Standard Webhooks secret ("whsec_" + base64) the events are signed with; required with webhook. */
+  webhookSecret: string | null;
   /** Profile photos from Graph as WordPress avatars (needs the companion plugin); off by default. */
   photos: boolean;
 }

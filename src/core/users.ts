@@ -15,6 +15,8 @@ export interface WpUser {
   description: string;
   url: string;
   roles: string[];
+  /** What the account may do: REST `capabilities` (its roles' and its own), the granted ones only. */
+  capabilities: string[];
   /** Registered meta only (needs the companion plugin); {} otherwise. */
   meta: Record<string, string>;
 }

@@ -147,7 +147,14 @@ export const Job = Type.Object(
         description: "external = an Entra External ID or Azure AD B2C customer tenant (full listings only).",
       }),
     }),
-    match: Type.Array(StringEnum(["entraId", "email", "username"])),
+    match: Type.Object(
+      {
+        by: Type.Array(StringEnum(["entraId", "email", "username"])),
+        emailDomains: Type.Array(Type.String(), { description: "Adoption by e-mail only within these (empty: any)." }),
+        adoptGuests: Type.Boolean({ description: "Adopt existing accounts for guests by e-mail or user name too." }),
+      },
+      { description: "How an Entra user finds an existing WordPress account, and when that account may be adopted." },
+    ),
     username: Type.String({
       description:
         'A rule ("upn", "upnPrefix", "email") or an expression in Entra\'s syntax (SelectUniqueValue allowed).',
@@ -159,6 +166,7 @@ export const Job = Type.Object(
       mode: StringEnum(["replace", "add", "skip"]),
       default: Type.String(),
       groups: Type.Array(Type.Object({ group: Type.String(), role: Type.String() })),
+      allowPrivileged: Type.Boolean({ description: "The job may grant roles that manage users or the site." }),
     }),
     actions: Type.Object({
       create: Type.Boolean(),
@@ -185,6 +193,9 @@ export const Job = Type.Object(
         },
         { description: 'A multisite network target (null: a single site); README "Multisite networks".' },
       ),
+    ),
+    webhookSecret: Nullable(
+      Type.String({ description: 'The signing secret of the webhook\'s events, never shown ("[REDACTED]" when set).' }),
     ),
   },
   { $id: "Job", description: "A declared job (see the jobs file); the webhook keeps only its origin." },

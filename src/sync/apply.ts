@@ -4,6 +4,7 @@
  * which commits a whole page in one transaction.
  */
 import { UpstreamError } from "../core/errors";
+import type { MatchKey } from "../core/job";
 import { desiredFields } from "../core/mapping";
 import { matchUser } from "../core/match";
 import { isProtected, type MapEntry, needsCurrent, type PlanInput, planUser, type UserPlan } from "../core/plan";
@@ -11,6 +12,7 @@ import { pickUsername, usernameCandidates } from "../core/username";
 import type { GraphUser, WpUser } from "../core/users";
 import type { ItemInput } from "../db/items";
 import { type MapWrite, mapOwnerOf } from "../db/user-map";
+import { makeLimiter } from "../net/limiter";
 import { syncPhoto } from "./photos";
 import type { StepContext } from "./step-context";
 
@@ -51,21 +53,29 @@ export async function syncUser(
   claims: PageClaims,
 ): Promise<UserOutcome> {
   const { job, deps } = ctx;
-  // selfId only matters once WordPress's current user is known (isProtected); an unchanged user
+  // selfId and the grants only matter once WordPress's current user is known; an unchanged user
   // needs neither, and so costs no WordPress request at all, not even GET /users/me.
-  const draft: Omit<PlanInput, "current"> = { job, user, groupIds, mapEntry, selfId: Number.NaN };
+  const input: Omit<PlanInput, "current"> = {
+    job,
+    user,
+    groupIds,
+    mapEntry,
+    selfId: Number.NaN,
+    matchedBy: null,
+    grantable: new Set(),
+  };
   let current: WpUser | null = null;
-  let selfId = Number.NaN;
-  if (needsCurrent(draft)) {
-    selfId = await deps.selfId();
+  if (needsCurrent(input)) {
+    input.grantable = await ctx.grantable();
+    input.selfId = await deps.selfId();
     if (mapEntry) current = await deps.site.getUser(mapEntry.wpUserId);
     else {
-      // The index keeps references only: read the whole user (roles, fields) when one matches.
+      // The index keeps references only: read the whole user (roles, capabilities) when one matches.
       const match = matchUser(job, user, desiredFields(job, user), await ctx.index());
-      current = match ? await deps.site.getUser(match.id) : null;
+      current = match ? await deps.site.getUser(match.account.id) : null;
+      input.matchedBy = match?.by ?? null;
     }
   }
-  const input = { ...draft, selfId };
   const plan = planUser({ ...input, current });
   try {
     if (!mapEntry && plan.wpUserId !== null) await claim(ctx, plan.entraId, { wpUserId: plan.wpUserId }, claims);
@@ -135,6 +145,7 @@ async function apply(
   claims: PageClaims,
 ): Promise<UserOutcome> {
   const { site } = ctx.deps;
+  if (plan.refusal) return { item: itemOf(plan, "failed", plan.refusal), map: null };
   if (ctx.run.dryRun) return { item: itemOf(plan, "planned"), map: null };
   switch (plan.action) {
     case "skip":
@@ -177,12 +188,19 @@ async function create(
     return { item: itemOf(plan, "ok", null, created.id), map: mapOf(plan, created.id) };
   } catch (error) {
     if (!(error instanceof UpstreamError && error.kind === "exists")) throw error;
-    const existing = await site.findUser({ email: plan.write.fields.email, username });
+    // An earlier attempt whose answer never came (cut short at a step's deadline, a lost
+    // connection) may have created it: with the companion plugin it carries this Entra id.
+    const own = await site.findByEntraId(plan.entraId);
+    const existing = own ?? (await site.findUser({ email: plan.write.fields.email, username }));
     if (!existing) throw error;
     await claim(ctx, plan.entraId, { wpUserId: existing.id }, claims);
     ctx.log.info({ entraId: plan.entraId, wpUserId: existing.id }, "create found the user already there; adopting it");
-    const adopted = planUser({ ...input, mapEntry: null, current: existing });
+    const matchedBy = await foundBy(ctx, plan, existing);
+    const adopted = planUser({ ...input, mapEntry: null, current: existing, matchedBy });
     if (adopted.action === "create") throw error; // cannot happen with a current user; never loop
+    // Our own create, as planned: that is what this item records.
+    if (own && adopted.action === "unchanged")
+      return { item: itemOf(plan, "ok", null, own.id), map: mapOf(plan, own.id) };
     const outcome = await apply(
       ctx,
       input,
@@ -192,6 +210,15 @@ async function create(
     );
     return outcome;
   }
+}
+
+/**
+ * Which match key an account found after "exists" answers to: the Entra id when the plugin stored
+ * this user's (a create that died after WordPress applied it), else its e-mail, else its login.
+ */
+async function foundBy(ctx: StepContext, plan: UserPlan, existing: WpUser): Promise<MatchKey> {
+  if ((await ctx.deps.site.findByEntraId(plan.entraId))?.id === existing.id) return "entraId";
+  return existing.email.toLowerCase() === plan.write.fields.email?.toLowerCase() ? "email" : "username";
 }
 
 function mapChanged(entry: MapEntry | null, plan: UserPlan): boolean {
@@ -207,6 +234,7 @@ function mapOf(plan: UserPlan, wpUserId: number): MapWrite {
     email: plan.email,
     fields: plan.desired,
     roles: plan.roles ?? null,
+    granted: plan.granted,
   };
 }
 
@@ -229,15 +257,16 @@ function itemOf(
   };
 }
 
-/** Whether a WordPress user may be touched at all (the service's own account never). */
-export async function protectedUser(ctx: StepContext, user: WpUser): Promise<boolean> {
-  return isProtected(ctx.job, user, await ctx.deps.selfId());
+/** Whether a WordPress user may be touched at all (the service's own account never); granted roles never protect. */
+export async function protectedUser(ctx: StepContext, user: WpUser, granted: readonly string[]): Promise<boolean> {
+  return isProtected(ctx.job, user, await ctx.deps.selfId(), granted);
 }
 
 /**
- * Runs tasks in order with at most `limit` in flight, starting a new one only while `canStart()`
- * (the first always starts, so every step makes progress). Waits for everything started, then
- * throws the first error. Returns the results of the started prefix.
+ * Runs tasks in order with at most `limit` in flight (the one limiter, src/net/limiter.ts: FIFO,
+ * so tasks start in index order), starting a new one only while `canStart()` (the first always
+ * starts, so every step makes progress). Waits for everything started, then throws the first
+ * error. Returns the results of the started prefix.
  */
 export async function runInOrder<T>(
   count: number,
@@ -245,20 +274,24 @@ export async function runInOrder<T>(
   canStart: () => boolean,
   task: (index: number) => Promise<T>,
 ): Promise<T[]> {
+  const limiter = makeLimiter(Math.max(1, Math.min(limit, count)));
   const results: T[] = [];
-  let next = 0;
+  let started = 0;
   let failure: { error: unknown } | null = null;
-  const worker = async (): Promise<void> => {
-    while (next < count && failure === null && (next === 0 || canStart())) {
-      const index = next++;
-      try {
-        results[index] = await task(index);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
+  await Promise.all(
+    Array.from({ length: count }, (_, index) =>
+      limiter.run(async () => {
+        // Once one task may not start (or one failed), none after it does: the started ones stay a prefix.
+        if (failure !== null || started < index || (index > 0 && !canStart())) return;
+        started++;
+        try {
+          results[index] = await task(index);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }),
+    ),
+  );
   if (failure) throw (failure as { error: unknown }).error;
-  return results.slice(0, next);
+  return results.slice(0, started);
 }

@@ -28,7 +28,9 @@ import type {
 } from "../core/job";
 import { SCOPING_OPERATORS, type ScopingClause } from "../core/job";
 import { attributesOf } from "../core/mapping";
+import { CORE_ROLES, grantPolicy } from "../core/privileges";
 import { clauseProblem, scopingOperator } from "../core/scoping";
+import { webhookKey } from "../net/webhook-signature";
 
 export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   trigger: { mode: "link-start-continue", schedule: null, timezone: "UTC" },
@@ -41,15 +43,16 @@ export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
     tenantKind: "workforce",
     scopingFilters: [],
   },
-  match: ["entraId", "email", "username"],
+  match: { by: ["entraId", "email", "username"], emailDomains: [], adoptGuests: false },
   username: "upn",
   fields: { first_name: "givenName", last_name: "surname", name: "displayName", email: "mail|userPrincipalName" },
-  roles: { mode: "replace", default: "subscriber", groups: [] },
+  roles: { mode: "replace", default: "subscriber", groups: [], allowPrivileged: false },
   actions: { create: true, update: true, missing: "deactivate", reassignTo: null },
   protect: { roles: ["administrator"], users: [] },
   safety: { maxDeleteFraction: 0.1, maxDeleteCount: 100 },
   webhook: null,
   network: null,
+  webhookSecret: null,
   photos: false,
 };
 
@@ -68,12 +71,15 @@ export const SYNC_VARIABLES = {
   SYNC_PAGE_SIZE: { path: "source.pageSize", default: "500" },
   SYNC_ATTRIBUTES: { path: "source.attributes", default: "" },
   SYNC_TENANT_KIND: { path: "source.tenantKind", default: "workforce" },
-  SYNC_MATCH: { path: "match", default: "entraId,email,username" },
+  SYNC_MATCH: { path: "match.by", default: "entraId,email,username" },
+  SYNC_MATCH_EMAIL_DOMAINS: { path: "match.emailDomains", default: "" },
+  SYNC_ADOPT_GUESTS: { path: "match.adoptGuests", default: "false" },
   SYNC_USERNAME: { path: "username", default: "upn" },
   SYNC_FIELDS: { path: "fields", default: JSON.stringify(JOB_DEFAULTS.fields) },
   SYNC_ROLE_MODE: { path: "roles.mode", default: "replace" },
   SYNC_DEFAULT_ROLE: { path: "roles.default", default: "subscriber" },
   SYNC_ROLE_GROUPS: { path: "roles.groups", default: "" },
+  SYNC_ALLOW_PRIVILEGED_ROLES: { path: "roles.allowPrivileged", default: "false" },
   SYNC_CREATE: { path: "actions.create", default: "true" },
   SYNC_UPDATE: { path: "actions.update", default: "true" },
   SYNC_MISSING: { path: "actions.missing", default: "deactivate" },
@@ -83,6 +89,7 @@ export const SYNC_VARIABLES = {
   SYNC_MAX_DELETE_FRACTION: { path: "safety.maxDeleteFraction", default: "0.1" },
   SYNC_MAX_DELETE_COUNT: { path: "safety.maxDeleteCount", default: "100" },
   SYNC_WEBHOOK_URL: { path: "webhook", default: "" },
+  SYNC_WEBHOOK_SECRET: { path: "webhookSecret", default: "" },
   SYNC_PHOTOS: { path: "photos", default: "false" },
 } as const;
 export type SyncVariable = keyof typeof SYNC_VARIABLES;
@@ -92,8 +99,11 @@ export const SYNC_ENV_DEFAULTS: Readonly<Record<SyncVariable, string>> = Object.
   Object.entries(SYNC_VARIABLES).map(([name, variable]) => [name, variable.default]),
 ) as Record<SyncVariable, string>;
 
+const MAKE_SECRET = `make one with: echo "whsec_$(openssl rand -base64 32)"`;
+
 export const JOB_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const FIELD_KEY = /^(email|first_name|last_name|name|nickname|description|url|meta\.[a-z0-9_]+)$/;
+const EMAIL_DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)+$/;
 const ATTRIBUTE = /^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$/;
 
 export interface Origin {
@@ -190,6 +200,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     "safety",
     "webhook",
     "network",
+    "webhookSecret",
     "photos",
   ]);
   const d = JOB_DEFAULTS;
@@ -233,10 +244,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   if (customer) checkCustomerJob(r, job, { mode: sourceMode, filter });
   const scopingFilters = r.list(source.scopingFilters, "source.scopingFilters", [], (v, p) => scopingFilter(r, v, p));
 
-  const matchKeys: MatchKey[] = ["entraId", "email", "username"];
-  const matchDefault: MatchKey[] = customer ? ["entraId", "email"] : d.match;
-  const match = r.list(job.match, "match", matchDefault, (v, p) => r.oneOf(v, p, matchKeys, "email"));
-  if (match.length === 0) r.fail("match", `must name at least one of ${matchKeys.join(", ")}`);
+  const match = validateMatch(r, job.match, customer);
   const rules: UsernameRule[] = ["upn", "upnPrefix", "email"];
   // Customer logins never follow a rule (customer.ts): "email" records that they are not the UPN.
   const username = usernameOf(r, job.username, rules, customer ? "email" : (d.username as UsernameRule));
@@ -248,7 +256,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     if (path) r.fail(path, `reads the manager, which Graph's delta query cannot expand: use source.mode "full"`);
   }
 
-  const roles = r.section(job.roles, "roles", ["mode", "default", "groups"]);
+  const roles = r.section(job.roles, "roles", ["mode", "default", "groups", "allowPrivileged"]);
   const roleModes: RoleMode[] = ["replace", "add", "skip"];
   const roleGroups = r.list(roles.groups, "roles.groups", d.roles.groups, (v, p) => {
     const entry = r.section(v, p, ["group", "role"]);
@@ -272,10 +280,27 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   }
 
   const protect = r.section(job.protect, "protect", ["roles", "users"]);
+  if (Array.isArray(protect.roles) && protect.roles.length === 0) {
+    r.fail(
+      "protect.roles",
+      `must not be empty: administrators are always protected; leave protect.roles out, or list the roles to protect besides administrator`,
+    );
+  }
   const safety = r.section(job.safety, "safety", ["maxDeleteFraction", "maxDeleteCount"]);
   const webhook = r.nullableText(job.webhook, "webhook");
   if (webhook !== null && !isHttpUrl(webhook))
     r.fail("webhook", `must be an http:// or https:// URL (got ${show(webhook)})`);
+  // Never echoed in a message: it is a secret.
+  const webhookSecret = r.nullableText(job.webhookSecret, "webhookSecret");
+  if (webhookSecret !== null && webhookKey(webhookSecret) === null) {
+    r.fail("webhookSecret", `must be "whsec_" followed by the base64 of 24 to 64 random bytes (${MAKE_SECRET})`);
+  }
+  if (webhook !== null && webhookSecret === null) {
+    r.fail(
+      "webhookSecret",
+      `is required with webhook: receivers check each event's signature with it (${MAKE_SECRET})`,
+    );
+  }
 
   const defaultRole = r.text(roles.default, "roles.default", d.roles.default);
   const network =
@@ -287,7 +312,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     );
   }
 
-  return {
+  const validated: Job = {
     id: origin.id,
     trigger: { mode: triggerMode, schedule, timezone },
     source: { mode: sourceMode, filter, groups, pageSize, attributes, tenantKind, scopingFilters },
@@ -298,6 +323,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
       mode: r.oneOf(roles.mode, "roles.mode", roleModes, d.roles.mode),
       default: defaultRole,
       groups: roleGroups,
+      allowPrivileged: r.boolean(roles.allowPrivileged, "roles.allowPrivileged", d.roles.allowPrivileged),
     },
     actions: {
       create: r.boolean(actions.create, "actions.create", d.actions.create),
@@ -329,8 +355,29 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     },
     webhook,
     network,
+    webhookSecret,
     photos: r.boolean(job.photos, "photos", d.photos),
   };
+  // Core roles are known here; other roles are checked once WordPress says what they allow (sync/step.ts).
+  const problem = grantPolicy(validated, CORE_ROLES).problem;
+  if (problem?.reason === "privileged") r.fail(problem.path, problem.message);
+  return validated;
+}
+
+function validateMatch(r: JobReader, raw: unknown, customer: boolean): Job["match"] {
+  const d = JOB_DEFAULTS.match;
+  const keys: MatchKey[] = ["entraId", "email", "username"];
+  const match = Array.isArray(raw) ? { by: raw } : r.section(raw, "match", ["by", "emailDomains", "adoptGuests"]);
+  const path = matchKeysPath(raw);
+  const fallback: MatchKey[] = customer ? ["entraId", "email"] : d.by;
+  const by = r.list(match.by, path, fallback, (v, p) => r.oneOf(v, p, keys, "email"));
+  if (by.length === 0) r.fail(path, `must name at least one of ${keys.join(", ")}`);
+  const emailDomains = r.list(match.emailDomains, "match.emailDomains", d.emailDomains, (v, p) => {
+    const domain = r.text(v, p, "").toLowerCase();
+    if (!EMAIL_DOMAIN.test(domain)) r.fail(p, `must be an e-mail domain such as "contoso.com" (got ${show(v)})`);
+    return domain;
+  });
+  return { by, emailDomains, adoptGuests: r.boolean(match.adoptGuests, "match.adoptGuests", d.adoptGuests) };
 }
 
 const SITE_PATH = /^\/([A-Za-z0-9_-]+\/)?$/;
@@ -411,9 +458,10 @@ function checkCustomerJob(
       `cannot be ${show(job.username)} ${where}: customer accounts have a generated userPrincipalName (<guid>@<tenant>.onmicrosoft.com); their login is the userName identity, else the e-mail (leave username out)`,
     );
   }
-  if (Array.isArray(job.match) && job.match.includes("username")) {
+  const matchKeys = Array.isArray(job.match) ? job.match : isObject(job.match) ? job.match.by : undefined;
+  if (Array.isArray(matchKeys) && matchKeys.includes("username")) {
     r.fail(
-      "match",
+      matchKeysPath(job.match),
       `cannot include "username" ${where}: customers choose their user names themselves, so one could sign up as an existing WordPress login and take that account over (match by "entraId" and "email")`,
     );
   }
@@ -423,6 +471,11 @@ function checkCustomerJob(
       `is derived ${where} (the emailAddress identity, then mail, then otherMails): leave it out of fields`,
     );
   }
+}
+
+/** Where a job's match keys are: the short form (a list) is what jobs files said before the adoption rules. */
+function matchKeysPath(raw: unknown): string {
+  return Array.isArray(raw) || raw === undefined ? "match" : "match.by";
 }
 
 /**

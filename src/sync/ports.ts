@@ -63,6 +63,8 @@ export interface SiteInfo {
   selfId: number;
   /** The companion mu-plugin is installed: entra_object_id meta, exact filter, login block. */
   companionPlugin: boolean;
+  /** Role -> capabilities as the companion plugin reports them; null without it (core roles are assumed). */
+  roles: Readonly<Record<string, readonly string[]>> | null;
 }
 
 export interface Site {

@@ -4,11 +4,14 @@
  * (listing.ts, reconcile.ts), which is why it lives apart from both.
  */
 import type { Logger } from "pino";
+import { UpstreamError } from "../core/errors";
 import type { Job } from "../core/job";
+import { grantPolicy } from "../core/privileges";
 import { getDeltaLink } from "../db/jobs";
 import type { Database } from "../db/pool";
 import type { Run } from "../db/runs";
-import type { Budget, Directory, Site } from "./ports";
+import { untilDeadline } from "../net/deadline";
+import type { Budget, Directory, Site, SiteInfo } from "./ports";
 import { buildUserIndex, type UserIndex } from "./user-index";
 
 export interface StepDeps {
@@ -19,7 +22,9 @@ export interface StepDeps {
   maxFailedSteps: number;
   /** Users of a page being resolved/applied at once; the Site's own limiter bounds HTTP requests. */
   applyConcurrency: number;
-  /** The service's own WordPress account (memoised per service). */
+  /** What the site says about itself and the service's account (memoised per service). */
+  siteInfo(): Promise<SiteInfo>;
+  /** The service's own WordPress account. */
   selfId(): Promise<number>;
   /**
    * The match index of a run, kept across its steps by the engine (built once, then grown with the
@@ -29,19 +34,17 @@ export interface StepDeps {
   indexFor?(runId: string): Promise<UserIndex>;
 }
 
-/** The service's own WordPress account id, asked once; a failed ask is retried next time. */
-export function memoiseSelfId(site: Site): () => Promise<number> {
-  let selfId: Promise<number> | null = null;
-  return () => {
-    selfId ??= site.info().then(
-      (info) => info.selfId,
-      (error) => {
-        selfId = null;
-        throw error;
-      },
-    );
-    return selfId;
+/** The site's info (own account id, plugin, roles), asked once; a failed ask is retried next time. */
+export function memoiseSiteInfo(site: Site): Pick<StepDeps, "siteInfo" | "selfId"> {
+  let info: Promise<SiteInfo> | null = null;
+  const siteInfo = (): Promise<SiteInfo> => {
+    info ??= site.info().catch((error) => {
+      info = null;
+      throw error;
+    });
+    return info;
   };
+  return { siteInfo, selfId: async () => (await siteInfo()).selfId };
 }
 
 export interface StepContext {
@@ -54,6 +57,12 @@ export interface StepContext {
   reserveMs: number;
   /** The match index, built at most once per step and only when something needs it. */
   index(): Promise<UserIndex>;
+  /**
+   * The capabilities the job's roles grant on this site. Throws a configuration error (the run
+   * fails before writing anything) when the job grants a role that manages users or the site
+   * without roles.allowPrivileged, or, without the companion plugin, a role the service cannot judge.
+   */
+  grantable(): Promise<ReadonlySet<string>>;
   log: Logger;
 }
 
@@ -75,18 +84,68 @@ export function nearDeadline(ctx: Pick<StepContext, "budget" | "reserveMs">): bo
   return Date.now() >= ctx.budget.deadline - ctx.reserveMs;
 }
 
+/** A task the step's budget ran out under (a request cut short at the deadline, a retry not started). */
+export const UNFINISHED = Symbol("unfinished");
+
+/**
+ * Runs one user's (or removal's) work; when it fails with the budget spent, the failure is the
+ * clock's, not the user's: the task is reported UNFINISHED and left for the next step, and what
+ * the other tasks finished is committed.
+ */
+export async function unlessOutOfTime<T>(
+  ctx: StepContext,
+  task: () => Promise<T>,
+  failures: unknown[],
+): Promise<T | typeof UNFINISHED> {
+  try {
+    return await task();
+  } catch (error) {
+    if (!nearDeadline(ctx)) throw error;
+    failures.push(error);
+    return UNFINISHED;
+  }
+}
+
+/**
+ * The tasks before the first UNFINISHED one (their count is how far the step got), and every
+ * finished outcome. When nothing finished at all the step failed for lack of time: the first
+ * failure is thrown, so the step is counted as failed (a WordPress that never answers within the
+ * budget ends the run after MAX_FAILED_STEPS) and its lease released.
+ */
+export function finishedOf<T>(
+  outcomes: Array<T | typeof UNFINISHED>,
+  failures: unknown[],
+): { prefix: number; finished: T[] } {
+  const first = outcomes.indexOf(UNFINISHED);
+  const finished = outcomes.filter((o): o is T => o !== UNFINISHED);
+  if (first !== -1 && finished.length === 0) throw failures[0];
+  return { prefix: first === -1 ? outcomes.length : first, finished };
+}
+
 export function makeStepContext(deps: StepDeps, run: Run, job: Job, owner: string, stepBudgetMs: number): StepContext {
   let index: Promise<UserIndex> | null = null;
+  let grantable: Promise<ReadonlySet<string>> | null = null;
+  const budget = { deadline: Date.now() + stepBudgetMs };
   return {
     deps,
     run,
     job,
     owner,
-    budget: { deadline: Date.now() + stepBudgetMs },
+    budget,
     reserveMs: Math.min(3000, Math.floor(stepBudgetMs * 0.2)),
     index: () => {
       index ??= deps.indexFor ? deps.indexFor(run.id) : buildUserIndex(deps.site);
-      return index;
+      // A run's index is built in the background across steps: a step waits for it only until its deadline.
+      return untilDeadline(index, budget.deadline);
+    },
+    grantable: () => {
+      grantable ??= deps.siteInfo().then((info) => {
+        const { grantable, problem } = grantPolicy(job, info.roles);
+        if (problem)
+          throw new UpstreamError(`job "${job.id}": ${problem.path} ${problem.message}`, "wordpress", "config");
+        return grantable;
+      });
+      return grantable;
     },
     log: deps.logger.child({ run: run.id, job: job.id }),
   };

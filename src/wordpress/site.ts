@@ -3,8 +3,14 @@ import type { Logger } from "pino";
 import { UpstreamError } from "../core/errors";
 import { ENTRA_ID_META, type WpUser, type WpWrite } from "../core/users";
 import type { Site, SiteInfo } from "../sync/ports";
-import { makeWordPressClient, type WordPressMetrics, wasAfterAmbiguousFailure } from "./client";
-import { DEACTIVATED_META, toRestBody, toWpUser, USER_FIELDS } from "./users";
+import {
+  makeWordPressClient,
+  type WordPressMetrics,
+  type WpRequest,
+  type WpResponse,
+  wasAfterAmbiguousFailure,
+} from "./client";
+import { acceptedMetaKeys, DEACTIVATED_META, toRestBody, toWpUser, USER_FIELDS } from "./users";
 
 export interface WordPressSiteOptions {
   /** WP_URL */
@@ -28,8 +34,17 @@ export interface WordPressSiteOptions {
 /** What GET /entra-wp-sync/v1/status says; null without the companion plugin. */
 interface Plugin {
   version: string;
-  metaKeys: string[];
+  /** Role -> capabilities on this site. */
+  roles: Record<string, string[]>;
+  /**
+   * The id (uuid) of the Application Password this service authenticates with. Sent back in
+   * SERVICE_HEADER on writes: the plugin suppresses notification mails only when it equals the
+   * password WordPress authenticated the request with, i.e. for this service, never for people.
+   */
+  serviceId: string | null;
 }
+
+const SERVICE_HEADER = "x-entra-wp-sync-service";
 
 const PER_PAGE = 100; // REST maximum
 
@@ -61,9 +76,15 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
   async function detectPlugin(): Promise<Plugin | null> {
     try {
       const res = await client.request({ method: "GET", route: "/entra-wp-sync/v1/status" });
-      const body = res.body as { version?: unknown; meta_keys?: unknown };
-      const metaKeys = Array.isArray(body.meta_keys) ? body.meta_keys.filter((k) => typeof k === "string") : [];
-      return { version: String(body.version ?? ""), metaKeys };
+      const body = res.body as { version?: unknown; roles?: unknown; app_password?: unknown };
+      const roles: Record<string, string[]> = {};
+      if (body.roles && typeof body.roles === "object") {
+        for (const [role, caps] of Object.entries(body.roles)) {
+          roles[role] = Array.isArray(caps) ? caps.filter((cap): cap is string => typeof cap === "string") : [];
+        }
+      }
+      const serviceId = typeof body.app_password === "string" ? body.app_password : null;
+      return { version: String(body.version ?? ""), roles, serviceId };
     } catch (error) {
       if (error instanceof UpstreamError && error.details.status === 404) return null; // rest_no_route
       throw error;
@@ -76,31 +97,56 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
     logger.warn(message);
   }
 
+  let metaPromise: Promise<Set<string>> | null = null;
+  /** The user meta keys WordPress accepts over REST, asked once per site instance (retried after a failure). */
+  function acceptedMeta(): Promise<Set<string>> {
+    metaPromise ??= detectAcceptedMeta().catch((error) => {
+      metaPromise = null;
+      throw error;
+    });
+    return metaPromise;
+  }
+
+  async function detectAcceptedMeta(): Promise<Set<string>> {
+    try {
+      return acceptedMetaKeys((await client.request({ method: "OPTIONS", route: "/wp/v2/users" })).body);
+    } catch (error) {
+      if (!(error instanceof UpstreamError) || error.kind === "transient" || error.kind === "throttled") throw error;
+      // A proxy or a security plugin may refuse OPTIONS: the meta object of a context=edit read
+      // lists the registered keys too (string keys carry "" when unset).
+      const me = await client.request({
+        method: "GET",
+        route: "/wp/v2/users/me",
+        query: { context: "edit", _fields: "meta" },
+      });
+      return new Set(Object.keys(toWpUser(me.body).meta));
+    }
+  }
+
   async function body(write: WpWrite, extraMeta: Record<string, string> = {}): Promise<Record<string, unknown>> {
-    const p = await plugin();
-    const { body, dropped } = toRestBody(write, p !== null, extraMeta);
+    const { body, dropped } = toRestBody(write, await acceptedMeta(), extraMeta);
     for (const key of dropped) {
+      const metaKey = key.slice(5);
       warnOnce(
         `drop:${key}`,
-        key.startsWith("meta.")
-          ? `WordPress field ${key} is not written: the entra-wp-sync companion plugin is not installed on WP_URL`
+        key.startsWith("meta.") && metaKey.length > 0
+          ? `WordPress at WP_URL does not accept the user meta key "${metaKey}" over REST, so ${key} is not written: ` +
+              `register it (register_meta('user', '${metaKey}', ['type' => 'string', 'single' => true, 'show_in_rest' => true]) ` +
+              "in a plugin or the theme), or list it in ENTRA_WP_SYNC_META_KEYS of the companion plugin (wordpress-plugin/entra-wp-sync.php)"
           : `WordPress field ${key} is not a user field the service can write; ignored`,
       );
-    }
-    for (const key of Object.keys(write.fields)) {
-      const metaKey = key.slice(5);
-      if (p && key.startsWith("meta.") && !p.metaKeys.includes(metaKey)) {
-        warnOnce(
-          `unregistered:${metaKey}`,
-          `WordPress drops meta key ${metaKey}: add it to ENTRA_WP_SYNC_META_KEYS (see wordpress-plugin/entra-wp-sync.php)`,
-        );
-      }
     }
     return body;
   }
 
+  /** Writes say they come from this service (see Plugin.serviceId). */
+  async function sendAsService(req: WpRequest): Promise<WpResponse> {
+    const serviceId = (await plugin())?.serviceId;
+    return client.request(serviceId ? { ...req, headers: { [SERVICE_HEADER]: serviceId } } : req);
+  }
+
   async function post(id: number, payload: Record<string, unknown>): Promise<WpUser> {
-    const res = await client.request({
+    const res = await sendAsService({
       method: "POST",
       route: `/wp/v2/users/${id}`,
       query: { context: "edit", _fields: USER_FIELDS },
@@ -196,10 +242,10 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       const selfId = Number((me.body as { id?: unknown }).id);
       if (p === null) {
         logger.info(
-          "entra-wp-sync companion plugin not found on WP_URL: no entra_object_id matching, no meta.* fields, and deactivated users can still log in",
+          "entra-wp-sync companion plugin not found on WP_URL: no entra_object_id matching, meta.* fields only for keys the site exposes over REST, and deactivated users can still log in",
         );
       }
-      return { selfId, companionPlugin: p !== null };
+      return { selfId, companionPlugin: p !== null, roles: p?.roles ?? null };
     },
 
     listUsers: (page) => listPage(page),
@@ -221,7 +267,7 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
         password: randomBytes(24).toString("base64url"),
       };
       try {
-        const res = await client.request({
+        const res = await sendAsService({
           method: "POST",
           route: "/wp/v2/users",
           query: { context: "edit", _fields: USER_FIELDS },

@@ -16,6 +16,7 @@ import type {
   UsernameRule,
 } from "../../src/core/job";
 import type { MapEntry } from "../../src/core/plan";
+import { capabilitiesOf } from "../../src/core/privileges";
 import {
   type ItemAction,
   type RunCounts,
@@ -29,6 +30,9 @@ import type { GraphUser, WpUser } from "../../src/core/users";
 import { JOB_DEFAULTS } from "../../src/sync/jobs";
 
 const clone = <T>(value: T): T => structuredClone(value);
+
+/** A Standard Webhooks secret: "whsec_" + base64 of 32 bytes. */
+export const TEST_WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
 
 /** The Entra object id of the numbered test user n. */
 export function entraId(n: number): string {
@@ -66,8 +70,10 @@ class JobBuilder {
     return this;
   }
 
-  withWebhook(url: string | null): this {
+  /** A webhook signed with TEST_WEBHOOK_SECRET unless another secret is given. */
+  withWebhook(url: string | null, secret: string = TEST_WEBHOOK_SECRET): this {
     this.job.webhook = url;
+    this.job.webhookSecret = url === null ? null : secret;
     return this;
   }
   withSourceMode(mode: SourceMode): this {
@@ -96,7 +102,7 @@ class JobBuilder {
     return this;
   }
   withMatch(...keys: MatchKey[]): this {
-    this.job.match = keys;
+    this.job.match.by = keys;
     return this;
   }
   withUsernameRule(rule: UsernameRule): this {
@@ -128,6 +134,20 @@ class JobBuilder {
     this.job.actions.reassignTo = reassignTo;
     return this;
   }
+  /** match.emailDomains: adoption by e-mail only within these domains. */
+  withEmailDomains(...domains: string[]): this {
+    this.job.match.emailDomains = domains;
+    return this;
+  }
+  adoptingGuests(): this {
+    this.job.match.adoptGuests = true;
+    return this;
+  }
+  /** roles.allowPrivileged: the job may grant roles that manage users or the site. */
+  allowingPrivilegedRoles(): this {
+    this.job.roles.allowPrivileged = true;
+    return this;
+  }
   withProtectedRoles(...roles: string[]): this {
     this.job.protect.roles = roles;
     return this;
@@ -143,7 +163,8 @@ class JobBuilder {
   /** A customer-tenant job with the defaults job-schema.ts gives one (no mapped e-mail, no UPN logins). */
   forCustomerTenant(): this {
     const { email: _derived, ...fields } = this.job.fields;
-    Object.assign(this.job, { fields, match: ["entraId", "email"], username: "email" });
+    Object.assign(this.job, { fields, username: "email" });
+    this.job.match.by = ["entraId", "email"];
     this.job.source.tenantKind = "external";
     return this;
   }
@@ -262,6 +283,7 @@ class WpUserBuilder {
     description: "",
     url: "",
     roles: ["subscriber"],
+    capabilities: capabilitiesOf(["subscriber"]),
     meta: {},
   };
 
@@ -285,8 +307,14 @@ class WpUserBuilder {
     this.user.first_name = name;
     return this;
   }
+  /** Capabilities follow, as WordPress's core roles give them. */
   withRoles(...roles: string[]): this {
     this.user.roles = roles;
+    this.user.capabilities = capabilitiesOf(roles);
+    return this;
+  }
+  withCapabilities(...capabilities: string[]): this {
+    this.user.capabilities = capabilities;
     return this;
   }
   withMeta(key: string, value: string): this {
@@ -301,7 +329,14 @@ class WpUserBuilder {
 export const aWpUser = (): WpUserBuilder => new WpUserBuilder();
 
 class MapEntryBuilder {
-  private readonly entry: MapEntry = { wpUserId: 42, hash: "0".repeat(64), state: "active", fields: {}, roles: null };
+  private readonly entry: MapEntry = {
+    wpUserId: 42,
+    hash: "0".repeat(64),
+    state: "active",
+    fields: {},
+    roles: null,
+    granted: [],
+  };
 
   withWpUserId(id: number): this {
     this.entry.wpUserId = id;
@@ -320,6 +355,11 @@ class MapEntryBuilder {
   }
   deactivated(): this {
     this.entry.state = "deactivated";
+    return this;
+  }
+  /** Roles the service gave the user (MapEntry.granted). */
+  withGranted(...roles: string[]): this {
+    this.entry.granted = roles;
     return this;
   }
   build(): MapEntry {

@@ -64,7 +64,10 @@ export class FakeDirectory implements Directory {
   }
 
   remove(n: number): this {
-    const entry = this.tracked.get(entraId(n))!;
+    return this.removeId(entraId(n));
+  }
+  removeId(id: string): this {
+    const entry = this.tracked.get(id)!;
     entry.deleted = true;
     entry.version = ++this.version;
     return this;

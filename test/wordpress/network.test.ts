@@ -148,6 +148,21 @@ describeWithWordPress(
       await expect(admin.memberships(id)).resolves.toEqual(new Map([[main.id, []]]));
     });
 
+    it("gives a deactivated user no role on any site, only a membership without one", async () => {
+      const id = await createOn(main, freshLogin("deactivated"));
+      const flag = await wpFetch(wp, "POST", `/wp/v2/users/${id}`, { meta: { entra_wp_sync_deactivated: "1" } });
+      expect(flag.status).toBe(200);
+      await expect(admin.setMembership(second.id, id, "editor")).rejects.toMatchObject({
+        details: { status: 409, code: "entra_wp_sync_deactivated" },
+      });
+      await expect(admin.setMembership(second.id, id, "")).resolves.toEqual(
+        new Map([
+          [main.id, []],
+          [second.id, []],
+        ]),
+      );
+    });
+
     it("deletes a user from the whole network, never a super admin", async () => {
       const id = await createOn(main, freshLogin("leaver"));
       await admin.setMembership(second.id, id, "author");

@@ -79,6 +79,7 @@ function aUser(id: number, email = `user${id}@example.test`): WpUser {
     description: "",
     url: "",
     roles: ["subscriber"],
+    capabilities: ["read", "level_0", "subscriber"],
     meta: { entra_object_id: `e-${id}` },
   };
 }
