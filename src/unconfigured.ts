@@ -23,7 +23,13 @@ function refuse(source: "graph" | "wordpress", missing: string[]): never {
 
 export function unconfiguredDirectory(missing: string[]): Directory {
   const fail = async (): Promise<never> => refuse("graph", missing);
-  const directory: Directory = { fetchUsersPage: fail, fetchGroupMembersPage: fail, fetchUser: fail, userGroups: fail };
+  const directory: Directory = {
+    fetchUsersPage: fail,
+    fetchUsersById: fail,
+    fetchGroupMembersPage: fail,
+    fetchUser: fail,
+    userGroups: fail,
+  };
   standIns.add(directory);
   return directory;
 }

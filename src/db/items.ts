@@ -3,7 +3,7 @@
  * here returns the rows it changed so the caller can add exactly those to the counters in the same
  * transaction (countsOf): a replayed user is ignored by the unique (run_id, entra_id) index.
  */
-import type { ItemAction, ItemQuery, RunCounts, RunItem } from "../sync/service";
+import type { ItemAction, ItemQuery, RunCounts, RunItem, RunMode } from "../sync/service";
 import type { Queryable } from "./pool";
 import { zeroCounts } from "./runs";
 
@@ -147,7 +147,7 @@ export async function addRemovals(db: Queryable, runId: string, entraIds: string
  */
 export async function itemiseRemovals(
   db: Queryable,
-  run: { id: string; jobId: string; mode: "full" | "delta" },
+  run: { id: string; jobId: string; mode: RunMode },
   action: "deactivate" | "delete",
 ): Promise<number> {
   const { rowCount } = await db.query(
@@ -155,10 +155,11 @@ export async function itemiseRemovals(
      select $1::uuid, m.entra_id, m.wp_user_id, $4::text, 'pending', m.email, m.fields->>'name', 'removal'
      from user_map m
      where m.job_id = $2::text and m.state = 'active'
+       -- Only a full listing removes whoever it did not return; delta and notification runs name their removals.
        and ($3::text = 'full' or exists (
          select 1 from run_removals r where r.run_id = $1::uuid and r.entra_id = m.entra_id))
        -- A user synced on demand while this run was listing is present, though this run never listed it.
-       and ($3::text = 'delta' or m.updated_at < (
+       and ($3::text <> 'full' or m.updated_at < (
          select coalesce(r.started_at, r.created_at) from runs r where r.id = $1::uuid))
      order by m.entra_id
      on conflict (run_id, entra_id) do nothing`,

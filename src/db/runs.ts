@@ -3,7 +3,7 @@
  * (`locked_by = $owner`) for a step's outcome, the state guard for cancel/approve. Zero rows back
  * means the guard did not hold; callers say so rather than guess.
  */
-import type { RunCounts, RunState, RunSummary, RunTrigger } from "../sync/service";
+import type { RunCounts, RunMode, RunState, RunSummary, RunTrigger } from "../sync/service";
 import type { Queryable } from "./pool";
 
 interface DbRun {
@@ -12,7 +12,7 @@ interface DbRun {
   state: RunState;
   trigger: RunTrigger;
   dry_run: boolean;
-  mode: "full" | "delta";
+  mode: RunMode;
   phase: "groups" | "users" | "removals";
   group_index: number;
   cursor: string | null;
@@ -46,7 +46,7 @@ export interface Run {
   state: RunState;
   trigger: RunTrigger;
   dryRun: boolean;
-  mode: "full" | "delta";
+  mode: RunMode;
   /** listing: "groups" then "users"; reconciling: "removals" once the candidates are itemised. */
   phase: "groups" | "users" | "removals";
   groupIndex: number;
@@ -153,7 +153,7 @@ export async function insertRun(
     jobId: string;
     trigger: RunTrigger;
     dryRun: boolean;
-    mode: "full" | "delta";
+    mode: RunMode;
     phase: "groups" | "users";
     cursor: string | null;
   },
@@ -226,7 +226,7 @@ export async function claimLease(
 /** Columns a step may set; `counts` are increments. */
 export interface RunPatch {
   state?: RunState;
-  mode?: "full" | "delta";
+  mode?: RunMode;
   phase?: Run["phase"];
   groupIndex?: number;
   cursor?: string | null;

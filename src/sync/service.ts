@@ -13,7 +13,10 @@ export type RunState =
   | "failed"
   | "cancelled";
 export const ACTIVE_STATES: readonly RunState[] = ["queued", "listing", "reconciling", "awaiting_approval"];
-export type RunTrigger = "manual" | "link" | "schedule" | "cli";
+/** Who started a run; "notification": Microsoft Graph change notifications (src/sync/notifications.ts). */
+export type RunTrigger = "manual" | "link" | "schedule" | "cli" | "notification";
+/** What a run lists: every user, Graph's changes since the last deltaLink, or only the users notifications named. */
+export type RunMode = "full" | "delta" | "notification";
 
 export interface RunCounts {
   seen: number;
@@ -33,7 +36,7 @@ export interface RunSummary {
   state: RunState;
   trigger: RunTrigger;
   dryRun: boolean;
-  mode: "full" | "delta";
+  mode: RunMode;
   step: number;
   counts: RunCounts;
   /** Users expected in total when Graph said so (@odata.count), else null. */
