@@ -20,6 +20,8 @@ export interface Job {
     pageSize: number;
     attributes: string[];
     tenantKind: TenantKind;
+    /** Near-real-time: Microsoft Graph change notifications applied as runs of kind "notification". */
+    notifications: boolean;
   };
   match: MatchKey[];
   username: UsernameRule;

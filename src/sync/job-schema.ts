@@ -19,7 +19,15 @@ import type {
 
 export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   trigger: { mode: "link-start-continue", schedule: null, timezone: "UTC" },
-  source: { mode: "full", filter: null, groups: [], pageSize: 500, attributes: [], tenantKind: "workforce" },
+  source: {
+    mode: "full",
+    filter: null,
+    groups: [],
+    pageSize: 500,
+    attributes: [],
+    tenantKind: "workforce",
+    notifications: false,
+  },
   match: ["entraId", "email", "username"],
   username: "upn",
   fields: { first_name: "givenName", last_name: "surname", name: "displayName", email: "mail|userPrincipalName" },
@@ -45,6 +53,7 @@ export const SYNC_VARIABLES = {
   SYNC_PAGE_SIZE: { path: "source.pageSize", default: "500" },
   SYNC_ATTRIBUTES: { path: "source.attributes", default: "" },
   SYNC_TENANT_KIND: { path: "source.tenantKind", default: "workforce" },
+  SYNC_NOTIFICATIONS: { path: "source.notifications", default: "false" },
   SYNC_MATCH: { path: "match", default: "entraId,email,username" },
   SYNC_USERNAME: { path: "username", default: "upn" },
   SYNC_FIELDS: { path: "fields", default: JSON.stringify(JOB_DEFAULTS.fields) },
@@ -184,7 +193,15 @@ export function validateJob(raw: unknown, origin: Origin): Job {
       r.fail("trigger.schedule", `must be a 5- or 6-field cron expression (got ${show(schedule)}: ${problem})`);
   }
 
-  const source = r.section(job.source, "source", ["mode", "filter", "groups", "pageSize", "attributes", "tenantKind"]);
+  const source = r.section(job.source, "source", [
+    "mode",
+    "filter",
+    "groups",
+    "pageSize",
+    "attributes",
+    "tenantKind",
+    "notifications",
+  ]);
   const sourceMode = r.oneOf<SourceMode>(source.mode, "source.mode", ["full", "delta"], d.source.mode);
   const filter = r.nullableText(source.filter, "source.filter");
   if (filter !== null && sourceMode === "delta") {
@@ -196,7 +213,8 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   const kinds: TenantKind[] = ["workforce", "external"];
   const tenantKind = r.oneOf(source.tenantKind, "source.tenantKind", kinds, d.source.tenantKind);
   const customer = tenantKind === "external";
-  if (customer) checkCustomerJob(r, job, { mode: sourceMode, filter });
+  const notifications = r.boolean(source.notifications, "source.notifications", d.source.notifications);
+  if (customer) checkCustomerJob(r, job, { mode: sourceMode, filter, notifications });
 
   const matchKeys: MatchKey[] = ["entraId", "email", "username"];
   const matchDefault: MatchKey[] = customer ? ["entraId", "email"] : d.match;
@@ -239,7 +257,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   return {
     id: origin.id,
     trigger: { mode: triggerMode, schedule, timezone },
-    source: { mode: sourceMode, filter, groups, pageSize, attributes, tenantKind },
+    source: { mode: sourceMode, filter, groups, pageSize, attributes, tenantKind, notifications },
     match,
     username,
     fields,
@@ -287,9 +305,15 @@ export function validateJob(raw: unknown, origin: Origin): Job {
 function checkCustomerJob(
   r: JobReader,
   job: Record<string, unknown>,
-  source: { mode: SourceMode; filter: string | null },
+  source: { mode: SourceMode; filter: string | null; notifications: boolean },
 ) {
   const where = `with source.tenantKind "external"`;
+  if (source.notifications) {
+    r.fail(
+      "source.notifications",
+      `cannot be true ${where}: Microsoft Graph sends no change notifications for External ID and B2C tenants; schedule full runs instead`,
+    );
+  }
   if (source.mode === "delta") {
     r.fail(
       "source.mode",
