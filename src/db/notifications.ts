@@ -39,9 +39,10 @@ const PENDING_CHANGE = `n.done_at is null and n.lifecycle_event is null and n.en
     select 1 from runs r where r.id = n.run_id and r.state in ('queued', 'listing', 'reconciling', 'awaiting_approval')))`;
 
 export async function hasPendingChanges(db: Queryable, jobId: string): Promise<boolean> {
-  const { rows } = await db.query(`select 1 from graph_notifications n where n.job_id = $1::text and ${PENDING_CHANGE} limit 1`, [
-    jobId,
-  ]);
+  const { rows } = await db.query(
+    `select 1 from graph_notifications n where n.job_id = $1::text and ${PENDING_CHANGE} limit 1`,
+    [jobId],
+  );
   return rows.length > 0;
 }
 
@@ -107,13 +108,33 @@ export async function takeLifecycleEvents(db: Queryable, jobId: string): Promise
   }));
 }
 
-/** Change notifications not applied yet: how many, and the oldest one's age in seconds. */
-export async function pendingStats(db: Queryable): Promise<Array<{ jobId: string; pending: number; oldestAge: number }>> {
-  const { rows } = await db.query<{ job_id: string; pending: number; oldest_age: number }>(
-    `select n.job_id, count(*)::int as pending, extract(epoch from now() - min(n.received_at))::float8 as oldest_age
-     from graph_notifications n where ${PENDING_CHANGE} group by n.job_id`,
+export interface NotificationStats {
+  jobId: string;
+  /** Change notifications not applied yet. */
+  pending: number;
+  /** Age in seconds of the oldest of them (0 when none): how far behind the job is. */
+  oldestPendingAge: number;
+  /** Receipt -> applied, in seconds, of the slowest notification of the job's last notification run. */
+  lastAppliedLag: number | null;
+}
+
+export async function notificationStats(db: Queryable): Promise<NotificationStats[]> {
+  const { rows } = await db.query<{ job_id: string; pending: number; oldest: number; applied: number | null }>(
+    `select j.id as job_id,
+       (select count(*)::int from graph_notifications n where n.job_id = j.id and ${PENDING_CHANGE}) as pending,
+       coalesce((select extract(epoch from now() - min(n.received_at))::float8 from graph_notifications n
+                 where n.job_id = j.id and ${PENDING_CHANGE}), 0) as oldest,
+       (select extract(epoch from max(n.done_at - n.received_at))::float8 from graph_notifications n
+        where n.run_id = (select r.id from runs r where r.job_id = j.id and r.mode = 'notification'
+                          and r.state = 'completed' order by r.finished_at desc limit 1)) as applied
+     from jobs j where exists (select 1 from graph_notifications n where n.job_id = j.id)`,
   );
-  return rows.map((row) => ({ jobId: row.job_id, pending: row.pending, oldestAge: row.oldest_age }));
+  return rows.map((row) => ({
+    jobId: row.job_id,
+    pending: row.pending,
+    oldestPendingAge: row.oldest,
+    lastAppliedLag: row.applied,
+  }));
 }
 
 /** Asks for a reconciliation (delta or full) run of the job soon. */

@@ -82,9 +82,7 @@ export async function recordSubscription(
   db: Queryable,
   key: { jobId: string; resource: string },
   owner: string,
-  outcome:
-    | { subscriptionId: string; clientStateHash?: Buffer; expiresAt: Date }
-    | { error: string; forget?: boolean },
+  outcome: { subscriptionId: string; clientStateHash?: Buffer; expiresAt: Date } | { error: string; forget?: boolean },
 ): Promise<boolean> {
   const ok = "subscriptionId" in outcome;
   const { rowCount } = await db.query(
@@ -111,7 +109,11 @@ export async function recordSubscription(
 }
 
 /** Drops an unwanted row once its Graph subscription is gone, guarded by the lease. */
-export async function dropSubscription(db: Queryable, key: { jobId: string; resource: string }, owner: string): Promise<void> {
+export async function dropSubscription(
+  db: Queryable,
+  key: { jobId: string; resource: string },
+  owner: string,
+): Promise<void> {
   await db.query(
     "delete from graph_subscriptions where job_id = $1::text and resource = $2::text and locked_by = $3::text and not wanted",
     [key.jobId, key.resource, owner],
@@ -128,13 +130,16 @@ export async function forgetSubscription(db: Queryable, subscriptionId: string):
 
 /** Renews a subscription on the worker's next pass (reauthorizationRequired). */
 export async function renewSoon(db: Queryable, subscriptionId: string): Promise<void> {
-  await db.query("update graph_subscriptions set expires_at = now() where subscription_id = $1::text", [subscriptionId]);
+  await db.query("update graph_subscriptions set expires_at = now() where subscription_id = $1::text", [
+    subscriptionId,
+  ]);
 }
 
 export async function findBySubscriptionId(db: Queryable, subscriptionId: string): Promise<Subscription | null> {
-  const { rows } = await db.query<DbSubscription>("select * from graph_subscriptions where subscription_id = $1::text", [
-    subscriptionId,
-  ]);
+  const { rows } = await db.query<DbSubscription>(
+    "select * from graph_subscriptions where subscription_id = $1::text",
+    [subscriptionId],
+  );
   return rows[0] ? toSubscription(rows[0]) : null;
 }
 

@@ -67,8 +67,15 @@ export function makeGraphDirectory(options: GraphDirectoryOptions): GraphDirecto
     },
     async renew(id, expirationDateTime, budget) {
       const url = `${base}/v1.0/subscriptions/${encodeURIComponent(id)}`;
-      const renewed: { expirationDateTime: string } = await withRetries(`renewal of subscription ${id}`, budget, policy, () =>
-        graph().api(url).option("signal", timeoutSignal(budget)).patch({ expirationDateTime: expirationDateTime.toISOString() }),
+      const renewed: { expirationDateTime: string } = await withRetries(
+        `renewal of subscription ${id}`,
+        budget,
+        policy,
+        () =>
+          graph()
+            .api(url)
+            .option("signal", timeoutSignal(budget))
+            .patch({ expirationDateTime: expirationDateTime.toISOString() }),
       );
       return { expiresAt: new Date(renewed.expirationDateTime) };
     },

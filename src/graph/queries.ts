@@ -26,7 +26,8 @@ export function usersUrl(base: string, query: UsersQuery, advanced: boolean): st
 
 /** The job's query narrowed to some users by id (Graph caps `in` at 15 values: ID_BATCH). */
 export function byIdsQuery(query: UsersQuery, ids: string[]): UsersQuery {
-  if (ids.length === 0 || ids.length > ID_BATCH) throw new Error(`between 1 and ${ID_BATCH} ids per request (got ${ids.length})`);
+  if (ids.length === 0 || ids.length > ID_BATCH)
+    throw new Error(`between 1 and ${ID_BATCH} ids per request (got ${ids.length})`);
   const inList = `id in (${ids.map((id) => `'${id.replace(/'/g, "''")}'`).join(", ")})`;
   return { ...query, filter: query.filter ? `(${query.filter}) and ${inList}` : inList, pageSize: ids.length };
 }

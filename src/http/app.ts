@@ -13,6 +13,7 @@ import type { Logger } from "../logger";
 import { type Metrics, registerMetricsRoute } from "../observe/metrics";
 import { registerStatusRoutes } from "../observe/status-page";
 import type { Watchdog } from "../observe/watchdog";
+import type { RefusalReason } from "../sync/notification-inbox";
 import type { ProvisionService } from "../sync/provision";
 import type { SyncService } from "../sync/service";
 import { makeAuthFailureBudget } from "./auth";
@@ -20,6 +21,7 @@ import { registerProblemHandlers, sendProblem } from "./problem";
 import { registerAdminRoutes } from "./routes/admin";
 import { registerDocsRoutes } from "./routes/docs";
 import { registerHealthRoutes } from "./routes/health";
+import { registerNotificationRoutes } from "./routes/notifications";
 import { registerTriggerRoutes } from "./routes/triggers";
 
 export interface AppDeps {
@@ -33,6 +35,8 @@ export interface AppDeps {
   metrics?: Pick<Metrics, "registry">;
   /** Its stalled-run warnings are shown on /status. */
   watchdog?: Pick<Watchdog, "warnings">;
+  /** Told when the notification endpoint stored notifications (to apply them now) or refused one. */
+  notifications?: { onStored(): void; onRefused(reason: RefusalReason): void };
   /** Syncs one user on demand (POST /v1/jobs/{job}/users/{entraId}/sync); 501 without it. */
   provision?: Pick<ProvisionService, "syncUser">;
 }
@@ -83,5 +87,6 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
   });
   await app.register(async (scope) => registerTriggerRoutes(scope, deps, authFailures));
   await app.register(async (scope) => registerAdminRoutes(scope, deps, authFailures));
+  await app.register(async (scope) => registerNotificationRoutes(scope, deps));
   return app;
 }

@@ -10,6 +10,9 @@
  */
 import type { FastifyInstance } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { notificationStats } from "../db/notifications";
+import type { Queryable } from "../db/pool";
+import { listSubscriptions } from "../db/subscriptions";
 import type { RunState, SyncService } from "../sync/service";
 
 export const METRIC_PREFIX = "entra_wp_sync_";
@@ -89,6 +92,10 @@ export interface Metrics {
   recordWatchdog(job: string): void;
   /** active_runs is read from the service at scrape time (one activeRun query per job). */
   watchActiveRuns(service: Pick<SyncService, "jobs" | "activeRun">): void;
+  /** A notification the endpoint refused (wrong clientState, unknown subscription, malformed). */
+  recordNotificationRefused(reason: string): void;
+  /** Subscription and notification gauges are read from the database at scrape time. */
+  watchNotifications(db: Queryable): void;
 }
 
 function bounded(value: string, allowed: (v: string) => boolean): string {
@@ -184,6 +191,60 @@ export function makeMetrics(): Metrics {
     },
   });
 
+  const refused = new Counter({
+    name: name("notifications_refused_total"),
+    help: "Graph notifications refused by the endpoint, by reason (a wrong clientState is a forgery or a leak)",
+    labelNames: ["reason"] as const,
+    registers,
+  });
+  let notificationsDb: Queryable | null = null;
+  const lag = new Gauge({
+    name: name("notification_lag_seconds"),
+    help: "Age of the oldest change notification not applied yet (0: none pending), by job",
+    labelNames: ["job"] as const,
+    registers,
+  });
+  const pending = new Gauge({
+    name: name("notifications_pending"),
+    help: "Change notifications stored and not applied yet, by job",
+    labelNames: ["job"] as const,
+    registers,
+  });
+  const appliedLag = new Gauge({
+    name: name("notification_applied_lag_seconds"),
+    help: "Receipt to applied, for the slowest notification of the job's last notification run",
+    labelNames: ["job"] as const,
+    registers,
+  });
+  new Gauge({
+    name: name("subscription_expiry_seconds"),
+    help: "Seconds until each Graph subscription expires (negative: expired; absent: none in Graph yet)",
+    labelNames: ["job", "resource"] as const,
+    registers,
+    async collect() {
+      if (!notificationsDb) return;
+      try {
+        const [subscriptions, stats] = await Promise.all([
+          listSubscriptions(notificationsDb),
+          notificationStats(notificationsDb),
+        ]);
+        this.reset();
+        for (const s of subscriptions) {
+          if (s.wanted && s.expiresAt) {
+            this.set({ job: s.jobId, resource: s.resource }, (s.expiresAt.getTime() - Date.now()) / 1000);
+          }
+        }
+        for (const stat of stats) {
+          lag.set({ job: stat.jobId }, stat.oldestPendingAge);
+          pending.set({ job: stat.jobId }, stat.pending);
+          if (stat.lastAppliedLag !== null) appliedLag.set({ job: stat.jobId }, stat.lastAppliedLag);
+        }
+      } catch {
+        // A scrape must not fail because the database hiccupped: keep the last values.
+      }
+    },
+  });
+
   const recordWordPress = (event: WordPressRequestEvent) => {
     const method = bounded(event.method.toUpperCase(), (m) => METHODS.has(m));
     const noResponse = event.status === "error" || event.status === 0;
@@ -228,6 +289,12 @@ export function makeMetrics(): Metrics {
     },
     watchActiveRuns(service) {
       source = service;
+    },
+    recordNotificationRefused(reason) {
+      refused.inc({ reason: bounded(reason.replace(/ /g, "_"), (r) => /^[A-Za-z_]{1,32}$/.test(r)) });
+    },
+    watchNotifications(db) {
+      notificationsDb = db;
     },
   };
 }

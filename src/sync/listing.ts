@@ -5,11 +5,11 @@
  * transaction guarded by the lease.
  */
 
+import { ID_BATCH } from "../core/graph-query";
 import type { Job } from "../core/job";
 import { selectFor } from "../core/mapping";
 import { inScope } from "../core/roles";
 import { addGroupMembers, groupsOf } from "../db/group-members";
-import { ID_BATCH } from "../core/graph-query";
 import { addRemovals, insertItems, itemisedAmong } from "../db/items";
 import { runTargets } from "../db/notifications";
 import { withTransaction } from "../db/pool";

@@ -141,7 +141,9 @@ export class FakeDirectory implements Directory {
   async fetchUsersById(_query: UsersQuery, ids: string[], _budget: Budget): Promise<UsersPage> {
     this.byIdFetches.push([...ids]);
     await this.maybeFail();
-    const live = ids.map((id) => this.tracked.get(id)).filter((t) => t && !t.deleted && t.user.accountEnabled !== false);
+    const live = ids
+      .map((id) => this.tracked.get(id))
+      .filter((t) => t && !t.deleted && t.user.accountEnabled !== false);
     const users = live.map((t) => ({ ...t!.user }));
     const present = new Set(users.map((user) => user.id));
     return { users, removed: ids.filter((id) => !present.has(id)), nextLink: null, deltaLink: null, totalCount: null };

@@ -184,9 +184,9 @@ describe("loadJobs with a jobs file", () => {
 
   it("refuses SYNC_* variables that the file would silently override", () => {
     const file = fileWith(JSON.stringify(oneJob({})));
-    expect(errorOf(() => loadJobs({ jobsFile: file, syncEnv: { SYNC_PAGE_SIZE: "100" }, publicUrl: LOCAL_URL }))).toMatch(
-      /^SYNC_PAGE_SIZE is set but SYNC_JOBS_FILE is used/,
-    );
+    expect(
+      errorOf(() => loadJobs({ jobsFile: file, syncEnv: { SYNC_PAGE_SIZE: "100" }, publicUrl: LOCAL_URL })),
+    ).toMatch(/^SYNC_PAGE_SIZE is set but SYNC_JOBS_FILE is used/);
   });
 
   it("requires a non-empty jobs array and nothing else at the top", () => {
