@@ -22,6 +22,7 @@ import {
   transitiveMembers,
   usersDelta,
 } from "./routes";
+import { SubscriptionHub } from "./subscriptions";
 import type { SimTenant } from "./tenant";
 
 /** Real Graph's Content-Type; the SDK only parses JSON when the part before ";" is application/json. */
@@ -62,6 +63,8 @@ export interface GraphSimulator {
   /** The directory being served; replace or mutate it freely between requests. */
   tenant: SimTenant;
   faults: FaultQueue;
+  /** Change-notification subscriptions and their deliveries (listens to the tenant given at start). */
+  notifications: SubscriptionHub;
   requestLog: RequestRecord[];
   counters: Record<SimRoute, number>;
   /** Graph requests only (not discovery, token or /__sim). */
@@ -80,6 +83,8 @@ const ROUTES: SimRoute[] = [
   "users.delta",
   "group.transitiveMembers",
   "user.checkMemberGroups",
+  "subscriptions",
+  "subscription",
   "sim",
   "unknown",
 ];
@@ -89,6 +94,8 @@ const GRAPH_ROUTES = new Set<SimRoute>([
   "users.delta",
   "group.transitiveMembers",
   "user.checkMemberGroups",
+  "subscriptions",
+  "subscription",
 ]);
 
 export async function startGraphSimulator(options: GraphSimulatorOptions = {}): Promise<GraphSimulator> {
@@ -112,6 +119,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     clientSecret: auth.clientSecret,
     tenant: options.tenant ?? makeTenant(),
     faults: new FaultQueue(),
+    notifications: new SubscriptionHub(auth.tenantId),
     requestLog: [],
     counters,
     graphRequests: () => [...GRAPH_ROUTES].reduce((n, r) => n + counters[r], 0),
@@ -122,6 +130,8 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     revokeTokens: () => tokens.revokeAll(),
     close: async () => {},
   };
+
+  sim.tenant.userListeners.add((id, changeType) => sim.notifications.userChanged(id, changeType));
 
   const server = createServer({
     cert: readFileSync(join(certDir, "server.pem")),
@@ -186,7 +196,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       return sendGraphError(req, res, error);
     }
     try {
-      const reply = graphRoute(route, segments, url, req, raw);
+      const reply = await graphRoute(route, segments, url, req, raw);
       finish(reply.status);
       sendJson(res, reply.status, reply.body, GRAPH_CONTENT_TYPE, { ...graphHeaders(req), ...reply.headers });
     } catch (error) {
@@ -196,7 +206,13 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     }
   }
 
-  function graphRoute(route: SimRoute, segments: string[], url: URL, req: IncomingMessage, raw: string): Reply {
+  async function graphRoute(
+    route: SimRoute,
+    segments: string[],
+    url: URL,
+    req: IncomingMessage,
+    raw: string,
+  ): Promise<Reply> {
     let body: unknown = null;
     if (raw) {
       try {
@@ -227,6 +243,10 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
         return transitiveMembers(ctx, id);
       case "user.checkMemberGroups":
         return checkMemberGroups(ctx, id);
+      case "subscriptions":
+        return sim.notifications.create(body);
+      case "subscription":
+        return req.method === "PATCH" ? sim.notifications.renew(id, body) : sim.notifications.remove(id);
       default:
         throw new GraphFailure(400, "BadRequest", `Resource not found for the segment '${segments[1] ?? ""}'.`);
     }
@@ -287,6 +307,9 @@ function routeOf(method: string, s: string[]): SimRoute {
   if (lower[1] === "users" && s.length === 3 && method === "GET") return "user";
   if (lower[1] === "users" && s.length === 4 && lower[3] === "checkmembergroups" && method === "POST")
     return "user.checkMemberGroups";
+  if (lower[1] === "subscriptions" && s.length === 2 && method === "POST") return "subscriptions";
+  if (lower[1] === "subscriptions" && s.length === 3 && (method === "PATCH" || method === "DELETE"))
+    return "subscription";
   if (lower[1] === "groups" && s.length === 4 && lower[3] === "transitivemembers" && method === "GET")
     return "group.transitiveMembers";
   return "unknown";
@@ -366,6 +389,11 @@ function sendJson(
   contentType: string,
   headers: Record<string, string> = {},
 ): void {
+  if (status === 204) {
+    res.writeHead(204, headers);
+    res.end();
+    return;
+  }
   const text = JSON.stringify(body);
   res.writeHead(status, { ...headers, "Content-Type": contentType, "Content-Length": Buffer.byteLength(text) });
   res.end(text);
