@@ -143,17 +143,20 @@ export async function requestReconcile(db: Queryable, jobId: string): Promise<vo
 }
 
 /**
- * A reconciliation is due when one was asked for after the start of the job's last completed
- * listing run (full or delta), or when none completed within maxAgeMs.
+ * A reconciliation is due when one was asked for after the job's last listing run (full or
+ * delta, whatever its outcome) started, or when none completed within maxAgeMs and none started
+ * within retryMs (a failing one is not restarted in a loop).
  */
-export async function reconcileDue(db: Queryable, jobId: string, maxAgeMs: number): Promise<boolean> {
+export async function reconcileDue(db: Queryable, jobId: string, maxAgeMs: number, retryMs: number): Promise<boolean> {
   const { rows } = await db.query<{ due: boolean }>(
-    `select coalesce(
-       (select coalesce(j.reconcile_requested_at > last.started, false) or last.started < now() - make_interval(secs => $2::float8 / 1000)
-        from (select max(coalesce(r.started_at, r.created_at)) as started from runs r
-              where r.job_id = j.id and r.mode <> 'notification' and r.state = 'completed') last), true) as due
+    `with listing as (
+       select coalesce(r.started_at, r.created_at) as started, r.state from runs r
+       where r.job_id = $1::text and r.mode <> 'notification')
+     select coalesce(j.reconcile_requested_at > (select max(started) from listing), j.reconcile_requested_at is not null)
+       or (coalesce((select max(started) from listing where state = 'completed') < now() - make_interval(secs => $2::float8 / 1000), true)
+           and coalesce((select max(started) from listing) < now() - make_interval(secs => $3::float8 / 1000), true)) as due
      from jobs j where j.id = $1::text`,
-    [jobId, maxAgeMs],
+    [jobId, maxAgeMs, retryMs],
   );
   return rows[0]?.due ?? false;
 }

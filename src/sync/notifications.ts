@@ -39,6 +39,8 @@ export const SUBSCRIPTION_LIFETIME_MS = 41_000 * 60_000;
 export const RENEW_BEFORE_MS = 3 * 24 * 3600_000;
 /** At least one reconciliation (delta or full) run a day. */
 export const RECONCILE_EVERY_MS = 24 * 3600_000;
+/** A reconciliation that did not complete is tried again after this long (its steps retried meanwhile). */
+const RECONCILE_RETRY_MS = 15 * 60_000;
 /** Directory resources: "updated" also reports creations and soft deletions (Graph subscription docs). */
 const CHANGE_TYPES = { users: "updated,deleted", group: "updated" } as const;
 
@@ -157,7 +159,7 @@ export function startNotificationWorker(options: NotificationWorkerOptions): Not
 
   /** Starts what is due for the job and drives it; true when a run took a step. */
   async function serve(job: Job): Promise<boolean> {
-    if (await reconcileDue(pool, job.id, options.reconcileEveryMs ?? RECONCILE_EVERY_MS)) {
+    if (await reconcileDue(pool, job.id, options.reconcileEveryMs ?? RECONCILE_EVERY_MS, RECONCILE_RETRY_MS)) {
       const started = await options.sync.startRun(job.id, { trigger: "schedule" });
       if (started.started) logger.info({ job: job.id, run: started.run.id }, "reconciliation run started");
     } else if (await hasPendingChanges(pool, job.id)) {

@@ -41,6 +41,11 @@ export class SubscriptionHub {
   delivered = 0;
   /** Deliveries the endpoint did not answer 202 (status, or 0 for no answer). */
   readonly failures: number[] = [];
+  /**
+   * Where a URL is really delivered: stands for the TLS-terminating proxy in front of a service
+   * that listens on plain http in tests (Graph itself only posts to https URLs).
+   */
+  route: (url: string) => string = (url) => url;
   private held: Array<() => Promise<void>> = [];
   private inFlight = new Set<Promise<void>>();
 
@@ -59,7 +64,8 @@ export class SubscriptionHub {
     const notificationUrl = String(request["notificationUrl"]);
     const lifecycleUrl =
       typeof request["lifecycleNotificationUrl"] === "string" ? request["lifecycleNotificationUrl"] : null;
-    for (const url of new Set([notificationUrl, ...(lifecycleUrl ? [lifecycleUrl] : [])])) await validate(url);
+    for (const url of new Set([notificationUrl, ...(lifecycleUrl ? [lifecycleUrl] : [])]))
+      await validate(this.route(url));
     const subscription: SimSubscription = {
       id: randomUUID(),
       resource,
@@ -170,7 +176,7 @@ export class SubscriptionHub {
     if (this.faults.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.faults.delayMs));
     this.delivered++;
     try {
-      const response = await fetch(url, {
+      const response = await fetch(this.route(url), {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body),
