@@ -260,8 +260,9 @@ describe("change notifications", () => {
 
     await stopReplica(setup, server);
     await startReplica(setup, { SYNC_NOTIFICATIONS: "false" });
-    await waitFor("the subscription deleted", async () => setup.sim.notifications.subscriptions.size === 0);
-    const { rows } = await setup.pool.query("select 1 from graph_subscriptions");
-    expect(rows).toHaveLength(0);
+    await waitFor("the subscription deleted in Graph and forgotten", async () => {
+      const { rows } = await setup.pool.query("select 1 from graph_subscriptions");
+      return setup.sim.notifications.subscriptions.size === 0 && rows.length === 0;
+    });
   });
 });

@@ -16,6 +16,7 @@ const STORE_TIMEOUT_MS = 2500;
 /** A changeNotificationCollection of directory notifications is small; Graph batches a few per POST. */
 const BODY_LIMIT = 1024 * 1024;
 const MAX_VALIDATION_TOKEN = 2048;
+const MAX_NOTIFICATIONS = 1000;
 
 export async function registerNotificationRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   // The validation call has a text/plain body (empty); notifications are JSON.
@@ -32,6 +33,18 @@ export async function registerNotificationRoutes(app: FastifyInstance, deps: App
         querystring: {
           type: "object",
           properties: { validationToken: { type: "string", maxLength: MAX_VALIDATION_TOKEN } },
+        },
+        // Notifications only: the validation call's body is empty text/plain.
+        body: {
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                required: ["value"],
+                properties: { value: { type: "array", maxItems: MAX_NOTIFICATIONS, items: { type: "object" } } },
+              },
+            },
+          },
         },
       },
     },
