@@ -11,7 +11,7 @@ import type { Database } from "../db/pool";
 import type { LinkGenerations } from "../links/generations";
 import type { Logger } from "../logger";
 import { type Metrics, registerMetricsRoute } from "../observe/metrics";
-import { registerStatusRoutes } from "../observe/status-page";
+import { readNotificationsView, registerStatusRoutes } from "../observe/status-page";
 import type { Watchdog } from "../observe/watchdog";
 import type { RefusalReason } from "../sync/notification-inbox";
 import type { ProvisionService } from "../sync/provision";
@@ -84,6 +84,9 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     statusPublic: deps.config.statusPublic,
     authFailures,
     ...(deps.watchdog ? { watchdog: () => deps.watchdog!.warnings() } : {}),
+    ...(deps.sync.jobs().some((job) => job.source.notifications)
+      ? { notifications: () => readNotificationsView(deps.db.pool) }
+      : {}),
   });
   await app.register(async (scope) => registerTriggerRoutes(scope, deps, authFailures));
   await app.register(async (scope) => registerAdminRoutes(scope, deps, authFailures));

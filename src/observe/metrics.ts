@@ -10,9 +10,9 @@
  */
 import type { FastifyInstance } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { notificationStats } from "../db/notifications";
+import { type NotificationStats, notificationStats } from "../db/notifications";
 import type { Queryable } from "../db/pool";
-import { listSubscriptions } from "../db/subscriptions";
+import { listSubscriptions, type Subscription } from "../db/subscriptions";
 import type { RunState, SyncService } from "../sync/service";
 
 export const METRIC_PREFIX = "entra_wp_sync_";
@@ -198,52 +198,75 @@ export function makeMetrics(): Metrics {
     registers,
   });
   let notificationsDb: Queryable | null = null;
-  const lag = new Gauge({
-    name: name("notification_lag_seconds"),
-    help: "Age of the oldest change notification not applied yet (0: none pending), by job",
-    labelNames: ["job"] as const,
-    registers,
-  });
-  const pending = new Gauge({
-    name: name("notifications_pending"),
-    help: "Change notifications stored and not applied yet, by job",
-    labelNames: ["job"] as const,
-    registers,
-  });
-  const appliedLag = new Gauge({
-    name: name("notification_applied_lag_seconds"),
-    help: "Receipt to applied, for the slowest notification of the job's last notification run",
-    labelNames: ["job"] as const,
-    registers,
-  });
-  new Gauge({
-    name: name("subscription_expiry_seconds"),
-    help: "Seconds until each Graph subscription expires (negative: expired; absent: none in Graph yet)",
-    labelNames: ["job", "resource"] as const,
-    registers,
-    async collect() {
-      if (!notificationsDb) return;
-      try {
-        const [subscriptions, stats] = await Promise.all([
-          listSubscriptions(notificationsDb),
-          notificationStats(notificationsDb),
-        ]);
-        this.reset();
-        for (const s of subscriptions) {
-          if (s.wanted && s.expiresAt) {
-            this.set({ job: s.jobId, resource: s.resource }, (s.expiresAt.getTime() - Date.now()) / 1000);
-          }
-        }
-        for (const stat of stats) {
-          lag.set({ job: stat.jobId }, stat.oldestPendingAge);
-          pending.set({ job: stat.jobId }, stat.pending);
-          if (stat.lastAppliedLag !== null) appliedLag.set({ job: stat.jobId }, stat.lastAppliedLag);
-        }
-      } catch {
-        // A scrape must not fail because the database hiccupped: keep the last values.
+  // One read of the database serves the four gauges of a scrape (they collect concurrently).
+  let snapshot: { at: number; read: Promise<[Subscription[], NotificationStats[]]> } | null = null;
+  const readNotifications = (): Promise<[Subscription[], NotificationStats[]]> | null => {
+    if (!notificationsDb) return null;
+    if (!snapshot || Date.now() - snapshot.at > 1000) {
+      snapshot = {
+        at: Date.now(),
+        read: Promise.all([listSubscriptions(notificationsDb), notificationStats(notificationsDb)]),
+      };
+    }
+    return snapshot.read;
+  };
+  /** A gauge read from that snapshot; a scrape never fails because the database hiccupped (last values kept). */
+  const notificationGauge = (
+    base: string,
+    help: string,
+    labelNames: readonly string[],
+    fill: (gauge: Gauge<string>, subscriptions: Subscription[], stats: NotificationStats[]) => void,
+  ) =>
+    new Gauge({
+      name: name(base),
+      help,
+      labelNames,
+      registers,
+      async collect() {
+        const read = readNotifications();
+        if (!read) return;
+        try {
+          const [subscriptions, stats] = await read;
+          this.reset();
+          fill(this, subscriptions, stats);
+        } catch {}
+      },
+    });
+  notificationGauge(
+    "subscription_expiry_seconds",
+    "Seconds until each Graph subscription expires (negative: expired; absent: none in Graph yet)",
+    ["job", "resource"],
+    (gauge, subscriptions) => {
+      for (const s of subscriptions) {
+        if (s.wanted && s.expiresAt)
+          gauge.set({ job: s.jobId, resource: s.resource }, (s.expiresAt.getTime() - Date.now()) / 1000);
       }
     },
-  });
+  );
+  notificationGauge(
+    "notification_lag_seconds",
+    "Age of the oldest change notification not applied yet (0: none pending), by job",
+    ["job"],
+    (gauge, _s, stats) => {
+      for (const stat of stats) gauge.set({ job: stat.jobId }, stat.oldestPendingAge);
+    },
+  );
+  notificationGauge(
+    "notifications_pending",
+    "Change notifications stored and not applied yet, by job",
+    ["job"],
+    (gauge, _s, stats) => {
+      for (const stat of stats) gauge.set({ job: stat.jobId }, stat.pending);
+    },
+  );
+  notificationGauge(
+    "notification_applied_lag_seconds",
+    "Receipt to applied, for the slowest notification of the job's last notification run",
+    ["job"],
+    (gauge, _s, stats) => {
+      for (const stat of stats) if (stat.lastAppliedLag !== null) gauge.set({ job: stat.jobId }, stat.lastAppliedLag);
+    },
+  );
 
   const recordWordPress = (event: WordPressRequestEvent) => {
     const method = bounded(event.method.toUpperCase(), (m) => METHODS.has(m));

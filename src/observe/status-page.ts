@@ -5,10 +5,19 @@
  * and Referer headers.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from "fastify";
+import { notificationStats } from "../db/notifications";
+import type { Queryable } from "../db/pool";
+import { listSubscriptions } from "../db/subscriptions";
 import { bearerToken, secretEquals } from "../http/auth";
 import { sendProblem } from "../http/problem";
 import type { RunItem, SyncService } from "../sync/service";
-import { type ApprovalView, type JobView, renderStatusPage, STATUS_STYLE_HASH } from "./status-html";
+import {
+  type ApprovalView,
+  type JobView,
+  type NotificationsView,
+  renderStatusPage,
+  STATUS_STYLE_HASH,
+} from "./status-html";
 import type { WatchdogWarning } from "./watchdog";
 
 export interface StatusDeps {
@@ -16,6 +25,8 @@ export interface StatusDeps {
   adminToken: string;
   statusPublic: boolean;
   watchdog?: () => WatchdogWarning[];
+  /** Subscriptions and pending notifications, read at each view. */
+  notifications?: () => Promise<NotificationsView>;
   /**
    * The admin API's failed-authentication budget (src/http/auth.ts makeAuthFailureBudget), so the
    * page is no easier a place to guess the admin token than the API. Unused when the page is public.
@@ -114,6 +125,7 @@ export function registerStatusRoutes(app: FastifyInstance, deps: StatusDeps): vo
       jobs,
       warnings: deps.watchdog?.() ?? [],
       refreshSeconds: deps.refreshSeconds ?? 5,
+      ...(deps.notifications ? { notifications: await deps.notifications() } : {}),
     });
     return reply
       .header("cache-control", "no-store")
@@ -123,4 +135,10 @@ export function registerStatusRoutes(app: FastifyInstance, deps: StatusDeps): vo
       .type("text/html; charset=utf-8")
       .send(html);
   });
+}
+
+/** What the page shows about change notifications, from the database. */
+export async function readNotificationsView(db: Queryable): Promise<NotificationsView> {
+  const [subscriptions, pending] = await Promise.all([listSubscriptions(db), notificationStats(db)]);
+  return { subscriptions: subscriptions.filter((s) => s.wanted), pending };
 }

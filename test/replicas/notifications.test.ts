@@ -12,7 +12,15 @@ import { type Server, serve } from "../../src/main";
 import { openRuntime } from "../../src/runtime";
 import type { GraphSimulator } from "../../tools/graph-sim";
 import { makeTestDatabase } from "../helpers/db";
-import { configOf, serviceEnv, startTenant, startWordPress, type WordPressUnderTest, waitFor } from "./setup";
+import {
+  ADMIN_TOKEN,
+  configOf,
+  serviceEnv,
+  startTenant,
+  startWordPress,
+  type WordPressUnderTest,
+  waitFor,
+} from "./setup";
 
 const USERS = 12;
 const PUBLIC_URL = "https://sync.example.test";
@@ -150,6 +158,16 @@ describe("change notifications", () => {
       "select trigger, seen from runs where mode = 'notification'",
     );
     expect(runs).toEqual([{ trigger: "notification", seen: 1 }]);
+
+    // Subscription state on /status and in /metrics.
+    const page = await fetch(`${setup.servers[0]!.url}/status`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(await page.text()).toMatch(/Change notifications.*<b>default<\/b> users: expires in 68\d h/s);
+    const metrics = await (await fetch(`${setup.servers[0]!.url}/metrics`)).text();
+    expect(metrics).toMatch(/entra_wp_sync_subscription_expiry_seconds\{job="default",resource="users"\} 24\d{5}/);
+    expect(metrics).toMatch(/entra_wp_sync_notifications_pending\{job="default"\} 0/);
+    expect(metrics).toMatch(/entra_wp_sync_notification_applied_lag_seconds\{job="default"\} \d/);
   });
 
   it("applies duplicated and out-of-order notifications once, ending with the latest state", async () => {
