@@ -3,8 +3,10 @@
  * validated once here; an invalid value throws ConfigError naming the variable and what is expected.
  * Defaults live in one object so .env.example, the README and the code agree.
  */
+import net from "node:net";
 import path from "node:path";
-import { ConfigError } from "./core/errors";
+import { BadRequestError, ConfigError } from "./core/errors";
+import { parseExpiresIn } from "./links/expiry";
 
 export const DEFAULTS = {
   PORT: 3000,
@@ -19,7 +21,9 @@ export const DEFAULTS = {
   WATCHDOG_STALE_MS: 15 * 60_000,
   HISTORY_DAYS: 30,
   RATE_LIMIT_MAX: 60,
+  RATE_LIMIT_ADMIN_MAX: 600,
   RATE_LIMIT_AUTH_FAILURES: 10,
+  LINK_DEFAULT_TTL: "365d",
   TRUST_PROXY: false,
   STATUS_PUBLIC: false,
 } as const;
@@ -44,6 +48,10 @@ export interface Config {
   adminToken: string | null;
   /** Empty: one key is generated once and persisted in the database. First signs, all verify. */
   linkSigningKeys: SigningKey[];
+  /** LINK_DEFAULT_TTL: lifetime of a link minted without expiresIn (and of old links that carry no exp). */
+  linkDefaultTtlSeconds: number;
+  /** METRICS_TOKEN: null leaves /metrics open. */
+  metricsToken: string | null;
   stepBudgetMs: number;
   /** LEASE_MS: how long a step's lease holds without its owner committing; null: 3 step budgets, at least 60 s. */
   leaseMs: number | null;
@@ -52,8 +60,13 @@ export interface Config {
   driverIntervalMs: number;
   watchdogStaleMs: number;
   historyDays: number;
-  rateLimit: { max: number; authFailures: number };
-  trustProxy: boolean;
+  /**
+   * Valid calls per minute, per job and action (links: max) and for the admin token (adminMax);
+   * failed authentications per client address per 15 minutes (authFailures).
+   */
+  rateLimit: { max: number; adminMax: number; authFailures: number };
+  /** Fastify's trustProxy: false, or the proxies' addresses/CIDRs. Never true, never a hop count. */
+  trustProxy: TrustProxy;
   /** /status readable without the admin token (it never shows secrets either way). */
   statusPublic: boolean;
   jobsFile: string | null;
@@ -74,6 +87,8 @@ export interface Config {
     concurrency: number;
   };
 }
+
+export type TrustProxy = false | string[];
 
 type Env = Record<string, string | undefined>;
 
@@ -135,6 +150,59 @@ function signingKeys(env: Env): SigningKey[] {
   });
 }
 
+/** Names proxy-addr (Fastify's trustProxy) understands besides addresses and CIDRs. */
+const PROXY_RANGES = ["loopback", "linklocal", "uniquelocal"];
+
+const SAFER_PROXY_SETTING =
+  "name the proxies' addresses instead (e.g. TRUST_PROXY=10.0.0.2, TRUST_PROXY=10.0.0.0/8 or TRUST_PROXY=loopback,uniquelocal)";
+
+/**
+ * TRUST_PROXY: what Fastify's trustProxy takes, minus what lets a client forge its address with
+ * X-Forwarded-For (and so pick whose failure budget it spends): `true` trusts every hop, and a
+ * hop count cannot tell a proxy from a client that connects directly (Fastify 5.12.1 stopped
+ * honouring hop counts for that reason: it now ignores them).
+ */
+function trustProxy(env: Env): TrustProxy {
+  const raw = str(env, "TRUST_PROXY");
+  if (raw === null || ["false", "no", "off", "0"].includes(raw.toLowerCase())) return false;
+  if (["true", "yes", "on"].includes(raw.toLowerCase())) {
+    throw new ConfigError(
+      `TRUST_PROXY=${raw} would trust every hop, so any client could forge X-Forwarded-For; ${SAFER_PROXY_SETTING}`,
+    );
+  }
+  if (/^\d+$/.test(raw)) {
+    throw new ConfigError(
+      `TRUST_PROXY=${raw}: a hop count cannot tell a proxy from a client that connects directly, and Fastify ignores it; ${SAFER_PROXY_SETTING}`,
+    );
+  }
+  return raw.split(",").map((entry) => {
+    const value = entry.trim();
+    const [address, prefix, ...rest] = value.split("/");
+    const family = net.isIP(address ?? "");
+    const validPrefix =
+      prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
+    if (PROXY_RANGES.includes(value) || (family !== 0 && validPrefix && rest.length === 0)) return value;
+    throw new ConfigError(
+      `TRUST_PROXY must be false or a comma-separated list of the proxies' addresses or CIDRs (or ${PROXY_RANGES.join(", ")}) (got "${value.slice(0, 60)}")`,
+    );
+  });
+}
+
+/** LINK_DEFAULT_TTL: a duration as links take it ("365d", "12h", seconds). */
+function duration(env: Env, name: string, fallback: string): number {
+  const raw = str(env, name) ?? fallback;
+  try {
+    return parseExpiresIn(raw);
+  } catch (error) {
+    if (error instanceof BadRequestError) {
+      throw new ConfigError(
+        `${name} must be a duration from 60 seconds to 3650 days like "365d", "12h" or "3600" (got "${raw.slice(0, 40)}")`,
+      );
+    }
+    throw error;
+  }
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = int(env, "PORT", DEFAULTS.PORT, 0, 65535);
   const logLevel = (str(env, "LOG_LEVEL") ?? DEFAULTS.LOG_LEVEL).toLowerCase();
@@ -148,6 +216,10 @@ export function loadConfig(env: Env = process.env): Config {
   const adminToken = str(env, "ADMIN_TOKEN");
   if (adminToken !== null && adminToken.length < 24) {
     throw new ConfigError("ADMIN_TOKEN must be at least 24 characters (or unset to have one generated)");
+  }
+  const metricsToken = str(env, "METRICS_TOKEN");
+  if (metricsToken !== null && metricsToken.length < 24) {
+    throw new ConfigError("METRICS_TOKEN must be at least 24 characters (or unset to leave /metrics open)");
   }
   const clientSecret = str(env, "AZURE_CLIENT_SECRET");
   const certificatePath = str(env, "AZURE_CLIENT_CERTIFICATE_PATH");
@@ -174,6 +246,8 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: path.resolve(str(env, "DATA_DIR") ?? DEFAULTS.DATA_DIR),
     adminToken,
     linkSigningKeys: signingKeys(env),
+    linkDefaultTtlSeconds: duration(env, "LINK_DEFAULT_TTL", DEFAULTS.LINK_DEFAULT_TTL),
+    metricsToken,
     stepBudgetMs,
     leaseMs,
     maxFailedSteps: int(env, "MAX_FAILED_STEPS", DEFAULTS.MAX_FAILED_STEPS, 1, 1000),
@@ -182,9 +256,10 @@ export function loadConfig(env: Env = process.env): Config {
     historyDays: int(env, "HISTORY_DAYS", DEFAULTS.HISTORY_DAYS, 1, 3650),
     rateLimit: {
       max: int(env, "RATE_LIMIT_MAX", DEFAULTS.RATE_LIMIT_MAX, 1, 1_000_000),
+      adminMax: int(env, "RATE_LIMIT_ADMIN_MAX", DEFAULTS.RATE_LIMIT_ADMIN_MAX, 1, 1_000_000),
       authFailures: int(env, "RATE_LIMIT_AUTH_FAILURES", DEFAULTS.RATE_LIMIT_AUTH_FAILURES, 1, 1_000_000),
     },
-    trustProxy: bool(env, "TRUST_PROXY", DEFAULTS.TRUST_PROXY),
+    trustProxy: trustProxy(env),
     statusPublic: bool(env, "STATUS_PUBLIC", DEFAULTS.STATUS_PUBLIC),
     jobsFile: jobsFile === null ? null : path.resolve(jobsFile),
     syncEnv,
@@ -224,6 +299,7 @@ export function missingForSync(config: Config): string[] {
 export function secretsOf(config: Config): string[] {
   return [
     config.adminToken,
+    config.metricsToken,
     config.azure.clientSecret,
     config.wordpress.appPassword,
     ...config.linkSigningKeys.map((key) => key.secret),

@@ -15,7 +15,7 @@ import * as jobsRepository from "./db/jobs";
 import { migrate } from "./db/migrate";
 import { type Database, openDatabase } from "./db/pool";
 import { type GraphDirectory, makeGraphDirectory } from "./graph";
-import { type LinkGenerations, linkGenerationsFrom } from "./links/generations";
+import { type LinkCutoffs, linkCutoffsFrom } from "./links/revocations";
 import { type Logger, makeLogger, type SecretRegistry } from "./logger";
 import { type Metrics, makeMetrics } from "./observe/metrics";
 import { type Pruner, startPruner } from "./observe/pruner";
@@ -39,7 +39,7 @@ export interface Runtime {
   secrets: ServiceSecrets;
   jobs: Job[];
   sync: EngineService;
-  linkGenerations: LinkGenerations;
+  linkCutoffs: LinkCutoffs;
   metrics: Metrics;
   notifier: Notifier;
   watchdog: Watchdog;
@@ -129,7 +129,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       secrets,
       jobs,
       sync,
-      linkGenerations: linkGenerationsFrom(db.pool, jobsRepository),
+      linkCutoffs: linkCutoffsFrom(db.pool, jobsRepository),
       metrics,
       notifier,
       watchdog,

@@ -24,10 +24,33 @@ describe("configuration", () => {
     ["LINK_SIGNING_KEYS", "k1:short", /LINK_SIGNING_KEYS key "k1" must have a secret of at least 32/],
     ["LINK_SIGNING_KEYS", "nokid", /LINK_SIGNING_KEYS entry 1 must look like "kid:secret"/],
     ["ADMIN_TOKEN", "tooshort", /ADMIN_TOKEN must be at least 24 characters/],
-    ["TRUST_PROXY", "maybe", /TRUST_PROXY must be true or false/],
+    ["TRUST_PROXY", "maybe", /TRUST_PROXY must be false or a comma-separated list of the proxies' addresses/],
+    ["TRUST_PROXY", "10.0.0.0/33", /TRUST_PROXY must be false or .* \(got "10.0.0.0\/33"\)/],
+    ["TRUST_PROXY", "true", /TRUST_PROXY=true would trust every hop.*e\.g\. TRUST_PROXY=10\.0\.0\.2/],
+    ["TRUST_PROXY", "2", /TRUST_PROXY=2: a hop count cannot tell a proxy from a client.*TRUST_PROXY=10\.0\.0\.2/],
+    ["LINK_DEFAULT_TTL", "forever", /LINK_DEFAULT_TTL must be a duration from 60 seconds to 3650 days/],
+    ["LINK_DEFAULT_TTL", "4000d", /LINK_DEFAULT_TTL must be a duration/],
+    ["METRICS_TOKEN", "short", /METRICS_TOKEN must be at least 24 characters/],
+    ["RATE_LIMIT_ADMIN_MAX", "0", /RATE_LIMIT_ADMIN_MAX must be an integer from 1/],
   ])("rejects %s=%s with a message that names the variable", (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+
+  it("takes the proxies' addresses, CIDRs and proxy-addr's range names for TRUST_PROXY", () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: "false" }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: "10.0.0.2, 10.1.0.0/16,fd00::/8,loopback" }).trustProxy).toEqual([
+      "10.0.0.2",
+      "10.1.0.0/16",
+      "fd00::/8",
+      "loopback",
+    ]);
+  });
+
+  it("gives links a default lifetime of 365 days, or LINK_DEFAULT_TTL", () => {
+    expect(loadConfig({}).linkDefaultTtlSeconds).toBe(365 * 86_400);
+    expect(loadConfig({ LINK_DEFAULT_TTL: "90d" }).linkDefaultTtlSeconds).toBe(90 * 86_400);
   });
 
   it("refuses both a client secret and a certificate, since only one credential can be used", () => {

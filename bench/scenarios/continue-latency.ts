@@ -37,12 +37,7 @@ export async function benchContinueLatency(
   const app = await buildApp(runtime);
   try {
     const base = await app.listen({ port: 0, host: "127.0.0.1" });
-    const links = await makeLinks(
-      base,
-      "default",
-      runtime.secrets.signingKeys,
-      await runtime.linkGenerations.get("default"),
-    );
+    const links = await makeLinks(runtime, "default", { publicUrl: base });
     const result: ContinueResult = { users, creating: [], unchanged: [] };
     for (let i = 0; i <= resyncs; i++) {
       const samples = i === 0 ? result.creating : result.unchanged;

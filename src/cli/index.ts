@@ -86,7 +86,6 @@ async function withRuntime(work: (runtime: Runtime) => Promise<number>): Promise
   const config = loadConfig();
   const runtime = await openRuntime(cliConfig(config), {
     logDestination: pino.destination({ fd: 2, sync: true }),
-    print: (line) => process.stderr.write(`${line}\n`),
   });
   try {
     return await work(runtime);

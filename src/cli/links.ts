@@ -1,4 +1,4 @@
-/** `entra-wp-sync links <job> [--expires-in 30d]`: a start and a continue link for the job's current generation. */
+/** `entra-wp-sync links <job> [--expires-in 30d]`: a start and a continue link for the job. */
 import { BadRequestError } from "../core/errors";
 import { makeLinks, parseExpiresIn } from "../links";
 import type { Runtime } from "../runtime";
@@ -30,8 +30,7 @@ export async function linksCommand(
   io: { stdout: { write(text: string): unknown } },
 ): Promise<number> {
   knownJob(runtime, job);
-  const generation = await runtime.linkGenerations.get(job);
-  const links = await makeLinks(runtime.config.publicUrl, job, runtime.secrets.signingKeys, generation, expiresIn);
+  const links = await makeLinks(runtime, job, expiresIn === undefined ? {} : { expiresIn });
   io.stdout.write(`start     ${links.start}\ncontinue  ${links.continue}\n`);
   return 0;
 }

@@ -41,6 +41,16 @@ export class ConflictError extends AppError {
   }
 }
 
+/** 429: a budget is spent; the problem handler sends Retry-After. */
+export class RateLimitedError extends AppError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message, 429, "rate_limited");
+  }
+}
+
 /** A setting is missing or wrong: the message names the variable (or job field) and what is expected. */
 export class ConfigError extends Error {
   override name = "ConfigError";

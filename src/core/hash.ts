@@ -12,3 +12,11 @@ export function hashOf(fields: Record<string, string>, roles: string[] | undefin
   const canonical = JSON.stringify({ fields: sortedFields, roles: roles === undefined ? null : [...roles].sort() });
   return createHash("sha256").update(canonical).digest("hex");
 }
+
+/**
+ * SHA-256 of a secret that is only ever compared (the admin token): what is kept instead of the
+ * secret itself. No salt or slow hash needed: the tokens it guards are random, 144+ bits.
+ */
+export function secretDigest(secret: string): Buffer {
+  return createHash("sha256").update(secret, "utf8").digest();
+}

@@ -37,3 +37,14 @@ export interface Job {
   /** Optional URL that receives a JSON event when a run completes, fails or awaits approval. */
   webhook: string | null;
 }
+
+/**
+ * Which of a job's link tokens still count: tokens issued (iat, seconds) before validFrom were
+ * revoked. Links minted before revocation cut-offs existed carry a generation instead, and count
+ * only while it equals the job's legacyGeneration (frozen since; revoking moves validFrom only).
+ */
+export interface LinkCutoff {
+  /** Seconds since the epoch; 0 while the job's links were never revoked. */
+  validFrom: number;
+  legacyGeneration: number;
+}

@@ -1,9 +1,9 @@
 /** The jobs table: declared jobs mirrored at start-up, plus what the service learns about them. */
 import { NotFoundError } from "../core/errors";
-import type { Job } from "../core/job";
+import type { Job, LinkCutoff } from "../core/job";
 import type { Queryable } from "./pool";
 
-/** Upserts every declared job's id and config; keeps link_generation and delta_link. */
+/** Upserts every declared job's id and config; keeps links_valid_from, link_generation and delta_link. */
 export async function mirrorJobs(db: Queryable, jobs: Job[]): Promise<void> {
   if (jobs.length === 0) return;
   await db.query(
@@ -15,23 +15,34 @@ export async function mirrorJobs(db: Queryable, jobs: Job[]): Promise<void> {
   );
 }
 
-export async function getLinkGeneration(db: Queryable, jobId: string): Promise<number> {
-  const { rows } = await db.query<{ link_generation: number }>("select link_generation from jobs where id = $1::text", [
-    jobId,
-  ]);
+type DbLinkCutoff = { valid_from: number; link_generation: number };
+const cutoffOf = (row: DbLinkCutoff): LinkCutoff => ({
+  validFrom: row.valid_from,
+  legacyGeneration: row.link_generation,
+});
+const CUTOFF_COLUMNS = "coalesce(extract(epoch from links_valid_from), 0)::float8 as valid_from, link_generation";
+
+export async function getLinkCutoff(db: Queryable, jobId: string): Promise<LinkCutoff> {
+  const { rows } = await db.query<DbLinkCutoff>(`select ${CUTOFF_COLUMNS} from jobs where id = $1::text`, [jobId]);
   if (rows.length === 0) throw new NotFoundError(`unknown job ${jobId}`);
-  return rows[0]!.link_generation;
+  return cutoffOf(rows[0]!);
 }
 
-/** Revokes every link minted so far: tokens carry the generation they were minted for. */
-export async function bumpLinkGeneration(db: Queryable, jobId: string): Promise<number> {
-  const { rows } = await db.query<{ link_generation: number }>(
-    `update jobs set link_generation = link_generation + 1, updated_at = now()
-     where id = $1::text returning link_generation`,
+/**
+ * Revokes every link minted so far. The cut-off is the next whole second of the database clock
+ * (iat has whole seconds: a token minted earlier in this second is refused too); it only ever
+ * moves forward, so nothing can bring a revoked token back.
+ */
+export async function revokeLinks(db: Queryable, jobId: string): Promise<LinkCutoff> {
+  const { rows } = await db.query<DbLinkCutoff>(
+    `update jobs set
+       links_valid_from = greatest(links_valid_from, date_trunc('second', now()) + interval '1 second'),
+       updated_at = now()
+     where id = $1::text returning ${CUTOFF_COLUMNS}`,
     [jobId],
   );
   if (rows.length === 0) throw new NotFoundError(`unknown job ${jobId}`);
-  return rows[0]!.link_generation;
+  return cutoffOf(rows[0]!);
 }
 
 export async function getDeltaLink(db: Queryable, jobId: string): Promise<string | null> {

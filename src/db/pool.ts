@@ -1,15 +1,19 @@
 /**
  * PostgreSQL through `pg`: one pool for the process, with error handlers, and `withTransaction`.
- * With no DATABASE_URL an embedded PostgreSQL (PGlite) is started in DATA_DIR and served over a
- * local socket by pglite-socket, so the very same `pg` code path serves both.
+ * With no DATABASE_URL an embedded PostgreSQL (PGlite) is started in DATA_DIR and served by
+ * pglite-socket, so the very same `pg` code path serves both. It answers without a password, so
+ * it listens on a Unix socket in a fresh 0700 directory, never on a TCP port: only this
+ * process's user can reach it, where 127.0.0.1 would admit every local user and process.
  *
  * PGlite runs one transaction at a time: a transaction must never wait on another connection
  * (the design already forbids holding a transaction across Graph or WordPress calls).
  */
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { Pool, type PoolClient, type PoolConfig } from "pg";
 import type { Logger } from "../logger";
+import { ensurePrivateDir } from "../private-files";
 
 export interface Database {
   pool: Pool;
@@ -40,21 +44,31 @@ function makePool(config: PoolConfig, logger: Logger): Pool {
   return pool;
 }
 
+const SOCKET_PORT = 5432;
+
 async function openEmbedded(options: DatabaseOptions): Promise<Database> {
   const { PGlite } = await import("@electric-sql/pglite");
   const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
+  ensurePrivateDir(options.dataDir);
   const dir = path.join(options.dataDir, "pglite");
-  fs.mkdirSync(dir, { recursive: true });
+  ensurePrivateDir(dir);
   const db = await PGlite.create(dir);
-  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 16 });
+  // In the temporary directory, not DATA_DIR: a socket path must stay under ~100 bytes.
+  const socketDir = fs.mkdtempSync(path.join(os.tmpdir(), "entra-wp-sync-pg-"));
+  fs.chmodSync(socketDir, 0o700);
+  const server = new PGLiteSocketServer({
+    db,
+    path: path.join(socketDir, `.s.PGSQL.${SOCKET_PORT}`),
+    maxConnections: 16,
+  });
   await server.start();
-  const address = server.getServerConn();
   options.logger.info(
     { dataDir: dir },
     "no DATABASE_URL: using the embedded PostgreSQL (PGlite) persisted in DATA_DIR",
   );
+  // pg reaches a Unix socket through host = its directory; the port only names the socket file.
   const pool = makePool(
-    { connectionString: `postgres://postgres@${address}/postgres`, max: options.poolSize ?? 8 },
+    { host: socketDir, port: SOCKET_PORT, user: "postgres", database: "postgres", max: options.poolSize ?? 8 },
     options.logger,
   );
   return {
@@ -64,6 +78,7 @@ async function openEmbedded(options: DatabaseOptions): Promise<Database> {
       await pool.end();
       await server.stop();
       await db.close();
+      fs.rmSync(socketDir, { recursive: true, force: true });
     },
   };
 }

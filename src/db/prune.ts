@@ -1,9 +1,10 @@
 /**
  * History retention (HISTORY_DAYS): terminal runs finished more than N days ago go, with their
  * items and group members (on delete cascade), and so do schedule fires of that age. Active runs
- * are never touched, whatever their age.
+ * are never touched, whatever their age. Ended rate-limit windows go too.
  */
 import type { Queryable } from "./pool";
+import { pruneBuckets } from "./rate-limits";
 
 /** Runs deleted per statement: one run of a big tenant holds ~100k items, so keep statements short. */
 const BATCH = 20;
@@ -43,5 +44,7 @@ export async function pruneHistory(db: Queryable, olderThanDays: number): Promis
        and f.due_at < (select max(g.due_at) from schedule_fires g where g.job_id = f.job_id)`,
     [olderThanDays],
   );
+  // Rate-limit windows that are over hold nothing worth keeping.
+  await pruneBuckets(db, new Date());
   return total;
 }

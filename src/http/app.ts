@@ -3,12 +3,11 @@
  * Route modules register themselves from src/http/routes/*.
  */
 import { randomUUID } from "node:crypto";
-import rateLimit from "@fastify/rate-limit";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from "fastify";
 import type { ServiceSecrets } from "../bootstrap";
 import type { Config } from "../config";
 import type { Database } from "../db/pool";
-import type { LinkGenerations } from "../links/generations";
+import type { LinkCutoffs } from "../links/revocations";
 import type { Logger } from "../logger";
 import { type Metrics, registerMetricsRoute } from "../observe/metrics";
 import { readNotificationsView, registerStatusRoutes } from "../observe/status-page";
@@ -16,7 +15,7 @@ import type { Watchdog } from "../observe/watchdog";
 import type { RefusalReason } from "../sync/notification-inbox";
 import type { ProvisionService } from "../sync/provision";
 import type { SyncService } from "../sync/service";
-import { makeAuthFailureBudget } from "./auth";
+import { type BearerSecret, makeAccess, requireBearer } from "./auth";
 import { registerProblemHandlers, sendProblem } from "./problem";
 import { registerAdminRoutes } from "./routes/admin";
 import { registerDocsRoutes } from "./routes/docs";
@@ -30,7 +29,7 @@ export interface AppDeps {
   db: Database;
   secrets: ServiceSecrets;
   sync: SyncService;
-  linkGenerations: LinkGenerations;
+  linkCutoffs: LinkCutoffs;
   /** Serves GET /metrics when given. */
   metrics?: Pick<Metrics, "registry">;
   /** Its stalled-run warnings are shown on /status. */
@@ -72,24 +71,26 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     reply.header("x-request-id", request.id);
   });
   registerProblemHandlers(app);
-  // Limits are opted into per route (the trigger links) and by the failed-authentication budget.
-  await app.register(rateLimit, { global: false });
-  const authFailures = makeAuthFailureBudget(app, deps.config.rateLimit.authFailures);
+  const access = makeAccess(deps.db.pool, deps.secrets.adminTokenDigest, deps.config.rateLimit);
   await registerHealthRoutes(app, deps);
   await registerDocsRoutes(app);
-  if (deps.metrics) registerMetricsRoute(app, deps.metrics);
+  if (deps.metrics) {
+    const { metricsTokenDigest } = deps.secrets;
+    const secret: BearerSecret | null =
+      metricsTokenDigest === null ? null : { name: "METRICS_TOKEN", digest: metricsTokenDigest, perMinute: null };
+    registerMetricsRoute(app, deps.metrics, secret === null ? undefined : requireBearer(secret, access.limits));
+  }
   registerStatusRoutes(app, {
     service: deps.sync,
-    adminToken: deps.secrets.adminToken,
     statusPublic: deps.config.statusPublic,
-    authFailures,
+    admin: access,
     ...(deps.watchdog ? { watchdog: () => deps.watchdog!.warnings() } : {}),
     ...(deps.sync.jobs().some((job) => job.source.notifications)
       ? { notifications: () => readNotificationsView(deps.db.pool) }
       : {}),
   });
-  await app.register(async (scope) => registerTriggerRoutes(scope, deps, authFailures));
-  await app.register(async (scope) => registerAdminRoutes(scope, deps, authFailures));
+  await app.register(async (scope) => registerTriggerRoutes(scope, deps, access.limits));
+  await app.register(async (scope) => registerAdminRoutes(scope, deps, access));
   await app.register(async (scope) => registerNotificationRoutes(scope, deps));
   return app;
 }

@@ -1,45 +1,66 @@
 /**
- * Who may call what: the admin token for the admin API, link tokens for the trigger links, and
- * a budget of failed authentications per client IP that makes guessing either one slow.
+ * Who may call what: the admin token for the admin API (and /status), METRICS_TOKEN for /metrics,
+ * link tokens for the trigger links; and the budgets that keep either from being turned against
+ * the operator.
+ *
+ * Verify first: checking a token costs microseconds (a SHA-256 or an HS256 MAC), so every request
+ * is judged on its own token. A valid token is always served, whatever other callers at its
+ * address did; only failing attempts count against the address's failure budget, and once it is
+ * spent they get 429 instead of 401. Valid calls have their own per-minute budgets, keyed by what
+ * was authorised (job and action for a link, the admin token), never by address: a hundred
+ * monitors behind one NAT do not share a budget, and one runaway scheduler only spends its own
+ * job's. Every count lives in PostgreSQL (src/db/rate-limits.ts), so replicas share them.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
-import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from "fastify";
-import { AppError } from "../core/errors";
-import { sendProblem } from "./problem";
+import { timingSafeEqual } from "node:crypto";
+import type { FastifyRequest, onRequestAsyncHookHandler } from "fastify";
+import { AppError, RateLimitedError } from "../core/errors";
+import { secretDigest } from "../core/hash";
+import type { Queryable } from "../db/pool";
+import { hitBucket } from "../db/rate-limits";
 
 const FAILURE_WINDOW_MS = 15 * 60_000;
+const CALL_WINDOW_MS = 60_000;
 
-export interface AuthFailureBudget {
-  /** onRequest hook: a client IP that used up its failures gets 429 before anything is verified. */
-  guard: onRequestAsyncHookHandler;
-  /** Counts one failed authentication (401, or 403 for a genuine token of another job/action) for the IP. */
-  fail(request: FastifyRequest): Promise<void>;
+export interface AccessLimits {
+  /**
+   * Counts a failed authentication against the request's client address (which honours
+   * TRUST_PROXY). Past the budget it throws a 429, which the caller lets replace its 401/403.
+   */
+  countFailure(request: FastifyRequest): Promise<void>;
+  /** Counts one authorised call against `key` (e.g. "link:staff:continue"); throws a 429 past `perMinute`. */
+  countCall(key: string, perMinute: number): Promise<void>;
 }
 
-/**
- * Only failures count, so a monitor calling its link once a minute never gets near the budget
- * while a guesser gets `max` tries per 15 minutes. A locked-out IP is refused before its token
- * is checked: checking it anyway would still answer the guess. Counters live in this process
- * (the plugin's in-memory store); with N replicas a guesser gets at most N times the budget.
- */
-export function makeAuthFailureBudget(app: FastifyInstance, max: number): AuthFailureBudget {
-  // The plugin's default key is the client IP, which honours trustProxy.
-  const limiter = app.createRateLimit({ max, timeWindow: FAILURE_WINDOW_MS });
+export function makeAccessLimits(db: Queryable, failuresPer15Minutes: number): AccessLimits {
+  async function hit(key: string, windowMs: number, max: number) {
+    const now = new Date();
+    const { hits, windowEndsAt } = await hitBucket(db, key, windowMs, now);
+    const retryAfterSeconds = Math.max(1, Math.ceil((windowEndsAt.getTime() - now.getTime()) / 1000));
+    return { over: hits > max, first: hits === max + 1, retryAfterSeconds };
+  }
   return {
-    async guard(request, reply) {
-      const status = await limiter(request, { increment: false });
-      if (!status.isAllowed && status.remaining === 0) {
-        request.log.warn({ ip: request.ip }, "too many failed authentications from this client; refusing for now");
-        reply.header("retry-after", String(Math.max(1, status.ttlInSeconds)));
-        return sendProblem(
-          reply,
-          429,
-          "Too many failed authentications from this address; retry after the time in Retry-After",
+    async countFailure(request) {
+      const { over, first, retryAfterSeconds } = await hit(
+        `fail:${request.ip}`,
+        FAILURE_WINDOW_MS,
+        failuresPer15Minutes,
+      );
+      if (!over) return;
+      // Once per window: a guesser must not be able to flood the log.
+      if (first) request.log.warn({ ip: request.ip }, "too many failed authentications from this client address");
+      throw new RateLimitedError(
+        "Too many failed authentications from this address; retry after the time in Retry-After",
+        retryAfterSeconds,
+      );
+    },
+    async countCall(key, perMinute) {
+      const { over, retryAfterSeconds } = await hit(`call:${key}`, CALL_WINDOW_MS, perMinute);
+      if (over) {
+        throw new RateLimitedError(
+          "Too many requests with this token this minute; retry after the time in Retry-After",
+          retryAfterSeconds,
         );
       }
-    },
-    async fail(request) {
-      await limiter(request);
     },
   };
 }
@@ -52,13 +73,13 @@ export function bearerToken(request: FastifyRequest): string | null {
   return match ? match[1]! : null;
 }
 
-/** Failed admin authentication (401; the problem handler adds WWW-Authenticate: Bearer). */
-export class AdminAuthError extends AppError {
-  constructor(reason: "missing" | "invalid") {
+/** Failed bearer authentication (401; the problem handler adds WWW-Authenticate: Bearer). */
+export class TokenAuthError extends AppError {
+  constructor(reason: "missing" | "invalid", what: BearerSecret["name"]) {
     super(
       reason === "missing"
-        ? "The admin API needs an Authorization: Bearer <ADMIN_TOKEN> header"
-        : "The admin token is not valid",
+        ? `${what === "ADMIN_TOKEN" ? "The admin API" : "This route"} needs an Authorization: Bearer <${what}> header`
+        : `The ${what === "ADMIN_TOKEN" ? "admin token" : "token"} is not valid`,
       401,
       "unauthorized",
       { reason },
@@ -66,27 +87,57 @@ export class AdminAuthError extends AppError {
   }
 }
 
-const digest = (value: string) => createHash("sha256").update(value, "utf8").digest();
-
 /**
- * Constant-time comparison of a presented secret with the expected one. Comparing SHA-256 digests
- * keeps timingSafeEqual's inputs the same length, so neither the content nor the length leaks.
+ * Constant-time comparison of a presented secret with the digest kept of the expected one:
+ * digests have the same length whatever was presented, so neither content nor length leaks.
  */
-export function secretEquals(given: string, expected: string): boolean {
-  return expected.length > 0 && timingSafeEqual(digest(given), digest(expected));
+export function matchesDigest(given: string, digest: Buffer): boolean {
+  return timingSafeEqual(secretDigest(given), digest);
 }
 
-/** onRequest hook for the admin API (and anything else behind the admin token). */
-export function requireAdminToken(adminToken: string, budget: AuthFailureBudget): onRequestAsyncHookHandler {
-  return async (request) => {
-    const given = bearerToken(request);
-    if (given === null) {
-      await budget.fail(request);
-      throw new AdminAuthError("missing");
-    }
-    if (!secretEquals(given, adminToken)) {
-      await budget.fail(request);
-      throw new AdminAuthError("invalid");
-    }
+export interface BearerSecret {
+  name: "ADMIN_TOKEN" | "METRICS_TOKEN";
+  digest: Buffer;
+  /** Authorised calls per minute (all callers with the secret together); null: not limited. */
+  perMinute: number | null;
+}
+
+/**
+ * Checks a presented secret: a wrong or missing one counts as a failure of the address (401, or
+ * 429 past the budget); a right one counts as a call of that secret's holder.
+ */
+export async function checkBearerSecret(
+  request: FastifyRequest,
+  given: string | null,
+  secret: BearerSecret,
+  limits: AccessLimits,
+): Promise<void> {
+  if (given === null || !matchesDigest(given, secret.digest)) {
+    await limits.countFailure(request);
+    throw new TokenAuthError(given === null ? "missing" : "invalid", secret.name);
+  }
+  if (secret.perMinute !== null) await limits.countCall(secret.name.toLowerCase(), secret.perMinute);
+}
+
+/** The budgets (shared through the database) and the admin token, as the routes check them. */
+export interface Access {
+  limits: AccessLimits;
+  adminToken: BearerSecret;
+}
+
+/** The admin API's Access from its settings (RATE_LIMIT_AUTH_FAILURES, RATE_LIMIT_ADMIN_MAX). */
+export function makeAccess(
+  db: Queryable,
+  adminTokenDigest: Buffer,
+  rateLimit: { authFailures: number; adminMax: number },
+): Access {
+  return {
+    limits: makeAccessLimits(db, rateLimit.authFailures),
+    adminToken: { name: "ADMIN_TOKEN", digest: adminTokenDigest, perMinute: rateLimit.adminMax },
   };
+}
+
+/** onRequest hook for routes behind a bearer secret (the admin API, /metrics with METRICS_TOKEN). */
+export function requireBearer(secret: BearerSecret, limits: AccessLimits): onRequestAsyncHookHandler {
+  return (request) => checkBearerSecret(request, bearerToken(request), secret, limits);
 }

@@ -3,7 +3,7 @@
  * errors carry their status; anything else is a 500 whose body never echoes internals.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifySchemaValidationError } from "fastify";
-import { AppError } from "../core/errors";
+import { AppError, RateLimitedError } from "../core/errors";
 import { isDatabaseUnavailable } from "../db/pool";
 
 const TITLES: Record<number, string> = {
@@ -50,6 +50,7 @@ export function sendProblem(
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
     if (error instanceof AppError) {
+      if (error instanceof RateLimitedError) reply.header("retry-after", String(error.retryAfterSeconds));
       return sendProblem(reply, error.status, error.message, error.extra);
     }
     const fastifyError = error as FastifyError;

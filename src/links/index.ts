@@ -1,5 +1,5 @@
 export { parseExpiresIn } from "./expiry";
-export { type LinkGenerations, linkGenerationsFrom, makeMemoryLinkGenerations } from "./generations";
+export { type LinkCutoffs, linkCutoffsFrom } from "./revocations";
 export {
   checkLinkClaims,
   LINK_ACTIONS,
@@ -8,9 +8,12 @@ export {
   type LinkExpectation,
   type LinkFailure,
   LinkTokenError,
+  linkAudience,
   MAX_TOKEN_LENGTH,
+  type ReadOptions,
   readLink,
+  type SignInput,
   signLink,
   verifyLink,
 } from "./tokens";
-export { type JobLinks, linkUrl, makeLinks } from "./urls";
+export { type JobLinks, type LinkMinter, linkUrl, type MintOptions, makeLinks } from "./urls";

@@ -4,13 +4,15 @@
  * new key first and keeping the old one until its links are gone (DESIGN.md "Link tokens").
  *
  * Verification is split in two so the HTTP layer can check the job before it looks anything up:
- * `readLink` proves the token is ours and unexpired (no I/O), `checkLinkClaims` compares it with
- * what the request is for (job, action, link generation). `verifyLink` does both.
+ * `readLink` proves the token is ours, for this deployment and unexpired (no I/O), `checkLinkClaims`
+ * compares it with what the request is for (job, action, the job's revocation cut-off).
+ * `verifyLink` does both.
  */
 import { randomUUID } from "node:crypto";
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import type { SigningKey } from "../config";
 import { AppError } from "../core/errors";
+import type { LinkCutoff } from "../core/job";
 
 export type LinkAction = "start" | "continue";
 export const LINK_ACTIONS: readonly LinkAction[] = ["start", "continue"];
@@ -19,13 +21,22 @@ export interface LinkClaims {
   /** The job id. */
   sub: string;
   act: LinkAction;
-  /** The job's link generation when the token was minted; revoking bumps it. */
-  gen: number;
+  /** The deployment the token was minted by (see linkAudience); null in links minted before audiences. */
+  aud: string | null;
+  /** Only in links minted before audiences: the job's link generation then. */
+  gen: number | null;
   /** Seconds since the epoch. */
   iat: number;
-  exp?: number;
+  /** Seconds since the epoch; a token minted without one expires LINK_DEFAULT_TTL after iat. */
+  exp: number;
   jti: string;
 }
+
+/**
+ * The audience of this deployment's tokens: its id, generated once and kept in its database. Two
+ * deployments that share signing keys and job ids still refuse each other's links.
+ */
+export const linkAudience = (deploymentId: string) => `entra-wp-sync:${deploymentId}`;
 
 /** Larger tokens are refused before any parsing (ours are about 250 bytes). */
 export const MAX_TOKEN_LENGTH = 4096;
@@ -35,6 +46,7 @@ export type LinkFailure =
   | "malformed"
   | "bad-signature"
   | "unknown-kid"
+  | "wrong-deployment"
   | "expired"
   | "revoked"
   | "wrong-job"
@@ -51,6 +63,7 @@ const FAILURES: Record<LinkFailure, { status: 401 | 403; message: string }> = {
     status: 401,
     message: "The link token was signed with a key this service does not have (it may have been rotated out)",
   },
+  "wrong-deployment": { status: 401, message: "The link token was minted by another deployment of this service" },
   expired: { status: 401, message: "The link token has expired; mint a new link with POST /v1/jobs/{job}/links" },
   revoked: {
     status: 401,
@@ -76,9 +89,9 @@ const TOKEN_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 export interface SignInput {
   sub: string;
   act: LinkAction;
-  gen: number;
+  aud: string;
   /** Absolute expiry, seconds since the epoch. */
-  exp?: number;
+  exp: number;
   /** Defaults to now. */
   iat?: number;
   jti?: string;
@@ -87,12 +100,12 @@ export interface SignInput {
 export async function signLink(keys: readonly SigningKey[], claims: SignInput): Promise<string> {
   const key = keys[0];
   if (!key) throw new Error("signLink needs at least one signing key");
-  const payload: Record<string, unknown> = {
+  const payload = {
     act: claims.act,
-    gen: claims.gen,
+    aud: claims.aud,
     iat: claims.iat ?? Math.floor(Date.now() / 1000),
+    exp: claims.exp,
   };
-  if (claims.exp !== undefined) payload.exp = claims.exp;
   return new SignJWT(payload)
     .setProtectedHeader({ alg: "HS256", kid: key.kid, typ: "JWT" })
     .setSubject(claims.sub)
@@ -100,12 +113,21 @@ export async function signLink(keys: readonly SigningKey[], claims: SignInput): 
     .sign(encoder.encode(key.secret));
 }
 
-/** Proves the token is ours (signature by the key its kid names) and unexpired. No I/O. */
+export interface ReadOptions {
+  /** linkAudience(this deployment's id). */
+  audience: string;
+  /** LINK_DEFAULT_TTL: the lifetime of a token that carries no exp (links minted before it existed). */
+  defaultTtlSeconds: number;
+  now?: Date;
+}
+
+/** Proves the token is ours (signature by the key its kid names), for this deployment and unexpired. No I/O. */
 export async function readLink(
   keys: readonly SigningKey[],
   token: string | null | undefined,
-  now: Date = new Date(),
+  options: ReadOptions,
 ): Promise<LinkClaims> {
+  const now = options.now ?? new Date();
   if (!token) throw new LinkTokenError("missing");
   if (token.length > MAX_TOKEN_LENGTH || !TOKEN_SHAPE.test(token)) throw new LinkTokenError("malformed");
   let header: { alg?: string; kid?: string };
@@ -126,33 +148,50 @@ export async function readLink(
     if (error instanceof joseErrors.JWSSignatureVerificationFailed) throw new LinkTokenError("bad-signature");
     throw new LinkTokenError("malformed");
   }
-  const { sub, act, gen, iat, exp, jti } = payload;
+  const { sub, act, aud, gen, iat, exp, jti } = payload;
+  // A token without an audience is one minted before audiences existed: it must carry the
+  // generation that judged revocation then.
+  const legacy = aud === undefined;
   if (
     typeof sub !== "string" ||
     !LINK_ACTIONS.includes(act as LinkAction) ||
-    !Number.isInteger(gen) ||
+    (legacy ? !Number.isInteger(gen) : typeof aud !== "string") ||
     typeof iat !== "number" ||
     (exp !== undefined && typeof exp !== "number") ||
     typeof jti !== "string"
   ) {
     throw new LinkTokenError("malformed");
   }
-  return { sub, act: act as LinkAction, gen: gen as number, iat, jti, ...(exp === undefined ? {} : { exp }) };
+  if (!legacy && aud !== options.audience) throw new LinkTokenError("wrong-deployment");
+  const expiry = exp ?? iat + options.defaultTtlSeconds;
+  if (expiry <= Math.floor(now.getTime() / 1000)) throw new LinkTokenError("expired");
+  return {
+    sub,
+    act: act as LinkAction,
+    aud: legacy ? null : (aud as string),
+    gen: legacy ? (gen as number) : null,
+    iat,
+    exp: expiry,
+    jti,
+  };
 }
 
 export interface LinkExpectation {
   job: string;
   act: LinkAction;
-  gen: number;
+  cutoff: LinkCutoff;
 }
 
 /**
- * Job first (a token for job A says nothing about job B, not even its generation), then the
- * generation (a revoked token is dead whatever it was for), then the action.
+ * Job first (a token for job A says nothing about job B, not even its revocation), then the
+ * cut-off (a revoked token is dead whatever it was for), then the action.
  */
 export function checkLinkClaims(claims: LinkClaims, expected: LinkExpectation): void {
   if (claims.sub !== expected.job) throw new LinkTokenError("wrong-job");
-  if (claims.gen !== expected.gen) throw new LinkTokenError("revoked");
+  const { validFrom, legacyGeneration } = expected.cutoff;
+  if (claims.iat < validFrom || (claims.gen !== null && claims.gen !== legacyGeneration)) {
+    throw new LinkTokenError("revoked");
+  }
   if (claims.act !== expected.act) {
     throw new LinkTokenError("wrong-action", `This is a "${claims.act}" link; it cannot ${expected.act} the job`);
   }
@@ -162,9 +201,9 @@ export async function verifyLink(
   keys: readonly SigningKey[],
   token: string | null | undefined,
   expected: LinkExpectation,
-  now: Date = new Date(),
+  options: ReadOptions,
 ): Promise<LinkClaims> {
-  const claims = await readLink(keys, token, now);
+  const claims = await readLink(keys, token, options);
   checkLinkClaims(claims, expected);
   return claims;
 }

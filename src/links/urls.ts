@@ -1,5 +1,6 @@
 import type { SigningKey } from "../config";
 import { parseExpiresIn } from "./expiry";
+import type { LinkCutoffs } from "./revocations";
 import { type LinkAction, signLink } from "./tokens";
 
 export interface JobLinks {
@@ -13,19 +14,35 @@ export function linkUrl(publicUrl: string, job: string, act: LinkAction, token: 
   return `${base}/v1/jobs/${encodeURIComponent(job)}/${act}?token=${encodeURIComponent(token)}`;
 }
 
-/** A start and a continue link for the job's current link generation (expiresIn as parseExpiresIn takes it). */
-export async function makeLinks(
-  publicUrl: string,
-  job: string,
-  keys: readonly SigningKey[],
-  gen: number,
-  expiresIn?: string | number,
-  now: Date = new Date(),
-): Promise<JobLinks> {
-  const iat = Math.floor(now.getTime() / 1000);
-  const exp = expiresIn === undefined ? undefined : iat + parseExpiresIn(expiresIn);
+/** What minting needs: the runtime and the HTTP app's dependencies both have it. */
+export interface LinkMinter {
+  config: { publicUrl: string; linkDefaultTtlSeconds: number };
+  secrets: { signingKeys: readonly SigningKey[]; linkAudience: string };
+  linkCutoffs: Pick<LinkCutoffs, "get">;
+}
+
+export interface MintOptions {
+  /** As parseExpiresIn takes it; default LINK_DEFAULT_TTL. */
+  expiresIn?: string | number;
+  /** Default PUBLIC_URL. */
+  publicUrl?: string;
+  now?: Date;
+}
+
+/** A start and a continue link of the job, bound to this deployment (audience). */
+export async function makeLinks(deps: LinkMinter, job: string, options: MintOptions = {}): Promise<JobLinks> {
+  const { validFrom } = await deps.linkCutoffs.get(job);
+  // Never issued before the cut-off: right after a revocation the cut-off may still be up to a
+  // second ahead (iat has whole seconds), and a link minted then must not be born revoked.
+  const iat = Math.max(Math.floor((options.now ?? new Date()).getTime() / 1000), validFrom);
+  const lifetime =
+    options.expiresIn === undefined ? deps.config.linkDefaultTtlSeconds : parseExpiresIn(options.expiresIn);
+  const aud = deps.secrets.linkAudience;
   const [start, cont] = await Promise.all(
-    (["start", "continue"] as const).map((act) => signLink(keys, { sub: job, act, gen, iat, exp })),
+    (["start", "continue"] as const).map((act) =>
+      signLink(deps.secrets.signingKeys, { sub: job, act, aud, iat, exp: iat + lifetime }),
+    ),
   );
+  const publicUrl = options.publicUrl ?? deps.config.publicUrl;
   return { start: linkUrl(publicUrl, job, "start", start!), continue: linkUrl(publicUrl, job, "continue", cont!) };
 }

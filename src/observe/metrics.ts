@@ -8,7 +8,7 @@
  * (src/graph/options.ts GraphMetrics, src/wordpress/client.ts WordPressMetrics), and the hooks
  * below satisfy both structurally.
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, onRequestAsyncHookHandler } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { type NotificationStats, notificationStats } from "../db/notifications";
 import type { Queryable } from "../db/pool";
@@ -323,8 +323,13 @@ export function makeMetrics(): Metrics {
 }
 
 /** GET /metrics in the Prometheus text format (open, as DESIGN.md says; it carries no secrets). */
-export function registerMetricsRoute(app: FastifyInstance, metrics: Pick<Metrics, "registry">): void {
-  app.get("/metrics", async (_request, reply) => {
+/** GET /metrics; behind `authorize` (METRICS_TOKEN) when given, else open. */
+export function registerMetricsRoute(
+  app: FastifyInstance,
+  metrics: Pick<Metrics, "registry">,
+  authorize?: onRequestAsyncHookHandler,
+): void {
+  app.get("/metrics", authorize ? { onRequest: authorize } : {}, async (_request, reply) => {
     const body = await metrics.registry.metrics();
     return reply.header("cache-control", "no-store").type(metrics.registry.contentType).send(body);
   });

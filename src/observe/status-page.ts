@@ -4,11 +4,11 @@
  * A token in the URL is deliberately not accepted: URLs end up in proxy logs, browser history
  * and Referer headers.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { notificationStats } from "../db/notifications";
 import type { Queryable } from "../db/pool";
 import { listSubscriptions } from "../db/subscriptions";
-import { bearerToken, secretEquals } from "../http/auth";
+import { type Access, bearerToken, checkBearerSecret, TokenAuthError } from "../http/auth";
 import { sendProblem } from "../http/problem";
 import type { RunItem, SyncService } from "../sync/service";
 import {
@@ -22,16 +22,15 @@ import type { WatchdogWarning } from "./watchdog";
 
 export interface StatusDeps {
   service: SyncService;
-  adminToken: string;
   statusPublic: boolean;
+  /**
+   * The admin token and the budgets of the admin API (src/http/auth.ts), so the page is no easier
+   * a place to guess the token than the API. Unused when the page is public.
+   */
+  admin: Access;
   watchdog?: () => WatchdogWarning[];
   /** Subscriptions and pending notifications, read at each view. */
   notifications?: () => Promise<NotificationsView>;
-  /**
-   * The admin API's failed-authentication budget (src/http/auth.ts makeAuthFailureBudget), so the
-   * page is no easier a place to guess the admin token than the API. Unused when the page is public.
-   */
-  authFailures?: { guard: onRequestAsyncHookHandler; fail(request: FastifyRequest): Promise<void> };
   /** Seconds between automatic reloads (default 5). */
   refreshSeconds?: number;
   now?: () => Date;
@@ -110,13 +109,14 @@ export async function gatherJobViews(service: SyncService): Promise<JobView[]> {
 
 export function registerStatusRoutes(app: FastifyInstance, deps: StatusDeps): void {
   const now = deps.now ?? (() => new Date());
-  const guard = !deps.statusPublic && deps.authFailures ? { onRequest: deps.authFailures.guard } : {};
-  app.get("/status", guard, async (request, reply) => {
+  app.get("/status", async (request, reply) => {
     if (!deps.statusPublic) {
       const given = presentedToken(request);
-      if (given === null || !secretEquals(given, deps.adminToken)) {
-        await deps.authFailures?.fail(request);
-        return refuse(reply, given);
+      try {
+        await checkBearerSecret(request, given, deps.admin.adminToken, deps.admin.limits);
+      } catch (error) {
+        if (error instanceof TokenAuthError) return refuse(reply, given);
+        throw error;
       }
     }
     const jobs = await gatherJobViews(deps.service);

@@ -3,7 +3,7 @@
  * database, the Graph simulator over HTTPS and a WordPress (real with WP_URL, else the fake one).
  */
 import type { Database } from "../../src/db/pool";
-import { verifyLink } from "../../src/links";
+import { linkAudience, verifyLink } from "../../src/links";
 import type { GraphSimulator } from "../../tools/graph-sim";
 import { makeTestDatabase } from "../helpers/db";
 import {
@@ -89,11 +89,14 @@ describe("the CLI", () => {
       .map((line) => line.split(/\s+/));
     expect(start![0]).toBe("start");
     expect(cont![0]).toBe("continue");
+    const { rows } = await db.pool.query("select value from secrets where name = 'deployment_id'");
+    const options = { audience: linkAudience(rows[0].value), defaultTtlSeconds: 86_400 };
+    const cutoff = { validFrom: 0, legacyGeneration: 1 };
     for (const [act, url] of [start, cont] as Array<["start" | "continue", string]>) {
       expect(url.startsWith("https://sync.example.org/v1/jobs/default/")).toBe(true);
       const token = new URL(url).searchParams.get("token");
-      const claims = await verifyLink([SIGNING_KEY], token, { job: "default", act, gen: 1 });
-      expect(claims.exp! - claims.iat).toBe(30 * 86_400);
+      const claims = await verifyLink([SIGNING_KEY], token, { job: "default", act, cutoff }, options);
+      expect(claims.exp - claims.iat).toBe(30 * 86_400);
     }
   });
 

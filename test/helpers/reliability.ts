@@ -7,8 +7,9 @@
 import { randomBytes } from "node:crypto";
 import net from "node:net";
 import type { Pool } from "pg";
+import * as jobsRepository from "../../src/db/jobs";
 import { COUNTERS, zeroCounts } from "../../src/db/runs";
-import { signLink } from "../../src/links";
+import { type LinkMinter, linkAudience, linkCutoffsFrom, makeLinks } from "../../src/links";
 import type { LinkAction } from "../../src/links/tokens";
 import type { RunCounts } from "../../src/sync/service";
 import type { GraphSimulator, SimUser } from "../../tools/graph-sim";
@@ -183,7 +184,24 @@ export function serviceEnv(o: ServiceEnvOptions): Record<string, string> {
   };
 }
 
-export const linkToken = (act: LinkAction, job = "default") => signLink(RELIABILITY_KEYS, { sub: job, act, gen: 1 });
+/**
+ * What mints links like a service on this database would (its deployment id is read from the
+ * database, so a service must have started on it first): for services in a child process.
+ */
+export async function minterOn(pool: Pool): Promise<LinkMinter> {
+  const { rows } = await pool.query<{ value: string }>("select value from secrets where name = 'deployment_id'");
+  return {
+    config: { publicUrl: "http://localhost", linkDefaultTtlSeconds: 86_400 },
+    secrets: { signingKeys: RELIABILITY_KEYS, linkAudience: linkAudience(rows[0]!.value) },
+    linkCutoffs: linkCutoffsFrom(pool, jobsRepository),
+  };
+}
+
+/** The token of a link as the service (its runtime, or minterOn its database) mints it. */
+export async function linkToken(service: LinkMinter, act: LinkAction, job = "default"): Promise<string> {
+  const links = await makeLinks(service, job);
+  return new URL(links[act]).searchParams.get("token")!;
+}
 
 /** Calls a trigger link; never throws on a status (the caller asserts it). */
 export async function callLink(

@@ -7,11 +7,11 @@ import { loadConfig } from "../../src/config";
 import * as jobsRepository from "../../src/db/jobs";
 import type { Database } from "../../src/db/pool";
 import { buildApp } from "../../src/http/app";
-import { linkGenerationsFrom } from "../../src/links";
+import { linkCutoffsFrom } from "../../src/links";
 import { aJob } from "../helpers/builders";
 import { makeTestDatabase, silentLogger } from "../helpers/db";
 import { type Harness as EngineHarness, makeHarness as makeEngine } from "../helpers/engine";
-import { ADMIN_TOKEN, KEYS } from "./harness";
+import { ADMIN_TOKEN, testSecrets } from "./harness";
 
 let db: Database;
 let app: FastifyInstance;
@@ -27,9 +27,9 @@ beforeAll(async () => {
     config: loadConfig({ PUBLIC_URL: "https://sync.example.org" }),
     logger: silentLogger,
     db,
-    secrets: { adminToken: ADMIN_TOKEN, signingKeys: KEYS },
+    secrets: testSecrets(),
     sync: engine.service,
-    linkGenerations: linkGenerationsFrom(db.pool, jobsRepository),
+    linkCutoffs: linkCutoffsFrom(db.pool, jobsRepository),
   });
 });
 
@@ -50,7 +50,7 @@ describe("the HTTP API over the real engine", () => {
 
     const started = await app.inject({ method: "GET", url: pathOf(links.start) });
     expect(started.statusCode).toBe(200);
-    expect(started.json()).toMatchObject({ job, started: true, run: { job, trigger: "link" } });
+    expect(started.json()).toMatchObject({ job, started: true, run: { state: "queued" } });
     const again = (await app.inject({ method: "POST", url: pathOf(links.start) })).json();
     expect(again).toMatchObject({ started: false, reason: "already running" });
 
@@ -80,7 +80,7 @@ describe("the HTTP API over the real engine", () => {
     expect(history).toMatchObject({ runs: [{ id: runId }], nextBefore: runId });
 
     const revoked = await app.inject({ method: "POST", url: `/v1/jobs/${job}/links/revoke`, headers: admin });
-    expect(revoked.json()).toEqual({ job, generation: 2 });
+    expect(revoked.json()).toEqual({ job, linksValidFrom: expect.any(String) });
     const refused = await app.inject({ method: "GET", url: pathOf(links.continue) });
     expect(refused.statusCode).toBe(401);
     expect(refused.json().reason).toBe("revoked");

@@ -8,12 +8,12 @@ import { loadConfig } from "../../src/config";
 import * as jobsRepository from "../../src/db/jobs";
 import type { Database } from "../../src/db/pool";
 import { buildApp } from "../../src/http/app";
-import { linkGenerationsFrom } from "../../src/links";
+import { linkCutoffsFrom } from "../../src/links";
 import { hashClientState } from "../../src/sync/notification-inbox";
 import { aJob } from "../helpers/builders";
 import { makeTestDatabase, silentLogger } from "../helpers/db";
 import { makeHarness as makeEngine } from "../helpers/engine";
-import { ADMIN_TOKEN, KEYS } from "./harness";
+import { testSecrets } from "./harness";
 
 let db: Database;
 let app: FastifyInstance;
@@ -26,9 +26,9 @@ beforeAll(async () => {
     config: loadConfig({ PUBLIC_URL: "https://sync.example.org" }),
     logger: silentLogger,
     db,
-    secrets: { adminToken: ADMIN_TOKEN, signingKeys: KEYS },
+    secrets: testSecrets(),
     sync: engine.service,
-    linkGenerations: linkGenerationsFrom(db.pool, jobsRepository),
+    linkCutoffs: linkCutoffsFrom(db.pool, jobsRepository),
     notifications: { onStored: () => undefined, onRefused: (reason) => void refusals.push(reason) },
   });
   await db.pool.query(

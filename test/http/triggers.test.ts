@@ -1,7 +1,7 @@
 import { SignJWT } from "jose";
 import { signLink } from "../../src/links";
 import { aRun } from "../helpers/builders";
-import { type Harness, KEYS, makeHarness } from "./harness";
+import { AUDIENCE, type Harness, KEYS, makeHarness } from "./harness";
 
 let h: Harness;
 beforeEach(async () => {
@@ -23,7 +23,7 @@ describe("start links", () => {
     const response = await call("GET", `/v1/jobs/staff/start?token=${token}`);
     expect(response.statusCode).toBe(200);
     const body = response.json();
-    expect(body).toMatchObject({ job: "staff", started: true, run: { job: "staff", trigger: "link" } });
+    expect(body).toMatchObject({ job: "staff", started: true, run: { state: "queued", step: 0 } });
     expect(body.reason).toBeUndefined();
     expect(actions(h)).toEqual(["startRun staff link"]);
     expect(response.headers["cache-control"]).toBe("no-store");
@@ -80,7 +80,7 @@ describe("continue links", () => {
     for (const method of ["GET", "POST"] as const) {
       const response = await call(method, `/v1/jobs/staff/continue?token=${token}`);
       expect(response.statusCode).toBe(200);
-      expect(response.json()).toMatchObject({ job: "staff", advanced: true, run: { job: "staff" } });
+      expect(response.json()).toMatchObject({ job: "staff", advanced: true, run: { state: "listing" } });
       expect(response.json().note).toBeUndefined();
     }
     expect(actions(h)).toEqual(["advanceJob staff", "advanceJob staff"]);
@@ -102,6 +102,26 @@ describe("continue links", () => {
     const response = await call("GET", `/v1/jobs/archive/continue?token=${token}`);
     expect(response.statusCode).toBe(200);
     expect(response.json().note).toMatch(/trigger mode "manual".*advances its runs itself/);
+  });
+});
+
+describe("what a link answer shows of a run", () => {
+  const LEAK = "WordPress 500 at https://wp.example.org/wp-json/wp/v2/users/7 for jane.doe@contoso.com (jdoe)";
+
+  it("is progress only (id, state, step, counts, times), never upstream errors, URLs, names or e-mails; the admin API has them", async () => {
+    const run = h.sync.addRun(aRun().forJob("staff").withState("listing").withLastError(LEAK).build());
+    for (const act of ["start", "continue"] as const) {
+      const response = await call("GET", `/v1/jobs/staff/${act}?token=${await h.token("staff", act)}`);
+      expect(response.statusCode).toBe(200);
+      const body = response.json();
+      expect(Object.keys(body.run).sort()).toEqual(["counts", "finishedAt", "id", "startedAt", "state", "step"]);
+      expect(body.run.id).toBe(run.id);
+      for (const secret of ["wp.example.org", "jane.doe", "jdoe", "WordPress 500"]) {
+        expect(response.body).not.toContain(secret);
+      }
+    }
+    const admin = await h.app.inject({ method: "GET", url: `/v1/runs/${run.id}`, headers: h.admin });
+    expect(admin.json()).toMatchObject({ id: run.id, lastError: LEAK });
   });
 });
 
@@ -143,7 +163,12 @@ describe("link token refusals over HTTP", () => {
   });
 
   it("refuses a token signed with the wrong secret with 401", async () => {
-    const forged = await signLink([{ kid: "current", secret: "s".repeat(40) }], { sub: "staff", act: "start", gen: 1 });
+    const forged = await signLink([{ kid: "current", secret: "s".repeat(40) }], {
+      sub: "staff",
+      act: "start",
+      aud: AUDIENCE,
+      exp: 2e9,
+    });
     expect((await refusal(`/v1/jobs/staff/start?token=${forged}`)).reason).toBe("bad-signature");
   });
 
@@ -151,14 +176,15 @@ describe("link token refusals over HTTP", () => {
     const retired = await signLink([{ kid: "retired", secret: "r".repeat(40) }], {
       sub: "staff",
       act: "start",
-      gen: 1,
+      aud: AUDIENCE,
+      exp: 2e9,
     });
     const { status, reason } = await refusal(`/v1/jobs/staff/start?token=${retired}`);
     expect([status, reason]).toEqual([401, "unknown-kid"]);
   });
 
   it("refuses an expired token with 401", async () => {
-    const expired = await signLink(KEYS, { sub: "staff", act: "start", gen: 1, iat: 1_000, exp: 2_000 });
+    const expired = await h.token("staff", "start", { iat: 1_000, exp: 2_000 });
     const { status, reason } = await refusal(`/v1/jobs/staff/start?token=${expired}`);
     expect([status, reason]).toEqual([401, "expired"]);
   });
@@ -184,10 +210,14 @@ describe("link token refusals over HTTP", () => {
   });
 
   it("refuses every earlier token of a job once its links are revoked, and accepts the new ones", async () => {
-    const before = await h.token("staff", "continue", 1);
+    const before = await h.token("staff", "continue");
     expect((await call("GET", `/v1/jobs/staff/continue?token=${before}`)).statusCode).toBe(200);
     const revoke = await h.app.inject({ method: "POST", url: "/v1/jobs/staff/links/revoke", headers: h.admin });
-    expect(revoke.json()).toEqual({ job: "staff", generation: 2 });
+    const { linksValidFrom } = revoke.json();
+    expect(revoke.json()).toEqual({ job: "staff", linksValidFrom: expect.any(String) });
+    // The cut-off is the next whole second: a token minted in this second, before the revocation, is dead too.
+    expect(Date.parse(linksValidFrom)).toBeGreaterThan(Date.now());
+    expect(Date.parse(linksValidFrom) - Date.now()).toBeLessThanOrEqual(1000 + 1000);
     const { status, reason } = await refusal(`/v1/jobs/staff/continue?token=${before}`);
     expect([status, reason]).toEqual([401, "revoked"]);
     const links = await h.app.inject({ method: "POST", url: "/v1/jobs/staff/links", headers: h.admin });
@@ -195,8 +225,21 @@ describe("link token refusals over HTTP", () => {
     expect((await call("GET", `${url.pathname}${url.search}`)).statusCode).toBe(200);
   });
 
+  it("accepts a link minted before audiences (its generation, no expiry) until the job's links are revoked", async () => {
+    h.sync.addRun(aRun().forJob("staff").build());
+    const legacy = await new SignJWT({ act: "continue", gen: 1, iat: Math.floor(Date.now() / 1000) - 86_400 })
+      .setProtectedHeader({ alg: "HS256", kid: "current", typ: "JWT" })
+      .setSubject("staff")
+      .setJti("from-an-earlier-version")
+      .sign(new TextEncoder().encode(KEYS[0]!.secret));
+    expect((await call("GET", `/v1/jobs/staff/continue?token=${legacy}`)).statusCode).toBe(200);
+    await h.app.inject({ method: "POST", url: "/v1/jobs/staff/links/revoke", headers: h.admin });
+    const { status, reason } = await refusal(`/v1/jobs/staff/continue?token=${legacy}`);
+    expect([status, reason]).toEqual([401, "revoked"]);
+  });
+
   it("accepts a token of the previous key while it is still listed, and mints new links with the first key", async () => {
-    const old = await signLink([KEYS[1]!], { sub: "staff", act: "continue", gen: 1 });
+    const old = await signLink([KEYS[1]!], { sub: "staff", act: "continue", aud: AUDIENCE, exp: 2e9 });
     expect((await call("GET", `/v1/jobs/staff/continue?token=${old}`)).statusCode).toBe(200);
     const links = await h.app.inject({ method: "POST", url: "/v1/jobs/staff/links", headers: h.admin });
     const token = new URL(links.json().start).searchParams.get("token")!;

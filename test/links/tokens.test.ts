@@ -1,17 +1,39 @@
 import { decodeProtectedHeader, SignJWT } from "jose";
 import {
+  type LinkAction,
   LinkTokenError,
+  linkAudience,
   MAX_TOKEN_LENGTH,
   makeLinks,
   parseExpiresIn,
   readLink,
+  type SignInput,
   signLink,
   verifyLink,
 } from "../../src/links";
 
 const oldKey = { kid: "k2024", secret: "old-secret-old-secret-old-secret-0000" };
 const newKey = { kid: "k2025", secret: "new-secret-new-secret-new-secret-1111" };
-const expected = { job: "staff", act: "start", gen: 1 } as const;
+const AUDIENCE = linkAudience("deployment-a");
+const NEVER_REVOKED = { validFrom: 0, legacyGeneration: 1 };
+const expected = { job: "staff", act: "start", cutoff: NEVER_REVOKED } as const;
+const DAY = 86_400;
+const options = { audience: AUDIENCE, defaultTtlSeconds: 365 * DAY };
+
+/** A token as a deployment with AUDIENCE mints them (an hour's lifetime unless told otherwise). */
+function sign(keys: (typeof newKey)[], sub: string, act: LinkAction, claims: Partial<SignInput> = {}) {
+  const iat = claims.iat ?? Math.floor(Date.now() / 1000);
+  return signLink(keys, { sub, act, aud: AUDIENCE, iat, exp: iat + 3600, ...claims });
+}
+
+/** A token as versions before audiences minted them: a generation, no audience, maybe no expiry. */
+function legacyToken(gen: number, iat: number, exp?: number) {
+  return new SignJWT({ act: "continue", gen, iat, ...(exp === undefined ? {} : { exp }) })
+    .setProtectedHeader({ alg: "HS256", kid: newKey.kid, typ: "JWT" })
+    .setSubject("staff")
+    .setJti("legacy")
+    .sign(new TextEncoder().encode(newKey.secret));
+}
 
 async function failureOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -25,47 +47,43 @@ async function failureOf(promise: Promise<unknown>): Promise<string> {
 
 describe("link tokens", () => {
   it("verifies a token it signed and returns its claims", async () => {
-    const token = await signLink([newKey], { sub: "staff", act: "start", gen: 1 });
-    const claims = await verifyLink([newKey], token, expected);
-    expect(claims).toMatchObject({ sub: "staff", act: "start", gen: 1 });
+    const token = await sign([newKey], "staff", "start");
+    const claims = await verifyLink([newKey], token, expected, options);
+    expect(claims).toMatchObject({ sub: "staff", act: "start", aud: AUDIENCE, gen: null });
     expect(typeof claims.jti).toBe("string");
-    expect(claims.exp).toBeUndefined();
+    expect(claims.exp - claims.iat).toBe(3600);
   });
 
   it("signs with the first key and names it in the kid header", async () => {
-    const token = await signLink([newKey, oldKey], { sub: "staff", act: "start", gen: 1 });
+    const token = await sign([newKey, oldKey], "staff", "start");
     expect(decodeProtectedHeader(token)).toMatchObject({ alg: "HS256", kid: "k2025" });
   });
 
   it("still verifies a token of the old key when the old key is listed second", async () => {
-    const old = await signLink([oldKey], { sub: "staff", act: "start", gen: 1 });
-    await expect(verifyLink([newKey, oldKey], old, expected)).resolves.toMatchObject({ sub: "staff" });
+    const old = await sign([oldKey], "staff", "start");
+    await expect(verifyLink([newKey, oldKey], old, expected, options)).resolves.toMatchObject({ sub: "staff" });
   });
 
   it("refuses a missing token", async () => {
-    expect(await failureOf(verifyLink([newKey], undefined, expected))).toBe("missing 401");
-    expect(await failureOf(verifyLink([newKey], "", expected))).toBe("missing 401");
+    expect(await failureOf(verifyLink([newKey], undefined, expected, options))).toBe("missing 401");
+    expect(await failureOf(verifyLink([newKey], "", expected, options))).toBe("missing 401");
   });
 
   it("refuses garbage and oversized tokens as malformed before parsing them", async () => {
-    expect(await failureOf(verifyLink([newKey], "not-a-token", expected))).toBe("malformed 401");
-    expect(await failureOf(verifyLink([newKey], "a.b.c", expected))).toBe("malformed 401");
+    expect(await failureOf(verifyLink([newKey], "not-a-token", expected, options))).toBe("malformed 401");
+    expect(await failureOf(verifyLink([newKey], "a.b.c", expected, options))).toBe("malformed 401");
     const huge = `${"a".repeat(MAX_TOKEN_LENGTH)}.b.c`;
-    expect(await failureOf(verifyLink([newKey], huge, expected))).toBe("malformed 401");
+    expect(await failureOf(verifyLink([newKey], huge, expected, options))).toBe("malformed 401");
   });
 
   it("refuses a token signed with another secret under a known kid as a bad signature", async () => {
-    const forged = await signLink([{ kid: newKey.kid, secret: "x".repeat(40) }], {
-      sub: "staff",
-      act: "start",
-      gen: 1,
-    });
-    expect(await failureOf(verifyLink([newKey], forged, expected))).toBe("bad-signature 401");
+    const forged = await sign([{ kid: newKey.kid, secret: "x".repeat(40) }], "staff", "start");
+    expect(await failureOf(verifyLink([newKey], forged, expected, options))).toBe("bad-signature 401");
   });
 
   it("refuses a token whose kid names no configured key", async () => {
-    const token = await signLink([oldKey], { sub: "staff", act: "start", gen: 1 });
-    expect(await failureOf(verifyLink([newKey], token, expected))).toBe("unknown-kid 401");
+    const token = await sign([oldKey], "staff", "start");
+    expect(await failureOf(verifyLink([newKey], token, expected, options))).toBe("unknown-kid 401");
   });
 
   it("refuses a token with another algorithm or no kid as malformed", async () => {
@@ -75,59 +93,127 @@ describe("link tokens", () => {
       .setIssuedAt()
       .setJti("j")
       .sign(new TextEncoder().encode(newKey.secret));
-    expect(await failureOf(verifyLink([newKey], noKid, expected))).toBe("malformed 401");
+    expect(await failureOf(verifyLink([newKey], noKid, expected, options))).toBe("malformed 401");
     const hs512 = await new SignJWT({ act: "start", gen: 1 })
       .setProtectedHeader({ alg: "HS512", kid: newKey.kid })
       .setSubject("staff")
       .setIssuedAt()
       .setJti("j")
       .sign(new TextEncoder().encode(newKey.secret));
-    expect(await failureOf(verifyLink([newKey], hs512, expected))).toBe("malformed 401");
+    expect(await failureOf(verifyLink([newKey], hs512, expected, options))).toBe("malformed 401");
   });
 
   it("refuses an expired token but accepts it before its expiry", async () => {
     const iat = 1_700_000_000;
-    const token = await signLink([newKey], { sub: "staff", act: "start", gen: 1, iat, exp: iat + 3600 });
-    await expect(verifyLink([newKey], token, expected, new Date((iat + 3599) * 1000))).resolves.toBeTruthy();
-    expect(await failureOf(verifyLink([newKey], token, expected, new Date((iat + 3601) * 1000)))).toBe("expired 401");
+    const token = await sign([newKey], "staff", "start", { iat, exp: iat + 3600 });
+    const at = (seconds: number) => ({ ...options, now: new Date(seconds * 1000) });
+    await expect(verifyLink([newKey], token, expected, at(iat + 3599))).resolves.toBeTruthy();
+    expect(await failureOf(verifyLink([newKey], token, expected, at(iat + 3601)))).toBe("expired 401");
   });
 
   it("refuses a token for another action with 403", async () => {
-    const token = await signLink([newKey], { sub: "staff", act: "continue", gen: 1 });
-    expect(await failureOf(verifyLink([newKey], token, expected))).toBe("wrong-action 403");
+    const token = await sign([newKey], "staff", "continue");
+    expect(await failureOf(verifyLink([newKey], token, expected, options))).toBe("wrong-action 403");
   });
 
   it("refuses a token for another job with 403", async () => {
-    const token = await signLink([newKey], { sub: "contractors", act: "start", gen: 1 });
-    expect(await failureOf(verifyLink([newKey], token, expected))).toBe("wrong-job 403");
+    const token = await sign([newKey], "contractors", "start");
+    expect(await failureOf(verifyLink([newKey], token, expected, options))).toBe("wrong-job 403");
   });
 
-  it("refuses a token of an earlier link generation as revoked", async () => {
-    const token = await signLink([newKey], { sub: "staff", act: "start", gen: 1 });
-    expect(await failureOf(verifyLink([newKey], token, { ...expected, gen: 2 }))).toBe("revoked 401");
+  it("refuses a token issued before the job's revocation cut-off, and accepts one issued at it", async () => {
+    const iat = 1_700_000_000;
+    const revoked = { ...expected, cutoff: { validFrom: iat + 1, legacyGeneration: 1 } };
+    const before = await sign([newKey], "staff", "start", { iat });
+    const after = await sign([newKey], "staff", "start", { iat: iat + 1 });
+    const now = { ...options, now: new Date((iat + 10) * 1000) };
+    expect(await failureOf(verifyLink([newKey], before, revoked, now))).toBe("revoked 401");
+    await expect(verifyLink([newKey], after, revoked, now)).resolves.toMatchObject({ iat: iat + 1 });
+  });
+
+  it("refuses a token minted by another deployment with the same keys and job", async () => {
+    const other = await signLink([newKey], { sub: "staff", act: "start", aud: linkAudience("deployment-b"), exp: 2e9 });
+    expect(await failureOf(verifyLink([newKey], other, expected, options))).toBe("wrong-deployment 401");
   });
 
   it("reads claims without knowing the job", async () => {
-    const token = await signLink([newKey], { sub: "staff", act: "continue", gen: 7 });
-    await expect(readLink([newKey], token)).resolves.toMatchObject({ sub: "staff", act: "continue", gen: 7 });
+    const token = await sign([newKey], "staff", "continue");
+    await expect(readLink([newKey], token, options)).resolves.toMatchObject({
+      sub: "staff",
+      act: "continue",
+      aud: AUDIENCE,
+    });
+  });
+});
+
+describe("links minted before audiences and revocation cut-offs", () => {
+  const iat = 1_700_000_000;
+  const now = { ...options, now: new Date((iat + 30 * DAY) * 1000) };
+  const continueOf = (cutoff: typeof NEVER_REVOKED) => ({ job: "staff", act: "continue" as const, cutoff });
+
+  it("accepts one of the job's current generation, without expiry, for LINK_DEFAULT_TTL after it was minted", async () => {
+    const token = await legacyToken(1, iat);
+    await expect(verifyLink([newKey], token, continueOf(NEVER_REVOKED), now)).resolves.toMatchObject({
+      gen: 1,
+      aud: null,
+      exp: iat + 365 * DAY,
+    });
+    const later = { ...options, now: new Date((iat + 366 * DAY) * 1000) };
+    expect(await failureOf(verifyLink([newKey], token, continueOf(NEVER_REVOKED), later))).toBe("expired 401");
+  });
+
+  it("refuses one of an earlier generation, and every one once the job's links are revoked", async () => {
+    const token = await legacyToken(2, iat);
+    expect(await failureOf(verifyLink([newKey], token, continueOf({ validFrom: 0, legacyGeneration: 3 }), now))).toBe(
+      "revoked 401",
+    );
+    const revoked = { validFrom: iat + DAY, legacyGeneration: 2 };
+    expect(await failureOf(verifyLink([newKey], token, continueOf(revoked), now))).toBe("revoked 401");
+  });
+
+  it("refuses one that carries neither an audience nor a generation as malformed", async () => {
+    const token = await new SignJWT({ act: "continue", iat })
+      .setProtectedHeader({ alg: "HS256", kid: newKey.kid })
+      .setSubject("staff")
+      .setJti("j")
+      .sign(new TextEncoder().encode(newKey.secret));
+    expect(await failureOf(verifyLink([newKey], token, continueOf(NEVER_REVOKED), now))).toBe("malformed 401");
   });
 });
 
 describe("makeLinks", () => {
+  const minter = (validFrom = 0) => ({
+    config: { publicUrl: "https://sync.example.org/base/", linkDefaultTtlSeconds: 365 * DAY },
+    secrets: { signingKeys: [newKey], linkAudience: AUDIENCE },
+    linkCutoffs: { get: async () => ({ validFrom, legacyGeneration: 1 }) },
+  });
+
   it("builds full start and continue URLs on the public URL with the token in the query", async () => {
     const now = new Date("2025-01-01T00:00:00Z");
-    const links = await makeLinks("https://sync.example.org/base/", "staff", [newKey], 3, "30d", now);
+    const links = await makeLinks(minter(), "staff", { expiresIn: "30d", now });
     expect(links.start).toMatch(/^https:\/\/sync\.example\.org\/base\/v1\/jobs\/staff\/start\?token=[\w.-]+$/);
     expect(links.continue).toMatch(/^https:\/\/sync\.example\.org\/base\/v1\/jobs\/staff\/continue\?token=/);
     const token = new URL(links.continue).searchParams.get("token");
-    const claims = await verifyLink([newKey], token, { job: "staff", act: "continue", gen: 3 }, now);
-    expect(claims.exp! - claims.iat).toBe(30 * 86_400);
+    const claims = await verifyLink([newKey], token, { ...expected, act: "continue" }, { ...options, now });
+    expect(claims.exp - claims.iat).toBe(30 * DAY);
+    expect(claims.aud).toBe(AUDIENCE);
   });
 
-  it("builds links that never expire when no expiry is given", async () => {
-    const links = await makeLinks("http://localhost:3000", "staff", [newKey], 1);
-    const claims = await readLink([newKey], new URL(links.start).searchParams.get("token"));
-    expect(claims.exp).toBeUndefined();
+  it("gives links minted without an expiry the default lifetime (LINK_DEFAULT_TTL)", async () => {
+    const links = await makeLinks(minter(), "staff");
+    const claims = await readLink([newKey], new URL(links.start).searchParams.get("token"), options);
+    expect(claims.exp - claims.iat).toBe(365 * DAY);
+  });
+
+  it("never issues a link before the job's cut-off, so a link minted right after a revocation works", async () => {
+    const now = new Date("2025-01-01T00:00:00.400Z");
+    const validFrom = Math.floor(now.getTime() / 1000) + 1;
+    const links = await makeLinks(minter(validFrom), "staff", { now });
+    const token = new URL(links.start).searchParams.get("token");
+    const cutoff = { validFrom, legacyGeneration: 1 };
+    await expect(verifyLink([newKey], token, { ...expected, cutoff }, { ...options, now })).resolves.toMatchObject({
+      iat: validFrom,
+    });
   });
 });
 

@@ -9,9 +9,12 @@ import os from "node:os";
 import path from "node:path";
 import Fastify from "fastify";
 import { chromium } from "playwright-core";
+import { secretDigest } from "../../src/core/hash";
+import { makeAccess } from "../../src/http/auth";
 import { registerProblemHandlers } from "../../src/http/problem";
 import { registerStatusRoutes } from "../../src/observe/status-page";
 import { aJob, anItem, aRun } from "../helpers/builders";
+import { makeTestDatabase } from "../helpers/db";
 import { FakeSync } from "../helpers/fake-sync";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -81,11 +84,13 @@ describe("status page in a browser", () => {
   }
 
   it("renders under its CSP, shows the running run's progress bar and saves a screenshot", async () => {
+    const db = await makeTestDatabase();
     const app = Fastify();
+    app.addHook("onClose", () => db.close());
     registerProblemHandlers(app);
     registerStatusRoutes(app, {
       service: aBusyFleet(),
-      adminToken: ADMIN_TOKEN,
+      admin: makeAccess(db.pool, secretDigest(ADMIN_TOKEN), { authFailures: 10, adminMax: 600 }),
       statusPublic: false,
       watchdog: () => [
         {

@@ -53,7 +53,10 @@ describeWithWordPress("a storm of continue calls on two instances", (wp) => {
         servers.push(await serve(loadConfig(env), { print: () => undefined, logDestination: logSink().destination }));
       }
       const leaseChanges = await recordLeaseChanges(db.pool);
-      const [start, cont] = [await linkToken("start"), await linkToken("continue")];
+      const [start, cont] = [
+        await linkToken(servers[0]!.runtime, "start"),
+        await linkToken(servers[0]!.runtime, "continue"),
+      ];
       const started = await callLink(servers[0]!.url, "start", start);
       expect(started).toMatchObject({ status: 200, body: { started: true } });
       const runId: string = started.body.run.id;

@@ -63,7 +63,7 @@ describeWithWordPress("PostgreSQL lost and back", (wp) => {
       const logs = logSink();
       const env = serviceEnv({ databaseUrl: viaProxy.toString(), sim, wp, pageSize: PAGE_SIZE });
       server = await serve(loadConfig(env), { print: () => undefined, logDestination: logs.destination });
-      const [start, cont] = [await linkToken("start"), await linkToken("continue")];
+      const [start, cont] = [await linkToken(server!.runtime, "start"), await linkToken(server!.runtime, "continue")];
       const runId: string = (await callLink(server.url, "start", start)).body.run.id;
       expect((await callLink(server.url, "continue", cont)).body).toMatchObject({ advanced: true });
       const before = await runRow(db.pool, runId);

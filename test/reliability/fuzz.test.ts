@@ -18,6 +18,7 @@ import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { loadConfig } from "../../src/config";
 import { buildApp } from "../../src/http/app";
+import { signLink } from "../../src/links";
 import { openRuntime, type Runtime } from "../../src/runtime";
 import { makeTestDatabase } from "../helpers/db";
 import { logSink } from "../helpers/log-sink";
@@ -62,7 +63,17 @@ describe("bad input on every endpoint", () => {
     const chars = (n: number, alphabet: string) =>
       Array.from({ length: n }, () => alphabet[Math.floor(random() * alphabet.length)]).join("");
 
-    const linkTokens = [await linkToken("start"), await linkToken("continue"), await linkToken("continue", "other")];
+    const linkTokens = [
+      await linkToken(runtime, "start"),
+      await linkToken(runtime, "continue"),
+      // A genuine token of a job this deployment does not have.
+      await signLink(runtime.secrets.signingKeys, {
+        sub: "other",
+        act: "continue",
+        aud: runtime.secrets.linkAudience,
+        exp: Math.floor(Date.now() / 1000) + 3600,
+      }),
+    ];
     const tokens = (): string =>
       pick([
         () => pick(linkTokens),
@@ -204,7 +215,7 @@ describe("bad input on every endpoint", () => {
 
   // Found by the fuzzing above; kept as a named case so the failure reads as what it is.
   it("answers a path with broken percent-encoding with a problem+json 400 that does not echo the ?token= of the URL", async () => {
-    const token = await linkToken("continue");
+    const token = await linkToken(runtime, "continue");
     const res = await app.inject({ method: "GET", url: `/v1/jobs/%zz/continue?token=${token}` });
     expect(res.statusCode).toBe(400);
     expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);

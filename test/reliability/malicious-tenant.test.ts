@@ -18,6 +18,7 @@ import {
   expectConsistentDatabase,
   linkToken,
   RELIABILITY_ADMIN_TOKEN,
+  runRow,
   serviceEnv,
   uniqueDomain,
   wordpressUsersOf,
@@ -86,8 +87,9 @@ describeWithWordPress("a malicious tenant against the real WordPress", (wp) => {
     async () => {
       const env = serviceEnv({ databaseUrl: db.url!, sim, wp, pageSize: 100, extra: { STATUS_PUBLIC: "false" } });
       server = await serve(loadConfig(env), { print: () => undefined, logDestination: logSink().destination });
-      const cont = await linkToken("continue");
-      const runId: string = (await callLink(server.url, "start", await linkToken("start"))).body.run.id;
+      const cont = await linkToken(server!.runtime, "continue");
+      const runId: string = (await callLink(server.url, "start", await linkToken(server!.runtime, "start"))).body.run
+        .id;
       const last = await driveToEnd(server.url, cont);
       const present = await wordpressUsersOf(wp, domain);
       const items = await (
@@ -96,7 +98,7 @@ describeWithWordPress("a malicious tenant against the real WordPress", (wp) => {
         })
       ).json();
       process.stdout.write(
-        `[reliability] malicious tenant: run ${JSON.stringify(last.body.run.counts)} ${last.body.run.lastError ?? ""}\n` +
+        `[reliability] malicious tenant: run ${JSON.stringify(last.body.run.counts)} ${(await runRow(db.pool, runId)).last_error ?? ""}\n` +
           `  WordPress stored: ${JSON.stringify(present.map(({ username, email, name, first_name, last_name }) => ({ username, email, name, first_name, last_name })))}\n` +
           `  items: ${JSON.stringify(items.items?.map((i: { action: string; status: string; error: string | null; email: string }) => [i.email, i.action, i.status, i.error]))}\n`,
       );
@@ -145,7 +147,7 @@ describeWithWordPress("a malicious tenant against the real WordPress", (wp) => {
       expect(html).not.toContain("<img src=x");
 
       // A second run converges: nothing to write, nothing failing but the same duplicate.
-      await callLink(server.url, "start", await linkToken("start"));
+      await callLink(server.url, "start", await linkToken(server!.runtime, "start"));
       const again = await driveToEnd(server.url, cont);
       expect(again.body.run).toMatchObject({ state: "completed", counts: { created: 0, updated: 0, failed: 1 } });
     },
@@ -172,11 +174,12 @@ describeWithWordPress("a malicious tenant against the real WordPress", (wp) => {
         logDestination: logSink().destination,
       });
       try {
-        const cont = await linkToken("continue");
-        const runId: string = (await callLink(longServer.url, "start", await linkToken("start"))).body.run.id;
+        const cont = await linkToken(longServer.runtime, "continue");
+        const runId: string = (await callLink(longServer.url, "start", await linkToken(longServer.runtime, "start")))
+          .body.run.id;
         const last = await driveToEnd(longServer.url, cont);
         process.stdout.write(
-          `[reliability] 256-character names: ${last.body.run.state}, ${JSON.stringify(last.body.run.counts)} ${last.body.run.lastError ?? ""}\n`,
+          `[reliability] 256-character names: ${last.body.run.state}, ${JSON.stringify(last.body.run.counts)} ${(await runRow(longDb.pool, runId)).last_error ?? ""}\n`,
         );
         // WordPress 6.1 answers a display name over 250 characters with a PHP fatal (HTTP 500): the
         // users.display_name column is varchar(250), the insert fails silently and the REST

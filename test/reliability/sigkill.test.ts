@@ -14,6 +14,7 @@ import {
   expectConsistentDatabase,
   expectWordPressHolds,
   linkToken,
+  minterOn,
   seededRandom,
   serviceEnv,
   sleep,
@@ -106,9 +107,10 @@ describeWithWordPress("the service killed with SIGKILL mid-run", (wp) => {
         // Honoured if the config grows a lease setting; until then the test fast-forwards the lease.
         extra: { LEASE_MS: "3000" },
       });
-      const cont = await linkToken("continue");
       child = await startChild(env, url);
-      const started = await callLink(url, "start", await linkToken("start"));
+      const minter = await minterOn(db.pool);
+      const cont = await linkToken(minter, "continue");
+      const started = await callLink(url, "start", await linkToken(minter, "start"));
       expect(started).toMatchObject({ status: 200, body: { started: true } });
       const runId: string = started.body.run.id;
 

@@ -88,8 +88,7 @@ describe("two instances on one database", () => {
     const links = await servers[0]!.runtime.sync.startRun("default", { trigger: "link" });
     const runId = links.run.id;
     const { makeLinks } = await import("../../src/links");
-    const keys = servers[0]!.runtime.secrets.signingKeys;
-    const continueUrl = new URL((await makeLinks("http://x", "default", keys, 1)).continue);
+    const continueUrl = new URL((await makeLinks(servers[0]!.runtime, "default")).continue);
     const reasons: string[] = [];
     let failed = false;
     // Monitors calling the continue link on both instances, concurrently, until the run ends.

@@ -85,8 +85,7 @@ async function main(): Promise<void> {
     say(`  Graph      simulator ${sim.url}: ${demo.describe()}`);
     say(`  WordPress  ${wordpress.note}`);
     say();
-    const gen = await runtime.linkGenerations.get(JOB);
-    const links = await makeLinks(publicUrl, JOB, runtime.secrets.signingKeys, gen);
+    const links = await makeLinks(runtime, JOB);
     say("Links for a scheduler (GET or POST; signed, revocable):");
     say(`  start     ${links.start}`);
     say(`  continue  ${links.continue}`);

@@ -1,18 +1,12 @@
 /** The admin API (Authorization: Bearer ADMIN_TOKEN): jobs, runs, items and links. */
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../app";
-import { type AuthFailureBudget, requireAdminToken } from "../auth";
+import { type Access, requireBearer } from "../auth";
 import { registerJobRoutes } from "./jobs";
 import { registerRunRoutes } from "./runs";
 
-export async function registerAdminRoutes(
-  app: FastifyInstance,
-  deps: AppDeps,
-  budget: AuthFailureBudget,
-): Promise<void> {
-  // The budget's guard runs first: a client that used up its failures is not even checked.
-  app.addHook("onRequest", budget.guard);
-  app.addHook("onRequest", requireAdminToken(deps.secrets.adminToken, budget));
+export async function registerAdminRoutes(app: FastifyInstance, deps: AppDeps, access: Access): Promise<void> {
+  app.addHook("onRequest", requireBearer(access.adminToken, access.limits));
   app.addHook("onSend", async (_request, reply) => {
     reply.header("cache-control", "no-store");
   });

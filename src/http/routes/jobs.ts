@@ -15,8 +15,8 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
 
   app.get<JobParams>("/v1/jobs/:job", { schema: { params: jobParams, querystring: noQuery } }, async (request) => {
     const job = sync.job(request.params.job);
-    const [activeRun, linkGeneration] = await Promise.all([sync.activeRun(job.id), deps.linkGenerations.get(job.id)]);
-    return { ...jobView(job), linkGeneration, activeRun };
+    const [activeRun, cutoff] = await Promise.all([sync.activeRun(job.id), deps.linkCutoffs.get(job.id)]);
+    return { ...jobView(job), linksValidFrom: validFromView(cutoff.validFrom), activeRun };
   });
 
   // 201 with the new run; 200 with started:false and the active run when one is already going.
@@ -81,8 +81,8 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
     },
     async (request) => {
       const job = sync.job(request.params.job);
-      const generation = await deps.linkGenerations.get(job.id);
-      return makeLinks(deps.config.publicUrl, job.id, deps.secrets.signingKeys, generation, request.body.expiresIn);
+      const { expiresIn } = request.body;
+      return makeLinks(deps, job.id, expiresIn === undefined ? {} : { expiresIn });
     },
   );
 
@@ -91,9 +91,9 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
     { schema: { params: jobParams, querystring: noQuery, body: emptyBody } },
     async (request) => {
       const job = sync.job(request.params.job);
-      const generation = await deps.linkGenerations.bump(job.id);
-      request.log.info({ job: job.id, generation }, "links revoked: earlier link tokens of the job no longer work");
-      return { job: job.id, generation };
+      const linksValidFrom = validFromView((await deps.linkCutoffs.revoke(job.id)).validFrom);
+      request.log.info({ job: job.id, linksValidFrom }, "links revoked: earlier link tokens of the job no longer work");
+      return { job: job.id, linksValidFrom };
     },
   );
 
@@ -125,4 +125,9 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
       return trace;
     },
   );
+}
+
+/** The revocation cut-off as the admin API shows it: links issued before this instant are refused (null: never revoked). */
+function validFromView(seconds: number): string | null {
+  return seconds === 0 ? null : new Date(seconds * 1000).toISOString();
 }

@@ -9,8 +9,9 @@ import { AppError } from "../../core/errors";
 import type { Job } from "../../core/job";
 import { checkLinkClaims, LINK_ACTIONS, type LinkAction, LinkTokenError, readLink } from "../../links/tokens";
 import type { AppDeps } from "../app";
-import { type AuthFailureBudget, bearerToken } from "../auth";
+import { type AccessLimits, bearerToken } from "../auth";
 import { jobParams } from "../schemas";
+import { runProgress } from "../views";
 
 type TriggerRequest = FastifyRequest<{ Params: { job: string }; Querystring: { token?: string } }>;
 
@@ -20,41 +21,42 @@ const schema = {
   querystring: { type: "object", properties: { token: { type: "string" } } },
 } as const;
 
-export async function registerTriggerRoutes(
-  app: FastifyInstance,
-  deps: AppDeps,
-  budget: AuthFailureBudget,
-): Promise<void> {
+export async function registerTriggerRoutes(app: FastifyInstance, deps: AppDeps, limits: AccessLimits): Promise<void> {
   // Schedulers POST whatever body their tool sends (curl -d '' is form-encoded): it is never read.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, _body, done) => done(null, undefined));
-  app.addHook("onRequest", budget.guard);
   app.addHook("onSend", async (_request, reply) => {
     reply.header("cache-control", "no-store");
   });
 
+  const readOptions = { audience: deps.secrets.linkAudience, defaultTtlSeconds: deps.config.linkDefaultTtlSeconds };
+
   /**
    * The token first, so a caller without a valid token learns nothing, not even whether the job
-   * exists: a genuine token for job A used on job B is 403 whether B exists or not.
+   * exists: a genuine token for job A used on job B is 403 whether B exists or not. A refused
+   * token counts against its address's failure budget; an accepted one is served whatever that
+   * budget says, and counts against its job and action's budget of calls.
    */
   async function authenticate(request: TriggerRequest, act: LinkAction, lookUp: boolean): Promise<Job | null> {
     const jobId = request.params.job;
+    let job: Job | null;
     try {
-      const claims = await readLink(deps.secrets.signingKeys, bearerToken(request) ?? request.query.token);
+      const claims = await readLink(deps.secrets.signingKeys, bearerToken(request) ?? request.query.token, readOptions);
       if (claims.sub !== jobId) throw new LinkTokenError("wrong-job");
-      const job = lookUp ? deps.sync.job(jobId) : null;
-      checkLinkClaims(claims, { job: jobId, act, gen: await deps.linkGenerations.get(jobId) });
-      return job;
+      job = lookUp ? deps.sync.job(jobId) : null;
+      checkLinkClaims(claims, { job: jobId, act, cutoff: await deps.linkCutoffs.get(jobId) });
     } catch (error) {
       if (error instanceof LinkTokenError) {
-        await budget.fail(request);
+        // Past the address's budget this throws the 429 instead, unlogged: a guesser cannot flood the log.
+        await limits.countFailure(request);
         request.log.info({ job: jobId, act, reason: error.reason }, "trigger link refused");
       }
       throw error;
     }
+    await limits.countCall(`link:${jobId}:${act}`, deps.config.rateLimit.max);
+    return job;
   }
 
-  const rateLimit = { max: deps.config.rateLimit.max, timeWindow: 60_000 };
   for (const act of LINK_ACTIONS) {
     const url = `/v1/jobs/:job/${act}`;
     // Declared explicitly (and the GET's automatic HEAD turned off) because HEAD must never act.
@@ -62,7 +64,6 @@ export async function registerTriggerRoutes(
       method: "HEAD",
       url,
       schema,
-      config: { rateLimit },
       handler: async (request: TriggerRequest, reply) => {
         await authenticate(request, act, false);
         return reply.code(200).send();
@@ -73,7 +74,6 @@ export async function registerTriggerRoutes(
       url,
       exposeHeadRoute: false,
       schema,
-      config: { rateLimit },
       handler: async (request: TriggerRequest) => {
         const job = (await authenticate(request, act, true))!;
         return act === "start" ? start(deps, job) : advance(deps, job);
@@ -85,12 +85,13 @@ export async function registerTriggerRoutes(
 async function start(deps: AppDeps, job: Job) {
   refuseStartLink(job);
   const result = await deps.sync.startRun(job.id, { trigger: "link" });
-  return { job: job.id, started: result.started, ...withReason(result.reason), run: result.run };
+  return { job: job.id, started: result.started, ...withReason(result.reason), run: runProgress(result.run) };
 }
 
 async function advance(deps: AppDeps, job: Job) {
   const result = await deps.sync.advanceJob(job.id);
-  const body = { job: job.id, advanced: result.advanced, ...withReason(result.reason), run: result.run };
+  const run = result.run === null ? null : runProgress(result.run);
+  const body = { job: job.id, advanced: result.advanced, ...withReason(result.reason), run };
   if (job.trigger.mode === "link-start-continue") return body;
   // Allowed (an extra step is harmless and the run is still exactly-once per step), but the caller
   // should know it is not needed.
