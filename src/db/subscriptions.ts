@@ -135,12 +135,13 @@ export async function renewSoon(db: Queryable, subscriptionId: string): Promise<
   ]);
 }
 
-export async function findBySubscriptionId(db: Queryable, subscriptionId: string): Promise<Subscription | null> {
+/** The rows of the given Graph subscription ids (one query, however many a notification body names). */
+export async function findBySubscriptionIds(db: Queryable, subscriptionIds: string[]): Promise<Subscription[]> {
   const { rows } = await db.query<DbSubscription>(
-    "select * from graph_subscriptions where subscription_id = $1::text",
-    [subscriptionId],
+    "select * from graph_subscriptions where subscription_id = any($1::text[])",
+    [subscriptionIds],
   );
-  return rows[0] ? toSubscription(rows[0]) : null;
+  return rows.map(toSubscription);
 }
 
 export async function listSubscriptions(db: Queryable): Promise<Subscription[]> {

@@ -8,7 +8,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { insertNotifications, type NotificationInput, requestReconcile } from "../db/notifications";
 import type { Queryable } from "../db/pool";
-import { findBySubscriptionId, type Subscription } from "../db/subscriptions";
+import { findBySubscriptionIds, type Subscription } from "../db/subscriptions";
 
 /** The endpoint Graph posts change and lifecycle notifications to, under PUBLIC_URL. */
 export const NOTIFICATIONS_PATH = "/v1/notifications/graph";
@@ -40,7 +40,9 @@ export async function receiveNotifications(db: Queryable, body: { value: unknown
   const refused: InboxResult["refused"] = [];
   const accepted: NotificationInput[] = [];
   const reconcile = new Set<string>();
-  const known = new Map<string, Subscription | null>();
+  const named = body.value.map((raw) => (raw as Record<string, unknown> | null)?.["subscriptionId"]);
+  const ids = [...new Set(named.filter((id): id is string => typeof id === "string" && id.length <= 200))];
+  const known = new Map((await findBySubscriptionIds(db, ids)).map((s) => [s.subscriptionId!, s]));
   for (const raw of body.value) {
     const n = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
     const id = n["subscriptionId"];
@@ -48,7 +50,6 @@ export async function receiveNotifications(db: Queryable, body: { value: unknown
       refused.push({ reason: "malformed" });
       continue;
     }
-    if (!known.has(id)) known.set(id, await findBySubscriptionId(db, id));
     const subscription = known.get(id);
     if (!subscription) {
       refused.push({ reason: "unknown subscription" });
