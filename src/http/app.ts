@@ -85,9 +85,7 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     statusPublic: deps.config.statusPublic,
     admin: access,
     ...(deps.watchdog ? { watchdog: () => deps.watchdog!.warnings() } : {}),
-    ...(deps.sync.jobs().some((job) => job.source.notifications)
-      ? { notifications: () => readNotificationsView(deps.db.pool) }
-      : {}),
+    notifications: () => readNotificationsView(deps.db.pool),
   });
   await app.register(async (scope) => registerTriggerRoutes(scope, deps, access.limits));
   await app.register(async (scope) => registerAdminRoutes(scope, deps, access));
