@@ -7,9 +7,11 @@
  */
 import { type AddressInfo, createServer } from "node:net";
 import type { Pool } from "pg";
+import { reconcileDue } from "../../src/db/notifications";
 import { buildApp } from "../../src/http/app";
 import { type Server, serve } from "../../src/main";
 import { openRuntime } from "../../src/runtime";
+import { RECONCILE_EVERY_MS } from "../../src/sync/notifications";
 import type { GraphSimulator } from "../../tools/graph-sim";
 import { makeTestDatabase } from "../helpers/db";
 import {
@@ -101,9 +103,20 @@ const completedRuns = async (pool: Pool, mode: string): Promise<number> =>
     )
   ).rows[0]!.n;
 
-/** The reconciliation run at start-up has synced everyone. */
+/**
+ * The reconciliation runs at start-up (each replica asks for one; one run serves the requests made
+ * before it started) have synced everyone, and none is due any more.
+ */
 async function initialSync(setup: Setup): Promise<void> {
-  await waitFor("the start-up reconciliation", async () => (await completedRuns(setup.pool, "full")) > 0, 60_000);
+  await waitFor(
+    "the start-up reconciliation",
+    async () => {
+      if ((await completedRuns(setup.pool, "full")) === 0) return false;
+      const { rows } = await setup.pool.query("select 1 from runs where state in ('queued', 'listing', 'reconciling')");
+      return rows.length === 0 && !(await reconcileDue(setup.pool, "default", RECONCILE_EVERY_MS, 60_000));
+    },
+    60_000,
+  );
   expect((await wp.usersIn(setup.domain)).length).toBe(USERS);
 }
 
