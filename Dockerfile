@@ -15,7 +15,6 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY migrations ./migrations
-COPY openapi.yaml ./
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 3000

@@ -11,6 +11,8 @@ import { ensureSecrets, type ServiceSecrets } from "./bootstrap";
 import { type Config, missingForSync, secretsOf } from "./config";
 import { coerceError } from "./core/errors";
 import type { Job } from "./core/job";
+import { selectFor } from "./core/mapping";
+import { describePermissions, graphPermissions } from "./core/permissions";
 import * as jobsRepository from "./db/jobs";
 import { migrate } from "./db/migrate";
 import { type Database, openDatabase } from "./db/pool";
@@ -152,19 +154,25 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
             () => directory.fetchUser(NO_SUCH_USER, ["id"], { deadline: Date.now() + 30_000 }),
           ],
         ];
-        await Promise.all(
+        const passed = await Promise.all(
           checks
             .filter(([, port]) => !isStandIn(port))
             .map(async ([name, , check]) => {
               try {
                 await check();
                 logger.info(`${name} connection checked: credentials accepted`);
+                return name;
               } catch (error) {
                 const failure = coerceError(error);
                 logger.error({ err: failure }, `${name} connection check failed: ${failure.message}`);
+                return null;
               }
             }),
         );
+        // With the credentials accepted, each job's own query: what its attributes need shows now.
+        if (passed.includes("Microsoft Graph")) {
+          await Promise.all(jobs.filter(queryCanBeRefused).map((job) => checkJobQuery(job, directory, logger)));
+        }
       },
       startBackground() {
         runtime.driver ??= startDriver({ sync, jobs, db, logger, intervalMs: config.driverIntervalMs });
@@ -193,6 +201,39 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   } catch (error) {
     await db.close();
     throw error;
+  }
+}
+
+/**
+ * What Graph can refuse in a job's query beyond what the credential check proved: a $filter, a
+ * custom security attribute (403 without its permission), a schema extension (400 when unknown),
+ * the manager's $expand. Other jobs cost no start-up listing request.
+ */
+function queryCanBeRefused(job: Job): boolean {
+  const select = selectFor(job);
+  return (
+    job.source.filter !== null ||
+    graphPermissions(job).some((p) => p.permission === "CustomSecAttributeAssignment.Read.All") ||
+    select.some((name) => name === "manager" || name.startsWith("extension_"))
+  );
+}
+
+/**
+ * One user of the job's own listing ($select, $expand, $filter): a permission the job's attributes
+ * need (customSecurityAttributes) or a filter Graph refuses shows at start-up, not at the first run.
+ */
+async function checkJobQuery(job: Job, directory: Directory, logger: Logger): Promise<void> {
+  const permissions = describePermissions(graphPermissions(job));
+  const query = { mode: "full" as const, filter: job.source.filter, pageSize: 1, select: selectFor(job) };
+  try {
+    await directory.fetchUsersPage(query, null, { deadline: Date.now() + 30_000 });
+    logger.info(`job "${job.id}": Graph accepts its query; it needs the application permissions ${permissions}`);
+  } catch (error) {
+    const failure = coerceError(error);
+    logger.error(
+      { err: failure },
+      `job "${job.id}": Graph refused its query: ${failure.message}. This job needs the application permissions ${permissions}`,
+    );
   }
 }
 

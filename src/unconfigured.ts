@@ -31,6 +31,7 @@ export function unconfiguredDirectory(missing: string[]): Directory & { subscrip
     fetchGroupMembersPage: fail,
     fetchUser: fail,
     userGroups: fail,
+    fetchPhoto: fail,
   };
   standIns.add(directory);
   return directory;
@@ -49,6 +50,7 @@ export function unconfiguredSite(missing: string[]): Site {
     deactivateUser: fail,
     reactivateUser: fail,
     deleteUser: fail,
+    setAvatar: fail,
   };
   standIns.add(site);
   return site;

@@ -19,6 +19,7 @@ function serveWith(
   wp: WordPressTarget,
   credentials: { clientSecret: string; appPassword: string },
   log: LogSink,
+  env: Record<string, string> = {},
 ): Promise<Server> {
   return serve(
     loadConfig({
@@ -33,6 +34,7 @@ function serveWith(
       WP_URL: wp.url,
       WP_USERNAME: wp.username,
       WP_APP_PASSWORD: credentials.appPassword,
+      ...env,
     }),
     { print: () => undefined, logDestination: log.destination },
   );
@@ -67,10 +69,35 @@ describeWithWordPress("start-up connection checks", (wp: WordPressTarget) => {
     const db = await makeTestDatabase();
     const sim = await startGraphSimulator();
     const log = logSink();
-    const server = await serveWith(db, sim, wp, { clientSecret: sim.clientSecret, appPassword: wp.appPassword }, log);
+    // The manager's $expand is something Graph could refuse: the job's own query is tried too.
+    const fields = JSON.stringify({ email: "mail", "meta.boss": "[manager.displayName]" });
+    const credentials = { clientSecret: sim.clientSecret, appPassword: wp.appPassword };
+    const server = await serveWith(db, sim, wp, credentials, log, { SYNC_FIELDS: fields });
     try {
       await until(() => (log.text().match(/connection checked: credentials accepted/g) ?? []).length === 2);
       expect(log.text()).not.toMatch(/connection check failed/);
+      await until(() => /job \\"default\\": Graph accepts its query/.test(log.text()));
+      expect(log.text()).toContain("it needs the application permissions User.Read.All (users, their manager");
+    } finally {
+      await server.close();
+      await sim.close();
+      await db.close();
+    }
+  });
+
+  it("name the permission a job's custom security attributes need when Graph refuses its query", async () => {
+    const db = await makeTestDatabase();
+    const sim = await startGraphSimulator();
+    const log = logSink();
+    const fields = JSON.stringify({ email: "mail", "meta.project": "[customSecurityAttributes.Engineering.Project]" });
+    const credentials = { clientSecret: sim.clientSecret, appPassword: wp.appPassword };
+    const server = await serveWith(db, sim, wp, credentials, log, { SYNC_FIELDS: fields });
+    try {
+      await until(() => /job \\"default\\": Graph refused its query/.test(log.text()));
+      expect(log.text()).toMatch(
+        /job \\"default\\": Graph refused its query: [^\n]*HTTP 403 Authorization_RequestDenied[^\n]*CustomSecAttributeAssignment.Read.All \(customSecurityAttributes\)/,
+      );
+      expect(log.text()).not.toContain(sim.clientSecret);
     } finally {
       await server.close();
       await sim.close();

@@ -113,6 +113,12 @@ export class MemorySite implements Site {
     return this.apply(this.mustGet(id), write);
   }
 
+  /** Photos are not benchmarked: nothing is stored. */
+  async setAvatar(): Promise<boolean> {
+    this.requests.POST++;
+    return false;
+  }
+
   async deleteUser(id: number): Promise<void> {
     this.requests.DELETE++;
     const user = this.mustGet(id);

@@ -1,3 +1,5 @@
+import type { ScopingClause } from "./scoping";
+
 /** A declared sync job, as validated from SYNC_JOBS_FILE or SYNC_* variables (see DESIGN.md "Jobs"). */
 
 export type TriggerMode = "manual" | "link-start" | "link-start-continue" | "schedule";
@@ -19,15 +21,19 @@ export interface Job {
     groups: string[];
     pageSize: number;
     attributes: string[];
+    /** Entra-style scoping filters, applied to what Graph returns: OR-ed filters of AND-ed clauses. */
+    scopingFilters: ScopingClause[][];
     tenantKind: TenantKind;
     /** Near-real-time: Microsoft Graph change notifications applied as runs of kind "notification". */
     notifications: boolean;
   };
   match: MatchKey[];
-  username: UsernameRule;
+  /** A rule, or an expression in Entra's syntax (SelectUniqueValue tries its rules against WordPress). */
+  username: UsernameRule | string;
   /**
    * WordPress field -> Graph expression. Fields: email, first_name, last_name, name, nickname,
-   * description, url, or meta.<key>. Expression: Graph attribute names joined by "|" (first non-empty wins).
+   * description, url, or meta.<key>. Mapping: Graph attribute names joined by "|" (first non-empty
+   * wins) or an expression in Entra's attribute-mapping syntax (src/core/expression.ts).
    */
   fields: Record<string, string>;
   roles: { mode: RoleMode; default: string; groups: Array<{ group: string; role: string }> };
@@ -36,6 +42,8 @@ export interface Job {
   safety: { maxDeleteFraction: number; maxDeleteCount: number };
   /** Optional URL that receives a JSON event when a run completes, fails or awaits approval. */
   webhook: string | null;
+  /** Profile photos from Graph as WordPress avatars (needs the companion plugin); off by default. */
+  photos: boolean;
 }
 
 /**

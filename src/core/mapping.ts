@@ -1,30 +1,45 @@
 /**
- * Graph user -> the WordPress fields a job wants. A field's expression names Graph attributes joined
- * by "|"; the first one with a non-empty value wins ("mail|userPrincipalName"). A dotted name reads a
- * nested property ("onPremisesExtensionAttributes.extensionAttribute1"); $select gets its first part.
+ * Graph user -> the WordPress fields a job wants. A field's mapping is "a|b" (the first non-empty
+ * attribute) or an expression in Entra's syntax (src/core/expression.ts); both read nested values by
+ * a dotted path ("onPremisesExtensionAttributes.extensionAttribute1", "manager.mail").
  */
 import type { GraphUser } from "../sync/ports";
 import { CUSTOMER_SELECTED, customerEmail, isCustomerJob } from "./customer";
+import { attributesIn, type Expr, evaluateExpression, graphPath, parseMapping } from "./expression";
+import { toText } from "./expression-functions";
 import type { Job } from "./job";
+import { scopingAttributes } from "./scoping";
 
 /** Selected on every listing: the engine and the plan need them whatever the job maps. */
 export const ALWAYS_SELECTED = ["id", "accountEnabled", "userType", "mail", "userPrincipalName", "displayName"];
 
-/** The attribute names of one expression, in order ("mail|userPrincipalName" -> two). */
-export function attributesOf(expression: string): string[] {
-  return expression
-    .split("|")
-    .map((name) => name.trim())
-    .filter((name) => name.length > 0);
+/** Mappings are parsed (and checked) once per text, at start-up, not once per user. */
+const compiled = new Map<string, Expr>();
+export function compiledMapping(text: string): Expr {
+  let expr = compiled.get(text);
+  if (expr === undefined) {
+    expr = parseMapping(text);
+    compiled.set(text, expr);
+  }
+  return expr;
 }
 
-/** $select for a job's listing: always-selected attributes, mapped attributes, extra attributes; no duplicates. */
+/** The Graph attribute paths one mapping reads ("mail|userPrincipalName" -> two). */
+export function attributesOf(mapping: string): string[] {
+  return attributesIn(compiledMapping(mapping));
+}
+
+/**
+ * $select for a job's listing: always-selected attributes, mapped attributes, extra attributes; no
+ * duplicates. "manager" is a relationship, not a property: the Graph adapter expands it.
+ */
 export function selectFor(job: Job): string[] {
   const names = [
     ...ALWAYS_SELECTED,
     ...(isCustomerJob(job) ? CUSTOMER_SELECTED : []),
-    ...Object.values(job.fields).flatMap((expression) => attributesOf(expression).map(topLevel)),
-    ...job.source.attributes.map(topLevel),
+    ...Object.values(job.fields).flatMap((mapping) => attributesOf(mapping).map(topLevel)),
+    ...job.source.attributes.map((name) => topLevel(graphPath(name))),
+    ...scopingAttributes(job).map(topLevel),
   ];
   // Graph treats $select names case-insensitively, so "Mail" would only repeat "mail".
   const seen = new Set<string>();
@@ -64,43 +79,11 @@ function truncate(value: string, max: number | undefined): string {
   return characters.length <= max ? value : characters.slice(0, max).join("").trimEnd();
 }
 
-/** The first non-empty value among the expression's attributes, trimmed; null when there is none. */
-export function evaluate(expression: string, user: GraphUser): string | null {
-  for (const name of attributesOf(expression)) {
-    const value = stringify(read(user, name));
-    if (value !== null) return value;
-  }
-  return null;
+/** The mapping's value for a user, trimmed; null when it yields nothing (a field is then left out). */
+export function evaluate(mapping: string, user: GraphUser): string | null {
+  return toText(evaluateExpression(compiledMapping(mapping), user))?.trim() || null;
 }
 
 function topLevel(name: string): string {
   return name.split(".")[0]!;
-}
-
-function read(user: GraphUser, name: string): unknown {
-  let value: unknown = user;
-  for (const part of name.split(".")) {
-    if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
-    value = property(value as Record<string, unknown>, part);
-  }
-  return value;
-}
-
-/** Graph answers in its own casing ("givenName") whatever the job wrote ("GivenName"). */
-function property(object: Record<string, unknown>, name: string): unknown {
-  if (name in object) return object[name];
-  const lower = name.toLowerCase();
-  const key = Object.keys(object).find((candidate) => candidate.toLowerCase() === lower);
-  return key === undefined ? undefined : object[key];
-}
-
-function stringify(value: unknown): string | null {
-  if (typeof value === "string") return value.trim() || null;
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  if (Array.isArray(value)) {
-    // Multi-valued attributes (businessPhones, otherMails, proxyAddresses) read as one line.
-    const parts = value.map(stringify).filter((part): part is string => part !== null);
-    return parts.length > 0 ? parts.join(", ") : null;
-  }
-  return null;
 }

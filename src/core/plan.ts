@@ -7,7 +7,8 @@ import { isUnmatchableCustomer, signInNote } from "./customer";
 import { hashOf } from "./hash";
 import type { Job } from "./job";
 import { desiredFields } from "./mapping";
-import { inScope, resolveRoles, rolesToWrite } from "./roles";
+import { resolveRoles, rolesToWrite } from "./roles";
+import { inJobScope } from "./scoping";
 import { usernameCandidate } from "./username";
 
 /** One row of the user map: what the service last wrote for an Entra user. */
@@ -62,7 +63,7 @@ export interface PlanInput {
  */
 export function needsCurrent(input: Omit<PlanInput, "current">): boolean {
   const { job, user, groupIds, mapEntry } = input;
-  if (!inScope(job, groupIds)) return false;
+  if (!inJobScope(job, user, groupIds)) return false;
   if (mapEntry === null) return !isUnmatchableCustomer(job, user);
   if (mapEntry.state !== "active") return true;
   return mapEntry.hash !== hashOf(desiredFields(job, user), resolveRoles(job, groupIds));
@@ -134,7 +135,7 @@ function decide(input: PlanInput): UserPlan {
     reason,
   });
 
-  if (!inScope(job, groupIds)) return skip("out of scope", mapEntry?.wpUserId ?? null);
+  if (!inJobScope(job, user, groupIds)) return skip("out of scope", mapEntry?.wpUserId ?? null);
 
   if (mapEntry?.state === "active" && mapEntry.hash === base.hash) {
     return {

@@ -6,7 +6,10 @@
  */
 import type { GraphUser } from "../sync/ports";
 import { customerLogin, isCustomerJob } from "./customer";
-import type { Job } from "./job";
+import { evaluateExpression } from "./expression";
+import { toText } from "./expression-functions";
+import type { Job, UsernameRule } from "./job";
+import { compiledMapping } from "./mapping";
 
 /** wp_insert_user refuses longer logins (user_login_too_long, HTTP 500). */
 export const MAX_LOGIN_LENGTH = 60;
@@ -66,9 +69,10 @@ export function sanitizeLogin(raw: string): string {
  * generate the UPN (<guid>@tenant.onmicrosoft.com), so there the login is the customer's own.
  */
 export function usernameCandidate(job: Job, user: GraphUser): string {
+  if (!isCustomerJob(job) && !RULES.includes(job.username)) return usernameCandidates(job, user)[0]!;
   const upn = text(user.userPrincipalName);
   let raw: string | null;
-  switch (isCustomerJob(job) ? "customer" : job.username) {
+  switch (isCustomerJob(job) ? "customer" : (job.username as UsernameRule)) {
     case "customer":
       raw = customerLogin(user);
       break;
@@ -85,6 +89,26 @@ export function usernameCandidate(job: Job, user: GraphUser): string {
   const login = raw === null ? "" : sanitizeLogin(raw);
   // Nothing Latin left (山田@contoso.com with rule upnPrefix): the object id is stable and unique enough.
   return login || sanitizeLogin(`user-${user.id.slice(0, 8)}`);
+}
+
+const RULES: readonly string[] = ["upn", "upnPrefix", "email"] satisfies UsernameRule[];
+
+/**
+ * Every login the job's username gives, in order of preference: one for a rule; for an expression,
+ * its value, or each rule of a top-level SelectUniqueValue (Entra's way to try "john.smith", then
+ * "j.smith"), reduced to what WordPress keeps. Never empty.
+ */
+export function usernameCandidates(job: Job, user: GraphUser): string[] {
+  if (isCustomerJob(job) || RULES.includes(job.username)) return [usernameCandidate(job, user)];
+  const expr = compiledMapping(job.username);
+  const rules = expr.kind === "call" && expr.name === "SelectUniqueValue" ? expr.args : [expr];
+  const logins = rules.map((rule) => sanitizeLogin(toText(evaluateExpression(rule, user)) ?? "")).filter(Boolean);
+  return logins.length > 0 ? [...new Set(logins)] : [sanitizeLogin(`user-${user.id.slice(0, 8)}`)];
+}
+
+/** The first candidate WordPress does not have yet, else the first one made unique (uniqueUsername). */
+export function pickUsername(candidates: string[], taken: (login: string) => boolean): string {
+  return candidates.find((login) => !taken(login)) ?? uniqueUsername(candidates[0]!, taken);
 }
 
 /**

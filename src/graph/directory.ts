@@ -2,13 +2,14 @@
  * The engine's Directory port over Microsoft Graph. One HTTP request per page: the absolute
  * @odata.nextLink (or deltaLink) is the only cursor, persisted by the engine between steps.
  */
-import type { Client } from "@microsoft/microsoft-graph-client";
+import { type Client, ResponseType } from "@microsoft/microsoft-graph-client";
 import { UpstreamError } from "../core/errors";
+import { PHOTO_SIZE } from "../core/photo";
 import type { Budget, Directory, GraphUser, Subscriptions, UsersPage, UsersQuery } from "../sync/ports";
 import { makeGraphClient } from "./client";
 import { makeCredential } from "./credential";
 import type { GraphDirectoryOptions } from "./options";
-import { byIdsQuery, deltaUrl, needsAdvancedQuery, selectList, usersUrl, validatePageSize } from "./queries";
+import { byIdsQuery, deltaUrl, needsAdvancedQuery, selectParams, usersUrl, validatePageSize } from "./queries";
 import { type RetryPolicy, withRetries } from "./retry";
 
 interface Collection {
@@ -128,12 +129,26 @@ export function makeGraphDirectory(options: GraphDirectoryOptions): GraphDirecto
     },
 
     async fetchUser(id: string, select: string[], budget: Budget): Promise<GraphUser | null> {
-      const url = `${base}/v1.0/users/${encodeURIComponent(id)}?$select=${encodeURIComponent(selectList(select))}`;
+      const url = `${base}/v1.0/users/${encodeURIComponent(id)}?${selectParams(select)}`;
       try {
         const user = (await get(`user ${id}`, url, budget)) as Record<string, unknown>;
         delete user["@odata.context"];
         return user as GraphUser;
       } catch (error) {
+        if (error instanceof UpstreamError && error.kind === "not-found") return null;
+        throw error;
+      }
+    },
+
+    async fetchPhoto(id: string, budget: Budget): Promise<Uint8Array | null> {
+      const url = `${base}/v1.0/users/${encodeURIComponent(id)}/photos/${PHOTO_SIZE}/$value`;
+      try {
+        const bytes: ArrayBuffer = await withRetries(`photo of user ${id}`, budget, policy, () =>
+          graph().api(url).responseType(ResponseType.ARRAYBUFFER).option("signal", timeoutSignal(budget)).get(),
+        );
+        return new Uint8Array(bytes);
+      } catch (error) {
+        // ImageNotFound: no photo (or none of this size); the user keeps WordPress's default avatar.
         if (error instanceof UpstreamError && error.kind === "not-found") return null;
         throw error;
       }

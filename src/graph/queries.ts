@@ -17,7 +17,7 @@ export function validatePageSize(pageSize: number): void {
 
 /** Graph takes percent-encoded values; the client passes an absolute URL's query through untouched. */
 export function usersUrl(base: string, query: UsersQuery, advanced: boolean): string {
-  const params = [`$select=${encodeURIComponent(selectList(query.select))}`];
+  const params = [selectParams(query.select)];
   if (query.filter) params.push(`$filter=${encodeURIComponent(query.filter)}`);
   params.push(`$top=${query.pageSize}`);
   if (advanced) params.push("$count=true");
@@ -32,8 +32,25 @@ export function byIdsQuery(query: UsersQuery, ids: string[]): UsersQuery {
   return { ...query, filter: query.filter ? `(${query.filter}) and ${inList}` : inList, pageSize: ids.length };
 }
 
+/** Delta takes no $expand on users (user-delta.md): jobs that map the manager are refused delta mode. */
 export function deltaUrl(base: string, query: UsersQuery): string {
-  return `${base}/v1.0/users/delta?$select=${encodeURIComponent(selectList(query.select))}`;
+  const select = query.select.filter((name) => !isManager(name));
+  return `${base}/v1.0/users/delta?$select=${encodeURIComponent(selectList(select))}`;
+}
+
+/** What Graph returns of an expanded manager: enough for manager.id, .displayName, .mail, .userPrincipalName. */
+export const MANAGER_SELECT = "id,displayName,mail,userPrincipalName";
+
+const isManager = (name: string) => name.toLowerCase() === "manager";
+
+/**
+ * $select, plus $expand=manager(...) when the job reads the manager: a relationship, which Graph
+ * returns through $expand only (users with no manager come without the property).
+ */
+export function selectParams(select: string[]): string {
+  const params = [`$select=${encodeURIComponent(selectList(select.filter((name) => !isManager(name))))}`];
+  if (select.some(isManager)) params.push(`$expand=${encodeURIComponent(`manager($select=${MANAGER_SELECT})`)}`);
+  return params.join("&");
 }
 
 /** id is always returned; accountEnabled is needed to see disabled users (delta does not @remove them). */

@@ -16,6 +16,7 @@ import type { RefusalReason } from "../sync/notification-inbox";
 import type { ProvisionService } from "../sync/provision";
 import type { SyncService } from "../sync/service";
 import { type BearerSecret, makeAccess, requireBearer } from "./auth";
+import { registerOpenApi } from "./openapi";
 import { registerProblemHandlers, sendProblem } from "./problem";
 import { registerAdminRoutes } from "./routes/admin";
 import { registerDocsRoutes } from "./routes/docs";
@@ -41,7 +42,7 @@ export interface AppDeps {
 }
 
 export interface BuildOptions {
-  /** Sees every route as it is registered (the OpenAPI drift test uses it). */
+  /** Sees every route as it is registered (the OpenAPI test uses it). */
   onRoute?: (route: RouteOptions) => void;
 }
 
@@ -71,6 +72,8 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     reply.header("x-request-id", request.id);
   });
   registerProblemHandlers(app);
+  // Before the routes: the generator collects them as they are added.
+  await registerOpenApi(app);
   const access = makeAccess(deps.db.pool, deps.secrets.adminTokenDigest, deps.config.rateLimit);
   await registerHealthRoutes(app, deps);
   await registerDocsRoutes(app);

@@ -65,9 +65,10 @@ function operationHtml(spec: Json, path: string, method: string, op: Json): stri
     })
     .join("");
   const security = Array.isArray(op.security) ? op.security : spec.security;
-  const auth = Array.isArray(security)
-    ? security.map((entry) => Object.keys(asObject(entry)).join(" + ") || "none").join(" or ")
-    : "none";
+  const auth =
+    (Array.isArray(security) &&
+      security.map((entry) => Object.keys(asObject(entry)).join(" + ") || "none").join(" or ")) ||
+    "none";
   return `<section class="op" id="${html(`${method}-${path}`)}">
 <h3><span class="method ${method}">${method.toUpperCase()}</span> <code>${html(path)}</code></h3>
 <p><b>${html(op.summary)}</b></p>${op.description ? `<p>${html(op.description)}</p>` : ""}
@@ -107,6 +108,9 @@ export function renderDocsPage(spec: Json): string {
   const schemas = Object.entries(asObject(asObject(spec.components).schemas)).map(([name, schema]) =>
     schemaHtml(name, asObject(schema)),
   );
+  const schemes = Object.entries(asObject(asObject(spec.components).securitySchemes))
+    .map(([name, scheme]) => `<li><code>${html(name)}</code>: ${html(asObject(scheme).description)}</li>`)
+    .join("\n");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${html(info.title)} API</title>
@@ -121,6 +125,7 @@ padding:.1rem .3rem;border-radius:3px;color:#fff;background:#555;text-align:cent
 <h1>${html(info.title)} <small>${html(info.version)}</small></h1>
 <p>${html(info.description)}</p>
 <p>The machine-readable description: <a href="/openapi.yaml">openapi.yaml</a> (OpenAPI ${html(spec.openapi)}).</p>
+<h2>Authentication</h2><ul>${schemes}</ul>
 <h2>Endpoints</h2><ul>${index.join("\n")}</ul>
 ${operations.join("\n")}
 <h2>Schemas</h2>${schemas.join("\n")}

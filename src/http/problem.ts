@@ -5,6 +5,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifySchemaValidationError } from "fastify";
 import { AppError, RateLimitedError } from "../core/errors";
 import { isDatabaseUnavailable } from "../db/pool";
+import { Problem } from "./schemas";
 
 const TITLES: Record<number, string> = {
   400: "Bad Request",
@@ -48,6 +49,8 @@ export function sendProblem(
 }
 
 export function registerProblemHandlers(app: FastifyInstance): void {
+  // The body schema every route's problem answers refer to (schemas.ts problems()).
+  app.addSchema(Problem);
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
     if (error instanceof AppError) {
       if (error instanceof RateLimitedError) reply.header("retry-after", String(error.retryAfterSeconds));

@@ -8,11 +8,12 @@
  * (src/graph/options.ts GraphMetrics, src/wordpress/client.ts WordPressMetrics), and the hooks
  * below satisfy both structurally.
  */
-import type { FastifyInstance, onRequestAsyncHookHandler } from "fastify";
+import type { FastifyInstance, FastifySchema, onRequestAsyncHookHandler } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { type NotificationStats, notificationStats } from "../db/notifications";
 import type { Queryable } from "../db/pool";
 import { listSubscriptions, type Subscription } from "../db/subscriptions";
+import { problems, text } from "../http/schemas";
 import type { RunState, SyncService } from "../sync/service";
 
 export const METRIC_PREFIX = "entra_wp_sync_";
@@ -322,6 +323,15 @@ export function makeMetrics(): Metrics {
   };
 }
 
+const METRICS_SCHEMA: FastifySchema = {
+  tags: ["open"],
+  summary: "Prometheus metrics",
+  description:
+    "Open unless METRICS_TOKEN is set; then it needs Authorization Bearer METRICS_TOKEN, and a missing or wrong token counts against the failed-authentication budget.",
+  security: [{}, { metricsToken: [] }],
+  response: { 200: text("The Prometheus text exposition.", "text/plain"), ...problems(401, 429) },
+};
+
 /** GET /metrics in the Prometheus text format (open, as DESIGN.md says; it carries no secrets). */
 /** GET /metrics; behind `authorize` (METRICS_TOKEN) when given, else open. */
 export function registerMetricsRoute(
@@ -329,8 +339,12 @@ export function registerMetricsRoute(
   metrics: Pick<Metrics, "registry">,
   authorize?: onRequestAsyncHookHandler,
 ): void {
-  app.get("/metrics", authorize ? { onRequest: authorize } : {}, async (_request, reply) => {
-    const body = await metrics.registry.metrics();
-    return reply.header("cache-control", "no-store").type(metrics.registry.contentType).send(body);
-  });
+  app.get(
+    "/metrics",
+    { ...(authorize ? { onRequest: authorize } : {}), schema: METRICS_SCHEMA },
+    async (_request, reply) => {
+      const body = await metrics.registry.metrics();
+      return reply.header("cache-control", "no-store").type(metrics.registry.contentType).send(body);
+    },
+  );
 }

@@ -4,12 +4,13 @@
  * A token in the URL is deliberately not accepted: URLs end up in proxy logs, browser history
  * and Referer headers.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from "fastify";
 import { notificationStats } from "../db/notifications";
 import type { Queryable } from "../db/pool";
 import { listSubscriptions } from "../db/subscriptions";
 import { type Access, bearerToken, checkBearerSecret, TokenAuthError } from "../http/auth";
 import { sendProblem } from "../http/problem";
+import { problems, text } from "../http/schemas";
 import type { RunItem, SyncService } from "../sync/service";
 import {
   type ApprovalView,
@@ -35,6 +36,18 @@ export interface StatusDeps {
   refreshSeconds?: number;
   now?: () => Date;
 }
+
+const STATUS_SCHEMA: FastifySchema = {
+  tags: ["open"],
+  summary: "Status page for people (jobs, current runs, recent runs, pending approvals, warnings)",
+  description:
+    "Needs the admin token unless STATUS_PUBLIC is true: in an Authorization Bearer header, or as the password of HTTP Basic auth with any user name (so a browser shows its login prompt). A token in the URL is not accepted. Failed attempts count against the failed-authentication budget.",
+  security: [{ adminToken: [] }, { statusLogin: [] }, {}],
+  response: {
+    200: text("A self-contained HTML page.", "text/html"),
+    ...problems(401, 429, 503),
+  },
+};
 
 const RECENT_RUNS = 10;
 /** Pending removals listed on the page; the admin API lists them all. */
@@ -109,7 +122,7 @@ export async function gatherJobViews(service: SyncService): Promise<JobView[]> {
 
 export function registerStatusRoutes(app: FastifyInstance, deps: StatusDeps): void {
   const now = deps.now ?? (() => new Date());
-  app.get("/status", async (request, reply) => {
+  app.get("/status", { schema: STATUS_SCHEMA }, async (request, reply) => {
     if (!deps.statusPublic) {
       const given = presentedToken(request);
       try {

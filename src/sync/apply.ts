@@ -7,9 +7,10 @@ import { UpstreamError } from "../core/errors";
 import { desiredFields } from "../core/mapping";
 import { matchUser } from "../core/match";
 import { isProtected, type MapEntry, needsCurrent, type PlanInput, planUser, type UserPlan } from "../core/plan";
-import { uniqueUsername } from "../core/username";
+import { pickUsername, usernameCandidates } from "../core/username";
 import type { ItemInput } from "../db/items";
 import { type MapWrite, mapOwnerOf } from "../db/user-map";
+import { syncPhoto } from "./photos";
 import type { GraphUser, WpUser } from "./ports";
 import type { StepContext } from "./step";
 
@@ -68,7 +69,12 @@ export async function syncUser(
   const plan = planUser({ ...input, current });
   try {
     if (!mapEntry && plan.wpUserId !== null) await claim(ctx, plan.entraId, { wpUserId: plan.wpUserId }, claims);
-    return await apply(ctx, input, plan, mapEntry, claims);
+    const outcome = await apply(ctx, input, plan, mapEntry, claims);
+    const { action, status, wpUserId } = outcome.item;
+    if (job.photos && !ctx.run.dryRun && status === "ok" && action !== "skip" && wpUserId !== null) {
+      await syncPhoto(ctx, plan.entraId, wpUserId, action !== "unchanged");
+    }
+    return outcome;
   } catch (error) {
     if (isUserError(error) || (await failedForThisUserOnly(ctx, error))) {
       return { item: itemOf(plan, "failed", (error as Error).message), map: null };
@@ -159,8 +165,8 @@ async function create(
 ): Promise<UserOutcome> {
   const { site } = ctx.deps;
   const index = await ctx.index();
-  const username = uniqueUsername(
-    plan.username!,
+  const username = pickUsername(
+    usernameCandidates(ctx.job, input.user),
     (login) => claims.logins.has(login.toLowerCase()) || !!index.byLogin(login),
   );
   claims.logins.add(username.toLowerCase());

@@ -5,6 +5,14 @@
  */
 import { Cron } from "croner";
 import { ConfigError } from "../core/errors";
+import {
+  checkExpression,
+  ExpressionError,
+  graphPath,
+  isShortForm,
+  normaliseMapping,
+  parseMapping,
+} from "../core/expression";
 import { needsAdvancedQuery } from "../core/graph-query";
 import type {
   Job,
@@ -16,6 +24,8 @@ import type {
   TriggerMode,
   UsernameRule,
 } from "../core/job";
+import { attributesOf } from "../core/mapping";
+import { clauseProblem, SCOPING_OPERATORS, type ScopingClause, scopingOperator } from "../core/scoping";
 
 export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   trigger: { mode: "link-start-continue", schedule: null, timezone: "UTC" },
@@ -27,6 +37,7 @@ export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
     attributes: [],
     tenantKind: "workforce",
     notifications: false,
+    scopingFilters: [],
   },
   match: ["entraId", "email", "username"],
   username: "upn",
@@ -36,6 +47,7 @@ export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   protect: { roles: ["administrator"], users: [] },
   safety: { maxDeleteFraction: 0.1, maxDeleteCount: 100 },
   webhook: null,
+  photos: false,
 };
 
 /**
@@ -69,6 +81,7 @@ export const SYNC_VARIABLES = {
   SYNC_MAX_DELETE_FRACTION: { path: "safety.maxDeleteFraction", default: "0.1" },
   SYNC_MAX_DELETE_COUNT: { path: "safety.maxDeleteCount", default: "100" },
   SYNC_WEBHOOK_URL: { path: "webhook", default: "" },
+  SYNC_PHOTOS: { path: "photos", default: "false" },
 } as const;
 export type SyncVariable = keyof typeof SYNC_VARIABLES;
 
@@ -174,6 +187,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     "protect",
     "safety",
     "webhook",
+    "photos",
   ]);
   const d = JOB_DEFAULTS;
 
@@ -201,6 +215,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     "attributes",
     "tenantKind",
     "notifications",
+    "scopingFilters",
   ]);
   const sourceMode = r.oneOf<SourceMode>(source.mode, "source.mode", ["full", "delta"], d.source.mode);
   const filter = r.nullableText(source.filter, "source.filter");
@@ -215,6 +230,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   const customer = tenantKind === "external";
   const notifications = r.boolean(source.notifications, "source.notifications", d.source.notifications);
   if (customer) checkCustomerJob(r, job, { mode: sourceMode, filter, notifications });
+  const scopingFilters = r.list(source.scopingFilters, "source.scopingFilters", [], (v, p) => scopingFilter(r, v, p));
 
   const matchKeys: MatchKey[] = ["entraId", "email", "username"];
   const matchDefault: MatchKey[] = customer ? ["entraId", "email"] : d.match;
@@ -222,8 +238,14 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   if (match.length === 0) r.fail("match", `must name at least one of ${matchKeys.join(", ")}`);
   const rules: UsernameRule[] = ["upn", "upnPrefix", "email"];
   // Customer logins never follow a rule (customer.ts): "email" records that they are not the UPN.
-  const username = r.oneOf(job.username, "username", rules, customer ? "email" : d.username);
+  const username = usernameOf(r, job.username, rules, customer ? "email" : (d.username as UsernameRule));
   const fields = validateFields(r, job.fields, customer);
+  if (sourceMode === "delta") {
+    const reader = Object.keys(fields).find((key) => attributesOf(fields[key]!).some(isManagerPath));
+    const clause = scopingFilters.flat().find((c) => isManagerPath(graphPath(c.attribute)));
+    const path = reader ? `fields.${reader}` : clause ? "source.scopingFilters" : null;
+    if (path) r.fail(path, `reads the manager, which Graph's delta query cannot expand: use source.mode "full"`);
+  }
 
   const roles = r.section(job.roles, "roles", ["mode", "default", "groups"]);
   const roleModes: RoleMode[] = ["replace", "add", "skip"];
@@ -257,7 +279,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   return {
     id: origin.id,
     trigger: { mode: triggerMode, schedule, timezone },
-    source: { mode: sourceMode, filter, groups, pageSize, attributes, tenantKind, notifications },
+    source: { mode: sourceMode, filter, groups, pageSize, attributes, tenantKind, notifications, scopingFilters },
     match,
     username,
     fields,
@@ -295,6 +317,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
       ),
     },
     webhook,
+    photos: r.boolean(job.photos, "photos", d.photos),
   };
 }
 
@@ -366,16 +389,74 @@ function validateFields(r: JobReader, raw: unknown, derivedEmail: boolean): Reco
       );
     }
     const text = r.text(expression, path, "");
-    const names = text.split("|").map((name) => name.trim());
-    if (names.some((name) => !ATTRIBUTE.test(name))) {
-      r.fail(path, `must name Graph attributes joined by "|", such as "mail|userPrincipalName" (got ${show(text)})`);
-    }
-    fields[key] = names.join("|");
+    const problem = mappingProblem(text, false);
+    if (problem) r.fail(path, `${problem} in ${show(text)}`);
+    fields[key] = normaliseMapping(text);
   }
   if (fields.email === undefined && !derivedEmail)
     r.fail("fields.email", `is required (WordPress needs an e-mail address), e.g. "mail|userPrincipalName"`);
   return fields;
 }
+
+/** A username rule, or an expression (the only place SelectUniqueValue is tried against WordPress). */
+function usernameOf(r: JobReader, raw: unknown, rules: UsernameRule[], fallback: UsernameRule): string {
+  if (raw === undefined || (typeof raw === "string" && (rules as string[]).includes(raw))) {
+    return r.oneOf(raw, "username", rules, fallback);
+  }
+  const text = r.text(raw, "username", "");
+  if (isShortForm(text)) {
+    r.fail("username", `must be one of ${rules.map((v) => `"${v}"`).join(", ")} or an expression (got ${show(text)})`);
+  }
+  const problem = mappingProblem(text, true);
+  if (problem) r.fail("username", `${problem} in ${show(text)}`);
+  return text.trim();
+}
+
+/**
+ * Why a mapping ("a|b" or an Entra expression) cannot be used, with the position of the mistake;
+ * null when it parses and type-checks. SelectUniqueValue only makes sense where uniqueness is checked.
+ */
+function mappingProblem(text: string, uniqueAllowed: boolean): string | null {
+  try {
+    const expr = parseMapping(text);
+    if (!uniqueAllowed && expr.kind === "call" && expr.name === "SelectUniqueValue") {
+      return "uses SelectUniqueValue, which only the username can (fields are not checked for uniqueness),";
+    }
+    checkExpression(expr);
+    return null;
+  } catch (error) {
+    if (error instanceof ExpressionError) return `has a mistake at position ${error.position}: ${error.reason},`;
+    throw error;
+  }
+}
+
+/** One scoping filter: a non-empty array of clauses { attribute, operator, value }, all of which must hold. */
+function scopingFilter(r: JobReader, raw: unknown, path: string): ScopingClause[] {
+  if (!Array.isArray(raw) || raw.length === 0) {
+    r.fail(path, `must be a non-empty array of clauses {"attribute", "operator", "value"} (got ${show(raw)})`);
+  }
+  return raw.map((item, index) => {
+    const at = `${path}[${index}]`;
+    const clause = r.section(item, at, ["attribute", "operator", "value"]);
+    const operatorText = r.text(clause.operator, `${at}.operator`, "");
+    const operator = scopingOperator(operatorText);
+    if (operator === null) {
+      const names = SCOPING_OPERATORS.map((name) => name.replaceAll("_", " ")).join(", ");
+      r.fail(`${at}.operator`, `must be one of ${names} (got ${show(operatorText)})`);
+    }
+    const rawValue = clause.value;
+    if (rawValue !== undefined && rawValue !== null && typeof rawValue !== "string" && !Number.isInteger(rawValue)) {
+      r.fail(`${at}.value`, `must be a string or an integer (got ${show(rawValue)})`);
+    }
+    const value = rawValue === undefined || rawValue === null ? null : String(rawValue);
+    const result = { attribute: attribute(r, clause.attribute, `${at}.attribute`), operator, value };
+    const problem = clauseProblem(result);
+    if (problem) r.fail(`${at}.value`, problem);
+    return result;
+  });
+}
+
+const isManagerPath = (path: string) => path.split(".")[0]!.toLowerCase() === "manager";
 
 function attribute(r: JobReader, raw: unknown, path: string): string {
   const name = r.text(raw, path, "");

@@ -113,7 +113,8 @@ function envValue(name: SyncVariable, value: string): unknown {
       return numeric(value);
     case "SYNC_CREATE":
     case "SYNC_UPDATE":
-    case "SYNC_NOTIFICATIONS": {
+    case "SYNC_NOTIFICATIONS":
+    case "SYNC_PHOTOS": {
       const lower = value.toLowerCase();
       if (["1", "true", "yes", "on"].includes(lower)) return true;
       if (["0", "false", "no", "off"].includes(lower)) return false;

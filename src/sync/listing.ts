@@ -8,7 +8,7 @@
 import { ID_BATCH } from "../core/graph-query";
 import type { Job } from "../core/job";
 import { selectFor } from "../core/mapping";
-import { inScope } from "../core/roles";
+import { inJobScope } from "../core/scoping";
 import { addGroupMembers, groupsOf } from "../db/group-members";
 import { addRemovals, insertItems, itemisedAmong } from "../db/items";
 import { runTargets } from "../db/notifications";
@@ -75,7 +75,8 @@ export async function listUsersStep(ctx: StepContext): Promise<StepOutcome> {
     mapEntriesFor(pool, job.id, ids),
   ]);
 
-  // Users that left the job's groups but are still mapped: removal candidates in delta mode too.
+  // Users that left the job's groups or scoping filters but are still mapped: removal candidates
+  // (under the safety limits) in delta mode too.
   const leftScope: string[] = [];
   const claims = makePageClaims();
   const outcomes = await runInOrder<UserOutcome | null>(
@@ -88,7 +89,7 @@ export async function listUsersStep(ctx: StepContext): Promise<StepOutcome> {
       if (itemised.has(user.id)) return null;
       const groupIds = groups.get(user.id) ?? NO_GROUPS;
       const mapEntry = entries.get(user.id) ?? null;
-      if (!inScope(job, groupIds)) {
+      if (!inJobScope(job, user, groupIds)) {
         if (mapEntry?.state === "active") leftScope.push(user.id);
         return null;
       }

@@ -58,6 +58,8 @@ export interface Directory {
   fetchUser(id: string, select: string[], budget: Budget): Promise<GraphUser | null>;
   /** Which of groupIds the user is a transitive member of (checkMemberGroups, for one user). */
   userGroups(id: string, groupIds: string[], budget: Budget): Promise<string[]>;
+  /** The user's profile photo at PHOTO_SIZE (src/core/photo.ts); null when the user has none (404). */
+  fetchPhoto(id: string, budget: Budget): Promise<Uint8Array | null>;
 }
 
 /** A WordPress user as the REST API returns it with context=edit. */
@@ -111,6 +113,11 @@ export interface Site {
   reactivateUser(id: number, write: WpWrite): Promise<WpUser>;
   /** DELETE ?force=true&reassign=<reassignTo>. */
   deleteUser(id: number, reassignTo: number): Promise<void>;
+  /**
+   * With the companion plugin: stores the photo as the user's avatar, or removes it (null), so
+   * WordPress shows its default. False without the plugin (nothing written).
+   */
+  setAvatar(id: number, photo: Uint8Array | null): Promise<boolean>;
 }
 
 /** What the service asks Graph to send to its notification endpoints (POST /subscriptions). */

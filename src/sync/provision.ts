@@ -15,6 +15,7 @@ import { desiredFields, selectFor } from "../core/mapping";
 import { matchUser } from "../core/match";
 import { type MapEntry, needsCurrent } from "../core/plan";
 import { inScope } from "../core/roles";
+import { passesScopingFilters } from "../core/scoping";
 import type { Database } from "../db/pool";
 import { type Run, zeroCounts } from "../db/runs";
 import { mapEntriesFor, upsertMapEntries } from "../db/user-map";
@@ -176,6 +177,8 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
         scope.reason = "account disabled";
       } else if (!inScope(job, groupIds)) {
         scope.reason = "not a member of the job's source.groups";
+      } else if (!passesScopingFilters(job.source.scopingFilters, user)) {
+        scope.reason = "outside the job's source.scopingFilters";
       } else {
         scope.inScope = true;
       }

@@ -278,6 +278,17 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
         throw error;
       }
     },
+
+    async setAvatar(id, photo) {
+      if (!(await plugin())) {
+        warnOnce("photos", "Photos are not synced: the entra-wp-sync companion plugin is not installed on WP_URL");
+        return false;
+      }
+      const route = `/entra-wp-sync/v1/users/${id}/avatar`;
+      if (photo === null) await client.request({ method: "DELETE", route });
+      else await client.request({ method: "POST", route, body: { image: Buffer.from(photo).toString("base64") } });
+      return true;
+    },
   };
   return site;
 }

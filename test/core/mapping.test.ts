@@ -89,8 +89,8 @@ describe("desiredFields", () => {
   });
 
   it("ignores objects that are not a value", () => {
-    const job = aJob().withFields({ email: "mail", nickname: "manager|mailNickname" }).build();
-    const user = aGraphUser().with("manager", { id: "x" }).with("mailNickname", "ann").build();
+    const job = aJob().withFields({ email: "mail", nickname: "address|mailNickname" }).build();
+    const user = aGraphUser().with("address", { street: "x" }).with("mailNickname", "ann").build();
     expect(desiredFields(job, user).nickname).toBe("ann");
   });
 });

@@ -1,4 +1,11 @@
-import { MAX_LOGIN_LENGTH, sanitizeLogin, uniqueUsername, usernameCandidate } from "../../src/core/username";
+import {
+  MAX_LOGIN_LENGTH,
+  pickUsername,
+  sanitizeLogin,
+  uniqueUsername,
+  usernameCandidate,
+  usernameCandidates,
+} from "../../src/core/username";
 import { aGraphUser, aJob } from "../helpers/builders";
 
 describe("sanitizeLogin", () => {
@@ -112,5 +119,54 @@ describe("uniqueUsername", () => {
   it("does not leave a space before the suffix when the cut lands on one", () => {
     const candidate = `${"a".repeat(57)} bb`;
     expect(uniqueUsername(candidate, takenOf(candidate))).toBe(`${"a".repeat(57)}-2`);
+  });
+});
+
+describe("username expressions with SelectUniqueValue", () => {
+  // Microsoft's example, with the login in place of the UPN: John.Smith, else J.Smith, else Jo.Smith.
+  const rule = `SelectUniqueValue(
+    Join("@", NormalizeDiacritics(StripSpaces(Join(".", [givenName], [surname]))), "contoso.com"),
+    Join("@", NormalizeDiacritics(StripSpaces(Join(".", Mid([givenName], 1, 1), [surname]))), "contoso.com"),
+    Join("@", NormalizeDiacritics(StripSpaces(Join(".", Mid([givenName], 1, 2), [surname]))), "contoso.com"))`;
+  const job = aJob()
+    .withUsernameRule(rule as never)
+    .build();
+  const john = aGraphUser().withGivenName("John").withSurname("Smith").build();
+  const taken =
+    (...logins: string[]) =>
+    (login: string) =>
+      logins.includes(login);
+
+  it("gives each rule's login in order, as WordPress keeps them", () => {
+    expect(usernameCandidates(job, john)).toEqual([
+      "john.smith@contoso.com",
+      "j.smith@contoso.com",
+      "jo.smith@contoso.com",
+    ]);
+    expect(usernameCandidate(job, john)).toBe("john.smith@contoso.com");
+  });
+
+  it("takes the first login WordPress does not have, like Entra's SelectUniqueValue", () => {
+    const candidates = usernameCandidates(job, john);
+    expect(pickUsername(candidates, taken())).toBe("john.smith@contoso.com");
+    expect(pickUsername(candidates, taken("john.smith@contoso.com"))).toBe("j.smith@contoso.com");
+    expect(pickUsername(candidates, taken("john.smith@contoso.com", "j.smith@contoso.com"))).toBe(
+      "jo.smith@contoso.com",
+    );
+  });
+
+  it("numbers the first rule when every rule is taken (Entra would hold the user back)", () => {
+    const all = taken("john.smith@contoso.com", "j.smith@contoso.com", "jo.smith@contoso.com");
+    expect(pickUsername(usernameCandidates(job, john), all)).toBe("john.smith@contoso.com-2");
+  });
+
+  it("reduces accented names as WordPress would, and falls back to the object id when nothing is left", () => {
+    const zoe = aGraphUser().withGivenName("Zoë").withSurname("Ó Briain").build();
+    expect(usernameCandidates(job, zoe)[0]).toBe("zoe.obriain@contoso.com");
+    const plain = aJob()
+      .withUsernameRule('Join(".", [givenName], [surname])' as never)
+      .build();
+    const nameless = aGraphUser().withGivenName("山田").withSurname(null).build();
+    expect(usernameCandidates(plain, nameless)).toEqual([sanitizeLogin(`user-${nameless.id.slice(0, 8)}`)]);
   });
 });

@@ -176,6 +176,16 @@ export class FakeDirectory implements Directory {
     return groupIds.filter((g) => this.groups.get(g)?.includes(id));
   }
 
+  /** Profile photos by user id; photoFetches counts the requests, as Graph would see them. */
+  readonly photos = new Map<string, Uint8Array>();
+  photoFetches = 0;
+
+  async fetchPhoto(id: string): Promise<Uint8Array | null> {
+    await this.maybeFail();
+    this.photoFetches++;
+    return this.photos.get(id) ?? null;
+  }
+
   private async maybeFail(): Promise<void> {
     await Promise.resolve();
     const kind = this.failures.shift();

@@ -218,6 +218,17 @@ export class FakeSite implements Site {
     this.users.delete(id);
   }
 
+  /** WordPress user id -> avatar bytes, as the companion plugin would store them. */
+  readonly avatars = new Map<number, Uint8Array>();
+
+  async setAvatar(id: number, photo: Uint8Array | null): Promise<boolean> {
+    await this.request(photo === null ? "DELETE" : "POST");
+    this.mustGet(id);
+    if (photo === null) this.avatars.delete(id);
+    else this.avatars.set(id, photo);
+    return true;
+  }
+
   private async request(method: keyof FakeSite["requests"], email?: string): Promise<void> {
     if (this.dead) await hang();
     this.requests[method]++;

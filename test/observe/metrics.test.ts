@@ -1,5 +1,6 @@
 import Fastify from "fastify";
 import type { GraphMetrics } from "../../src/graph";
+import { registerProblemHandlers } from "../../src/http/problem";
 import { makeMetrics, registerMetricsRoute } from "../../src/observe/metrics";
 import type { WordPressMetrics } from "../../src/wordpress";
 import { aJob, aRun } from "../helpers/builders";
@@ -11,6 +12,7 @@ const P = "entra_wp_sync_";
 
 async function scrape(metrics = makeMetrics()) {
   const app = Fastify();
+  registerProblemHandlers(app); // the route's 401 and 429 answers are problems
   registerMetricsRoute(app, metrics);
   return withListeningApp(app, async (base) => {
     const res = await fetch(`${base}/metrics`);

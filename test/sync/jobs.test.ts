@@ -65,6 +65,7 @@ describe("loadJobs without a jobs file", () => {
       SYNC_MAX_DELETE_FRACTION: "0.25",
       SYNC_MAX_DELETE_COUNT: "0",
       SYNC_WEBHOOK_URL: "https://hooks.example.test/sync",
+      SYNC_PHOTOS: "true",
     });
     expect(job).toEqual({
       id: "default",
@@ -77,6 +78,7 @@ describe("loadJobs without a jobs file", () => {
         attributes: ["department", "employeeId"],
         tenantKind: "workforce",
         notifications: false,
+        scopingFilters: [],
       },
       match: ["email", "username"],
       username: "upnPrefix",
@@ -93,6 +95,7 @@ describe("loadJobs without a jobs file", () => {
       protect: { roles: ["administrator", "shop_manager"], users: [1, 2] },
       safety: { maxDeleteFraction: 0.25, maxDeleteCount: 0 },
       webhook: "https://hooks.example.test/sync",
+      photos: true,
     });
   });
 
@@ -218,7 +221,7 @@ describe("job validation", () => {
   describe("unknown keys", () => {
     it("are rejected with their path and a suggestion", () => {
       expect(errorOf(() => parseOne({ source: { pagesize: 10 } }))).toBe(
-        'job "staff": source.pagesize is not a known key (did you mean pageSize?) (expected one of: mode, filter, groups, pageSize, attributes, tenantKind, notifications)',
+        'job "staff": source.pagesize is not a known key (did you mean pageSize?) (expected one of: mode, filter, groups, pageSize, attributes, tenantKind, notifications, scopingFilters)',
       );
       expect(errorOf(() => parseOne({ trigers: {} }))).toMatch(/^job "staff": trigers is not a known key/);
       expect(errorOf(() => parseOne({ roles: { groups: [{ group: "g", role: "r", rank: 1 }] } }))).toContain(
@@ -406,13 +409,97 @@ describe("job validation", () => {
 
     it("rejects expressions that are not attribute names joined by |", () => {
       expect(errorOf(() => parseOne({ fields: { email: "mail||userPrincipalName" } }))).toContain(
-        'fields.email must name Graph attributes joined by "|"',
+        'job "staff": fields.email has a mistake at position 6: expected a Graph attribute name, got ""',
       );
       expect(errorOf(() => parseOne({ fields: { email: "" } }))).toContain("fields.email must be a non-empty string");
     });
 
+    it("accepts an expression in Entra's syntax and keeps it as written", () => {
+      const name = 'Join(" ", [givenName], ToUpper([surname]))';
+      expect(parseOne({ fields: { email: "mail", name } }).fields.name).toBe(name);
+    });
+
+    it("names the job, the field and the position of a mistake in an expression", () => {
+      const message = errorOf(() =>
+        parseOne({ fields: { email: "mail", name: 'Join(" ", [givenName], Lft([surname], 3))' } }),
+      );
+      expect(message).toContain('job "staff": fields.name has a mistake at position 24: unknown function Lft');
+      expect(message).toContain('in "Join(\\" \\", [givenName], Lft([surname], 3))"');
+    });
+
+    it("names the SYNC_FIELDS variable for a mistake in the default job's expressions", () => {
+      const fields = JSON.stringify({ email: "Left([mail])" });
+      expect(errorOf(() => fromEnv({ SYNC_FIELDS: fields }))).toContain(
+        'job "default" (SYNC_FIELDS): fields.email has a mistake at position 1: Left takes 2 arguments, got 1',
+      );
+    });
+
+    it("takes a username expression, SelectUniqueValue included, and checks it like a field", () => {
+      const username =
+        'SelectUniqueValue(Join(".", [givenName], [surname]), Join(".", Left([givenName], 1), [surname]))';
+      expect(parseOne({ username }).username).toBe(username);
+      expect(errorOf(() => parseOne({ username: "upn_prefix" }))).toContain(
+        'username must be one of "upn", "upnPrefix", "email" or an expression (got "upn_prefix")',
+      );
+      expect(errorOf(() => parseOne({ username: "SelectUniqueValue([mail])" }))).toContain(
+        "username has a mistake at position 1: SelectUniqueValue takes at least 2 arguments, got 1",
+      );
+    });
+
+    it("keeps SelectUniqueValue out of fields, where nothing checks uniqueness", () => {
+      const name = "SelectUniqueValue([displayName], [mail])";
+      expect(errorOf(() => parseOne({ fields: { email: "mail", name } }))).toContain(
+        "fields.name uses SelectUniqueValue",
+      );
+    });
+
+    it("refuses the manager in delta mode, where Graph cannot expand it", () => {
+      const job = { source: { mode: "delta" }, fields: { email: "mail", "meta.boss": "[manager.displayName]" } };
+      expect(errorOf(() => parseOne(job))).toContain(
+        `fields.meta.boss reads the manager, which Graph's delta query cannot expand: use source.mode "full"`,
+      );
+    });
+
     it("normalises spaces around |", () => {
       expect(parseOne({ fields: { email: " mail | userPrincipalName " } }).fields.email).toBe("mail|userPrincipalName");
+    });
+  });
+
+  describe("source.scopingFilters", () => {
+    it("reads OR-ed filters of AND-ed clauses with Entra's operator names", () => {
+      const scopingFilters = [
+        [
+          { attribute: "department", operator: "EQUALS", value: "Sales" },
+          { attribute: "employeeId", operator: "Greater_Than", value: 1000 },
+        ],
+        [{ attribute: "jobTitle", operator: "IS NOT NULL" }],
+      ];
+      expect(parseOne({ source: { scopingFilters } }).source.scopingFilters).toEqual([
+        [
+          { attribute: "department", operator: "EQUALS", value: "Sales" },
+          { attribute: "employeeId", operator: "GREATER_THAN", value: "1000" },
+        ],
+        [{ attribute: "jobTitle", operator: "IS_NOT_NULL", value: null }],
+      ]);
+    });
+
+    it("names the filter, the clause and what is wrong", () => {
+      const bad = (clause: Record<string, unknown>) => ({ source: { scopingFilters: [[clause]] } });
+      expect(errorOf(() => parseOne(bad({ attribute: "department", operator: "LIKE", value: "x" })))).toContain(
+        "source.scopingFilters[0][0].operator must be one of EQUALS, NOT EQUALS, IS TRUE",
+      );
+      expect(
+        errorOf(() => parseOne(bad({ attribute: "employeeId", operator: "GREATER_THAN", value: "ten" }))),
+      ).toContain('source.scopingFilters[0][0].value must be an integer with GREATER_THAN (got "ten")');
+      expect(errorOf(() => parseOne(bad({ attribute: "mail", operator: "REGEX MATCH", value: "(" })))).toContain(
+        "source.scopingFilters[0][0].value is not a valid regular expression",
+      );
+      expect(errorOf(() => parseOne(bad({ attribute: "a b", operator: "IS NULL" })))).toContain(
+        "source.scopingFilters[0][0].attribute must be a Graph attribute name",
+      );
+      expect(errorOf(() => parseOne({ source: { scopingFilters: [[]] } }))).toContain(
+        "source.scopingFilters[0] must be a non-empty array of clauses",
+      );
     });
   });
 

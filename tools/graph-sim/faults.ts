@@ -13,6 +13,7 @@ export type SimRoute =
   | "user.checkMemberGroups"
   | "subscriptions"
   | "subscription"
+  | "user.photo"
   | "sim"
   | "unknown";
 
@@ -42,7 +43,14 @@ export interface Fault {
   routes?: SimRoute[];
 }
 
-const GRAPH_ROUTES: SimRoute[] = ["users", "user", "users.delta", "group.transitiveMembers", "user.checkMemberGroups"];
+const GRAPH_ROUTES: SimRoute[] = [
+  "users",
+  "user",
+  "users.delta",
+  "group.transitiveMembers",
+  "user.checkMemberGroups",
+  "user.photo",
+];
 
 export class FaultQueue {
   private readonly queue: Array<Fault & { remaining: number }> = [];

@@ -4,7 +4,7 @@
  */
 import { FilterError, parseFilter } from "./filter";
 import type { SimTenant } from "./tenant";
-import { DEFAULT_SELECT, project, USER_PROPERTIES } from "./users";
+import { DEFAULT_SELECT, EXTENSION_PROPERTY, project, type SimUser, USER_PROPERTIES } from "./users";
 
 export interface RouteContext {
   origin: string;
@@ -71,6 +71,39 @@ function parseSelect(ctx: RouteContext): string[] | null {
   if (raw === null || raw.trim() === "") return null;
   const props = raw.split(",").map((p) => p.trim());
   for (const p of props) {
+    if (!USER_PROPERTIES.has(p) && !EXTENSION_PROPERTY.test(p)) {
+      throw new GraphFailure(
+        400,
+        "Request_BadRequest",
+        `Could not find a property named '${p}' on type 'microsoft.graph.user'.`,
+      );
+    }
+  }
+  if (props.includes("customSecurityAttributes")) requirePermission(ctx, "CustomSecAttributeAssignment.Read.All");
+  return props;
+}
+
+/** Graph answers 403 when the app lacks an application permission a query needs. */
+function requirePermission(ctx: RouteContext, permission: string): void {
+  if (!ctx.tenant.permissions.has(permission)) {
+    throw new GraphFailure(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.");
+  }
+}
+
+/** The manager properties a $expand=manager($select=...) asks for; null without $expand. */
+function parseExpand(ctx: RouteContext): string[] | null {
+  const raw = ctx.params.get("$expand");
+  if (raw === null) return null;
+  const match = /^manager(?:\(\$select=([^)]*)\))?$/.exec(raw.trim());
+  if (!match) {
+    throw new GraphFailure(
+      400,
+      "BadRequest",
+      `Parsing OData Select and Expand failed: Could not find a property named '${raw}'.`,
+    );
+  }
+  const select = match[1]?.split(",").map((p) => p.trim()) ?? DEFAULT_SELECT;
+  for (const p of select) {
     if (!USER_PROPERTIES.has(p)) {
       throw new GraphFailure(
         400,
@@ -79,7 +112,15 @@ function parseSelect(ctx: RouteContext): string[] | null {
       );
     }
   }
-  return props;
+  return [...select];
+}
+
+/** The user with its manager expanded when asked; a user without a manager has no manager property. */
+function withManager(ctx: RouteContext, user: SimUser, select: readonly string[], expand: string[] | null) {
+  const out = project(user, select);
+  const manager = expand && user.managerId ? ctx.tenant.getUser(user.managerId) : undefined;
+  if (manager) out["manager"] = { "@odata.type": "#microsoft.graph.user", ...project(manager, expand!) };
+  return out;
 }
 
 function isEventual(ctx: RouteContext): boolean {
@@ -94,8 +135,10 @@ function context(ctx: RouteContext, entitySet: string, select: string[] | null):
 export function listUsers(ctx: RouteContext): Reply {
   if (ctx.params.has("$skip"))
     throw new GraphFailure(400, "Request_BadRequest", "'$skip' is not supported by the service.");
-  const top = parseTop(ctx);
   const select = parseSelect(ctx);
+  const expand = parseExpand(ctx);
+  // Graph caps a page at 100 users when it expands a relationship, whatever $top says.
+  const top = expand ? Math.min(parseTop(ctx), 100) : parseTop(ctx);
   const advancedHeaders = isEventual(ctx) && ctx.params.get("$count") === "true";
   let test: ((u: import("./users").SimUser) => boolean) | null = null;
   const filterText = ctx.params.get("$filter");
@@ -123,7 +166,7 @@ export function listUsers(ctx: RouteContext): Reply {
       next = i;
       break;
     }
-    value.push(project(user, select ?? DEFAULT_SELECT));
+    value.push(withManager(ctx, user, select ?? DEFAULT_SELECT, expand));
   }
   const body: Record<string, unknown> = { "@odata.context": context(ctx, "users", select) };
   if (advancedHeaders && skiptoken === null) {
@@ -140,12 +183,38 @@ const badSkipToken = () => new GraphFailure(400, "Request_BadRequest", "Invalid 
 
 export function getUser(ctx: RouteContext, id: string): Reply {
   const select = parseSelect(ctx);
+  const expand = parseExpand(ctx);
   const user = ctx.tenant.getUser(id);
   if (!user) throw notFound(id);
-  return {
-    status: 200,
-    body: { "@odata.context": context(ctx, "users/$entity", select), ...project(user, select ?? DEFAULT_SELECT) },
-  };
+  const body = withManager(ctx, user, select ?? DEFAULT_SELECT, expand);
+  return { status: 200, body: { "@odata.context": context(ctx, "users/$entity", select), ...body } };
+}
+
+/** The sizes Graph stores a profile photo in (profilephoto-get.md). */
+const PHOTO_SIZES = new Set([
+  "48x48",
+  "64x64",
+  "96x96",
+  "120x120",
+  "240x240",
+  "360x360",
+  "432x432",
+  "504x504",
+  "648x648",
+]);
+
+/** GET /users/{id}/photos/{size}/$value: the bytes with their type, or Graph's 404 ImageNotFound. */
+export function getPhoto(ctx: RouteContext, id: string, size: string): Reply {
+  if (!ctx.tenant.getUser(id)) throw notFound(id);
+  const photo = ctx.tenant.photos.get(id);
+  if (!photo || !PHOTO_SIZES.has(size)) {
+    throw new GraphFailure(
+      404,
+      "ImageNotFound",
+      "Exception of type 'Microsoft.Fast.Profile.Core.Exception.ImageNotFoundException' was thrown.",
+    );
+  }
+  return { status: 200, body: photo.bytes, headers: { "Content-Type": photo.contentType } };
 }
 
 const notFound = (id: string) =>
@@ -165,6 +234,8 @@ interface DeltaPageState {
 
 export function usersDelta(ctx: RouteContext): Reply {
   const { tenant } = ctx;
+  // user-delta.md: users take no $expand (only groups expand members).
+  if (ctx.params.has("$expand")) throw new GraphFailure(400, "Request_UnsupportedQuery", "Unsupported Query.");
   const deltatoken = ctx.params.get("$deltatoken");
   const skiptoken = ctx.params.get("$skiptoken");
   const syncStateNotFound = () =>
@@ -226,8 +297,10 @@ function deltaReply(
 }
 
 export function transitiveMembers(ctx: RouteContext, groupId: string): Reply {
-  const top = parseTop(ctx);
   const select = parseSelect(ctx);
+  const expand = parseExpand(ctx);
+  // Graph caps a page at 100 users when it expands a relationship, whatever $top says.
+  const top = expand ? Math.min(parseTop(ctx), 100) : parseTop(ctx);
   if (!ctx.tenant.groups.has(groupId)) throw notFound(groupId);
   const skiptoken = ctx.params.get("$skiptoken");
   const offset = skiptoken === null ? 0 : decodeToken<{ o: number }>(skiptoken, badSkipToken).o;

@@ -15,6 +15,7 @@ import { type Fault, FaultQueue, type SimRoute } from "./faults";
 import {
   checkMemberGroups,
   GraphFailure,
+  getPhoto,
   getUser,
   listUsers,
   type Reply,
@@ -85,6 +86,7 @@ const ROUTES: SimRoute[] = [
   "user.checkMemberGroups",
   "subscriptions",
   "subscription",
+  "user.photo",
   "sim",
   "unknown",
 ];
@@ -96,6 +98,7 @@ const GRAPH_ROUTES = new Set<SimRoute>([
   "user.checkMemberGroups",
   "subscriptions",
   "subscription",
+  "user.photo",
 ]);
 
 export async function startGraphSimulator(options: GraphSimulatorOptions = {}): Promise<GraphSimulator> {
@@ -198,6 +201,11 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     try {
       const reply = await graphRoute(route, segments, url, req, raw);
       finish(reply.status);
+      if (reply.body instanceof Uint8Array) {
+        res.writeHead(reply.status, { ...graphHeaders(req), ...reply.headers, "Content-Length": reply.body.length });
+        res.end(reply.body);
+        return;
+      }
       sendJson(res, reply.status, reply.body, GRAPH_CONTENT_TYPE, { ...graphHeaders(req), ...reply.headers });
     } catch (error) {
       if (!(error instanceof GraphFailure)) throw error;
@@ -247,6 +255,8 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
         return sim.notifications.create(body);
       case "subscription":
         return req.method === "PATCH" ? sim.notifications.renew(id, body) : sim.notifications.remove(id);
+      case "user.photo":
+        return getPhoto(ctx, id, decodeURIComponent(segments[4] ?? ""));
       default:
         throw new GraphFailure(400, "BadRequest", `Resource not found for the segment '${segments[1] ?? ""}'.`);
     }
@@ -310,6 +320,8 @@ function routeOf(method: string, s: string[]): SimRoute {
   if (lower[1] === "subscriptions" && s.length === 2 && method === "POST") return "subscriptions";
   if (lower[1] === "subscriptions" && s.length === 3 && (method === "PATCH" || method === "DELETE"))
     return "subscription";
+  if (lower[1] === "users" && s.length === 6 && lower[3] === "photos" && lower[5] === "$value" && method === "GET")
+    return "user.photo";
   if (lower[1] === "groups" && s.length === 4 && lower[3] === "transitivemembers" && method === "GET")
     return "group.transitiveMembers";
   return "unknown";

@@ -37,6 +37,10 @@ export class SimTenant {
   private readonly gone = new Map<number, RemovedReason>();
   private readonly changes: Change[] = [];
   readonly groups = new Map<string, SimGroup>();
+  /** Profile photos by user id (the same bytes for every size Graph stores). */
+  readonly photos = new Map<string, { bytes: Uint8Array; contentType: string }>();
+  /** The app registration's application permissions (admin-consented); tests grant or revoke. */
+  readonly permissions = new Set(["User.Read.All", "GroupMember.Read.All"]);
   /** Bumped by every mutation; delta tokens remember the value they were issued at. */
   seq = 0;
   /** Told of every change to a user (the simulator's change notifications listen here). */

@@ -22,9 +22,18 @@ export interface SimUser {
   officeLocation: string | null;
   preferredLanguage: string | null;
   createdDateTime: string;
+  employeeType: string | null;
+  companyName: string | null;
+  onPremisesExtensionAttributes: Record<string, string | null>;
+  /** attribute set -> attribute -> value; readable only with CustomSecAttributeAssignment.Read.All. */
+  customSecurityAttributes: Record<string, Record<string, unknown>> | null;
+  /** Directory schema extensions, extension_<appId without dashes>_<name> -> value; unset ones are left out. */
+  extensions: Record<string, unknown>;
+  /** Not a property: the manager relationship, read with $expand=manager. */
+  managerId: string | null;
   /** Customer tenants (customer.ts); absent in a workforce tenant's generated users. */
   identities?: SimIdentity[];
-  otherMails?: string[];
+  otherMails: string[];
 }
 
 /** Every property /users can return; anything else in $select is a 400, as in Graph. */
@@ -45,9 +54,16 @@ export const USER_PROPERTIES: ReadonlySet<string> = new Set([
   "officeLocation",
   "preferredLanguage",
   "createdDateTime",
-  "identities",
+  "employeeType",
+  "companyName",
   "otherMails",
+  "onPremisesExtensionAttributes",
+  "customSecurityAttributes",
+  "identities",
 ]);
+
+/** A directory schema extension property as Graph names it (extension_<appId without dashes>_<name>). */
+export const EXTENSION_PROPERTY = /^extension_[0-9a-f]{32}_[A-Za-z0-9_]+$/;
 
 /** What Graph returns without $select (user-list.md). accountEnabled, department... need $select. */
 export const DEFAULT_SELECT: readonly string[] = [
@@ -149,13 +165,36 @@ export function generateUser(p: Population, index: number): SimUser {
     officeLocation: r % 2 === 0 ? "Building 18" : null,
     preferredLanguage: r % 5 === 0 ? null : "en-US",
     createdDateTime: new Date(Date.UTC(2020, 0, 1) + index * 60_000).toISOString().replace(".000Z", "Z"),
+    employeeType: guest ? null : r % 4 === 0 ? "Contractor" : "Employee",
+    companyName: guest ? null : "Contoso",
+    otherMails: [],
+    onPremisesExtensionAttributes: extensionAttributes(guest ? null : `CC-${100 + (r % 50)}`),
+    customSecurityAttributes: null,
+    extensions: {},
+    // Users 1..9 of every ten report to the tenth (index 0, 10, 20, ...), who has no manager.
+    managerId: index % 10 === 0 ? null : userId(p.seed, index - (index % 10)),
   };
 }
 
-/** The user as Graph serialises it for a $select: id always, unset properties as null. */
+/** onPremisesExtensionAttributes as Graph returns it: all fifteen keys, unset ones null. */
+export function extensionAttributes(first: string | null): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (let n = 1; n <= 15; n++) out[`extensionAttribute${n}`] = n === 1 ? first : null;
+  return out;
+}
+
+/**
+ * The user as Graph serialises it for a $select: id always, unset properties as null, except
+ * schema extensions, which Graph leaves out when unset.
+ */
 export function project(user: SimUser, select: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = { id: user.id };
   const record = user as unknown as Record<string, unknown>;
-  for (const key of select) if (key !== "id") out[key] = record[key] ?? null;
+  for (const key of select) {
+    if (key === "id") continue;
+    if (EXTENSION_PROPERTY.test(key)) {
+      if (user.extensions[key] !== undefined) out[key] = user.extensions[key];
+    } else out[key] = record[key] ?? null;
+  }
   return out;
 }

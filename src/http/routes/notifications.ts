@@ -6,10 +6,13 @@
  * retries undelivered notifications for up to 4 hours, so a store that cannot finish in time
  * answers 503 (Graph retries; a duplicate is harmless, changes are coalesced per user).
  */
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { NOTIFICATIONS_PATH, receiveNotifications } from "../../sync/notification-inbox";
 import type { AppDeps } from "../app";
 import { sendProblem } from "../problem";
+import { NO_AUTH, problem, problems, text } from "../schemas";
 
 /** Graph waits 10 s for the validation answer and 3 s for a notification's. */
 const STORE_TIMEOUT_MS = 2500;
@@ -25,26 +28,43 @@ export async function registerNotificationRoutes(app: FastifyInstance, deps: App
     done(null, undefined),
   );
 
-  app.post<{ Querystring: { validationToken?: string }; Body: { value?: unknown } | undefined }>(
+  const routes = app.withTypeProvider<TypeBoxTypeProvider>();
+  routes.post(
     NOTIFICATIONS_PATH,
     {
       bodyLimit: BODY_LIMIT,
       schema: {
-        querystring: {
-          type: "object",
-          properties: { validationToken: { type: "string", maxLength: MAX_VALIDATION_TOKEN } },
-        },
+        tags: ["open"],
+        security: NO_AUTH,
+        summary: "Where Microsoft Graph delivers change and lifecycle notifications",
+        description:
+          'Open: each notification proves itself with the clientState of the subscription it names (the service stores only a hash of it); the others are dropped, counted in entra_wp_sync_notifications_refused_total, and the answer is still 202. Genuine notifications are stored before the answer and applied by runs of kind "notification". With ?validationToken= (Graph\'s handshake when a subscription is created) the token is echoed as text/plain.',
+        querystring: Type.Object({
+          validationToken: Type.Optional(
+            Type.String({ maxLength: MAX_VALIDATION_TOKEN, description: "Graph's validation token, echoed back." }),
+          ),
+        }),
         // Notifications only: the validation call's body is empty text/plain.
         body: {
           content: {
             "application/json": {
-              schema: {
-                type: "object",
-                required: ["value"],
-                properties: { value: { type: "array", maxItems: MAX_NOTIFICATIONS, items: { type: "object" } } },
-              },
+              schema: Type.Object({
+                value: Type.Array(Type.Object({}, { description: "A change or lifecycle notification." }), {
+                  maxItems: MAX_NOTIFICATIONS,
+                }),
+              }),
             },
           },
+        },
+        response: {
+          200: text("The validation token, echoed.", "text/plain"),
+          202: { description: "Stored (or refused and dropped).", type: "null" },
+          ...problems(400),
+          413: problem(400, { description: "The body is larger than 1 MB." }),
+          503: problem(503, {
+            description: "The notifications could not be stored within 2.5 s; Graph delivers them again.",
+            headers: undefined,
+          }),
         },
       },
     },
@@ -59,7 +79,7 @@ export async function registerNotificationRoutes(app: FastifyInstance, deps: App
           .header("x-content-type-options", "nosniff")
           .send(token);
       }
-      const body = request.body;
+      const body = request.body as { value?: unknown } | undefined;
       if (!body || typeof body !== "object" || !Array.isArray(body.value)) {
         return sendProblem(reply, 400, 'The body must be a change notification collection: { "value": [ ... ] }');
       }

@@ -1,13 +1,13 @@
 /** Admin routes under /v1/runs: one run, its items (JSON or CSV), cancel and approve. */
 import { Readable } from "node:stream";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { ItemQuery, RunItem, SyncService } from "../../sync/service";
 import type { AppDeps } from "../app";
 import { csvRow } from "../csv";
-import { emptyBody, ITEM_ACTIONS, noQuery, runParams } from "../schemas";
-
-type RunParams = { Params: { id: string } };
-type ItemsQuery = { Querystring: { action?: ItemQuery["action"]; search?: string; cursor?: string; limit: number } };
+import { RunItem as RunItemSchema, RunSummary } from "../models";
+import { EmptyBody, ITEM_ACTIONS, json, NoQuery, Nullable, problems, RunParams, ref, StringEnum } from "../schemas";
 
 const CSV_COLUMNS = [
   "id",
@@ -23,26 +23,78 @@ const CSV_COLUMNS = [
   "createdAt",
 ] as const satisfies readonly (keyof RunItem)[];
 
+const admin = { tags: ["admin"], params: RunParams, querystring: NoQuery };
+
+/** cancel and approve: the run after the transition, or 409 when its state does not allow it. */
+function transition(summary: string) {
+  return {
+    ...admin,
+    summary,
+    body: EmptyBody,
+    response: { 200: json("The run.", ref(RunSummary)), ...problems(400, 401, 404, 409, 429, 503) },
+  };
+}
+
 export async function registerRunRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { sync } = deps;
-  const byId = { params: runParams, querystring: noQuery };
+  const routes = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  app.get<RunParams>("/v1/runs/:id", { schema: byId }, async (request) => sync.run(request.params.id));
+  routes.get(
+    "/v1/runs/:id",
+    {
+      schema: {
+        ...admin,
+        summary: "One run",
+        response: { 200: json("The run.", ref(RunSummary)), ...problems(400, 401, 404, 429, 503) },
+      },
+    },
+    async (request) => sync.run(request.params.id),
+  );
 
-  app.get<RunParams & ItemsQuery>(
+  routes.get(
     "/v1/runs/:id/items",
     {
       schema: {
-        params: runParams,
-        querystring: {
-          type: "object",
-          additionalProperties: false,
-          properties: {
-            action: { type: "string", enum: ITEM_ACTIONS },
-            search: { type: "string", minLength: 1, maxLength: 200 },
-            cursor: { type: "string", minLength: 1, maxLength: 1000 },
-            limit: { type: "integer", minimum: 1, maximum: 1000, default: 100 },
+        ...admin,
+        summary: "The run's items (JSON pages, or the whole export as CSV)",
+        description:
+          "JSON by default: one page and the cursor of the next. With Accept text/csv: every matching item from the cursor on (fetched limit at a time and streamed), RFC 4180 with a header row and CRLF line ends; cells starting with =, +, -, @, tab or CR are prefixed with an apostrophe so spreadsheets do not run them as formulas; diff is a JSON cell.",
+        querystring: Type.Object(
+          {
+            action: Type.Optional(StringEnum(ITEM_ACTIONS)),
+            search: Type.Optional(
+              Type.String({
+                minLength: 1,
+                maxLength: 200,
+                description: "Case-insensitive substring of the e-mail or display name.",
+              }),
+            ),
+            cursor: Type.Optional(
+              Type.String({ minLength: 1, maxLength: 1000, description: "The nextCursor of the previous page." }),
+            ),
+            limit: Type.Integer({
+              minimum: 1,
+              maximum: 1000,
+              default: 100,
+              description: "Page size (for CSV, the size of the pages the export is fetched in).",
+            }),
           },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: {
+            description: "Items.",
+            content: {
+              "application/json": {
+                schema: Type.Object({ items: Type.Array(ref(RunItemSchema)), nextCursor: Nullable(Type.String()) }),
+              },
+              "text/csv": {
+                // Streamed: a Readable of CSV rows (see csvExport).
+                schema: Type.Unsafe<Readable>({ type: "string", description: `Columns ${CSV_COLUMNS.join(", ")}.` }),
+              },
+            },
+          },
+          ...problems(400, 401, 404, 429, 503),
         },
       },
     },
@@ -60,12 +112,14 @@ export async function registerRunRoutes(app: FastifyInstance, deps: AppDeps): Pr
     },
   );
 
-  app.post<RunParams>("/v1/runs/:id/cancel", { schema: { ...byId, body: emptyBody } }, async (request) =>
+  routes.post("/v1/runs/:id/cancel", { schema: transition("Cancel a run that has not finished") }, async (request) =>
     sync.cancelRun(request.params.id),
   );
 
-  app.post<RunParams>("/v1/runs/:id/approve", { schema: { ...byId, body: emptyBody } }, async (request) =>
-    sync.approveRun(request.params.id),
+  routes.post(
+    "/v1/runs/:id/approve",
+    { schema: transition("Approve a run stopped by the safety guard (awaiting_approval -> reconciling)") },
+    async (request) => sync.approveRun(request.params.id),
   );
 }
 

@@ -4,21 +4,57 @@
  * else as "down"); refusals are problems: 401/403 for the token, 403 for a job whose trigger
  * mode does not take start links, 404 for a job that no longer exists.
  */
-import type { FastifyInstance, FastifyRequest } from "fastify";
+
+import type { IncomingMessage } from "node:http";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import type { FastifyInstance, FastifyRequest, RawServerDefault, RouteGenericInterface } from "fastify";
 import { AppError } from "../../core/errors";
 import type { Job } from "../../core/job";
 import { checkLinkClaims, LINK_ACTIONS, type LinkAction, LinkTokenError, readLink } from "../../links/tokens";
 import type { AppDeps } from "../app";
 import { type AccessLimits, bearerToken } from "../auth";
-import { jobParams } from "../schemas";
+import { ContinueResponse, StartResponse } from "../models";
+import { JobParams, json, LINK_AUTH, problems, ref, START_CONFLICT } from "../schemas";
 import { runProgress } from "../views";
 
-type TriggerRequest = FastifyRequest<{ Params: { job: string }; Querystring: { token?: string } }>;
+// Other query parameters are tolerated: some monitors add cache-busting ones.
+const LinkQuery = Type.Object({
+  token: Type.Optional(
+    Type.String({
+      description: "The link token (or pass it as Authorization Bearer; the header wins when both are given).",
+    }),
+  ),
+});
 
-const schema = {
-  params: jobParams,
-  // Other query parameters are tolerated: some monitors add cache-busting ones.
-  querystring: { type: "object", properties: { token: { type: "string" } } },
+const common = { tags: ["links"], security: LINK_AUTH, params: JobParams, querystring: LinkQuery };
+
+type TriggerRequest = FastifyRequest<
+  RouteGenericInterface,
+  RawServerDefault,
+  IncomingMessage,
+  typeof common,
+  TypeBoxTypeProvider
+>;
+
+/** What each link does, for openapi.yaml. */
+const DOCS = {
+  start: {
+    head: "Check a start link without starting anything",
+    summary: "Start a run of the job",
+    description:
+      'Starts a run unless one is active (then started is false, reason "already running", with that run). Refused with 403 for jobs whose trigger mode is "manual" (started with the admin API or CLI) or "schedule" (started by their cron expression); the problem says how to run them. GET and POST do the same; the request body, if any, is ignored.',
+    response: json("Started, or a run was already active.", ref(StartResponse)),
+    conflict: START_CONFLICT,
+  },
+  continue: {
+    head: "Check a continue link without advancing anything",
+    summary: "Advance the job's active run by one step",
+    description:
+      'Every healthy outcome is 200 so uptime monitors stay green: advanced, or not advanced with a reason ("busy": another caller holds the run; "no active run"; "completed"; "awaiting approval"; "failed"). Allowed for every trigger mode; for jobs the service drives itself (anything but "link-start-continue") the body carries a note saying the call is optional. GET and POST do the same; the request body, if any, is ignored.',
+    response: json("The outcome of the step.", ref(ContinueResponse)),
+    conflict: {},
+  },
 } as const;
 
 export async function registerTriggerRoutes(app: FastifyInstance, deps: AppDeps, limits: AccessLimits): Promise<void> {
@@ -57,24 +93,41 @@ export async function registerTriggerRoutes(app: FastifyInstance, deps: AppDeps,
     return job;
   }
 
+  const routes = app.withTypeProvider<TypeBoxTypeProvider>();
   for (const act of LINK_ACTIONS) {
     const url = `/v1/jobs/:job/${act}`;
+    const docs = DOCS[act];
     // Declared explicitly (and the GET's automatic HEAD turned off) because HEAD must never act.
-    app.route({
+    routes.route({
       method: "HEAD",
       url,
-      schema,
-      handler: async (request: TriggerRequest, reply) => {
+      schema: {
+        ...common,
+        summary: docs.head,
+        description:
+          "Verifies the token exactly as GET does (401/403 on failure, counted against the failed-authentication budget) and answers 200 with no body. Never acts.",
+        response: {
+          200: { description: "The link is valid for this job.", type: "null" },
+          ...problems(400, 401, 403, 429),
+        },
+      },
+      config: { swagger: { exposeHeadRoute: true } },
+      handler: async (request, reply) => {
         await authenticate(request, act, false);
         return reply.code(200).send();
       },
     });
-    app.route({
+    routes.route({
       method: ["GET", "POST"],
       url,
       exposeHeadRoute: false,
-      schema,
-      handler: async (request: TriggerRequest) => {
+      schema: {
+        ...common,
+        summary: docs.summary,
+        description: docs.description,
+        response: { 200: docs.response, ...problems(400, 401, 403, 404, 429, 503), ...docs.conflict },
+      },
+      handler: async (request) => {
         const job = (await authenticate(request, act, true))!;
         return act === "start" ? start(deps, job) : advance(deps, job);
       },

@@ -1,0 +1,292 @@
+/**
+ * The JSON bodies the API answers with, as shared schemas (each an $id: one entry under
+ * components/schemas in openapi.yaml, referenced with ref()). A response schema is also what
+ * Fastify serialises with: a field that is not listed here is never sent, so a new field of a
+ * run, an item or a job reaches the API only once it is added here.
+ */
+import { type TSchema, Type } from "@sinclair/typebox";
+import { SCOPING_OPERATORS } from "../core/scoping";
+import { ITEM_ACTIONS, JobId, Nullable, ref, StringEnum } from "./schemas";
+
+const Count = Type.Integer({ minimum: 0 });
+const DateTime = Type.String({ format: "date-time" });
+/** `{ field: [old, new] }` */
+const Diff = Type.Record(Type.String(), Type.Array(Type.Unknown(), { minItems: 2, maxItems: 2 }), {
+  description: "field -> [old, new]",
+});
+
+export const RunCounts = Type.Object(
+  {
+    seen: Count,
+    created: Count,
+    updated: Count,
+    unchanged: Count,
+    reactivated: Count,
+    deactivated: Count,
+    deleted: Count,
+    skipped: Count,
+    failed: Count,
+  },
+  { $id: "RunCounts" },
+);
+
+export const RunSummary = Type.Object(
+  {
+    id: Type.String({ format: "uuid" }),
+    job: Type.String(),
+    state: StringEnum(["queued", "listing", "reconciling", "awaiting_approval", "completed", "failed", "cancelled"]),
+    trigger: StringEnum(["manual", "link", "schedule", "cli", "notification"]),
+    dryRun: Type.Boolean(),
+    mode: StringEnum(["full", "delta", "notification"]),
+    step: Type.Integer(),
+    counts: ref(RunCounts),
+    totalEstimate: Nullable(Type.Integer({ description: "Users expected in total when Graph said so." })),
+    createdAt: DateTime,
+    startedAt: Nullable(DateTime),
+    finishedAt: Nullable(DateTime),
+    progressedAt: Type.String({ format: "date-time", description: "Last time a step made progress." }),
+    lastError: Nullable(Type.String()),
+  },
+  { $id: "RunSummary", description: "One run of a job." },
+);
+
+export const RunItem = Type.Object(
+  {
+    id: Type.String(),
+    entraId: Type.String(),
+    wpUserId: Nullable(Type.Integer()),
+    action: StringEnum(ITEM_ACTIONS),
+    status: StringEnum(["ok", "failed", "planned", "pending"]),
+    diff: Diff,
+    email: Nullable(Type.String()),
+    displayName: Nullable(Type.String()),
+    reason: Nullable(Type.String()),
+    error: Nullable(Type.String()),
+    createdAt: DateTime,
+  },
+  { $id: "RunItem", description: "The outcome for one user within a run." },
+);
+
+export const RunProgress = Type.Object(
+  {
+    id: Type.String({ format: "uuid" }),
+    state: RunSummary.properties.state,
+    step: Type.Integer(),
+    counts: ref(RunCounts),
+    startedAt: Nullable(DateTime),
+    finishedAt: Nullable(DateTime),
+  },
+  {
+    $id: "RunProgress",
+    description:
+      "A run as a trigger link shows it: progress only. No upstream error text, URLs, user names or e-mails (the admin API's RunSummary has lastError and the items).",
+  },
+);
+
+/** What starting a run answers, showing the run as `run` (links see its progress, the admin API all of it). */
+function startResponse<T extends TSchema>($id: string, run: T) {
+  return Type.Object(
+    {
+      job: Type.String(),
+      started: Type.Boolean(),
+      reason: Type.Optional(Type.String({ description: 'Why no run was started, e.g. "already running".' })),
+      run,
+    },
+    { $id },
+  );
+}
+
+export const StartResponse = startResponse("StartResponse", ref(RunProgress));
+export const StartRunResponse = startResponse("StartRunResponse", ref(RunSummary));
+
+export const ContinueResponse = Type.Object(
+  {
+    job: Type.String(),
+    advanced: Type.Boolean(),
+    reason: Type.Optional(
+      Type.String({
+        description: 'Why nothing advanced, e.g. "busy", "no active run", "completed", "awaiting approval".',
+      }),
+    ),
+    run: Type.Union([ref(RunProgress), Type.Null()]),
+    note: Type.Optional(
+      Type.String({ description: "Present when the service drives the job's runs itself, so the call is optional." }),
+    ),
+  },
+  { $id: "ContinueResponse" },
+);
+
+export const Job = Type.Object(
+  {
+    id: JobId,
+    trigger: Type.Object({
+      mode: StringEnum(["manual", "link-start", "link-start-continue", "schedule"]),
+      schedule: Nullable(Type.String()),
+      timezone: Type.String(),
+    }),
+    source: Type.Object({
+      mode: StringEnum(["full", "delta"]),
+      filter: Nullable(Type.String()),
+      groups: Type.Array(Type.String()),
+      pageSize: Type.Integer(),
+      attributes: Type.Array(Type.String()),
+      scopingFilters: Type.Array(
+        Type.Array(
+          Type.Object({
+            attribute: Type.String(),
+            operator: StringEnum([...SCOPING_OPERATORS]),
+            value: Nullable(Type.String()),
+          }),
+        ),
+        { description: "OR-ed scoping filters, each an array of AND-ed clauses." },
+      ),
+      tenantKind: StringEnum(["workforce", "external"], {
+        description: "external = an Entra External ID or Azure AD B2C customer tenant (full listings only).",
+      }),
+      notifications: Type.Boolean({
+        description:
+          'Near-real-time: Microsoft Graph change notifications applied as runs of kind "notification" (needs an https PUBLIC_URL).',
+      }),
+    }),
+    match: Type.Array(StringEnum(["entraId", "email", "username"])),
+    username: Type.String({
+      description:
+        'A rule ("upn", "upnPrefix", "email") or an expression in Entra\'s syntax (SelectUniqueValue allowed).',
+    }),
+    fields: Type.Record(Type.String(), Type.String(), {
+      description: 'WordPress field -> "a|b" (first non-empty attribute) or an expression in Entra\'s syntax.',
+    }),
+    roles: Type.Object({
+      mode: StringEnum(["replace", "add", "skip"]),
+      default: Type.String(),
+      groups: Type.Array(Type.Object({ group: Type.String(), role: Type.String() })),
+    }),
+    actions: Type.Object({
+      create: Type.Boolean(),
+      update: Type.Boolean(),
+      missing: StringEnum(["none", "deactivate", "delete"]),
+      reassignTo: Nullable(Type.Integer()),
+    }),
+    protect: Type.Object({ roles: Type.Array(Type.String()), users: Type.Array(Type.Integer()) }),
+    safety: Type.Object({ maxDeleteFraction: Type.Number(), maxDeleteCount: Type.Integer() }),
+    photos: Type.Boolean({ description: "Profile photos from Graph as WordPress avatars (companion plugin)." }),
+    webhook: Nullable(
+      Type.String({ description: "Only the origin is shown (https://host/[REDACTED]); the rest may hold a secret." }),
+    ),
+  },
+  { $id: "Job", description: "A declared job (see the jobs file); the webhook keeps only its origin." },
+);
+
+export const JobDetail = Type.Intersect(
+  [
+    ref(Job),
+    Type.Object({
+      linksValidFrom: Nullable(
+        Type.String({
+          format: "date-time",
+          description: "Link tokens issued before this instant are refused (null: never revoked).",
+        }),
+      ),
+      activeRun: Type.Union([ref(RunSummary), Type.Null()]),
+    }),
+  ],
+  { $id: "JobDetail", description: "A job, with its links' revocation cut-off and its active run." },
+);
+
+export const Links = Type.Object(
+  { start: Type.String({ format: "uri" }), continue: Type.String({ format: "uri" }) },
+  { $id: "Links" },
+);
+
+const StageError = Type.Optional(Type.String());
+
+export const ProvisionTrace = Type.Object(
+  {
+    job: Type.String(),
+    entraId: Type.String(),
+    dryRun: Type.Boolean(),
+    outcome: StringEnum(["not found", "out of scope", "planned", "applied", "refused", "failed"], {
+      description:
+        "refused: WordPress refused this user's data (stages.applied.error); failed: Graph or WordPress failed beyond retries (the failing stage has an error).",
+    }),
+    stages: Type.Object(
+      {
+        fetched: Type.Object({
+          found: Type.Boolean(),
+          user: Type.Union([
+            Type.Object({
+              id: Type.String(),
+              displayName: Nullable(Type.String()),
+              mail: Nullable(Type.String()),
+              userPrincipalName: Nullable(Type.String()),
+              accountEnabled: Type.Boolean(),
+            }),
+            Type.Null(),
+          ]),
+          graphRequests: Type.Integer(),
+          ms: Type.Integer(),
+          error: StageError,
+        }),
+        inScope: Type.Union([
+          Type.Object({
+            inScope: Type.Boolean(),
+            reason: Nullable(Type.String({ examples: ["account disabled"] })),
+            groups: Type.Array(Type.String(), {
+              description: "The job's groups the user is a transitive member of.",
+            }),
+            groupsChecked: Type.Integer(),
+            graphRequests: Type.Integer({ description: "One checkMemberGroups call per 20 groups." }),
+            ms: Type.Integer(),
+            error: StageError,
+          }),
+          Type.Null(),
+        ]),
+        matched: Type.Union([
+          Type.Object({
+            wpUserId: Nullable(Type.Integer()),
+            how: Nullable(StringEnum(["user map", "entraId", "email", "username"])),
+            mapState: Nullable(StringEnum(["active", "deactivated"])),
+            ms: Type.Integer(),
+            error: StageError,
+          }),
+          Type.Null(),
+        ]),
+        planned: Type.Union([
+          Type.Object({
+            action: StringEnum(ITEM_ACTIONS),
+            wpUserId: Nullable(Type.Integer()),
+            diff: Diff,
+            reason: Nullable(Type.String()),
+          }),
+          Type.Null(),
+        ]),
+        applied: Type.Union([
+          Type.Object({
+            result: StringEnum(["ok", "planned", "failed"]),
+            wpUserId: Nullable(Type.Integer()),
+            error: Nullable(Type.String()),
+            ms: Type.Integer(),
+          }),
+          Type.Null(),
+        ]),
+      },
+      { description: "A stage not reached is null." },
+    ),
+  },
+  { $id: "ProvisionTrace", description: "What syncing one user did at each stage." },
+);
+
+/** Every shared schema, registered once with the app (openapi.ts) so ref() resolves; Problem is problem.ts's. */
+export const MODELS = [
+  RunCounts,
+  RunSummary,
+  RunItem,
+  RunProgress,
+  StartResponse,
+  StartRunResponse,
+  ContinueResponse,
+  Job,
+  JobDetail,
+  Links,
+  ProvisionTrace,
+];
