@@ -64,6 +64,8 @@ export interface NotificationWorkerOptions {
 }
 
 export interface NotificationWorker {
+  /** Resolves once the start-up reconciliation of every notification job has been asked for. */
+  started: Promise<void>;
   /** Look for pending notifications now (the endpoint just stored some). */
   poke(): void;
   stop(): Promise<void>;
@@ -192,8 +194,12 @@ export function startNotificationWorker(options: NotificationWorkerOptions): Not
     return busy;
   }
 
-  async function loop(): Promise<void> {
+  const started = (async () => {
     for (const job of jobs) await requestReconcile(pool, job.id).catch(() => {});
+  })();
+
+  async function loop(): Promise<void> {
+    await started;
     while (!stopping) {
       let busy = false;
       try {
@@ -224,6 +230,7 @@ export function startNotificationWorker(options: NotificationWorkerOptions): Not
   logger.info({ jobs: jobs.map((job) => job.id) }, "notification worker started");
   const running = loop();
   return {
+    started,
     poke: () => {
       poked = true;
       wake?.();
