@@ -217,9 +217,51 @@ PHP
 MU="$DOCROOT/wp-content/mu-plugins"
 install_file "$MU/00-test-env.php" <<'PHP'
 <?php
-/* Test environment: never try to send e-mail (there is no MTA; wp_install and e-mail changes would
- * otherwise print "sh: 1: /usr/sbin/sendmail: not found"). */
-add_filter('pre_wp_mail', '__return_false');
+/* Test environment only (never on a real site).
+ * Mail: never try to send e-mail (there is no MTA; wp_install and e-mail changes would otherwise
+ * print "sh: 1: /usr/sbin/sendmail: not found"); record each one instead in DIR/mails.jsonl
+ * (outside the docroot), readable by administrators at GET /entra-wp-sync-test/v1/mails?to=<address>,
+ * so tests can tell which mails WordPress would have sent.
+ * SSO stand-in: POST /entra-wp-sync-test/v1/sso-login {"user_id": N} (administrators only) does what a
+ * single-sign-on plugin does after its identity provider said yes: wp_set_auth_cookie() for that user,
+ * without a password. The cookies come back in the response's Set-Cookie headers.
+ * Custom role: entra_test_user_manager (read, list_users, edit_users), a role with user management
+ * that is not called administrator, as plugins add them. */
+add_action('init', function () {
+    if (!get_role('entra_test_user_manager')) {
+        add_role('entra_test_user_manager', 'User manager (test)', array('read' => true, 'list_users' => true, 'edit_users' => true));
+    }
+});
+function entra_wp_sync_test_mail_log() {
+    return dirname(rtrim(ABSPATH, '/')) . '/mails.jsonl';
+}
+add_filter('pre_wp_mail', function ($short, $atts) {
+    $line = wp_json_encode(array('to' => (array) $atts['to'], 'subject' => (string) $atts['subject'], 'at' => time()));
+    file_put_contents(entra_wp_sync_test_mail_log(), $line . "\n", FILE_APPEND | LOCK_EX);
+    return false;
+}, 10, 2);
+add_action('rest_api_init', function () {
+    $admin = function () { return current_user_can('manage_options'); };
+    register_rest_route('entra-wp-sync-test/v1', '/mails', array('methods' => 'GET', 'permission_callback' => $admin,
+        'callback' => function ($request) {
+            $to = strtolower((string) $request->get_param('to'));
+            $lines = is_readable(entra_wp_sync_test_mail_log()) ? file(entra_wp_sync_test_mail_log()) : array();
+            $mails = array();
+            foreach ($lines as $line) {
+                $mail = json_decode($line, true);
+                if (is_array($mail) && in_array($to, array_map('strtolower', $mail['to']), true)) $mails[] = $mail;
+            }
+            return $mails;
+        }));
+    register_rest_route('entra-wp-sync-test/v1', '/sso-login', array('methods' => 'POST',
+        'permission_callback' => $admin,
+        'callback' => function ($request) {
+            $id = (int) $request->get_param('user_id');
+            if (!get_userdata($id)) return new WP_Error('no_user', 'no such user', array('status' => 404));
+            wp_set_auth_cookie($id, false);
+            return array('user_id' => $id);
+        }));
+});
 PHP
 
 # The project's companion plugin (entra_object_id meta, exact filter, login block, status route).

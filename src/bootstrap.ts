@@ -7,11 +7,11 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import path from "node:path";
-import type { Config, SigningKey } from "./config";
+import type { Config } from "./config";
 import { secretDigest } from "./core/hash";
 import type { Database } from "./db/pool";
 import { getOrCreateSecret } from "./db/secrets";
-import { linkAudience } from "./links/tokens";
+import { linkAudience, type SigningKey } from "./links/tokens";
 import type { Logger, SecretRegistry } from "./logger";
 import { writePrivateFile } from "./private-files";
 

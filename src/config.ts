@@ -7,6 +7,7 @@ import net from "node:net";
 import path from "node:path";
 import { BadRequestError, ConfigError } from "./core/errors";
 import { parseExpiresIn } from "./links/expiry";
+import type { SigningKey } from "./links/tokens";
 
 export const DEFAULTS = {
   PORT: 3000,
@@ -30,11 +31,6 @@ export const DEFAULTS = {
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-
-export interface SigningKey {
-  kid: string;
-  secret: string;
-}
 
 export interface Config {
   port: number;

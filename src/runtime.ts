@@ -13,6 +13,8 @@ import { coerceError } from "./core/errors";
 import type { Job } from "./core/job";
 import { selectFor } from "./core/mapping";
 import { describePermissions, graphPermissions } from "./core/permissions";
+import { grantPolicy } from "./core/privileges";
+import type { RunState } from "./core/runs";
 import * as jobsRepository from "./db/jobs";
 import { migrate } from "./db/migrate";
 import { type Database, openDatabase } from "./db/pool";
@@ -28,9 +30,8 @@ import { type EngineService, makeSyncService, type RunEvents } from "./sync/engi
 import { loadJobs } from "./sync/jobs";
 import { NOTIFICATIONS_PATH, type RefusalReason } from "./sync/notification-inbox";
 import { type NotificationWorker, startNotificationWorker } from "./sync/notifications";
-import type { Directory, Site, Subscriptions } from "./sync/ports";
+import type { Directory, Site, SiteInfo, Subscriptions } from "./sync/ports";
 import { makeProvisionService, type ProvisionService } from "./sync/provision";
-import type { RunState } from "./sync/service";
 import { isStandIn, unconfiguredDirectory, unconfiguredSite } from "./unconfigured";
 import { makeWordPressSite } from "./wordpress";
 
@@ -145,7 +146,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       async checkConnections() {
         // Stand-ins for missing settings are skipped: "a real sync still needs ..." said so already.
         const checks: Array<[string, Directory | Site, () => Promise<unknown>]> = [
-          ["WordPress", site, () => site.info()],
+          ["WordPress", site, async () => reportRoleProblems(jobs, await site.info(), logger)],
           // A user that cannot exist: Graph's 404 proves the token and the permission were accepted,
           // without touching the users listing that runs page through.
           [
@@ -267,6 +268,17 @@ function makeSite(config: Config, logger: Logger, metrics: Metrics): Site {
     logger,
     metrics: metrics.wordpressHook,
   });
+}
+
+/**
+ * Roles a job may not grant on this site (core roles were checked with the jobs file; the others
+ * only WordPress can tell): said at start-up, while each run of that job fails before writing.
+ */
+function reportRoleProblems(jobs: readonly Job[], info: SiteInfo, logger: Logger): void {
+  for (const job of jobs) {
+    const problem = grantPolicy(job, info.roles).problem;
+    if (problem) logger.error(`job "${job.id}": ${problem.path} ${problem.message}; its runs fail until this is fixed`);
+  }
 }
 
 /** "AZURE_TENANT_ID (the Entra tenant ...)" -> "AZURE_TENANT_ID" */

@@ -2,9 +2,9 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { loadConfig } from "../src/config";
 import { openRuntime } from "../src/runtime";
+import { FakeSite } from "../tools/fake-wordpress";
 import { makeTestDatabase } from "./helpers/db";
 import { FakeDirectory } from "./helpers/engine";
-import { FakeSite } from "./helpers/fake-site";
 import { logSink } from "./helpers/log-sink";
 
 describe("the runtime wiring", () => {

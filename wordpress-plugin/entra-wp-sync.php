@@ -2,7 +2,7 @@
 /**
  * Plugin Name: entra-wp-sync companion
  * Description: What the entra-wp-sync service needs from WordPress and cannot do through the REST API alone.
- * Version:     1.0.0
+ * Version:     1.1.0
  * License:     MIT
  *
  * Install as a must-use plugin: copy this one file to wp-content/mu-plugins/ (scripts/wordpress-local.sh
@@ -22,24 +22,33 @@
  *       Keys that WordPress uses itself (capabilities, session tokens, ...) are refused.
  *  2. Adds an exact-match collection parameter: GET /wp/v2/users?entra_object_id=<id>
  *     (core has no user meta filter; `search` is a substring match on other columns).
- *  3. Blocks every login (password form, XML-RPC, Application Passwords) of users flagged deactivated,
- *     and ends their sessions when the flag is set.
- *  4. Suppresses the "email changed", "password changed" and "new user" mails for REST requests made
- *     by the service's account: a request authenticated with an Application Password by a user who can
- *     edit_users (restricted to one login when ENTRA_WP_SYNC_SERVICE_USER is defined).
- *  5. GET /wp-json/entra-wp-sync/v1/status -> {"version": "...", "meta_keys": [...]} (edit_users only)
- *     so the service can detect the plugin and the meta keys it may write.
+ *  3. Refuses users flagged deactivated on every path: the password form and XML-RPC (authenticate),
+ *     Application Passwords, and whoever WordPress would take a request to come from
+ *     (determine_current_user: auth cookies, including those a single-sign-on plugin sets itself, and
+ *     plugins that set the current user directly). Their sessions end when the flag is set, and a
+ *     session opened for them later (an SSO plugin calling wp_set_auth_cookie) is ended at once.
+ *  4. Suppresses the "email changed", "password changed" and "new user" mails only for the service's
+ *     own REST writes: the request must be authenticated with an Application Password and carry that
+ *     password's id (uuid) in the X-Entra-WP-Sync-Service header. The service learns the id from 5.
+ *     (WordPress tells each caller the id of the password it authenticated with); a person's
+ *     requests, with another password or a cookie, get WordPress's usual mails. No configuration.
+ *  5. GET /wp-json/entra-wp-sync/v1/status (edit_users only) -> {"version", "meta_keys": [...],
+ *     "roles": {role: [capabilities]}, "app_password": "<uuid of the caller's Application Password>"}
+ *     so the service can detect the plugin, the meta keys it may write, what each role allows
+ *     (a job may grant roles that manage users or the site only when it says so), and its own id.
  *  6. Profile photos as avatars (jobs with `photos: true`): POST/DELETE
  *     /wp-json/entra-wp-sync/v1/users/<id>/avatar stores or removes a user's photo in
  *     wp-content/uploads/entra-wp-sync-avatars/, and the pre_get_avatar_data filter serves it wherever
  *     WordPress shows an avatar (themes, comments, the admin, REST avatar_urls).
+ *  7. entra_wp_sync_capabilities_beyond(): the capability check the service applies before adopting an
+ *     existing account (src/core/privileges.ts); plugin code that writes users must use it too.
  */
 
 if (!defined('ABSPATH')) {
     exit;
 }
 
-const ENTRA_WP_SYNC_VERSION = '1.0.0';
+const ENTRA_WP_SYNC_VERSION = '1.1.0';
 const ENTRA_WP_SYNC_ID_KEY = 'entra_object_id';
 const ENTRA_WP_SYNC_DEACTIVATED_KEY = 'entra_wp_sync_deactivated';
 
@@ -75,14 +84,54 @@ function entra_wp_sync_is_deactivated($user_id) {
     return get_user_meta((int) $user_id, ENTRA_WP_SYNC_DEACTIVATED_KEY, true) === '1';
 }
 
-/** A REST request made by the service's account (see 4. above). */
+/**
+ * A REST request made by the service (see 4. above): authenticated with the Application Password
+ * whose id the request names. A header alone proves nothing; an id that is not the password the
+ * request was authenticated with (another password, a cookie) is not the service.
+ */
 function entra_wp_sync_is_service_request() {
-    if (!defined('REST_REQUEST') || !REST_REQUEST || !rest_get_authenticated_app_password()) return false;
+    if (!defined('REST_REQUEST') || !REST_REQUEST) return false;
+    $uuid = (string) rest_get_authenticated_app_password();
+    $claimed = isset($_SERVER['HTTP_X_ENTRA_WP_SYNC_SERVICE']) ? (string) $_SERVER['HTTP_X_ENTRA_WP_SYNC_SERVICE'] : '';
+    if ($uuid === '' || $claimed === '' || !hash_equals($uuid, $claimed)) return false;
     if (!current_user_can('edit_users')) return false;
-    if (defined('ENTRA_WP_SYNC_SERVICE_USER') && wp_get_current_user()->user_login !== ENTRA_WP_SYNC_SERVICE_USER) {
-        return false;
-    }
     return (bool) apply_filters('entra_wp_sync_is_service_request', true);
+}
+
+/**
+ * Capabilities that manage users or the site, or act on other people's content and the site's
+ * markup. Mirrors src/core/privileges.ts (MANAGEMENT_CAPABILITIES + CONTENT_CAPABILITIES and the
+ * manage_*, edit_others_*, delete_others_* families that plugins use for their own).
+ */
+function entra_wp_sync_is_elevated_capability($cap) {
+    static $listed = array('create_users', 'edit_users', 'delete_users', 'promote_users', 'remove_users', 'add_users',
+        'list_users', 'manage_options', 'activate_plugins', 'install_plugins', 'edit_plugins', 'update_plugins',
+        'delete_plugins', 'switch_themes', 'install_themes', 'edit_themes', 'update_themes', 'delete_themes',
+        'edit_theme_options', 'update_core', 'edit_files', 'import', 'export', 'unfiltered_upload', 'manage_network',
+        'manage_sites', 'manage_network_users', 'manage_network_plugins', 'manage_network_themes',
+        'manage_network_options', 'upgrade_network', 'setup_network', 'create_sites', 'delete_sites',
+        'unfiltered_html', 'moderate_comments', 'manage_categories', 'manage_links', 'edit_others_posts',
+        'edit_others_pages', 'delete_others_posts', 'delete_others_pages', 'edit_private_posts', 'edit_private_pages',
+        'delete_private_posts', 'delete_private_pages');
+    return in_array($cap, $listed, true) || strpos($cap, 'manage_') === 0 || strpos($cap, 'edit_others_') === 0
+        || strpos($cap, 'delete_others_') === 0;
+}
+
+/**
+ * The elevated capabilities $user holds that none of $roles grants: non-empty means the account
+ * must not be taken over by someone who would only be given $roles (see 6. above).
+ */
+function entra_wp_sync_capabilities_beyond(WP_User $user, array $roles) {
+    $grantable = array();
+    foreach ($roles as $role) {
+        $object = get_role($role);
+        if ($object) $grantable += array_filter($object->capabilities);
+    }
+    $beyond = array();
+    foreach ($user->allcaps as $cap => $granted) {
+        if ($granted && entra_wp_sync_is_elevated_capability($cap) && !isset($grantable[$cap])) $beyond[] = $cap;
+    }
+    return $beyond;
 }
 
 // 1. Meta in REST. context=edit only: the public users endpoint (authors) must not show these.
@@ -119,7 +168,8 @@ add_filter('rest_user_query', function ($args, $request) {
     return $args;
 }, 10, 2);
 
-// 3. Deactivated users cannot log in by any route.
+// 3. Deactivated users are refused by every route.
+// The password form, XML-RPC and anything else that calls wp_authenticate().
 add_filter('authenticate', function ($user) {
     if ($user instanceof WP_User && entra_wp_sync_is_deactivated($user->ID)) {
         return new WP_Error('entra_wp_sync_deactivated', __('This account is deactivated.'));
@@ -131,6 +181,22 @@ add_action('wp_authenticate_application_password_errors', function ($error, $use
         $error->add('entra_wp_sync_deactivated', __('This account is deactivated.'));
     }
 }, 10, 2);
+// Whoever a request would be taken to come from: auth and logged-in cookies (also those an SSO plugin
+// sets itself), Application Passwords, and any plugin resolving users through this filter. Last, so
+// that it sees what every other callback decided.
+add_filter('determine_current_user', function ($user_id) {
+    return $user_id && entra_wp_sync_is_deactivated($user_id) ? false : $user_id;
+}, PHP_INT_MAX);
+// Plugins that call wp_set_current_user() themselves (some SSO callbacks) skip that filter.
+add_action('set_current_user', function () {
+    $id = get_current_user_id();
+    if ($id && entra_wp_sync_is_deactivated($id)) wp_set_current_user(0);
+});
+// A session opened for a deactivated user (an SSO plugin calling wp_set_auth_cookie()) ends at once,
+// so the cookie it was given is refused everywhere, wp-admin's own cookie check included.
+add_action('set_auth_cookie', function ($cookie, $expire, $expiration, $user_id, $scheme, $token) {
+    if (entra_wp_sync_is_deactivated($user_id)) WP_Session_Tokens::get_instance((int) $user_id)->destroy($token);
+}, 10, 6);
 $entra_wp_sync_end_sessions = function ($meta_id, $user_id, $meta_key, $value) {
     if ($meta_key === ENTRA_WP_SYNC_DEACTIVATED_KEY && $value === '1') {
         WP_Session_Tokens::get_instance((int) $user_id)->destroy_all();
@@ -155,7 +221,17 @@ add_action('rest_api_init', function () {
             return current_user_can('edit_users');
         },
         'callback' => function () {
-            return array('version' => ENTRA_WP_SYNC_VERSION, 'meta_keys' => entra_wp_sync_mapped_meta_keys());
+            $roles = array();
+            foreach (wp_roles()->roles as $name => $role) {
+                $roles[$name] = array_keys(array_filter((array) $role['capabilities']));
+            }
+            return array(
+                'version' => ENTRA_WP_SYNC_VERSION,
+                'meta_keys' => entra_wp_sync_mapped_meta_keys(),
+                'roles' => (object) $roles,
+                // The caller's own password id: nothing it could not read at /wp/v2/users/me/application-passwords.
+                'app_password' => rest_get_authenticated_app_password(),
+            );
         },
     ));
 });

@@ -1,16 +1,23 @@
 /**
  * A zero-latency WordPress behind the Site port for rows that measure the engine, not WordPress
- * (re-sync of 10,000, planning per page, memory at 100,000). test/helpers/fake-site.ts is the
+ * (re-sync of 10,000, planning per page, memory at 100,000). tools/fake-wordpress.ts is the
  * faithful fake for tests, but its lookups scan every user and its listings sort and clone them,
  * which at 10,000+ users costs more than the engine being measured; here every lookup is a Map.
  */
 import { UpstreamError } from "../../src/core/errors";
-import type { Site, SiteInfo, WpUser, WpWrite } from "../../src/sync/ports";
+import { capabilitiesOf } from "../../src/core/privileges";
+import type { WpUser, WpWrite } from "../../src/core/users";
+import type { Site, SiteInfo } from "../../src/sync/ports";
 
 const PLAIN_FIELDS = new Set(["email", "first_name", "last_name", "name", "nickname", "description", "url"]);
 
 /** What a parsed REST response would be: the caller's own objects, as the real site returns. */
-const copy = (user: WpUser): WpUser => ({ ...user, roles: [...user.roles], meta: { ...user.meta } });
+const copy = (user: WpUser): WpUser => ({
+  ...user,
+  roles: [...user.roles],
+  capabilities: capabilitiesOf(user.roles),
+  meta: { ...user.meta },
+});
 
 export class MemorySite implements Site {
   /** Requests the engine made, by method (a real site would have sent each over HTTP). */
@@ -50,7 +57,7 @@ export class MemorySite implements Site {
 
   async info(): Promise<SiteInfo> {
     this.requests.GET++;
-    return { selfId: this.selfId, companionPlugin: false };
+    return { selfId: this.selfId, companionPlugin: false, roles: null };
   }
 
   async listUsers(page: number): Promise<{ users: WpUser[]; totalPages: number }> {
@@ -153,6 +160,7 @@ export class MemorySite implements Site {
       description: "",
       url: "",
       roles: write.roles ?? ["subscriber"],
+      capabilities: [],
       meta: {},
     };
   }

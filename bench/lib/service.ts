@@ -8,9 +8,9 @@ import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
 import { Client } from "pg";
 import { loadConfig } from "../../src/config";
+import type { RunSummary } from "../../src/core/runs";
 import { openRuntime, type Runtime } from "../../src/runtime";
 import type { Directory, Site } from "../../src/sync/ports";
-import type { RunSummary } from "../../src/sync/service";
 import type { GraphSimulator } from "../../tools/graph-sim";
 
 /** Where the bench keeps its databases: BENCH_DATABASE_URL's server, else the embedded PostgreSQL. */

@@ -2,7 +2,8 @@
  * Progress of a foreground run on stderr: a bar redrawn in place on a terminal (users done of the
  * total Graph announced, rate, ETA), plain lines every few seconds otherwise (CI logs, pipes).
  */
-import type { RunSummary } from "../sync/service";
+
+import type { RunSummary } from "../core/runs";
 import { formatDuration } from "./table";
 
 export interface ProgressOutput {

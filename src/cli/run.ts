@@ -5,8 +5,9 @@
  * Exit code: 0 completed, 2 awaiting approval, 1 failed or cancelled, 130 interrupted (the run
  * stays active in the database: `run` again, a continue link or the driver resumes it).
  */
+
+import { isSettled, type RunSummary } from "../core/runs";
 import type { Runtime } from "../runtime";
-import type { RunSummary } from "../sync/service";
 import { parseArgs, UsageError } from "./args";
 import { makeProgress, type ProgressOutput } from "./progress";
 import { formatDuration } from "./table";
@@ -52,17 +53,17 @@ export async function runCommand(runtime: Runtime, { job: jobId, dryRun }: RunAr
   const began = Date.now();
   const progress = makeProgress(io.stderr, { startedAt: began });
   let steps = 0;
-  while (!settled(run) && !io.interrupted?.()) {
+  while (!isSettled(run.state) && !io.interrupted?.()) {
     const result = await sync.advanceRun(run.id);
     if (result.run) run = result.run;
     if (result.advanced) steps++;
     progress.update(run);
-    if (settled(run)) break;
+    if (isSettled(run.state)) break;
     if (!result.advanced) await sleep(result.reason === "busy" ? BUSY_WAIT_MS : RETRY_WAIT_MS);
   }
   progress.finish();
   io.stdout.write(`${formatSummary(run, Date.now() - began, steps)}\n`);
-  if (!settled(run)) {
+  if (!isSettled(run.state)) {
     io.stderr.write(`Interrupted: run ${run.id} is still ${run.state}; run the command again to resume it.\n`);
     return 130;
   }
@@ -73,10 +74,6 @@ export function exitCodeOf(run: RunSummary): number {
   if (run.state === "completed") return 0;
   if (run.state === "awaiting_approval") return 2;
   return 1;
-}
-
-function settled(run: RunSummary): boolean {
-  return ["completed", "failed", "cancelled", "awaiting_approval"].includes(run.state);
 }
 
 /** The summary printed at the end: state, counts, duration and the last error. */

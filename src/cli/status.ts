@@ -1,6 +1,7 @@
 /** `entra-wp-sync status [job]`: current and last runs as an aligned text table. */
+
+import { ACTIVE_STATES, type RunSummary } from "../core/runs";
 import type { Runtime } from "../runtime";
-import type { RunSummary } from "../sync/service";
 import { parseArgs } from "./args";
 import { knownJob } from "./run";
 import { formatDuration, formatTable } from "./table";
@@ -55,7 +56,7 @@ function rowOf(jobId: string, mode: string, run: RunSummary, now: number): strin
   const started = run.startedAt ?? run.createdAt;
   const end = run.finishedAt ? Date.parse(run.finishedAt) : now;
   const c = run.counts;
-  const active = ["queued", "listing", "reconciling", "awaiting_approval"].includes(run.state);
+  const active = ACTIVE_STATES.includes(run.state);
   return [
     jobId,
     mode,

@@ -7,8 +7,8 @@
  * - social accounts: `signInType` "federated", `issuer` the provider ("google.com", "facebook.com"),
  *   `issuerAssignedId` the provider's opaque id (never an address).
  */
-import type { GraphUser } from "../sync/ports";
 import type { Job } from "./job";
+import type { GraphUser } from "./users";
 
 /** What a customer listing selects on top of the usual: Graph returns both only when selected. */
 export const CUSTOMER_SELECTED = ["identities", "otherMails"];

@@ -20,16 +20,6 @@ export class BadRequestError extends AppError {
     super(message, 400, "invalid_input", extra);
   }
 }
-export class UnauthorizedError extends AppError {
-  constructor(message: string) {
-    super(message, 401, "unauthorized");
-  }
-}
-export class ForbiddenError extends AppError {
-  constructor(message: string) {
-    super(message, 403, "forbidden");
-  }
-}
 export class NotFoundError extends AppError {
   constructor(message: string) {
     super(message, 404, "not_found");

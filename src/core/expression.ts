@@ -4,9 +4,9 @@
  * Both compile to one expression tree, checked at start-up (checkExpression) and evaluated per user
  * by evaluateExpression: pure, no I/O.
  */
-import type { GraphUser } from "../sync/ports";
 import { accepts, FUNCTIONS, paramName, type Type, toText, type Value } from "./expression-functions";
 import { type Expr, ExpressionError, parseExpression } from "./expression-parse";
+import type { GraphUser } from "./users";
 
 export type { Value } from "./expression-functions";
 export type { Expr } from "./expression-parse";

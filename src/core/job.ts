@@ -1,5 +1,3 @@
-import type { ScopingClause } from "./scoping";
-
 /** A declared sync job, as validated from SYNC_JOBS_FILE or SYNC_* variables (see DESIGN.md "Jobs"). */
 
 export type TriggerMode = "manual" | "link-start" | "link-start-continue" | "schedule";
@@ -27,7 +25,12 @@ export interface Job {
     /** Near-real-time: Microsoft Graph change notifications applied as runs of kind "notification". */
     notifications: boolean;
   };
-  match: MatchKey[];
+  /**
+   * How an Entra user finds a WordPress account it is not mapped to yet: `by` in order. Accounts
+   * found by e-mail or user name are adopted only within emailDomains (e-mail; empty: any domain),
+   * never for guests unless adoptGuests, and never when they hold privileges (core/privileges.ts).
+   */
+  match: { by: MatchKey[]; emailDomains: string[]; adoptGuests: boolean };
   /** A rule, or an expression in Entra's syntax (SelectUniqueValue tries its rules against WordPress). */
   username: UsernameRule | string;
   /**
@@ -36,8 +39,10 @@ export interface Job {
    * wins) or an expression in Entra's attribute-mapping syntax (src/core/expression.ts).
    */
   fields: Record<string, string>;
-  roles: { mode: RoleMode; default: string; groups: Array<{ group: string; role: string }> };
+  /** allowPrivileged: the job may grant roles that manage users or the site (core/privileges.ts). */
+  roles: { mode: RoleMode; default: string; groups: Array<{ group: string; role: string }>; allowPrivileged: boolean };
   actions: { create: boolean; update: boolean; missing: MissingAction; reassignTo: number | null };
+  /** administrator is protected whatever roles says, unless the job itself granted it (core/plan.ts). */
   protect: { roles: string[]; users: number[] };
   safety: { maxDeleteFraction: number; maxDeleteCount: number };
   /** Optional URL that receives a JSON event when a run completes, fails or awaits approval. */
@@ -55,4 +60,30 @@ export interface LinkCutoff {
   /** Seconds since the epoch; 0 while the job's links were never revoked. */
   validFrom: number;
   legacyGeneration: number;
+}
+
+/** Entra-style scoping filter operators (src/core/scoping.ts evaluates them). */
+export const SCOPING_OPERATORS = [
+  "EQUALS",
+  "NOT_EQUALS",
+  "IS_TRUE",
+  "IS_FALSE",
+  "IS_NULL",
+  "IS_NOT_NULL",
+  "REGEX_MATCH",
+  "NOT_REGEX_MATCH",
+  "GREATER_THAN",
+  "GREATER_THAN_OR_EQUALS",
+  "LESS_THAN",
+  "LESS_THAN_OR_EQUALS",
+  "INCLUDES",
+  "EXCLUDES",
+] as const;
+export type ScopingOperator = (typeof SCOPING_OPERATORS)[number];
+
+export interface ScopingClause {
+  attribute: string;
+  operator: ScopingOperator;
+  /** null for the operators that take none (IS TRUE, IS NULL, ...). */
+  value: string | null;
 }

@@ -3,12 +3,12 @@
  * attribute) or an expression in Entra's syntax (src/core/expression.ts); both read nested values by
  * a dotted path ("onPremisesExtensionAttributes.extensionAttribute1", "manager.mail").
  */
-import type { GraphUser } from "../sync/ports";
 import { CUSTOMER_SELECTED, customerEmail, isCustomerJob } from "./customer";
 import { attributesIn, type Expr, evaluateExpression, graphPath, parseMapping } from "./expression";
 import { toText } from "./expression-functions";
 import type { Job } from "./job";
 import { scopingAttributes } from "./scoping";
+import type { GraphUser } from "./users";
 
 /** Selected on every listing: the engine and the plan need them whatever the job maps. */
 export const ALWAYS_SELECTED = ["id", "accountEnabled", "userType", "mail", "userPrincipalName", "displayName"];

@@ -1,12 +1,16 @@
-/** Finding the WordPress user an unmapped Entra user already has, in the job's match order. */
-import type { GraphUser, WpUser } from "../sync/ports";
+/**
+ * Finding the WordPress user an unmapped Entra user already has, in the job's match order, and
+ * deciding whether that account may be adopted at all.
+ */
 import { isCustomerJob } from "./customer";
-import type { Job } from "./job";
+import type { Job, MatchKey } from "./job";
+import { capabilitiesBeyond } from "./privileges";
 import { usernameCandidate } from "./username";
+import type { GraphUser, WpUser } from "./users";
 
 /**
  * Exact lookups over the site's users; case-insensitivity is the index's job. A miss may be
- * undefined or null (src/wordpress/user-index.ts answers null). What is found may be the whole
+ * undefined or null (src/sync/user-index.ts answers null). What is found may be the whole
  * WordPress user or just a reference to it (the index keeps only what matching needs).
  */
 export interface MatchIndex<T extends { id: number } = WpUser> {
@@ -19,22 +23,60 @@ export interface MatchIndex<T extends { id: number } = WpUser> {
 /** Anything with one "@" and a dot after it: enough to tell a UPN that doubles as an address. */
 const LOOKS_LIKE_EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-/** The first WordPress user found by job.match ("entraId", "email", "username"), else null. */
+/** The first WordPress user found by job.match.by ("entraId", "email", "username") and the key that found it. */
 export function matchUser<T extends { id: number }>(
   job: Job,
   user: GraphUser,
   desired: Record<string, string>,
   index: MatchIndex<T>,
-): T | null {
-  for (const key of job.match) {
+): { account: T; by: MatchKey } | null {
+  for (const key of job.match.by) {
     const found = matchBy(key, job, user, desired, index);
-    if (found) return found;
+    if (found) return { account: found, by: key };
   }
   return null;
 }
 
+/** Entra marks invited users with userType "Guest" and a UPN like "ann_example.com#EXT#@tenant...". */
+export function isGuest(user: GraphUser): boolean {
+  const upn = typeof user.userPrincipalName === "string" ? user.userPrincipalName : "";
+  return user.userType === "Guest" || upn.toUpperCase().includes("#EXT#");
+}
+
+/**
+ * Why an existing WordPress account found by `by` must not be taken over by this Entra user, or
+ * null when it may. By Entra id (stored by the plugin when the service created it) always; by
+ * e-mail or user name only when the job matches that way, within match.emailDomains, not for
+ * guests unless match.adoptGuests, and only when the account holds no elevated capability that
+ * the job could not grant it (an editor's or a custom role's `edit_users`). A guest invited with
+ * someone's address, or a mistyped mail, must not inherit that person's account.
+ */
+export function adoptionRefusal(
+  job: Job,
+  user: GraphUser,
+  account: WpUser,
+  by: MatchKey,
+  grantable: ReadonlySet<string>,
+): string | null {
+  if (by === "entraId") return null;
+  const how = by === "email" ? "e-mail" : "user name";
+  const what = `WordPress user ${account.id} (same ${how})`;
+  const remedy = "map it by Entra id or list it in protect.users";
+  if (!job.match.by.includes(by)) return `${what} exists but the job does not match by ${how} (match.by); ${remedy}`;
+  if (isGuest(user) && !job.match.adoptGuests) {
+    return `${what} exists and this Entra user is a guest: guests are not adopted by ${how} unless match.adoptGuests is true; ${remedy}`;
+  }
+  const domain = account.email.slice(account.email.lastIndexOf("@") + 1).toLowerCase();
+  if (by === "email" && job.match.emailDomains.length > 0 && !job.match.emailDomains.includes(domain)) {
+    return `${what} exists and ${domain} is not in match.emailDomains; ${remedy}`;
+  }
+  const beyond = capabilitiesBeyond(account.capabilities, grantable);
+  if (beyond.length > 0) return `${what} exists with privileges (${beyond.slice(0, 5).join(", ")}); ${remedy}`;
+  return null;
+}
+
 function matchBy<T extends { id: number }>(
-  key: Job["match"][number],
+  key: MatchKey,
   job: Job,
   user: GraphUser,
   desired: Record<string, string>,

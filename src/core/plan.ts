@@ -2,14 +2,15 @@
  * What to do with one Entra user, decided from the job, the user, the user map and (when needed)
  * WordPress's current state. Pure: the engine does the I/O before (fetch, match) and after (apply).
  */
-import type { GraphUser, WpUser, WpWrite } from "../sync/ports";
 import { isUnmatchableCustomer, signInNote } from "./customer";
 import { hashOf } from "./hash";
-import type { Job } from "./job";
+import type { Job, MatchKey } from "./job";
 import { desiredFields } from "./mapping";
+import { adoptionRefusal } from "./match";
 import { resolveRoles, rolesToWrite } from "./roles";
 import { inJobScope } from "./scoping";
 import { usernameCandidate } from "./username";
+import type { GraphUser, WpUser, WpWrite } from "./users";
 
 /** One row of the user map: what the service last wrote for an Entra user. */
 export interface MapEntry {
@@ -18,6 +19,11 @@ export interface MapEntry {
   state: "active" | "deactivated";
   fields: Record<string, string>;
   roles: string[] | null;
+  /**
+   * Roles the service gave this user that the account did not hold before: they never protect the
+   * user from the service (a leaver granted administrator by the job loses it).
+   */
+  granted: string[];
 }
 
 export type PlannedAction = "create" | "update" | "unchanged" | "reactivate" | "skip";
@@ -38,8 +44,12 @@ export interface UserPlan {
   hash: string;
   /** field -> [old, new]; "roles" -> [old[], new[]]. */
   diff: Record<string, [unknown, unknown]>;
+  /** Roles the service will have granted after apply (MapEntry.granted). */
+  granted: string[];
   /** Why skipped, or extra information. */
   reason: string | null;
+  /** Set when the plan refuses the user (a failed item): an account it must not adopt. */
+  refusal: string | null;
   email: string | null;
   displayName: string | null;
 }
@@ -53,6 +63,10 @@ export interface PlanInput {
   current: WpUser | null;
   /** The service's own WordPress account id (always protected). */
   selfId: number;
+  /** How `current` was found when the user is not mapped: the adoption rules apply (core/match.ts). */
+  matchedBy: MatchKey | null;
+  /** Capabilities the job's roles grant on this site (core/privileges.ts grantPolicy). */
+  grantable: ReadonlySet<string>;
 }
 
 /**
@@ -61,7 +75,7 @@ export interface PlanInput {
  * a re-sync of 10,000 unchanged users cheap), for users out of scope, and for customers with
  * nothing to create or match them by (customer.ts).
  */
-export function needsCurrent(input: Omit<PlanInput, "current">): boolean {
+export function needsCurrent(input: Pick<PlanInput, "job" | "user" | "groupIds" | "mapEntry">): boolean {
   const { job, user, groupIds, mapEntry } = input;
   if (!inJobScope(job, user, groupIds)) return false;
   if (mapEntry === null) return !isUnmatchableCustomer(job, user);
@@ -69,13 +83,28 @@ export function needsCurrent(input: Omit<PlanInput, "current">): boolean {
   return mapEntry.hash !== hashOf(desiredFields(job, user), resolveRoles(job, groupIds));
 }
 
-/** Never modified or removed: the service's own account, protect.users, and holders of protect.roles. */
-export function isProtected(job: Job, wpUser: { id: number; roles: string[] }, selfId: number): boolean {
+/**
+ * Never modified or removed: the service's own account, protect.users, and holders of
+ * protect.roles or administrator, except through roles the service itself granted (`granted`).
+ */
+export function isProtected(
+  job: Job,
+  wpUser: { id: number; roles: string[] },
+  selfId: number,
+  granted: readonly string[] = [],
+): boolean {
+  const protectedRole = (role: string) => role === "administrator" || job.protect.roles.includes(role);
   return (
     wpUser.id === selfId ||
     job.protect.users.includes(wpUser.id) ||
-    wpUser.roles.some((role) => job.protect.roles.includes(role))
+    wpUser.roles.some((role) => protectedRole(role) && !granted.includes(role))
   );
+}
+
+/** What the service has granted once `written` replaced `current`: it keeps none of the account's own roles. */
+export function grantedAfter(current: readonly string[], written: readonly string[], granted: readonly string[]) {
+  const own = current.filter((role) => !granted.includes(role));
+  return written.filter((role) => !own.includes(role));
 }
 
 /** Desired fields whose value differs from the current one, as [old, new]; e-mail compared case-insensitively. */
@@ -114,6 +143,7 @@ export function planUser(input: PlanInput): UserPlan {
 
 function decide(input: PlanInput): UserPlan {
   const { job, user, groupIds, mapEntry, current, selfId } = input;
+  const granted = mapEntry?.granted ?? [];
   const desired = desiredFields(job, user);
   const resolved = resolveRoles(job, groupIds);
   const base = {
@@ -123,6 +153,8 @@ function decide(input: PlanInput): UserPlan {
     hash: hashOf(desired, resolved),
     email: desired.email ?? (typeof user.mail === "string" ? user.mail : null),
     displayName: typeof user.displayName === "string" ? user.displayName : null,
+    granted,
+    refusal: null,
   };
   const nothing: WpWrite = { fields: {} };
   const skip = (reason: string, wpUserId: number | null): UserPlan => ({
@@ -151,7 +183,11 @@ function decide(input: PlanInput): UserPlan {
 
   if (current === null) return planCreate(job, user, base, mapEntry !== null);
 
-  if (isProtected(job, current, selfId)) return skip("protected", current.id);
+  if (isProtected(job, current, selfId, granted)) return skip("protected", current.id);
+  if (mapEntry === null && input.matchedBy !== null) {
+    const refusal = adoptionRefusal(job, user, current, input.matchedBy, input.grantable);
+    if (refusal) return { ...skip("not adopted", current.id), refusal };
+  }
 
   const diff = diffFields(currentFields(job, current), desired);
   const fields = Object.fromEntries(Object.keys(diff).map((field) => [field, desired[field]!]));
@@ -166,6 +202,7 @@ function decide(input: PlanInput): UserPlan {
       username: current.username,
       write: { fields, roles },
       roles,
+      granted: grantedAfter(current.roles, roles, granted),
       diff: { ...diff, roles: [current.roles, roles] },
       reason: null,
     };
@@ -194,12 +231,16 @@ function decide(input: PlanInput): UserPlan {
     username: current.username,
     write,
     roles: roles ?? resolved,
+    granted: roles === undefined ? granted : grantedAfter(current.roles, roles, granted),
     diff,
     reason: null,
   };
 }
 
-type PlanBase = Pick<UserPlan, "entraId" | "desired" | "roles" | "hash" | "email" | "displayName">;
+type PlanBase = Pick<
+  UserPlan,
+  "entraId" | "desired" | "roles" | "hash" | "email" | "displayName" | "granted" | "refusal"
+>;
 
 function planCreate(job: Job, user: GraphUser, base: PlanBase, wasMapped: boolean): UserPlan {
   const skip = (reason: string): UserPlan => ({
@@ -226,6 +267,7 @@ function planCreate(job: Job, user: GraphUser, base: PlanBase, wasMapped: boolea
     username: usernameCandidate(job, user),
     write: { fields: { ...base.desired }, roles },
     roles,
+    granted: roles,
     diff,
     reason: wasMapped ? "mapped WordPress user no longer exists" : null,
   };

@@ -4,35 +4,10 @@
  * user passes when every clause of at least one filter is true. They are applied after the Graph
  * query, to the users it returns; a mapped user who stops passing is treated as missing.
  */
-import type { GraphUser } from "../sync/ports";
 import { graphPath, readAttribute } from "./expression";
-import type { Job } from "./job";
+import { type Job, SCOPING_OPERATORS, type ScopingClause, type ScopingOperator } from "./job";
 import { inScope } from "./roles";
-
-export const SCOPING_OPERATORS = [
-  "EQUALS",
-  "NOT_EQUALS",
-  "IS_TRUE",
-  "IS_FALSE",
-  "IS_NULL",
-  "IS_NOT_NULL",
-  "REGEX_MATCH",
-  "NOT_REGEX_MATCH",
-  "GREATER_THAN",
-  "GREATER_THAN_OR_EQUALS",
-  "LESS_THAN",
-  "LESS_THAN_OR_EQUALS",
-  "INCLUDES",
-  "EXCLUDES",
-] as const;
-export type ScopingOperator = (typeof SCOPING_OPERATORS)[number];
-
-export interface ScopingClause {
-  attribute: string;
-  operator: ScopingOperator;
-  /** null for the operators that take none (IS TRUE, IS NULL, ...). */
-  value: string | null;
-}
+import type { GraphUser } from "./users";
 
 /** The operators that compare with no value. */
 export const UNARY_OPERATORS: ReadonlySet<ScopingOperator> = new Set(["IS_TRUE", "IS_FALSE", "IS_NULL", "IS_NOT_NULL"]);

@@ -4,12 +4,12 @@
  * so a candidate is reduced here to what WordPress keeps, and lower-cased: WordPress compares
  * logins case-insensitively (existing_user_login for `ALICE` vs `alice`), so case carries nothing.
  */
-import type { GraphUser } from "../sync/ports";
 import { customerLogin, isCustomerJob } from "./customer";
 import { evaluateExpression } from "./expression";
 import { toText } from "./expression-functions";
 import type { Job, UsernameRule } from "./job";
 import { compiledMapping } from "./mapping";
+import type { GraphUser } from "./users";
 
 /** wp_insert_user refuses longer logins (user_login_too_long, HTTP 500). */
 export const MAX_LOGIN_LENGTH = 60;

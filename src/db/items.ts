@@ -3,24 +3,22 @@
  * here returns the rows it changed so the caller can add exactly those to the counters in the same
  * transaction (countsOf): a replayed user is ignored by the unique (run_id, entra_id) index.
  */
-import type { ItemAction, ItemQuery, RunCounts, RunItem, RunMode } from "../sync/service";
+import {
+  COUNTER_OF,
+  type ItemAction,
+  type ItemQuery,
+  type ItemStatus,
+  type RunCounts,
+  type RunItem,
+  type RunMode,
+  zeroCounts,
+} from "../core/runs";
 import type { Queryable } from "./pool";
-import { zeroCounts } from "./runs";
 
-export type ItemStatus = RunItem["status"];
 export type ItemPhase = "listing" | "removal";
 
-export interface ItemInput {
-  entraId: string;
-  wpUserId: number | null;
-  action: ItemAction;
-  status: ItemStatus;
-  diff: Record<string, [unknown, unknown]>;
-  email: string | null;
-  displayName: string | null;
-  reason: string | null;
-  error: string | null;
-}
+/** An item as a step writes it: the row gets its id and created_at from the database. */
+export type ItemInput = Omit<RunItem, "id" | "createdAt">;
 
 interface DbItem {
   id: string;
@@ -39,16 +37,6 @@ interface DbItem {
 }
 
 type Counted = Pick<DbItem, "action" | "status" | "phase">;
-
-const COUNTER_OF: Record<ItemAction, keyof RunCounts> = {
-  create: "created",
-  update: "updated",
-  unchanged: "unchanged",
-  reactivate: "reactivated",
-  deactivate: "deactivated",
-  delete: "deleted",
-  skip: "skipped",
-};
 
 /**
  * The counters' definition: seen = listing items; failed = failed items; every other applied

@@ -5,6 +5,7 @@
  */
 import type { Queryable } from "./pool";
 import { pruneBuckets } from "./rate-limits";
+import { TERMINAL_SQL } from "./states";
 
 /** Runs deleted per statement: one run of a big tenant holds ~100k items, so keep statements short. */
 const BATCH = 20;
@@ -20,7 +21,7 @@ export async function pruneHistory(db: Queryable, olderThanDays: number): Promis
     const { rows } = await db.query<{ runs: number; items: number }>(
       `with doomed as (
          select id from runs
-         where state in ('completed', 'failed', 'cancelled')
+         where state in (${TERMINAL_SQL})
            and coalesce(finished_at, created_at) < now() - make_interval(days => $1::int)
          order by coalesce(finished_at, created_at)
          limit $2::int

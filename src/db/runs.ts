@@ -3,8 +3,18 @@
  * (`locked_by = $owner`) for a step's outcome, the state guard for cancel/approve. Zero rows back
  * means the guard did not hold; callers say so rather than guess.
  */
-import type { RunCounts, RunMode, RunState, RunSummary, RunTrigger } from "../sync/service";
+
+import {
+  COUNTERS,
+  type RunCounts,
+  type RunMode,
+  type RunState,
+  type RunSummary,
+  type RunTrigger,
+  zeroCounts,
+} from "../core/runs";
 import type { Queryable } from "./pool";
+import { ACTIVE_SQL, STEPPABLE_SQL } from "./states";
 
 interface DbRun {
   id: string;
@@ -64,32 +74,6 @@ export interface Run {
   startedAt: Date | null;
   finishedAt: Date | null;
   progressedAt: Date;
-}
-
-export const COUNTERS = [
-  "seen",
-  "created",
-  "updated",
-  "unchanged",
-  "reactivated",
-  "deactivated",
-  "deleted",
-  "skipped",
-  "failed",
-] as const satisfies ReadonlyArray<keyof RunCounts>;
-
-export function zeroCounts(): RunCounts {
-  return {
-    seen: 0,
-    created: 0,
-    updated: 0,
-    unchanged: 0,
-    reactivated: 0,
-    deactivated: 0,
-    deleted: 0,
-    skipped: 0,
-    failed: 0,
-  };
 }
 
 function toRun(row: DbRun): Run {
@@ -161,7 +145,7 @@ export async function insertRun(
   const { rows } = await db.query<DbRun>(
     `insert into runs (job_id, trigger, dry_run, mode, phase, cursor)
      values ($1::text, $2::text, $3::boolean, $4::text, $5::text, $6::text)
-     on conflict (job_id) where state in ('queued', 'listing', 'reconciling', 'awaiting_approval') do nothing
+     on conflict (job_id) where state in (${ACTIVE_SQL}) do nothing
      returning *`,
     [run.jobId, run.trigger, run.dryRun, run.mode, run.phase, run.cursor],
   );
@@ -177,7 +161,7 @@ export async function findRun(db: Queryable, id: string): Promise<Run | null> {
 export async function findActiveRun(db: Queryable, jobId: string): Promise<Run | null> {
   const { rows } = await db.query<DbRun>(
     `select * from runs where job_id = $1::text
-       and state in ('queued', 'listing', 'reconciling', 'awaiting_approval')`,
+       and state in (${ACTIVE_SQL})`,
     [jobId],
   );
   return rows[0] ? toRun(rows[0]) : null;
@@ -214,7 +198,7 @@ export async function claimLease(
        started_at = coalesce(r.started_at, now())
      from (select id, locked_by from runs where id = $1::uuid) as before
      where r.id = before.id
-       and r.state in ('queued', 'listing', 'reconciling')
+       and r.state in (${STEPPABLE_SQL})
        and (r.locked_by is null or r.locked_until < now())
      returning r.*, before.locked_by as previous_owner`,
     [id, owner, leaseMs],
@@ -314,7 +298,7 @@ export async function recordStepFailure(
 export async function cancelRun(db: Queryable, id: string): Promise<Run | null> {
   const { rows } = await db.query<DbRun>(
     `update runs set state = 'cancelled', finished_at = now(), locked_by = null, locked_until = null
-     where id = $1::uuid and state in ('queued', 'listing', 'reconciling', 'awaiting_approval')
+     where id = $1::uuid and state in (${ACTIVE_SQL})
      returning *`,
     [id],
   );

@@ -9,6 +9,7 @@ interface DbMapEntry {
   state: "active" | "deactivated";
   fields: Record<string, string>;
   roles: string[] | null;
+  granted_roles: string[];
 }
 
 export interface MapWrite extends MapEntry {
@@ -21,7 +22,7 @@ export async function mapEntriesFor(db: Queryable, jobId: string, entraIds: stri
   const result = new Map<string, MapEntry>();
   if (entraIds.length === 0) return result;
   const { rows } = await db.query<DbMapEntry>(
-    `select entra_id, wp_user_id, hash, state, fields, roles from user_map
+    `select entra_id, wp_user_id, hash, state, fields, roles, granted_roles from user_map
      where job_id = $1::text and entra_id = any($2::text[])`,
     [jobId, entraIds],
   );
@@ -32,12 +33,12 @@ export async function mapEntriesFor(db: Queryable, jobId: string, entraIds: stri
       state: row.state,
       fields: row.fields,
       roles: row.roles,
+      granted: row.granted_roles,
     });
   }
   return result;
 }
 
-/** One multi-row upsert for a page. */
 /** The Entra user a WordPress user is synced from in this job, or null when none is. */
 export async function mapOwnerOf(db: Queryable, jobId: string, wpUserId: number): Promise<string | null> {
   const { rows } = await db.query<{ entra_id: string }>(
@@ -47,25 +48,20 @@ export async function mapOwnerOf(db: Queryable, jobId: string, wpUserId: number)
   return rows[0]?.entra_id ?? null;
 }
 
-export async function upsertMapEntries(
-  db: Queryable,
-  jobId: string,
-  /** The run that saw them; null for a user synced on demand. */
-  runId: string | null,
-  entries: MapWrite[],
-): Promise<void> {
+/** One multi-row upsert for a page. */
+export async function upsertMapEntries(db: Queryable, jobId: string, entries: MapWrite[]): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
-    `insert into user_map (job_id, entra_id, wp_user_id, hash, state, email, fields, roles, last_seen_run)
-     select $1::text, e.entra_id, e.wp_user_id, e.hash, e.state, e.email, e.fields, e.roles, $2::uuid
-     from jsonb_to_recordset($3::jsonb)
-       as e (entra_id text, wp_user_id int, hash text, state text, email text, fields jsonb, roles jsonb)
+    `insert into user_map (job_id, entra_id, wp_user_id, hash, state, email, fields, roles, granted_roles)
+     select $1::text, e.entra_id, e.wp_user_id, e.hash, e.state, e.email, e.fields, e.roles, e.granted_roles
+     from jsonb_to_recordset($2::jsonb)
+       as e (entra_id text, wp_user_id int, hash text, state text, email text, fields jsonb, roles jsonb,
+             granted_roles jsonb)
      on conflict (job_id, entra_id) do update set
        wp_user_id = excluded.wp_user_id, hash = excluded.hash, state = excluded.state, email = excluded.email,
-       fields = excluded.fields, roles = excluded.roles, last_seen_run = excluded.last_seen_run, updated_at = now()`,
+       fields = excluded.fields, roles = excluded.roles, granted_roles = excluded.granted_roles, updated_at = now()`,
     [
       jobId,
-      runId,
       JSON.stringify(
         entries.map((e) => ({
           entra_id: e.entraId,
@@ -75,16 +71,18 @@ export async function upsertMapEntries(
           email: e.email,
           fields: e.fields,
           roles: e.roles ?? null,
+          granted_roles: e.granted,
         })),
       ),
     ],
   );
 }
 
+/** Deactivation takes every role away, the granted ones included. */
 export async function markDeactivated(db: Queryable, jobId: string, entraIds: string[]): Promise<void> {
   if (entraIds.length === 0) return;
   await db.query(
-    `update user_map set state = 'deactivated', updated_at = now()
+    `update user_map set state = 'deactivated', granted_roles = '[]'::jsonb, updated_at = now()
      where job_id = $1::text and entra_id = any($2::text[])`,
     [jobId, entraIds],
   );

@@ -5,7 +5,8 @@
 import { type Client, ResponseType } from "@microsoft/microsoft-graph-client";
 import { UpstreamError } from "../core/errors";
 import { PHOTO_SIZE } from "../core/photo";
-import type { Budget, Directory, GraphUser, Subscriptions, UsersPage, UsersQuery } from "../sync/ports";
+import type { GraphUser } from "../core/users";
+import type { Budget, Directory, Subscriptions, UsersPage, UsersQuery } from "../sync/ports";
 import { makeGraphClient } from "./client";
 import { makeCredential } from "./credential";
 import type { GraphDirectoryOptions } from "./options";

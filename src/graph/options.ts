@@ -6,8 +6,6 @@ export interface GraphMetrics {
   onRequest?(event: { method: string; status: number; ms: number; code: string | null }): void;
   /** Time about to be spent waiting before a retry because Graph throttled (429/503/504). */
   onThrottle?(waitMs: number): void;
-  /** A call that failed for good, with the kind the engine sees. */
-  onError?(event: { kind: string; status: number | null; code: string | null }): void;
 }
 
 /** Plain options; src/config maps AZURE_* and GRAPH_BASE_URL onto them (this module never reads env). */

@@ -5,7 +5,6 @@
  * once so the engine can commit what it has and try again next step.
  */
 import { GraphError } from "@microsoft/microsoft-graph-client";
-import { UpstreamError } from "../core/errors";
 import type { Budget } from "../sync/ports";
 import { CredentialFailure } from "./credential";
 import { failureOf, type GraphFailure, toUpstreamError } from "./errors";
@@ -34,17 +33,16 @@ export async function withRetries<T>(
     try {
       return await call();
     } catch (error) {
-      if (error instanceof CredentialFailure) throw report(policy, error.upstream);
-      if (error instanceof UpstreamError) throw report(policy, error);
+      if (error instanceof CredentialFailure) throw error.upstream;
       if (!(error instanceof GraphError)) throw error;
       failure = failureOf(error);
     }
     const throttled = failure.status !== null && THROTTLE_STATUSES.has(failure.status);
     const retryable = throttled || failure.status === null || failure.status >= 500;
-    if (!retryable) throw report(policy, toUpstreamError(what, failure));
+    if (!retryable) throw toUpstreamError(what, failure);
     const kind = failure.status === 429 ? "throttled" : "transient";
     if (attempt >= policy.maxRetries) {
-      throw report(policy, toUpstreamError(what, failure, kind, `gave up after ${attempt + 1} attempts`));
+      throw toUpstreamError(what, failure, kind, `gave up after ${attempt + 1} attempts`);
     }
     const wait =
       failure.retryAfterMs !== null
@@ -53,7 +51,7 @@ export async function withRetries<T>(
     if (Date.now() + wait > budget.deadline) {
       const left = Math.max(0, budget.deadline - Date.now());
       const reason = `retrying would wait ${wait} ms but the step has ${left} ms left`;
-      throw report(policy, toUpstreamError(what, failure, kind, reason));
+      throw toUpstreamError(what, failure, kind, reason);
     }
     if (throttled) policy.metrics.onThrottle?.(wait);
     await sleep(wait);
@@ -64,13 +62,4 @@ export async function withRetries<T>(
 function backoff(attempt: number, baseMs: number, maxMs: number): number {
   const ceiling = Math.min(maxMs, baseMs * 2 ** attempt);
   return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-}
-
-function report(policy: RetryPolicy, error: UpstreamError): UpstreamError {
-  policy.metrics.onError?.({
-    kind: error.kind,
-    status: error.details.status ?? null,
-    code: error.details.code ?? null,
-  });
-  return error;
 }

@@ -1,45 +1,20 @@
 /**
  * Builds the Fastify app from its dependencies; never listens (main.ts owns the process).
- * Route modules register themselves from src/http/routes/*.
+ * Route modules register themselves from src/http/routes/*, given the dependencies of deps.ts.
  */
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from "fastify";
-import type { ServiceSecrets } from "../bootstrap";
-import type { Config } from "../config";
-import type { Database } from "../db/pool";
-import type { LinkCutoffs } from "../links/revocations";
-import type { Logger } from "../logger";
-import { type Metrics, registerMetricsRoute } from "../observe/metrics";
-import { readNotificationsView, registerStatusRoutes } from "../observe/status-page";
-import type { Watchdog } from "../observe/watchdog";
-import type { RefusalReason } from "../sync/notification-inbox";
-import type { ProvisionService } from "../sync/provision";
-import type { SyncService } from "../sync/service";
 import { type BearerSecret, makeAccess, requireBearer } from "./auth";
+import type { AppDeps } from "./deps";
 import { registerOpenApi } from "./openapi";
 import { registerProblemHandlers, sendProblem } from "./problem";
 import { registerAdminRoutes } from "./routes/admin";
 import { registerDocsRoutes } from "./routes/docs";
 import { registerHealthRoutes } from "./routes/health";
+import { registerMetricsRoute } from "./routes/metrics";
 import { registerNotificationRoutes } from "./routes/notifications";
+import { readNotificationsView, registerStatusRoutes } from "./routes/status";
 import { registerTriggerRoutes } from "./routes/triggers";
-
-export interface AppDeps {
-  config: Config;
-  logger: Logger;
-  db: Database;
-  secrets: ServiceSecrets;
-  sync: SyncService;
-  linkCutoffs: LinkCutoffs;
-  /** Serves GET /metrics when given. */
-  metrics?: Pick<Metrics, "registry">;
-  /** Its stalled-run warnings are shown on /status. */
-  watchdog?: Pick<Watchdog, "warnings">;
-  /** Told when the notification endpoint stored notifications (to apply them now) or refused one. */
-  notifications?: { onStored(): void; onRefused(reason: RefusalReason): void };
-  /** Syncs one user on demand (POST /v1/jobs/{job}/users/{entraId}/sync); 501 without it. */
-  provision?: Pick<ProvisionService, "syncUser">;
-}
 
 export interface BuildOptions {
   /** Sees every route as it is registered (the OpenAPI test uses it). */

@@ -2,16 +2,10 @@
  * /docs: openapi.yaml rendered on the server as one self-contained HTML page (no scripts, no
  * CDN: many of the networks this runs on have no internet access).
  */
+import { escapeHtml } from "./html";
 
 type Json = Record<string, unknown>;
 const METHODS = ["get", "head", "post", "put", "patch", "delete"] as const;
-
-const html = (value: unknown) =>
-  String(value ?? "")
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;");
 
 const asObject = (value: unknown): Json => (value && typeof value === "object" ? (value as Json) : {});
 
@@ -24,14 +18,14 @@ function refName(schema: unknown): string | null {
 function typeOf(schema: unknown): string {
   const s = asObject(schema);
   const ref = refName(s);
-  if (ref) return `<a href="#schema-${html(ref)}">${html(ref)}</a>`;
-  if (Array.isArray(s.enum)) return s.enum.map((v) => html(JSON.stringify(v))).join(" | ");
+  if (ref) return `<a href="#schema-${escapeHtml(ref)}">${escapeHtml(ref)}</a>`;
+  if (Array.isArray(s.enum)) return s.enum.map((v) => escapeHtml(JSON.stringify(v))).join(" | ");
   for (const key of ["oneOf", "anyOf"]) {
     if (Array.isArray(s[key])) return (s[key] as unknown[]).map(typeOf).join(" | ");
   }
   const type = Array.isArray(s.type) ? s.type.join(" | ") : String(s.type ?? "any");
   if (type === "array") return `array of ${typeOf(s.items)}`;
-  return html(s.format ? `${type} (${s.format})` : type);
+  return escapeHtml(s.format ? `${type} (${s.format})` : type);
 }
 
 function resolve(spec: Json, value: unknown): Json {
@@ -47,21 +41,21 @@ function operationHtml(spec: Json, path: string, method: string, op: Json): stri
   const rows = params
     .map(
       (p) =>
-        `<tr><td><code>${html(p.name)}</code></td><td>${html(p.in)}</td><td>${p.required ? "yes" : ""}</td>` +
-        `<td>${typeOf(p.schema)}</td><td>${html(p.description)}</td></tr>`,
+        `<tr><td><code>${escapeHtml(p.name)}</code></td><td>${escapeHtml(p.in)}</td><td>${p.required ? "yes" : ""}</td>` +
+        `<td>${typeOf(p.schema)}</td><td>${escapeHtml(p.description)}</td></tr>`,
     )
     .join("");
   const body = asObject(op.requestBody);
   const bodyTypes = Object.entries(asObject(body.content))
-    .map(([type, media]) => `<code>${html(type)}</code>: ${typeOf(asObject(media).schema)}`)
+    .map(([type, media]) => `<code>${escapeHtml(type)}</code>: ${typeOf(asObject(media).schema)}`)
     .join("<br>");
   const responses = Object.entries(asObject(op.responses))
     .map(([code, response]) => {
       const r = resolve(spec, response);
       const types = Object.entries(asObject(r.content))
-        .map(([type, media]) => `<code>${html(type)}</code> ${typeOf(asObject(media).schema)}`)
+        .map(([type, media]) => `<code>${escapeHtml(type)}</code> ${typeOf(asObject(media).schema)}`)
         .join(", ");
-      return `<tr><td><b>${html(code)}</b></td><td>${html(r.description)}</td><td>${types}</td></tr>`;
+      return `<tr><td><b>${escapeHtml(code)}</b></td><td>${escapeHtml(r.description)}</td><td>${types}</td></tr>`;
     })
     .join("");
   const security = Array.isArray(op.security) ? op.security : spec.security;
@@ -69,10 +63,10 @@ function operationHtml(spec: Json, path: string, method: string, op: Json): stri
     (Array.isArray(security) &&
       security.map((entry) => Object.keys(asObject(entry)).join(" + ") || "none").join(" or ")) ||
     "none";
-  return `<section class="op" id="${html(`${method}-${path}`)}">
-<h3><span class="method ${method}">${method.toUpperCase()}</span> <code>${html(path)}</code></h3>
-<p><b>${html(op.summary)}</b></p>${op.description ? `<p>${html(op.description)}</p>` : ""}
-<p class="auth">Authentication: ${html(auth)}</p>
+  return `<section class="op" id="${escapeHtml(`${method}-${path}`)}">
+<h3><span class="method ${method}">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code></h3>
+<p><b>${escapeHtml(op.summary)}</b></p>${op.description ? `<p>${escapeHtml(op.description)}</p>` : ""}
+<p class="auth">Authentication: ${escapeHtml(auth)}</p>
 ${rows ? `<table><tr><th>Parameter</th><th>In</th><th>Required</th><th>Type</th><th>Description</th></tr>${rows}</table>` : ""}
 ${bodyTypes ? `<p>Request body${body.required ? "" : " (optional)"}: ${bodyTypes}</p>` : ""}
 <table><tr><th>Status</th><th>Meaning</th><th>Body</th></tr>${responses}</table>
@@ -84,10 +78,10 @@ function schemaHtml(name: string, schema: Json): string {
   const rows = Object.entries(asObject(schema.properties))
     .map(([prop, value]) => {
       const p = asObject(value);
-      return `<tr><td><code>${html(prop)}</code>${required.has(prop) ? "" : "?"}</td><td>${typeOf(p)}</td><td>${html(p.description)}</td></tr>`;
+      return `<tr><td><code>${escapeHtml(prop)}</code>${required.has(prop) ? "" : "?"}</td><td>${typeOf(p)}</td><td>${escapeHtml(p.description)}</td></tr>`;
     })
     .join("");
-  return `<section id="schema-${html(name)}"><h3>${html(name)}</h3>${schema.description ? `<p>${html(schema.description)}</p>` : ""}
+  return `<section id="schema-${escapeHtml(name)}"><h3>${escapeHtml(name)}</h3>${schema.description ? `<p>${escapeHtml(schema.description)}</p>` : ""}
 ${rows ? `<table><tr><th>Field</th><th>Type</th><th>Description</th></tr>${rows}</table>` : `<p>${typeOf(schema)}</p>`}</section>`;
 }
 
@@ -101,7 +95,7 @@ export function renderDocsPage(spec: Json): string {
       if (Object.keys(op).length === 0) continue;
       operations.push(operationHtml(spec, path, method, op));
       index.push(
-        `<li><a href="#${html(`${method}-${path}`)}"><span class="method ${method}">${method.toUpperCase()}</span> <code>${html(path)}</code></a> ${html(op.summary)}</li>`,
+        `<li><a href="#${escapeHtml(`${method}-${path}`)}"><span class="method ${method}">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code></a> ${escapeHtml(op.summary)}</li>`,
       );
     }
   }
@@ -109,11 +103,11 @@ export function renderDocsPage(spec: Json): string {
     schemaHtml(name, asObject(schema)),
   );
   const schemes = Object.entries(asObject(asObject(spec.components).securitySchemes))
-    .map(([name, scheme]) => `<li><code>${html(name)}</code>: ${html(asObject(scheme).description)}</li>`)
+    .map(([name, scheme]) => `<li><code>${escapeHtml(name)}</code>: ${escapeHtml(asObject(scheme).description)}</li>`)
     .join("\n");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${html(info.title)} API</title>
+<title>${escapeHtml(info.title)} API</title>
 <style>
 body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}
 code{font:13px ui-monospace,monospace}table{border-collapse:collapse;margin:.5rem 0;width:100%}
@@ -122,9 +116,9 @@ th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:
 padding:.1rem .3rem;border-radius:3px;color:#fff;background:#555;text-align:center}.get{background:#1f6feb}
 .post{background:#1a7f37}.head{background:#6e7781}.auth{color:#555}ul{padding-left:1rem}li{list-style:none}
 </style></head><body>
-<h1>${html(info.title)} <small>${html(info.version)}</small></h1>
-<p>${html(info.description)}</p>
-<p>The machine-readable description: <a href="/openapi.yaml">openapi.yaml</a> (OpenAPI ${html(spec.openapi)}).</p>
+<h1>${escapeHtml(info.title)} <small>${escapeHtml(info.version)}</small></h1>
+<p>${escapeHtml(info.description)}</p>
+<p>The machine-readable description: <a href="/openapi.yaml">openapi.yaml</a> (OpenAPI ${escapeHtml(spec.openapi)}).</p>
 <h2>Authentication</h2><ul>${schemes}</ul>
 <h2>Endpoints</h2><ul>${index.join("\n")}</ul>
 ${operations.join("\n")}

@@ -5,8 +5,9 @@
  * run, an item or a job reaches the API only once it is added here.
  */
 import { type TSchema, Type } from "@sinclair/typebox";
-import { SCOPING_OPERATORS } from "../core/scoping";
-import { ITEM_ACTIONS, JobId, Nullable, ref, StringEnum } from "./schemas";
+import { SCOPING_OPERATORS } from "../core/job";
+import { ITEM_ACTIONS, ITEM_STATUSES, RUN_MODES, RUN_STATES, RUN_TRIGGERS } from "../core/runs";
+import { JobId, Nullable, ref, StringEnum } from "./schemas";
 
 const Count = Type.Integer({ minimum: 0 });
 const DateTime = Type.String({ format: "date-time" });
@@ -34,10 +35,10 @@ export const RunSummary = Type.Object(
   {
     id: Type.String({ format: "uuid" }),
     job: Type.String(),
-    state: StringEnum(["queued", "listing", "reconciling", "awaiting_approval", "completed", "failed", "cancelled"]),
-    trigger: StringEnum(["manual", "link", "schedule", "cli", "notification"]),
+    state: StringEnum(RUN_STATES),
+    trigger: StringEnum(RUN_TRIGGERS),
     dryRun: Type.Boolean(),
-    mode: StringEnum(["full", "delta", "notification"]),
+    mode: StringEnum(RUN_MODES),
     step: Type.Integer(),
     counts: ref(RunCounts),
     totalEstimate: Nullable(Type.Integer({ description: "Users expected in total when Graph said so." })),
@@ -56,7 +57,7 @@ export const RunItem = Type.Object(
     entraId: Type.String(),
     wpUserId: Nullable(Type.Integer()),
     action: StringEnum(ITEM_ACTIONS),
-    status: StringEnum(["ok", "failed", "planned", "pending"]),
+    status: StringEnum(ITEM_STATUSES),
     diff: Diff,
     email: Nullable(Type.String()),
     displayName: Nullable(Type.String()),
@@ -148,7 +149,14 @@ export const Job = Type.Object(
           'Near-real-time: Microsoft Graph change notifications applied as runs of kind "notification" (needs an https PUBLIC_URL).',
       }),
     }),
-    match: Type.Array(StringEnum(["entraId", "email", "username"])),
+    match: Type.Object(
+      {
+        by: Type.Array(StringEnum(["entraId", "email", "username"])),
+        emailDomains: Type.Array(Type.String(), { description: "Adoption by e-mail only within these (empty: any)." }),
+        adoptGuests: Type.Boolean({ description: "Adopt existing accounts for guests by e-mail or user name too." }),
+      },
+      { description: "How an Entra user finds an existing WordPress account, and when that account may be adopted." },
+    ),
     username: Type.String({
       description:
         'A rule ("upn", "upnPrefix", "email") or an expression in Entra\'s syntax (SelectUniqueValue allowed).',
@@ -160,6 +168,7 @@ export const Job = Type.Object(
       mode: StringEnum(["replace", "add", "skip"]),
       default: Type.String(),
       groups: Type.Array(Type.Object({ group: Type.String(), role: Type.String() })),
+      allowPrivileged: Type.Boolean({ description: "The job may grant roles that manage users or the site." }),
     }),
     actions: Type.Object({
       create: Type.Boolean(),

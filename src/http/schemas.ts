@@ -51,8 +51,6 @@ export const NoQuery = Type.Object({}, { additionalProperties: false });
 /** For POST routes that take no body: absent or `{}`. */
 export const EmptyBody = Type.Object({}, { additionalProperties: false });
 
-export const ITEM_ACTIONS = ["create", "update", "unchanged", "reactivate", "deactivate", "delete", "skip"] as const;
-
 /** A JSON answer with its description. */
 export function json<T extends TSchema>(description: string, schema: T) {
   return { description, content: { "application/json": { schema } } };

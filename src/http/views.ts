@@ -3,7 +3,7 @@
  * a link holder sees a run's progress and nothing more.
  */
 import type { Job } from "../core/job";
-import type { RunSummary } from "../sync/service";
+import type { RunSummary } from "../core/runs";
 
 /**
  * Keeps only the webhook's origin. Masking the query and userinfo is not enough: Slack and

@@ -10,9 +10,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from "jose";
-import type { SigningKey } from "../config";
 import { AppError } from "../core/errors";
 import type { LinkCutoff } from "../core/job";
+
+/** One of LINK_SIGNING_KEYS: the first signs, all verify (src/config.ts reads them). */
+export interface SigningKey {
+  kid: string;
+  secret: string;
+}
 
 export type LinkAction = "start" | "continue";
 export const LINK_ACTIONS: readonly LinkAction[] = ["start", "continue"];

@@ -1,7 +1,6 @@
-import type { SigningKey } from "../config";
 import { parseExpiresIn } from "./expiry";
 import type { LinkCutoffs } from "./revocations";
-import { type LinkAction, signLink } from "./tokens";
+import { type LinkAction, type SigningKey, signLink } from "./tokens";
 
 export interface JobLinks {
   start: string;

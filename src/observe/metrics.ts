@@ -8,40 +8,24 @@
  * (src/graph/options.ts GraphMetrics, src/wordpress/client.ts WordPressMetrics), and the hooks
  * below satisfy both structurally.
  */
-import type { FastifyInstance, FastifySchema, onRequestAsyncHookHandler } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { COUNTER_OF, ITEM_ACTIONS, RUN_STATES, type RunState } from "../core/runs";
 import { type NotificationStats, notificationStats } from "../db/notifications";
 import type { Queryable } from "../db/pool";
 import { listSubscriptions, type Subscription } from "../db/subscriptions";
-import { problems, text } from "../http/schemas";
-import type { RunState, SyncService } from "../sync/service";
+import type { SyncService } from "../sync/service";
 
 export const METRIC_PREFIX = "entra_wp_sync_";
 
-const RUN_STATES: readonly string[] = [
-  "queued",
-  "listing",
-  "reconciling",
-  "awaiting_approval",
-  "completed",
-  "failed",
-  "cancelled",
-];
+const KNOWN_STATES: ReadonlySet<string> = new Set(RUN_STATES);
 /** Item actions (RunItem.action) plus the RunCounts spellings, so either vocabulary can be recorded. */
 const ACTIONS: Record<string, string> = {
-  create: "create",
-  created: "create",
-  update: "update",
-  updated: "update",
-  unchanged: "unchanged",
-  reactivate: "reactivate",
-  reactivated: "reactivate",
-  deactivate: "deactivate",
-  deactivated: "deactivate",
-  delete: "delete",
-  deleted: "delete",
-  skip: "skip",
-  skipped: "skip",
+  ...Object.fromEntries(
+    ITEM_ACTIONS.flatMap((action) => [
+      [action, action],
+      [COUNTER_OF[action], action],
+    ]),
+  ),
   fail: "failed",
   failed: "failed",
 };
@@ -294,7 +278,7 @@ export function makeMetrics(): Metrics {
       observeRequest: (method, status, ms) => recordWordPress({ method, status, ms }),
     },
     recordRunFinished(job, state) {
-      runs.inc({ job, state: bounded(state, (s) => RUN_STATES.includes(s)) });
+      runs.inc({ job, state: bounded(state, (s) => KNOWN_STATES.has(s)) });
     },
     recordItems(job, countsByAction) {
       for (const [key, count] of Object.entries(countsByAction)) {
@@ -321,30 +305,4 @@ export function makeMetrics(): Metrics {
       notificationsDb = db;
     },
   };
-}
-
-const METRICS_SCHEMA: FastifySchema = {
-  tags: ["open"],
-  summary: "Prometheus metrics",
-  description:
-    "Open unless METRICS_TOKEN is set; then it needs Authorization Bearer METRICS_TOKEN, and a missing or wrong token counts against the failed-authentication budget.",
-  security: [{}, { metricsToken: [] }],
-  response: { 200: text("The Prometheus text exposition.", "text/plain"), ...problems(401, 429) },
-};
-
-/** GET /metrics in the Prometheus text format (open, as DESIGN.md says; it carries no secrets). */
-/** GET /metrics; behind `authorize` (METRICS_TOKEN) when given, else open. */
-export function registerMetricsRoute(
-  app: FastifyInstance,
-  metrics: Pick<Metrics, "registry">,
-  authorize?: onRequestAsyncHookHandler,
-): void {
-  app.get(
-    "/metrics",
-    { ...(authorize ? { onRequest: authorize } : {}), schema: METRICS_SCHEMA },
-    async (_request, reply) => {
-      const body = await metrics.registry.metrics();
-      return reply.header("cache-control", "no-store").type(metrics.registry.contentType).send(body);
-    },
-  );
 }

@@ -6,8 +6,9 @@
  * each stale episode once (a run that moves again and stalls again alarms again).
  */
 import { coerceError } from "../core/errors";
+import { type RunSummary, STEPPABLE_STATES } from "../core/runs";
 import type { Logger } from "../logger";
-import type { RunSummary, SyncService } from "../sync/service";
+import type { SyncService } from "../sync/service";
 
 export interface WatchdogWarning {
   job: string;
@@ -35,9 +36,6 @@ export interface WatchdogOptions {
   now?: () => number;
 }
 
-/** Waiting for a person is not a stall: approval can take days. */
-const MOVING_STATES = new Set(["queued", "listing", "reconciling"]);
-
 export function makeWatchdog(options: WatchdogOptions): Watchdog {
   const now = options.now ?? Date.now;
   const intervalMs = options.intervalMs ?? Math.max(5_000, Math.floor(options.staleMs / 4));
@@ -48,7 +46,8 @@ export function makeWatchdog(options: WatchdogOptions): Watchdog {
   let checking: Promise<WatchdogWarning[]> | null = null;
 
   function warningFor(jobId: string, mode: string, run: RunSummary): WatchdogWarning | null {
-    if (!MOVING_STATES.has(run.state)) return null;
+    // Waiting for a person (awaiting_approval) is not a stall: approval can take days.
+    if (!STEPPABLE_STATES.includes(run.state)) return null;
     const idleMs = now() - Date.parse(run.progressedAt);
     if (!(idleMs > options.staleMs)) return null;
     const hint =

@@ -11,8 +11,8 @@
 import { randomUUID } from "node:crypto";
 import { coerceError } from "../core/errors";
 import type { Job } from "../core/job";
+import type { RunSummary } from "../core/runs";
 import type { Logger } from "../logger";
-import type { RunSummary } from "../sync/service";
 
 export type RunEventType = "run.completed" | "run.failed" | "run.awaiting_approval";
 

@@ -4,15 +4,16 @@
  * which commits a whole page in one transaction.
  */
 import { UpstreamError } from "../core/errors";
+import type { MatchKey } from "../core/job";
 import { desiredFields } from "../core/mapping";
 import { matchUser } from "../core/match";
 import { isProtected, type MapEntry, needsCurrent, type PlanInput, planUser, type UserPlan } from "../core/plan";
 import { pickUsername, usernameCandidates } from "../core/username";
+import type { GraphUser, WpUser } from "../core/users";
 import type { ItemInput } from "../db/items";
 import { type MapWrite, mapOwnerOf } from "../db/user-map";
 import { syncPhoto } from "./photos";
-import type { GraphUser, WpUser } from "./ports";
-import type { StepContext } from "./step";
+import type { StepContext } from "./step-context";
 
 export interface UserOutcome {
   item: ItemInput;
@@ -51,21 +52,29 @@ export async function syncUser(
   claims: PageClaims,
 ): Promise<UserOutcome> {
   const { job, deps } = ctx;
-  // selfId only matters once WordPress's current user is known (isProtected); an unchanged user
+  // selfId and the grants only matter once WordPress's current user is known; an unchanged user
   // needs neither, and so costs no WordPress request at all, not even GET /users/me.
-  const draft: Omit<PlanInput, "current"> = { job, user, groupIds, mapEntry, selfId: Number.NaN };
+  const input: Omit<PlanInput, "current"> = {
+    job,
+    user,
+    groupIds,
+    mapEntry,
+    selfId: Number.NaN,
+    matchedBy: null,
+    grantable: new Set(),
+  };
   let current: WpUser | null = null;
-  let selfId = Number.NaN;
-  if (needsCurrent(draft)) {
-    selfId = await deps.selfId();
+  if (needsCurrent(input)) {
+    input.grantable = await ctx.grantable();
+    input.selfId = await deps.selfId();
     if (mapEntry) current = await deps.site.getUser(mapEntry.wpUserId);
     else {
-      // The index keeps references only: read the whole user (roles, fields) when one matches.
+      // The index keeps references only: read the whole user (roles, capabilities) when one matches.
       const match = matchUser(job, user, desiredFields(job, user), await ctx.index());
-      current = match ? await deps.site.getUser(match.id) : null;
+      current = match ? await deps.site.getUser(match.account.id) : null;
+      input.matchedBy = match?.by ?? null;
     }
   }
-  const input = { ...draft, selfId };
   const plan = planUser({ ...input, current });
   try {
     if (!mapEntry && plan.wpUserId !== null) await claim(ctx, plan.entraId, { wpUserId: plan.wpUserId }, claims);
@@ -135,6 +144,7 @@ async function apply(
   claims: PageClaims,
 ): Promise<UserOutcome> {
   const { site } = ctx.deps;
+  if (plan.refusal) return { item: itemOf(plan, "failed", plan.refusal), map: null };
   if (ctx.run.dryRun) return { item: itemOf(plan, "planned"), map: null };
   switch (plan.action) {
     case "skip":
@@ -181,7 +191,8 @@ async function create(
     if (!existing) throw error;
     await claim(ctx, plan.entraId, { wpUserId: existing.id }, claims);
     ctx.log.info({ entraId: plan.entraId, wpUserId: existing.id }, "create found the user already there; adopting it");
-    const adopted = planUser({ ...input, mapEntry: null, current: existing });
+    const matchedBy = await foundBy(ctx, plan, existing);
+    const adopted = planUser({ ...input, mapEntry: null, current: existing, matchedBy });
     if (adopted.action === "create") throw error; // cannot happen with a current user; never loop
     const outcome = await apply(
       ctx,
@@ -192,6 +203,15 @@ async function create(
     );
     return outcome;
   }
+}
+
+/**
+ * Which match key an account found after "exists" answers to: the Entra id when the plugin stored
+ * this user's (a create that died after WordPress applied it), else its e-mail, else its login.
+ */
+async function foundBy(ctx: StepContext, plan: UserPlan, existing: WpUser): Promise<MatchKey> {
+  if ((await ctx.deps.site.findByEntraId(plan.entraId))?.id === existing.id) return "entraId";
+  return existing.email.toLowerCase() === plan.write.fields.email?.toLowerCase() ? "email" : "username";
 }
 
 function mapChanged(entry: MapEntry | null, plan: UserPlan): boolean {
@@ -207,6 +227,7 @@ function mapOf(plan: UserPlan, wpUserId: number): MapWrite {
     email: plan.email,
     fields: plan.desired,
     roles: plan.roles ?? null,
+    granted: plan.granted,
   };
 }
 
@@ -229,9 +250,9 @@ function itemOf(
   };
 }
 
-/** Whether a WordPress user may be touched at all (the service's own account never). */
-export async function protectedUser(ctx: StepContext, user: WpUser): Promise<boolean> {
-  return isProtected(ctx.job, user, await ctx.deps.selfId());
+/** Whether a WordPress user may be touched at all (the service's own account never); granted roles never protect. */
+export async function protectedUser(ctx: StepContext, user: WpUser, granted: readonly string[]): Promise<boolean> {
+  return isProtected(ctx.job, user, await ctx.deps.selfId(), granted);
 }
 
 /**

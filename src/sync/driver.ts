@@ -16,6 +16,7 @@
 import type { Logger } from "pino";
 import { coerceError } from "../core/errors";
 import type { Job } from "../core/job";
+import { isTerminal } from "../core/runs";
 import type { Database } from "../db/pool";
 import { fireSchedule } from "./schedule";
 import type { AdvanceResult, SyncService } from "./service";
@@ -67,7 +68,7 @@ export function startDriver(options: DriverOptions): Driver {
       last = await options.sync.advanceJob(job.id);
       if (!last.advanced) break;
       const state = last.run?.state;
-      if (state === "completed" || state === "failed" || state === "cancelled") {
+      if (state && isTerminal(state)) {
         logger.info({ job: job.id, run: last.run?.id, state, counts: last.run?.counts }, "run ended");
         break;
       }

@@ -9,17 +9,19 @@ import os from "node:os";
 import type { Logger } from "pino";
 import { ConflictError, NotFoundError } from "../core/errors";
 import type { Job } from "../core/job";
+import { isSettled, isTerminal, type RunSummary, type RunTrigger } from "../core/runs";
 import { listItems } from "../db/items";
 import { getDeltaLink, mirrorJobs } from "../db/jobs";
 import { claimPendingChanges } from "../db/notifications";
 import { type Database, withTransaction } from "../db/pool";
 import * as runs from "../db/runs";
 import { type Run, toSummary } from "../db/runs";
-import { buildUserIndex, type UserIndex } from "../wordpress/user-index";
 import { groupsToList } from "./listing";
 import type { Directory, Site } from "./ports";
-import type { AdvanceResult, RunSummary, RunTrigger, StartResult, SyncService } from "./service";
-import { makeStepContext, memoiseSelfId, runStep, type StepDeps } from "./step";
+import type { AdvanceResult, StartResult, SyncService } from "./service";
+import { runStep } from "./step";
+import { makeStepContext, memoiseSiteInfo, type StepDeps } from "./step-context";
+import { buildUserIndex, type UserIndex } from "./user-index";
 
 export interface SyncServiceDeps {
   db: Database;
@@ -116,7 +118,7 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
     logger,
     maxFailedSteps: deps.maxFailedSteps,
     applyConcurrency: deps.applyConcurrency ?? 16,
-    selfId: memoiseSelfId(deps.site),
+    ...memoiseSiteInfo(deps.site),
   };
 
   function emit<K extends keyof RunEvents>(hook: K, event: Parameters<NonNullable<RunEvents[K]>>[0]): void {
@@ -128,9 +130,7 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
   }
 
   function settled(declared: Job, run: RunSummary): void {
-    if (["completed", "failed", "cancelled", "awaiting_approval"].includes(run.state)) {
-      emit("onRunSettled", { job: declared, run });
-    }
+    if (isSettled(run.state)) emit("onRunSettled", { job: declared, run });
   }
 
   function job(id: string): Job {
@@ -318,14 +318,6 @@ function countsAdded(before: RunSummary, after: RunSummary): Partial<Record<keyo
 
 /** Why a run cannot take a step right now, or null when it can. */
 function idleReason(run: Run): string | null {
-  switch (run.state) {
-    case "completed":
-    case "failed":
-    case "cancelled":
-      return run.state;
-    case "awaiting_approval":
-      return "awaiting approval";
-    default:
-      return null;
-  }
+  if (isTerminal(run.state)) return run.state;
+  return run.state === "awaiting_approval" ? "awaiting approval" : null;
 }

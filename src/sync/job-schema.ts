@@ -24,8 +24,10 @@ import type {
   TriggerMode,
   UsernameRule,
 } from "../core/job";
+import { SCOPING_OPERATORS, type ScopingClause } from "../core/job";
 import { attributesOf } from "../core/mapping";
-import { clauseProblem, SCOPING_OPERATORS, type ScopingClause, scopingOperator } from "../core/scoping";
+import { CORE_ROLES, grantPolicy } from "../core/privileges";
+import { clauseProblem, scopingOperator } from "../core/scoping";
 
 export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   trigger: { mode: "link-start-continue", schedule: null, timezone: "UTC" },
@@ -39,10 +41,10 @@ export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
     notifications: false,
     scopingFilters: [],
   },
-  match: ["entraId", "email", "username"],
+  match: { by: ["entraId", "email", "username"], emailDomains: [], adoptGuests: false },
   username: "upn",
   fields: { first_name: "givenName", last_name: "surname", name: "displayName", email: "mail|userPrincipalName" },
-  roles: { mode: "replace", default: "subscriber", groups: [] },
+  roles: { mode: "replace", default: "subscriber", groups: [], allowPrivileged: false },
   actions: { create: true, update: true, missing: "deactivate", reassignTo: null },
   protect: { roles: ["administrator"], users: [] },
   safety: { maxDeleteFraction: 0.1, maxDeleteCount: 100 },
@@ -66,12 +68,15 @@ export const SYNC_VARIABLES = {
   SYNC_ATTRIBUTES: { path: "source.attributes", default: "" },
   SYNC_TENANT_KIND: { path: "source.tenantKind", default: "workforce" },
   SYNC_NOTIFICATIONS: { path: "source.notifications", default: "false" },
-  SYNC_MATCH: { path: "match", default: "entraId,email,username" },
+  SYNC_MATCH: { path: "match.by", default: "entraId,email,username" },
+  SYNC_MATCH_EMAIL_DOMAINS: { path: "match.emailDomains", default: "" },
+  SYNC_ADOPT_GUESTS: { path: "match.adoptGuests", default: "false" },
   SYNC_USERNAME: { path: "username", default: "upn" },
   SYNC_FIELDS: { path: "fields", default: JSON.stringify(JOB_DEFAULTS.fields) },
   SYNC_ROLE_MODE: { path: "roles.mode", default: "replace" },
   SYNC_DEFAULT_ROLE: { path: "roles.default", default: "subscriber" },
   SYNC_ROLE_GROUPS: { path: "roles.groups", default: "" },
+  SYNC_ALLOW_PRIVILEGED_ROLES: { path: "roles.allowPrivileged", default: "false" },
   SYNC_CREATE: { path: "actions.create", default: "true" },
   SYNC_UPDATE: { path: "actions.update", default: "true" },
   SYNC_MISSING: { path: "actions.missing", default: "deactivate" },
@@ -92,6 +97,7 @@ export const SYNC_ENV_DEFAULTS: Readonly<Record<SyncVariable, string>> = Object.
 
 export const JOB_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const FIELD_KEY = /^(email|first_name|last_name|name|nickname|description|url|meta\.[a-z0-9_]+)$/;
+const EMAIL_DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)+$/;
 const ATTRIBUTE = /^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$/;
 
 export interface Origin {
@@ -232,10 +238,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   if (customer) checkCustomerJob(r, job, { mode: sourceMode, filter, notifications });
   const scopingFilters = r.list(source.scopingFilters, "source.scopingFilters", [], (v, p) => scopingFilter(r, v, p));
 
-  const matchKeys: MatchKey[] = ["entraId", "email", "username"];
-  const matchDefault: MatchKey[] = customer ? ["entraId", "email"] : d.match;
-  const match = r.list(job.match, "match", matchDefault, (v, p) => r.oneOf(v, p, matchKeys, "email"));
-  if (match.length === 0) r.fail("match", `must name at least one of ${matchKeys.join(", ")}`);
+  const match = validateMatch(r, job.match, customer);
   const rules: UsernameRule[] = ["upn", "upnPrefix", "email"];
   // Customer logins never follow a rule (customer.ts): "email" records that they are not the UPN.
   const username = usernameOf(r, job.username, rules, customer ? "email" : (d.username as UsernameRule));
@@ -247,7 +250,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     if (path) r.fail(path, `reads the manager, which Graph's delta query cannot expand: use source.mode "full"`);
   }
 
-  const roles = r.section(job.roles, "roles", ["mode", "default", "groups"]);
+  const roles = r.section(job.roles, "roles", ["mode", "default", "groups", "allowPrivileged"]);
   const roleModes: RoleMode[] = ["replace", "add", "skip"];
   const roleGroups = r.list(roles.groups, "roles.groups", d.roles.groups, (v, p) => {
     const entry = r.section(v, p, ["group", "role"]);
@@ -271,12 +274,18 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   }
 
   const protect = r.section(job.protect, "protect", ["roles", "users"]);
+  if (Array.isArray(protect.roles) && protect.roles.length === 0) {
+    r.fail(
+      "protect.roles",
+      `must not be empty: administrators are always protected; leave protect.roles out, or list the roles to protect besides administrator`,
+    );
+  }
   const safety = r.section(job.safety, "safety", ["maxDeleteFraction", "maxDeleteCount"]);
   const webhook = r.nullableText(job.webhook, "webhook");
   if (webhook !== null && !isHttpUrl(webhook))
     r.fail("webhook", `must be an http:// or https:// URL (got ${show(webhook)})`);
 
-  return {
+  const validated: Job = {
     id: origin.id,
     trigger: { mode: triggerMode, schedule, timezone },
     source: { mode: sourceMode, filter, groups, pageSize, attributes, tenantKind, notifications, scopingFilters },
@@ -287,6 +296,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
       mode: r.oneOf(roles.mode, "roles.mode", roleModes, d.roles.mode),
       default: r.text(roles.default, "roles.default", d.roles.default),
       groups: roleGroups,
+      allowPrivileged: r.boolean(roles.allowPrivileged, "roles.allowPrivileged", d.roles.allowPrivileged),
     },
     actions: {
       create: r.boolean(actions.create, "actions.create", d.actions.create),
@@ -319,6 +329,26 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     webhook,
     photos: r.boolean(job.photos, "photos", d.photos),
   };
+  // Core roles are known here; other roles are checked once WordPress says what they allow (sync/step.ts).
+  const problem = grantPolicy(validated, CORE_ROLES).problem;
+  if (problem?.reason === "privileged") r.fail(problem.path, problem.message);
+  return validated;
+}
+
+function validateMatch(r: JobReader, raw: unknown, customer: boolean): Job["match"] {
+  const d = JOB_DEFAULTS.match;
+  const keys: MatchKey[] = ["entraId", "email", "username"];
+  const match = Array.isArray(raw) ? { by: raw } : r.section(raw, "match", ["by", "emailDomains", "adoptGuests"]);
+  const path = matchKeysPath(raw);
+  const fallback: MatchKey[] = customer ? ["entraId", "email"] : d.by;
+  const by = r.list(match.by, path, fallback, (v, p) => r.oneOf(v, p, keys, "email"));
+  if (by.length === 0) r.fail(path, `must name at least one of ${keys.join(", ")}`);
+  const emailDomains = r.list(match.emailDomains, "match.emailDomains", d.emailDomains, (v, p) => {
+    const domain = r.text(v, p, "").toLowerCase();
+    if (!EMAIL_DOMAIN.test(domain)) r.fail(p, `must be an e-mail domain such as "contoso.com" (got ${show(v)})`);
+    return domain;
+  });
+  return { by, emailDomains, adoptGuests: r.boolean(match.adoptGuests, "match.adoptGuests", d.adoptGuests) };
 }
 
 /**
@@ -355,9 +385,10 @@ function checkCustomerJob(
       `cannot be ${show(job.username)} ${where}: customer accounts have a generated userPrincipalName (<guid>@<tenant>.onmicrosoft.com); their login is the userName identity, else the e-mail (leave username out)`,
     );
   }
-  if (Array.isArray(job.match) && job.match.includes("username")) {
+  const matchKeys = Array.isArray(job.match) ? job.match : isObject(job.match) ? job.match.by : undefined;
+  if (Array.isArray(matchKeys) && matchKeys.includes("username")) {
     r.fail(
-      "match",
+      matchKeysPath(job.match),
       `cannot include "username" ${where}: customers choose their user names themselves, so one could sign up as an existing WordPress login and take that account over (match by "entraId" and "email")`,
     );
   }
@@ -367,6 +398,11 @@ function checkCustomerJob(
       `is derived ${where} (the emailAddress identity, then mail, then otherMails): leave it out of fields`,
     );
   }
+}
+
+/** Where a job's match keys are: the short form (a list) is what jobs files said before the adoption rules. */
+function matchKeysPath(raw: unknown): string {
+  return Array.isArray(raw) || raw === undefined ? "match" : "match.by";
 }
 
 /**

@@ -102,6 +102,7 @@ function envValue(name: SyncVariable, value: string): unknown {
     case "SYNC_GROUPS":
     case "SYNC_ATTRIBUTES":
     case "SYNC_MATCH":
+    case "SYNC_MATCH_EMAIL_DOMAINS":
     case "SYNC_PROTECT_ROLES":
       return list(value);
     case "SYNC_PROTECT_USERS":
@@ -114,6 +115,8 @@ function envValue(name: SyncVariable, value: string): unknown {
     case "SYNC_CREATE":
     case "SYNC_UPDATE":
     case "SYNC_NOTIFICATIONS":
+    case "SYNC_ADOPT_GUESTS":
+    case "SYNC_ALLOW_PRIVILEGED_ROLES":
     case "SYNC_PHOTOS": {
       const lower = value.toLowerCase();
       if (["1", "true", "yes", "on"].includes(lower)) return true;

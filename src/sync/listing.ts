@@ -17,7 +17,7 @@ import { type RunPatch, updateLeased } from "../db/runs";
 import { mapEntriesFor, upsertMapEntries } from "../db/user-map";
 import { makePageClaims, runInOrder, syncUser, type UserOutcome } from "./apply";
 import type { UsersPage, UsersQuery } from "./ports";
-import { LeaseLostError, nearDeadline, type StepContext, type StepOutcome, startCursor } from "./step";
+import { LeaseLostError, nearDeadline, type StepContext, type StepOutcome, startCursor } from "./step-context";
 
 const NO_GROUPS: ReadonlySet<string> = new Set();
 
@@ -110,7 +110,6 @@ export async function listUsersStep(ctx: StepContext): Promise<StepOutcome> {
       await upsertMapEntries(
         client,
         job.id,
-        run.id,
         done.flatMap((outcome) => (outcome.map ? [outcome.map] : [])),
       );
     }

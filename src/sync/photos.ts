@@ -7,7 +7,7 @@
 import { coerceError } from "../core/errors";
 import { photoDue, photoHash, photoProblem } from "../core/photo";
 import { photoRecordOf, recordPhoto } from "../db/user-photos";
-import type { StepContext } from "./step";
+import type { StepContext } from "./step-context";
 
 export async function syncPhoto(ctx: StepContext, entraId: string, wpUserId: number, userChanged: boolean) {
   const { job, deps } = ctx;

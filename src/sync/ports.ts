@@ -1,11 +1,12 @@
 /**
- * The three narrow interfaces the engine owns. Graph (src/graph), WordPress (src/wordpress) and
- * PostgreSQL (src/db) implement them; tests swap in simulators. Nothing in the engine knows
- * about HTTP or SQL. Failures are thrown as UpstreamError (src/core/errors.ts) with a `kind`.
+ * The two narrow interfaces the engine owns for the outside world: Directory (Microsoft Graph,
+ * implemented in src/graph) and Site (WordPress REST, src/wordpress); tests and benches swap in
+ * simulators, and the composition root (src/runtime.ts) wires the real ones. The engine speaks no
+ * HTTP. Its store is not behind a port: steps call the repositories of src/db directly, because a
+ * step commits runs, items and the user map in one transaction (all SQL still lives in src/db).
+ * Failures are thrown as UpstreamError (src/core/errors.ts) with a `kind`.
  */
-
-/** A user as Graph returns it: `id` plus the selected attributes (null when unset). */
-export type GraphUser = { id: string } & Record<string, unknown>;
+import type { GraphUser, WpUser, WpWrite } from "../core/users";
 
 /** The wall-clock limit of the current step: waits (Retry-After, backoff) never run past it. */
 export interface Budget {
@@ -62,36 +63,13 @@ export interface Directory {
   fetchPhoto(id: string, budget: Budget): Promise<Uint8Array | null>;
 }
 
-/** A WordPress user as the REST API returns it with context=edit. */
-export interface WpUser {
-  id: number;
-  username: string;
-  email: string;
-  name: string;
-  first_name: string;
-  last_name: string;
-  nickname: string;
-  description: string;
-  url: string;
-  roles: string[];
-  /** Registered meta only (needs the companion plugin); {} otherwise. */
-  meta: Record<string, string>;
-}
-
-/**
- * Fields to write: keys as in Job.fields (email, first_name, ..., meta.<key>). Only keys present
- * are sent. roles: the full list to set, or undefined to leave roles alone.
- */
-export interface WpWrite {
-  fields: Record<string, string>;
-  roles?: string[];
-}
-
 export interface SiteInfo {
   /** The service's own WordPress account: never modified or removed. */
   selfId: number;
   /** The companion mu-plugin is installed: entra_object_id meta, exact filter, login block. */
   companionPlugin: boolean;
+  /** Role -> capabilities as the companion plugin reports them; null without it (core roles are assumed). */
+  roles: Readonly<Record<string, readonly string[]>> | null;
 }
 
 export interface Site {

@@ -10,20 +10,21 @@
  */
 import type { Logger } from "pino";
 import { coerceError, NotFoundError, UpstreamError } from "../core/errors";
-import type { Job } from "../core/job";
+import type { Job, MatchKey } from "../core/job";
 import { desiredFields, selectFor } from "../core/mapping";
 import { matchUser } from "../core/match";
 import { type MapEntry, needsCurrent } from "../core/plan";
 import { inScope } from "../core/roles";
+import { type ItemAction, zeroCounts } from "../core/runs";
 import { passesScopingFilters } from "../core/scoping";
+import type { GraphUser } from "../core/users";
 import type { Database } from "../db/pool";
-import { type Run, zeroCounts } from "../db/runs";
+import type { Run } from "../db/runs";
 import { mapEntriesFor, upsertMapEntries } from "../db/user-map";
 import { makePageClaims, syncUser } from "./apply";
 import { groupsToList } from "./listing";
-import type { Directory, GraphUser, Site } from "./ports";
-import type { ItemAction } from "./service";
-import { makeStepContext, memoiseSelfId, type StepContext, type StepDeps } from "./step";
+import type { Directory, Site } from "./ports";
+import { makeStepContext, memoiseSiteInfo, type StepContext, type StepDeps } from "./step-context";
 
 /** Graph's checkMemberGroups takes at most 20 group ids per call (src/graph/directory.ts). */
 const GROUPS_PER_CHECK = 20;
@@ -66,7 +67,7 @@ export interface ProvisionTrace {
     matched: {
       wpUserId: number | null;
       /** "user map" (mapped before), a match key of the job (entraId, email, username), or null: no WordPress user. */
-      how: "user map" | Job["match"][number] | null;
+      how: "user map" | MatchKey | null;
       mapState: MapEntry["state"] | null;
       ms: number;
       error?: string;
@@ -111,7 +112,7 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
     logger,
     maxFailedSteps: 1,
     applyConcurrency: 1,
-    selfId: memoiseSelfId(deps.site),
+    ...memoiseSiteInfo(deps.site),
   };
 
   return {
@@ -197,7 +198,7 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
         ms: 0,
       };
       stages.matched = matched;
-      if (!mapEntry && needsCurrent({ job, user, groupIds, mapEntry, selfId: Number.NaN })) {
+      if (!mapEntry && needsCurrent({ job, user, groupIds, mapEntry })) {
         try {
           Object.assign(matched, await matchHow(ctx, job, user));
         } catch (error) {
@@ -219,8 +220,7 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
       const { item } = outcome;
       stages.planned = { action: item.action, wpUserId: item.wpUserId, diff: item.diff, reason: item.reason };
       if (!dryRun && outcome.map) {
-        // last_seen_run is a run id; this write belongs to no run (user-map.ts casts null through).
-        await upsertMapEntries(deps.db.pool, job.id, null, [outcome.map]);
+        await upsertMapEntries(deps.db.pool, job.id, [outcome.map]);
       }
       stages.applied = {
         result: item.status === "failed" ? "failed" : dryRun ? "planned" : "ok",
@@ -243,14 +243,9 @@ async function matchHow(
   ctx: StepContext,
   job: Job,
   user: GraphUser,
-): Promise<{ wpUserId: number | null; how: Job["match"][number] | null }> {
-  const index = await ctx.index();
-  const desired = desiredFields(job, user);
-  for (const key of job.match) {
-    const found = matchUser({ ...job, match: [key] }, user, desired, index);
-    if (found) return { wpUserId: found.id, how: key };
-  }
-  return { wpUserId: null, how: null };
+): Promise<{ wpUserId: number | null; how: MatchKey | null }> {
+  const found = matchUser(job, user, desiredFields(job, user), await ctx.index());
+  return { wpUserId: found?.account.id ?? null, how: found?.by ?? null };
 }
 
 /** A run-shaped context for apply.ts: no run row exists, nothing is itemised. */

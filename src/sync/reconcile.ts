@@ -10,9 +10,9 @@ import { setDeltaLink } from "../db/jobs";
 import { completeRunNotifications } from "../db/notifications";
 import { withTransaction } from "../db/pool";
 import { updateLeased } from "../db/runs";
-import { countActiveMapped, deleteMapEntries, markDeactivated } from "../db/user-map";
+import { countActiveMapped, deleteMapEntries, mapEntriesFor, markDeactivated } from "../db/user-map";
 import { protectedUser, runInOrder } from "./apply";
-import { LeaseLostError, nearDeadline, type StepContext, type StepOutcome } from "./step";
+import { LeaseLostError, nearDeadline, type StepContext, type StepOutcome } from "./step-context";
 
 /** Removals settled per commit. */
 const SLICE = 50;
@@ -70,11 +70,16 @@ async function removeSlices(ctx: StepContext): Promise<StepOutcome> {
     const run = ctx.run;
     const slice = await pendingRemovals(pool, run.id, SLICE);
     if (slice.length === 0) return complete(ctx);
+    const entries = await mapEntriesFor(
+      pool,
+      job.id,
+      slice.map((removal) => removal.entraId),
+    );
     const outcomes = await runInOrder(
       slice.length,
       ctx.deps.applyConcurrency,
       () => true,
-      (i) => removeOne(ctx, slice[i]!),
+      (i) => removeOne(ctx, slice[i]!, entries.get(slice[i]!.entraId)?.granted ?? []),
     );
     ctx.run = await withTransaction(pool, async (client) => {
       const counts = await settlePendingItems(
@@ -115,8 +120,11 @@ interface RemovalOutcome {
   map: "deactivated" | "deleted" | null;
 }
 
-/** GET first: a protected user (by role, id, or the service's own account) is never removed. */
-async function removeOne(ctx: StepContext, removal: PendingRemoval): Promise<RemovalOutcome> {
+/**
+ * GET first: a protected user (by role, id, or the service's own account) is never removed; but
+ * roles the service granted (`granted`) never protect, and are taken back even from a protected user.
+ */
+async function removeOne(ctx: StepContext, removal: PendingRemoval, granted: string[]): Promise<RemovalOutcome> {
   const { site } = ctx.deps;
   const base = {
     entraId: removal.entraId,
@@ -139,11 +147,28 @@ async function removeOne(ctx: StepContext, removal: PendingRemoval): Promise<Rem
     };
   }
   const withName = { ...base, displayName: current.name || null, email: current.email || base.email };
-  if (await protectedUser(ctx, current)) {
-    return {
-      item: { ...withName, action: "skip", status: ctx.run.dryRun ? "planned" : "ok", diff: {}, reason: "protected" },
-      map: null,
+  if (await protectedUser(ctx, current, granted)) {
+    const kept = current.roles.filter((role) => !granted.includes(role));
+    if (kept.length === current.roles.length) {
+      return {
+        item: { ...withName, action: "skip", status: ctx.run.dryRun ? "planned" : "ok", diff: {}, reason: "protected" },
+        map: null,
+      };
+    }
+    const item: ItemInput = {
+      ...withName,
+      action: "update",
+      status: ctx.run.dryRun ? "planned" : "ok",
+      diff: { roles: [current.roles, kept] },
+      reason: "protected: only the roles the service granted were taken away",
     };
+    if (ctx.run.dryRun) return { item, map: null };
+    try {
+      await site.updateUser(current.id, { fields: {}, roles: kept });
+      return { item, map: "deactivated" };
+    } catch (error) {
+      return refusedBy(error, item);
+    }
   }
   const diff: Record<string, [unknown, unknown]> =
     removal.action === "deactivate" ? { roles: [current.roles, []] } : { user: [current.username, null] };
@@ -157,11 +182,16 @@ async function removeOne(ctx: StepContext, removal: PendingRemoval): Promise<Rem
     await site.deleteUser(current.id, ctx.job.actions.reassignTo ?? (await ctx.deps.selfId()));
     return { item, map: "deleted" };
   } catch (error) {
-    if (error instanceof UpstreamError && (error.kind === "invalid" || error.kind === "not-found")) {
-      return { item: { ...item, status: "failed", error: error.message }, map: null };
-    }
-    throw error;
+    return refusedBy(error, item);
   }
+}
+
+/** WordPress refused this one user's change, or the user is gone: a failed item, and the run goes on. */
+function refusedBy(error: unknown, item: ItemInput): RemovalOutcome {
+  if (error instanceof UpstreamError && (error.kind === "invalid" || error.kind === "not-found")) {
+    return { item: { ...item, status: "failed", error: error.message }, map: null };
+  }
+  throw error;
 }
 
 /** The last guarded transition: completed, and (delta jobs, real runs) the new deltaLink stored on the job. */

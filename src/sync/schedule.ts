@@ -41,11 +41,6 @@ export function latestDue(expression: string, timezone: string, after: Date, now
   return null;
 }
 
-/** The next due time strictly after `from` (for logs and the status of a job). */
-export function nextDue(expression: string, timezone: string, from: Date): Date | null {
-  return new Cron(expression, { timezone, paused: true }).nextRun(from);
-}
-
 export type FireOutcome =
   | { fired: false; reason: "not due" | "fired elsewhere" }
   | { fired: true; dueAt: Date; started: boolean; runId: string };

@@ -3,68 +3,7 @@
  * (makeSyncService); consumed by src/http and src/cli. Shapes follow DESIGN.md "HTTP API".
  */
 import type { Job } from "../core/job";
-
-export type RunState =
-  | "queued"
-  | "listing"
-  | "reconciling"
-  | "awaiting_approval"
-  | "completed"
-  | "failed"
-  | "cancelled";
-export const ACTIVE_STATES: readonly RunState[] = ["queued", "listing", "reconciling", "awaiting_approval"];
-/** Who started a run; "notification": Microsoft Graph change notifications (src/sync/notifications.ts). */
-export type RunTrigger = "manual" | "link" | "schedule" | "cli" | "notification";
-/** What a run lists: every user, Graph's changes since the last deltaLink, or only the users notifications named. */
-export type RunMode = "full" | "delta" | "notification";
-
-export interface RunCounts {
-  seen: number;
-  created: number;
-  updated: number;
-  unchanged: number;
-  reactivated: number;
-  deactivated: number;
-  deleted: number;
-  skipped: number;
-  failed: number;
-}
-
-export interface RunSummary {
-  id: string;
-  job: string;
-  state: RunState;
-  trigger: RunTrigger;
-  dryRun: boolean;
-  mode: RunMode;
-  step: number;
-  counts: RunCounts;
-  /** Users expected in total when Graph said so (@odata.count), else null. */
-  totalEstimate: number | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  /** Last time a step made progress (the watchdog compares it with now). */
-  progressedAt: string;
-  lastError: string | null;
-}
-
-export type ItemAction = "create" | "update" | "unchanged" | "reactivate" | "deactivate" | "delete" | "skip";
-
-export interface RunItem {
-  id: string;
-  entraId: string;
-  wpUserId: number | null;
-  action: ItemAction;
-  status: "ok" | "failed" | "planned" | "pending";
-  /** { field: [old, new] } */
-  diff: Record<string, [unknown, unknown]>;
-  email: string | null;
-  displayName: string | null;
-  reason: string | null;
-  error: string | null;
-  createdAt: string;
-}
+import type { ItemQuery, RunItem, RunSummary, RunTrigger } from "../core/runs";
 
 export interface StartResult {
   started: boolean;
@@ -77,14 +16,6 @@ export interface AdvanceResult {
   /** "busy" | "no active run" | "completed" | "awaiting approval" | "failed" | ... */
   reason?: string;
   run: RunSummary | null;
-}
-
-export interface ItemQuery {
-  action?: ItemAction;
-  /** Case-insensitive substring of e-mail or display name. */
-  search?: string;
-  cursor?: string;
-  limit?: number;
 }
 
 export interface SyncService {

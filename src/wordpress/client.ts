@@ -38,6 +38,7 @@ export interface WpRequest {
   route: string;
   query?: Record<string, string | number | boolean | undefined>;
   body?: Record<string, unknown>;
+  headers?: Record<string, string>;
 }
 
 export interface WpResponse {
@@ -86,6 +87,7 @@ export function makeWordPressClient(options: WordPressClientOptions): WordPressC
           authorization,
           accept: "application/json",
           ...(req.body ? { "content-type": "application/json" } : {}),
+          ...req.headers,
         },
         body: req.body ? JSON.stringify(req.body) : undefined,
         signal: AbortSignal.timeout(options.timeoutMs),

@@ -1,4 +1,3 @@
-/** WordPress REST implementation of the engine's Site port, plus what only WordPress knows (logins, matching). */
+/** WordPress REST implementation of the engine's Site port. */
 export type { WordPressMetrics } from "./client";
 export { makeWordPressSite, type WordPressSiteOptions } from "./site";
-export { buildUserIndex, type UserIndex } from "./user-index";

@@ -1,9 +1,16 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { UpstreamError } from "../core/errors";
-import type { Site, SiteInfo, WpUser, WpWrite } from "../sync/ports";
-import { makeWordPressClient, type WordPressMetrics, wasAfterAmbiguousFailure } from "./client";
-import { DEACTIVATED_META, ENTRA_ID_META, toRestBody, toWpUser, USER_FIELDS } from "./users";
+import { ENTRA_ID_META, type WpUser, type WpWrite } from "../core/users";
+import type { Site, SiteInfo } from "../sync/ports";
+import {
+  makeWordPressClient,
+  type WordPressMetrics,
+  type WpRequest,
+  type WpResponse,
+  wasAfterAmbiguousFailure,
+} from "./client";
+import { DEACTIVATED_META, toRestBody, toWpUser, USER_FIELDS } from "./users";
 
 export interface WordPressSiteOptions {
   /** WP_URL */
@@ -28,7 +35,17 @@ export interface WordPressSiteOptions {
 interface Plugin {
   version: string;
   metaKeys: string[];
+  /** Role -> capabilities on this site. */
+  roles: Record<string, string[]>;
+  /**
+   * The id (uuid) of the Application Password this service authenticates with. Sent back in
+   * SERVICE_HEADER on writes: the plugin suppresses notification mails only when it equals the
+   * password WordPress authenticated the request with, i.e. for this service, never for people.
+   */
+  serviceId: string | null;
 }
+
+const SERVICE_HEADER = "x-entra-wp-sync-service";
 
 const PER_PAGE = 100; // REST maximum
 
@@ -60,9 +77,16 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
   async function detectPlugin(): Promise<Plugin | null> {
     try {
       const res = await client.request({ method: "GET", route: "/entra-wp-sync/v1/status" });
-      const body = res.body as { version?: unknown; meta_keys?: unknown };
+      const body = res.body as { version?: unknown; meta_keys?: unknown; roles?: unknown; app_password?: unknown };
       const metaKeys = Array.isArray(body.meta_keys) ? body.meta_keys.filter((k) => typeof k === "string") : [];
-      return { version: String(body.version ?? ""), metaKeys };
+      const roles: Record<string, string[]> = {};
+      if (body.roles && typeof body.roles === "object") {
+        for (const [role, caps] of Object.entries(body.roles)) {
+          roles[role] = Array.isArray(caps) ? caps.filter((cap): cap is string => typeof cap === "string") : [];
+        }
+      }
+      const serviceId = typeof body.app_password === "string" ? body.app_password : null;
+      return { version: String(body.version ?? ""), metaKeys, roles, serviceId };
     } catch (error) {
       if (error instanceof UpstreamError && error.details.status === 404) return null; // rest_no_route
       throw error;
@@ -98,8 +122,14 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
     return body;
   }
 
+  /** Writes say they come from this service (see Plugin.serviceId). */
+  async function sendAsService(req: WpRequest): Promise<WpResponse> {
+    const serviceId = (await plugin())?.serviceId;
+    return client.request(serviceId ? { ...req, headers: { [SERVICE_HEADER]: serviceId } } : req);
+  }
+
   async function post(id: number, payload: Record<string, unknown>): Promise<WpUser> {
-    const res = await client.request({
+    const res = await sendAsService({
       method: "POST",
       route: `/wp/v2/users/${id}`,
       query: { context: "edit", _fields: USER_FIELDS },
@@ -198,7 +228,7 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
           "entra-wp-sync companion plugin not found on WP_URL: no entra_object_id matching, no meta.* fields, and deactivated users can still log in",
         );
       }
-      return { selfId, companionPlugin: p !== null };
+      return { selfId, companionPlugin: p !== null, roles: p?.roles ?? null };
     },
 
     listUsers: (page) => listPage(page),
@@ -220,7 +250,7 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
         password: randomBytes(24).toString("base64url"),
       };
       try {
-        const res = await client.request({
+        const res = await sendAsService({
           method: "POST",
           route: "/wp/v2/users",
           query: { context: "edit", _fields: USER_FIELDS },

@@ -1,18 +1,22 @@
-import type { WpUser, WpWrite } from "../sync/ports";
+import type { WpUser, WpWrite } from "../core/users";
 
-/** Only what WpUser needs: list pages shrink from ~91 KB to a fraction (avatars, links, capabilities dropped). */
-export const USER_FIELDS = "id,username,email,name,first_name,last_name,nickname,description,url,roles,meta";
+/**
+ * Only what WpUser needs: list pages shrink from ~91 KB to a fraction (avatars, links dropped).
+ * capabilities stay: adoption is judged by them (a subscriber's are 3 keys, an administrator's ~60).
+ */
+export const USER_FIELDS =
+  "id,username,email,name,first_name,last_name,nickname,description,url,roles,capabilities,meta";
 
 /** WpWrite field keys that map 1:1 to REST user properties (`name` is the display name). */
 const PLAIN_FIELDS = new Set(["email", "first_name", "last_name", "name", "nickname", "description", "url"]);
 
-export const ENTRA_ID_META = "entra_object_id";
 export const DEACTIVATED_META = "entra_wp_sync_deactivated";
 
 /** A REST user (context=edit) as WpUser. Meta keeps string values only (core adds `persisted_preferences`: []). */
 export function toWpUser(json: unknown): WpUser {
   const o = (json ?? {}) as Record<string, unknown>;
   const str = (k: string): string => (typeof o[k] === "string" ? (o[k] as string) : "");
+  const caps = o.capabilities;
   const meta: Record<string, string> = {};
   if (o.meta && typeof o.meta === "object" && !Array.isArray(o.meta)) {
     for (const [k, v] of Object.entries(o.meta)) if (typeof v === "string") meta[k] = v;
@@ -28,8 +32,14 @@ export function toWpUser(json: unknown): WpUser {
     description: str("description"),
     url: str("url"),
     roles: Array.isArray(o.roles) ? o.roles.filter((r): r is string => typeof r === "string") : [],
+    // { cap: true|false }: a capability denied to this one user is listed as false.
+    capabilities: isRecord(caps) ? Object.keys(caps).filter((cap) => caps[cap] === true) : [],
     meta,
   };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 export interface RestBody {

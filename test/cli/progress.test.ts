@@ -2,7 +2,7 @@
 import { formatProgress, makeProgress } from "../../src/cli/progress";
 import { exitCodeOf, formatSummary } from "../../src/cli/run";
 import { formatTable } from "../../src/cli/table";
-import type { RunSummary } from "../../src/sync/service";
+import type { RunSummary } from "../../src/core/runs";
 import { aRun } from "../helpers/builders";
 
 /** A CLI run three steps in: 50 of about 200 users seen, ten seconds after it started. */

@@ -1,13 +1,19 @@
 import { customerEmail, customerLogin, socialIssuers } from "../../src/core/customer";
+import type { Job } from "../../src/core/job";
 import { desiredFields, selectFor } from "../../src/core/mapping";
 import { type MatchIndex, matchUser } from "../../src/core/match";
 import { needsCurrent, planUser } from "../../src/core/plan";
 import { usernameCandidate } from "../../src/core/username";
-import type { WpUser } from "../../src/sync/ports";
+import type { GraphUser, WpUser } from "../../src/core/users";
 import { aGraphUser, aJob, aWpUser } from "../helpers/builders";
 
 const job = aJob().forCustomerTenant().build();
 const customer = () => aGraphUser().withId("0f8fad5b-d9cb-469f-a165-70867728950e");
+/** The plan for a user WordPress does not have yet (nothing matched: no adoption to judge). */
+function planNew(user: GraphUser, forJob: Job = job) {
+  const none = { mapEntry: null, current: null, matchedBy: null, grantable: new Set<string>() };
+  return planUser({ job: forJob, user, groupIds: new Set(), selfId: 1, ...none });
+}
 
 function indexOf(users: WpUser[]): MatchIndex {
   const find = (pick: (u: WpUser) => string | undefined) => (key: string) =>
@@ -37,7 +43,7 @@ describe("customer accounts (External ID, B2C)", () => {
     const social = customer().asCustomer("federated", "1067234512", "google.com").build();
     expect(desiredFields(job, social).email).toBeUndefined();
     expect(usernameCandidate(job, social)).toBe("user-0f8fad5b");
-    const plan = planUser({ job, user: social, groupIds: new Set(), mapEntry: null, current: null, selfId: 1 });
+    const plan = planNew(social);
     expect(plan).toMatchObject({ action: "skip", reason: "no e-mail (signs in with google.com)" });
   });
 
@@ -79,8 +85,8 @@ describe("customer accounts (External ID, B2C)", () => {
       .withMeta("entra_object_id", local.id)
       .build();
     const desired = desiredFields(job, local);
-    expect(matchUser(job, local, desired, indexOf([byUpn, byMail, byId]))?.id).toBe(9);
-    expect(matchUser(job, local, desired, indexOf([byUpn, byMail]))?.id).toBe(8);
+    expect(matchUser(job, local, desired, indexOf([byUpn, byMail, byId]))?.account.id).toBe(9);
+    expect(matchUser(job, local, desired, indexOf([byUpn, byMail]))?.account.id).toBe(8);
     expect(matchUser(job, local, desired, indexOf([byUpn]))).toBeNull();
   });
 
@@ -89,7 +95,7 @@ describe("customer accounts (External ID, B2C)", () => {
       .asCustomer("federated", "1067234512", "facebook.com")
       .with("otherMails", ["a@x.test"])
       .build();
-    const plan = planUser({ job, user: social, groupIds: new Set(), mapEntry: null, current: null, selfId: 1 });
+    const plan = planNew(social);
     expect(plan).toMatchObject({ action: "create", reason: "signs in with facebook.com", email: "a@x.test" });
     expect(socialIssuers(social)).toEqual(["facebook.com"]);
     expect(selectFor(job)).toEqual(expect.arrayContaining(["identities", "otherMails"]));
@@ -100,8 +106,6 @@ describe("customer accounts (External ID, B2C)", () => {
     const workforce = aJob().build();
     const user = customer().asCustomer("emailAddress", "ann.lee@gmail.com").build();
     expect(usernameCandidate(workforce, user)).toBe(String(user.userPrincipalName).slice(0, 60));
-    expect(
-      planUser({ job: workforce, user, groupIds: new Set(), mapEntry: null, current: null, selfId: 1 }).reason,
-    ).toBeNull();
+    expect(planNew(user, workforce).reason).toBeNull();
   });
 });

@@ -5,7 +5,7 @@
  * the same expression and inputs give the documented output.
  */
 import { checkExpression, ExpressionError, evaluateExpression, parseMapping } from "../../src/core/expression";
-import type { GraphUser } from "../../src/sync/ports";
+import type { GraphUser } from "../../src/core/users";
 
 /** Parses, type-checks and evaluates an expression for a user with these attributes. */
 function run(expression: string, attributes: Record<string, unknown> = {}): unknown {

@@ -1,4 +1,5 @@
 import { diffFields, isProtected, needsCurrent, type PlanInput, planUser } from "../../src/core/plan";
+import { CORE_ROLES, grantPolicy } from "../../src/core/privileges";
 import { aGraphUser, aJob, aMapEntry, aWpUser } from "../helpers/builders";
 
 const EDITORS = "22222222-2222-2222-2222-222222222222";
@@ -11,14 +12,18 @@ const annFields = { first_name: "Ann", last_name: "Lee", name: "Ann Lee", email:
 /** Ann as WordPress has her when nothing is to be done. */
 const annInWp = aWpUser().withId(42).withEmail("ann.lee@contoso.com").withRoles("subscriber").build();
 
+/** A user found by e-mail unless said otherwise, judged against what the job's roles grant. */
 function input(overrides: Partial<PlanInput> = {}): PlanInput {
+  const job = overrides.job ?? aJob().build();
   return {
-    job: aJob().build(),
+    job,
     user: ann,
     groupIds: new Set(),
     mapEntry: null,
     current: null,
     selfId: SELF,
+    matchedBy: "email",
+    grantable: grantPolicy(job, CORE_ROLES).grantable,
     ...overrides,
   };
 }
@@ -265,6 +270,52 @@ describe("isProtected", () => {
 
   it("leaves other users alone", () => {
     expect(isProtected(job, { id: 6, roles: ["editor"] }, SELF)).toBe(false);
+  });
+
+  it("always protects administrators, whatever protect.roles says", () => {
+    const editorsOnly = aJob().withProtectedRoles("editor").build();
+    expect(isProtected(editorsOnly, { id: 6, roles: ["administrator"] }, SELF)).toBe(true);
+  });
+
+  it("does not count a role the service granted as protection", () => {
+    expect(isProtected(job, { id: 6, roles: ["administrator"] }, SELF, ["administrator"])).toBe(false);
+    expect(isProtected(job, { id: 6, roles: ["administrator", "shop_manager"] }, SELF, ["administrator"])).toBe(true);
+    expect(isProtected(job, { id: 5, roles: ["administrator"] }, SELF, ["administrator"])).toBe(true);
+  });
+});
+
+describe("planUser: adoption and granted roles", () => {
+  const editor = aWpUser().withId(42).withEmail("ann.lee@contoso.com").withRoles("editor").build();
+
+  it("refuses to adopt an editor found by e-mail, and writes nothing", () => {
+    const plan = planUser(input({ current: editor }));
+    expect(plan).toMatchObject({ action: "skip", wpUserId: 42, write: { fields: {} }, diff: {} });
+    expect(plan.refusal).toMatch(/^WordPress user 42 \(same e-mail\) exists with privileges \(unfiltered_html/);
+  });
+
+  it("keeps updating a mapped editor: the map, not a match, says it is this user's", () => {
+    const mapEntry = aMapEntry().withWpUserId(42).build();
+    expect(planUser(input({ current: editor, mapEntry, matchedBy: null })).refusal).toBeNull();
+  });
+
+  it("records the roles it gives: all on create, only the new ones on update", () => {
+    expect(planUser(input()).granted).toEqual(["subscriber"]);
+    const author = aWpUser().withId(42).withEmail("ann.lee@contoso.com").withRoles("author").build();
+    const toEditor = aJob().withRoleMode("add").withRoleGroup(EDITORS, "editor").build();
+    const plan = planUser(
+      input({ job: toEditor, current: author, groupIds: new Set([EDITORS]), matchedBy: "entraId" }),
+    );
+    expect(plan.write.roles).toEqual(["author", "editor"]);
+    expect(plan.granted).toEqual(["editor"]);
+  });
+
+  it("updates an administrator the job made one (moved to another group), and records what it grants now", () => {
+    const admins = aJob().withDefaultRole("administrator").allowingPrivilegedRoles().build();
+    const mapEntry = aMapEntry().withWpUserId(42).withGranted("administrator").build();
+    const admin = aWpUser().withId(42).withEmail("ann.lee@contoso.com").withRoles("administrator").build();
+    const demoted = { ...admins, roles: { ...admins.roles, default: "subscriber" } };
+    const plan = planUser(input({ job: demoted, current: admin, mapEntry, matchedBy: null }));
+    expect(plan).toMatchObject({ action: "update", write: { roles: ["subscriber"] }, granted: ["subscriber"] });
   });
 });
 

@@ -3,14 +3,9 @@
  * or groups to be provisioned with scoping filters" (MicrosoftDocs/entra-docs
  * docs/identity/app-provisioning/define-conditional-rules-for-provisioning-user-accounts.md).
  */
-import {
-  clauseProblem,
-  passesScopingFilters,
-  type ScopingClause,
-  type ScopingOperator,
-  scopingOperator,
-} from "../../src/core/scoping";
-import type { GraphUser } from "../../src/sync/ports";
+import type { ScopingClause, ScopingOperator } from "../../src/core/job";
+import { clauseProblem, passesScopingFilters, scopingOperator } from "../../src/core/scoping";
+import type { GraphUser } from "../../src/core/users";
 
 const clause = (attribute: string, operator: ScopingOperator, value: string | null = null): ScopingClause => ({
   attribute,

@@ -1,7 +1,7 @@
 import { customerEmail, socialIssuers } from "../../src/core/customer";
 import { UpstreamError } from "../../src/core/errors";
 import { selectFor } from "../../src/core/mapping";
-import type { GraphUser } from "../../src/sync/ports";
+import type { GraphUser } from "../../src/core/users";
 import { aTenant, type GraphSimulator } from "../../tools/graph-sim";
 import { aJob } from "../helpers/builders";
 import { bearer, budget, deltaQuery, directoryFor, fullQuery, listAll, withSimulator } from "./helpers";

@@ -7,10 +7,18 @@ import { randomUUID } from "node:crypto";
 import { hashOf } from "../../src/core/hash";
 import type { Job, MatchKey, MissingAction, RoleMode, SourceMode, TriggerMode, UsernameRule } from "../../src/core/job";
 import type { MapEntry } from "../../src/core/plan";
-import { zeroCounts } from "../../src/db/runs";
+import { capabilitiesOf } from "../../src/core/privileges";
+import {
+  type ItemAction,
+  type RunCounts,
+  type RunItem,
+  type RunState,
+  type RunSummary,
+  type RunTrigger,
+  zeroCounts,
+} from "../../src/core/runs";
+import type { GraphUser, WpUser } from "../../src/core/users";
 import { JOB_DEFAULTS } from "../../src/sync/jobs";
-import type { GraphUser, WpUser } from "../../src/sync/ports";
-import type { ItemAction, RunCounts, RunItem, RunState, RunSummary, RunTrigger } from "../../src/sync/service";
 
 const clone = <T>(value: T): T => structuredClone(value);
 
@@ -67,7 +75,7 @@ class JobBuilder {
     return this;
   }
   withMatch(...keys: MatchKey[]): this {
-    this.job.match = keys;
+    this.job.match.by = keys;
     return this;
   }
   withUsernameRule(rule: UsernameRule): this {
@@ -99,6 +107,20 @@ class JobBuilder {
     this.job.actions.reassignTo = reassignTo;
     return this;
   }
+  /** match.emailDomains: adoption by e-mail only within these domains. */
+  withEmailDomains(...domains: string[]): this {
+    this.job.match.emailDomains = domains;
+    return this;
+  }
+  adoptingGuests(): this {
+    this.job.match.adoptGuests = true;
+    return this;
+  }
+  /** roles.allowPrivileged: the job may grant roles that manage users or the site. */
+  allowingPrivilegedRoles(): this {
+    this.job.roles.allowPrivileged = true;
+    return this;
+  }
   withProtectedRoles(...roles: string[]): this {
     this.job.protect.roles = roles;
     return this;
@@ -114,7 +136,8 @@ class JobBuilder {
   /** A customer-tenant job with the defaults job-schema.ts gives one (no mapped e-mail, no UPN logins). */
   forCustomerTenant(): this {
     const { email: _derived, ...fields } = this.job.fields;
-    Object.assign(this.job, { fields, match: ["entraId", "email"], username: "email" });
+    Object.assign(this.job, { fields, username: "email" });
+    this.job.match.by = ["entraId", "email"];
     this.job.source.tenantKind = "external";
     return this;
   }
@@ -233,6 +256,7 @@ class WpUserBuilder {
     description: "",
     url: "",
     roles: ["subscriber"],
+    capabilities: capabilitiesOf(["subscriber"]),
     meta: {},
   };
 
@@ -256,8 +280,14 @@ class WpUserBuilder {
     this.user.first_name = name;
     return this;
   }
+  /** Capabilities follow, as WordPress's core roles give them. */
   withRoles(...roles: string[]): this {
     this.user.roles = roles;
+    this.user.capabilities = capabilitiesOf(roles);
+    return this;
+  }
+  withCapabilities(...capabilities: string[]): this {
+    this.user.capabilities = capabilities;
     return this;
   }
   withMeta(key: string, value: string): this {
@@ -272,7 +302,14 @@ class WpUserBuilder {
 export const aWpUser = (): WpUserBuilder => new WpUserBuilder();
 
 class MapEntryBuilder {
-  private readonly entry: MapEntry = { wpUserId: 42, hash: "0".repeat(64), state: "active", fields: {}, roles: null };
+  private readonly entry: MapEntry = {
+    wpUserId: 42,
+    hash: "0".repeat(64),
+    state: "active",
+    fields: {},
+    roles: null,
+    granted: [],
+  };
 
   withWpUserId(id: number): this {
     this.entry.wpUserId = id;
@@ -291,6 +328,11 @@ class MapEntryBuilder {
   }
   deactivated(): this {
     this.entry.state = "deactivated";
+    return this;
+  }
+  /** Roles the service gave the user (MapEntry.granted). */
+  withGranted(...roles: string[]): this {
+    this.entry.granted = roles;
     return this;
   }
   build(): MapEntry {

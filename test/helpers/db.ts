@@ -8,10 +8,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Client, type Pool } from "pg";
+import type { RunCounts } from "../../src/core/runs";
 import { migrate } from "../../src/db/migrate";
 import { type Database, openDatabase } from "../../src/db/pool";
 import { makeLogger } from "../../src/logger";
-import type { RunCounts } from "../../src/sync/service";
 import { adminUrl, databaseUrl, TEST_DB_PREFIX } from "./db-names";
 
 let counter = 0;

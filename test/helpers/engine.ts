@@ -5,14 +5,14 @@
  */
 import { UpstreamError, type UpstreamKind } from "../../src/core/errors";
 import type { Job } from "../../src/core/job";
+import type { RunCounts, RunSummary } from "../../src/core/runs";
+import type { GraphUser } from "../../src/core/users";
 import type { Database } from "../../src/db/pool";
 import { type EngineService, makeSyncService, type SyncServiceDeps } from "../../src/sync/engine";
-import type { Budget, Directory, GraphUser, UsersPage, UsersQuery } from "../../src/sync/ports";
-import type { RunCounts, RunSummary } from "../../src/sync/service";
+import type { Budget, Directory, UsersPage, UsersQuery } from "../../src/sync/ports";
+import { FakeSite } from "../../tools/fake-wordpress";
 import { aGraphUser, aJob, entraId } from "./builders";
 import { countsFromItems, silentLogger } from "./db";
-
-import { FakeSite } from "./fake-site";
 
 interface Tracked {
   user: GraphUser;
@@ -66,7 +66,10 @@ export class FakeDirectory implements Directory {
   }
 
   remove(n: number): this {
-    const entry = this.tracked.get(entraId(n))!;
+    return this.removeId(entraId(n));
+  }
+  removeId(id: string): this {
+    const entry = this.tracked.get(id)!;
     entry.deleted = true;
     entry.version = ++this.version;
     return this;

@@ -5,16 +5,8 @@
  */
 import { ConflictError, NotFoundError } from "../../src/core/errors";
 import type { Job } from "../../src/core/job";
-import {
-  ACTIVE_STATES,
-  type AdvanceResult,
-  type ItemQuery,
-  type RunItem,
-  type RunSummary,
-  type RunTrigger,
-  type StartResult,
-  type SyncService,
-} from "../../src/sync/service";
+import { ACTIVE_STATES, type ItemQuery, type RunItem, type RunSummary, type RunTrigger } from "../../src/core/runs";
+import type { AdvanceResult, StartResult, SyncService } from "../../src/sync/service";
 import { aRun } from "./builders";
 
 export class FakeSync implements SyncService {

@@ -7,11 +7,10 @@
 import { randomBytes } from "node:crypto";
 import net from "node:net";
 import type { Pool } from "pg";
+import { COUNTERS, type RunCounts, zeroCounts } from "../../src/core/runs";
 import * as jobsRepository from "../../src/db/jobs";
-import { COUNTERS, zeroCounts } from "../../src/db/runs";
 import { type LinkMinter, linkAudience, linkCutoffsFrom, makeLinks } from "../../src/links";
 import type { LinkAction } from "../../src/links/tokens";
-import type { RunCounts } from "../../src/sync/service";
 import type { GraphSimulator, SimUser } from "../../tools/graph-sim";
 import { countsFromItems } from "./db";
 import { type WordPressTarget, wpFetch } from "./wordpress";

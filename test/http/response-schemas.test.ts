@@ -3,7 +3,7 @@
  * beyond them never reaches a client, whether the answer is a body or a problem.
  */
 import { ConflictError } from "../../src/core/errors";
-import type { RunSummary } from "../../src/sync/service";
+import type { RunSummary } from "../../src/core/runs";
 import { aJob, anItem, aRun } from "../helpers/builders";
 import { type Harness, makeHarness } from "./harness";
 

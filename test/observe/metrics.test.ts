@@ -1,7 +1,8 @@
 import Fastify from "fastify";
 import type { GraphMetrics } from "../../src/graph";
 import { registerProblemHandlers } from "../../src/http/problem";
-import { makeMetrics, registerMetricsRoute } from "../../src/observe/metrics";
+import { registerMetricsRoute } from "../../src/http/routes/metrics";
+import { makeMetrics } from "../../src/observe/metrics";
 import type { WordPressMetrics } from "../../src/wordpress";
 import { aJob, aRun } from "../helpers/builders";
 import { FakeSync } from "../helpers/fake-sync";

@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { type Config, loadConfig } from "../../src/config";
-import type { WpUser } from "../../src/sync/ports";
+import type { WpUser } from "../../src/core/users";
 import { type GraphSimulator, makeTenant, startGraphSimulator } from "../../tools/graph-sim";
 import { trackUsers, wordpressFromEnv, wpFetch } from "../helpers/wordpress";
 import { type FakeWordPressServer, startFakeWordPress } from "./wordpress-server";

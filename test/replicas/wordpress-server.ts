@@ -1,5 +1,5 @@
 /**
- * The fake WordPress (test/helpers/fake-site.ts) behind the REST routes the real Site client uses,
+ * The fake WordPress (tools/fake-wordpress.ts) behind the REST routes the real Site client uses,
  * over HTTP, so service processes spawned by a test can write to it when no real WordPress is
  * configured (WP_URL). Creates can be slowed down (a step is then long enough to kill a process in
  * the middle of it); a create is applied even when its client has gone, as WordPress does.
@@ -7,8 +7,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { UpstreamError } from "../../src/core/errors";
-import type { WpUser } from "../../src/sync/ports";
-import { FakeSite } from "../helpers/fake-site";
+import type { WpUser } from "../../src/core/users";
+import { FakeSite } from "../../tools/fake-wordpress";
 
 export interface FakeWordPressServer {
   url: string;

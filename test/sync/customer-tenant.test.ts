@@ -6,11 +6,11 @@ import type { Job } from "../../src/core/job";
 import type { Database } from "../../src/db/pool";
 import { parseJobsFile } from "../../src/sync/jobs";
 import type { Directory } from "../../src/sync/ports";
+import { FakeSite } from "../../tools/fake-wordpress";
 import { aTenant, type GraphSimulator, startGraphSimulator } from "../../tools/graph-sim";
 import { directoryFor } from "../graph/helpers";
 import { makeTestDatabase } from "../helpers/db";
 import { expectCountersMatchItems, type Harness, makeHarness } from "../helpers/engine";
-import { FakeSite } from "../helpers/fake-site";
 
 const USERS = 300;
 let db: Database;

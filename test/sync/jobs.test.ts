@@ -51,11 +51,14 @@ describe("loadJobs without a jobs file", () => {
       SYNC_PAGE_SIZE: "999",
       SYNC_ATTRIBUTES: "department,employeeId",
       SYNC_MATCH: "email,username",
+      SYNC_MATCH_EMAIL_DOMAINS: "Contoso.com, fabrikam.com",
+      SYNC_ADOPT_GUESTS: "true",
       SYNC_USERNAME: "upnPrefix",
       SYNC_FIELDS: '{"email":"mail","meta.department":"department"}',
       SYNC_ROLE_MODE: "add",
       SYNC_DEFAULT_ROLE: "reader",
       SYNC_ROLE_GROUPS: "g-1=editor, g-2=author",
+      SYNC_ALLOW_PRIVILEGED_ROLES: "yes",
       SYNC_CREATE: "false",
       SYNC_UPDATE: "no",
       SYNC_MISSING: "delete",
@@ -80,7 +83,7 @@ describe("loadJobs without a jobs file", () => {
         notifications: false,
         scopingFilters: [],
       },
-      match: ["email", "username"],
+      match: { by: ["email", "username"], emailDomains: ["contoso.com", "fabrikam.com"], adoptGuests: true },
       username: "upnPrefix",
       fields: { email: "mail", "meta.department": "department" },
       roles: {
@@ -90,6 +93,7 @@ describe("loadJobs without a jobs file", () => {
           { group: "g-1", role: "editor" },
           { group: "g-2", role: "author" },
         ],
+        allowPrivileged: true,
       },
       actions: { create: false, update: false, missing: "delete", reassignTo: 1 },
       protect: { roles: ["administrator", "shop_manager"], users: [1, 2] },
@@ -327,7 +331,7 @@ describe("job validation", () => {
     it("defaults to a full listing matched by object id then e-mail, with the e-mail derived, not mapped", () => {
       const job = external({ pageSize: 999 });
       expect(job.source).toEqual({ ...JOB_DEFAULTS.source, pageSize: 999, tenantKind: "external" });
-      expect(job.match).toEqual(["entraId", "email"]);
+      expect(job.match.by).toEqual(["entraId", "email"]);
       expect(job.fields).toEqual({ first_name: "givenName", last_name: "surname", name: "displayName" });
       expect(fromEnv({ SYNC_TENANT_KIND: "external" })[0]!.source.tenantKind).toBe("external");
     });
@@ -355,6 +359,9 @@ describe("job validation", () => {
       expect(errorOf(() => external({}, { match: ["entraId", "username"] }))).toContain(
         'match cannot include "username" with source.tenantKind "external": customers choose their user names themselves',
       );
+      expect(errorOf(() => external({}, { match: { by: ["username"] } }))).toContain(
+        'match.by cannot include "username"',
+      );
       expect(errorOf(() => parseOne({ source: { tenantKind: "b2c" } }))).toContain(
         'source.tenantKind must be one of "workforce", "external" (got "b2c")',
       );
@@ -368,7 +375,24 @@ describe("job validation", () => {
     });
 
     it("drops repeated match keys", () => {
-      expect(parseOne({ match: ["email", "email"] }).match).toEqual(["email"]);
+      expect(parseOne({ match: ["email", "email"] }).match.by).toEqual(["email"]);
+    });
+
+    it("takes the adoption rules in the object form of match", () => {
+      expect(parseOne({ match: { by: ["email"], emailDomains: ["Contoso.COM"], adoptGuests: true } }).match).toEqual({
+        by: ["email"],
+        emailDomains: ["contoso.com"],
+        adoptGuests: true,
+      });
+      expect(parseOne({ match: { emailDomains: ["contoso.com"] } }).match.by).toEqual(["entraId", "email", "username"]);
+    });
+
+    it("refuses an e-mail domain that is not one, and unknown keys of match", () => {
+      expect(errorOf(() => parseOne({ match: { emailDomains: ["@contoso.com"] } }))).toBe(
+        'job "staff": match.emailDomains[0] must be an e-mail domain such as "contoso.com" (got "@contoso.com")',
+      );
+      expect(errorOf(() => parseOne({ match: { adoptGuest: true } }))).toContain("match.adoptGuest is not a known key");
+      expect(errorOf(() => parseOne({ match: { by: [] } }))).toContain("match.by must name at least one of");
     });
 
     it("rejects an unknown username rule", () => {
@@ -520,11 +544,35 @@ describe("job validation", () => {
       );
     });
 
+    it("refuses a job granting administrator unless roles.allowPrivileged is true", () => {
+      expect(errorOf(() => parseOne({ roles: { groups: [{ group: "g", role: "administrator" }] } }))).toBe(
+        'job "staff": roles.groups[0].role "administrator" can manage users or the site (create_users, edit_users, ' +
+          "delete_users, promote_users, remove_users): set roles.allowPrivileged: true to grant it (the service then takes it " +
+          "away again when the user leaves the job's scope)",
+      );
+      expect(errorOf(() => fromEnv({ SYNC_DEFAULT_ROLE: "administrator" }))).toContain(
+        '(SYNC_DEFAULT_ROLE): roles.default "administrator" can manage users',
+      );
+      const allowed = parseOne({ roles: { default: "administrator", allowPrivileged: true } });
+      expect(allowed.roles).toMatchObject({ default: "administrator", allowPrivileged: true });
+    });
+
+    it("leaves roles it does not know to the check against WordPress", () => {
+      expect(parseOne({ roles: { default: "shop_manager" } }).roles.default).toBe("shop_manager");
+    });
+
+    it("refuses an empty protect.roles: administrators are always protected", () => {
+      expect(errorOf(() => parseOne({ protect: { roles: [] } }))).toBe(
+        'job "staff": protect.roles must not be empty: administrators are always protected; leave protect.roles out, or list the roles to protect besides administrator',
+      );
+    });
+
     it("keeps the other role settings when only groups are given", () => {
       expect(parseOne({ roles: { groups: [{ group: "g", role: "editor" }] } }).roles).toEqual({
         mode: "replace",
         default: "subscriber",
         groups: [{ group: "g", role: "editor" }],
+        allowPrivileged: false,
       });
     });
   });

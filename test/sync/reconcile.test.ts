@@ -140,17 +140,57 @@ describe("reconciling", () => {
     await expectCountersMatchItems(h, second.id);
   });
 
+  it("takes back only the roles it granted from a leaver protected by an administrator role of its own", async () => {
+    const EDITORS = "22222222-2222-2222-2222-222222222222";
+    const directory = new FakeDirectory().withUsers(1, 3).withGroup(EDITORS, [1]);
+    const job = aJob().withUniqueId().withPageSize(10).withSafety(1, 1000).withRoleMode("add");
+    const h = makeHarness(db, { directory, job: job.withRoleGroup(EDITORS, "editor").build() });
+    await h.sync();
+    const wp1 = (await h.userMap()).find((m) => m.entra_id === entraId(1))!.wp_user_id;
+    expect(h.site.all().find((u) => u.id === wp1)!.roles).toEqual(["editor"]);
+    await h.site.updateUser(wp1, { fields: {}, roles: ["editor", "administrator"] }); // promoted by a person
+    directory.remove(1);
+    const run = await h.sync();
+    const item = (await h.service.items(run.id, {})).items.find((i) => i.entraId === entraId(1))!;
+    expect(item).toMatchObject({
+      action: "update",
+      diff: { roles: [["editor", "administrator"], ["administrator"]] },
+      reason: "protected: only the roles the service granted were taken away",
+    });
+    expect(h.site.all().find((u) => u.id === wp1)!.roles).toEqual(["administrator"]);
+    await expectCountersMatchItems(h, run.id);
+  });
+
   it("adopts an existing WordPress account when create says it exists, instead of duplicating it", async () => {
     const directory = new FakeDirectory().withUsers(1, 2);
-    const job = aJob().withUniqueId().withPageSize(10).withSafety(1, 1000).build();
-    job.match = ["entraId"]; // no e-mail matching: only WordPress's "exists" reveals the account
+    directory.pageSize = 1;
+    const h = makeHarness(db, { directory });
+    const { run } = await h.service.startRun(h.job.id, { trigger: "manual" });
+    await h.service.advanceRun(run.id); // user 1; the run's match index is built now
+    // Made in WordPress after the index was built: only WordPress's "exists" reveals it.
+    const existing = h.site.seed({ username: "someone", email: "USER2@contoso.com" });
+    const done = await h.drive(run.id);
+    expect(done.counts).toMatchObject({ created: 1, updated: 1, failed: 0 });
+    const map = await h.userMap();
+    expect(map.find((m) => m.entra_id === entraId(2))!.wp_user_id).toBe(existing.id);
+    expect(h.site.all()).toHaveLength(3); // the service's account, user 1, the adopted one
+    await expectCountersMatchItems(h, run.id);
+  });
+
+  it("does not adopt an account WordPress says exists when the job does not match that way", async () => {
+    const directory = new FakeDirectory().withUsers(1, 2);
+    const job = aJob().withUniqueId().withPageSize(10).withSafety(1, 1000).withMatch("entraId").build();
     const h = makeHarness(db, { directory, job });
     const existing = h.site.seed({ username: "someone", email: "USER1@contoso.com" });
     const run = await h.sync();
-    expect(run.counts).toMatchObject({ created: 1, updated: 1, failed: 0 });
-    const map = await h.userMap();
-    expect(map.find((m) => m.entra_id === entraId(1))!.wp_user_id).toBe(existing.id);
-    expect(h.site.all()).toHaveLength(3); // the service's account, the adopted one, user 2
+    expect(run.counts).toMatchObject({ created: 1, updated: 0, failed: 1 });
+    const item = (await h.service.items(run.id, {})).items.find((i) => i.entraId === entraId(1))!;
+    expect(item.error).toBe(
+      `WordPress user ${existing.id} (same e-mail) exists but the job does not match by e-mail (match.by); ` +
+        "map it by Entra id or list it in protect.users",
+    );
+    expect(h.site.all().find((u) => u.id === existing.id)).toEqual(existing);
+    expect(await h.userMap()).toHaveLength(1);
     await expectCountersMatchItems(h, run.id);
   });
 });

@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { loadConfig } from "../../src/config";
-import type { ScopingClause } from "../../src/core/scoping";
+import type { ScopingClause } from "../../src/core/job";
 import { type Server, serve } from "../../src/main";
 import { type GraphSimulator, makeTenant, type SimUser, startGraphSimulator } from "../../tools/graph-sim";
 import { makeTestDatabase } from "../helpers/db";

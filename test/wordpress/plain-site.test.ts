@@ -1,4 +1,4 @@
-import { buildUserIndex } from "../../src/wordpress";
+import { buildUserIndex } from "../../src/sync/user-index";
 import {
   describeWithWordPress,
   makeTestSite,

@@ -1,6 +1,6 @@
 import { UpstreamError } from "../../src/core/errors";
 import { sanitizeLogin } from "../../src/core/username";
-import type { WpWrite } from "../../src/sync/ports";
+import type { WpWrite } from "../../src/core/users";
 import {
   describeWithWordPress,
   makeTestSite,
@@ -41,7 +41,7 @@ describeWithWordPress("WordPress site (with the companion plugin)", (wp: WordPre
 
   it("reports its own account and detects the companion plugin", async () => {
     const me = await wpFetch(wp, "GET", "/wp/v2/users/me");
-    await expect(site.info()).resolves.toEqual({ selfId: me.body.id, companionPlugin: true });
+    await expect(site.info()).resolves.toMatchObject({ selfId: me.body.id, companionPlugin: true });
   });
 
   it("creates a user with fields, roles, mapped meta and the Entra id", async () => {

@@ -1,5 +1,6 @@
-import type { Site, WpUser } from "../../src/sync/ports";
-import { buildUserIndex } from "../../src/wordpress";
+import type { WpUser } from "../../src/core/users";
+import type { Site } from "../../src/sync/ports";
+import { buildUserIndex } from "../../src/sync/user-index";
 import {
   describeWithWordPress,
   makeTestSite,
@@ -78,6 +79,7 @@ function aUser(id: number, email = `user${id}@example.test`): WpUser {
     description: "",
     url: "",
     roles: ["subscriber"],
+    capabilities: ["read", "level_0", "subscriber"],
     meta: { entra_object_id: `e-${id}` },
   };
 }

@@ -4,7 +4,7 @@
  */
 import { makeProgress } from "../../src/cli/progress";
 import { formatSummary } from "../../src/cli/run";
-import type { RunSummary } from "../../src/sync/service";
+import type { RunSummary } from "../../src/core/runs";
 
 const SETTLED = new Set(["completed", "failed", "cancelled", "awaiting_approval"]);
 

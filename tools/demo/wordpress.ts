@@ -7,7 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import type { Site } from "../../src/sync/ports";
-import { FakeSite } from "../../test/helpers/fake-site";
+import { FakeSite } from "../fake-wordpress";
 
 export type DemoWordPress =
   | { kind: "configured" | "local"; url: string; username: string; appPassword: string; note: string }

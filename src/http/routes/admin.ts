@@ -1,7 +1,7 @@
 /** The admin API (Authorization: Bearer ADMIN_TOKEN): jobs, runs, items and links. */
 import type { FastifyInstance } from "fastify";
-import type { AppDeps } from "../app";
 import { type Access, requireBearer } from "../auth";
+import type { AppDeps } from "../deps";
 import { registerJobRoutes } from "./jobs";
 import { registerRunRoutes } from "./runs";
 

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { makeLinks } from "../../links/urls";
-import type { AppDeps } from "../app";
+import type { AppDeps } from "../deps";
 import { Job, JobDetail, Links, ProvisionTrace, RunSummary, StartRunResponse } from "../models";
 import { sendProblem } from "../problem";
 import {

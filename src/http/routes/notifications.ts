@@ -10,7 +10,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { NOTIFICATIONS_PATH, receiveNotifications } from "../../sync/notification-inbox";
-import type { AppDeps } from "../app";
+import type { AppDeps } from "../deps";
 import { sendProblem } from "../problem";
 import { NO_AUTH, problem, problems, text } from "../schemas";
 

@@ -3,11 +3,13 @@ import { Readable } from "node:stream";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
-import type { ItemQuery, RunItem, SyncService } from "../../sync/service";
-import type { AppDeps } from "../app";
+import type { ItemQuery, RunItem } from "../../core/runs";
+import { ITEM_ACTIONS } from "../../core/runs";
+import type { SyncService } from "../../sync/service";
 import { csvRow } from "../csv";
+import type { AppDeps } from "../deps";
 import { RunItem as RunItemSchema, RunSummary } from "../models";
-import { EmptyBody, ITEM_ACTIONS, json, NoQuery, Nullable, problems, RunParams, ref, StringEnum } from "../schemas";
+import { EmptyBody, json, NoQuery, Nullable, problems, RunParams, ref, StringEnum } from "../schemas";
 
 const CSV_COLUMNS = [
   "id",

@@ -12,8 +12,8 @@ import type { FastifyInstance, FastifyRequest, RawServerDefault, RouteGenericInt
 import { AppError } from "../../core/errors";
 import type { Job } from "../../core/job";
 import { checkLinkClaims, LINK_ACTIONS, type LinkAction, LinkTokenError, readLink } from "../../links/tokens";
-import type { AppDeps } from "../app";
 import { type AccessLimits, bearerToken } from "../auth";
+import type { AppDeps } from "../deps";
 import { ContinueResponse, StartResponse } from "../models";
 import { JobParams, json, LINK_AUTH, problems, ref, START_CONFLICT } from "../schemas";
 import { runProgress } from "../views";

@@ -12,7 +12,7 @@ import { chromium } from "playwright-core";
 import { secretDigest } from "../../src/core/hash";
 import { makeAccess } from "../../src/http/auth";
 import { registerProblemHandlers } from "../../src/http/problem";
-import { registerStatusRoutes } from "../../src/observe/status-page";
+import { registerStatusRoutes } from "../../src/http/routes/status";
 import { aJob, anItem, aRun } from "../helpers/builders";
 import { makeTestDatabase } from "../helpers/db";
 import { FakeSync } from "../helpers/fake-sync";

@@ -3,11 +3,11 @@ import { secretDigest } from "../../src/core/hash";
 import type { Database } from "../../src/db/pool";
 import { makeAccess } from "../../src/http/auth";
 import { registerProblemHandlers } from "../../src/http/problem";
-import { registerStatusRoutes, type StatusDeps } from "../../src/observe/status-page";
+import { registerStatusRoutes, type StatusDeps } from "../../src/http/routes/status";
 import { aJob, anItem, aRun } from "../helpers/builders";
 import { makeTestDatabase } from "../helpers/db";
 import { FakeSync } from "../helpers/fake-sync";
-import { withListeningApp } from "./http";
+import { withListeningApp } from "../observe/http";
 
 const ADMIN_TOKEN = "admin-token-0123456789abcdef";
 const HOSTILE = `<script>alert("x")</script><img src=x onerror=alert(1)>`;

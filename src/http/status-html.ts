@@ -6,8 +6,9 @@
  */
 import { createHash } from "node:crypto";
 import type { Job } from "../core/job";
-import type { RunCounts, RunItem, RunSummary } from "../sync/service";
-import type { WatchdogWarning } from "./watchdog";
+import type { RunCounts, RunItem, RunSummary } from "../core/runs";
+import type { WatchdogWarning } from "../observe/watchdog";
+import { escapeHtml } from "./html";
 
 export interface ApprovalView {
   run: RunSummary;
@@ -37,15 +38,6 @@ export interface StatusView {
 export interface NotificationsView {
   subscriptions: Array<{ jobId: string; resource: string; expiresAt: Date | null; lastError: string | null }>;
   pending: Array<{ jobId: string; pending: number; oldestPendingAge: number }>;
-}
-
-export function escapeHtml(value: unknown): string {
-  return String(value ?? "")
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&#39;");
 }
 
 const CSS = `

@@ -1,5 +1,9 @@
-import type { Site, WpUser } from "../sync/ports";
-import { ENTRA_ID_META } from "./users";
+/**
+ * The match index of a run, built through the Site port: every WordPress user's id, login,
+ * e-mail and Entra id, for exact lookups without a request per user.
+ */
+import { ENTRA_ID_META, type WpUser } from "../core/users";
+import type { Site } from "./ports";
 
 /** What matching needs of a WordPress user; the rest is read with getUser when one matches. */
 export interface IndexedUser {

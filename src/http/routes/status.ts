@@ -1,31 +1,32 @@
 /**
- * GET /status: the page for people (rendering in status-html.ts). Protected like the admin API
+ * GET /status: the page for people (rendering in ../status-html.ts). Protected like the admin API
  * (Authorization: Bearer ADMIN_TOKEN, compared in constant time) unless STATUS_PUBLIC is set.
  * A token in the URL is deliberately not accepted: URLs end up in proxy logs, browser history
  * and Referer headers.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from "fastify";
-import { notificationStats } from "../db/notifications";
-import type { Queryable } from "../db/pool";
-import { listSubscriptions } from "../db/subscriptions";
-import { type Access, bearerToken, checkBearerSecret, TokenAuthError } from "../http/auth";
-import { sendProblem } from "../http/problem";
-import { problems, text } from "../http/schemas";
-import type { RunItem, SyncService } from "../sync/service";
+import type { RunItem } from "../../core/runs";
+import { notificationStats } from "../../db/notifications";
+import type { Queryable } from "../../db/pool";
+import { listSubscriptions } from "../../db/subscriptions";
+import type { WatchdogWarning } from "../../observe/watchdog";
+import type { SyncService } from "../../sync/service";
+import { type Access, bearerToken, checkBearerSecret, TokenAuthError } from "../auth";
+import { sendProblem } from "../problem";
+import { problems, text } from "../schemas";
 import {
   type ApprovalView,
   type JobView,
   type NotificationsView,
   renderStatusPage,
   STATUS_STYLE_HASH,
-} from "./status-html";
-import type { WatchdogWarning } from "./watchdog";
+} from "../status-html";
 
 export interface StatusDeps {
   service: SyncService;
   statusPublic: boolean;
   /**
-   * The admin token and the budgets of the admin API (src/http/auth.ts), so the page is no easier
+   * The admin token and the budgets of the admin API (../auth.ts), so the page is no easier
    * a place to guess the token than the API. Unused when the page is public.
    */
   admin: Access;

@@ -1,18 +1,23 @@
 /**
- * An in-memory WordPress behind the Site port, faithful to the REST behaviour the engine relies on:
- * logins and e-mails unique case-insensitively (create/update answer kind "exists" with
- * existing_user_login / existing_user_email), 404 as kind "not-found", roles replaced as a list,
- * meta only with the companion plugin. Counts requests per method, and can inject faults:
- * failNext(n) and dieAfterCreates(n) (every later call hangs, as a process that died mid-step).
+ * An in-memory WordPress behind the Site port, for the tests and the demo's --fake-wordpress,
+ * faithful to the REST behaviour the engine relies on: logins and e-mails unique
+ * case-insensitively (create/update answer kind "exists" with existing_user_login /
+ * existing_user_email), 404 as kind "not-found", roles replaced as a list, meta only with the
+ * companion plugin. Counts requests per method, and can inject faults: failNext(n) and
+ * dieAfterCreates(n) (every later call hangs, as a process that died mid-step).
  */
-import { UpstreamError, type UpstreamKind } from "../../src/core/errors";
-import type { Site, SiteInfo, WpUser, WpWrite } from "../../src/sync/ports";
 
-const ENTRA_ID_META = "entra_object_id";
+import { UpstreamError, type UpstreamKind } from "../src/core/errors";
+import { capabilitiesOf } from "../src/core/privileges";
+import { ENTRA_ID_META, type WpUser, type WpWrite } from "../src/core/users";
+import type { Site, SiteInfo } from "../src/sync/ports";
+
 const PLAIN_FIELDS = ["email", "first_name", "last_name", "name", "nickname", "description", "url"] as const;
 
-interface Stored extends WpUser {
+/** Capabilities follow the roles (WordPress computes them per request), unless seeded as a custom role's. */
+interface Stored extends Omit<WpUser, "capabilities"> {
   deactivated: boolean;
+  customCapabilities?: string[];
 }
 
 export interface FakeSiteOptions {
@@ -41,7 +46,9 @@ export class FakeSite implements Site {
   }
 
   /** Adds a user directly (not counted as a request). */
-  seed(user: Partial<WpUser> & { username: string; email: string }): WpUser {
+  seed(
+    user: Partial<Omit<WpUser, "capabilities">> & { username: string; email: string; capabilities?: string[] },
+  ): WpUser {
     const id = this.nextId++;
     const stored: Stored = {
       id,
@@ -55,6 +62,7 @@ export class FakeSite implements Site {
       meta: {},
       ...user,
       deactivated: false,
+      customCapabilities: user.capabilities,
     };
     this.users.set(id, stored);
     return this.view(stored);
@@ -118,7 +126,7 @@ export class FakeSite implements Site {
 
   async info(): Promise<SiteInfo> {
     await this.request("GET");
-    return { selfId: this.selfId, companionPlugin: this.companionPlugin };
+    return { selfId: this.selfId, companionPlugin: this.companionPlugin, roles: null };
   }
 
   async listUsers(page: number): Promise<{ users: WpUser[]; totalPages: number }> {
@@ -273,8 +281,8 @@ export class FakeSite implements Site {
   }
 
   private view(user: Stored): WpUser {
-    const { deactivated: _, ...rest } = user;
-    return structuredClone(rest);
+    const { deactivated: _, customCapabilities, ...rest } = structuredClone(user);
+    return { ...rest, capabilities: customCapabilities ?? capabilitiesOf(rest.roles) };
   }
 }
 

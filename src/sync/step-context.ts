@@ -1,0 +1,116 @@
+/**
+ * What one step works with: its dependencies, the run it holds the lease on, its time budget and
+ * the match index. Shared by step.ts (dispatch and error handling) and the states it dispatches to
+ * (listing.ts, reconcile.ts), which is why it lives apart from both.
+ */
+import type { Logger } from "pino";
+import { UpstreamError } from "../core/errors";
+import type { Job } from "../core/job";
+import { grantPolicy } from "../core/privileges";
+import { getDeltaLink } from "../db/jobs";
+import type { Database } from "../db/pool";
+import type { Run } from "../db/runs";
+import type { Budget, Directory, Site, SiteInfo } from "./ports";
+import { buildUserIndex, type UserIndex } from "./user-index";
+
+export interface StepDeps {
+  db: Database;
+  directory: Directory;
+  site: Site;
+  logger: Logger;
+  maxFailedSteps: number;
+  /** Users of a page being resolved/applied at once; the Site's own limiter bounds HTTP requests. */
+  applyConcurrency: number;
+  /** What the site says about itself and the service's account (memoised per service). */
+  siteInfo(): Promise<SiteInfo>;
+  /** The service's own WordPress account. */
+  selfId(): Promise<number>;
+  /**
+   * The match index of a run, kept across its steps by the engine (built once, then grown with the
+   * users the run creates), so a first sync does not list the whole site again at every step.
+   * Absent: built once per step (provision on demand).
+   */
+  indexFor?(runId: string): Promise<UserIndex>;
+}
+
+/** The site's info (own account id, plugin, roles), asked once; a failed ask is retried next time. */
+export function memoiseSiteInfo(site: Site): Pick<StepDeps, "siteInfo" | "selfId"> {
+  let info: Promise<SiteInfo> | null = null;
+  const siteInfo = (): Promise<SiteInfo> => {
+    info ??= site.info().catch((error) => {
+      info = null;
+      throw error;
+    });
+    return info;
+  };
+  return { siteInfo, selfId: async () => (await siteInfo()).selfId };
+}
+
+export interface StepContext {
+  deps: StepDeps;
+  run: Run;
+  job: Job;
+  owner: string;
+  budget: Budget;
+  /** Time kept in hand at the end of the budget to commit what was done. */
+  reserveMs: number;
+  /** The match index, built at most once per step and only when something needs it. */
+  index(): Promise<UserIndex>;
+  /**
+   * The capabilities the job's roles grant on this site. Throws a configuration error (the run
+   * fails before writing anything) when the job grants a role that manages users or the site
+   * without roles.allowPrivileged, or, without the companion plugin, a role the service cannot judge.
+   */
+  grantable(): Promise<ReadonlySet<string>>;
+  log: Logger;
+}
+
+export interface StepOutcome {
+  advanced: boolean;
+  reason?: string;
+  run: Run;
+}
+
+/** The step's guarded commit found another owner (lease expired and taken, or the run cancelled). */
+export class LeaseLostError extends Error {
+  override name = "LeaseLostError";
+  constructor(runId: string) {
+    super(`lost the lease on run ${runId}; its outcome was rolled back`);
+  }
+}
+
+export function nearDeadline(ctx: Pick<StepContext, "budget" | "reserveMs">): boolean {
+  return Date.now() >= ctx.budget.deadline - ctx.reserveMs;
+}
+
+export function makeStepContext(deps: StepDeps, run: Run, job: Job, owner: string, stepBudgetMs: number): StepContext {
+  let index: Promise<UserIndex> | null = null;
+  let grantable: Promise<ReadonlySet<string>> | null = null;
+  return {
+    deps,
+    run,
+    job,
+    owner,
+    budget: { deadline: Date.now() + stepBudgetMs },
+    reserveMs: Math.min(3000, Math.floor(stepBudgetMs * 0.2)),
+    index: () => {
+      index ??= deps.indexFor ? deps.indexFor(run.id) : buildUserIndex(deps.site);
+      return index;
+    },
+    grantable: () => {
+      grantable ??= deps.siteInfo().then((info) => {
+        const { grantable, problem } = grantPolicy(job, info.roles);
+        if (problem)
+          throw new UpstreamError(`job "${job.id}": ${problem.path} ${problem.message}`, "wordpress", "config");
+        return grantable;
+      });
+      return grantable;
+    },
+    log: deps.logger.child({ run: run.id, job: job.id }),
+  };
+}
+
+/** Where a (re)started listing begins: the job's stored deltaLink in delta mode, else the first page. */
+export async function startCursor(ctx: StepContext): Promise<string | null> {
+  return ctx.run.mode === "delta" ? getDeltaLink(ctx.deps.db.pool, ctx.job.id) : null;
+}
