@@ -13,7 +13,9 @@ import { COUNTER_OF, ITEM_ACTIONS, RUN_STATES, type RunState } from "../core/run
 import { type NotificationStats, notificationStats } from "../db/notifications";
 import type { Queryable } from "../db/pool";
 import { listSubscriptions, type Subscription } from "../db/subscriptions";
+import type { OutboxBacklog } from "../db/webhook-outbox";
 import type { SyncService } from "../sync/service";
+import type { DeliveryResult } from "./webhook";
 
 export const METRIC_PREFIX = "entra_wp_sync_";
 
@@ -59,10 +61,9 @@ export interface GraphHook {
   onThrottle(waitMs: number): void;
 }
 
+/** The shape src/wordpress/client.ts calls (WordPressMetrics). */
 export interface WordPressHook {
   onRequest(event: WordPressRequestEvent): void;
-  /** The shape src/wordpress/client.ts calls (WordPressMetrics). */
-  observeRequest(method: string, status: number | "error", ms: number): void;
 }
 
 export interface Metrics {
@@ -81,6 +82,9 @@ export interface Metrics {
   recordNotificationRefused(reason: string): void;
   /** Subscription and notification gauges are read from the database at scrape time. */
   watchNotifications(db: Queryable): void;
+  recordWebhookDelivery(result: DeliveryResult): void;
+  /** webhook_outbox_events is read at scrape time (one query). */
+  watchWebhookOutbox(read: () => Promise<OutboxBacklog>): void;
 }
 
 function bounded(value: string, allowed: (v: string) => boolean): string {
@@ -157,6 +161,25 @@ export function makeMetrics(): Metrics {
     help: "Active runs the watchdog found making no progress for WATCHDOG_STALE_MS",
     labelNames: ["job"] as const,
     registers,
+  });
+  const webhookDeliveries = new Counter({
+    name: name("webhook_deliveries_total"),
+    help: "Webhook delivery attempts by result: delivered, retry (another attempt later) or gave_up",
+    labelNames: ["result"] as const,
+    registers,
+  });
+  let outbox: (() => Promise<OutboxBacklog>) | null = null;
+  new Gauge({
+    name: name("webhook_outbox_events"),
+    help: "Webhook events in the outbox by state: pending (not delivered yet) or given_up",
+    labelNames: ["state"] as const,
+    registers,
+    async collect() {
+      const backlog = await outbox?.().catch(() => undefined);
+      if (!backlog) return;
+      this.set({ state: "pending" }, backlog.pending);
+      this.set({ state: "given_up" }, backlog.givenUp);
+    },
   });
   let source: Pick<SyncService, "jobs" | "activeRun"> | null = null;
   new Gauge({
@@ -273,10 +296,7 @@ export function makeMetrics(): Metrics {
         if (waitMs > 0) graphThrottle.inc(waitMs / 1000);
       },
     },
-    wordpressHook: {
-      onRequest: recordWordPress,
-      observeRequest: (method, status, ms) => recordWordPress({ method, status, ms }),
-    },
+    wordpressHook: { onRequest: recordWordPress },
     recordRunFinished(job, state) {
       runs.inc({ job, state: bounded(state, (s) => KNOWN_STATES.has(s)) });
     },
@@ -303,6 +323,12 @@ export function makeMetrics(): Metrics {
     },
     watchNotifications(db) {
       notificationsDb = db;
+    },
+    recordWebhookDelivery(result) {
+      webhookDeliveries.inc({ result });
+    },
+    watchWebhookOutbox(read) {
+      outbox = read;
     },
   };
 }

@@ -9,6 +9,7 @@ import type { RunItem } from "../../core/runs";
 import { notificationStats } from "../../db/notifications";
 import type { Queryable } from "../../db/pool";
 import { listSubscriptions } from "../../db/subscriptions";
+import type { OutboxBacklog } from "../../db/webhook-outbox";
 import type { WatchdogWarning } from "../../observe/watchdog";
 import type { SyncService } from "../../sync/service";
 import { type Access, bearerToken, checkBearerSecret, TokenAuthError } from "../auth";
@@ -33,6 +34,8 @@ export interface StatusDeps {
   watchdog?: () => WatchdogWarning[];
   /** Subscriptions and pending notifications, read at each view. */
   notifications?: () => Promise<NotificationsView>;
+  /** The webhook outbox's backlog (events waiting, given up). */
+  webhooks?: () => Promise<OutboxBacklog>;
   /** Seconds between automatic reloads (default 5). */
   refreshSeconds?: number;
   now?: () => Date;
@@ -138,6 +141,7 @@ export function registerStatusRoutes(app: FastifyInstance, deps: StatusDeps): vo
       now: now(),
       jobs,
       warnings: deps.watchdog?.() ?? [],
+      webhooks: (await deps.webhooks?.().catch(() => null)) ?? null,
       refreshSeconds: deps.refreshSeconds ?? 5,
       ...(deps.notifications ? { notifications: await deps.notifications() } : {}),
     });
