@@ -12,6 +12,7 @@ import { type Config, missingForSync, secretsOf } from "./config";
 import { coerceError } from "./core/errors";
 import type { Job } from "./core/job";
 import { selectFor } from "./core/mapping";
+import { selectSites } from "./core/network";
 import { describePermissions, graphPermissions } from "./core/permissions";
 import { grantPolicy } from "./core/privileges";
 import * as jobsRepository from "./db/jobs";
@@ -33,7 +34,7 @@ import { type NotificationWorker, startNotificationWorker } from "./sync/notific
 import type { Directory, Site, SiteInfo, Subscriptions } from "./sync/ports";
 import { makeProvisionService, type ProvisionService } from "./sync/provision";
 import { isStandIn, unconfiguredDirectory, unconfiguredSite } from "./unconfigured";
-import { makeWordPressSite } from "./wordpress";
+import { makeWordPressNetwork, makeWordPressSite } from "./wordpress";
 
 export interface Runtime {
   config: Config;
@@ -156,6 +157,20 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
         // Stand-ins for missing settings are skipped: "a real sync still needs ..." said so already.
         const checks: Array<[string, Directory | Site, () => Promise<unknown>]> = [
           ["WordPress", site, async () => reportRoleProblems(jobs, await site.info(), logger)],
+          // A network job needs the plugin, a super admin, and sites that its selectors name.
+          ...jobs.flatMap((job): Array<[string, Site, () => Promise<unknown>]> => {
+            const target = job.network;
+            const { url, username, appPassword } = config.wordpress;
+            if (target === null || !url || !username || !appPassword) return [];
+            const network = makeWordPressNetwork({ url, username, appPassword, logger });
+            return [
+              [
+                `WordPress network (job ${job.id})`,
+                site,
+                async () => selectSites(job.id, target, await network.sites()),
+              ],
+            ];
+          }),
           // A user that cannot exist: Graph's 404 proves the token and the permission were accepted,
           // without touching the users listing that runs page through.
           [

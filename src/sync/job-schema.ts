@@ -18,7 +18,9 @@ import type {
   Job,
   MatchKey,
   MissingAction,
+  NetworkTarget,
   RoleMode,
+  SiteSelector,
   SourceMode,
   TenantKind,
   TriggerMode,
@@ -50,6 +52,7 @@ export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   protect: { roles: ["administrator"], users: [] },
   safety: { maxDeleteFraction: 0.1, maxDeleteCount: 100 },
   webhook: null,
+  network: null,
   webhookSecret: null,
   photos: false,
 };
@@ -198,6 +201,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     "protect",
     "safety",
     "webhook",
+    "network",
     "webhookSecret",
     "photos",
   ]);
@@ -302,6 +306,16 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     );
   }
 
+  const defaultRole = r.text(roles.default, "roles.default", d.roles.default);
+  const network =
+    job.network === undefined || job.network === null ? null : validateNetwork(r, job.network, defaultRole);
+  if (network !== null && roleGroups.length > 0) {
+    r.fail(
+      "roles.groups",
+      `cannot be used with network: roles are per site there (network.groups: { "group", "site", "role" })`,
+    );
+  }
+
   const validated: Job = {
     id: origin.id,
     trigger: { mode: triggerMode, schedule, timezone },
@@ -311,7 +325,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     fields,
     roles: {
       mode: r.oneOf(roles.mode, "roles.mode", roleModes, d.roles.mode),
-      default: r.text(roles.default, "roles.default", d.roles.default),
+      default: defaultRole,
       groups: roleGroups,
       allowPrivileged: r.boolean(roles.allowPrivileged, "roles.allowPrivileged", d.roles.allowPrivileged),
     },
@@ -344,6 +358,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
       ),
     },
     webhook,
+    network,
     webhookSecret,
     photos: r.boolean(job.photos, "photos", d.photos),
   };
@@ -367,6 +382,56 @@ function validateMatch(r: JobReader, raw: unknown, customer: boolean): Job["matc
     return domain;
   });
   return { by, emailDomains, adoptGuests: r.boolean(match.adoptGuests, "match.adoptGuests", d.adoptGuests) };
+}
+
+const SITE_PATH = /^\/([A-Za-z0-9_-]+\/)?$/;
+const ROLE = /^[A-Za-z0-9_-]*$/;
+
+/** The job's network target: sites by path or id, roles per site ("" = member without a role). */
+function validateNetwork(r: JobReader, raw: unknown, defaultRole: string): NetworkTarget {
+  const n = r.section(raw, "network", ["sites", "defaultRole", "siteDefaults", "groups", "deleteFromNetwork"]);
+  const site = (v: unknown, p: string): SiteSelector => {
+    if (typeof v === "number" && Number.isInteger(v) && v >= 1) return v;
+    if (typeof v === "string" && SITE_PATH.test(v)) return v;
+    return r.fail(p, `must be a site path such as "/" or "/hr/", or a site id (got ${show(v)})`);
+  };
+  const role = (v: unknown, p: string): string => {
+    if (typeof v !== "string" || !ROLE.test(v.trim())) {
+      r.fail(p, `must be a role name, or "" for a member without a role (got ${show(v)})`);
+    }
+    return v.trim();
+  };
+  let sites: NetworkTarget["sites"] = "all";
+  if (n.sites !== undefined && n.sites !== "all") {
+    if (!Array.isArray(n.sites) || n.sites.length === 0) {
+      r.fail("network.sites", `must be "all" or a non-empty list of site paths and ids (got ${show(n.sites)})`);
+    }
+    sites = r.list(n.sites, "network.sites", [], site);
+  }
+  const siteDefaults = r.list(n.siteDefaults, "network.siteDefaults", [], (v, p) => {
+    const entry = r.section(v, p, ["site", "role"]);
+    if (entry.site === undefined || entry.role === undefined)
+      r.fail(p, `must be an object { "site": "/hr/", "role": "<role>" }`);
+    return { site: site(entry.site, `${p}.site`), role: role(entry.role, `${p}.role`) };
+  });
+  const groups = r.list(n.groups, "network.groups", [], (v, p) => {
+    const entry = r.section(v, p, ["group", "site", "role"]);
+    if (entry.group === undefined || entry.site === undefined || entry.role === undefined) {
+      r.fail(p, `must be an object { "group": "<group id>", "site": "/hr/", "role": "<role>" }`);
+    }
+    return {
+      group: r.text(entry.group, `${p}.group`, ""),
+      site: site(entry.site, `${p}.site`),
+      role: role(entry.role, `${p}.role`),
+    };
+  });
+  return {
+    sites,
+    defaultRole: n.defaultRole === undefined ? defaultRole : role(n.defaultRole, "network.defaultRole"),
+    siteDefaults,
+    groups,
+    deleteFromNetwork: r.boolean(n.deleteFromNetwork, "network.deleteFromNetwork", false),
+  };
 }
 
 /**

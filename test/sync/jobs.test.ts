@@ -101,6 +101,7 @@ describe("loadJobs without a jobs file", () => {
       protect: { roles: ["administrator", "shop_manager"], users: [1, 2] },
       safety: { maxDeleteFraction: 0.25, maxDeleteCount: 0 },
       webhook: "https://hooks.example.test/sync",
+      network: null,
       webhookSecret: TEST_WEBHOOK_SECRET,
       photos: true,
     });
@@ -644,5 +645,64 @@ describe("job validation", () => {
       expect(message).toContain('webhookSecret must be "whsec_" followed by the base64 of 24 to 64 random bytes');
       expect(message).not.toContain(webhookSecret);
     });
+  });
+});
+
+describe("network target validation", () => {
+  it("fills in the defaults: all sites, the job's default role everywhere, no network delete", () => {
+    expect(parseOne({ roles: { default: "author" }, network: {} }).network).toEqual({
+      sites: "all",
+      defaultRole: "author",
+      siteDefaults: [],
+      groups: [],
+      deleteFromNetwork: false,
+    });
+    expect(parseOne({}).network).toBeNull();
+  });
+
+  it("reads sites by path and id, per-site defaults and group -> (site, role)", () => {
+    const network = {
+      sites: ["/", "/hr/", 3],
+      defaultRole: "",
+      siteDefaults: [{ site: "/hr/", role: "contributor" }],
+      groups: [{ group: "g1", site: 3, role: "editor" }],
+      deleteFromNetwork: true,
+    };
+    expect(parseOne({ network }).network).toEqual(network);
+  });
+
+  it.each([
+    [{ sites: [] }, 'network.sites must be "all" or a non-empty list of site paths and ids (got [])'],
+    [{ sites: ["hr"] }, 'network.sites[0] must be a site path such as "/" or "/hr/", or a site id (got "hr")'],
+    [{ sites: [0] }, "network.sites[0] must be a site path"],
+    [
+      { groups: [{ group: "g", role: "editor" }] },
+      'network.groups[0] must be an object { "group": "<group id>", "site": "/hr/", "role": "<role>" }',
+    ],
+    [
+      { siteDefaults: [{ site: "/hr/", role: "a role" }] },
+      'network.siteDefaults[0].role must be a role name, or "" for a member without a role (got "a role")',
+    ],
+    [{ deleteFromNetwork: "yes" }, 'network.deleteFromNetwork must be true or false (got "yes")'],
+    [{ site: "all" }, "network.site is not a known key"],
+  ])("refuses %j naming the field", (network, message) => {
+    expect(errorOf(() => parseOne({ network }))).toContain(`job "staff": ${message}`);
+  });
+
+  it("refuses a network role that manages users or the site unless roles.allowPrivileged is true", () => {
+    const network = { groups: [{ group: "g", site: "/hr/", role: "administrator" }] };
+    expect(errorOf(() => parseOne({ network }))).toContain(
+      'job "staff": network.groups[0].role "administrator" can manage users or the site',
+    );
+    expect(errorOf(() => parseOne({ network: { siteDefaults: [{ site: 2, role: "administrator" }] } }))).toContain(
+      'job "staff": network.siteDefaults[0].role "administrator" can manage users or the site',
+    );
+    expect(parseOne({ roles: { allowPrivileged: true }, network }).network?.groups).toEqual(network.groups);
+  });
+
+  it("refuses roles.groups next to a network, whose roles are per site", () => {
+    expect(errorOf(() => parseOne({ roles: { groups: [{ group: "g", role: "editor" }] }, network: {} }))).toContain(
+      'job "staff": roles.groups cannot be used with network',
+    );
   });
 });
