@@ -22,6 +22,8 @@ export interface Job {
     /** Entra-style scoping filters, applied to what Graph returns: OR-ed filters of AND-ed clauses. */
     scopingFilters: ScopingClause[][];
     tenantKind: TenantKind;
+    /** Near-real-time: Microsoft Graph change notifications applied as runs of kind "notification". */
+    notifications: boolean;
   };
   /**
    * How an Entra user finds a WordPress account it is not mapped to yet: `by` in order. Accounts

@@ -184,6 +184,10 @@ export const Job = Type.Object(
       tenantKind: StringEnum(["workforce", "external"], {
         description: "external = an Entra External ID or Azure AD B2C customer tenant (full listings only).",
       }),
+      notifications: Type.Boolean({
+        description:
+          'Near-real-time: Microsoft Graph change notifications applied as runs of kind "notification" (needs an https PUBLIC_URL).',
+      }),
     }),
     match: Type.Object(
       {

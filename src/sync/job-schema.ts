@@ -41,6 +41,7 @@ export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
     pageSize: 500,
     attributes: [],
     tenantKind: "workforce",
+    notifications: false,
     scopingFilters: [],
   },
   match: { by: ["entraId", "email", "username"], emailDomains: [], adoptGuests: false },
@@ -71,6 +72,7 @@ export const SYNC_VARIABLES = {
   SYNC_PAGE_SIZE: { path: "source.pageSize", default: "500" },
   SYNC_ATTRIBUTES: { path: "source.attributes", default: "" },
   SYNC_TENANT_KIND: { path: "source.tenantKind", default: "workforce" },
+  SYNC_NOTIFICATIONS: { path: "source.notifications", default: "false" },
   SYNC_MATCH: { path: "match.by", default: "entraId,email,username" },
   SYNC_MATCH_EMAIL_DOMAINS: { path: "match.emailDomains", default: "" },
   SYNC_ADOPT_GUESTS: { path: "match.adoptGuests", default: "false" },
@@ -228,6 +230,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     "pageSize",
     "attributes",
     "tenantKind",
+    "notifications",
     "scopingFilters",
   ]);
   const sourceMode = r.oneOf<SourceMode>(source.mode, "source.mode", ["full", "delta"], d.source.mode);
@@ -241,7 +244,8 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   const kinds: TenantKind[] = ["workforce", "external"];
   const tenantKind = r.oneOf(source.tenantKind, "source.tenantKind", kinds, d.source.tenantKind);
   const customer = tenantKind === "external";
-  if (customer) checkCustomerJob(r, job, { mode: sourceMode, filter });
+  const notifications = r.boolean(source.notifications, "source.notifications", d.source.notifications);
+  if (customer) checkCustomerJob(r, job, { mode: sourceMode, filter, notifications });
   const scopingFilters = r.list(source.scopingFilters, "source.scopingFilters", [], (v, p) => scopingFilter(r, v, p));
 
   const match = validateMatch(r, job.match, customer);
@@ -315,7 +319,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   const validated: Job = {
     id: origin.id,
     trigger: { mode: triggerMode, schedule, timezone },
-    source: { mode: sourceMode, filter, groups, pageSize, attributes, tenantKind, scopingFilters },
+    source: { mode: sourceMode, filter, groups, pageSize, attributes, tenantKind, notifications, scopingFilters },
     match,
     username,
     fields,
@@ -437,9 +441,15 @@ function validateNetwork(r: JobReader, raw: unknown, defaultRole: string): Netwo
 function checkCustomerJob(
   r: JobReader,
   job: Record<string, unknown>,
-  source: { mode: SourceMode; filter: string | null },
+  source: { mode: SourceMode; filter: string | null; notifications: boolean },
 ) {
   const where = `with source.tenantKind "external"`;
+  if (source.notifications) {
+    r.fail(
+      "source.notifications",
+      `cannot be true ${where}: Microsoft Graph sends no change notifications for External ID and B2C tenants; schedule full runs instead`,
+    );
+  }
   if (source.mode === "delta") {
     r.fail(
       "source.mode",
