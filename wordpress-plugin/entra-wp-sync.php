@@ -47,9 +47,9 @@
  *     transaction (one bootstrap and one commit instead of one per user). Each operation is dispatched
  *     to the core /wp/v2/users routes in-process, so validation, permissions, roles, meta, e-mail rules
  *     and the mails of 4. are exactly those of the per-user path; each runs under its own savepoint, so
- *     a failing one is rolled back alone and reported, and its neighbours are written. A create whose
- *     Entra id already has a user answers "existing" with that user (a retried request after a lost
- *     response creates nobody twice). An operation may carry "guard": [roles]; a user holding elevated
+ *     a failing one is rolled back alone and reported, and its neighbours are written. A create refused
+ *     because its login or e-mail belongs to a user with the same Entra id answers "existing" with that
+ *     user (a retried request after a lost response creates nobody twice). An operation may carry "guard": [roles]; a user holding elevated
  *     capabilities beyond those roles (7.) is then refused with entra_wp_sync_protected.
  */
 
@@ -418,13 +418,19 @@ function entra_wp_sync_batch_guard(array $op) {
         'user ' . $user->ID . ' holds capabilities the synced roles do not grant: ' . implode(', ', $beyond), 403);
 }
 
-/** A create for an Entra id that already has a user: that user (the first attempt's, if one was lost). */
-function entra_wp_sync_batch_existing(array $op) {
-    if ($op['op'] !== 'create' || !isset($op['body']['meta'][ENTRA_WP_SYNC_ID_KEY])) return null;
-    $entra_id = (string) $op['body']['meta'][ENTRA_WP_SYNC_ID_KEY];
+/**
+ * A create refused because its login or e-mail is taken by a user carrying the same Entra id: that
+ * user, which the first attempt of a retried request created. Looked up only after the refusal, by
+ * the indexed login and e-mail columns (a meta_value search would scan all user meta on every create).
+ */
+function entra_wp_sync_batch_existing(array $op, $code) {
+    if ($code !== 'existing_user_login' && $code !== 'existing_user_email') return null;
+    $body = $op['body'];
+    $entra_id = isset($body['meta'][ENTRA_WP_SYNC_ID_KEY]) ? (string) $body['meta'][ENTRA_WP_SYNC_ID_KEY] : '';
     if ($entra_id === '') return null;
-    $ids = get_users(array('meta_key' => ENTRA_WP_SYNC_ID_KEY, 'meta_value' => $entra_id, 'fields' => 'ID', 'number' => 1));
-    return $ids ? (int) $ids[0] : null;
+    $field = $code === 'existing_user_login' ? 'username' : 'email';
+    $user = isset($body[$field]) ? get_user_by($field === 'username' ? 'login' : 'email', (string) $body[$field]) : false;
+    return $user && get_user_meta($user->ID, ENTRA_WP_SYNC_ID_KEY, true) === $entra_id ? $user->ID : null;
 }
 
 function entra_wp_sync_batch_user_data($user_id) {
@@ -440,11 +446,11 @@ function entra_wp_sync_batch_run(array $op) {
     if (is_wp_error($request)) return entra_wp_sync_batch_error($request->get_error_code(), $request->get_error_message());
     $refused = entra_wp_sync_batch_guard($op);
     if ($refused) return $refused;
-    $existing = entra_wp_sync_batch_existing($op);
-    if ($existing) return array('status' => 200, 'outcome' => 'existing', 'user' => entra_wp_sync_batch_user_data($existing));
     $response = rest_do_request($request);
     $data = rest_get_server()->response_to_data($response, false);
     if ($response->is_error()) {
+        $existing = entra_wp_sync_batch_existing($op, isset($data['code']) ? $data['code'] : '');
+        if ($existing) return array('status' => 200, 'outcome' => 'existing', 'user' => entra_wp_sync_batch_user_data($existing));
         return entra_wp_sync_batch_error(isset($data['code']) ? $data['code'] : 'unknown',
             isset($data['message']) ? $data['message'] : 'failed', $response->get_status());
     }

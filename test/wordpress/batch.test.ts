@@ -174,23 +174,25 @@ describeWithWordPress("WordPress batch writes (companion plugin)", (wp: WordPres
     }
   });
 
-  it("answers a retried create with the first attempt's user, not a second one, even under another login", async () => {
+  it("answers a retried create with the first attempt's user, and a create of someone else's login with the refusal", async () => {
     const login = uniqueName("retry");
-    const op = (username: string) => ({
+    const op = (entraId: string) => ({
       op: "create",
       body: {
-        username,
-        email: `${username}@example.test`,
-        password: `${username}-Pw-0123456789`,
-        meta: { entra_object_id: `${login}-entra` },
+        username: login,
+        email: `${login}@example.test`,
+        password: `${login}-Pw-0123456789`,
+        meta: { entra_object_id: entraId },
       },
     });
-    const first = await wpFetch(wp, "POST", BATCH, { operations: [op(login)] });
+    const first = await wpFetch(wp, "POST", BATCH, { operations: [op(`${login}-entra`)] });
     expect(first.body.results[0]).toMatchObject({ outcome: "created" });
-    users.add(first.body.results[0].user.id);
-    const again = await wpFetch(wp, "POST", BATCH, { operations: [op(`${login}-x`)] });
-    expect(again.body.results[0]).toMatchObject({ outcome: "existing", user: { id: first.body.results[0].user.id } });
+    const id = users.add(first.body.results[0].user.id);
+    const again = await wpFetch(wp, "POST", BATCH, { operations: [op(`${login}-entra`)] });
+    expect(again.body.results[0]).toMatchObject({ status: 200, outcome: "existing", user: { id } });
+    const other = await wpFetch(wp, "POST", BATCH, { operations: [op(`${login}-someone-else`)] });
+    expect(other.body.results[0]).toMatchObject({ outcome: "failed", code: "existing_user_login" });
     const found = await wpFetch(wp, "GET", `/wp/v2/users?context=edit&search=${login}`);
-    expect(found.body).toHaveLength(1);
+    expect(found.body.map((u: { id: number }) => u.id)).toEqual([id]);
   });
 });
