@@ -368,6 +368,9 @@ function entra_wp_sync_batch_error($code, $message, $status = 400) {
 function entra_wp_sync_batch_request(array $op) {
     $kind = isset($op['op']) ? $op['op'] : null;
     $body = isset($op['body']) && is_array($op['body']) ? $op['body'] : array();
+    // Core reads JSON parameters before URL ones: an "id" in the body would redirect the write to
+    // another user than the one the guard checked.
+    unset($body['id']);
     $id = isset($op['id']) ? $op['id'] : null;
     if ($kind !== 'create' && (!is_int($id) || $id < 1)) {
         return new WP_Error('rest_invalid_param', 'operation ' . (string) $kind . ' needs a positive integer "id"');

@@ -144,6 +144,21 @@ describeWithWordPress("WordPress batch writes (companion plugin)", (wp: WordPres
     expect(after.body.first_name).toBe(me.body.first_name);
   });
 
+  it("writes the user the guard checked, whatever id the body names", async () => {
+    const me = await wpFetch(wp, "GET", "/wp/v2/users/me?context=edit");
+    const login = uniqueName("redirect");
+    const site = makeTestSite(wp);
+    const target = users.add((await site.createUser(login, aPerson(login, 0), `${login}-entra`)).id);
+    const res = await wpFetch(wp, "POST", BATCH, {
+      operations: [
+        { op: "update", id: target, guard: ["subscriber"], body: { id: me.body.id, first_name: "Taken over" } },
+      ],
+    });
+    expect(res.body.results[0]).toMatchObject({ outcome: "updated", user: { id: target, first_name: "Taken over" } });
+    const after = await wpFetch(wp, "GET", "/wp/v2/users/me?context=edit");
+    expect(after.body.first_name).toBe(me.body.first_name);
+  });
+
   it("refuses a request with no operations or too many, naming the limit", async () => {
     for (const operations of [[], Array.from({ length: 101 }, () => ({ op: "delete", id: 1, reassign: 1 })), "x"]) {
       const res = await wpFetch(wp, "POST", BATCH, { operations });
