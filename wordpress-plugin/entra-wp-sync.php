@@ -2,7 +2,7 @@
 /**
  * Plugin Name: entra-wp-sync companion
  * Description: What the entra-wp-sync service needs from WordPress and cannot do through the REST API alone.
- * Version:     1.1.0
+ * Version:     1.2.0
  * License:     MIT
  *
  * Install as a must-use plugin: copy this one file to wp-content/mu-plugins/ (scripts/wordpress-local.sh
@@ -32,7 +32,7 @@
  *     password's id (uuid) in the X-Entra-WP-Sync-Service header. The service learns the id from 5.
  *     (WordPress tells each caller the id of the password it authenticated with); a person's
  *     requests, with another password or a cookie, get WordPress's usual mails. No configuration.
- *  5. GET /wp-json/entra-wp-sync/v1/status (edit_users only) -> {"version", "meta_keys": [...],
+ *  5. GET /wp-json/entra-wp-sync/v1/status (edit_users only) -> {"version", "meta_keys": [...], "batch_max",
  *     "roles": {role: [capabilities]}, "app_password": "<uuid of the caller's Application Password>"}
  *     so the service can detect the plugin, the meta keys it may write, what each role allows
  *     (a job may grant roles that manage users or the site only when it says so), and its own id.
@@ -57,7 +57,7 @@ if (!defined('ABSPATH')) {
     exit;
 }
 
-const ENTRA_WP_SYNC_VERSION = '1.1.0';
+const ENTRA_WP_SYNC_VERSION = '1.2.0';
 const ENTRA_WP_SYNC_ID_KEY = 'entra_object_id';
 const ENTRA_WP_SYNC_DEACTIVATED_KEY = 'entra_wp_sync_deactivated';
 const ENTRA_WP_SYNC_BATCH_MAX = 100;
