@@ -4,8 +4,9 @@
  * Needs root with apt (or a machine where scripts/wordpress-local.sh already works) for the real
  * WordPress rows; BENCH_SKIP_WORDPRESS=1 runs the other rows only. Sizes: BENCH_USERS (1000),
  * BENCH_RESYNC_USERS (10000), BENCH_CONTINUE_USERS (3000), BENCH_CONTINUE_RESYNCS (5),
- * BENCH_MEMORY_USERS (100000), BENCH_PLANNING_PAGES (10), BENCH_CUSTOMER_USERS (100000).
- * BENCH_ONLY=writes,continue,resync,customers,planning,memory picks scenarios. See README "Benchmarks" for what each row means.
+ * BENCH_MEMORY_USERS (100000), BENCH_PLANNING_PAGES (10), BENCH_CUSTOMER_USERS (100000),
+ * BENCH_PROVISION_SITE_USERS (100000). BENCH_ONLY=writes,continue,resync,customers,planning,provision,memory
+ * picks scenarios. See README "Benchmarks" for what each row means.
  */
 import os from "node:os";
 import { serverAnswers } from "./lib/service";
@@ -15,6 +16,7 @@ import { benchContinueLatency, type ContinueResult } from "./scenarios/continue-
 import { benchCustomerRescan, type CustomerRescanResult } from "./scenarios/customer-rescan";
 import { benchMemory, type MemoryResult } from "./scenarios/memory";
 import { benchPlanning, type PageCost, type PlanningResult } from "./scenarios/planning";
+import { benchProvision, type ProvisionCase, type ProvisionResult } from "./scenarios/provision";
 import { benchResync, type ResyncResult } from "./scenarios/resync";
 import { benchWrites, type WriteResult } from "./scenarios/writes";
 
@@ -68,6 +70,10 @@ async function main(): Promise<void> {
   if (wanted("planning")) {
     log("planning: pages of 999 against zero-latency Graph-free timings");
     rows.push(...planningRows(await benchPlanning(size("BENCH_PLANNING_PAGES", 10))));
+  }
+  if (wanted("provision")) {
+    log("provision: one user on demand against a site of many");
+    rows.push(...provisionRows(await benchProvision(size("BENCH_PROVISION_SITE_USERS", 100_000))));
   }
   if (wanted("memory")) {
     log("memory: simulator and each measured run in their own processes");
@@ -132,6 +138,22 @@ function continueRows(r: ContinueResult): Row[] {
       pass: percentile(r.unchanged, 99) < budget,
     },
   ];
+}
+
+function provisionRows(r: ProvisionResult): Row[] {
+  const row = (what: string, c: ProvisionCase): Row => {
+    const total = Object.values(c.requests).reduce((a, b) => a + b, 0);
+    const parts = Object.entries(c.requests).map(([method, count]) => `${method} ${n(count)}`);
+    return {
+      what: `provision on demand, ${what}, site of ${n(r.siteUsers)} users (fake WP)`,
+      measured:
+        `${total} WP requests (${parts.join(", ")}), ${ms(c.ms)}, ${c.outcome} (${c.action}); ` +
+        `listing the site would be ${n(Math.ceil(r.siteUsers / 100))} requests`,
+      target: "a handful of requests, whatever the site's size",
+      pass: c.outcome === "applied" && total <= 10,
+    };
+  };
+  return [row("new user (create)", r.create), row("user with that e-mail (match + update)", r.match)];
 }
 
 function resyncRow(r: ResyncResult): Row {

@@ -12,7 +12,9 @@
 # Options:
 #   --dir DIR            base directory (default $WP_DIR or /tmp/entra-wp-sync-wordpress)
 #   --port PORT          HTTP port on 127.0.0.1 (default $WP_PORT or 8881)
-#   --without-plugin     plain WordPress: do not install (and remove) the companion mu-plugin
+#   --without-plugin     plain WordPress: do not install (and remove) the companion mu-plugin; a
+#                        snippet registers the user meta key "department" for REST, as another
+#                        plugin or a theme may
 #   --env-prefix P       print P{URL,USERNAME,APP_PASSWORD} instead of WP_... (e.g. WP_PLAIN_ for a
 #                        second, plugin-less instance used by test/wordpress/plain-site.test.ts)
 #   --reset              drop the database and the docroot first (fresh, empty WordPress)
@@ -268,8 +270,18 @@ PHP
 if [ "$WITH_PLUGIN" = 1 ]; then
   install_file "$MU/entra-wp-sync.php" < "$PLUGIN_SRC"
   php -l "$MU/entra-wp-sync.php" >/dev/null || die "companion plugin has a PHP syntax error"
+  rm -f "$MU/10-register-user-meta.php"
 else
   rm -f "$MU/entra-wp-sync.php"
+  # What another plugin or a theme may do on a site without the companion plugin: expose a user
+  # meta key over REST. The service writes the keys WordPress accepts (the users route schema).
+  install_file "$MU/10-register-user-meta.php" <<'PHP'
+<?php
+/* Test site: "department" is writable over REST without the companion plugin; other keys are not. */
+add_action('init', function () {
+    register_meta('user', 'department', ['type' => 'string', 'single' => true, 'show_in_rest' => true]);
+});
+PHP
 fi
 
 # ---------------------------------------------------------------- 4. install WP, admin, app password

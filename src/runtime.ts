@@ -14,17 +14,17 @@ import type { Job } from "./core/job";
 import { selectFor } from "./core/mapping";
 import { describePermissions, graphPermissions } from "./core/permissions";
 import { grantPolicy } from "./core/privileges";
-import type { RunState } from "./core/runs";
 import * as jobsRepository from "./db/jobs";
 import { migrate } from "./db/migrate";
 import { type Database, openDatabase } from "./db/pool";
+import { outboxBacklog } from "./db/webhook-outbox";
 import { makeGraphDirectory } from "./graph";
 import { type LinkCutoffs, linkCutoffsFrom } from "./links/revocations";
 import { type Logger, makeLogger, type SecretRegistry } from "./logger";
 import { type Metrics, makeMetrics } from "./observe/metrics";
 import { type Pruner, startPruner } from "./observe/pruner";
 import { makeWatchdog, type Watchdog } from "./observe/watchdog";
-import { makeNotifier, type Notifier, type RunEventType } from "./observe/webhook";
+import { makeWebhookDelivery, type WebhookDelivery } from "./observe/webhook";
 import { type Driver, startDriver } from "./sync/driver";
 import { type EngineService, makeSyncService, type RunEvents } from "./sync/engine";
 import { loadJobs } from "./sync/jobs";
@@ -42,7 +42,8 @@ export interface Runtime {
   sync: EngineService;
   linkCutoffs: LinkCutoffs;
   metrics: Metrics;
-  notifier: Notifier;
+  /** Delivers the webhook outbox (started by startBackground, like the driver). */
+  webhooks: WebhookDelivery;
   watchdog: Watchdog;
   /** Provision on demand (POST /v1/jobs/{job}/users/{entraId}/sync). */
   provision: ProvisionService;
@@ -90,12 +91,12 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   });
   // Jobs first: a bad jobs file stops the process before anything is opened.
   const jobs = loadJobs(config);
+  for (const job of jobs) if (job.webhookSecret) logger.secrets.add(job.webhookSecret);
   const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
   try {
     await migrate(db.pool, logger);
     const secrets = await ensureSecrets(config, db, logger, options.print);
     const metrics = makeMetrics();
-    const notifier = makeNotifier({ logger });
     const directory = options.directory ?? makeDirectory(config, logger, metrics);
     const site = options.site ?? makeSite(config, logger, metrics);
     const sync = makeSyncService({
@@ -107,8 +108,16 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       stepBudgetMs: config.stepBudgetMs,
       maxFailedSteps: config.maxFailedSteps,
       ...(config.leaseMs === null ? {} : { leaseMs: config.leaseMs }),
-      events: runEvents(metrics, notifier),
+      events: runEvents(metrics, () => webhooks.wake()),
     });
+    const webhooks = makeWebhookDelivery({
+      db: db.pool,
+      jobs,
+      logger,
+      owner: sync.owner,
+      onDelivery: (result) => metrics.recordWebhookDelivery(result),
+    });
+    metrics.watchWebhookOutbox(() => outboxBacklog(db.pool));
     await sync.ready();
     metrics.watchActiveRuns(sync);
     const watchdog = makeWatchdog({ service: sync, staleMs: config.watchdogStaleMs, logger, metrics });
@@ -123,7 +132,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       sync,
       linkCutoffs: linkCutoffsFrom(db.pool, jobsRepository),
       metrics,
-      notifier,
+      webhooks,
       watchdog,
       provision,
       driver: null,
@@ -162,13 +171,14 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       startBackground() {
         runtime.driver ??= startDriver({ sync, jobs, db, logger, intervalMs: config.driverIntervalMs });
         watchdog.start();
+        webhooks.start();
         pruner ??= startPruner({ db: db.pool, days: config.historyDays, logger });
       },
       async close() {
         await runtime.driver?.stop();
         watchdog.stop();
         await pruner?.stop();
-        await notifier.flush(10_000);
+        await webhooks.stop();
         await db.close();
       },
     };
@@ -260,15 +270,8 @@ function names(lines: string[]): string[] {
   return lines.map((line) => line.split(" (")[0]!);
 }
 
-/** The run states a job's webhook hears about (cancelled runs were ended by a person). */
-const WEBHOOK_EVENTS: Partial<Record<RunState, RunEventType>> = {
-  completed: "run.completed",
-  failed: "run.failed",
-  awaiting_approval: "run.awaiting_approval",
-};
-
 /** Metrics and webhooks observe the engine; neither can slow or break a step. */
-function runEvents(metrics: Metrics, notifier: Notifier): RunEvents {
+function runEvents(metrics: Metrics, wakeWebhooks: () => void): RunEvents {
   return {
     onStep({ job, phase, ms, items }) {
       metrics.recordStep(job.id, phase, ms);
@@ -276,8 +279,8 @@ function runEvents(metrics: Metrics, notifier: Notifier): RunEvents {
     },
     onRunSettled({ job, run }) {
       if (run.state !== "awaiting_approval") metrics.recordRunFinished(job.id, run.state);
-      const type = WEBHOOK_EVENTS[run.state];
-      if (type && job.webhook) notifier.notify(job, { type, run });
+      // The event itself is already in the outbox (written with the run's last transition).
+      if (job.webhook) wakeWebhooks();
     },
     onLeaseTakeover({ job }) {
       metrics.recordLeaseTakeover(job.id);

@@ -4,12 +4,16 @@
  *   cli ──> main, runtime, unconfigured (the composition root: wires adapters into the engine)
  *             ──> http ──> observe ──> sync (engine) ──> db ──> core
  *   graph, wordpress (adapters) ──> sync/ports (the interfaces the engine owns) ──> core
+ *   graph, wordpress, db, observe, sync, http ──> net (outbound HTTP) ──> core
  *
  * - core (domain types and pure rules) imports nothing outside core.
  * - db (all SQL) serves the engine and never imports it; it knows core and the logger only.
  * - graph and wordpress implement sync/ports and import nothing else of the engine; the engine
  *   never imports an adapter (the composition root hands them over as ports).
  * - observe (metrics, watchdog, webhooks, pruning) reads sync and db; only http and the root import it.
+ * - net (outbound HTTP shared by the adapters and webhooks: the retry loop, the limiter, the step's
+ *   deadline, the URL redactor, webhook signatures) imports only core, so the adapters can use it
+ *   without reaching into the engine.
  * - No import cycle between any two files, type-only imports included (a cycle is a sign that a
  *   third module wants to exist).
  *
@@ -27,6 +31,7 @@ type Layer =
   | "links"
   | "db"
   | "ports"
+  | "net"
   | "sync"
   | "graph"
   | "wordpress"
@@ -43,17 +48,20 @@ const ALLOWED: Record<Layer, readonly Layer[]> = {
   support: [],
   links: ["core"],
   config: ["core", "links"],
-  db: ["core", "support"],
+  db: ["core", "support", "net"],
   ports: ["core"],
-  sync: ["core", "ports", "db", "config", "support"],
-  graph: ["core", "ports"],
-  wordpress: ["core", "ports"],
-  observe: ["core", "sync", "db", "support"],
+  // Outbound HTTP (src/net): neutral, below the adapters and the engine.
+  net: ["core"],
+  sync: ["core", "ports", "db", "config", "support", "net"],
+  graph: ["core", "ports", "net"],
+  wordpress: ["core", "ports", "net"],
+  observe: ["core", "sync", "db", "support", "net"],
   bootstrap: ["core", "config", "db", "links", "support"],
-  http: ["core", "sync", "db", "links", "observe", "bootstrap", "config", "support"],
+  http: ["core", "sync", "db", "links", "observe", "bootstrap", "config", "support", "net"],
   root: [
     "core",
     "ports",
+    "net",
     "sync",
     "db",
     "graph",
@@ -74,6 +82,7 @@ function layerOf(file: string): Layer {
   const [first] = file.split("/");
   switch (first) {
     case "core":
+    case "net":
     case "links":
     case "db":
     case "sync":
@@ -212,11 +221,13 @@ describe("the layering of src/", () => {
         ["db/runs.ts", ["sync/service.ts", "core/runs.ts"]],
         ["wordpress/site.ts", ["sync/ports.ts", "sync/engine.ts"]],
         ["sync/engine.ts", ["wordpress/site.ts"]],
+        ["net/retry.ts", ["net/deadline.ts", "core/errors.ts", "sync/ports.ts"]],
       ]);
       expect(wrongWayImports(bad)).toEqual([
         "db/runs.ts (db) imports sync/service.ts (sync)",
         "wordpress/site.ts (wordpress) imports sync/engine.ts (sync)",
         "sync/engine.ts (sync) imports wordpress/site.ts (wordpress)",
+        "net/retry.ts (net) imports sync/ports.ts (ports)",
       ]);
     });
 

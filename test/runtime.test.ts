@@ -3,7 +3,8 @@ import type { AddressInfo } from "node:net";
 import { loadConfig } from "../src/config";
 import { openRuntime } from "../src/runtime";
 import { FakeSite } from "../tools/fake-wordpress";
-import { makeTestDatabase } from "./helpers/db";
+import { TEST_WEBHOOK_SECRET } from "./helpers/builders";
+import { makeTestDatabase, serviceDatabaseEnv } from "./helpers/db";
 import { FakeDirectory } from "./helpers/engine";
 import { logSink } from "./helpers/log-sink";
 
@@ -24,9 +25,10 @@ describe("the runtime wiring", () => {
     const db = await makeTestDatabase();
     const runtime = await openRuntime(
       loadConfig({
-        DATABASE_URL: db.url ?? "",
+        ...serviceDatabaseEnv(db),
         SYNC_TRIGGER_MODE: "manual",
         SYNC_WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`,
+        SYNC_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
       }),
       {
         print: () => undefined,
@@ -40,11 +42,14 @@ describe("the runtime wiring", () => {
       let state = run.state;
       for (let i = 0; i < 20 && state !== "completed"; i++) state = (await runtime.sync.advanceRun(run.id)).run!.state;
       expect(state).toBe("completed");
-      await runtime.notifier.flush(5_000);
+      // The event was written with the run's last transition; deliver it now rather than at the next interval.
+      await runtime.webhooks.deliverDue();
       expect(received).toEqual([expect.objectContaining({ type: "run.completed", job: "default" })]);
       const metrics = await runtime.metrics.registry.metrics();
       expect(metrics).toMatch(/entra_wp_sync_runs_total\{job="default",state="completed"\} 1/);
       expect(metrics).toMatch(/entra_wp_sync_users_total\{job="default",action="create"\} 3/);
+      expect(metrics).toMatch(/entra_wp_sync_webhook_deliveries_total\{result="delivered"\} 1/);
+      expect(metrics).toMatch(/entra_wp_sync_webhook_outbox_events\{state="pending"\} 0/);
     } finally {
       await runtime.close();
       await db.close();

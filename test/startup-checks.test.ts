@@ -1,7 +1,7 @@
 import { loadConfig } from "../src/config";
 import { type Server, serve } from "../src/main";
 import { type GraphSimulator, startGraphSimulator } from "../tools/graph-sim";
-import { makeTestDatabase } from "./helpers/db";
+import { makeTestDatabase, serviceDatabaseEnv } from "./helpers/db";
 import { type LogSink, logSink } from "./helpers/log-sink";
 import { describeWithWordPress, type WordPressTarget } from "./helpers/wordpress";
 
@@ -23,7 +23,7 @@ function serveWith(
 ): Promise<Server> {
   return serve(
     loadConfig({
-      DATABASE_URL: db.url ?? "",
+      ...serviceDatabaseEnv(db),
       PORT: "0",
       HOST: "127.0.0.1",
       AZURE_TENANT_ID: sim.tenantId,

@@ -53,7 +53,7 @@ export function makeCountingSite(wp: BenchWordPress, concurrency: number): Count
     concurrency,
     logger: pino({ level: "warn" }),
     metrics: {
-      observeRequest(method) {
+      onRequest({ method }) {
         requests[method] = (requests[method] ?? 0) + 1;
       },
     },

@@ -45,6 +45,8 @@ export interface Job {
   safety: { maxDeleteFraction: number; maxDeleteCount: number };
   /** Optional URL that receives a JSON event when a run completes, fails or awaits approval. */
   webhook: string | null;
+  /** The Standard Webhooks secret ("whsec_" + base64) the events are signed with; required with webhook. */
+  webhookSecret: string | null;
   /** Profile photos from Graph as WordPress avatars (needs the companion plugin); off by default. */
   photos: boolean;
 }

@@ -100,7 +100,7 @@ function matchBy<T extends { id: number }>(
  * The mapped e-mail, then Graph's mail, then a UPN that looks like an address; no repeats. A
  * customer's UPN is generated and their e-mail already derived (customer.ts): only that one.
  */
-function emailsOf(job: Job, user: GraphUser, desired: Record<string, string>): string[] {
+export function emailsOf(job: Job, user: GraphUser, desired: Record<string, string>): string[] {
   if (isCustomerJob(job)) return desired.email ? [desired.email] : [];
   const upn = typeof user.userPrincipalName === "string" ? user.userPrincipalName.trim() : "";
   const candidates = [

@@ -31,6 +31,14 @@ export function isSettled(state: RunState): boolean {
   return isTerminal(state) || state === "awaiting_approval";
 }
 
+/**
+ * The states a job's webhook hears about (a cancelled run was ended by a person), each as the event
+ * type "run.<state>" (migrations/0006: the outbox's type check and the trigger that writes events).
+ */
+export const WEBHOOK_STATES = ["completed", "failed", "awaiting_approval"] as const satisfies readonly RunState[];
+export type WebhookEventType = `run.${(typeof WEBHOOK_STATES)[number]}`;
+export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = WEBHOOK_STATES.map((state) => `run.${state}` as const);
+
 export const RUN_TRIGGERS = ["manual", "link", "schedule", "cli"] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 

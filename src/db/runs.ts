@@ -105,6 +105,19 @@ function toRun(row: DbRun): Run {
   };
 }
 
+/** A run row as to_jsonb made it (the webhook outbox's copy): timestamps come back as strings. */
+export function runFromJson(json: Record<string, unknown>): Run {
+  const date = (key: keyof DbRun) => (json[key] === null ? null : new Date(String(json[key])));
+  return toRun({
+    ...(json as unknown as DbRun),
+    created_at: date("created_at")!,
+    started_at: date("started_at"),
+    finished_at: date("finished_at"),
+    progressed_at: date("progressed_at")!,
+    locked_until: date("locked_until"),
+  });
+}
+
 export function toSummary(run: Run): RunSummary {
   return {
     id: run.id,

@@ -6,6 +6,7 @@ import { type Client, ResponseType } from "@microsoft/microsoft-graph-client";
 import { UpstreamError } from "../core/errors";
 import { PHOTO_SIZE } from "../core/photo";
 import type { GraphUser } from "../core/users";
+import { attemptTimeout } from "../net/deadline";
 import type { Budget, Directory, UsersPage, UsersQuery } from "../sync/ports";
 import { makeGraphClient } from "./client";
 import { makeCredential } from "./credential";
@@ -153,7 +154,7 @@ function explainDeltaRefusal(error: unknown): unknown {
   return new UpstreamError(`${error.message}${hint}`, error.source, error.kind, error.details);
 }
 
-/** A request that hangs must not hold the step past its deadline (a floor keeps tiny budgets usable). */
+/** A request that hangs must not hold the step past its deadline: each attempt gets what is left of it. */
 function timeoutSignal(budget: Budget): AbortSignal {
-  return AbortSignal.timeout(Math.max(1000, budget.deadline - Date.now()));
+  return AbortSignal.timeout(attemptTimeout(Number.POSITIVE_INFINITY, budget.deadline));
 }

@@ -1,6 +1,7 @@
 /** What a GraphError means for the engine (UpstreamError kinds in src/core/errors.ts). */
 import type { GraphError } from "@microsoft/microsoft-graph-client";
 import { UpstreamError, type UpstreamKind } from "../core/errors";
+import { parseRetryAfter } from "../net/retry";
 
 export interface GraphFailure {
   /** null when no response came back (network error, reset, timeout). */
@@ -21,15 +22,6 @@ export function failureOf(error: GraphError): GraphFailure {
     retryAfterMs: status === null ? null : parseRetryAfter(headers?.get("retry-after") ?? null),
     message: error.message || (status === null ? "no response from Graph" : `HTTP ${status}`),
   };
-}
-
-/** Retry-After is delta-seconds (possibly fractional, e.g. 2.128) or an HTTP date. */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | null {
-  if (value === null || value.trim() === "") return null;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000));
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? null : Math.max(0, date - now);
 }
 
 const DELTA_EXPIRED_CODES = new Set(["syncStateNotFound", "resyncRequired", "syncStateInvalid"]);

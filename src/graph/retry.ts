@@ -1,10 +1,14 @@
 /**
- * Retrying Graph calls within a step budget. Graph says: on 429 (and 503/504 when given) wait
- * Retry-After, seconds or an HTTP date, possibly fractional (throttling.md); otherwise back off
- * exponentially. A wait that would end past budget.deadline is not started: the step gives up at
- * once so the engine can commit what it has and try again next step.
+ * Retrying Graph calls within a step budget (the loop itself is src/net/retry.ts). Graph says: on
+ * 429 (and 503/504 when given) wait Retry-After, seconds or an HTTP date, possibly fractional
+ * (throttling.md); otherwise back off exponentially; 5xx and network errors are worth another
+ * attempt. A wait that would end past budget.deadline is not started: the step gives up at once
+ * so the engine can commit what it has and try again next step.
  */
 import { GraphError } from "@microsoft/microsoft-graph-client";
+import { UpstreamError } from "../core/errors";
+import { DeadlineExceeded } from "../net/deadline";
+import { withRetries as retry } from "../net/retry";
 import type { Budget } from "../sync/ports";
 import { CredentialFailure } from "./credential";
 import { failureOf, type GraphFailure, toUpstreamError } from "./errors";
@@ -27,39 +31,42 @@ export async function withRetries<T>(
   policy: RetryPolicy,
   call: () => Promise<T>,
 ): Promise<T> {
-  const sleep = policy.sleep ?? ((ms: number) => new Promise<void>((ok) => setTimeout(ok, ms)));
-  for (let attempt = 0; ; attempt++) {
-    let failure: GraphFailure;
-    try {
-      return await call();
-    } catch (error) {
-      if (error instanceof CredentialFailure) throw error.upstream;
-      if (!(error instanceof GraphError)) throw error;
-      failure = failureOf(error);
+  const failure = (error: unknown): GraphFailure | null => (error instanceof GraphError ? failureOf(error) : null);
+  const kindOf = (f: GraphFailure) => (f.status === 429 ? "throttled" : "transient");
+  try {
+    return await retry(
+      {
+        retries: policy.maxRetries,
+        baseDelayMs: policy.baseDelayMs,
+        maxDelayMs: policy.maxBackoffMs,
+        maxRetryAfterMs: policy.maxRetryAfterMs,
+        sleep: policy.sleep,
+      },
+      {
+        attempt: call,
+        judge(error) {
+          const f = failure(error);
+          if (f === null) return { retry: false };
+          const retryable = f.status === null || f.status >= 500 || f.status === 429;
+          return retryable ? { retry: true, retryAfterMs: f.retryAfterMs } : { retry: false };
+        },
+        giveUp: (error, reason) => {
+          const f = failure(error)!;
+          return toUpstreamError(what, f, kindOf(f), reason);
+        },
+        onWait(ms, error) {
+          const status = failure(error)?.status ?? null;
+          if (status !== null && THROTTLE_STATUSES.has(status)) policy.metrics.onThrottle?.(ms);
+        },
+      },
+      budget.deadline,
+    );
+  } catch (error) {
+    if (error instanceof CredentialFailure) throw error.upstream;
+    if (error instanceof GraphError) throw toUpstreamError(what, failureOf(error));
+    if (error instanceof DeadlineExceeded) {
+      throw new UpstreamError(`Graph ${what} not started: ${error.message}`, "graph", "transient");
     }
-    const throttled = failure.status !== null && THROTTLE_STATUSES.has(failure.status);
-    const retryable = throttled || failure.status === null || failure.status >= 500;
-    if (!retryable) throw toUpstreamError(what, failure);
-    const kind = failure.status === 429 ? "throttled" : "transient";
-    if (attempt >= policy.maxRetries) {
-      throw toUpstreamError(what, failure, kind, `gave up after ${attempt + 1} attempts`);
-    }
-    const wait =
-      failure.retryAfterMs !== null
-        ? Math.min(failure.retryAfterMs, policy.maxRetryAfterMs)
-        : backoff(attempt, policy.baseDelayMs, policy.maxBackoffMs);
-    if (Date.now() + wait > budget.deadline) {
-      const left = Math.max(0, budget.deadline - Date.now());
-      const reason = `retrying would wait ${wait} ms but the step has ${left} ms left`;
-      throw toUpstreamError(what, failure, kind, reason);
-    }
-    if (throttled) policy.metrics.onThrottle?.(wait);
-    await sleep(wait);
+    throw error;
   }
-}
-
-/** Full jitter (AWS architecture blog): spreads replicas that were throttled together. */
-function backoff(attempt: number, baseMs: number, maxMs: number): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** attempt);
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
 }

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from "fastify";
+import { outboxBacklog } from "../db/webhook-outbox";
 import { type BearerSecret, makeAccess, requireBearer } from "./auth";
 import type { AppDeps } from "./deps";
 import { registerOpenApi } from "./openapi";
@@ -62,6 +63,7 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     statusPublic: deps.config.statusPublic,
     admin: access,
     ...(deps.watchdog ? { watchdog: () => deps.watchdog!.warnings() } : {}),
+    webhooks: () => outboxBacklog(deps.db.pool),
   });
   await app.register(async (scope) => registerTriggerRoutes(scope, deps, access.limits));
   await app.register(async (scope) => registerAdminRoutes(scope, deps, access));

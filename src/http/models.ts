@@ -178,6 +178,9 @@ export const Job = Type.Object(
     webhook: Nullable(
       Type.String({ description: "Only the origin is shown (https://host/[REDACTED]); the rest may hold a secret." }),
     ),
+    webhookSecret: Nullable(
+      Type.String({ description: 'The signing secret of the webhook\'s events, never shown ("[REDACTED]" when set).' }),
+    ),
   },
   { $id: "Job", description: "A declared job (see the jobs file); the webhook keeps only its origin." },
 );

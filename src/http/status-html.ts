@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import type { Job } from "../core/job";
 import type { RunCounts, RunItem, RunSummary } from "../core/runs";
+import type { OutboxBacklog } from "../db/webhook-outbox";
 import type { WatchdogWarning } from "../observe/watchdog";
 import { escapeHtml } from "./html";
 
@@ -30,6 +31,8 @@ export interface StatusView {
   now: Date;
   jobs: JobView[];
   warnings: WatchdogWarning[];
+  /** The webhook outbox, when it could be read. */
+  webhooks: OutboxBacklog | null;
   refreshSeconds: number;
 }
 
@@ -204,6 +207,18 @@ function warnings(list: WatchdogWarning[]): string {
   return `<section class="card warnings"><h2>Watchdog</h2><ul>${items.join("")}</ul></section>`;
 }
 
+/** Shown only when something is waiting or was given up: a healthy outbox is empty. */
+function webhookBacklog(backlog: OutboxBacklog | null, now: Date): string {
+  if (!backlog || (backlog.pending === 0 && backlog.givenUp === 0)) return "";
+  const oldest = backlog.oldestPendingAt
+    ? `, the oldest for ${formatDuration(now.getTime() - backlog.oldestPendingAt.getTime())}`
+    : "";
+  return `<section class="card warnings"><h2>Webhooks</h2><ul>
+<li>${backlog.pending} event(s) waiting for delivery${escapeHtml(oldest)}</li>
+<li>${backlog.givenUp} event(s) given up (the receiver refused them, or kept failing; see the log)</li>
+</ul></section>`;
+}
+
 export function renderStatusPage(view: StatusView): string {
   const jobs = view.jobs.length
     ? view.jobs.map((job) => jobCard(job, view.now)).join("\n")
@@ -223,6 +238,7 @@ export function renderStatusPage(view: StatusView): string {
     view.refreshSeconds
   } s</p>
 ${warnings(view.warnings)}
+${webhookBacklog(view.webhooks, view.now)}
 ${jobs}
 </body>
 </html>

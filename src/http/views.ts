@@ -4,24 +4,14 @@
  */
 import type { Job } from "../core/job";
 import type { RunSummary } from "../core/runs";
-
-/**
- * Keeps only the webhook's origin. Masking the query and userinfo is not enough: Slack and
- * Teams put the secret in the path (https://hooks.slack.com/services/T0/B0/<secret>).
- */
-export function redactWebhook(webhook: string): string {
-  let url: URL;
-  try {
-    url = new URL(webhook);
-  } catch {
-    return "[REDACTED]";
-  }
-  const rest = url.pathname !== "/" || url.search || url.hash || url.username || url.password;
-  return `${url.protocol}//${url.host}${rest ? "/[REDACTED]" : "/"}`;
-}
+import { redactUrl } from "../net/redact";
 
 export function jobView(job: Job): Job {
-  return { ...job, webhook: job.webhook === null ? null : redactWebhook(job.webhook) };
+  return {
+    ...job,
+    webhook: job.webhook === null ? null : redactUrl(job.webhook),
+    webhookSecret: job.webhookSecret ? "[REDACTED]" : null,
+  };
 }
 
 /**

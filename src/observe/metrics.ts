@@ -10,7 +10,9 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { COUNTER_OF, ITEM_ACTIONS, RUN_STATES, type RunState } from "../core/runs";
+import type { OutboxBacklog } from "../db/webhook-outbox";
 import type { SyncService } from "../sync/service";
+import type { DeliveryResult } from "./webhook";
 
 export const METRIC_PREFIX = "entra_wp_sync_";
 
@@ -56,10 +58,9 @@ export interface GraphHook {
   onThrottle(waitMs: number): void;
 }
 
+/** The shape src/wordpress/client.ts calls (WordPressMetrics). */
 export interface WordPressHook {
   onRequest(event: WordPressRequestEvent): void;
-  /** The shape src/wordpress/client.ts calls (WordPressMetrics). */
-  observeRequest(method: string, status: number | "error", ms: number): void;
 }
 
 export interface Metrics {
@@ -74,6 +75,9 @@ export interface Metrics {
   recordWatchdog(job: string): void;
   /** active_runs is read from the service at scrape time (one activeRun query per job). */
   watchActiveRuns(service: Pick<SyncService, "jobs" | "activeRun">): void;
+  recordWebhookDelivery(result: DeliveryResult): void;
+  /** webhook_outbox_events is read at scrape time (one query). */
+  watchWebhookOutbox(read: () => Promise<OutboxBacklog>): void;
 }
 
 function bounded(value: string, allowed: (v: string) => boolean): string {
@@ -151,6 +155,25 @@ export function makeMetrics(): Metrics {
     labelNames: ["job"] as const,
     registers,
   });
+  const webhookDeliveries = new Counter({
+    name: name("webhook_deliveries_total"),
+    help: "Webhook delivery attempts by result: delivered, retry (another attempt later) or gave_up",
+    labelNames: ["result"] as const,
+    registers,
+  });
+  let outbox: (() => Promise<OutboxBacklog>) | null = null;
+  new Gauge({
+    name: name("webhook_outbox_events"),
+    help: "Webhook events in the outbox by state: pending (not delivered yet) or given_up",
+    labelNames: ["state"] as const,
+    registers,
+    async collect() {
+      const backlog = await outbox?.().catch(() => undefined);
+      if (!backlog) return;
+      this.set({ state: "pending" }, backlog.pending);
+      this.set({ state: "given_up" }, backlog.givenUp);
+    },
+  });
   let source: Pick<SyncService, "jobs" | "activeRun"> | null = null;
   new Gauge({
     name: name("active_runs"),
@@ -189,10 +212,7 @@ export function makeMetrics(): Metrics {
         if (waitMs > 0) graphThrottle.inc(waitMs / 1000);
       },
     },
-    wordpressHook: {
-      onRequest: recordWordPress,
-      observeRequest: (method, status, ms) => recordWordPress({ method, status, ms }),
-    },
+    wordpressHook: { onRequest: recordWordPress },
     recordRunFinished(job, state) {
       runs.inc({ job, state: bounded(state, (s) => KNOWN_STATES.has(s)) });
     },
@@ -213,6 +233,12 @@ export function makeMetrics(): Metrics {
     },
     watchActiveRuns(service) {
       source = service;
+    },
+    recordWebhookDelivery(result) {
+      webhookDeliveries.inc({ result });
+    },
+    watchWebhookOutbox(read) {
+      outbox = read;
     },
   };
 }

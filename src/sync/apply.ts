@@ -12,6 +12,7 @@ import { pickUsername, usernameCandidates } from "../core/username";
 import type { GraphUser, WpUser } from "../core/users";
 import type { ItemInput } from "../db/items";
 import { type MapWrite, mapOwnerOf } from "../db/user-map";
+import { makeLimiter } from "../net/limiter";
 import { syncPhoto } from "./photos";
 import type { StepContext } from "./step-context";
 
@@ -187,13 +188,19 @@ async function create(
     return { item: itemOf(plan, "ok", null, created.id), map: mapOf(plan, created.id) };
   } catch (error) {
     if (!(error instanceof UpstreamError && error.kind === "exists")) throw error;
-    const existing = await site.findUser({ email: plan.write.fields.email, username });
+    // An earlier attempt whose answer never came (cut short at a step's deadline, a lost
+    // connection) may have created it: with the companion plugin it carries this Entra id.
+    const own = await site.findByEntraId(plan.entraId);
+    const existing = own ?? (await site.findUser({ email: plan.write.fields.email, username }));
     if (!existing) throw error;
     await claim(ctx, plan.entraId, { wpUserId: existing.id }, claims);
     ctx.log.info({ entraId: plan.entraId, wpUserId: existing.id }, "create found the user already there; adopting it");
     const matchedBy = await foundBy(ctx, plan, existing);
     const adopted = planUser({ ...input, mapEntry: null, current: existing, matchedBy });
     if (adopted.action === "create") throw error; // cannot happen with a current user; never loop
+    // Our own create, as planned: that is what this item records.
+    if (own && adopted.action === "unchanged")
+      return { item: itemOf(plan, "ok", null, own.id), map: mapOf(plan, own.id) };
     const outcome = await apply(
       ctx,
       input,
@@ -256,9 +263,10 @@ export async function protectedUser(ctx: StepContext, user: WpUser, granted: rea
 }
 
 /**
- * Runs tasks in order with at most `limit` in flight, starting a new one only while `canStart()`
- * (the first always starts, so every step makes progress). Waits for everything started, then
- * throws the first error. Returns the results of the started prefix.
+ * Runs tasks in order with at most `limit` in flight (the one limiter, src/net/limiter.ts: FIFO,
+ * so tasks start in index order), starting a new one only while `canStart()` (the first always
+ * starts, so every step makes progress). Waits for everything started, then throws the first
+ * error. Returns the results of the started prefix.
  */
 export async function runInOrder<T>(
   count: number,
@@ -266,20 +274,24 @@ export async function runInOrder<T>(
   canStart: () => boolean,
   task: (index: number) => Promise<T>,
 ): Promise<T[]> {
+  const limiter = makeLimiter(Math.max(1, Math.min(limit, count)));
   const results: T[] = [];
-  let next = 0;
+  let started = 0;
   let failure: { error: unknown } | null = null;
-  const worker = async (): Promise<void> => {
-    while (next < count && failure === null && (next === 0 || canStart())) {
-      const index = next++;
-      try {
-        results[index] = await task(index);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
+  await Promise.all(
+    Array.from({ length: count }, (_, index) =>
+      limiter.run(async () => {
+        // Once one task may not start (or one failed), none after it does: the started ones stay a prefix.
+        if (failure !== null || started < index || (index > 0 && !canStart())) return;
+        started++;
+        try {
+          results[index] = await task(index);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }),
+    ),
+  );
   if (failure) throw (failure as { error: unknown }).error;
-  return results.slice(0, next);
+  return results.slice(0, started);
 }

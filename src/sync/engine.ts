@@ -15,6 +15,7 @@ import { getDeltaLink, mirrorJobs } from "../db/jobs";
 import type { Database } from "../db/pool";
 import * as runs from "../db/runs";
 import { type Run, toSummary } from "../db/runs";
+import { withoutDeadline } from "../net/deadline";
 import { groupsToList } from "./listing";
 import type { Directory, Site } from "./ports";
 import type { AdvanceResult, StartResult, SyncService } from "./service";
@@ -91,7 +92,9 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
   const indexFor = (runId: string): Promise<UserIndex> => {
     let index = indexes.get(runId);
     if (!index) {
-      index = buildUserIndex(deps.site);
+      // Not bound to the step that asked: on a large site the listing takes longer than one step,
+      // and the next step awaits the same build instead of starting over.
+      index = withoutDeadline(() => buildUserIndex(deps.site));
       index.catch(() => indexes.delete(runId));
       indexes.set(runId, index);
       if (indexes.size > MAX_KEPT_INDEXES) indexes.delete(indexes.keys().next().value!);

@@ -28,6 +28,7 @@ import { SCOPING_OPERATORS, type ScopingClause } from "../core/job";
 import { attributesOf } from "../core/mapping";
 import { CORE_ROLES, grantPolicy } from "../core/privileges";
 import { clauseProblem, scopingOperator } from "../core/scoping";
+import { webhookKey } from "../net/webhook-signature";
 
 export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   trigger: { mode: "link-start-continue", schedule: null, timezone: "UTC" },
@@ -48,6 +49,7 @@ export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   protect: { roles: ["administrator"], users: [] },
   safety: { maxDeleteFraction: 0.1, maxDeleteCount: 100 },
   webhook: null,
+  webhookSecret: null,
   photos: false,
 };
 
@@ -84,6 +86,7 @@ export const SYNC_VARIABLES = {
   SYNC_MAX_DELETE_FRACTION: { path: "safety.maxDeleteFraction", default: "0.1" },
   SYNC_MAX_DELETE_COUNT: { path: "safety.maxDeleteCount", default: "100" },
   SYNC_WEBHOOK_URL: { path: "webhook", default: "" },
+  SYNC_WEBHOOK_SECRET: { path: "webhookSecret", default: "" },
   SYNC_PHOTOS: { path: "photos", default: "false" },
 } as const;
 export type SyncVariable = keyof typeof SYNC_VARIABLES;
@@ -92,6 +95,8 @@ export type SyncVariable = keyof typeof SYNC_VARIABLES;
 export const SYNC_ENV_DEFAULTS: Readonly<Record<SyncVariable, string>> = Object.fromEntries(
   Object.entries(SYNC_VARIABLES).map(([name, variable]) => [name, variable.default]),
 ) as Record<SyncVariable, string>;
+
+const MAKE_SECRET = `make one with: echo "whsec_$(openssl rand -base64 32)"`;
 
 export const JOB_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const FIELD_KEY = /^(email|first_name|last_name|name|nickname|description|url|meta\.[a-z0-9_]+)$/;
@@ -191,6 +196,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     "protect",
     "safety",
     "webhook",
+    "webhookSecret",
     "photos",
   ]);
   const d = JOB_DEFAULTS;
@@ -280,6 +286,17 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   const webhook = r.nullableText(job.webhook, "webhook");
   if (webhook !== null && !isHttpUrl(webhook))
     r.fail("webhook", `must be an http:// or https:// URL (got ${show(webhook)})`);
+  // Never echoed in a message: it is a secret.
+  const webhookSecret = r.nullableText(job.webhookSecret, "webhookSecret");
+  if (webhookSecret !== null && webhookKey(webhookSecret) === null) {
+    r.fail("webhookSecret", `must be "whsec_" followed by the base64 of 24 to 64 random bytes (${MAKE_SECRET})`);
+  }
+  if (webhook !== null && webhookSecret === null) {
+    r.fail(
+      "webhookSecret",
+      `is required with webhook: receivers check each event's signature with it (${MAKE_SECRET})`,
+    );
+  }
 
   const validated: Job = {
     id: origin.id,
@@ -323,6 +340,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
       ),
     },
     webhook,
+    webhookSecret,
     photos: r.boolean(job.photos, "photos", d.photos),
   };
   // Core roles are known here; other roles are checked once WordPress says what they allow (sync/step.ts).

@@ -15,7 +15,15 @@ import { type RunPatch, updateLeased } from "../db/runs";
 import { mapEntriesFor, upsertMapEntries } from "../db/user-map";
 import { makePageClaims, runInOrder, syncUser, type UserOutcome } from "./apply";
 import type { UsersQuery } from "./ports";
-import { LeaseLostError, nearDeadline, type StepContext, type StepOutcome, startCursor } from "./step-context";
+import {
+  finishedOf,
+  LeaseLostError,
+  nearDeadline,
+  type StepContext,
+  type StepOutcome,
+  startCursor,
+  unlessOutOfTime,
+} from "./step-context";
 
 const NO_GROUPS: ReadonlySet<string> = new Set();
 
@@ -77,27 +85,30 @@ export async function listUsersStep(ctx: StepContext): Promise<StepOutcome> {
   // (under the safety limits) in delta mode too.
   const leftScope: string[] = [];
   const claims = makePageClaims();
-  const outcomes = await runInOrder<UserOutcome | null>(
+  async function userTask(i: number): Promise<UserOutcome | null> {
+    const user = todo[i]!;
+    // Already itemised in this run (a restarted listing, a delta replay): never counted twice.
+    if (itemised.has(user.id)) return null;
+    const groupIds = groups.get(user.id) ?? NO_GROUPS;
+    const mapEntry = entries.get(user.id) ?? null;
+    if (!inJobScope(job, user, groupIds)) {
+      if (mapEntry?.state === "active") leftScope.push(user.id);
+      return null;
+    }
+    return syncUser(ctx, user, groupIds, mapEntry, claims);
+  }
+  const outOfTime: unknown[] = [];
+  const outcomes = await runInOrder(
     todo.length,
     ctx.deps.applyConcurrency,
     () => !nearDeadline(ctx),
-    async (i) => {
-      const user = todo[i]!;
-      // Already itemised in this run (a restarted listing, a delta replay): never counted twice.
-      if (itemised.has(user.id)) return null;
-      const groupIds = groups.get(user.id) ?? NO_GROUPS;
-      const mapEntry = entries.get(user.id) ?? null;
-      if (!inJobScope(job, user, groupIds)) {
-        if (mapEntry?.state === "active") leftScope.push(user.id);
-        return null;
-      }
-      return syncUser(ctx, user, groupIds, mapEntry, claims);
-    },
+    (i) => unlessOutOfTime(ctx, () => userTask(i), outOfTime),
   );
 
   const applied = performance.now();
-  const done = outcomes.filter((outcome): outcome is UserOutcome => outcome !== null);
-  const pageFinished = run.pageDone + outcomes.length >= page.users.length;
+  const { prefix, finished } = finishedOf(outcomes, outOfTime);
+  const done = finished.filter((outcome): outcome is UserOutcome => outcome !== null);
+  const pageFinished = run.pageDone + prefix >= page.users.length;
   const committed = await withTransaction(pool, async (client) => {
     const counts = await insertItems(
       client,
@@ -119,7 +130,7 @@ export async function listUsersStep(ctx: StepContext): Promise<StepOutcome> {
       if (page.deltaLink) patch.newDeltaLink = page.deltaLink;
       if (page.nextLink === null) patch.state = "reconciling";
     } else {
-      patch.pageDone = run.pageDone + outcomes.length;
+      patch.pageDone = run.pageDone + prefix;
     }
     const updated = await updateLeased(client, run.id, owner, patch);
     if (!updated) throw new LeaseLostError(run.id);
@@ -127,7 +138,7 @@ export async function listUsersStep(ctx: StepContext): Promise<StepOutcome> {
   });
   ctx.log.debug(
     {
-      users: outcomes.length,
+      users: finished.length,
       fetchMs: Math.round(fetched - started),
       planAndApplyMs: Math.round(applied - fetched),
       commitMs: Math.round(performance.now() - applied),

@@ -12,19 +12,22 @@ import type { Logger } from "pino";
 import { coerceError, NotFoundError, UpstreamError } from "../core/errors";
 import type { Job, MatchKey } from "../core/job";
 import { desiredFields, selectFor } from "../core/mapping";
-import { matchUser } from "../core/match";
+import { emailsOf, matchUser } from "../core/match";
 import { type MapEntry, needsCurrent } from "../core/plan";
 import { inScope } from "../core/roles";
 import { type ItemAction, zeroCounts } from "../core/runs";
 import { passesScopingFilters } from "../core/scoping";
-import type { GraphUser } from "../core/users";
+import { pickUsername, usernameCandidates } from "../core/username";
+import type { GraphUser, WpUser } from "../core/users";
 import type { Database } from "../db/pool";
 import type { Run } from "../db/runs";
 import { mapEntriesFor, upsertMapEntries } from "../db/user-map";
+import { withDeadline } from "../net/deadline";
 import { makePageClaims, syncUser } from "./apply";
 import { groupsToList } from "./listing";
 import type { Directory, Site } from "./ports";
 import { makeStepContext, memoiseSiteInfo, type StepContext, type StepDeps } from "./step-context";
+import { makeUserIndex, type UserIndex } from "./user-index";
 
 /** Graph's checkMemberGroups takes at most 20 group ids per call (src/graph/directory.ts). */
 const GROUPS_PER_CHECK = 20;
@@ -116,126 +119,137 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
   };
 
   return {
-    async syncUser(jobId, entraId, options = {}) {
-      const job = deps.jobs.find((candidate) => candidate.id === jobId);
-      if (!job) throw new NotFoundError(`unknown job ${jobId}`);
-      const dryRun = options.dryRun ?? false;
-      const ctx = makeStepContext(stepDeps, provisionRun(job.id, dryRun), job, "provision", deps.stepBudgetMs);
-      const trace: ProvisionTrace = {
-        job: job.id,
-        entraId,
-        dryRun,
-        outcome: "failed",
-        stages: {
-          fetched: { found: false, user: null, graphRequests: 1, ms: 0 },
-          inScope: null,
-          matched: null,
-          planned: null,
-          applied: null,
-        },
-      };
-      const { stages } = trace;
-
-      // 1. fetched
-      let clock = performance.now();
-      let user: GraphUser | null;
-      try {
-        user = await deps.directory.fetchUser(entraId, selectFor(job), ctx.budget);
-      } catch (error) {
-        stages.fetched.error = message(error);
-        return done(trace, clock, stages.fetched);
-      }
-      stages.fetched.ms = since(clock);
-      if (!user) {
-        trace.outcome = "not found";
-        return trace;
-      }
-      stages.fetched = { ...stages.fetched, found: true, user: summary(user) };
-
-      // 2. in scope (group membership for this one user: cost per 20 groups, not per group page)
-      clock = performance.now();
-      const groups = groupsToList(job);
-      const scope: NonNullable<ProvisionTrace["stages"]["inScope"]> = {
-        inScope: false,
-        reason: null,
-        groups: [],
-        groupsChecked: groups.length,
-        graphRequests: Math.ceil(groups.length / GROUPS_PER_CHECK),
-        ms: 0,
-      };
-      stages.inScope = scope;
-      let groupIds: ReadonlySet<string>;
-      try {
-        groupIds = new Set(groups.length > 0 ? await deps.directory.userGroups(entraId, groups, ctx.budget) : []);
-      } catch (error) {
-        scope.error = message(error);
-        return done(trace, clock, scope);
-      }
-      scope.groups = [...groupIds];
-      scope.ms = since(clock);
-      if (user.accountEnabled === false) {
-        // A run treats a disabled account as removed; removing is a run's reconciliation, not this.
-        scope.reason = "account disabled";
-      } else if (!inScope(job, groupIds)) {
-        scope.reason = "not a member of the job's source.groups";
-      } else if (!passesScopingFilters(job.source.scopingFilters, user)) {
-        scope.reason = "outside the job's source.scopingFilters";
-      } else {
-        scope.inScope = true;
-      }
-      if (!scope.inScope) {
-        trace.outcome = "out of scope";
-        return trace;
-      }
-
-      // 3. matched (the user map first; else the job's match keys over the site's users)
-      clock = performance.now();
-      const mapEntry = (await mapEntriesFor(deps.db.pool, job.id, [entraId])).get(entraId) ?? null;
-      const matched: NonNullable<ProvisionTrace["stages"]["matched"]> = {
-        wpUserId: mapEntry?.wpUserId ?? null,
-        how: mapEntry ? "user map" : null,
-        mapState: mapEntry?.state ?? null,
-        ms: 0,
-      };
-      stages.matched = matched;
-      if (!mapEntry && needsCurrent({ job, user, groupIds, mapEntry })) {
-        try {
-          Object.assign(matched, await matchHow(ctx, job, user));
-        } catch (error) {
-          matched.error = message(error);
-          return done(trace, clock, matched);
-        }
-      }
-      matched.ms = since(clock);
-
-      // 4. planned and 5. applied: the run's own code, then the user map as a run records it.
-      clock = performance.now();
-      let outcome: Awaited<ReturnType<typeof syncUser>>;
-      try {
-        outcome = await syncUser(ctx, user, groupIds, mapEntry, makePageClaims());
-      } catch (error) {
-        stages.applied = { result: "failed", wpUserId: matched.wpUserId, error: message(error), ms: since(clock) };
-        return trace;
-      }
-      const { item } = outcome;
-      stages.planned = { action: item.action, wpUserId: item.wpUserId, diff: item.diff, reason: item.reason };
-      if (!dryRun && outcome.map) {
-        await upsertMapEntries(deps.db.pool, job.id, [outcome.map]);
-      }
-      stages.applied = {
-        result: item.status === "failed" ? "failed" : dryRun ? "planned" : "ok",
-        wpUserId: item.wpUserId,
-        error: item.error,
-        ms: since(clock),
-      };
-      trace.outcome = item.status === "failed" ? "refused" : dryRun ? "planned" : "applied";
-      logger.info(
-        { job: job.id, entraId, dryRun, action: item.action, wpUserId: item.wpUserId, result: stages.applied.result },
-        "user synced on demand",
-      );
-      return trace;
+    syncUser(jobId, entraId, options = {}) {
+      // Every Graph and WordPress call ends by the budget's deadline, as in a step.
+      const deadline = Date.now() + deps.stepBudgetMs;
+      return withDeadline(deadline, () => syncOne(jobId, entraId, options));
     },
   };
+
+  async function syncOne(jobId: string, entraId: string, options: { dryRun?: boolean }): Promise<ProvisionTrace> {
+    const job = deps.jobs.find((candidate) => candidate.id === jobId);
+    if (!job) throw new NotFoundError(`unknown job ${jobId}`);
+    const dryRun = options.dryRun ?? false;
+    const ctx = makeStepContext(stepDeps, provisionRun(job.id, dryRun), job, "provision", deps.stepBudgetMs);
+    const trace: ProvisionTrace = {
+      job: job.id,
+      entraId,
+      dryRun,
+      outcome: "failed",
+      stages: {
+        fetched: { found: false, user: null, graphRequests: 1, ms: 0 },
+        inScope: null,
+        matched: null,
+        planned: null,
+        applied: null,
+      },
+    };
+    const { stages } = trace;
+
+    // 1. fetched
+    let clock = performance.now();
+    let user: GraphUser | null;
+    try {
+      user = await deps.directory.fetchUser(entraId, selectFor(job), ctx.budget);
+    } catch (error) {
+      stages.fetched.error = message(error);
+      return done(trace, clock, stages.fetched);
+    }
+    stages.fetched.ms = since(clock);
+    if (!user) {
+      trace.outcome = "not found";
+      return trace;
+    }
+    stages.fetched = { ...stages.fetched, found: true, user: summary(user) };
+
+    // 2. in scope (group membership for this one user: cost per 20 groups, not per group page)
+    clock = performance.now();
+    const groups = groupsToList(job);
+    const scope: NonNullable<ProvisionTrace["stages"]["inScope"]> = {
+      inScope: false,
+      reason: null,
+      groups: [],
+      groupsChecked: groups.length,
+      graphRequests: Math.ceil(groups.length / GROUPS_PER_CHECK),
+      ms: 0,
+    };
+    stages.inScope = scope;
+    let groupIds: ReadonlySet<string>;
+    try {
+      groupIds = new Set(groups.length > 0 ? await deps.directory.userGroups(entraId, groups, ctx.budget) : []);
+    } catch (error) {
+      scope.error = message(error);
+      return done(trace, clock, scope);
+    }
+    scope.groups = [...groupIds];
+    scope.ms = since(clock);
+    if (user.accountEnabled === false) {
+      // A run treats a disabled account as removed; removing is a run's reconciliation, not this.
+      scope.reason = "account disabled";
+    } else if (!inScope(job, groupIds)) {
+      scope.reason = "not a member of the job's source.groups";
+    } else if (!passesScopingFilters(job.source.scopingFilters, user)) {
+      scope.reason = "outside the job's source.scopingFilters";
+    } else {
+      scope.inScope = true;
+    }
+    if (!scope.inScope) {
+      trace.outcome = "out of scope";
+      return trace;
+    }
+
+    // 3. matched (the user map first; else the job's match keys, by direct lookups)
+    clock = performance.now();
+    let lookups: Promise<UserIndex> | null = null;
+    ctx.index = () => {
+      lookups ??= lookupIndex(deps.site, job, user);
+      return lookups;
+    };
+    const mapEntry = (await mapEntriesFor(deps.db.pool, job.id, [entraId])).get(entraId) ?? null;
+    const matched: NonNullable<ProvisionTrace["stages"]["matched"]> = {
+      wpUserId: mapEntry?.wpUserId ?? null,
+      how: mapEntry ? "user map" : null,
+      mapState: mapEntry?.state ?? null,
+      ms: 0,
+    };
+    stages.matched = matched;
+    if (!mapEntry && needsCurrent({ job, user, groupIds, mapEntry })) {
+      try {
+        Object.assign(matched, await matchHow(ctx, job, user));
+      } catch (error) {
+        matched.error = message(error);
+        return done(trace, clock, matched);
+      }
+    }
+    matched.ms = since(clock);
+
+    // 4. planned and 5. applied: the run's own code, then the user map as a run records it.
+    clock = performance.now();
+    let outcome: Awaited<ReturnType<typeof syncUser>>;
+    try {
+      outcome = await syncUser(ctx, user, groupIds, mapEntry, makePageClaims());
+    } catch (error) {
+      stages.applied = { result: "failed", wpUserId: matched.wpUserId, error: message(error), ms: since(clock) };
+      return trace;
+    }
+    const { item } = outcome;
+    stages.planned = { action: item.action, wpUserId: item.wpUserId, diff: item.diff, reason: item.reason };
+    if (!dryRun && outcome.map) {
+      await upsertMapEntries(deps.db.pool, job.id, [outcome.map]);
+    }
+    stages.applied = {
+      result: item.status === "failed" ? "failed" : dryRun ? "planned" : "ok",
+      wpUserId: item.wpUserId,
+      error: item.error,
+      ms: since(clock),
+    };
+    trace.outcome = item.status === "failed" ? "refused" : dryRun ? "planned" : "applied";
+    logger.info(
+      { job: job.id, entraId, dryRun, action: item.action, wpUserId: item.wpUserId, result: stages.applied.result },
+      "user synced on demand",
+    );
+    return trace;
+  }
 }
 
 /** Which of the job's match keys finds the WordPress user (the same index syncUser then uses: no extra requests). */
@@ -246,6 +260,30 @@ async function matchHow(
 ): Promise<{ wpUserId: number | null; how: MatchKey | null }> {
   const found = matchUser(job, user, desiredFields(job, user), await ctx.index());
   return { wpUserId: found?.account.id ?? null, how: found?.by ?? null };
+}
+
+/**
+ * What provisioning one user needs to know of WordPress, from direct lookups rather than a listing
+ * of the whole site (100,000 users are 1,000 list requests): the user by Entra id (the companion
+ * plugin's filter), by each e-mail it may have, and the logins a new user could be given, from the
+ * rule's candidate up to the first free one. A handful of requests whatever the site's size.
+ */
+async function lookupIndex(site: Site, job: Job, user: GraphUser): Promise<UserIndex> {
+  const emails = job.match.by.includes("email") ? emailsOf(job, user, desiredFields(job, user)) : [];
+  const found = await Promise.all([
+    job.match.by.includes("entraId") ? site.findByEntraId(user.id) : null,
+    ...emails.map((email) => site.findUser({ email })),
+  ]);
+  const taken = new Set<string>();
+  for (;;) {
+    // The same choice create makes (apply.ts), against the logins found taken so far.
+    const login = pickUsername(usernameCandidates(job, user), (candidate) => taken.has(candidate.toLowerCase()));
+    const holder = await site.findUser({ username: login });
+    if (!holder) break;
+    found.push(holder);
+    taken.add(login.toLowerCase());
+  }
+  return makeUserIndex(found.filter((u): u is WpUser => u !== null));
 }
 
 /** A run-shaped context for apply.ts: no run row exists, nothing is itemised. */

@@ -11,7 +11,15 @@ import { withTransaction } from "../db/pool";
 import { updateLeased } from "../db/runs";
 import { countActiveMapped, deleteMapEntries, mapEntriesFor, markDeactivated } from "../db/user-map";
 import { protectedUser, runInOrder } from "./apply";
-import { LeaseLostError, nearDeadline, type StepContext, type StepOutcome } from "./step-context";
+import {
+  finishedOf,
+  LeaseLostError,
+  nearDeadline,
+  type StepContext,
+  type StepOutcome,
+  UNFINISHED,
+  unlessOutOfTime,
+} from "./step-context";
 
 /** Removals settled per commit. */
 const SLICE = 50;
@@ -65,7 +73,7 @@ async function itemiseCandidates(ctx: StepContext): Promise<StepOutcome["run"]> 
 async function removeSlices(ctx: StepContext): Promise<StepOutcome> {
   const pool = ctx.deps.db.pool;
   const { job, owner } = ctx;
-  for (;;) {
+  for (let first = true; ; first = false) {
     const run = ctx.run;
     const slice = await pendingRemovals(pool, run.id, SLICE);
     if (slice.length === 0) return complete(ctx);
@@ -74,12 +82,18 @@ async function removeSlices(ctx: StepContext): Promise<StepOutcome> {
       job.id,
       slice.map((removal) => removal.entraId),
     );
-    const outcomes = await runInOrder(
+    const outOfTime: unknown[] = [];
+    const started = await runInOrder(
       slice.length,
       ctx.deps.applyConcurrency,
-      () => true,
-      (i) => removeOne(ctx, slice[i]!, entries.get(slice[i]!.entraId)?.granted ?? []),
+      () => !nearDeadline(ctx),
+      (i) =>
+        unlessOutOfTime(ctx, () => removeOne(ctx, slice[i]!, entries.get(slice[i]!.entraId)?.granted ?? []), outOfTime),
     );
+    // Nothing of this slice finished, but earlier slices of the step were committed: that is progress.
+    if (!first && started.every((o) => o === UNFINISHED)) break;
+    const { finished: outcomes } = finishedOf(started, outOfTime);
+    // Removals left unfinished stay pending for the next step.
     ctx.run = await withTransaction(pool, async (client) => {
       const counts = await settlePendingItems(
         client,

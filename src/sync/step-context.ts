@@ -10,6 +10,7 @@ import { grantPolicy } from "../core/privileges";
 import { getDeltaLink } from "../db/jobs";
 import type { Database } from "../db/pool";
 import type { Run } from "../db/runs";
+import { untilDeadline } from "../net/deadline";
 import type { Budget, Directory, Site, SiteInfo } from "./ports";
 import { buildUserIndex, type UserIndex } from "./user-index";
 
@@ -83,19 +84,59 @@ export function nearDeadline(ctx: Pick<StepContext, "budget" | "reserveMs">): bo
   return Date.now() >= ctx.budget.deadline - ctx.reserveMs;
 }
 
+/** A task the step's budget ran out under (a request cut short at the deadline, a retry not started). */
+export const UNFINISHED = Symbol("unfinished");
+
+/**
+ * Runs one user's (or removal's) work; when it fails with the budget spent, the failure is the
+ * clock's, not the user's: the task is reported UNFINISHED and left for the next step, and what
+ * the other tasks finished is committed.
+ */
+export async function unlessOutOfTime<T>(
+  ctx: StepContext,
+  task: () => Promise<T>,
+  failures: unknown[],
+): Promise<T | typeof UNFINISHED> {
+  try {
+    return await task();
+  } catch (error) {
+    if (!nearDeadline(ctx)) throw error;
+    failures.push(error);
+    return UNFINISHED;
+  }
+}
+
+/**
+ * The tasks before the first UNFINISHED one (their count is how far the step got), and every
+ * finished outcome. When nothing finished at all the step failed for lack of time: the first
+ * failure is thrown, so the step is counted as failed (a WordPress that never answers within the
+ * budget ends the run after MAX_FAILED_STEPS) and its lease released.
+ */
+export function finishedOf<T>(
+  outcomes: Array<T | typeof UNFINISHED>,
+  failures: unknown[],
+): { prefix: number; finished: T[] } {
+  const first = outcomes.indexOf(UNFINISHED);
+  const finished = outcomes.filter((o): o is T => o !== UNFINISHED);
+  if (first !== -1 && finished.length === 0) throw failures[0];
+  return { prefix: first === -1 ? outcomes.length : first, finished };
+}
+
 export function makeStepContext(deps: StepDeps, run: Run, job: Job, owner: string, stepBudgetMs: number): StepContext {
   let index: Promise<UserIndex> | null = null;
   let grantable: Promise<ReadonlySet<string>> | null = null;
+  const budget = { deadline: Date.now() + stepBudgetMs };
   return {
     deps,
     run,
     job,
     owner,
-    budget: { deadline: Date.now() + stepBudgetMs },
+    budget,
     reserveMs: Math.min(3000, Math.floor(stepBudgetMs * 0.2)),
     index: () => {
       index ??= deps.indexFor ? deps.indexFor(run.id) : buildUserIndex(deps.site);
-      return index;
+      // A run's index is built in the background across steps: a step waits for it only until its deadline.
+      return untilDeadline(index, budget.deadline);
     },
     grantable: () => {
       grantable ??= deps.siteInfo().then((info) => {

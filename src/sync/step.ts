@@ -6,11 +6,17 @@ import { coerceError, UpstreamError } from "../core/errors";
 import { setDeltaLink } from "../db/jobs";
 import { withTransaction } from "../db/pool";
 import { findRun, type Run, recordStepFailure, updateLeased } from "../db/runs";
+import { withDeadline } from "../net/deadline";
 import { listGroupsStep, listUsersStep } from "./listing";
 import { reconcileStep } from "./reconcile";
 import { LeaseLostError, type StepContext, type StepOutcome, startCursor } from "./step-context";
 
-export async function runStep(ctx: StepContext): Promise<StepOutcome> {
+/** Runs one step; every Graph and WordPress request it makes ends by the step's deadline (src/net/deadline.ts). */
+export function runStep(ctx: StepContext): Promise<StepOutcome> {
+  return withDeadline(ctx.budget.deadline, () => stepInState(ctx));
+}
+
+async function stepInState(ctx: StepContext): Promise<StepOutcome> {
   try {
     if (ctx.run.state === "listing") {
       return ctx.run.phase === "groups" ? await listGroupsStep(ctx) : await listUsersStep(ctx);

@@ -32,6 +32,26 @@ const PAGES_AHEAD = 4;
  * stay well inside the service's memory budget (whole users took 63 MB of heap at 100,000).
  */
 export async function buildUserIndex(site: Site): Promise<UserIndex> {
+  const index = makeUserIndex();
+  const first = await site.listUsers(1);
+  for (const u of first.users) index.add(u);
+  // Later pages are requested a few at a time and indexed in page order.
+  const pending: Array<Promise<{ users: WpUser[] }>> = [];
+  let next = 2;
+  const fill = (): void => {
+    while (next <= first.totalPages && pending.length < PAGES_AHEAD) pending.push(site.listUsers(next++));
+  };
+  fill();
+  while (pending.length > 0) {
+    const page = await pending.shift()!;
+    for (const u of page.users) index.add(u);
+    fill();
+  }
+  return index;
+}
+
+/** An index of just these users (provisioning one user indexes the few its lookups found). */
+export function makeUserIndex(users: Iterable<WpUser> = []): UserIndex {
   const rows: IndexedUser[] = [];
   const email = new Map<string, number>();
   const login = new Map<string, number>();
@@ -46,20 +66,7 @@ export async function buildUserIndex(site: Site): Promise<UserIndex> {
     if (id && !entraId.has(id.toLowerCase())) entraId.set(id.toLowerCase(), row);
   };
 
-  const first = await site.listUsers(1);
-  for (const u of first.users) add(u);
-  // Later pages are requested a few at a time and indexed in page order.
-  const pending: Array<Promise<{ users: WpUser[] }>> = [];
-  let next = 2;
-  const fill = (): void => {
-    while (next <= first.totalPages && pending.length < PAGES_AHEAD) pending.push(site.listUsers(next++));
-  };
-  fill();
-  while (pending.length > 0) {
-    const page = await pending.shift()!;
-    for (const u of page.users) add(u);
-    fill();
-  }
+  for (const u of users) add(u);
 
   const lookup = (map: Map<string, number>, key: string): IndexedUser | null => {
     const row = map.get(key.toLowerCase());

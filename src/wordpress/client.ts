@@ -1,5 +1,8 @@
 import type { Logger } from "pino";
 import { ConfigError, UpstreamError } from "../core/errors";
+import { attemptTimeout, DeadlineExceeded } from "../net/deadline";
+import { makeLimiter } from "../net/limiter";
+import { parseRetryAfter, type RetryPolicy, withRetries } from "../net/retry";
 import {
   classifyResponse,
   describeTransport,
@@ -8,11 +11,11 @@ import {
   type RequestContext,
   transportError,
 } from "./errors";
-import { makeLimiter } from "./limiter";
 
 /** Optional instrumentation; one call per HTTP attempt (a retried request reports each attempt). */
 export interface WordPressMetrics {
-  observeRequest(method: string, status: number | "error", ms: number): void;
+  /** status "error": no response; code: WordPress's error code (`rest_user_invalid_email`) when it gave one. */
+  onRequest(event: { method: string; status: number | "error"; code: string | null; ms: number }): void;
 }
 
 export interface WordPressClientOptions {
@@ -22,7 +25,7 @@ export interface WordPressClientOptions {
   appPassword: string;
   /** Requests in flight at once for this client (WP_CONCURRENCY). */
   concurrency: number;
-  /** Per attempt. */
+  /** Per attempt; shortened to what is left of the deadline in force (src/net/deadline.ts). */
   timeoutMs: number;
   /** Extra attempts after the first for transient failures. */
   maxRetries: number;
@@ -33,7 +36,7 @@ export interface WordPressClientOptions {
 }
 
 export interface WpRequest {
-  method: "GET" | "POST" | "DELETE";
+  method: "GET" | "POST" | "DELETE" | "OPTIONS";
   /** REST route below /wp-json, e.g. "/wp/v2/users/5". */
   route: string;
   query?: Record<string, string | number | boolean | undefined>;
@@ -57,6 +60,11 @@ export interface WordPressClient {
 
 const MAX_BACKOFF_MS = 5000;
 
+/** A 429/502/503/504 answer, thrown inside the retry loop so that it is retried like a lost connection. */
+class RetryableAnswer {
+  constructor(readonly res: RawResponse) {}
+}
+
 interface RawResponse {
   status: number;
   headers: Headers;
@@ -77,8 +85,14 @@ export function makeWordPressClient(options: WordPressClientOptions): WordPressC
   const limiter = makeLimiter(options.concurrency);
   const { logger, metrics } = options;
 
+  const policy: RetryPolicy = {
+    retries: options.maxRetries,
+    baseDelayMs: options.retryBaseMs,
+    maxDelayMs: MAX_BACKOFF_MS,
+  };
+
   /** One HTTP exchange, body read included (php -S closes every connection after the response). */
-  async function attempt(req: WpRequest, href: string, path: string): Promise<RawResponse> {
+  async function exchange(req: WpRequest, href: string, path: string, timeoutMs: number): Promise<RawResponse> {
     const started = performance.now();
     try {
       const res = await fetch(href, {
@@ -90,17 +104,21 @@ export function makeWordPressClient(options: WordPressClientOptions): WordPressC
           ...req.headers,
         },
         body: req.body ? JSON.stringify(req.body) : undefined,
-        signal: AbortSignal.timeout(options.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       const text = await res.text();
       const ms = Math.round(performance.now() - started);
-      logger.debug({ method: req.method, path, status: res.status, ms }, "wordpress request");
-      metrics?.observeRequest(req.method, res.status, ms);
+      const code = res.status >= 400 ? errorCodeOf(text) : null;
+      logger.debug(
+        { method: req.method, path, status: res.status, ms, ...(code ? { code } : {}) },
+        "wordpress request",
+      );
+      metrics?.onRequest({ method: req.method, status: res.status, code, ms });
       return { status: res.status, headers: res.headers, text };
     } catch (error) {
       const ms = Math.round(performance.now() - started);
       logger.debug({ method: req.method, path, error: describeTransport(error), ms }, "wordpress request failed");
-      metrics?.observeRequest(req.method, "error", ms);
+      metrics?.onRequest({ method: req.method, status: "error", code: null, ms });
       throw error;
     }
   }
@@ -112,46 +130,49 @@ export function makeWordPressClient(options: WordPressClientOptions): WordPressC
     const ctx: RequestContext = { url: siteUrl, username: options.username, method: req.method, path };
     let ambiguous = false;
 
-    for (let n = 0; ; n++) {
-      const last = n >= options.maxRetries;
-      let res: RawResponse;
-      try {
-        // The slot is held for the HTTP exchange only, not during backoff sleeps.
-        res = await limiter.run(() => attempt(req, url.toString(), path));
-      } catch (error) {
-        if (last) throw transportError(error, n + 1, ctx);
-        if (!neverReachedServer(error)) ambiguous = true;
-        await sleep(backoff(n, null));
-        continue;
-      }
-      if (isRetryableStatus(res.status) && !last) {
-        if (res.status !== 429 && res.status !== 503) ambiguous = true;
-        await sleep(backoff(n, res.headers.get("retry-after")));
-        continue;
-      }
-      const body = parseJson(res.text);
-      if (res.status >= 200 && res.status < 300) {
-        if (body === undefined) {
-          throw new UpstreamError(
-            `WordPress ${req.method} ${path}: HTTP ${res.status} but not JSON. Is WP_URL=${siteUrl} a WordPress site?`,
-            "wordpress",
-            "config",
-            { status: res.status },
-          );
-        }
-        return { status: res.status, headers: res.headers, body, afterAmbiguousFailure: ambiguous };
-      }
-      const error = classifyResponse(res.status, isObject(body) ? body : null, ctx);
-      (error as UpstreamError & { afterAmbiguousFailure?: boolean }).afterAmbiguousFailure = ambiguous;
-      throw error;
+    let res: RawResponse;
+    try {
+      res = await withRetries(policy, {
+        async attempt() {
+          // The slot is held for the HTTP exchange only, not during backoff sleeps; the timeout is
+          // taken once the slot is ours, so time spent queueing for it counts against the deadline.
+          const raw = await limiter.run(() => exchange(req, url.toString(), path, attemptTimeout(options.timeoutMs)));
+          if (isRetryableStatus(raw.status)) throw new RetryableAnswer(raw);
+          return raw;
+        },
+        judge(error) {
+          if (error instanceof DeadlineExceeded) return { retry: false };
+          if (error instanceof RetryableAnswer) {
+            if (error.res.status !== 429 && error.res.status !== 503) ambiguous = true;
+            return { retry: true, retryAfterMs: parseRetryAfter(error.res.headers.get("retry-after")) };
+          }
+          if (!neverReachedServer(error)) ambiguous = true;
+          return { retry: true, retryAfterMs: null };
+        },
+        giveUp: (error, reason, attempts) =>
+          error instanceof RetryableAnswer ? error : transportError(error, attempts, ctx, reason),
+      });
+    } catch (error) {
+      if (error instanceof RetryableAnswer) res = error.res;
+      else if (error instanceof DeadlineExceeded) {
+        throw new UpstreamError(`WordPress ${req.method} ${path} not sent: ${error.message}`, "wordpress", "transient");
+      } else throw error;
     }
-  }
-
-  function backoff(n: number, retryAfter: string | null): number {
-    const seconds = retryAfter === null ? Number.NaN : Number(retryAfter);
-    if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, MAX_BACKOFF_MS);
-    const ceiling = Math.min(options.retryBaseMs * 2 ** n, MAX_BACKOFF_MS);
-    return ceiling / 2 + Math.random() * (ceiling / 2); // jitter keeps concurrent retries apart
+    const body = parseJson(res.text);
+    if (res.status >= 200 && res.status < 300) {
+      if (body === undefined) {
+        throw new UpstreamError(
+          `WordPress ${req.method} ${path}: HTTP ${res.status} but not JSON. Is WP_URL=${siteUrl} a WordPress site?`,
+          "wordpress",
+          "config",
+          { status: res.status },
+        );
+      }
+      return { status: res.status, headers: res.headers, body, afterAmbiguousFailure: ambiguous };
+    }
+    const error = classifyResponse(res.status, isObject(body) ? body : null, ctx);
+    (error as UpstreamError & { afterAmbiguousFailure?: boolean }).afterAmbiguousFailure = ambiguous;
+    throw error;
   }
 
   return { request, context: { url: siteUrl, username: options.username } };
@@ -174,6 +195,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** WordPress's error `code` (a short identifier), for metrics and logs; null when the body has none. */
+function errorCodeOf(text: string): string | null {
+  const body = parseJson(text);
+  return isObject(body) && typeof body.code === "string" ? body.code : null;
 }

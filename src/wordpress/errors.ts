@@ -94,9 +94,9 @@ function authMessage(status: number, code: string | undefined, ctx: RequestConte
   );
 }
 
-export function transportError(cause: unknown, attempts: number, ctx: RequestContext): UpstreamError {
+export function transportError(cause: unknown, attempts: number, ctx: RequestContext, reason?: string): UpstreamError {
   return new UpstreamError(
-    `WordPress ${ctx.method} ${ctx.path} at WP_URL=${ctx.url} failed after ${attempts} attempt(s): ${describeTransport(cause)}`,
+    `WordPress ${ctx.method} ${ctx.path} at WP_URL=${ctx.url} failed after ${attempts} attempt(s): ${describeTransport(cause)}${reason && !reason.startsWith("gave up") ? `; ${reason}` : ""}`,
     "wordpress",
     "transient",
   );

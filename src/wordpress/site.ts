@@ -12,7 +12,7 @@ import {
   wasAfterAmbiguousFailure,
 } from "./client";
 import { classifyResponse } from "./errors";
-import { DEACTIVATED_META, toRestBody, toWpUser, USER_FIELDS } from "./users";
+import { acceptedMetaKeys, DEACTIVATED_META, toRestBody, toWpUser, USER_FIELDS } from "./users";
 
 export interface WordPressSiteOptions {
   /** WP_URL */
@@ -41,7 +41,6 @@ export interface WordPressSiteOptions {
 /** What GET /entra-wp-sync/v1/status says; null without the companion plugin. */
 interface Plugin {
   version: string;
-  metaKeys: string[];
   /** Role -> capabilities on this site. */
   roles: Record<string, string[]>;
   /**
@@ -90,14 +89,7 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
   async function detectPlugin(): Promise<Plugin | null> {
     try {
       const res = await client.request({ method: "GET", route: "/entra-wp-sync/v1/status" });
-      const body = res.body as {
-        version?: unknown;
-        meta_keys?: unknown;
-        roles?: unknown;
-        app_password?: unknown;
-        batch_max?: unknown;
-      };
-      const metaKeys = Array.isArray(body.meta_keys) ? body.meta_keys.filter((k) => typeof k === "string") : [];
+      const body = res.body as { version?: unknown; roles?: unknown; app_password?: unknown; batch_max?: unknown };
       const roles: Record<string, string[]> = {};
       if (body.roles && typeof body.roles === "object") {
         for (const [role, caps] of Object.entries(body.roles)) {
@@ -106,7 +98,7 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       }
       const serviceId = typeof body.app_password === "string" ? body.app_password : null;
       const batchMax = Number.isInteger(body.batch_max) ? Math.max(0, body.batch_max as number) : 0;
-      return { version: String(body.version ?? ""), metaKeys, roles, serviceId, batchMax };
+      return { version: String(body.version ?? ""), roles, serviceId, batchMax };
     } catch (error) {
       if (error instanceof UpstreamError && error.details.status === 404) return null; // rest_no_route
       throw error;
@@ -119,25 +111,44 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
     logger.warn(message);
   }
 
+  let metaPromise: Promise<Set<string>> | null = null;
+  /** The user meta keys WordPress accepts over REST, asked once per site instance (retried after a failure). */
+  function acceptedMeta(): Promise<Set<string>> {
+    metaPromise ??= detectAcceptedMeta().catch((error) => {
+      metaPromise = null;
+      throw error;
+    });
+    return metaPromise;
+  }
+
+  async function detectAcceptedMeta(): Promise<Set<string>> {
+    try {
+      return acceptedMetaKeys((await client.request({ method: "OPTIONS", route: "/wp/v2/users" })).body);
+    } catch (error) {
+      if (!(error instanceof UpstreamError) || error.kind === "transient" || error.kind === "throttled") throw error;
+      // A proxy or a security plugin may refuse OPTIONS: the meta object of a context=edit read
+      // lists the registered keys too (string keys carry "" when unset).
+      const me = await client.request({
+        method: "GET",
+        route: "/wp/v2/users/me",
+        query: { context: "edit", _fields: "meta" },
+      });
+      return new Set(Object.keys(toWpUser(me.body).meta));
+    }
+  }
+
   async function body(write: WpWrite, extraMeta: Record<string, string> = {}): Promise<Record<string, unknown>> {
-    const p = await plugin();
-    const { body, dropped } = toRestBody(write, p !== null, extraMeta);
+    const { body, dropped } = toRestBody(write, await acceptedMeta(), extraMeta);
     for (const key of dropped) {
+      const metaKey = key.slice(5);
       warnOnce(
         `drop:${key}`,
-        key.startsWith("meta.")
-          ? `WordPress field ${key} is not written: the entra-wp-sync companion plugin is not installed on WP_URL`
+        key.startsWith("meta.") && metaKey.length > 0
+          ? `WordPress at WP_URL does not accept the user meta key "${metaKey}" over REST, so ${key} is not written: ` +
+              `register it (register_meta('user', '${metaKey}', ['type' => 'string', 'single' => true, 'show_in_rest' => true]) ` +
+              "in a plugin or the theme), or list it in ENTRA_WP_SYNC_META_KEYS of the companion plugin (wordpress-plugin/entra-wp-sync.php)"
           : `WordPress field ${key} is not a user field the service can write; ignored`,
       );
-    }
-    for (const key of Object.keys(write.fields)) {
-      const metaKey = key.slice(5);
-      if (p && key.startsWith("meta.") && !p.metaKeys.includes(metaKey)) {
-        warnOnce(
-          `unregistered:${metaKey}`,
-          `WordPress drops meta key ${metaKey}: add it to ENTRA_WP_SYNC_META_KEYS (see wordpress-plugin/entra-wp-sync.php)`,
-        );
-      }
     }
     return body;
   }
@@ -289,7 +300,7 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       const selfId = Number((me.body as { id?: unknown }).id);
       if (p === null) {
         logger.info(
-          "entra-wp-sync companion plugin not found on WP_URL: no entra_object_id matching, no meta.* fields, and deactivated users can still log in",
+          "entra-wp-sync companion plugin not found on WP_URL: no entra_object_id matching, meta.* fields only for keys the site exposes over REST, and deactivated users can still log in",
         );
       }
       return { selfId, companionPlugin: p !== null, roles: p?.roles ?? null };

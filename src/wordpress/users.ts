@@ -44,22 +44,47 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 export interface RestBody {
   body: Record<string, unknown>;
-  /** Keys the body could not carry (meta.* without the plugin, unknown names), for a warning. */
+  /** Keys the body could not carry (meta.<key> WordPress does not accept, unknown names), for a warning. */
   dropped: string[];
 }
 
-/** WpWrite -> REST body with only the given keys. meta.<key> needs the companion plugin (else WordPress drops it silently). */
-export function toRestBody(write: WpWrite, plugin: boolean, extraMeta: Record<string, string> = {}): RestBody {
+/**
+ * WpWrite -> REST body with only the given keys. meta.<key> goes in only when WordPress accepts
+ * that key over REST (registered with show_in_rest, by the companion plugin or anyone else):
+ * WordPress silently drops the others. extraMeta (the service's own keys) follows the same rule.
+ */
+export function toRestBody(
+  write: WpWrite,
+  acceptedMeta: ReadonlySet<string>,
+  extraMeta: Record<string, string> = {},
+): RestBody {
   const body: Record<string, unknown> = {};
   const meta: Record<string, string> = {};
   const dropped: string[] = [];
   for (const [key, value] of Object.entries(write.fields)) {
     if (PLAIN_FIELDS.has(key)) body[key] = value;
-    else if (key.startsWith("meta.") && plugin && key.length > 5) meta[key.slice(5)] = value;
+    else if (key.startsWith("meta.") && acceptedMeta.has(key.slice(5))) meta[key.slice(5)] = value;
     else dropped.push(key);
   }
-  if (plugin) Object.assign(meta, extraMeta);
+  for (const [key, value] of Object.entries(extraMeta)) if (acceptedMeta.has(key)) meta[key] = value;
   if (Object.keys(meta).length > 0) body.meta = meta;
   if (write.roles !== undefined) body.roles = write.roles;
   return { body, dropped };
+}
+
+/**
+ * The user meta keys WordPress accepts over REST, from the users route's schema (OPTIONS
+ * /wp/v2/users: schema.properties.meta.properties). Only string-typed keys: the service writes text.
+ */
+export function acceptedMetaKeys(options: unknown): Set<string> {
+  const meta = (options as { schema?: { properties?: { meta?: { properties?: unknown } } } } | null)?.schema?.properties
+    ?.meta?.properties;
+  const keys = new Set<string>();
+  if (meta && typeof meta === "object") {
+    for (const [key, schema] of Object.entries(meta)) {
+      const type = (schema as { type?: unknown } | null)?.type;
+      if (type === "string" || (Array.isArray(type) && type.includes("string"))) keys.add(key);
+    }
+  }
+  return keys;
 }

@@ -13,6 +13,8 @@ import {
   RUN_TRIGGERS,
   STEPPABLE_STATES,
   TERMINAL_STATES,
+  WEBHOOK_EVENT_TYPES,
+  WEBHOOK_STATES,
 } from "../../src/core/runs";
 import type { Database } from "../../src/db/pool";
 import { ACTIVE_SQL, STEPPABLE_SQL, TERMINAL_SQL } from "../../src/db/states";
@@ -54,6 +56,7 @@ describe("the schema's lists of states and actions", () => {
     ["runs.runs_mode_check", RUN_MODES],
     ["run_items.run_items_action_check", ITEM_ACTIONS],
     ["run_items.run_items_status_check", ITEM_STATUSES],
+    ["webhook_outbox.webhook_outbox_type_check", WEBHOOK_EVENT_TYPES],
   ])("%s allows exactly the TypeScript list", async (name, list) => {
     const definition = (await checkConstraints()).get(name);
     expect(definition).toBeDefined();
@@ -67,6 +70,7 @@ describe("the schema's lists of states and actions", () => {
       "runs.runs_mode_check",
       "run_items.run_items_action_check",
       "run_items.run_items_status_check",
+      "webhook_outbox.webhook_outbox_type_check",
     ]);
     // The engine's own bookkeeping, not domain vocabulary: listing phase, item phase, map state.
     const internal = new Set([
@@ -83,6 +87,15 @@ describe("the schema's lists of states and actions", () => {
   it("keeps the index predicates equal to the active and steppable states", async () => {
     expect(valuesIn(await indexPredicate("runs_one_active_per_job"))).toEqual(sorted(ACTIVE_STATES));
     expect(valuesIn(await indexPredicate("runs_active"))).toEqual(sorted(STEPPABLE_STATES));
+  });
+
+  it("writes webhook events for exactly the webhook states (the outbox trigger's predicate)", async () => {
+    const { rows } = await db.pool.query<{ definition: string }>(
+      "select pg_get_functiondef('webhook_outbox_enqueue'::regproc) as definition",
+    );
+    const predicate = /new\.state in \(([^)]*)\)/i.exec(rows[0]!.definition);
+    expect(predicate).not.toBeNull();
+    expect(valuesIn(predicate![1]!)).toEqual(sorted(WEBHOOK_STATES));
   });
 
   it("writes the same lists into the engine's SQL predicates", () => {

@@ -2,10 +2,15 @@
  * Provision on demand (POST /v1/jobs/{job}/users/{entraId}/sync) through the served app, Graph
  * through the simulator over HTTPS, and a WordPress (real with WP_URL, else the fake one over HTTP).
  */
+import { mirrorJobs } from "../../src/db/jobs";
 import type { Database } from "../../src/db/pool";
 import { type Server, serve } from "../../src/main";
+import { makeProvisionService } from "../../src/sync/provision";
+import { FakeSite } from "../../tools/fake-wordpress";
 import type { GraphSimulator } from "../../tools/graph-sim";
-import { makeTestDatabase } from "../helpers/db";
+import { aJob, entraId } from "../helpers/builders";
+import { makeTestDatabase, silentLogger } from "../helpers/db";
+import { FakeDirectory } from "../helpers/engine";
 import { wpFetch } from "../helpers/wordpress";
 import {
   ADMIN_TOKEN,
@@ -151,5 +156,51 @@ describe("provision on demand", () => {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     });
     expect(res.status).toBe(404);
+  });
+});
+
+describe("provision on demand against a large site", () => {
+  const SITE_USERS = 2000;
+
+  it("finds or creates one user with a handful of direct lookups, never listing the site's users", async () => {
+    const local = await makeTestDatabase();
+    // Matching by e-mail only: a login taken by someone else is a collision to avoid, not a match.
+    const job = aJob().withId("large").withMatch("entraId", "email").build();
+    await mirrorJobs(local.pool, [job]);
+    const site = new FakeSite();
+    for (let n = 1; n <= SITE_USERS; n++) site.seed({ username: `other${n}`, email: `other${n}@example.org` });
+    // Someone else already has user1's login: the new account must get another one, not adopt theirs.
+    const stranger = site.seed({ username: "user1@contoso.com", email: "stranger@example.org" });
+    const existing = site.seed({ username: "legacy2", email: "user2@contoso.com" });
+    const directory = new FakeDirectory().withUsers(1, 2);
+    const service = makeProvisionService({
+      db: local,
+      directory,
+      site,
+      jobs: [job],
+      logger: silentLogger,
+      stepBudgetMs: 20_000,
+    });
+    try {
+      site.resetCounters();
+      const created = await service.syncUser("large", entraId(1));
+      expect(created).toMatchObject({ outcome: "applied", stages: { planned: { action: "create" } } });
+      const newId = created.stages.applied!.wpUserId!;
+      expect(newId).not.toBe(stranger.id);
+      expect((await site.getUser(newId))?.username).toBe("user1@contoso.com-2");
+      const createRequests = { ...site.requests };
+
+      site.resetCounters();
+      const matched = await service.syncUser("large", entraId(2));
+      expect(matched).toMatchObject({ stages: { matched: { how: "email", wpUserId: existing.id } } });
+      const matchRequests = { ...site.requests };
+
+      expect(site.lists).toBe(0);
+      // e-mail lookup, the logins tried, the service's own id; then the write (and the read before an update).
+      expect(createRequests.GET).toBeLessThanOrEqual(5);
+      expect(matchRequests.GET).toBeLessThanOrEqual(5);
+    } finally {
+      await local.close();
+    }
   });
 });

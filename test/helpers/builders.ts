@@ -22,6 +22,9 @@ import { JOB_DEFAULTS } from "../../src/sync/jobs";
 
 const clone = <T>(value: T): T => structuredClone(value);
 
+/** A Standard Webhooks secret: "whsec_" + base64 of 32 bytes. */
+export const TEST_WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
+
 /** The Entra object id of the numbered test user n. */
 export function entraId(n: number): string {
   return `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
@@ -45,8 +48,10 @@ class JobBuilder {
     this.job.trigger = { mode, schedule, timezone };
     return this;
   }
-  withWebhook(url: string | null): this {
+  /** A webhook signed with TEST_WEBHOOK_SECRET unless another secret is given. */
+  withWebhook(url: string | null, secret: string = TEST_WEBHOOK_SECRET): this {
     this.job.webhook = url;
+    this.job.webhookSecret = url === null ? null : secret;
     return this;
   }
   withSourceMode(mode: SourceMode): this {

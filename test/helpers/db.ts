@@ -18,6 +18,14 @@ let counter = 0;
 
 export const silentLogger = makeLogger({ level: "silent" });
 
+/**
+ * The database settings of a service opened on the test's server database, or (embedded mode)
+ * on a fresh DATA_DIR of its own: never the checkout's ./data, which `npm start` uses.
+ */
+export function serviceDatabaseEnv(db: { url: string | null }): { DATABASE_URL: string } | { DATA_DIR: string } {
+  return db.url ? { DATABASE_URL: db.url } : { DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "ews-service-")) };
+}
+
 export async function makeTestDatabase(): Promise<Database & { url: string | null }> {
   const template = process.env.TEST_TEMPLATE_DB;
   if (process.env.TEST_DB_MODE !== "postgres" || !template) {

@@ -6,13 +6,21 @@
  */
 import { Client, Pool } from "pg";
 import { migrate } from "../../src/db/migrate";
+import { fingerprint } from "./checkout-data";
 import { adminUrl, databaseUrl, TEST_DB_PREFIX } from "./db-names";
 
 export default async function globalSetup(): Promise<void> {
+  process.env.TEST_CHECKOUT_DATA = fingerprint();
   const admin = new Client({ connectionString: adminUrl(), connectionTimeoutMillis: 3000 });
   try {
     await admin.connect();
-  } catch {
+  } catch (error) {
+    // CI (.ci/run) sets REQUIRE_POSTGRES=1: the reliability tests that need a server must run, not skip.
+    if (process.env.REQUIRE_POSTGRES === "1") {
+      throw new Error(
+        `REQUIRE_POSTGRES=1 but no PostgreSQL server answers at ${adminUrl()} (TEST_DATABASE_URL): ${(error as Error).message}`,
+      );
+    }
     process.env.TEST_DB_MODE = "embedded";
     console.log("\n[tests] no PostgreSQL server at TEST_DATABASE_URL: using the embedded PostgreSQL (PGlite)\n");
     return;

@@ -5,6 +5,7 @@
  * the database is consistent and WordPress holds exactly the expected users.
  */
 import { randomBytes } from "node:crypto";
+import http from "node:http";
 import net from "node:net";
 import type { Pool } from "pg";
 import { COUNTERS, type RunCounts, zeroCounts } from "../../src/core/runs";
@@ -123,6 +124,68 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         server.close(() => resolve());
       }),
   };
+}
+
+/** An HTTP proxy that forwards each request at once and holds the answer back (a WordPress that is slow to answer). */
+export interface SlowHttpProxy {
+  url: string;
+  /** How long answers are held; 0 passes them through. */
+  delayMs: number;
+  /** Only these methods are slowed (all when null). */
+  slowMethods: Set<string> | null;
+  /** Requests forwarded so far, by method (whatever became of the client that sent them). */
+  readonly forwarded: Record<string, number>;
+  /** Sends every answer held back now (to clients still waiting). */
+  release(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The request reaches WordPress immediately, so a write the client gave up on is applied anyway:
+ * the worst case for "no user written twice".
+ */
+export async function startSlowHttpProxy(target: string): Promise<SlowHttpProxy> {
+  const upstream = new URL(target);
+  const held = new Set<() => void>();
+  const forwarded: Record<string, number> = {};
+  const proxy: SlowHttpProxy = {
+    url: "",
+    delayMs: 0,
+    slowMethods: null,
+    forwarded,
+    release() {
+      for (const send of [...held]) send();
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+  const server = http.createServer((req, res) => {
+    const method = req.method ?? "GET";
+    forwarded[method] = (forwarded[method] ?? 0) + 1;
+    const delay = proxy.slowMethods === null || proxy.slowMethods.has(method) ? proxy.delayMs : 0;
+    const out = http.request(
+      { host: upstream.hostname, port: upstream.port, method, path: req.url, headers: req.headers },
+      (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+        answer.on("end", () => {
+          const send = () => {
+            held.delete(send);
+            clearTimeout(timer);
+            if (res.destroyed) return;
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            res.end(Buffer.concat(chunks));
+          };
+          const timer = setTimeout(send, delay);
+          held.add(send);
+        });
+      },
+    );
+    out.on("error", () => res.destroy());
+    req.pipe(out);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  proxy.url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}${upstream.pathname.replace(/\/+$/, "")}`;
+  return proxy;
 }
 
 /** The same URL with host:port replaced by the proxy's. */

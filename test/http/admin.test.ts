@@ -1,4 +1,4 @@
-import { aJob, anItem, aRun } from "../helpers/builders";
+import { aJob, anItem, aRun, TEST_WEBHOOK_SECRET } from "../helpers/builders";
 import { ADMIN_TOKEN, type Harness, makeHarness } from "./harness";
 
 let h: Harness;
@@ -102,7 +102,9 @@ describe("jobs", () => {
     const { jobs } = response.json();
     expect(jobs.map((job: { id: string }) => job.id)).toEqual(["staff", "hooked"]);
     expect(jobs[1].webhook).toBe("https://hooks.slack.com/[REDACTED]");
+    expect(jobs[1].webhookSecret).toBe("[REDACTED]");
     expect(response.body).not.toMatch(/s3cr3t|user:pw|x=1/);
+    expect(response.body).not.toContain(TEST_WEBHOOK_SECRET.slice(6));
   });
 
   it("shows one job with its links' revocation cut-off and active run, and 404 for an unknown one", async () => {

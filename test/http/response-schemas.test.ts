@@ -8,7 +8,8 @@ import { aJob, anItem, aRun } from "../helpers/builders";
 import { type Harness, makeHarness } from "./harness";
 
 let h: Harness;
-const secretJob = { ...aJob().withId("staff").build(), webhookSecret: "whsec_do-not-show" };
+// A field the Job schema does not list (webhookSecret is listed now, and shown as "[REDACTED]").
+const secretJob = { ...aJob().withId("staff").build(), signingKey: "whsec_do-not-show" };
 
 beforeAll(async () => {
   h = await makeHarness({ jobs: [secretJob] });

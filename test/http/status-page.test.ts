@@ -147,6 +147,20 @@ describe("status page", () => {
     expect(res.body).not.toContain("s3cretPathToken");
   });
 
+  it("shows webhook events waiting for delivery or given up, and nothing when the outbox is empty", async () => {
+    const service = new FakeSync([aJob().withId("staff").build()], []);
+    const now = new Date("2026-11-30T00:00:00Z");
+    const backlog = { pending: 2, oldestPendingAt: new Date("2026-11-29T23:50:00Z"), givenUp: 1, delivered: 9 };
+    const res = await getStatus({ service, statusPublic: true, now: () => now, webhooks: async () => backlog });
+    expect(res.body).toContain("<h2>Webhooks</h2>");
+    expect(res.body).toContain("2 event(s) waiting for delivery, the oldest for 10m 0s");
+    expect(res.body).toContain("1 event(s) given up");
+
+    const empty = { pending: 0, oldestPendingAt: null, givenUp: 0, delivered: 9 };
+    const healthy = await getStatus({ service, statusPublic: true, webhooks: async () => empty });
+    expect(healthy.body).not.toContain("<h2>Webhooks</h2>");
+  });
+
   it("refuses without the admin token when the page is not public, with a problem and WWW-Authenticate", async () => {
     const { service } = aFleet();
     const none = await getStatus({ service, statusPublic: false });

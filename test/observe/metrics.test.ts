@@ -88,8 +88,8 @@ describe("metrics", () => {
     graph.onRequest?.({ method: "GET", status: 429, code: "TooManyRequests", ms: 30 });
     graph.onRequest?.({ method: "GET", status: 0, code: null, ms: 5000 });
     graph.onThrottle?.(2500);
-    wordpress.observeRequest("POST", 201, 80);
-    wordpress.observeRequest("POST", "error", 10_000);
+    wordpress.onRequest({ method: "POST", status: 201, code: null, ms: 80 });
+    wordpress.onRequest({ method: "POST", status: "error", code: null, ms: 10_000 });
     metrics.wordpressHook.onRequest({ method: "post", status: 400, code: "existing_user_login", ms: 40 });
     const { exposition } = await scrape(metrics);
 

@@ -1,8 +1,20 @@
+/**
+ * Webhook delivery from the PostgreSQL outbox: the runs trigger writes the event with the run's
+ * last transition, any replica delivers it, signed the Standard Webhooks way, with retries that
+ * survive the process and a give-up time.
+ */
+import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { mirrorJobs } from "../../src/db/jobs";
+import { insertRun } from "../../src/db/runs";
+import { outboxBacklog } from "../../src/db/webhook-outbox";
 import { makeLogger } from "../../src/logger";
-import { makeNotifier, type WebhookPayload } from "../../src/observe/webhook";
-import { aJob, aRun } from "../helpers/builders";
+import { verifyWebhook } from "../../src/net/webhook-signature";
+import { makeWebhookDelivery, type WebhookDeliveryOptions, type WebhookPayload } from "../../src/observe/webhook";
+import { aJob, TEST_WEBHOOK_SECRET } from "../helpers/builders";
+import { makeTestDatabase } from "../helpers/db";
 import { logSink } from "../helpers/log-sink";
 
 interface Delivery {
@@ -12,9 +24,8 @@ interface Delivery {
 }
 
 /** A receiver that answers each request with the next of `answers` (the last one repeats). */
-async function aReceiver(answers: Array<number | "hang" | "drop">) {
+async function aReceiver(answers: Array<number | "drop">) {
   const deliveries: Delivery[] = [];
-  const arrivals: Array<() => void> = [];
   const server = http.createServer((req, res) => {
     let body = "";
     req.on("data", (chunk) => {
@@ -23,18 +34,14 @@ async function aReceiver(answers: Array<number | "hang" | "drop">) {
     req.on("end", () => {
       const answer = answers[Math.min(deliveries.length, answers.length - 1)]!;
       deliveries.push({ headers: req.headers, url: req.url ?? "", body });
-      for (const wake of arrivals.splice(0)) wake();
-      if (answer === "hang") return;
       if (answer === "drop") return void req.socket.destroy();
       res.writeHead(answer, answer === 429 ? { "retry-after": "0" } : {}).end("{}");
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
   return {
-    port,
+    port: (server.address() as AddressInfo).port,
     deliveries,
-    nextArrival: () => new Promise<void>((resolve) => arrivals.push(resolve)),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -43,155 +50,190 @@ async function aReceiver(answers: Array<number | "hang" | "drop">) {
   };
 }
 
-function capturedLogger() {
-  const sink = logSink();
-  const logger = makeLogger({ level: "debug", destination: sink.destination });
-  return { logger, lines: sink.lines };
-}
-
 const QUERY_SECRET = "qs-Very5ecretValue";
 const PASSWORD = "pw-Hunter2Hunter2";
 
-describe("webhook notifier", () => {
-  it("retries a failing receiver with backoff until it accepts, sending the same event each time", async () => {
+describe("webhook delivery from the outbox", () => {
+  let db: Awaited<ReturnType<typeof makeTestDatabase>>;
+  beforeAll(async () => {
+    db = await makeTestDatabase();
+  });
+  afterAll(() => db.close());
+
+  /** Declares the job and ends one of its runs in `state` (the trigger writes the event). */
+  async function settleRun(job: ReturnType<ReturnType<typeof aJob>["build"]>, state: string): Promise<string> {
+    await mirrorJobs(db.pool, [job]);
+    const run = await insertRun(db.pool, {
+      jobId: job.id,
+      trigger: "manual",
+      dryRun: false,
+      mode: "full",
+      phase: "users",
+      cursor: null,
+    });
+    await db.pool.query(
+      "update runs set state = $2::text, finished_at = case when $2::text = 'awaiting_approval' then null else now() end, seen = 3, created = 3 where id = $1::uuid",
+      [run!.id, state],
+    );
+    return run!.id;
+  }
+
+  function delivery(jobs: WebhookDeliveryOptions["jobs"], overrides: Partial<WebhookDeliveryOptions> = {}) {
+    const sink = logSink();
+    const results: string[] = [];
+    const deliverer = makeWebhookDelivery({
+      db: db.pool,
+      jobs,
+      logger: makeLogger({ level: "debug", destination: sink.destination }),
+      owner: `test-${Math.random()}`,
+      baseDelayMs: 1,
+      maxDelayMs: 1,
+      onDelivery: (result) => results.push(result),
+      ...overrides,
+    });
+    /** Attempts until nothing is due any more (retries are 1 ms apart here). */
+    const drain = async () => {
+      for (let i = 0; i < 20; i++) {
+        if ((await outboxBacklog(db.pool)).pending === 0) return;
+        await deliverer.deliverDue();
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    };
+    return { deliverer, drain, results, log: () => sink.text() };
+  }
+
+  it("delivers a settled run's event signed, retrying a failing receiver with the same webhook-id", async () => {
     const receiver = await aReceiver([500, "drop", 200]);
-    const { logger, lines } = capturedLogger();
-    const notifier = makeNotifier({ logger, baseDelayMs: 5 });
     const job = aJob()
-      .withId("staff")
+      .withId("signed")
       .withWebhook(`http://hook:${PASSWORD}@127.0.0.1:${receiver.port}/events?sig=${QUERY_SECRET}`)
       .build();
-    const run = aRun().forJob("staff").finished("completed").build();
     try {
-      notifier.notify(job, { type: "run.completed", run });
-      await notifier.flush();
+      const runId = await settleRun(job, "completed");
+      const { drain, results, log } = delivery([job]);
+      await drain();
 
+      expect(results).toEqual(["retry", "retry", "delivered"]);
       expect(receiver.deliveries).toHaveLength(3);
-      const bodies = receiver.deliveries.map((d) => JSON.parse(d.body) as WebhookPayload);
-      expect(bodies[0]).toEqual({
-        id: expect.stringMatching(/^[0-9a-f-]{36}$/),
-        type: "run.completed",
-        job: "staff",
-        occurredAt: expect.any(String),
-        run,
-      });
-      expect(new Set(bodies.map((b) => b.id)).size).toBe(1);
-      for (const delivery of receiver.deliveries) {
-        expect(delivery.url).toBe(`/events?sig=${QUERY_SECRET}`);
-        expect(delivery.headers["content-type"]).toBe("application/json");
-        expect(delivery.headers.authorization).toBe(`Basic ${Buffer.from(`hook:${PASSWORD}`).toString("base64")}`);
+      const ids = new Set(receiver.deliveries.map((d) => d.headers["webhook-id"]));
+      expect(ids.size).toBe(1);
+      for (const d of receiver.deliveries) {
+        expect(d.url).toBe(`/events?sig=${QUERY_SECRET}`);
+        expect(d.headers.authorization).toBe(`Basic ${Buffer.from(`hook:${PASSWORD}`).toString("base64")}`);
+        expect(d.headers["webhook-signature"]).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+        const headers = {
+          id: String(d.headers["webhook-id"]),
+          timestamp: String(d.headers["webhook-timestamp"]),
+          signature: String(d.headers["webhook-signature"]),
+        };
+        expect(verifyWebhook(TEST_WEBHOOK_SECRET, headers, d.body)).toBe(true);
+        // Any change to the body, or another secret, fails the check.
+        expect(verifyWebhook(TEST_WEBHOOK_SECRET, headers, d.body.replace("completed", "failed"))).toBe(false);
+        expect(verifyWebhook(`whsec_${Buffer.alloc(32, 9).toString("base64")}`, headers, d.body)).toBe(false);
       }
-      expect(lines.some((line) => line.includes("webhook delivered"))).toBe(true);
-      expect(lines.join("")).toContain(`"webhook":"http://127.0.0.1:${receiver.port}/events"`);
+      const payload = JSON.parse(receiver.deliveries[2]!.body) as WebhookPayload;
+      expect(payload).toEqual({
+        id: [...ids][0],
+        type: "run.completed",
+        job: "signed",
+        occurredAt: expect.any(String),
+        run: expect.objectContaining({
+          id: runId,
+          state: "completed",
+          counts: expect.objectContaining({ created: 3 }),
+        }),
+      });
+      expect(receiver.deliveries.map((d) => d.body)).toEqual(Array(3).fill(receiver.deliveries[0]!.body));
+      expect(await outboxBacklog(db.pool)).toMatchObject({ pending: 0, givenUp: 0 });
+      expect(log()).toContain(`"webhook":"http://127.0.0.1:${receiver.port}/[REDACTED]"`);
+      for (const secret of [QUERY_SECRET, PASSWORD, TEST_WEBHOOK_SECRET]) expect(log()).not.toContain(secret);
     } finally {
       await receiver.close();
     }
   });
 
-  it("never blocks the caller: notify returns before the receiver even sees the request", async () => {
-    const receiver = await aReceiver(["hang"]);
-    const { logger } = capturedLogger();
-    const notifier = makeNotifier({ logger, maxAttempts: 1, timeoutMs: 200 });
-    const events: string[] = [];
-    const arrived = receiver.nextArrival().then(() => events.push("receiver got the request"));
+  it("passes the README's verification snippet, which refuses a forged body", async () => {
+    const receiver = await aReceiver([200]);
+    const job = aJob().withId("readme").withWebhook(`http://127.0.0.1:${receiver.port}/x`).build();
     try {
-      const returned = notifier.notify(
-        aJob().withId("staff").withWebhook(`http://127.0.0.1:${receiver.port}/hook`).build(),
-        {
-          type: "run.failed",
-          run: aRun().forJob("staff").finished("failed").withLastError("boom").build(),
-        },
-      );
-      events.push("notify returned");
-
-      expect(returned).toBeUndefined();
-      await arrived;
-      events.push("caller went on while the receiver hangs");
-      await notifier.flush();
-      expect(events).toEqual([
-        "notify returned",
-        "receiver got the request",
-        "caller went on while the receiver hangs",
-      ]);
-      expect(receiver.deliveries).toHaveLength(1);
+      await settleRun(job, "completed");
+      await delivery([job]).deliverer.deliverDue();
+      const readme = fs.readFileSync(path.join(__dirname, "../../README.md"), "utf8");
+      const snippet = /### Webhooks[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)?.[1];
+      expect(snippet).toBeDefined();
+      const verify = new Function("require", `${snippet!.replace(/^ {2}/gm, "")}\nreturn verify;`)(require) as (
+        secret: string,
+        headers: http.IncomingHttpHeaders,
+        body: string,
+      ) => boolean;
+      const [d] = receiver.deliveries;
+      expect(verify(TEST_WEBHOOK_SECRET, d!.headers, d!.body)).toBe(true);
+      expect(verify(TEST_WEBHOOK_SECRET, d!.headers, d!.body.replace("readme", "forged"))).toBe(false);
     } finally {
       await receiver.close();
     }
   });
 
-  it("does not retry an answer that will not change (400) but does retry 429", async () => {
+  it("is delivered once however many replicas deliver at the same time", async () => {
+    const receiver = await aReceiver([200]);
+    const job = aJob().withId("replicas").withWebhook(`http://127.0.0.1:${receiver.port}/x`).build();
+    try {
+      await settleRun(job, "failed");
+      const replicas = [delivery([job]), delivery([job]), delivery([job])];
+      await Promise.all(replicas.map((r) => r.deliverer.deliverDue()));
+      expect(receiver.deliveries).toHaveLength(1);
+      expect(JSON.parse(receiver.deliveries[0]!.body)).toMatchObject({ type: "run.failed", job: "replicas" });
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it("gives up at once on a refusal (400), retries a 429, and writes nothing for a job without a webhook", async () => {
     const refusing = await aReceiver([400]);
     const throttling = await aReceiver([429, 202]);
-    const { logger, lines } = capturedLogger();
-    const notifier = makeNotifier({ logger, baseDelayMs: 5 });
+    const a = aJob().withId("refused").withWebhook(`http://127.0.0.1:${refusing.port}/a`).build();
+    const b = aJob().withId("throttled").withWebhook(`http://127.0.0.1:${throttling.port}/b`).build();
+    const quiet = aJob().withId("quiet").withWebhook(null).build();
     try {
-      const run = aRun().forJob("staff").withState("awaiting_approval").build();
-      notifier.notify(aJob().withId("staff").withWebhook(`http://127.0.0.1:${refusing.port}/a`).build(), {
-        type: "run.awaiting_approval",
-        run,
-      });
-      notifier.notify(aJob().withId("staff").withWebhook(`http://127.0.0.1:${throttling.port}/b`).build(), {
-        type: "run.awaiting_approval",
-        run,
-      });
-      await notifier.flush();
+      await settleRun(a, "awaiting_approval");
+      await settleRun(b, "awaiting_approval");
+      const before = (await db.pool.query("select count(*)::int as n from webhook_outbox")).rows[0].n;
+      await settleRun(quiet, "completed");
+      expect((await db.pool.query("select count(*)::int as n from webhook_outbox")).rows[0].n).toBe(before);
 
+      const { drain, log } = delivery([a, b, quiet]);
+      await drain();
       expect(refusing.deliveries).toHaveLength(1);
       expect(throttling.deliveries).toHaveLength(2);
-      expect(lines.some((line) => line.includes("not retrying"))).toBe(true);
+      expect(log()).toContain("answered 400: a refusal, not retried");
+      const { rows } = await db.pool.query(
+        "select job_id, attempts, delivered_at is not null as delivered, gave_up_at is not null as gave_up from webhook_outbox where job_id in ('refused', 'throttled') order by job_id",
+      );
+      expect(rows).toEqual([
+        { job_id: "refused", attempts: 1, delivered: false, gave_up: true },
+        { job_id: "throttled", attempts: 2, delivered: true, gave_up: false },
+      ]);
     } finally {
       await refusing.close();
       await throttling.close();
     }
   });
 
-  it("gives up after the bounded number of attempts and never logs the URL's secrets", async () => {
-    const receiver = await aReceiver([503]);
-    const { logger, lines } = capturedLogger();
-    const notifier = makeNotifier({ logger, maxAttempts: 4, baseDelayMs: 2 });
-    const slackLikeToken = "T0001B0002XXXXabcdefgh1234";
-    try {
-      notifier.notify(
-        aJob()
-          .withId("staff")
-          .withWebhook(
-            `http://hook:${PASSWORD}@127.0.0.1:${receiver.port}/services/${slackLikeToken}?sig=${QUERY_SECRET}#frag`,
-          )
-          .build(),
-        { type: "run.failed", run: aRun().forJob("staff").finished("failed").build() },
-      );
-      await notifier.flush();
-
-      expect(receiver.deliveries).toHaveLength(4);
-      const log = lines.join("");
-      expect(log).toContain("failed for good");
-      expect(log).toContain(`http://127.0.0.1:${receiver.port}/services/[REDACTED]`);
-      for (const secret of [QUERY_SECRET, PASSWORD, slackLikeToken, "sig="]) expect(log).not.toContain(secret);
-    } finally {
-      await receiver.close();
-    }
-  });
-
-  it("keeps network errors out of the log's URL too, and ignores jobs without a webhook", async () => {
+  it("gives up once the event is older than giveUpAfterMs, keeping network errors' URL secrets out of the log", async () => {
     const closed = await aReceiver([200]);
-    const port = closed.port;
     await closed.close(); // nothing listens there any more: connection refused
-    const { logger, lines } = capturedLogger();
-    const notifier = makeNotifier({ logger, maxAttempts: 2, baseDelayMs: 2 });
-
-    notifier.notify(aJob().withId("quiet").withWebhook(null).build(), {
-      type: "run.completed",
-      run: aRun().forJob("quiet").finished("completed").build(),
-    });
-    notifier.notify(aJob().withId("staff").withWebhook(`http://127.0.0.1:${port}/x?sig=${QUERY_SECRET}`).build(), {
-      type: "run.completed",
-      run: aRun().forJob("staff").finished("completed").build(),
-    });
-    await notifier.flush();
-
-    const log = lines.join("");
-    expect(log).toContain("ECONNREFUSED");
-    expect(log).not.toContain(QUERY_SECRET);
-    expect(log).not.toContain('"job":"quiet"');
+    const slackLikeToken = "T0001B0002XXXXabcdefgh1234";
+    const job = aJob()
+      .withId("gone")
+      .withWebhook(`http://hook:${PASSWORD}@127.0.0.1:${closed.port}/services/${slackLikeToken}?sig=${QUERY_SECRET}`)
+      .build();
+    await settleRun(job, "failed");
+    const { drain, results, log } = delivery([job], { giveUpAfterMs: 0 });
+    await drain();
+    expect(results).toEqual(["gave_up"]);
+    expect(await outboxBacklog(db.pool)).toMatchObject({ pending: 0, givenUp: expect.any(Number) });
+    expect(log()).toContain("ECONNREFUSED");
+    expect(log()).toContain("webhook delivery given up");
+    for (const secret of [QUERY_SECRET, PASSWORD, slackLikeToken, "sig="]) expect(log()).not.toContain(secret);
   });
 });

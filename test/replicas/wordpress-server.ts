@@ -62,6 +62,12 @@ export async function startFakeWordPress(options: { createDelayMs?: number } = {
     const id = /^\/wp\/v2\/users\/(\d+)$/.exec(route)?.[1];
     if (route === "/wp/v2/users/me") return send(res, 200, { id: site.selfId });
     if (route === "/wp/v2/users" && req.method === "GET") return list(res, url.searchParams);
+    // The users route's schema, as a WordPress without plugins registering user meta describes it.
+    if (route === "/wp/v2/users" && req.method === "OPTIONS") {
+      return send(res, 200, {
+        schema: { properties: { meta: { type: "object", properties: { persisted_preferences: { type: "object" } } } } },
+      });
+    }
     if (route === "/wp/v2/users" && req.method === "POST") {
       inFlight++;
       try {

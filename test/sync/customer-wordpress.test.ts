@@ -52,7 +52,7 @@ describeWithWordPress("a customer tenant into a real WordPress", (wp) => {
       tracked.add(known.body.id);
 
       let requests = 0;
-      const site = makeTestSite(wp, { metrics: { observeRequest: () => void requests++ } });
+      const site = makeTestSite(wp, { metrics: { onRequest: () => void requests++ } });
       const id = `customers_${process.pid}`;
       const job = parseJobsFile({
         jobs: [{ id, source: { tenantKind: "external" }, safety: { maxDeleteFraction: 1 } }],

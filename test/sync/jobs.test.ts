@@ -4,6 +4,7 @@ import path from "node:path";
 import { ConfigError } from "../../src/core/errors";
 import type { Job } from "../../src/core/job";
 import { JOB_DEFAULTS, loadJobs, parseJobsFile, SYNC_ENV_DEFAULTS, SYNC_VARIABLES } from "../../src/sync/jobs";
+import { TEST_WEBHOOK_SECRET } from "../helpers/builders";
 
 let dir: string;
 beforeAll(() => {
@@ -66,6 +67,7 @@ describe("loadJobs without a jobs file", () => {
       SYNC_MAX_DELETE_FRACTION: "0.25",
       SYNC_MAX_DELETE_COUNT: "0",
       SYNC_WEBHOOK_URL: "https://hooks.example.test/sync",
+      SYNC_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
       SYNC_PHOTOS: "true",
     });
     expect(job).toEqual({
@@ -96,6 +98,7 @@ describe("loadJobs without a jobs file", () => {
       protect: { roles: ["administrator", "shop_manager"], users: [1, 2] },
       safety: { maxDeleteFraction: 0.25, maxDeleteCount: 0 },
       webhook: "https://hooks.example.test/sync",
+      webhookSecret: TEST_WEBHOOK_SECRET,
       photos: true,
     });
   });
@@ -584,12 +587,31 @@ describe("job validation", () => {
   });
 
   describe("webhook", () => {
-    it("accepts http and https URLs", () => {
-      expect(parseOne({ webhook: "http://hooks.internal/x" }).webhook).toBe("http://hooks.internal/x");
+    it("accepts http and https URLs with a Standard Webhooks secret", () => {
+      const job = parseOne({ webhook: "http://hooks.internal/x", webhookSecret: TEST_WEBHOOK_SECRET });
+      expect(job).toMatchObject({ webhook: "http://hooks.internal/x", webhookSecret: TEST_WEBHOOK_SECRET });
     });
 
     it.each([["ftp://x.test/"], ["not a url"]])("rejects %j", (webhook) => {
-      expect(errorOf(() => parseOne({ webhook }))).toContain("webhook must be an http:// or https:// URL");
+      expect(errorOf(() => parseOne({ webhook, webhookSecret: TEST_WEBHOOK_SECRET }))).toContain(
+        "webhook must be an http:// or https:// URL",
+      );
+    });
+
+    it("requires a secret with a webhook, and says how to make one", () => {
+      expect(errorOf(() => parseOne({ webhook: "https://hooks.example.test/x" }))).toContain(
+        'webhookSecret is required with webhook: receivers check each event\'s signature with it (make one with: echo "whsec_$(openssl rand -base64 32)")',
+      );
+    });
+
+    it.each([
+      ["no prefix", Buffer.alloc(32).toString("base64")],
+      ["too short", `whsec_${Buffer.alloc(16).toString("base64")}`],
+      ["not base64", "whsec_not*base64*at*all*not*base64*at*all"],
+    ])("refuses a secret with %s, without echoing it", (_what, webhookSecret) => {
+      const message = errorOf(() => parseOne({ webhook: "https://hooks.example.test/x", webhookSecret }));
+      expect(message).toContain('webhookSecret must be "whsec_" followed by the base64 of 24 to 64 random bytes');
+      expect(message).not.toContain(webhookSecret);
     });
   });
 });

@@ -24,7 +24,7 @@ describeWithWordPress("the engine against a real WordPress", (wp) => {
       directory.put(aGraphUser().numbered(n).withValues({ mail: address, userPrincipalName: address }).build());
     }
     let requests = 0;
-    const site = makeTestSite(wp, { metrics: { observeRequest: () => void requests++ } });
+    const site = makeTestSite(wp, { metrics: { onRequest: () => void requests++ } });
     const h = makeHarness(db, { directory, job: aJob().withUniqueId().withPageSize(10).withSafety(1, 1000).build() });
     const service = h.replica({ site });
 

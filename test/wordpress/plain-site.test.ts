@@ -1,4 +1,6 @@
+import pino from "pino";
 import { buildUserIndex } from "../../src/sync/user-index";
+import { logSink } from "../helpers/log-sink";
 import {
   describeWithWordPress,
   makeTestSite,
@@ -20,20 +22,34 @@ describeWithWordPress(
       await expect(site.info()).resolves.toMatchObject({ companionPlugin: false });
     });
 
-    it("creates and updates users without meta, and finds them by e-mail and login only", async () => {
+    it("writes the meta keys the site exposes over REST, warns once per key it does not, and finds users by e-mail and login only", async () => {
+      // The test site registers "department" for REST (scripts/wordpress-local.sh --without-plugin), as another plugin may.
+      const sink = logSink();
+      const logged = makeTestSite(wp, { logger: pino({ level: "warn" }, sink.destination) });
       const login = uniqueName("plain");
       const entraId = uniqueName("entra");
-      const created = await site.createUser(
-        login,
-        {
-          fields: { email: `${login}@example.test`, first_name: "Ada", "meta.department": "Engines" },
-          roles: ["author"],
+      const write = {
+        fields: {
+          email: `${login}@example.test`,
+          first_name: "Ada",
+          "meta.department": "Engines",
+          "meta.job_title": "Analyst",
         },
-        entraId,
-      );
+        roles: ["author"],
+      };
+      const created = await logged.createUser(login, write, entraId);
       users.add(created.id);
       expect(created).toMatchObject({ username: login, first_name: "Ada", roles: ["author"] });
-      expect(created.meta).toEqual({});
+      expect(created.meta).toEqual({ department: "Engines" });
+      await expect(
+        logged.updateUser(created.id, { fields: { "meta.department": "Looms", "meta.job_title": "Lead" } }),
+      ).resolves.toMatchObject({ meta: { department: "Looms" } });
+      const warnings = sink.lines.filter((line) => line.includes("job_title"));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain(
+        `does not accept the user meta key \\"job_title\\" over REST, so meta.job_title is not written: register it (register_meta('user', 'job_title'`,
+      );
+      expect(sink.text()).not.toContain("department");
       await expect(site.findByEntraId(entraId)).resolves.toBeNull();
       await expect(site.findUser({ email: `${login}@EXAMPLE.TEST` })).resolves.toMatchObject({ id: created.id });
       const index = await buildUserIndex(site);

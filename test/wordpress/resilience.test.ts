@@ -20,7 +20,7 @@ describeWithWordPress("WordPress site when WordPress fails", (wp: WordPressTarge
     const attempts: Array<number | "error"> = [];
     const site = makeTestSite(
       { ...wp, url: `http://127.0.0.1:${port}` },
-      { maxRetries: 2, metrics: { observeRequest: (_m, status) => attempts.push(status) } },
+      { maxRetries: 2, metrics: { onRequest: ({ status }) => attempts.push(status) } },
     );
     const login = uniqueName("down");
     const write = { fields: { email: `${login}@example.test` }, roles: ["subscriber"] };

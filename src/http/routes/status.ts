@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from "fastify";
 import type { RunItem } from "../../core/runs";
+import type { OutboxBacklog } from "../../db/webhook-outbox";
 import type { WatchdogWarning } from "../../observe/watchdog";
 import type { SyncService } from "../../sync/service";
 import { type Access, bearerToken, checkBearerSecret, TokenAuthError } from "../auth";
@@ -22,6 +23,8 @@ export interface StatusDeps {
    */
   admin: Access;
   watchdog?: () => WatchdogWarning[];
+  /** The webhook outbox's backlog (events waiting, given up). */
+  webhooks?: () => Promise<OutboxBacklog>;
   /** Seconds between automatic reloads (default 5). */
   refreshSeconds?: number;
   now?: () => Date;
@@ -127,6 +130,7 @@ export function registerStatusRoutes(app: FastifyInstance, deps: StatusDeps): vo
       now: now(),
       jobs,
       warnings: deps.watchdog?.() ?? [],
+      webhooks: (await deps.webhooks?.().catch(() => null)) ?? null,
       refreshSeconds: deps.refreshSeconds ?? 5,
     });
     return reply
