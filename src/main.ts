@@ -27,6 +27,8 @@ export async function serve(config: Config = loadConfig(), options: ServeOptions
   const app = await buildApp(runtime);
   const url = await app.listen({ port: config.port, host: config.host });
   runtime.startBackground();
+  // Each replica's start-up reconciliation is on record before it says it is serving.
+  await runtime.notificationWorker?.started;
   void runtime.checkConnections();
   logger.info(
     { url, publicUrl: config.publicUrl, jobs: runtime.jobs.map((job) => job.id) },

@@ -12,13 +12,14 @@ import { type Config, missingForSync, secretsOf } from "./config";
 import { coerceError } from "./core/errors";
 import type { Job } from "./core/job";
 import { selectFor } from "./core/mapping";
+import { selectSites } from "./core/network";
 import { describePermissions, graphPermissions } from "./core/permissions";
 import { grantPolicy } from "./core/privileges";
 import * as jobsRepository from "./db/jobs";
 import { migrate } from "./db/migrate";
 import { type Database, openDatabase } from "./db/pool";
 import { outboxBacklog } from "./db/webhook-outbox";
-import { makeGraphDirectory } from "./graph";
+import { type GraphDirectory, makeGraphDirectory } from "./graph";
 import { type LinkCutoffs, linkCutoffsFrom } from "./links/revocations";
 import { type Logger, makeLogger, type SecretRegistry } from "./logger";
 import { type Metrics, makeMetrics } from "./observe/metrics";
@@ -28,10 +29,12 @@ import { makeWebhookDelivery, type WebhookDelivery } from "./observe/webhook";
 import { type Driver, startDriver } from "./sync/driver";
 import { type EngineService, makeSyncService, type RunEvents } from "./sync/engine";
 import { loadJobs } from "./sync/jobs";
-import type { Directory, Site, SiteInfo } from "./sync/ports";
+import { NOTIFICATIONS_PATH, type RefusalReason } from "./sync/notification-inbox";
+import { type NotificationWorker, startNotificationWorker } from "./sync/notifications";
+import type { Directory, Site, SiteInfo, Subscriptions } from "./sync/ports";
 import { makeProvisionService, type ProvisionService } from "./sync/provision";
 import { isStandIn, unconfiguredDirectory, unconfiguredSite } from "./unconfigured";
-import { makeWordPressSite } from "./wordpress";
+import { makeWordPressNetwork, makeWordPressSite } from "./wordpress";
 
 export interface Runtime {
   config: Config;
@@ -49,6 +52,10 @@ export interface Runtime {
   provision: ProvisionService;
   /** The driver once startBackground() started it, else null. */
   driver: Driver | null;
+  /** Subscriptions and notification runs, once startBackground() started them, else null. */
+  notificationWorker: NotificationWorker | null;
+  /** What the notification endpoint reports (AppDeps.notifications). */
+  notifications: { onStored(): void; onRefused(reason: RefusalReason): void };
   /**
    * Checks the Graph and WordPress credentials once and logs the outcome: a wrong password shows
    * at start-up with a message naming the setting, and the service keeps serving (no crash loop).
@@ -68,6 +75,8 @@ export interface RuntimeOptions {
   /** Test hooks: replace the Graph directory or the WordPress site. */
   directory?: Directory;
   site?: Site;
+  /** Test hook: the Graph subscriptions (default: the Graph directory's own). */
+  subscriptions?: Subscriptions;
 }
 
 /**
@@ -97,7 +106,9 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     await migrate(db.pool, logger);
     const secrets = await ensureSecrets(config, db, logger, options.print);
     const metrics = makeMetrics();
-    const directory = options.directory ?? makeDirectory(config, logger, metrics);
+    const graph = makeDirectory(config, logger, metrics);
+    const directory = options.directory ?? graph;
+    const subscriptions = options.subscriptions ?? graph.subscriptions;
     const site = options.site ?? makeSite(config, logger, metrics);
     const sync = makeSyncService({
       db,
@@ -120,6 +131,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     metrics.watchWebhookOutbox(() => outboxBacklog(db.pool));
     await sync.ready();
     metrics.watchActiveRuns(sync);
+    metrics.watchNotifications(db.pool);
     const watchdog = makeWatchdog({ service: sync, staleMs: config.watchdogStaleMs, logger, metrics });
     const provision = makeProvisionService({ db, directory, site, jobs, logger, stepBudgetMs: config.stepBudgetMs });
     let pruner: Pruner | null = null;
@@ -136,10 +148,29 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       watchdog,
       provision,
       driver: null,
+      notificationWorker: null,
+      notifications: {
+        onStored: () => runtime.notificationWorker?.poke(),
+        onRefused: (reason) => metrics.recordNotificationRefused(reason),
+      },
       async checkConnections() {
         // Stand-ins for missing settings are skipped: "a real sync still needs ..." said so already.
         const checks: Array<[string, Directory | Site, () => Promise<unknown>]> = [
           ["WordPress", site, async () => reportRoleProblems(jobs, await site.info(), logger)],
+          // A network job needs the plugin, a super admin, and sites that its selectors name.
+          ...jobs.flatMap((job): Array<[string, Site, () => Promise<unknown>]> => {
+            const target = job.network;
+            const { url, username, appPassword } = config.wordpress;
+            if (target === null || !url || !username || !appPassword) return [];
+            const network = makeWordPressNetwork({ url, username, appPassword, logger });
+            return [
+              [
+                `WordPress network (job ${job.id})`,
+                site,
+                async () => selectSites(job.id, target, await network.sites()),
+              ],
+            ];
+          }),
           // A user that cannot exist: Graph's 404 proves the token and the permission were accepted,
           // without touching the users listing that runs page through.
           [
@@ -170,12 +201,22 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       },
       startBackground() {
         runtime.driver ??= startDriver({ sync, jobs, db, logger, intervalMs: config.driverIntervalMs });
+        runtime.notificationWorker ??= startNotificationWorker({
+          sync,
+          subscriptions,
+          jobs,
+          db,
+          logger,
+          notificationUrl: `${config.publicUrl.replace(/\/+$/, "")}${NOTIFICATIONS_PATH}`,
+          intervalMs: config.driverIntervalMs,
+          owner: sync.owner,
+        });
         watchdog.start();
         webhooks.start();
         pruner ??= startPruner({ db: db.pool, days: config.historyDays, logger });
       },
       async close() {
-        await runtime.driver?.stop();
+        await Promise.all([runtime.driver?.stop(), runtime.notificationWorker?.stop()]);
         watchdog.stop();
         await pruner?.stop();
         await webhooks.stop();
@@ -222,7 +263,7 @@ async function checkJobQuery(job: Job, directory: Directory, logger: Logger): Pr
   }
 }
 
-function makeDirectory(config: Config, logger: Logger, metrics: Metrics): Directory {
+function makeDirectory(config: Config, logger: Logger, metrics: Metrics): GraphDirectory {
   const missing = missingForSync(config).filter((line) => line.startsWith("AZURE"));
   const { azure } = config;
   if (missing.length > 0 || !azure.tenantId || !azure.clientId) return unconfiguredDirectory(names(missing));

@@ -4,7 +4,7 @@
  * at once with last_error naming exactly what to set — a configuration error, not a crash loop.
  */
 import { UpstreamError } from "./core/errors";
-import type { Directory, Site } from "./sync/ports";
+import type { Directory, Site, Subscriptions } from "./sync/ports";
 
 const standIns = new WeakSet<object>();
 
@@ -21,10 +21,13 @@ function refuse(source: "graph" | "wordpress", missing: string[]): never {
   );
 }
 
-export function unconfiguredDirectory(missing: string[]): Directory {
+/** The directory stand-in, with subscriptions that fail the same way. */
+export function unconfiguredDirectory(missing: string[]): Directory & { subscriptions: Subscriptions } {
   const fail = async (): Promise<never> => refuse("graph", missing);
-  const directory: Directory = {
+  const directory: Directory & { subscriptions: Subscriptions } = {
+    subscriptions: { create: fail, renew: fail, remove: fail },
     fetchUsersPage: fail,
+    fetchUsersById: fail,
     fetchGroupMembersPage: fail,
     fetchUser: fail,
     userGroups: fail,

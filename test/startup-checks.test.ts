@@ -1,3 +1,6 @@
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { loadConfig } from "../src/config";
 import { type Server, serve } from "../src/main";
 import { type GraphSimulator, startGraphSimulator } from "../tools/graph-sim";
@@ -105,3 +108,34 @@ describeWithWordPress("start-up connection checks", (wp: WordPressTarget) => {
     }
   });
 });
+
+describeWithWordPress(
+  "start-up checks of a network target",
+  (wp: WordPressTarget) => {
+    it("name a site selector that matches no site of the network, and accept the ones that do", async () => {
+      const db = await makeTestDatabase();
+      const sim = await startGraphSimulator();
+      const log = logSink();
+      const jobsFile = path.join(tmpdir(), `network-jobs-${process.pid}-${Date.now()}.json`);
+      const jobs = [
+        { id: "typo", network: { sites: ["/", "/nosuch/"] } },
+        { id: "fine", network: { sites: "all", groups: [{ group: "g", site: "/site2/", role: "editor" }] } },
+      ];
+      writeFileSync(jobsFile, JSON.stringify({ jobs }));
+      const credentials = { clientSecret: sim.clientSecret, appPassword: wp.appPassword };
+      const server = await serveWith(db, sim, wp, credentials, log, { SYNC_JOBS_FILE: jobsFile });
+      try {
+        await until(() => /WordPress network \(job fine\) connection checked/.test(log.text()));
+        await until(() => /WordPress network \(job typo\) connection check failed/.test(log.text()));
+        expect(log.text()).toContain(
+          'job \\"typo\\": network names site \\"/nosuch/\\", which is not a site of the network (sites: / (id 1), /site2/',
+        );
+      } finally {
+        await server.close();
+        await sim.close();
+        await db.close();
+      }
+    });
+  },
+  { prefix: "WP_NETWORK_", requiredBy: "REQUIRE_MULTISITE" },
+);

@@ -42,7 +42,8 @@
  *     WordPress shows an avatar (themes, comments, the admin, REST avatar_urls).
  *  7. entra_wp_sync_capabilities_beyond(): the capability check the service applies before adopting an
  *     existing account (src/core/privileges.ts); plugin code that writes users must use it too.
- *  8. Bulk writes: POST /wp-json/entra-wp-sync/v1/users/batch {"operations": [...]} runs up to 100
+ *  8. On a multisite network: routes for site memberships and network deletes (see section 8).
+ *  9. Bulk writes: POST /wp-json/entra-wp-sync/v1/users/batch {"operations": [...]} runs up to 100
  *     create / update / deactivate / reactivate / delete operations in one request and one database
  *     transaction (one bootstrap and one commit instead of one per user). Each operation is dispatched
  *     to the core /wp/v2/users routes in-process, so validation, permissions, roles, meta, e-mail rules
@@ -354,8 +355,153 @@ add_filter('pre_get_avatar_data', function ($args, $id_or_email) {
     return $args;
 }, 10, 2);
 
+// ------------------------------------------------------------------------------------------------
+// 8. Multisite networks. Core REST cannot add an existing network user to another site (400
+// "already registered"), remove a user from a site, or delete from the network (DELETE answers
+// 501). These routes wrap WordPress's own functions behind the capability checks WordPress's own
+// screens make (wp-admin/user-new.php, users.php, network/users.php), evaluated on the site
+// concerned. Registered only on a network.
+//   GET    entra-wp-sync/v1/network                     {super_admin, sites:[{id, path, url}]}
+//   GET    entra-wp-sync/v1/network/users/<id>          {id, sites:{<blog id>: [roles]}}
+//   POST   entra-wp-sync/v1/network/sites/<blog>/members/<id>  {"role": "editor"|""}
+//          add_user_to_blog (promote_user on that site); "" keeps the membership with no role;
+//          a deactivated user (3.) gets no role (409)
+//   DELETE entra-wp-sync/v1/network/sites/<blog>/members/<id>  remove_user_from_blog (remove_user)
+//   DELETE entra-wp-sync/v1/network/users/<id>          wpmu_delete_user (manage_network_users + delete_user)
 
-// 8. Bulk writes.
+/** The site's id when it exists and takes users (not deleted, archived or spam), else a WP_Error. */
+function entra_wp_sync_network_site($blog_id) {
+    $site = get_site((int) $blog_id);
+    if (!$site || $site->deleted || $site->archived || $site->spam) {
+        return new WP_Error('entra_wp_sync_no_site', 'No such site on this network (or deleted, archived, spam).', array('status' => 404));
+    }
+    return (int) $site->blog_id;
+}
+
+function entra_wp_sync_network_user($user_id) {
+    $user = get_userdata((int) $user_id);
+    return $user ?: new WP_Error('entra_wp_sync_no_user', 'No such user on this network.', array('status' => 404));
+}
+
+/** Runs $fn on site $blog_id after checking $cap (for user $user_id) there; errors carry their status. */
+function entra_wp_sync_on_site($blog_id, $user_id, $cap, $fn) {
+    $blog = entra_wp_sync_network_site($blog_id);
+    if (is_wp_error($blog)) return $blog;
+    $user = entra_wp_sync_network_user($user_id);
+    if (is_wp_error($user)) return $user;
+    switch_to_blog($blog);
+    try {
+        if (!current_user_can($cap, $user->ID)) {
+            return new WP_Error('entra_wp_sync_forbidden', "Sorry, you need $cap on this site.", array('status' => 403));
+        }
+        return $fn($blog, $user);
+    } finally {
+        restore_current_blog();
+    }
+}
+
+function entra_wp_sync_memberships($user_id) {
+    $sites = array();
+    foreach (get_blogs_of_user((int) $user_id) as $blog_id => $_) {
+        $sites[(string) $blog_id] = array_values((new WP_User((int) $user_id, '', (int) $blog_id))->roles);
+    }
+    return array('id' => (int) $user_id, 'sites' => (object) $sites);
+}
+
+add_action('rest_api_init', function () {
+    if (!is_multisite()) return;
+    $ns = 'entra-wp-sync/v1';
+    $network_admin = function () {
+        return current_user_can('manage_network_users');
+    };
+    register_rest_route($ns, '/network', array(
+        'methods' => 'GET',
+        'permission_callback' => $network_admin,
+        'callback' => function () {
+            $sites = array();
+            foreach (get_sites(array('number' => 0, 'deleted' => 0, 'archived' => 0, 'spam' => 0)) as $site) {
+                $sites[] = array('id' => (int) $site->blog_id, 'path' => $site->path, 'url' => get_home_url((int) $site->blog_id, '/'));
+            }
+            return array('super_admin' => is_super_admin(), 'sites' => $sites);
+        },
+    ));
+    register_rest_route($ns, '/network/users/(?P<user>\d+)', array(
+        array(
+            'methods' => 'GET',
+            'permission_callback' => $network_admin,
+            'callback' => function ($request) {
+                $user = entra_wp_sync_network_user($request['user']);
+                return is_wp_error($user) ? $user : entra_wp_sync_memberships($user->ID);
+            },
+        ),
+        array(
+            'methods' => 'DELETE',
+            // wp-admin/network/users.php:159-166; delete_user is do_not_allow for all but super admins.
+            'permission_callback' => function ($request) {
+                return current_user_can('manage_network_users') && current_user_can('delete_user', (int) $request['user']);
+            },
+            'callback' => function ($request) {
+                $user = entra_wp_sync_network_user($request['user']);
+                if (is_wp_error($user)) return $user;
+                if ($user->ID === get_current_user_id() || is_super_admin($user->ID)) {
+                    return new WP_Error('entra_wp_sync_forbidden', 'Super admins (and the caller) are not deleted.', array('status' => 403));
+                }
+                require_once ABSPATH . 'wp-admin/includes/user.php';
+                require_once ABSPATH . 'wp-admin/includes/ms.php';
+                if (!wpmu_delete_user($user->ID)) {
+                    return new WP_Error('entra_wp_sync_not_deleted', 'WordPress did not delete the user.', array('status' => 500));
+                }
+                return array('deleted' => true, 'id' => $user->ID);
+            },
+        ),
+    ));
+    register_rest_route($ns, '/network/sites/(?P<blog>\d+)/members/(?P<user>\d+)', array(
+        array(
+            'methods' => 'POST',   // idempotent: sets the membership and role
+            'permission_callback' => 'is_user_logged_in',   // the real check is per site, below
+            'args' => array('role' => array('type' => 'string', 'required' => true)),
+            'callback' => function ($request) {
+                return entra_wp_sync_on_site($request['blog'], $request['user'], 'promote_user', function ($blog, $user) use ($request) {
+                    $role = (string) $request['role'];
+                    // A deactivated user gets no role anywhere (see 3. above); "" (a member without a role) is fine.
+                    if ($role !== '' && entra_wp_sync_is_deactivated($user->ID)) {
+                        return new WP_Error('entra_wp_sync_deactivated', 'This account is deactivated: no role is given to it.', array('status' => 409));
+                    }
+                    if ($role !== '' && !wp_roles()->is_role($role)) {
+                        return new WP_Error('entra_wp_sync_bad_role', "No role \"$role\" on this site.", array('status' => 400));
+                    }
+                    require_once ABSPATH . 'wp-admin/includes/user.php';
+                    // As core's users controller does (editable_roles filter): the caller may give only these.
+                    if ($role !== '' && !array_key_exists($role, get_editable_roles())) {
+                        return new WP_Error('entra_wp_sync_forbidden', "Sorry, you may not give users the role \"$role\".", array('status' => 403));
+                    }
+                    $r = add_user_to_blog($blog, $user->ID, $role);   // also sets the role of a member
+                    if (is_wp_error($r)) {
+                        $r->add_data(array('status' => 409));
+                        return $r;
+                    }
+                    return entra_wp_sync_memberships($user->ID);
+                });
+            },
+        ),
+        array(
+            'methods' => 'DELETE',
+            'permission_callback' => 'is_user_logged_in',
+            'callback' => function ($request) {
+                return entra_wp_sync_on_site($request['blog'], $request['user'], 'remove_user', function ($blog, $user) {
+                    $r = remove_user_from_blog($user->ID, $blog);
+                    if (is_wp_error($r)) {
+                        $r->add_data(array('status' => 409));
+                        return $r;
+                    }
+                    return entra_wp_sync_memberships($user->ID);
+                });
+            },
+        ),
+    ));
+});
+
+// 9. Bulk writes.
 /** The fields a result carries: what the service reads back (src/wordpress/users.ts USER_FIELDS). */
 const ENTRA_WP_SYNC_USER_FIELDS = array('id', 'username', 'email', 'name', 'first_name', 'last_name', 'nickname',
     'description', 'url', 'roles', 'capabilities', 'meta');

@@ -11,3 +11,6 @@ export function needsAdvancedQuery(filter: string | null): boolean {
   const code = filter.replace(/'(?:[^']|'')*'/g, "''");
   return /\b(ne|not)\b/i.test(code) || /\bendswith\s*\(/i.test(code);
 }
+
+/** Graph caps an `in` filter at 15 values (graph-api-facts.md §1): users fetched by id per request. */
+export const ID_BATCH = 15;

@@ -22,6 +22,8 @@ export interface Job {
     /** Entra-style scoping filters, applied to what Graph returns: OR-ed filters of AND-ed clauses. */
     scopingFilters: ScopingClause[][];
     tenantKind: TenantKind;
+    /** Near-real-time: Microsoft Graph change notifications applied as runs of kind "notification". */
+    notifications: boolean;
   };
   /**
    * How an Entra user finds a WordPress account it is not mapped to yet: `by` in order. Accounts
@@ -45,6 +47,8 @@ export interface Job {
   safety: { maxDeleteFraction: number; maxDeleteCount: number };
   /** Optional URL that receives a JSON event when a run completes, fails or awaits approval. */
   webhook: string | null;
+  /** WP_URL is a multisite network: the sites and per-site roles (null: a single site). */
+  network: NetworkTarget | null;
   /** The Standard Webhooks secret ("whsec_" + base64) the events are signed with; required with webhook. */
   webhookSecret: string | null;
   /** Profile photos from Graph as WordPress avatars (needs the companion plugin); off by default. */
@@ -86,4 +90,21 @@ export interface ScopingClause {
   operator: ScopingOperator;
   /** null for the operators that take none (IS TRUE, IS NULL, ...). */
   value: string | null;
+}
+
+/** A multisite network target (rules in ./network.ts). */
+/** A site of a job's network target: its path ("/hr/", the main site is "/") or its blog id. */
+export type SiteSelector = string | number;
+
+export interface NetworkTarget {
+  /** "all": every site of the network, also sites created after the job was declared. */
+  sites: "all" | SiteSelector[];
+  /** The role on every selected site without an entry in siteDefaults; "" = member without a role. */
+  defaultRole: string;
+  /** Per-site default role (selector -> role; "" = member without a role). */
+  siteDefaults: Array<{ site: SiteSelector; role: string }>;
+  /** group -> (site, role); on a site, the first group the user is in wins, else the site's default. */
+  groups: Array<{ group: string; site: SiteSelector; role: string }>;
+  /** With actions.missing "delete": true deletes leavers from the network, false only removes memberships. */
+  deleteFromNetwork: boolean;
 }

@@ -85,11 +85,23 @@ export function isElevatedCapability(cap: string): boolean {
   );
 }
 
-/** Every role the job may give someone: the default and the group mappings, with where each is set. */
+/** Every role the job may give someone: the default, the group mappings and a network's per-site roles, with where each is set. */
 export function jobRoles(job: Job): Array<{ role: string; path: string }> {
   const roles = [
     { role: job.roles.default, path: "roles.default" },
     ...job.roles.groups.map((entry, index) => ({ role: entry.role, path: `roles.groups[${index}].role` })),
+    // A network job grants its roles per site ("" = a member without a role grants nothing).
+    ...(job.network === null
+      ? []
+      : [
+          { role: job.network.defaultRole, path: "network.defaultRole" },
+          ...job.network.siteDefaults.map((entry, index) => ({
+            role: entry.role,
+            path: `network.siteDefaults[${index}].role`,
+          })),
+          ...job.network.groups.map((entry, index) => ({ role: entry.role, path: `network.groups[${index}].role` })),
+        ]
+    ).filter((entry) => entry.role !== ""),
   ];
   return roles.filter((entry, index) => roles.findIndex((other) => other.role === entry.role) === index);
 }

@@ -2,7 +2,7 @@
 import type { Job, RoleMode } from "./job";
 
 /** Graph returns group ids in lower case; a job file may spell them in upper case. */
-function isMember(groupIds: ReadonlySet<string>, groupId: string): boolean {
+export function isMember(groupIds: ReadonlySet<string>, groupId: string): boolean {
   if (groupIds.has(groupId)) return true;
   const lower = groupId.toLowerCase();
   for (const id of groupIds) if (id.toLowerCase() === lower) return true;

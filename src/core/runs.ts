@@ -39,10 +39,12 @@ export const WEBHOOK_STATES = ["completed", "failed", "awaiting_approval"] as co
 export type WebhookEventType = `run.${(typeof WEBHOOK_STATES)[number]}`;
 export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = WEBHOOK_STATES.map((state) => `run.${state}` as const);
 
-export const RUN_TRIGGERS = ["manual", "link", "schedule", "cli"] as const;
+/** Who started a run; "notification": Microsoft Graph change notifications (src/sync/notifications.ts). */
+export const RUN_TRIGGERS = ["manual", "link", "schedule", "cli", "notification"] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 
-export const RUN_MODES = ["full", "delta"] as const;
+/** What a run lists: every user, Graph's changes since the last deltaLink, or only the users notifications named. */
+export const RUN_MODES = ["full", "delta", "notification"] as const;
 export type RunMode = (typeof RUN_MODES)[number];
 
 export const COUNTERS = [

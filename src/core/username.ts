@@ -113,16 +113,17 @@ export function pickUsername(candidates: string[], taken: (login: string) => boo
 
 /**
  * The candidate when free, else candidate-2, candidate-3, ... with the base cut so the result stays
- * within 60 characters. `taken` must compare case-insensitively (as WordPress does).
+ * within 60 characters. `taken` must compare case-insensitively (as WordPress does). Multisite
+ * logins take no "-": there the separator is "".
  */
-export function uniqueUsername(candidate: string, taken: (login: string) => boolean): string {
+export function uniqueUsername(candidate: string, taken: (login: string) => boolean, separator = "-"): string {
   if (!taken(candidate)) return candidate;
   for (let n = 2; n < 100_000; n++) {
-    const suffix = `-${n}`;
+    const suffix = `${separator}${n}`;
     const login = candidate.slice(0, MAX_LOGIN_LENGTH - suffix.length).trimEnd() + suffix;
     if (!taken(login)) return login;
   }
-  throw new Error(`no free username found for "${candidate}" (tried up to -99999)`);
+  throw new Error(`no free username found for "${candidate}" (tried up to ${separator}99999)`);
 }
 
 function text(value: unknown): string | null {

@@ -143,10 +143,11 @@ export async function itemiseRemovals(
      select $1::uuid, m.entra_id, m.wp_user_id, $4::text, 'pending', m.email, m.fields->>'name', 'removal'
      from user_map m
      where m.job_id = $2::text and m.state = 'active'
+       -- Only a full listing removes whoever it did not return; delta and notification runs name their removals.
        and ($3::text = 'full' or exists (
          select 1 from run_removals r where r.run_id = $1::uuid and r.entra_id = m.entra_id))
        -- A user synced on demand while this run was listing is present, though this run never listed it.
-       and ($3::text = 'delta' or m.updated_at < (
+       and ($3::text <> 'full' or m.updated_at < (
          select coalesce(r.started_at, r.created_at) from runs r where r.id = $1::uuid))
      order by m.entra_id
      on conflict (run_id, entra_id) do nothing`,

@@ -1,7 +1,7 @@
 /**
  * History retention (HISTORY_DAYS): terminal runs finished more than N days ago go, with their
  * items and group members (on delete cascade), and so do schedule fires of that age. Active runs
- * are never touched, whatever their age. Ended rate-limit windows go too.
+ * are never touched, whatever their age. Ended rate-limit windows and applied Graph notifications go too.
  */
 import type { Queryable } from "./pool";
 import { pruneBuckets } from "./rate-limits";
@@ -45,6 +45,10 @@ export async function pruneHistory(db: Queryable, olderThanDays: number): Promis
        and f.due_at < (select max(g.due_at) from schedule_fires g where g.job_id = f.job_id)`,
     [olderThanDays],
   );
+  // Applied (or handled lifecycle) notifications of the same age.
+  await db.query("delete from graph_notifications where done_at < now() - make_interval(days => $1::int)", [
+    olderThanDays,
+  ]);
   // Rate-limit windows that are over hold nothing worth keeping.
   await pruneBuckets(db, new Date());
   return total;

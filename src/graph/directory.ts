@@ -7,11 +7,11 @@ import { UpstreamError } from "../core/errors";
 import { PHOTO_SIZE } from "../core/photo";
 import type { GraphUser } from "../core/users";
 import { attemptTimeout } from "../net/deadline";
-import type { Budget, Directory, UsersPage, UsersQuery } from "../sync/ports";
+import type { Budget, Directory, Subscriptions, UsersPage, UsersQuery } from "../sync/ports";
 import { makeGraphClient } from "./client";
 import { makeCredential } from "./credential";
 import type { GraphDirectoryOptions } from "./options";
-import { deltaUrl, needsAdvancedQuery, selectParams, usersUrl, validatePageSize } from "./queries";
+import { byIdsQuery, deltaUrl, needsAdvancedQuery, selectParams, usersUrl, validatePageSize } from "./queries";
 import { type RetryPolicy, withRetries } from "./retry";
 
 interface Collection {
@@ -24,7 +24,10 @@ interface Collection {
 /** Graph caps checkMemberGroups at 20 group ids per request (user-checkmembergroups.md). */
 const CHECK_MEMBER_GROUPS_MAX = 20;
 
-export function makeGraphDirectory(options: GraphDirectoryOptions): Directory {
+/** The directory, plus the change-notification subscriptions made with the same client. */
+export type GraphDirectory = Directory & { subscriptions: Subscriptions };
+
+export function makeGraphDirectory(options: GraphDirectoryOptions): GraphDirectory {
   const base = new URL(options.graphBaseUrl).origin;
   const credential = makeCredential(options);
   let client: Client | null = null;
@@ -52,7 +55,56 @@ export function makeGraphDirectory(options: GraphDirectoryOptions): Directory {
     );
   }
 
+  const subscriptions: Subscriptions = {
+    async create(request, budget) {
+      const body = { ...request, expirationDateTime: request.expirationDateTime.toISOString() };
+      // Not retried blindly: a create that timed out may exist in Graph. It expires unrenewed, and
+      // its notifications are refused (its clientState was never stored).
+      const created: { id: string; expirationDateTime: string } = await withRetries(
+        `subscription on ${request.resource}`,
+        budget,
+        { ...policy, maxRetries: 0 },
+        () => graph().api(`${base}/v1.0/subscriptions`).option("signal", timeoutSignal(budget)).post(body),
+      );
+      return { id: created.id, expiresAt: new Date(created.expirationDateTime) };
+    },
+    async renew(id, expirationDateTime, budget) {
+      const url = `${base}/v1.0/subscriptions/${encodeURIComponent(id)}`;
+      const renewed: { expirationDateTime: string } = await withRetries(
+        `renewal of subscription ${id}`,
+        budget,
+        policy,
+        () =>
+          graph()
+            .api(url)
+            .option("signal", timeoutSignal(budget))
+            .patch({ expirationDateTime: expirationDateTime.toISOString() }),
+      );
+      return { expiresAt: new Date(renewed.expirationDateTime) };
+    },
+    async remove(id, budget) {
+      const url = `${base}/v1.0/subscriptions/${encodeURIComponent(id)}`;
+      try {
+        await withRetries(`deletion of subscription ${id}`, budget, policy, () =>
+          graph().api(url).option("signal", timeoutSignal(budget)).delete(),
+        );
+      } catch (error) {
+        if (!(error instanceof UpstreamError && error.kind === "not-found")) throw error;
+      }
+    },
+  };
+
   return {
+    subscriptions,
+    async fetchUsersById(query: UsersQuery, ids: string[], budget: Budget): Promise<UsersPage> {
+      const byIds = byIdsQuery(query, ids);
+      const advanced = needsAdvancedQuery(byIds.filter);
+      const headers: Record<string, string> = advanced ? { ConsistencyLevel: "eventual" } : {};
+      const page = toUsersPage(await get("users by id", usersUrl(base, byIds, advanced), budget, headers));
+      const returned = new Set([...page.users.map((user) => user.id), ...page.removed]);
+      return { ...page, removed: [...page.removed, ...ids.filter((id) => !returned.has(id))], nextLink: null };
+    },
+
     async fetchUsersPage(query: UsersQuery, cursor: string | null, budget: Budget): Promise<UsersPage> {
       if (query.mode === "delta") {
         const page = await get("users delta", cursor ?? deltaUrl(base, query), budget).catch((error: unknown) => {

@@ -1,5 +1,6 @@
 /** Building Graph URLs from a UsersQuery. */
 import { UpstreamError } from "../core/errors";
+import { ID_BATCH } from "../core/graph-query";
 import type { UsersQuery } from "../sync/ports";
 
 export { needsAdvancedQuery } from "../core/graph-query";
@@ -21,6 +22,14 @@ export function usersUrl(base: string, query: UsersQuery, advanced: boolean): st
   params.push(`$top=${query.pageSize}`);
   if (advanced) params.push("$count=true");
   return `${base}/v1.0/users?${params.join("&")}`;
+}
+
+/** The job's query narrowed to some users by id (Graph caps `in` at 15 values: ID_BATCH). */
+export function byIdsQuery(query: UsersQuery, ids: string[]): UsersQuery {
+  if (ids.length === 0 || ids.length > ID_BATCH)
+    throw new Error(`between 1 and ${ID_BATCH} ids per request (got ${ids.length})`);
+  const inList = `id in (${ids.map((id) => `'${id.replace(/'/g, "''")}'`).join(", ")})`;
+  return { ...query, filter: query.filter ? `(${query.filter}) and ${inList}` : inList, pageSize: ids.length };
 }
 
 /** Delta takes no $expand on users (user-delta.md): jobs that map the manager are refused delta mode. */

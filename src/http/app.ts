@@ -13,7 +13,8 @@ import { registerAdminRoutes } from "./routes/admin";
 import { registerDocsRoutes } from "./routes/docs";
 import { registerHealthRoutes } from "./routes/health";
 import { registerMetricsRoute } from "./routes/metrics";
-import { registerStatusRoutes } from "./routes/status";
+import { registerNotificationRoutes } from "./routes/notifications";
+import { readNotificationsView, registerStatusRoutes } from "./routes/status";
 import { registerTriggerRoutes } from "./routes/triggers";
 
 export interface BuildOptions {
@@ -63,9 +64,11 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     statusPublic: deps.config.statusPublic,
     admin: access,
     ...(deps.watchdog ? { watchdog: () => deps.watchdog!.warnings() } : {}),
+    notifications: () => readNotificationsView(deps.db.pool),
     webhooks: () => outboxBacklog(deps.db.pool),
   });
   await app.register(async (scope) => registerTriggerRoutes(scope, deps, access.limits));
   await app.register(async (scope) => registerAdminRoutes(scope, deps, access));
+  await app.register(async (scope) => registerNotificationRoutes(scope, deps));
   return app;
 }

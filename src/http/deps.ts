@@ -6,6 +6,7 @@ import type { LinkCutoffs } from "../links/revocations";
 import type { Logger } from "../logger";
 import type { Metrics } from "../observe/metrics";
 import type { Watchdog } from "../observe/watchdog";
+import type { RefusalReason } from "../sync/notification-inbox";
 import type { ProvisionService } from "../sync/provision";
 import type { SyncService } from "../sync/service";
 
@@ -20,6 +21,8 @@ export interface AppDeps {
   metrics?: Pick<Metrics, "registry">;
   /** Its stalled-run warnings are shown on /status. */
   watchdog?: Pick<Watchdog, "warnings">;
+  /** Told when the notification endpoint stored notifications (to apply them now) or refused one. */
+  notifications?: { onStored(): void; onRefused(reason: RefusalReason): void };
   /** Syncs one user on demand (POST /v1/jobs/{job}/users/{entraId}/sync); 501 without it. */
   provision?: Pick<ProvisionService, "syncUser">;
 }

@@ -117,6 +117,8 @@ export const ContinueResponse = Type.Object(
   { $id: "ContinueResponse" },
 );
 
+const SiteSelector = Type.Union([Type.String(), Type.Integer()], { description: 'A site path ("/hr/") or a site id.' });
+
 export const Job = Type.Object(
   {
     id: JobId,
@@ -143,6 +145,10 @@ export const Job = Type.Object(
       ),
       tenantKind: StringEnum(["workforce", "external"], {
         description: "external = an Entra External ID or Azure AD B2C customer tenant (full listings only).",
+      }),
+      notifications: Type.Boolean({
+        description:
+          'Near-real-time: Microsoft Graph change notifications applied as runs of kind "notification" (needs an https PUBLIC_URL).',
       }),
     }),
     match: Type.Object(
@@ -177,6 +183,20 @@ export const Job = Type.Object(
     photos: Type.Boolean({ description: "Profile photos from Graph as WordPress avatars (companion plugin)." }),
     webhook: Nullable(
       Type.String({ description: "Only the origin is shown (https://host/[REDACTED]); the rest may hold a secret." }),
+    ),
+    network: Nullable(
+      Type.Object(
+        {
+          sites: Type.Union([Type.Literal("all"), Type.Array(SiteSelector)], {
+            description: '"all" (also sites created later), or site paths and ids.',
+          }),
+          defaultRole: Type.String({ description: '"" = a member without a role.' }),
+          siteDefaults: Type.Array(Type.Object({ site: SiteSelector, role: Type.String() })),
+          groups: Type.Array(Type.Object({ group: Type.String(), site: SiteSelector, role: Type.String() })),
+          deleteFromNetwork: Type.Boolean(),
+        },
+        { description: 'A multisite network target (null: a single site); README "Multisite networks".' },
+      ),
     ),
     webhookSecret: Nullable(
       Type.String({ description: 'The signing secret of the webhook\'s events, never shown ("[REDACTED]" when set).' }),

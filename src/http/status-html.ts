@@ -34,6 +34,13 @@ export interface StatusView {
   /** The webhook outbox, when it could be read. */
   webhooks: OutboxBacklog | null;
   refreshSeconds: number;
+  /** Graph subscriptions and pending notifications (jobs with source.notifications). */
+  notifications?: NotificationsView;
+}
+
+export interface NotificationsView {
+  subscriptions: Array<{ jobId: string; resource: string; expiresAt: Date | null; lastError: string | null }>;
+  pending: Array<{ jobId: string; pending: number; oldestPendingAge: number }>;
 }
 
 const CSS = `
@@ -207,6 +214,23 @@ function warnings(list: WatchdogWarning[]): string {
   return `<section class="card warnings"><h2>Watchdog</h2><ul>${items.join("")}</ul></section>`;
 }
 
+function notifications(view: NotificationsView | undefined, now: Date): string {
+  if (!view || (view.subscriptions.length === 0 && view.pending.length === 0)) return "";
+  const rows = view.subscriptions.map((s) => {
+    const expiry = s.expiresAt
+      ? `expires in ${Math.round((s.expiresAt.getTime() - now.getTime()) / 3600_000)} h (${escapeHtml(s.expiresAt.toISOString().slice(0, 16).replace("T", " "))} UTC)`
+      : "not in Graph yet";
+    const error = s.lastError ? ` · last error: ${escapeHtml(s.lastError)}` : "";
+    return `<li><b>${escapeHtml(s.jobId)}</b> ${escapeHtml(s.resource)}: ${expiry}${error}</li>`;
+  });
+  const pending = view.pending
+    .filter((p) => p.pending > 0)
+    .map(
+      (p) => `<li><b>${escapeHtml(p.jobId)}</b>: ${p.pending} pending, oldest ${Math.round(p.oldestPendingAge)} s</li>`,
+    );
+  return `<section class="card"><h2>Change notifications</h2><ul>${[...rows, ...pending].join("")}</ul></section>`;
+}
+
 /** Shown only when something is waiting or was given up: a healthy outbox is empty. */
 function webhookBacklog(backlog: OutboxBacklog | null, now: Date): string {
   if (!backlog || (backlog.pending === 0 && backlog.givenUp === 0)) return "";
@@ -238,6 +262,7 @@ export function renderStatusPage(view: StatusView): string {
     view.refreshSeconds
   } s</p>
 ${warnings(view.warnings)}
+${notifications(view.notifications, view.now)}
 ${webhookBacklog(view.webhooks, view.now)}
 ${jobs}
 </body>

@@ -10,6 +10,9 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { COUNTER_OF, ITEM_ACTIONS, RUN_STATES, type RunState } from "../core/runs";
+import { type NotificationStats, notificationStats } from "../db/notifications";
+import type { Queryable } from "../db/pool";
+import { listSubscriptions, type Subscription } from "../db/subscriptions";
 import type { OutboxBacklog } from "../db/webhook-outbox";
 import type { SyncService } from "../sync/service";
 import type { DeliveryResult } from "./webhook";
@@ -75,6 +78,10 @@ export interface Metrics {
   recordWatchdog(job: string): void;
   /** active_runs is read from the service at scrape time (one activeRun query per job). */
   watchActiveRuns(service: Pick<SyncService, "jobs" | "activeRun">): void;
+  /** A notification the endpoint refused (wrong clientState, unknown subscription, malformed). */
+  recordNotificationRefused(reason: string): void;
+  /** Subscription and notification gauges are read from the database at scrape time. */
+  watchNotifications(db: Queryable): void;
   recordWebhookDelivery(result: DeliveryResult): void;
   /** webhook_outbox_events is read at scrape time (one query). */
   watchWebhookOutbox(read: () => Promise<OutboxBacklog>): void;
@@ -192,6 +199,83 @@ export function makeMetrics(): Metrics {
     },
   });
 
+  const refused = new Counter({
+    name: name("notifications_refused_total"),
+    help: "Graph notifications refused by the endpoint, by reason (a wrong clientState is a forgery or a leak)",
+    labelNames: ["reason"] as const,
+    registers,
+  });
+  let notificationsDb: Queryable | null = null;
+  // One read of the database serves the four gauges of a scrape (they collect concurrently).
+  let snapshot: { at: number; read: Promise<[Subscription[], NotificationStats[]]> } | null = null;
+  const readNotifications = (): Promise<[Subscription[], NotificationStats[]]> | null => {
+    if (!notificationsDb) return null;
+    if (!snapshot || Date.now() - snapshot.at > 1000) {
+      snapshot = {
+        at: Date.now(),
+        read: Promise.all([listSubscriptions(notificationsDb), notificationStats(notificationsDb)]),
+      };
+    }
+    return snapshot.read;
+  };
+  /** A gauge read from that snapshot; a scrape never fails because the database hiccupped (last values kept). */
+  const notificationGauge = (
+    base: string,
+    help: string,
+    labelNames: readonly string[],
+    fill: (gauge: Gauge<string>, subscriptions: Subscription[], stats: NotificationStats[]) => void,
+  ) =>
+    new Gauge({
+      name: name(base),
+      help,
+      labelNames,
+      registers,
+      async collect() {
+        const read = readNotifications();
+        if (!read) return;
+        try {
+          const [subscriptions, stats] = await read;
+          this.reset();
+          fill(this, subscriptions, stats);
+        } catch {}
+      },
+    });
+  notificationGauge(
+    "subscription_expiry_seconds",
+    "Seconds until each Graph subscription expires (negative: expired; absent: none in Graph yet)",
+    ["job", "resource"],
+    (gauge, subscriptions) => {
+      for (const s of subscriptions) {
+        if (s.wanted && s.expiresAt)
+          gauge.set({ job: s.jobId, resource: s.resource }, (s.expiresAt.getTime() - Date.now()) / 1000);
+      }
+    },
+  );
+  notificationGauge(
+    "notification_lag_seconds",
+    "Age of the oldest change notification not applied yet (0: none pending), by job",
+    ["job"],
+    (gauge, _s, stats) => {
+      for (const stat of stats) gauge.set({ job: stat.jobId }, stat.oldestPendingAge);
+    },
+  );
+  notificationGauge(
+    "notifications_pending",
+    "Change notifications stored and not applied yet, by job",
+    ["job"],
+    (gauge, _s, stats) => {
+      for (const stat of stats) gauge.set({ job: stat.jobId }, stat.pending);
+    },
+  );
+  notificationGauge(
+    "notification_applied_lag_seconds",
+    "Receipt to applied, for the slowest notification of the job's last notification run",
+    ["job"],
+    (gauge, _s, stats) => {
+      for (const stat of stats) if (stat.lastAppliedLag !== null) gauge.set({ job: stat.jobId }, stat.lastAppliedLag);
+    },
+  );
+
   const recordWordPress = (event: WordPressRequestEvent) => {
     const method = bounded(event.method.toUpperCase(), (m) => METHODS.has(m));
     const noResponse = event.status === "error" || event.status === 0;
@@ -233,6 +317,12 @@ export function makeMetrics(): Metrics {
     },
     watchActiveRuns(service) {
       source = service;
+    },
+    recordNotificationRefused(reason) {
+      refused.inc({ reason: bounded(reason.replace(/ /g, "_"), (r) => /^[A-Za-z_]{1,32}$/.test(r)) });
+    },
+    watchNotifications(db) {
+      notificationsDb = db;
     },
     recordWebhookDelivery(result) {
       webhookDeliveries.inc({ result });

@@ -18,7 +18,9 @@ import type {
   Job,
   MatchKey,
   MissingAction,
+  NetworkTarget,
   RoleMode,
+  SiteSelector,
   SourceMode,
   TenantKind,
   TriggerMode,
@@ -39,6 +41,7 @@ export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
     pageSize: 500,
     attributes: [],
     tenantKind: "workforce",
+    notifications: false,
     scopingFilters: [],
   },
   match: { by: ["entraId", "email", "username"], emailDomains: [], adoptGuests: false },
@@ -49,6 +52,7 @@ export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   protect: { roles: ["administrator"], users: [] },
   safety: { maxDeleteFraction: 0.1, maxDeleteCount: 100 },
   webhook: null,
+  network: null,
   webhookSecret: null,
   photos: false,
 };
@@ -68,6 +72,7 @@ export const SYNC_VARIABLES = {
   SYNC_PAGE_SIZE: { path: "source.pageSize", default: "500" },
   SYNC_ATTRIBUTES: { path: "source.attributes", default: "" },
   SYNC_TENANT_KIND: { path: "source.tenantKind", default: "workforce" },
+  SYNC_NOTIFICATIONS: { path: "source.notifications", default: "false" },
   SYNC_MATCH: { path: "match.by", default: "entraId,email,username" },
   SYNC_MATCH_EMAIL_DOMAINS: { path: "match.emailDomains", default: "" },
   SYNC_ADOPT_GUESTS: { path: "match.adoptGuests", default: "false" },
@@ -196,6 +201,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     "protect",
     "safety",
     "webhook",
+    "network",
     "webhookSecret",
     "photos",
   ]);
@@ -224,6 +230,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     "pageSize",
     "attributes",
     "tenantKind",
+    "notifications",
     "scopingFilters",
   ]);
   const sourceMode = r.oneOf<SourceMode>(source.mode, "source.mode", ["full", "delta"], d.source.mode);
@@ -237,7 +244,8 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   const kinds: TenantKind[] = ["workforce", "external"];
   const tenantKind = r.oneOf(source.tenantKind, "source.tenantKind", kinds, d.source.tenantKind);
   const customer = tenantKind === "external";
-  if (customer) checkCustomerJob(r, job, { mode: sourceMode, filter });
+  const notifications = r.boolean(source.notifications, "source.notifications", d.source.notifications);
+  if (customer) checkCustomerJob(r, job, { mode: sourceMode, filter, notifications });
   const scopingFilters = r.list(source.scopingFilters, "source.scopingFilters", [], (v, p) => scopingFilter(r, v, p));
 
   const match = validateMatch(r, job.match, customer);
@@ -298,16 +306,26 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     );
   }
 
+  const defaultRole = r.text(roles.default, "roles.default", d.roles.default);
+  const network =
+    job.network === undefined || job.network === null ? null : validateNetwork(r, job.network, defaultRole);
+  if (network !== null && roleGroups.length > 0) {
+    r.fail(
+      "roles.groups",
+      `cannot be used with network: roles are per site there (network.groups: { "group", "site", "role" })`,
+    );
+  }
+
   const validated: Job = {
     id: origin.id,
     trigger: { mode: triggerMode, schedule, timezone },
-    source: { mode: sourceMode, filter, groups, pageSize, attributes, tenantKind, scopingFilters },
+    source: { mode: sourceMode, filter, groups, pageSize, attributes, tenantKind, notifications, scopingFilters },
     match,
     username,
     fields,
     roles: {
       mode: r.oneOf(roles.mode, "roles.mode", roleModes, d.roles.mode),
-      default: r.text(roles.default, "roles.default", d.roles.default),
+      default: defaultRole,
       groups: roleGroups,
       allowPrivileged: r.boolean(roles.allowPrivileged, "roles.allowPrivileged", d.roles.allowPrivileged),
     },
@@ -340,6 +358,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
       ),
     },
     webhook,
+    network,
     webhookSecret,
     photos: r.boolean(job.photos, "photos", d.photos),
   };
@@ -365,6 +384,56 @@ function validateMatch(r: JobReader, raw: unknown, customer: boolean): Job["matc
   return { by, emailDomains, adoptGuests: r.boolean(match.adoptGuests, "match.adoptGuests", d.adoptGuests) };
 }
 
+const SITE_PATH = /^\/([A-Za-z0-9_-]+\/)?$/;
+const ROLE = /^[A-Za-z0-9_-]*$/;
+
+/** The job's network target: sites by path or id, roles per site ("" = member without a role). */
+function validateNetwork(r: JobReader, raw: unknown, defaultRole: string): NetworkTarget {
+  const n = r.section(raw, "network", ["sites", "defaultRole", "siteDefaults", "groups", "deleteFromNetwork"]);
+  const site = (v: unknown, p: string): SiteSelector => {
+    if (typeof v === "number" && Number.isInteger(v) && v >= 1) return v;
+    if (typeof v === "string" && SITE_PATH.test(v)) return v;
+    return r.fail(p, `must be a site path such as "/" or "/hr/", or a site id (got ${show(v)})`);
+  };
+  const role = (v: unknown, p: string): string => {
+    if (typeof v !== "string" || !ROLE.test(v.trim())) {
+      r.fail(p, `must be a role name, or "" for a member without a role (got ${show(v)})`);
+    }
+    return v.trim();
+  };
+  let sites: NetworkTarget["sites"] = "all";
+  if (n.sites !== undefined && n.sites !== "all") {
+    if (!Array.isArray(n.sites) || n.sites.length === 0) {
+      r.fail("network.sites", `must be "all" or a non-empty list of site paths and ids (got ${show(n.sites)})`);
+    }
+    sites = r.list(n.sites, "network.sites", [], site);
+  }
+  const siteDefaults = r.list(n.siteDefaults, "network.siteDefaults", [], (v, p) => {
+    const entry = r.section(v, p, ["site", "role"]);
+    if (entry.site === undefined || entry.role === undefined)
+      r.fail(p, `must be an object { "site": "/hr/", "role": "<role>" }`);
+    return { site: site(entry.site, `${p}.site`), role: role(entry.role, `${p}.role`) };
+  });
+  const groups = r.list(n.groups, "network.groups", [], (v, p) => {
+    const entry = r.section(v, p, ["group", "site", "role"]);
+    if (entry.group === undefined || entry.site === undefined || entry.role === undefined) {
+      r.fail(p, `must be an object { "group": "<group id>", "site": "/hr/", "role": "<role>" }`);
+    }
+    return {
+      group: r.text(entry.group, `${p}.group`, ""),
+      site: site(entry.site, `${p}.site`),
+      role: role(entry.role, `${p}.role`),
+    };
+  });
+  return {
+    sites,
+    defaultRole: n.defaultRole === undefined ? defaultRole : role(n.defaultRole, "network.defaultRole"),
+    siteDefaults,
+    groups,
+    deleteFromNetwork: r.boolean(n.deleteFromNetwork, "network.deleteFromNetwork", false),
+  };
+}
+
 /**
  * Customer tenants (Entra External ID, Azure AD B2C) have no change tracking and no advanced
  * queries, and their userPrincipalName is generated: refuse at start-up what cannot work there.
@@ -372,9 +441,15 @@ function validateMatch(r: JobReader, raw: unknown, customer: boolean): Job["matc
 function checkCustomerJob(
   r: JobReader,
   job: Record<string, unknown>,
-  source: { mode: SourceMode; filter: string | null },
+  source: { mode: SourceMode; filter: string | null; notifications: boolean },
 ) {
   const where = `with source.tenantKind "external"`;
+  if (source.notifications) {
+    r.fail(
+      "source.notifications",
+      `cannot be true ${where}: Microsoft Graph sends no change notifications for External ID and B2C tenants; schedule full runs instead`,
+    );
+  }
   if (source.mode === "delta") {
     r.fail(
       "source.mode",

@@ -12,7 +12,22 @@ import { isObject, JOB_ID, SYNC_VARIABLES, type SyncVariable, show, suggest, val
 
 export { JOB_DEFAULTS, JOB_ID, SYNC_ENV_DEFAULTS, SYNC_VARIABLES, type SyncVariable } from "./job-schema";
 
-export function loadJobs(config: Pick<Config, "jobsFile" | "syncEnv">): Job[] {
+export function loadJobs(config: Pick<Config, "jobsFile" | "syncEnv" | "publicUrl">): Job[] {
+  const jobs = readJobs(config);
+  checkNotificationUrl(jobs, config.publicUrl);
+  return jobs;
+}
+
+/** Graph delivers change notifications to https URLs only, and must reach PUBLIC_URL to do so. */
+function checkNotificationUrl(jobs: Job[], publicUrl: string): void {
+  const job = jobs.find((j) => j.source.notifications);
+  if (!job || new URL(publicUrl).protocol === "https:") return;
+  throw new ConfigError(
+    `job "${job.id}": source.notifications needs PUBLIC_URL to be an https:// URL that Microsoft Graph can reach (got ${publicUrl}); Graph sends change notifications over HTTPS only`,
+  );
+}
+
+function readJobs(config: Pick<Config, "jobsFile" | "syncEnv">): Job[] {
   const setVariables = Object.keys(config.syncEnv).filter((name) => config.syncEnv[name]?.trim());
   if (config.jobsFile !== null) {
     if (setVariables.length > 0) {
@@ -99,6 +114,7 @@ function envValue(name: SyncVariable, value: string): unknown {
       return numeric(value);
     case "SYNC_CREATE":
     case "SYNC_UPDATE":
+    case "SYNC_NOTIFICATIONS":
     case "SYNC_ADOPT_GUESTS":
     case "SYNC_ALLOW_PRIVILEGED_ROLES":
     case "SYNC_PHOTOS": {

@@ -5,16 +5,18 @@
  * transaction guarded by the lease.
  */
 
+import { ID_BATCH } from "../core/graph-query";
 import type { Job } from "../core/job";
 import { selectFor } from "../core/mapping";
 import { inJobScope } from "../core/scoping";
 import { addGroupMembers, groupsOf } from "../db/group-members";
 import { addRemovals, insertItems, itemisedAmong } from "../db/items";
+import { runTargets } from "../db/notifications";
 import { withTransaction } from "../db/pool";
 import { type RunPatch, updateLeased } from "../db/runs";
 import { mapEntriesFor, upsertMapEntries } from "../db/user-map";
 import { makePageClaims, runInOrder, syncUser, type UserOutcome } from "./apply";
-import type { UsersQuery } from "./ports";
+import type { UsersPage, UsersQuery } from "./ports";
 import {
   finishedOf,
   LeaseLostError,
@@ -70,7 +72,7 @@ export async function listUsersStep(ctx: StepContext): Promise<StepOutcome> {
     select: selectFor(job),
   };
   const started = performance.now();
-  const page = await deps.directory.fetchUsersPage(query, run.cursor, ctx.budget);
+  const page = await fetchPage(ctx, query);
   const fetched = performance.now();
   const todo = page.users.slice(run.pageDone);
   const ids = todo.map((user) => user.id);
@@ -146,4 +148,19 @@ export async function listUsersStep(ctx: StepContext): Promise<StepOutcome> {
     "page done",
   );
   return { advanced: true, run: committed };
+}
+
+/**
+ * The next page of the run's listing. A notification run lists the users its notifications name,
+ * ID_BATCH per Graph request; its cursor is the offset into that (sorted, distinct) list.
+ */
+async function fetchPage(ctx: StepContext, query: UsersQuery): Promise<UsersPage> {
+  const { deps, run } = ctx;
+  if (run.mode !== "notification") return deps.directory.fetchUsersPage(query, run.cursor, ctx.budget);
+  const offset = Number(run.cursor ?? 0);
+  const ids = await runTargets(deps.db.pool, run.id, offset, ID_BATCH + 1);
+  const more = ids.length > ID_BATCH ? String(offset + ID_BATCH) : null;
+  if (ids.length === 0) return { users: [], removed: [], nextLink: null, deltaLink: null, totalCount: null };
+  const page = await deps.directory.fetchUsersById(query, ids.slice(0, ID_BATCH), ctx.budget);
+  return { ...page, nextLink: more };
 }

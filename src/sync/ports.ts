@@ -50,6 +50,11 @@ export interface Directory {
     cursor: string | null,
     budget: Budget,
   ): Promise<{ userIds: string[]; nextLink: string | null }>;
+  /**
+   * The users among `ids` (at most ID_BATCH) that the job's query returns now: `users` enabled and
+   * in the filter, `removed` the rest of `ids` (deleted, disabled or out of the filter). No cursor.
+   */
+  fetchUsersById(query: UsersQuery, ids: string[], budget: Budget): Promise<UsersPage>;
   /** One user by id (provision on demand); null when Graph says 404. */
   fetchUser(id: string, select: string[], budget: Budget): Promise<GraphUser | null>;
   /** Which of groupIds the user is a transitive member of (checkMemberGroups, for one user). */
@@ -91,4 +96,24 @@ export interface Site {
    * WordPress shows its default. False without the plugin (nothing written).
    */
   setAvatar(id: number, photo: Uint8Array | null): Promise<boolean>;
+}
+
+/** What the service asks Graph to send to its notification endpoints (POST /subscriptions). */
+export interface SubscriptionRequest {
+  resource: string;
+  changeType: string;
+  notificationUrl: string;
+  lifecycleNotificationUrl: string;
+  clientState: string;
+  expirationDateTime: Date;
+}
+
+/**
+ * Microsoft Graph change-notification subscriptions. Errors are UpstreamError; renew and remove of
+ * a subscription Graph no longer knows throw kind "not-found".
+ */
+export interface Subscriptions {
+  create(request: SubscriptionRequest, budget: Budget): Promise<{ id: string; expiresAt: Date }>;
+  renew(id: string, expirationDateTime: Date, budget: Budget): Promise<{ expiresAt: Date }>;
+  remove(id: string, budget: Budget): Promise<void>;
 }

@@ -7,6 +7,7 @@
 import { UpstreamError } from "../core/errors";
 import { type ItemInput, itemiseRemovals, type PendingRemoval, pendingRemovals, settlePendingItems } from "../db/items";
 import { setDeltaLink } from "../db/jobs";
+import { completeRunNotifications } from "../db/notifications";
 import { withTransaction } from "../db/pool";
 import { updateLeased } from "../db/runs";
 import { countActiveMapped, deleteMapEntries, mapEntriesFor, markDeactivated } from "../db/user-map";
@@ -220,6 +221,7 @@ async function complete(ctx: StepContext): Promise<StepOutcome> {
       lastError: null,
     });
     if (!updated) throw new LeaseLostError(run.id);
+    if (run.mode === "notification") await completeRunNotifications(client, run.id);
     if (job.source.mode === "delta" && !run.dryRun && run.newDeltaLink) {
       await setDeltaLink(client, job.id, run.newDeltaLink);
     }

@@ -5,7 +5,16 @@
  */
 import { randomUUID } from "node:crypto";
 import { hashOf } from "../../src/core/hash";
-import type { Job, MatchKey, MissingAction, RoleMode, SourceMode, TriggerMode, UsernameRule } from "../../src/core/job";
+import type {
+  Job,
+  MatchKey,
+  MissingAction,
+  NetworkTarget,
+  RoleMode,
+  SourceMode,
+  TriggerMode,
+  UsernameRule,
+} from "../../src/core/job";
 import type { MapEntry } from "../../src/core/plan";
 import { capabilitiesOf } from "../../src/core/privileges";
 import {
@@ -48,6 +57,19 @@ class JobBuilder {
     this.job.trigger = { mode, schedule, timezone };
     return this;
   }
+  /** A multisite network target: all sites, the job's default role on each. */
+  withNetwork(overrides: Partial<NetworkTarget> = {}): this {
+    this.job.network = {
+      sites: "all",
+      defaultRole: this.job.roles.default,
+      siteDefaults: [],
+      groups: [],
+      deleteFromNetwork: false,
+      ...overrides,
+    };
+    return this;
+  }
+
   /** A webhook signed with TEST_WEBHOOK_SECRET unless another secret is given. */
   withWebhook(url: string | null, secret: string = TEST_WEBHOOK_SECRET): this {
     this.job.webhook = url;

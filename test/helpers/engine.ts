@@ -29,6 +29,8 @@ export class FakeDirectory implements Directory {
   /** Every users-page request: the cursor, "first" for null. */
   readonly pageFetches: string[] = [];
   groupFetches = 0;
+  /** Every fetchUsersById request: the ids asked for. */
+  readonly byIdFetches: string[][] = [];
   private readonly tracked = new Map<string, Tracked>();
   private readonly groups = new Map<string, string[]>();
   private version = 0;
@@ -136,6 +138,18 @@ export class FakeDirectory implements Directory {
       deltaLink: !more && delta ? `fake:delta?since=${at}&gen=${this.deltaGeneration}` : null,
       totalCount: null,
     };
+  }
+
+  /** The job's filter is not evaluated here: every id the fake knows and that is enabled is returned. */
+  async fetchUsersById(_query: UsersQuery, ids: string[], _budget: Budget): Promise<UsersPage> {
+    this.byIdFetches.push([...ids]);
+    await this.maybeFail();
+    const live = ids
+      .map((id) => this.tracked.get(id))
+      .filter((t) => t && !t.deleted && t.user.accountEnabled !== false);
+    const users = live.map((t) => ({ ...t!.user }));
+    const present = new Set(users.map((user) => user.id));
+    return { users, removed: ids.filter((id) => !present.has(id)), nextLink: null, deltaLink: null, totalCount: null };
   }
 
   async fetchGroupMembersPage(

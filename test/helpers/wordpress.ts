@@ -27,14 +27,16 @@ export function wordpressFromEnv(prefix = "WP_"): WordPressTarget | null {
 
 /**
  * describe() that runs only with a WordPress configured. Without one it prints one line and skips,
- * unless REQUIRE_WORDPRESS=1 (CI), where a missing WordPress fails the suite instead.
+ * unless REQUIRE_WORDPRESS=1 (CI; or the variable named by requiredBy), where a missing WordPress
+ * fails the suite instead.
  */
 export function describeWithWordPress(
   name: string,
   fn: (wp: WordPressTarget) => void,
-  options: { prefix?: string; howToStart?: string } = {},
+  options: { prefix?: string; howToStart?: string; requiredBy?: string } = {},
 ): void {
   const prefix = options.prefix ?? "WP_";
+  const requiredBy = options.requiredBy ?? "REQUIRE_WORDPRESS";
   const wp = wordpressFromEnv(prefix);
   if (wp) {
     describe(name, () => fn(wp));
@@ -43,9 +45,9 @@ export function describeWithWordPress(
   const hint =
     `WordPress tests skipped: set ${prefix}URL, ${prefix}USERNAME and ${prefix}APP_PASSWORD, or run ` +
     (options.howToStart ?? 'eval "$(scripts/wordpress-local.sh)"');
-  if (process.env.REQUIRE_WORDPRESS === "1") {
+  if (process.env[requiredBy] === "1") {
     describe(name, () => {
-      it("has a WordPress to test against (REQUIRE_WORDPRESS=1)", () => {
+      it(`has a WordPress to test against (${requiredBy}=1)`, () => {
         throw new Error(hint.replace("skipped", "required"));
       });
     });

@@ -6,6 +6,8 @@ import type { Job } from "../../src/core/job";
 import { JOB_DEFAULTS, loadJobs, parseJobsFile, SYNC_ENV_DEFAULTS, SYNC_VARIABLES } from "../../src/sync/jobs";
 import { TEST_WEBHOOK_SECRET } from "../helpers/builders";
 
+const LOCAL_URL = "http://localhost:3000";
+
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), "jobs-test-"));
@@ -21,7 +23,7 @@ function fileWith(content: string): string {
 /** One job in a file-shaped object, for parseJobsFile. */
 const oneJob = (job: Record<string, unknown>) => ({ jobs: [{ id: "staff", ...job }] });
 const parseOne = (job: Record<string, unknown>): Job => parseJobsFile(oneJob(job))[0]!;
-const fromEnv = (syncEnv: Record<string, string>): Job[] => loadJobs({ jobsFile: null, syncEnv });
+const fromEnv = (syncEnv: Record<string, string>): Job[] => loadJobs({ jobsFile: null, syncEnv, publicUrl: LOCAL_URL });
 
 /** The ConfigError message of fn, failing the test when it does not throw one. */
 function errorOf(fn: () => unknown): string {
@@ -80,6 +82,7 @@ describe("loadJobs without a jobs file", () => {
         pageSize: 999,
         attributes: ["department", "employeeId"],
         tenantKind: "workforce",
+        notifications: false,
         scopingFilters: [],
       },
       match: { by: ["email", "username"], emailDomains: ["contoso.com", "fabrikam.com"], adoptGuests: true },
@@ -98,6 +101,7 @@ describe("loadJobs without a jobs file", () => {
       protect: { roles: ["administrator", "shop_manager"], users: [1, 2] },
       safety: { maxDeleteFraction: 0.25, maxDeleteCount: 0 },
       webhook: "https://hooks.example.test/sync",
+      network: null,
       webhookSecret: TEST_WEBHOOK_SECRET,
       photos: true,
     });
@@ -147,7 +151,7 @@ describe("SYNC_ENV_DEFAULTS", () => {
 describe("loadJobs with a jobs file", () => {
   it("reads the jobs and fills in defaults", () => {
     const file = fileWith(JSON.stringify({ jobs: [{ id: "staff" }, { id: "guests", source: { pageSize: 100 } }] }));
-    const jobs = loadJobs({ jobsFile: file, syncEnv: {} });
+    const jobs = loadJobs({ jobsFile: file, syncEnv: {}, publicUrl: LOCAL_URL });
     expect(jobs.map((job) => job.id)).toEqual(["staff", "guests"]);
     expect(jobs[0]).toEqual({ id: "staff", ...JOB_DEFAULTS });
     expect(jobs[1]!.source).toEqual({ ...JOB_DEFAULTS.source, pageSize: 100 });
@@ -177,23 +181,23 @@ describe("loadJobs with a jobs file", () => {
 
   it("names SYNC_JOBS_FILE and the path when the file is missing", () => {
     const file = path.join(dir, "nope.json");
-    expect(errorOf(() => loadJobs({ jobsFile: file, syncEnv: {} }))).toBe(
+    expect(errorOf(() => loadJobs({ jobsFile: file, syncEnv: {}, publicUrl: LOCAL_URL }))).toBe(
       `SYNC_JOBS_FILE: cannot read ${file} (no such file)`,
     );
   });
 
   it("names SYNC_JOBS_FILE and the path when the file is not JSON", () => {
     const file = fileWith("jobs:\n  - id: staff\n");
-    expect(errorOf(() => loadJobs({ jobsFile: file, syncEnv: {} }))).toMatch(
+    expect(errorOf(() => loadJobs({ jobsFile: file, syncEnv: {}, publicUrl: LOCAL_URL }))).toMatch(
       new RegExp(`^SYNC_JOBS_FILE: ${file.replace(/[.\\]/g, "\\$&")} is not valid JSON`),
     );
   });
 
   it("refuses SYNC_* variables that the file would silently override", () => {
     const file = fileWith(JSON.stringify(oneJob({})));
-    expect(errorOf(() => loadJobs({ jobsFile: file, syncEnv: { SYNC_PAGE_SIZE: "100" } }))).toMatch(
-      /^SYNC_PAGE_SIZE is set but SYNC_JOBS_FILE is used/,
-    );
+    expect(
+      errorOf(() => loadJobs({ jobsFile: file, syncEnv: { SYNC_PAGE_SIZE: "100" }, publicUrl: LOCAL_URL })),
+    ).toMatch(/^SYNC_PAGE_SIZE is set but SYNC_JOBS_FILE is used/);
   });
 
   it("requires a non-empty jobs array and nothing else at the top", () => {
@@ -225,7 +229,7 @@ describe("job validation", () => {
   describe("unknown keys", () => {
     it("are rejected with their path and a suggestion", () => {
       expect(errorOf(() => parseOne({ source: { pagesize: 10 } }))).toBe(
-        'job "staff": source.pagesize is not a known key (did you mean pageSize?) (expected one of: mode, filter, groups, pageSize, attributes, tenantKind, scopingFilters)',
+        'job "staff": source.pagesize is not a known key (did you mean pageSize?) (expected one of: mode, filter, groups, pageSize, attributes, tenantKind, notifications, scopingFilters)',
       );
       expect(errorOf(() => parseOne({ trigers: {} }))).toMatch(/^job "staff": trigers is not a known key/);
       expect(errorOf(() => parseOne({ roles: { groups: [{ group: "g", role: "r", rank: 1 }] } }))).toContain(
@@ -292,6 +296,34 @@ describe("job validation", () => {
       );
       expect(errorOf(() => parseOne({ source: { attributes: ["depart ment"] } }))).toContain(
         "source.attributes[0] must be a Graph attribute name",
+      );
+    });
+  });
+
+  describe("change notifications (source.notifications)", () => {
+    const file = (source: Record<string, unknown>) =>
+      fileWith(JSON.stringify({ jobs: [{ id: "staff", source: { notifications: true, ...source } }] }));
+
+    it("are accepted with an https PUBLIC_URL, from the file or SYNC_NOTIFICATIONS", () => {
+      const [job] = loadJobs({ jobsFile: file({}), syncEnv: {}, publicUrl: "https://sync.example.com" });
+      expect(job!.source.notifications).toBe(true);
+      const [fromVariables] = loadJobs({
+        jobsFile: null,
+        syncEnv: { SYNC_NOTIFICATIONS: "true" },
+        publicUrl: "https://sync.example.com",
+      });
+      expect(fromVariables!.source.notifications).toBe(true);
+    });
+
+    it("are refused at start-up when PUBLIC_URL is not https", () => {
+      expect(errorOf(() => loadJobs({ jobsFile: file({}), syncEnv: {}, publicUrl: LOCAL_URL }))).toBe(
+        'job "staff": source.notifications needs PUBLIC_URL to be an https:// URL that Microsoft Graph can reach (got http://localhost:3000); Graph sends change notifications over HTTPS only',
+      );
+    });
+
+    it("are refused for a customer tenant", () => {
+      expect(errorOf(() => parseOne({ source: { tenantKind: "external", notifications: true } }))).toMatch(
+        'source.notifications cannot be true with source.tenantKind "external": Microsoft Graph sends no change notifications',
       );
     });
   });
@@ -613,5 +645,64 @@ describe("job validation", () => {
       expect(message).toContain('webhookSecret must be "whsec_" followed by the base64 of 24 to 64 random bytes');
       expect(message).not.toContain(webhookSecret);
     });
+  });
+});
+
+describe("network target validation", () => {
+  it("fills in the defaults: all sites, the job's default role everywhere, no network delete", () => {
+    expect(parseOne({ roles: { default: "author" }, network: {} }).network).toEqual({
+      sites: "all",
+      defaultRole: "author",
+      siteDefaults: [],
+      groups: [],
+      deleteFromNetwork: false,
+    });
+    expect(parseOne({}).network).toBeNull();
+  });
+
+  it("reads sites by path and id, per-site defaults and group -> (site, role)", () => {
+    const network = {
+      sites: ["/", "/hr/", 3],
+      defaultRole: "",
+      siteDefaults: [{ site: "/hr/", role: "contributor" }],
+      groups: [{ group: "g1", site: 3, role: "editor" }],
+      deleteFromNetwork: true,
+    };
+    expect(parseOne({ network }).network).toEqual(network);
+  });
+
+  it.each([
+    [{ sites: [] }, 'network.sites must be "all" or a non-empty list of site paths and ids (got [])'],
+    [{ sites: ["hr"] }, 'network.sites[0] must be a site path such as "/" or "/hr/", or a site id (got "hr")'],
+    [{ sites: [0] }, "network.sites[0] must be a site path"],
+    [
+      { groups: [{ group: "g", role: "editor" }] },
+      'network.groups[0] must be an object { "group": "<group id>", "site": "/hr/", "role": "<role>" }',
+    ],
+    [
+      { siteDefaults: [{ site: "/hr/", role: "a role" }] },
+      'network.siteDefaults[0].role must be a role name, or "" for a member without a role (got "a role")',
+    ],
+    [{ deleteFromNetwork: "yes" }, 'network.deleteFromNetwork must be true or false (got "yes")'],
+    [{ site: "all" }, "network.site is not a known key"],
+  ])("refuses %j naming the field", (network, message) => {
+    expect(errorOf(() => parseOne({ network }))).toContain(`job "staff": ${message}`);
+  });
+
+  it("refuses a network role that manages users or the site unless roles.allowPrivileged is true", () => {
+    const network = { groups: [{ group: "g", site: "/hr/", role: "administrator" }] };
+    expect(errorOf(() => parseOne({ network }))).toContain(
+      'job "staff": network.groups[0].role "administrator" can manage users or the site',
+    );
+    expect(errorOf(() => parseOne({ network: { siteDefaults: [{ site: 2, role: "administrator" }] } }))).toContain(
+      'job "staff": network.siteDefaults[0].role "administrator" can manage users or the site',
+    );
+    expect(parseOne({ roles: { allowPrivileged: true }, network }).network?.groups).toEqual(network.groups);
+  });
+
+  it("refuses roles.groups next to a network, whose roles are per site", () => {
+    expect(errorOf(() => parseOne({ roles: { groups: [{ group: "g", role: "editor" }] }, network: {} }))).toContain(
+      'job "staff": roles.groups cannot be used with network',
+    );
   });
 });

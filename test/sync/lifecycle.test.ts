@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError } from "../../src/core/errors";
 import type { Database } from "../../src/db/pool";
-import { entraId } from "../helpers/builders";
+import { aJob, entraId } from "../helpers/builders";
 import { makeTestDatabase } from "../helpers/db";
 import { expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
 
@@ -28,6 +28,12 @@ describe("the run state machine", () => {
     expect(h.site.all()).toHaveLength(26); // + the service's own account
     expect(await h.userMap()).toHaveLength(25);
     await expectCountersMatchItems(h, start.run.id);
+  });
+
+  it("starts no run of a job that targets a multisite network, which the engine does not sync yet", async () => {
+    const h = makeHarness(db, { job: aJob().withUniqueId().withNetwork().build() });
+    await expect(h.service.startRun(h.job.id, { trigger: "manual" })).rejects.toThrow(ConflictError);
+    expect(h.site.all()).toHaveLength(1); // the service's own account only
   });
 
   it("returns the active run with started:false when a second start comes in", async () => {

@@ -11,6 +11,8 @@ export type SimRoute =
   | "users.delta"
   | "group.transitiveMembers"
   | "user.checkMemberGroups"
+  | "subscriptions"
+  | "subscription"
   | "user.photo"
   | "sim"
   | "unknown";

@@ -23,6 +23,7 @@ import {
   transitiveMembers,
   usersDelta,
 } from "./routes";
+import { SubscriptionHub } from "./subscriptions";
 import type { SimTenant } from "./tenant";
 
 /** Real Graph's Content-Type; the SDK only parses JSON when the part before ";" is application/json. */
@@ -63,6 +64,8 @@ export interface GraphSimulator {
   /** The directory being served; replace or mutate it freely between requests. */
   tenant: SimTenant;
   faults: FaultQueue;
+  /** Change-notification subscriptions and their deliveries (listens to the tenant given at start). */
+  notifications: SubscriptionHub;
   requestLog: RequestRecord[];
   counters: Record<SimRoute, number>;
   /** Graph requests only (not discovery, token or /__sim). */
@@ -81,6 +84,8 @@ const ROUTES: SimRoute[] = [
   "users.delta",
   "group.transitiveMembers",
   "user.checkMemberGroups",
+  "subscriptions",
+  "subscription",
   "user.photo",
   "sim",
   "unknown",
@@ -91,6 +96,8 @@ const GRAPH_ROUTES = new Set<SimRoute>([
   "users.delta",
   "group.transitiveMembers",
   "user.checkMemberGroups",
+  "subscriptions",
+  "subscription",
   "user.photo",
 ]);
 
@@ -115,6 +122,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     clientSecret: auth.clientSecret,
     tenant: options.tenant ?? makeTenant(),
     faults: new FaultQueue(),
+    notifications: new SubscriptionHub(auth.tenantId),
     requestLog: [],
     counters,
     graphRequests: () => [...GRAPH_ROUTES].reduce((n, r) => n + counters[r], 0),
@@ -125,6 +133,8 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     revokeTokens: () => tokens.revokeAll(),
     close: async () => {},
   };
+
+  sim.tenant.userListeners.add((id, changeType) => sim.notifications.userChanged(id, changeType));
 
   const server = createServer({
     cert: readFileSync(join(certDir, "server.pem")),
@@ -189,7 +199,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       return sendGraphError(req, res, error);
     }
     try {
-      const reply = graphRoute(route, segments, url, req, raw);
+      const reply = await graphRoute(route, segments, url, req, raw);
       finish(reply.status);
       if (reply.body instanceof Uint8Array) {
         res.writeHead(reply.status, { ...graphHeaders(req), ...reply.headers, "Content-Length": reply.body.length });
@@ -204,7 +214,13 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     }
   }
 
-  function graphRoute(route: SimRoute, segments: string[], url: URL, req: IncomingMessage, raw: string): Reply {
+  async function graphRoute(
+    route: SimRoute,
+    segments: string[],
+    url: URL,
+    req: IncomingMessage,
+    raw: string,
+  ): Promise<Reply> {
     let body: unknown = null;
     if (raw) {
       try {
@@ -235,6 +251,10 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
         return transitiveMembers(ctx, id);
       case "user.checkMemberGroups":
         return checkMemberGroups(ctx, id);
+      case "subscriptions":
+        return sim.notifications.create(body);
+      case "subscription":
+        return req.method === "PATCH" ? sim.notifications.renew(id, body) : sim.notifications.remove(id);
       case "user.photo":
         return getPhoto(ctx, id, decodeURIComponent(segments[4] ?? ""));
       default:
@@ -297,6 +317,9 @@ function routeOf(method: string, s: string[]): SimRoute {
   if (lower[1] === "users" && s.length === 3 && method === "GET") return "user";
   if (lower[1] === "users" && s.length === 4 && lower[3] === "checkmembergroups" && method === "POST")
     return "user.checkMemberGroups";
+  if (lower[1] === "subscriptions" && s.length === 2 && method === "POST") return "subscriptions";
+  if (lower[1] === "subscriptions" && s.length === 3 && (method === "PATCH" || method === "DELETE"))
+    return "subscription";
   if (lower[1] === "users" && s.length === 6 && lower[3] === "photos" && lower[5] === "$value" && method === "GET")
     return "user.photo";
   if (lower[1] === "groups" && s.length === 4 && lower[3] === "transitivemembers" && method === "GET")
@@ -378,6 +401,11 @@ function sendJson(
   contentType: string,
   headers: Record<string, string> = {},
 ): void {
+  if (status === 204) {
+    res.writeHead(204, headers);
+    res.end();
+    return;
+  }
   const text = JSON.stringify(body);
   res.writeHead(status, { ...headers, "Content-Type": contentType, "Content-Length": Buffer.byteLength(text) });
   res.end(text);

@@ -43,6 +43,8 @@ export class SimTenant {
   readonly permissions = new Set(["User.Read.All", "GroupMember.Read.All"]);
   /** Bumped by every mutation; delta tokens remember the value they were issued at. */
   seq = 0;
+  /** Told of every change to a user (the simulator's change notifications listen here). */
+  readonly userListeners = new Set<(id: string, changeType: "updated" | "deleted") => void>();
 
   constructor(spec: TenantSpec) {
     this.population = { ...spec };
@@ -204,6 +206,9 @@ export class SimTenant {
   private record(index: number, props: string[] | null, removed?: RemovedReason): void {
     this.seq++;
     this.changes.push({ seq: this.seq, index, props, ...(removed ? { removed } : {}) });
+    // Graph reports creations and soft deletions of directory objects as "updated".
+    const changeType = removed === "deleted" ? "deleted" : "updated";
+    for (const listener of this.userListeners) listener(this.userIdAt(index), changeType);
   }
 
   private mustIndex(id: string): number {

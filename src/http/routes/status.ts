@@ -6,13 +6,22 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from "fastify";
 import type { RunItem } from "../../core/runs";
+import { notificationStats } from "../../db/notifications";
+import type { Queryable } from "../../db/pool";
+import { listSubscriptions } from "../../db/subscriptions";
 import type { OutboxBacklog } from "../../db/webhook-outbox";
 import type { WatchdogWarning } from "../../observe/watchdog";
 import type { SyncService } from "../../sync/service";
 import { type Access, bearerToken, checkBearerSecret, TokenAuthError } from "../auth";
 import { sendProblem } from "../problem";
 import { problems, text } from "../schemas";
-import { type ApprovalView, type JobView, renderStatusPage, STATUS_STYLE_HASH } from "../status-html";
+import {
+  type ApprovalView,
+  type JobView,
+  type NotificationsView,
+  renderStatusPage,
+  STATUS_STYLE_HASH,
+} from "../status-html";
 
 export interface StatusDeps {
   service: SyncService;
@@ -23,6 +32,8 @@ export interface StatusDeps {
    */
   admin: Access;
   watchdog?: () => WatchdogWarning[];
+  /** Subscriptions and pending notifications, read at each view. */
+  notifications?: () => Promise<NotificationsView>;
   /** The webhook outbox's backlog (events waiting, given up). */
   webhooks?: () => Promise<OutboxBacklog>;
   /** Seconds between automatic reloads (default 5). */
@@ -132,6 +143,7 @@ export function registerStatusRoutes(app: FastifyInstance, deps: StatusDeps): vo
       warnings: deps.watchdog?.() ?? [],
       webhooks: (await deps.webhooks?.().catch(() => null)) ?? null,
       refreshSeconds: deps.refreshSeconds ?? 5,
+      ...(deps.notifications ? { notifications: await deps.notifications() } : {}),
     });
     return reply
       .header("cache-control", "no-store")
@@ -141,4 +153,10 @@ export function registerStatusRoutes(app: FastifyInstance, deps: StatusDeps): vo
       .type("text/html; charset=utf-8")
       .send(html);
   });
+}
+
+/** What the page shows about change notifications, from the database. */
+export async function readNotificationsView(db: Queryable): Promise<NotificationsView> {
+  const [subscriptions, pending] = await Promise.all([listSubscriptions(db), notificationStats(db)]);
+  return { subscriptions: subscriptions.filter((s) => s.wanted), pending };
 }

@@ -1,0 +1,92 @@
+/**
+ * What arrives at the notification endpoint: Microsoft Graph change and lifecycle notifications
+ * (changeNotificationCollection). Each one is checked against the clientState of the subscription
+ * it names (only a hash is stored: src/db/subscriptions.ts) and the genuine ones are stored before
+ * Graph is answered, so a crash between receipt and processing loses nothing. Nothing here waits
+ * on Graph or WordPress: Graph throttles endpoints slower than 3 s.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { insertNotifications, type NotificationInput, requestReconcile } from "../db/notifications";
+import type { Queryable } from "../db/pool";
+import { findBySubscriptionIds, type Subscription } from "../db/subscriptions";
+
+/** The endpoint Graph posts change and lifecycle notifications to, under PUBLIC_URL. */
+export const NOTIFICATIONS_PATH = "/v1/notifications/graph";
+
+export const LIFECYCLE_EVENTS = ["reauthorizationRequired", "subscriptionRemoved", "missed"] as const;
+export type RefusalReason = "unknown subscription" | "wrong clientState" | "malformed";
+
+export interface InboxResult {
+  stored: number;
+  refused: Array<{ reason: RefusalReason }>;
+}
+
+/** sha256 of a clientState: what graph_subscriptions keeps instead of the secret. */
+export function hashClientState(clientState: string): Buffer {
+  return createHash("sha256").update(clientState, "utf8").digest();
+}
+
+/** Constant-time comparison of a received clientState with the stored hash. */
+function clientStateMatches(received: unknown, subscription: Subscription): boolean {
+  if (typeof received !== "string" || !subscription.clientStateHash) return false;
+  const hash = hashClientState(received);
+  return hash.length === subscription.clientStateHash.length && timingSafeEqual(hash, subscription.clientStateHash);
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Checks and stores one changeNotificationCollection body ({ value: [...] }). */
+export async function receiveNotifications(db: Queryable, body: { value: unknown[] }): Promise<InboxResult> {
+  const refused: InboxResult["refused"] = [];
+  const accepted: NotificationInput[] = [];
+  const reconcile = new Set<string>();
+  const named = body.value.map((raw) => (raw as Record<string, unknown> | null)?.["subscriptionId"]);
+  const ids = [...new Set(named.filter((id): id is string => typeof id === "string" && id.length <= 200))];
+  const known = new Map((await findBySubscriptionIds(db, ids)).map((s) => [s.subscriptionId!, s]));
+  for (const raw of body.value) {
+    const n = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
+    const id = n["subscriptionId"];
+    if (typeof id !== "string" || id.length > 200) {
+      refused.push({ reason: "malformed" });
+      continue;
+    }
+    const subscription = known.get(id);
+    if (!subscription) {
+      refused.push({ reason: "unknown subscription" });
+      continue;
+    }
+    if (!clientStateMatches(n["clientState"], subscription)) {
+      refused.push({ reason: "wrong clientState" });
+      continue;
+    }
+    const parsed = parseNotification(n, subscription);
+    if (!parsed) {
+      refused.push({ reason: "malformed" });
+      continue;
+    }
+    // A group's membership changed: which users it concerns is for a reconciliation run to find.
+    if (parsed.entraId === null && parsed.lifecycleEvent === null) reconcile.add(subscription.jobId);
+    accepted.push(parsed);
+  }
+  await insertNotifications(db, accepted);
+  for (const jobId of reconcile) await requestReconcile(db, jobId);
+  return { stored: accepted.length, refused };
+}
+
+function parseNotification(n: Record<string, unknown>, subscription: Subscription): NotificationInput | null {
+  const base = { jobId: subscription.jobId, subscriptionId: subscription.subscriptionId! };
+  const lifecycle = n["lifecycleEvent"];
+  if (lifecycle !== undefined) {
+    if (!(LIFECYCLE_EVENTS as readonly unknown[]).includes(lifecycle)) return null;
+    return { ...base, entraId: null, changeType: null, lifecycleEvent: lifecycle as string };
+  }
+  const changeType = n["changeType"];
+  if (changeType !== "created" && changeType !== "updated" && changeType !== "deleted") return null;
+  if (!subscription.resource.startsWith("users")) {
+    return { ...base, entraId: null, changeType, lifecycleEvent: null };
+  }
+  const data = n["resourceData"] as Record<string, unknown> | undefined;
+  const entraId = data?.["id"];
+  if (typeof entraId !== "string" || !GUID.test(entraId)) return null;
+  return { ...base, entraId: entraId.toLowerCase(), changeType, lifecycleEvent: null };
+}

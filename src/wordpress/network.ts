@@ -1,0 +1,141 @@
+/**
+ * A WordPress multisite network, through the companion plugin's network routes: core REST cannot
+ * add an existing user to another site (400 "already registered"), remove one from a site, or
+ * delete from the network (DELETE /wp/v2/users/{id} answers 501 on multisite). The plugin wraps
+ * add_user_to_blog, remove_user_from_blog and wpmu_delete_user behind the capability checks
+ * WordPress's own screens make (promote_user, remove_user, manage_network_users + delete_user).
+ */
+import type { Logger } from "pino";
+import { ConfigError, UpstreamError } from "../core/errors";
+import type { MembershipChange, NetworkSite } from "../core/network";
+import { makeWordPressClient, type WordPressClient, type WordPressMetrics } from "./client";
+
+export interface WordPressNetworkOptions {
+  /** WP_URL: the network's main site. */
+  url: string;
+  username: string;
+  appPassword: string;
+  concurrency?: number;
+  timeoutMs?: number;
+  maxRetries?: number;
+  retryBaseMs?: number;
+  logger: Logger;
+  metrics?: WordPressMetrics;
+}
+
+/** Blog id -> the user's roles there; a site is listed when the user is a member (roles may be []). */
+export type Memberships = Map<number, string[]>;
+
+export interface WordPressNetwork {
+  /**
+   * The network's sites (deleted, archived and spam ones left out), after checking what a network
+   * target needs: the companion plugin, a multisite WP_URL and a super admin WP_USERNAME. Called at
+   * start-up and before every run (sites created later then count for "all").
+   */
+  sites(): Promise<NetworkSite[]>;
+  memberships(userId: number): Promise<Memberships>;
+  /** Adds the user to the site, or sets the role of a member ("" = member without a role). */
+  setMembership(siteId: number, userId: number, role: string): Promise<Memberships>;
+  removeMembership(siteId: number, userId: number): Promise<Memberships>;
+  /** wpmu_delete_user: removes the user from every site and the network. Super admins are refused. */
+  deleteFromNetwork(userId: number): Promise<void>;
+  /** Writes a plan of planMemberships in order; the first refusal stops it (the next run redoes the rest). */
+  apply(userId: number, changes: readonly MembershipChange[]): Promise<void>;
+}
+
+const ROUTE = "/entra-wp-sync/v1/network";
+
+export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPressNetwork {
+  const client: WordPressClient = makeWordPressClient({
+    url: options.url,
+    username: options.username,
+    appPassword: options.appPassword,
+    concurrency: options.concurrency ?? 4,
+    timeoutMs: options.timeoutMs ?? 30_000,
+    maxRetries: options.maxRetries ?? 3,
+    retryBaseMs: options.retryBaseMs ?? 250,
+    logger: options.logger,
+    metrics: options.metrics,
+  });
+  const where = `WP_URL=${client.context.url}`;
+
+  async function sites(): Promise<NetworkSite[]> {
+    let body: { super_admin?: unknown; sites?: unknown };
+    try {
+      body = (await client.request({ method: "GET", route: ROUTE })).body as typeof body;
+    } catch (error) {
+      throw await explainNetworkRefusal(error);
+    }
+    if (body.super_admin !== true) throw notSuperAdmin();
+    if (!Array.isArray(body.sites))
+      throw new UpstreamError(`WordPress ${ROUTE}: no site list in the answer`, "wordpress", "config");
+    return body.sites.map((site: { id: number; path: string; url: string }) => ({
+      id: Number(site.id),
+      path: String(site.path),
+      url: String(site.url),
+    }));
+  }
+
+  /** 404 on the network route: plugin missing, or not a network; 403: not a super admin. */
+  async function explainNetworkRefusal(error: unknown): Promise<unknown> {
+    if (!(error instanceof UpstreamError)) return error;
+    if (error.details.status === 403) return notSuperAdmin();
+    if (error.details.status !== 404) return error;
+    try {
+      await client.request({ method: "GET", route: "/entra-wp-sync/v1/status" });
+    } catch {
+      return new ConfigError(
+        `The job targets a multisite network, but the companion plugin is not installed at ${where}: core REST ` +
+          "cannot add an existing user to another site, remove one from a site or delete from the network " +
+          "(install wordpress-plugin/entra-wp-sync.php as a must-use plugin)",
+      );
+    }
+    return new ConfigError(
+      `The job targets a multisite network, but ${where} is a single WordPress site (remove "network" from the job)`,
+    );
+  }
+
+  function notSuperAdmin(): ConfigError {
+    return new ConfigError(
+      `WP_USERNAME=${options.username} must be a super admin of the network at ${where}: on a network only super ` +
+        "admins create users, and adding, removing and deleting users across sites needs manage_network_users",
+    );
+  }
+
+  async function memberships(userId: number): Promise<Memberships> {
+    return toMemberships((await client.request({ method: "GET", route: `${ROUTE}/users/${userId}` })).body);
+  }
+
+  async function setMembership(siteId: number, userId: number, role: string): Promise<Memberships> {
+    const route = `${ROUTE}/sites/${siteId}/members/${userId}`;
+    return toMemberships((await client.request({ method: "POST", route, body: { role } })).body);
+  }
+
+  async function removeMembership(siteId: number, userId: number): Promise<Memberships> {
+    const route = `${ROUTE}/sites/${siteId}/members/${userId}`;
+    return toMemberships((await client.request({ method: "DELETE", route })).body);
+  }
+
+  async function deleteFromNetwork(userId: number): Promise<void> {
+    await client.request({ method: "DELETE", route: `${ROUTE}/users/${userId}` });
+  }
+
+  async function apply(userId: number, changes: readonly MembershipChange[]): Promise<void> {
+    for (const change of changes) {
+      if (change.kind === "member") await setMembership(change.site, userId, change.role);
+      else if (change.kind === "remove") await removeMembership(change.site, userId);
+      else await deleteFromNetwork(userId);
+    }
+  }
+
+  return { sites, memberships, setMembership, removeMembership, deleteFromNetwork, apply };
+}
+
+function toMemberships(body: unknown): Memberships {
+  const sites = (body as { sites?: Record<string, unknown> } | null)?.sites ?? {};
+  const out: Memberships = new Map();
+  for (const [id, roles] of Object.entries(sites)) {
+    out.set(Number(id), Array.isArray(roles) ? roles.filter((r): r is string => typeof r === "string") : []);
+  }
+  return out;
+}

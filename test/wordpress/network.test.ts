@@ -1,0 +1,216 @@
+import { randomBytes } from "node:crypto";
+import { ConfigError } from "../../src/core/errors";
+import type { NetworkTarget } from "../../src/core/job";
+import {
+  type NetworkSite,
+  networkLoginCandidate,
+  networkLoginProblem,
+  planMemberships,
+  rolesPerSite,
+  selectSites,
+} from "../../src/core/network";
+import { makeWordPressNetwork, type WordPressNetwork } from "../../src/wordpress";
+import {
+  describeWithWordPress,
+  quietLogger,
+  type WordPressTarget,
+  wordpressFromEnv,
+  wpFetch,
+} from "../helpers/wordpress";
+
+// A real subdirectory multisite network (main site, /site2/, /site3/) with the companion plugin:
+//   eval "$(scripts/wordpress-local.sh --multisite --port 8883 --dir /tmp/entra-wp-sync-wordpress-network --env-prefix WP_NETWORK_)"
+const HOW_TO_START =
+  'eval "$(scripts/wordpress-local.sh --multisite --port 8883 --dir /tmp/entra-wp-sync-wordpress-network --env-prefix WP_NETWORK_)"';
+
+const network = (wp: WordPressTarget): WordPressNetwork =>
+  makeWordPressNetwork({ ...wp, logger: quietLogger, retryBaseMs: 20, maxRetries: 1 });
+/** The same network, through one of its sites' REST API (core routes answer per site). */
+const onSite = (wp: WordPressTarget, site: NetworkSite): WordPressTarget => ({
+  ...wp,
+  url: site.url.replace(/\/$/, ""),
+});
+/** A login a network accepts and no other test uses. */
+const freshLogin = (prefix: string): string => `${prefix}${randomBytes(5).toString("hex")}`;
+
+describeWithWordPress(
+  "WordPress multisite network",
+  (wp) => {
+    const admin = network(wp);
+    let sites: NetworkSite[];
+    let main: NetworkSite;
+    let second: NetworkSite;
+    let third: NetworkSite;
+    const created: number[] = [];
+
+    beforeAll(async () => {
+      sites = await admin.sites();
+      [main, second, third] = sites as [NetworkSite, NetworkSite, NetworkSite];
+    });
+    afterAll(async () => {
+      await Promise.all(created.map((id) => admin.deleteFromNetwork(id).catch(() => undefined)));
+    });
+
+    /** A user created through core REST on a site, as the engine does: member of that site only. */
+    async function createOn(site: NetworkSite, login: string, roles?: string[]): Promise<number> {
+      expect(networkLoginProblem(login)).toBeNull();
+      const res = await wpFetch(onSite(wp, site), "POST", "/wp/v2/users", {
+        username: login,
+        email: `${login}@example.test`,
+        password: randomBytes(16).toString("hex"),
+        ...(roles ? { roles } : {}),
+      });
+      expect(res.status).toBe(201);
+      created.push(res.body.id);
+      return res.body.id;
+    }
+
+    it("lists the main site and at least two more, and accepts the super admin", () => {
+      expect(sites.length).toBeGreaterThanOrEqual(3);
+      expect(main.path).toBe("/");
+      expect(second.url).toBe(`${wp.url}${second.path}`);
+      expect(new Set(sites.map((s) => s.id)).size).toBe(sites.length);
+    });
+
+    it("refuses what a network refuses as a login, and accepts the name derived from it", async () => {
+      const taken = freshLogin("jd");
+      const refused = await wpFetch(wp, "POST", "/wp/v2/users", {
+        username: `${taken.slice(0, 2)}.${taken.slice(2)}`,
+        email: `${taken}@example.test`,
+        password: randomBytes(16).toString("hex"),
+      });
+      expect(refused).toMatchObject({ status: 400, body: { code: "rest_invalid_param" } });
+      expect(JSON.stringify(refused.body)).toContain("lowercase letters (a-z) and numbers");
+      expect(networkLoginProblem(`${taken.slice(0, 2)}.${taken.slice(2)}`)).toBe(
+        "must be lowercase letters a-z and digits only",
+      );
+      const derived = networkLoginCandidate(`${taken.slice(0, 2)}.${taken.slice(2)}@Contoso.com`, "0");
+      await createOn(main, derived);
+    });
+
+    it("makes an existing user a member of other sites with a role per site, and removes it from one", async () => {
+      const id = await createOn(main, freshLogin("member"), ["subscriber"]);
+      // Core REST cannot: another site answers 404 for a non-member, even to a super admin.
+      expect((await wpFetch(onSite(wp, second), "GET", `/wp/v2/users/${id}?context=edit`)).status).toBe(404);
+
+      await admin.setMembership(second.id, id, "editor");
+      const after = await admin.setMembership(third.id, id, "");
+      expect(Object.fromEntries(after)).toEqual({ [main.id]: ["subscriber"], [second.id]: ["editor"], [third.id]: [] });
+      const there = await wpFetch(onSite(wp, second), "GET", `/wp/v2/users/${id}?context=edit`);
+      expect(there).toMatchObject({ status: 200, body: { roles: ["editor"] } });
+
+      // Setting again changes the role only (no second membership, no error).
+      await admin.setMembership(second.id, id, "author");
+      const removed = await admin.removeMembership(second.id, id);
+      expect(Object.fromEntries(removed)).toEqual({ [main.id]: ["subscriber"], [third.id]: [] });
+      expect((await wpFetch(onSite(wp, second), "GET", `/wp/v2/users/${id}?context=edit`)).status).toBe(404);
+    });
+
+    it("brings a user to the job's role on each site, writes nothing the second time, and removes a leaver", async () => {
+      const target: NetworkTarget = {
+        sites: [second.path, third.id],
+        defaultRole: "subscriber",
+        siteDefaults: [{ site: third.id, role: "" }],
+        groups: [{ group: "editors", site: second.path, role: "editor" }],
+        deleteFromNetwork: false,
+      };
+      const selected = selectSites("intranet", target, await admin.sites());
+      const policy = { missing: "delete" as const, protectedRoles: ["administrator"] };
+      const id = await createOn(main, freshLogin("planned"), ["author"]);
+      const desired = rolesPerSite(target, selected, new Set(["editors"]));
+
+      const plan = planMemberships(target, selected, desired, await admin.memberships(id), policy);
+      expect(plan).toEqual([
+        { kind: "member", site: second.id, role: "editor" },
+        { kind: "member", site: third.id, role: "" },
+      ]);
+      await admin.apply(id, plan);
+      const after = await admin.memberships(id);
+      expect(Object.fromEntries(after)).toEqual({ [main.id]: ["author"], [second.id]: ["editor"], [third.id]: [] });
+      expect(planMemberships(target, selected, desired, after, policy)).toEqual([]);
+
+      await admin.apply(id, planMemberships(target, selected, null, after, policy));
+      // The main site is not selected: its membership stays.
+      expect(Object.fromEntries(await admin.memberships(id))).toEqual({ [main.id]: ["author"] });
+    });
+
+    it("refuses an unknown site, an unknown user and a role the site does not have", async () => {
+      const id = await createOn(main, freshLogin("refused"));
+      await expect(admin.setMembership(99999, id, "editor")).rejects.toMatchObject({
+        details: { status: 404, code: "entra_wp_sync_no_site" },
+      });
+      await expect(admin.setMembership(second.id, 99999999, "editor")).rejects.toMatchObject({
+        details: { status: 404, code: "entra_wp_sync_no_user" },
+      });
+      await expect(admin.setMembership(second.id, id, "overlord")).rejects.toMatchObject({
+        details: { status: 400, code: "entra_wp_sync_bad_role" },
+      });
+      await expect(admin.memberships(id)).resolves.toEqual(new Map([[main.id, []]]));
+    });
+
+    it("gives a deactivated user no role on any site, only a membership without one", async () => {
+      const id = await createOn(main, freshLogin("deactivated"));
+      const flag = await wpFetch(wp, "POST", `/wp/v2/users/${id}`, { meta: { entra_wp_sync_deactivated: "1" } });
+      expect(flag.status).toBe(200);
+      await expect(admin.setMembership(second.id, id, "editor")).rejects.toMatchObject({
+        details: { status: 409, code: "entra_wp_sync_deactivated" },
+      });
+      await expect(admin.setMembership(second.id, id, "")).resolves.toEqual(
+        new Map([
+          [main.id, []],
+          [second.id, []],
+        ]),
+      );
+    });
+
+    it("deletes a user from the whole network, never a super admin", async () => {
+      const id = await createOn(main, freshLogin("leaver"));
+      await admin.setMembership(second.id, id, "author");
+      // Core REST cannot delete on a network.
+      expect((await wpFetch(wp, "DELETE", `/wp/v2/users/${id}?force=true&reassign=1`)).status).toBe(501);
+      await admin.deleteFromNetwork(id);
+      await expect(admin.memberships(id)).rejects.toMatchObject({ details: { status: 404 } });
+      const me = await wpFetch(wp, "GET", "/wp/v2/users/me");
+      await expect(admin.deleteFromNetwork(me.body.id)).rejects.toMatchObject({ details: { status: 403 } });
+    });
+
+    it("checks WordPress's capabilities on the site concerned: a site admin manages its site only", async () => {
+      const login = freshLogin("siteadmin");
+      const siteAdmin = await createOn(second, login, ["administrator"]);
+      const member = await createOn(main, freshLogin("target"));
+      const password = await wpFetch(onSite(wp, second), "POST", `/wp/v2/users/${siteAdmin}/application-passwords`, {
+        name: "t",
+      });
+      expect(password.status).toBe(201);
+      const auth = { username: login, password: password.body.password };
+      const asSiteAdmin = (blog: number) =>
+        wpFetch(wp, "POST", `/entra-wp-sync/v1/network/sites/${blog}/members/${member}`, { role: "author" }, auth);
+
+      expect((await asSiteAdmin(second.id)).status).toBe(200); // promote_user on its own site
+      expect(await asSiteAdmin(third.id)).toMatchObject({ status: 403, body: { code: "entra_wp_sync_forbidden" } });
+      const deleted = await wpFetch(wp, "DELETE", `/entra-wp-sync/v1/network/users/${member}`, undefined, auth);
+      expect(deleted.status).toBe(403);
+
+      // And as the service account it is refused at start-up, with the reason.
+      const notSuper = network({ url: wp.url, username: auth.username, appPassword: auth.password });
+      await expect(notSuper.sites()).rejects.toThrow(ConfigError);
+      await expect(notSuper.sites()).rejects.toThrow(
+        `WP_USERNAME=${auth.username} must be a super admin of the network`,
+      );
+    });
+  },
+  { prefix: "WP_NETWORK_", requiredBy: "REQUIRE_MULTISITE", howToStart: HOW_TO_START },
+);
+
+describe("a network target pointed at something else", () => {
+  const single = wordpressFromEnv("WP_");
+  const plain = wordpressFromEnv("WP_PLAIN_");
+
+  (single ? it : it.skip)("says so when WP_URL is a single site with the plugin", async () => {
+    await expect(network(single as WordPressTarget).sites()).rejects.toThrow(/is a single WordPress site/);
+  });
+
+  (plain ? it : it.skip)("says the plugin is needed when it is missing", async () => {
+    await expect(network(plain as WordPressTarget).sites()).rejects.toThrow(/companion plugin is not installed/);
+  });
+});
