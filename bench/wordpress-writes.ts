@@ -7,7 +7,9 @@
  * (default 4), updates them, deletes them; then does the same with wp_insert_user /
  * wp_update_user / wp_delete_user in one PHP CLI process that loaded wp-load.php from
  * $WP_DIR/htdocs (default /tmp/entra-wp-sync-wordpress, the layout of scripts/wordpress-local.sh).
- * Prints ms/user for each. DESIGN.md's target: REST create within 1.3x of the in-process loop.
+ * Prints ms/user for each, side by side: the in-process loop with autocommit (as a plugin does it)
+ * and in transactions of 100 users (the floor), and the REST site through the companion plugin's
+ * batch endpoint (bulk) and one request per user.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -26,6 +28,12 @@ require getenv('WP_DOCROOT') . '/wp-load.php';
 require_once ABSPATH . 'wp-admin/includes/user.php';
 $n = (int) getenv('BENCH_USERS'); $run = getenv('BENCH_RUN'); $ids = array();
 $admin = get_user_by('login', getenv('WP_USERNAME'))->ID;
+// BENCH_TXN=k: a transaction per k users (the floor: one commit per chunk); 0: autocommit, as a plugin does it.
+$txn = (int) getenv('BENCH_TXN');
+$chunk = function ($i) use ($txn, $n, $wpdb) {
+    if ($txn > 0 && $i % $txn === 0) $wpdb->query('START TRANSACTION');
+    if ($txn > 0 && ($i % $txn === $txn - 1 || $i === $n - 1)) $wpdb->query('COMMIT');
+};
 $t = hrtime(true);
 for ($i = 0; $i < $n; $i++) {
     $login = "php-$run-$i";
@@ -35,6 +43,7 @@ for ($i = 0; $i < $n; $i++) {
         'meta_input' => array('entra_object_id' => "entra-$login", 'department' => 'Bench')));
     if (is_wp_error($id)) { fwrite(STDERR, $id->get_error_message() . "\\n"); exit(1); }
     $ids[] = $id;
+    $chunk($i);
 }
 $create = (hrtime(true) - $t) / 1e6 / $n;
 $t = hrtime(true);
@@ -42,10 +51,11 @@ foreach ($ids as $i => $id) {
     $r = wp_update_user(array('ID' => $id, 'first_name' => 'Benched', 'last_name' => "Person $i",
         'display_name' => "Benched Person $i", 'role' => 'author'));
     if (is_wp_error($r)) { fwrite(STDERR, $r->get_error_message() . "\\n"); exit(1); }
+    $chunk($i);
 }
 $update = (hrtime(true) - $t) / 1e6 / $n;
 $t = hrtime(true);
-foreach ($ids as $id) wp_delete_user($id, $admin);
+foreach ($ids as $i => $id) { wp_delete_user($id, $admin); $chunk($i); }
 $delete = (hrtime(true) - $t) / 1e6 / $n;
 echo json_encode(array('create' => $create, 'update' => $update, 'delete' => $delete)), "\\n";
 `;
@@ -68,13 +78,14 @@ export async function benchRest(
   concurrency: number,
   run: string,
   wordpress: { url?: string; username?: string; appPassword?: string } = {},
+  bulk = true,
 ): Promise<PerUser> {
   const url = wordpress.url ?? process.env.WP_URL;
   const username = wordpress.username ?? process.env.WP_USERNAME;
   const appPassword = wordpress.appPassword ?? process.env.WP_APP_PASSWORD;
   if (!url || !username || !appPassword)
     throw new Error('set WP_URL, WP_USERNAME, WP_APP_PASSWORD (eval "$(scripts/wordpress-local.sh)")');
-  const site = makeWordPressSite({ url, username, appPassword, concurrency, logger: pino({ level: "warn" }) });
+  const site = makeWordPressSite({ url, username, appPassword, concurrency, bulk, logger: pino({ level: "warn" }) });
   const { selfId } = await site.info(); // also detects the plugin, outside the timed loops
   const indexes = Array.from({ length: n }, (_, i) => i);
   const ids: number[] = [];
@@ -124,6 +135,7 @@ export function benchPhp(
   n: number,
   run: string,
   wordpress: { url?: string; username?: string; dir?: string } = {},
+  transactionSize = 0,
 ): PerUser {
   const dir = mkdtempSync(join(tmpdir(), "wp-bench-"));
   try {
@@ -136,6 +148,7 @@ export function benchPhp(
         WP_DOCROOT: join(wordpress.dir ?? process.env.WP_DIR ?? "/tmp/entra-wp-sync-wordpress", "htdocs"),
         BENCH_USERS: String(n),
         BENCH_RUN: run,
+        BENCH_TXN: String(transactionSize),
       },
       encoding: "utf8",
     });
@@ -149,13 +162,20 @@ async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? process.env.BENCH_USERS ?? 200);
   const concurrency = Number(process.env.WP_CONCURRENCY ?? 4);
   const run = randomBytes(4).toString("hex");
-  const rest = await benchRest(n, concurrency, run);
-  const php = benchPhp(n, run);
-  const row = (what: keyof PerUser): string =>
-    `${what.padEnd(7)} ${rest[what].toFixed(1).padStart(10)} ${php[what].toFixed(1).padStart(12)} ${(rest[what] / php[what]).toFixed(2).padStart(8)}x`;
-  console.log(`${n} users, REST concurrency ${concurrency}, ms/user`);
-  console.log(`${"".padEnd(7)} ${"REST".padStart(10)} ${"in-process".padStart(12)} ${"ratio".padStart(9)}`);
-  for (const what of ["create", "update", "delete"] as const) console.log(row(what));
+  // Side by side in one run, each on its own users: the loads of a shared machine hit all of them.
+  const columns: Array<[string, PerUser]> = [
+    ["php-auto", benchPhp(n, `${run}a`)],
+    ["php-txn100", benchPhp(n, `${run}t`, {}, 100)],
+    ["REST-bulk", await benchRest(n, concurrency, `${run}b`)],
+    ["REST-1by1", await benchRest(n, concurrency, `${run}r`, {}, false)],
+  ];
+  const auto = columns[0]![1];
+  console.log(`${n} users, REST concurrency ${concurrency}, ms/user (x = vs the in-process autocommit loop)`);
+  console.log(["".padEnd(7), ...columns.map(([name]) => name.padStart(18))].join(""));
+  for (const what of ["create", "update", "delete"] as const) {
+    const cells = columns.map(([, r]) => `${r[what].toFixed(1)} (${(r[what] / auto[what]).toFixed(2)}x)`.padStart(18));
+    console.log([what.padEnd(7), ...cells].join(""));
+  }
 }
 
 // bench/run.ts imports benchPhp; only running this file directly runs its own comparison.

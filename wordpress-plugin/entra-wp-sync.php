@@ -2,7 +2,7 @@
 /**
  * Plugin Name: entra-wp-sync companion
  * Description: What the entra-wp-sync service needs from WordPress and cannot do through the REST API alone.
- * Version:     1.1.0
+ * Version:     1.2.0
  * License:     MIT
  *
  * Install as a must-use plugin: copy this one file to wp-content/mu-plugins/ (scripts/wordpress-local.sh
@@ -32,7 +32,7 @@
  *     password's id (uuid) in the X-Entra-WP-Sync-Service header. The service learns the id from 5.
  *     (WordPress tells each caller the id of the password it authenticated with); a person's
  *     requests, with another password or a cookie, get WordPress's usual mails. No configuration.
- *  5. GET /wp-json/entra-wp-sync/v1/status (edit_users only) -> {"version", "meta_keys": [...],
+ *  5. GET /wp-json/entra-wp-sync/v1/status (edit_users only) -> {"version", "meta_keys": [...], "batch_max",
  *     "roles": {role: [capabilities]}, "app_password": "<uuid of the caller's Application Password>"}
  *     so the service can detect the plugin, the meta keys it may write, what each role allows
  *     (a job may grant roles that manage users or the site only when it says so), and its own id.
@@ -43,15 +43,25 @@
  *  7. entra_wp_sync_capabilities_beyond(): the capability check the service applies before adopting an
  *     existing account (src/core/privileges.ts); plugin code that writes users must use it too.
  *  8. On a multisite network: routes for site memberships and network deletes (see section 8).
+ *  9. Bulk writes: POST /wp-json/entra-wp-sync/v1/users/batch {"operations": [...]} runs up to 100
+ *     create / update / deactivate / reactivate / delete operations in one request and one database
+ *     transaction (one bootstrap and one commit instead of one per user). Each operation is dispatched
+ *     to the core /wp/v2/users routes in-process, so validation, permissions, roles, meta, e-mail rules
+ *     and the mails of 4. are exactly those of the per-user path; each runs under its own savepoint, so
+ *     a failing one is rolled back alone and reported, and its neighbours are written. A create refused
+ *     because its login or e-mail belongs to a user with the same Entra id answers "existing" with that
+ *     user (a retried request after a lost response creates nobody twice). An operation may carry "guard": [roles]; a user holding elevated
+ *     capabilities beyond those roles (7.) is then refused with entra_wp_sync_protected.
  */
 
 if (!defined('ABSPATH')) {
     exit;
 }
 
-const ENTRA_WP_SYNC_VERSION = '1.1.0';
+const ENTRA_WP_SYNC_VERSION = '1.2.0';
 const ENTRA_WP_SYNC_ID_KEY = 'entra_object_id';
 const ENTRA_WP_SYNC_DEACTIVATED_KEY = 'entra_wp_sync_deactivated';
+const ENTRA_WP_SYNC_BATCH_MAX = 100;
 
 /** Meta keys for mapped `meta.<key>` fields (see 1. above), validated. */
 function entra_wp_sync_mapped_meta_keys() {
@@ -232,6 +242,7 @@ add_action('rest_api_init', function () {
                 'roles' => (object) $roles,
                 // The caller's own password id: nothing it could not read at /wp/v2/users/me/application-passwords.
                 'app_password' => rest_get_authenticated_app_password(),
+                'batch_max' => ENTRA_WP_SYNC_BATCH_MAX,
             );
         },
     ));
@@ -487,5 +498,158 @@ add_action('rest_api_init', function () {
                 });
             },
         ),
+    ));
+});
+
+// 9. Bulk writes.
+/** The fields a result carries: what the service reads back (src/wordpress/users.ts USER_FIELDS). */
+const ENTRA_WP_SYNC_USER_FIELDS = array('id', 'username', 'email', 'name', 'first_name', 'last_name', 'nickname',
+    'description', 'url', 'roles', 'capabilities', 'meta');
+
+function entra_wp_sync_batch_error($code, $message, $status = 400) {
+    return array('status' => $status, 'outcome' => 'failed', 'code' => $code, 'message' => $message);
+}
+
+/** An operation as the core REST request it stands for, or a WP_Error naming what is wrong with it. */
+function entra_wp_sync_batch_request(array $op) {
+    $kind = isset($op['op']) ? $op['op'] : null;
+    $body = isset($op['body']) && is_array($op['body']) ? $op['body'] : array();
+    // Core reads JSON parameters before URL ones: an "id" in the body would redirect the write to
+    // another user than the one the guard checked.
+    unset($body['id']);
+    $id = isset($op['id']) ? $op['id'] : null;
+    if ($kind !== 'create' && (!is_int($id) || $id < 1)) {
+        return new WP_Error('rest_invalid_param', 'operation ' . (string) $kind . ' needs a positive integer "id"');
+    }
+    switch ($kind) {
+        case 'create':
+            $request = new WP_REST_Request('POST', '/wp/v2/users');
+            break;
+        case 'update':
+            $request = new WP_REST_Request('POST', '/wp/v2/users/' . $id);
+            break;
+        case 'deactivate':
+            // As the per-user path: no roles, and the flag that blocks every login (3.).
+            $body = array('roles' => array(), 'meta' => array(ENTRA_WP_SYNC_DEACTIVATED_KEY => '1'));
+            $request = new WP_REST_Request('POST', '/wp/v2/users/' . $id);
+            break;
+        case 'reactivate':
+            $body['meta'] = array_merge(isset($body['meta']) && is_array($body['meta']) ? $body['meta'] : array(),
+                array(ENTRA_WP_SYNC_DEACTIVATED_KEY => ''));
+            $request = new WP_REST_Request('POST', '/wp/v2/users/' . $id);
+            break;
+        case 'delete':
+            $reassign = isset($op['reassign']) ? $op['reassign'] : null;
+            if (!is_int($reassign) || $reassign < 1) {
+                return new WP_Error('rest_invalid_param', 'operation delete needs a positive integer "reassign"');
+            }
+            $request = new WP_REST_Request('DELETE', '/wp/v2/users/' . $id);
+            $request->set_query_params(array('force' => true, 'reassign' => $reassign));
+            return $request;
+        default:
+            return new WP_Error('rest_invalid_param', '"op" must be create, update, deactivate, reactivate or delete');
+    }
+    $request->set_header('content-type', 'application/json');
+    $request->set_query_params(array('context' => 'edit'));
+    $request->set_body(wp_json_encode($body));
+    return $request;
+}
+
+/** Refuses a user holding more than the operation's "guard" roles grant (7.); null when it may go ahead. */
+function entra_wp_sync_batch_guard(array $op) {
+    if (!isset($op['guard']) || $op['op'] === 'create') return null;
+    if (!is_array($op['guard'])) return entra_wp_sync_batch_error('rest_invalid_param', '"guard" must be a list of roles');
+    $user = get_userdata($op['id']);
+    if (!$user) return null; // core answers rest_user_invalid_id
+    $beyond = entra_wp_sync_capabilities_beyond($user, array_map('strval', $op['guard']));
+    if (!$beyond) return null;
+    return entra_wp_sync_batch_error('entra_wp_sync_protected',
+        'user ' . $user->ID . ' holds capabilities the synced roles do not grant: ' . implode(', ', $beyond), 403);
+}
+
+/**
+ * A create refused because its login or e-mail is taken by a user carrying the same Entra id: that
+ * user, which the first attempt of a retried request created. Looked up only after the refusal, by
+ * the indexed login and e-mail columns (a meta_value search would scan all user meta on every create).
+ */
+function entra_wp_sync_batch_existing(array $op, $code) {
+    if ($code !== 'existing_user_login' && $code !== 'existing_user_email') return null;
+    $body = $op['body'];
+    $entra_id = isset($body['meta'][ENTRA_WP_SYNC_ID_KEY]) ? (string) $body['meta'][ENTRA_WP_SYNC_ID_KEY] : '';
+    if ($entra_id === '') return null;
+    $field = $code === 'existing_user_login' ? 'username' : 'email';
+    $user = isset($body[$field]) ? get_user_by($field === 'username' ? 'login' : 'email', (string) $body[$field]) : false;
+    return $user && get_user_meta($user->ID, ENTRA_WP_SYNC_ID_KEY, true) === $entra_id ? $user->ID : null;
+}
+
+function entra_wp_sync_batch_user_data($user_id) {
+    $request = new WP_REST_Request('GET', '/wp/v2/users/' . $user_id);
+    $request->set_query_params(array('context' => 'edit'));
+    $response = rest_do_request($request);
+    return array_intersect_key((array) $response->get_data(), array_flip(ENTRA_WP_SYNC_USER_FIELDS));
+}
+
+/** Runs one operation; the caller holds the savepoint. */
+function entra_wp_sync_batch_run(array $op) {
+    $request = entra_wp_sync_batch_request($op);
+    if (is_wp_error($request)) return entra_wp_sync_batch_error($request->get_error_code(), $request->get_error_message());
+    $refused = entra_wp_sync_batch_guard($op);
+    if ($refused) return $refused;
+    $response = rest_do_request($request);
+    $data = rest_get_server()->response_to_data($response, false);
+    if ($response->is_error()) {
+        $existing = entra_wp_sync_batch_existing($op, isset($data['code']) ? $data['code'] : '');
+        if ($existing) return array('status' => 200, 'outcome' => 'existing', 'user' => entra_wp_sync_batch_user_data($existing));
+        return entra_wp_sync_batch_error(isset($data['code']) ? $data['code'] : 'unknown',
+            isset($data['message']) ? $data['message'] : 'failed', $response->get_status());
+    }
+    if ($op['op'] === 'delete') return array('status' => $response->get_status(), 'outcome' => 'deleted');
+    $outcome = $op['op'] === 'create' ? 'created' : 'updated';
+    return array('status' => $response->get_status(), 'outcome' => $outcome,
+        'user' => array_intersect_key((array) $data, array_flip(ENTRA_WP_SYNC_USER_FIELDS)));
+}
+
+add_action('rest_api_init', function () {
+    register_rest_route('entra-wp-sync/v1', '/users/batch', array(
+        'methods' => 'POST',
+        // Each operation is checked again by the core route it is dispatched to (create_users, edit_user, ...).
+        'permission_callback' => function () {
+            return current_user_can('edit_users');
+        },
+        'callback' => function ($request) {
+            global $wpdb;
+            $ops = $request->get_param('operations');
+            if (!is_array($ops) || !$ops || count($ops) > ENTRA_WP_SYNC_BATCH_MAX || array_keys($ops) !== range(0, count($ops) - 1)) {
+                return new WP_Error('rest_invalid_param',
+                    '"operations" must be a list of 1 to ' . ENTRA_WP_SYNC_BATCH_MAX . ' operations', array('status' => 400));
+            }
+            // Users registered by an operation that is rolled back must leave no cached rows behind.
+            $registered = array();
+            $track = function ($user_id) use (&$registered) {
+                $registered[] = $user_id;
+            };
+            add_action('user_register', $track);
+            // One commit for the whole request; a request that dies before it (PHP fatal, killed
+            // worker, lost connection) is rolled back by the database, so a retry starts clean.
+            $wpdb->query('START TRANSACTION');
+            $results = array();
+            foreach ($ops as $i => $op) {
+                $registered = array();
+                $wpdb->query('SAVEPOINT entra_wp_sync_op');
+                $result = is_array($op) ? entra_wp_sync_batch_run($op)
+                    : entra_wp_sync_batch_error('rest_invalid_param', 'operation ' . $i . ' must be an object');
+                if ($result['outcome'] === 'failed') {
+                    $wpdb->query('ROLLBACK TO SAVEPOINT entra_wp_sync_op');
+                    $ids = array_merge($registered, is_array($op) && isset($op['id']) && is_int($op['id']) ? array($op['id']) : array());
+                    foreach ($ids as $id) clean_user_cache($id);
+                } else {
+                    $wpdb->query('RELEASE SAVEPOINT entra_wp_sync_op');
+                }
+                $results[] = $result;
+            }
+            $wpdb->query('COMMIT');
+            remove_action('user_register', $track);
+            return array('results' => $results);
+        },
     ));
 });

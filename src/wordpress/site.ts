@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { UpstreamError } from "../core/errors";
 import { ENTRA_ID_META, type WpUser, type WpWrite } from "../core/users";
 import type { Site, SiteInfo } from "../sync/ports";
+import { type BatchAnswer, type BatchOp, type BatchResult, makeBatcher } from "./batch";
 import {
   makeWordPressClient,
   type WordPressMetrics,
@@ -10,6 +11,7 @@ import {
   type WpResponse,
   wasAfterAmbiguousFailure,
 } from "./client";
+import { classifyResponse } from "./errors";
 import { acceptedMetaKeys, DEACTIVATED_META, toRestBody, toWpUser, USER_FIELDS } from "./users";
 
 export interface WordPressSiteOptions {
@@ -29,6 +31,11 @@ export interface WordPressSiteOptions {
   retryBaseMs?: number;
   logger: Logger;
   metrics?: WordPressMetrics;
+  /**
+   * Send writes through the companion plugin's batch endpoint when it has one (default true);
+   * false keeps one REST request per write (tests and benches compare the two).
+   */
+  bulk?: boolean;
 }
 
 /** What GET /entra-wp-sync/v1/status says; null without the companion plugin. */
@@ -42,11 +49,17 @@ interface Plugin {
    * password WordPress authenticated the request with, i.e. for this service, never for people.
    */
   serviceId: string | null;
+  /** Operations per POST /entra-wp-sync/v1/users/batch; 0 for a plugin without that endpoint. */
+  batchMax: number;
 }
 
 const SERVICE_HEADER = "x-entra-wp-sync-service";
 
 const PER_PAGE = 100; // REST maximum
+
+const BATCH_ROUTE = "/entra-wp-sync/v1/users/batch";
+/** Batch requests in flight at once: the writes that wait meanwhile make up the next ones (see batch.ts). */
+const BATCH_IN_FLIGHT = 2;
 
 export function makeWordPressSite(options: WordPressSiteOptions): Site {
   const client = makeWordPressClient({
@@ -76,7 +89,7 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
   async function detectPlugin(): Promise<Plugin | null> {
     try {
       const res = await client.request({ method: "GET", route: "/entra-wp-sync/v1/status" });
-      const body = res.body as { version?: unknown; roles?: unknown; app_password?: unknown };
+      const body = res.body as { version?: unknown; roles?: unknown; app_password?: unknown; batch_max?: unknown };
       const roles: Record<string, string[]> = {};
       if (body.roles && typeof body.roles === "object") {
         for (const [role, caps] of Object.entries(body.roles)) {
@@ -84,7 +97,8 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
         }
       }
       const serviceId = typeof body.app_password === "string" ? body.app_password : null;
-      return { version: String(body.version ?? ""), roles, serviceId };
+      const batchMax = Number.isInteger(body.batch_max) ? Math.max(0, body.batch_max as number) : 0;
+      return { version: String(body.version ?? ""), roles, serviceId, batchMax };
     } catch (error) {
       if (error instanceof UpstreamError && error.details.status === 404) return null; // rest_no_route
       throw error;
@@ -143,6 +157,50 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
   async function sendAsService(req: WpRequest): Promise<WpResponse> {
     const serviceId = (await plugin())?.serviceId;
     return client.request(serviceId ? { ...req, headers: { [SERVICE_HEADER]: serviceId } } : req);
+  }
+
+  const batch = makeBatcher(
+    async (operations) => {
+      const res = await sendAsService({ method: "POST", route: BATCH_ROUTE, body: { operations } });
+      const results = (res.body as { results?: unknown }).results;
+      return {
+        results: Array.isArray(results) ? (results as BatchResult[]) : [],
+        afterAmbiguousFailure: res.afterAmbiguousFailure,
+      };
+    },
+    { max: 50, inFlight: BATCH_IN_FLIGHT },
+  );
+
+  /**
+   * One write through the batch endpoint when the plugin has it, else `perUser`. A batch that fails as
+   * a whole with HTTP 500 (PHP died on one user's data) was rolled back by the database: its writes
+   * are then sent one by one, so one bad user fails alone, as on the per-user path.
+   */
+  async function writeUser<T>(op: BatchOp, perUser: () => Promise<T>, read: (answer: BatchAnswer) => T): Promise<T> {
+    const p = await plugin();
+    if (options.bulk === false || !p || p.batchMax < 1) return perUser();
+    let answer: BatchAnswer;
+    try {
+      answer = await batch(op);
+    } catch (error) {
+      if (error instanceof UpstreamError && error.details.status === 500) return perUser();
+      throw error;
+    }
+    return read(answer);
+  }
+
+  /** A failed operation as the error its per-user request would have thrown. */
+  function opError(op: BatchOp, { result, afterAmbiguousFailure }: BatchAnswer): UpstreamError {
+    const path = `${BATCH_ROUTE} (${op.op}${"id" in op ? ` ${op.id}` : ""})`;
+    const ctx = { url: options.url, username: options.username, method: "POST", path };
+    const error = classifyResponse(result.status, { code: result.code, message: result.message }, ctx);
+    (error as UpstreamError & { afterAmbiguousFailure?: boolean }).afterAmbiguousFailure = afterAmbiguousFailure;
+    return error;
+  }
+
+  function userOf(op: BatchOp, answer: BatchAnswer): WpUser {
+    if (answer.result.outcome === "failed") throw opError(op, answer);
+    return toWpUser(answer.result.user);
   }
 
   async function post(id: number, payload: Record<string, unknown>): Promise<WpUser> {
@@ -266,14 +324,31 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
         // Nobody logs in with it (single sign-on or a password reset does); 32 chars from 24 random bytes.
         password: randomBytes(24).toString("base64url"),
       };
+      const op: BatchOp = { op: "create", body: payload };
       try {
-        const res = await sendAsService({
-          method: "POST",
-          route: "/wp/v2/users",
-          query: { context: "edit", _fields: USER_FIELDS },
-          body: payload,
-        });
-        return toWpUser(res.body);
+        return await writeUser(
+          op,
+          async () => {
+            const res = await sendAsService({
+              method: "POST",
+              route: "/wp/v2/users",
+              query: { context: "edit", _fields: USER_FIELDS },
+              body: payload,
+            });
+            return toWpUser(res.body);
+          },
+          (answer) => {
+            // Our Entra id already has a user. After a lost response that is the one our first attempt
+            // created; otherwise someone else's write got there first: "exists", so the engine adopts it.
+            if (answer.result.outcome === "existing" && !answer.afterAmbiguousFailure) {
+              throw new UpstreamError(`WordPress already has a user with Entra id ${entraId}`, "wordpress", "exists", {
+                status: 409,
+                code: "existing_entra_id",
+              });
+            }
+            return userOf(op, answer);
+          },
+        );
       } catch (error) {
         // A first attempt that timed out may have created the user: the retry then says "exists".
         // If the existing user is the one we were creating, that is our user, not a collision.
@@ -300,25 +375,51 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
         if (!user) throw new UpstreamError(`WordPress user ${id} not found`, "wordpress", "not-found", { status: 404 });
         return user;
       }
-      return post(id, payload);
+      const op: BatchOp = { op: "update", id, body: payload };
+      return writeUser(
+        op,
+        () => post(id, payload),
+        (answer) => userOf(op, answer),
+      );
     },
 
     async deactivateUser(id) {
       const p = await plugin();
-      await post(id, { roles: [], ...(p ? { meta: { [DEACTIVATED_META]: "1" } } : {}) });
+      const op: BatchOp = { op: "deactivate", id };
+      await writeUser(
+        op,
+        () => post(id, { roles: [], ...(p ? { meta: { [DEACTIVATED_META]: "1" } } : {}) }),
+        (answer) => userOf(op, answer),
+      );
     },
 
-    async reactivateUser(id, write) {
-      return post(id, await body(write, { [DEACTIVATED_META]: "" }));
+    async reactivateUser(id, fields) {
+      const payload = await body(fields);
+      const op: BatchOp = { op: "reactivate", id, body: payload };
+      const perUser = await body(fields, { [DEACTIVATED_META]: "" });
+      return writeUser(
+        op,
+        () => post(id, perUser),
+        (answer) => userOf(op, answer),
+      );
     },
 
     async deleteUser(id, reassignTo) {
+      const op: BatchOp = { op: "delete", id, reassign: reassignTo };
       try {
-        await client.request({
-          method: "DELETE",
-          route: `/wp/v2/users/${id}`,
-          query: { force: true, reassign: reassignTo },
-        });
+        await writeUser(
+          op,
+          async () => {
+            await client.request({
+              method: "DELETE",
+              route: `/wp/v2/users/${id}`,
+              query: { force: true, reassign: reassignTo },
+            });
+          },
+          (answer) => {
+            if (answer.result.outcome === "failed") throw opError(op, answer);
+          },
+        );
       } catch (error) {
         // An attempt that timed out may have deleted it already.
         if (error instanceof UpstreamError && error.kind === "not-found" && wasAfterAmbiguousFailure(error)) return;

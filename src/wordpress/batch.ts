@@ -1,0 +1,87 @@
+/**
+ * Coalesces single user writes into POST /entra-wp-sync/v1/users/batch requests (companion plugin):
+ * the engine keeps calling createUser/updateUser one user at a time, and the writes that are waiting
+ * at the same moment travel in one request, one WordPress bootstrap and one database commit.
+ */
+
+export type BatchOp =
+  | { op: "create"; body: Record<string, unknown> }
+  | { op: "update" | "reactivate"; id: number; body: Record<string, unknown> }
+  | { op: "deactivate"; id: number }
+  | { op: "delete"; id: number; reassign: number };
+
+/** One operation's result as the plugin reports it. */
+export interface BatchResult {
+  status: number;
+  outcome: "created" | "updated" | "existing" | "deleted" | "failed";
+  user?: unknown;
+  code?: string;
+  message?: string;
+}
+
+export interface BatchAnswer {
+  result: BatchResult;
+  /** The request was sent again after an attempt whose outcome is unknown (see client.ts). */
+  afterAmbiguousFailure: boolean;
+}
+
+export type SendBatch = (ops: BatchOp[]) => Promise<{ results: BatchResult[]; afterAmbiguousFailure: boolean }>;
+
+interface Waiting {
+  op: BatchOp;
+  resolve: (answer: BatchAnswer) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * At most `inFlight` requests at once: writes that arrive meanwhile wait and leave together when a
+ * request returns (or as soon as `max` are waiting), so batches grow with the load instead of a timer.
+ */
+export function makeBatcher(
+  send: SendBatch,
+  options: { max: number; inFlight: number },
+): (op: BatchOp) => Promise<BatchAnswer> {
+  let waiting: Waiting[] = [];
+  let running = 0;
+  let scheduled = false;
+
+  function flush(): void {
+    scheduled = false;
+    while (waiting.length > 0 && running < options.inFlight) {
+      const batch = waiting.slice(0, options.max);
+      waiting = waiting.slice(batch.length);
+      running++;
+      send(batch.map((w) => w.op))
+        .then(
+          ({ results, afterAmbiguousFailure }) => {
+            batch.forEach((w, i) => {
+              const result = results[i];
+              if (result) w.resolve({ result, afterAmbiguousFailure });
+              else
+                w.reject(
+                  new Error(`WordPress batch answered ${results.length} results for ${batch.length} operations`),
+                );
+            });
+          },
+          (error: unknown) => {
+            for (const w of batch) w.reject(error);
+          },
+        )
+        .finally(() => {
+          running--;
+          flush();
+        });
+    }
+  }
+
+  return (op) =>
+    new Promise<BatchAnswer>((resolve, reject) => {
+      waiting.push({ op, resolve, reject });
+      if (waiting.length >= options.max) flush();
+      else if (!scheduled) {
+        // Let the other writes of this turn of the event loop join the batch.
+        scheduled = true;
+        setImmediate(flush);
+      }
+    });
+}

@@ -1,0 +1,81 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+
+/**
+ * A proxy in front of the shared WordPress, so a test can take "WordPress" down or lose responses
+ * without disturbing the other test files that use the same php -S.
+ */
+export interface Proxy {
+  url: string;
+  port: number;
+  /** "lose-response": forward the request, wait for WordPress' answer, then cut the client's connection. */
+  mode: "up" | "lose-response";
+  lost: number;
+  /** "METHOD /path" of every request, in order of arrival. */
+  requests: string[];
+  inFlight: number;
+  maxInFlight: number;
+  close(): Promise<void>;
+}
+
+export async function startProxy(target: string, port = 0): Promise<Proxy> {
+  const upstream = new URL(target);
+  const server = http.createServer((req, res) => {
+    proxy.requests.push(`${req.method} ${req.url}`);
+    proxy.inFlight++;
+    proxy.maxInFlight = Math.max(proxy.maxInFlight, proxy.inFlight);
+    const out = http.request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: upstream.host },
+      },
+      (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on("data", (c: Buffer) => chunks.push(c));
+        answer.on("end", () => {
+          proxy.inFlight--;
+          if (proxy.mode === "lose-response" && proxy.lost === 0) {
+            proxy.lost++;
+            req.socket.destroy();
+            return;
+          }
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          res.end(Buffer.concat(chunks));
+        });
+      },
+    );
+    out.on("error", () => {
+      proxy.inFlight--;
+      res.writeHead(502).end();
+    });
+    req.pipe(out);
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const actual = (server.address() as AddressInfo).port;
+  const proxy: Proxy = {
+    url: `http://127.0.0.1:${actual}`,
+    port: actual,
+    mode: "up",
+    lost: 0,
+    requests: [],
+    inFlight: 0,
+    maxInFlight: 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  return proxy;
+}
+
+export async function freePort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

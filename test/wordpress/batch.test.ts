@@ -1,0 +1,216 @@
+import type { WpWrite } from "../../src/core/users";
+import type { Site } from "../../src/sync/ports";
+import {
+  describeWithWordPress,
+  makeTestSite,
+  trackUsers,
+  uniqueName,
+  type WordPressTarget,
+  wpFetch,
+} from "../helpers/wordpress";
+import { startProxy } from "../helpers/wordpress-proxy";
+
+const BATCH = "/entra-wp-sync/v1/users/batch";
+
+function aPerson(login: string, n: number, roles = ["subscriber"]): WpWrite {
+  return {
+    fields: {
+      email: `${login}@example.test`,
+      first_name: `First ${n}`,
+      last_name: `Last ${n}`,
+      name: `First ${n} Last ${n}`,
+      nickname: `nick-${n}`,
+      description: `About ${n}`,
+      url: `https://example.test/${n}`,
+      "meta.department": `Dept ${n}`,
+      "meta.job_title": `Title ${n}`,
+    },
+    roles,
+  };
+}
+
+/**
+ * One plan, applied through `site`: creates, updates (fields and roles), a deactivation, a
+ * reactivation and a deletion, with the engine's concurrency (all writes of a step at once).
+ */
+async function applyPlan(site: Site, prefix: string, selfId: number): Promise<Map<string, number>> {
+  const logins = Array.from({ length: 6 }, (_, n) => `${prefix}-${n}`);
+  const created = await Promise.all(
+    logins.map((login, n) => site.createUser(login, aPerson(login, n), `${login}-entra`)),
+  );
+  const ids = new Map(logins.map((login, n) => [login, created[n]!.id]));
+  const id = (n: number): number => ids.get(logins[n]!)!;
+  await Promise.all([
+    site.updateUser(id(0), { fields: { first_name: "Changed", "meta.department": "Moved" } }),
+    site.updateUser(id(1), { fields: { email: `${logins[1]}-new@example.test` }, roles: ["editor"] }),
+    site.deactivateUser(id(2)),
+    site.deactivateUser(id(3)),
+    site.deleteUser(id(5), selfId),
+  ]);
+  await site.reactivateUser(id(3), { fields: { last_name: "Back" }, roles: ["author"] });
+  return ids;
+}
+
+/** Everything WordPress holds for a user, with the run's own prefix taken out so two runs compare. */
+async function stateOf(wp: WordPressTarget, id: number, prefix: string): Promise<unknown> {
+  const res = await wpFetch(wp, "GET", `/wp/v2/users/${id}?context=edit`);
+  if (res.status === 404) return "absent";
+  const { id: _id, link: _link, avatar_urls: _avatars, registered_date: _date, _links, ...rest } = res.body;
+  return JSON.parse(JSON.stringify(rest).replaceAll(prefix, "PREFIX"));
+}
+
+describeWithWordPress("WordPress batch writes (companion plugin)", (wp: WordPressTarget) => {
+  const users = trackUsers(wp);
+  afterAll(() => users.cleanup());
+
+  it("leaves WordPress in the same state as the per-user path for the same plan, in batch requests only", async () => {
+    const proxy = await startProxy(wp.url);
+    try {
+      const bulk = makeTestSite({ ...wp, url: proxy.url });
+      const perUser = makeTestSite(wp, { bulk: false });
+      const { selfId } = await bulk.info();
+      const a = uniqueName("same-a");
+      const b = uniqueName("same-b");
+      proxy.requests.length = 0;
+      const viaBatch = await applyPlan(bulk, a, selfId);
+      const viaRest = await applyPlan(perUser, b, selfId);
+      for (const id of [...viaBatch.values(), ...viaRest.values()]) users.add(id);
+
+      // Every write went through the batch endpoint, none through the core user routes (reads aside:
+      // the site asks once which meta keys WordPress accepts).
+      const writes = proxy.requests.filter((r) => !/^(GET|OPTIONS) /.test(r));
+      expect(writes.filter((r) => !r.startsWith(`POST /wp-json${BATCH}`))).toEqual([]);
+      expect(writes.length).toBeGreaterThan(0);
+      expect(proxy.requests.length).toBeLessThan(viaBatch.size + 5);
+      for (let n = 0; n < 6; n++) {
+        const left = await stateOf(wp, viaBatch.get(`${a}-${n}`)!, a);
+        const right = await stateOf(wp, viaRest.get(`${b}-${n}`)!, b);
+        expect({ n, state: left }).toEqual({ n, state: right });
+      }
+      // The plan really changed things (a comparison of two no-ops would pass too).
+      expect(await stateOf(wp, viaBatch.get(`${a}-1`)!, a)).toMatchObject({ roles: ["editor"] });
+      expect(await stateOf(wp, viaBatch.get(`${a}-2`)!, a)).toMatchObject({
+        roles: [],
+        meta: { entra_wp_sync_deactivated: "1" },
+      });
+      expect(await stateOf(wp, viaBatch.get(`${a}-5`)!, a)).toBe("absent");
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("reports the one bad operation of a batch and writes the others", async () => {
+    const site = makeTestSite(wp);
+    const logins = [uniqueName("good"), uniqueName("bad"), uniqueName("good")];
+    const settled = await Promise.allSettled(
+      logins.map((login, n) => {
+        const write = aPerson(login, n);
+        if (n === 1) write.fields.email = "not-an-e-mail";
+        return site.createUser(login, write, `${login}-entra`);
+      }),
+    );
+    for (const s of settled) if (s.status === "fulfilled") users.add(s.value.id);
+    expect(settled.map((s) => s.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect((settled[1] as PromiseRejectedResult).reason).toMatchObject({
+      kind: "invalid",
+      details: { code: "rest_invalid_param" },
+    });
+    for (const n of [0, 2]) {
+      const found = await wpFetch(wp, "GET", `/wp/v2/users?context=edit&search=${logins[n]}`);
+      expect(found.body).toHaveLength(1);
+    }
+    const bad = await wpFetch(wp, "GET", `/wp/v2/users?context=edit&search=${logins[1]}`);
+    expect(bad.body).toEqual([]);
+  });
+
+  it("refuses an account holding more than the guard roles grant, and writes its neighbours", async () => {
+    const me = await wpFetch(wp, "GET", "/wp/v2/users/me?context=edit");
+    const login = uniqueName("guarded");
+    const res = await wpFetch(wp, "POST", BATCH, {
+      operations: [
+        { op: "update", id: me.body.id, guard: ["subscriber"], body: { first_name: "Taken over" } },
+        {
+          op: "create",
+          body: { username: login, email: `${login}@example.test`, password: `${login}-Pw-0123456789` },
+        },
+        { op: "explode", id: 1 },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const [refused, created, unknown] = res.body.results;
+    expect(refused).toMatchObject({ status: 403, outcome: "failed", code: "entra_wp_sync_protected" });
+    expect(refused.message).toContain("manage_options");
+    expect(created).toMatchObject({ status: 201, outcome: "created", user: { username: login } });
+    users.add(created.user.id);
+    expect(unknown).toMatchObject({ status: 400, outcome: "failed", code: "rest_invalid_param" });
+    const after = await wpFetch(wp, "GET", "/wp/v2/users/me?context=edit");
+    expect(after.body.first_name).toBe(me.body.first_name);
+  });
+
+  it("writes the user the guard checked, whatever id the body names", async () => {
+    const me = await wpFetch(wp, "GET", "/wp/v2/users/me?context=edit");
+    const login = uniqueName("redirect");
+    const site = makeTestSite(wp);
+    const target = users.add((await site.createUser(login, aPerson(login, 0), `${login}-entra`)).id);
+    const res = await wpFetch(wp, "POST", BATCH, {
+      operations: [
+        { op: "update", id: target, guard: ["subscriber"], body: { id: me.body.id, first_name: "Taken over" } },
+      ],
+    });
+    expect(res.body.results[0]).toMatchObject({ outcome: "updated", user: { id: target, first_name: "Taken over" } });
+    const after = await wpFetch(wp, "GET", "/wp/v2/users/me?context=edit");
+    expect(after.body.first_name).toBe(me.body.first_name);
+  });
+
+  it("refuses a request with no operations or too many, naming the limit", async () => {
+    for (const operations of [[], Array.from({ length: 101 }, () => ({ op: "delete", id: 1, reassign: 1 })), "x"]) {
+      const res = await wpFetch(wp, "POST", BATCH, { operations });
+      expect(res).toMatchObject({ status: 400, body: { code: "rest_invalid_param" } });
+      expect(res.body.message).toContain("1 to 100 operations");
+    }
+  });
+
+  it("creates nobody twice when a batch's response is lost and the request is retried", async () => {
+    const proxy = await startProxy(wp.url);
+    try {
+      const site = makeTestSite({ ...wp, url: proxy.url }, { maxRetries: 2 });
+      await site.info(); // detection is not the request whose answer is lost
+      proxy.mode = "lose-response";
+      const logins = Array.from({ length: 5 }, () => uniqueName("lost-batch"));
+      const created = await Promise.all(
+        logins.map((login, n) => site.createUser(login, aPerson(login, n), `${login}-entra`)),
+      );
+      for (const user of created) users.add(user.id);
+      expect(proxy.lost).toBe(1);
+      for (const [n, login] of logins.entries()) {
+        expect(created[n]).toMatchObject({ username: login, meta: { entra_object_id: `${login}-entra` } });
+        const found = await wpFetch(wp, "GET", `/wp/v2/users?context=edit&entra_object_id=${login}-entra`);
+        expect(found.body.map((u: { id: number }) => u.id)).toEqual([created[n]!.id]);
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("answers a retried create with the first attempt's user, and a create of someone else's login with the refusal", async () => {
+    const login = uniqueName("retry");
+    const op = (entraId: string) => ({
+      op: "create",
+      body: {
+        username: login,
+        email: `${login}@example.test`,
+        password: `${login}-Pw-0123456789`,
+        meta: { entra_object_id: entraId },
+      },
+    });
+    const first = await wpFetch(wp, "POST", BATCH, { operations: [op(`${login}-entra`)] });
+    expect(first.body.results[0]).toMatchObject({ outcome: "created" });
+    const id = users.add(first.body.results[0].user.id);
+    const again = await wpFetch(wp, "POST", BATCH, { operations: [op(`${login}-entra`)] });
+    expect(again.body.results[0]).toMatchObject({ status: 200, outcome: "existing", user: { id } });
+    const other = await wpFetch(wp, "POST", BATCH, { operations: [op(`${login}-someone-else`)] });
+    expect(other.body.results[0]).toMatchObject({ outcome: "failed", code: "existing_user_login" });
+    const found = await wpFetch(wp, "GET", `/wp/v2/users?context=edit&search=${login}`);
+    expect(found.body.map((u: { id: number }) => u.id)).toEqual([id]);
+  });
+});
