@@ -71,6 +71,24 @@ interface RawResponse {
   text: string;
 }
 
+/** What a site or network adapter is given: the connection, with the tuning knobs optional. */
+export type WordPressConnectionOptions = Pick<
+  WordPressClientOptions,
+  "url" | "username" | "appPassword" | "logger" | "metrics"
+> &
+  Partial<Pick<WordPressClientOptions, "concurrency" | "timeoutMs" | "maxRetries" | "retryBaseMs">>;
+
+/** The client with the defaults both adapters use: 4 in flight, 30 s per attempt, 3 retries from 250 ms. */
+export function connectWordPress(options: WordPressConnectionOptions): WordPressClient {
+  return makeWordPressClient({
+    ...options,
+    concurrency: options.concurrency ?? 4,
+    timeoutMs: options.timeoutMs ?? 30_000,
+    maxRetries: options.maxRetries ?? 3,
+    retryBaseMs: options.retryBaseMs ?? 250,
+  });
+}
+
 export function makeWordPressClient(options: WordPressClientOptions): WordPressClient {
   let base: URL;
   try {

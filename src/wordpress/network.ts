@@ -5,23 +5,12 @@
  * add_user_to_blog, remove_user_from_blog and wpmu_delete_user behind the capability checks
  * WordPress's own screens make (promote_user, remove_user, manage_network_users + delete_user).
  */
-import type { Logger } from "pino";
 import { ConfigError, UpstreamError } from "../core/errors";
 import type { MembershipChange, NetworkSite } from "../core/network";
-import { makeWordPressClient, type WordPressClient, type WordPressMetrics } from "./client";
+import { connectWordPress, type WordPressClient, type WordPressConnectionOptions } from "./client";
 
-export interface WordPressNetworkOptions {
-  /** WP_URL: the network's main site. */
-  url: string;
-  username: string;
-  appPassword: string;
-  concurrency?: number;
-  timeoutMs?: number;
-  maxRetries?: number;
-  retryBaseMs?: number;
-  logger: Logger;
-  metrics?: WordPressMetrics;
-}
+/** WP_URL is the network's main site. */
+export type WordPressNetworkOptions = WordPressConnectionOptions;
 
 /** Blog id -> the user's roles there; a site is listed when the user is a member (roles may be []). */
 export type Memberships = Map<number, string[]>;
@@ -46,17 +35,7 @@ export interface WordPressNetwork {
 const ROUTE = "/entra-wp-sync/v1/network";
 
 export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPressNetwork {
-  const client: WordPressClient = makeWordPressClient({
-    url: options.url,
-    username: options.username,
-    appPassword: options.appPassword,
-    concurrency: options.concurrency ?? 4,
-    timeoutMs: options.timeoutMs ?? 30_000,
-    maxRetries: options.maxRetries ?? 3,
-    retryBaseMs: options.retryBaseMs ?? 250,
-    logger: options.logger,
-    metrics: options.metrics,
-  });
+  const client: WordPressClient = connectWordPress(options);
   const where = `WP_URL=${client.context.url}`;
 
   async function sites(): Promise<NetworkSite[]> {

@@ -1,12 +1,11 @@
 import { randomBytes } from "node:crypto";
-import type { Logger } from "pino";
 import { UpstreamError } from "../core/errors";
 import { ENTRA_ID_META, type WpUser, type WpWrite } from "../core/users";
 import type { Site, SiteInfo } from "../sync/ports";
 import { type BatchAnswer, type BatchOp, type BatchResult, makeBatcher } from "./batch";
 import {
-  makeWordPressClient,
-  type WordPressMetrics,
+  connectWordPress,
+  type WordPressConnectionOptions,
   type WpRequest,
   type WpResponse,
   wasAfterAmbiguousFailure,
@@ -14,29 +13,13 @@ import {
 import { classifyResponse } from "./errors";
 import { acceptedMetaKeys, DEACTIVATED_META, toRestBody, toWpUser, USER_FIELDS } from "./users";
 
-export interface WordPressSiteOptions {
-  /** WP_URL */
-  url: string;
-  /** WP_USERNAME */
-  username: string;
-  /** WP_APP_PASSWORD: an Application Password (spaces allowed), never the login password. */
-  appPassword: string;
-  /** WP_CONCURRENCY: requests in flight at once, shared by all calls of this site (default 4). */
-  concurrency?: number;
-  /** Per HTTP attempt (default 30000). */
-  timeoutMs?: number;
-  /** Extra attempts for transient failures (default 3). */
-  maxRetries?: number;
-  /** First retry delay, doubled per attempt, with jitter (default 250). */
-  retryBaseMs?: number;
-  logger: Logger;
-  metrics?: WordPressMetrics;
+export type WordPressSiteOptions = WordPressConnectionOptions & {
   /**
    * Send writes through the companion plugin's batch endpoint when it has one (default true);
    * false keeps one REST request per write (tests and benches compare the two).
    */
   bulk?: boolean;
-}
+};
 
 /** What GET /entra-wp-sync/v1/status says; null without the companion plugin. */
 interface Plugin {
@@ -62,17 +45,7 @@ const BATCH_ROUTE = "/entra-wp-sync/v1/users/batch";
 const BATCH_IN_FLIGHT = 2;
 
 export function makeWordPressSite(options: WordPressSiteOptions): Site {
-  const client = makeWordPressClient({
-    url: options.url,
-    username: options.username,
-    appPassword: options.appPassword,
-    concurrency: options.concurrency ?? 4,
-    timeoutMs: options.timeoutMs ?? 30_000,
-    maxRetries: options.maxRetries ?? 3,
-    retryBaseMs: options.retryBaseMs ?? 250,
-    logger: options.logger,
-    metrics: options.metrics,
-  });
+  const client = connectWordPress(options);
   const logger = options.logger;
   const warned = new Set<string>();
 
