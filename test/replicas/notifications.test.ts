@@ -171,6 +171,13 @@ describe("change notifications", () => {
       "select trigger, seen from runs where mode = 'notification'",
     );
     expect(runs).toEqual([{ trigger: "notification", seen: 1 }]);
+    // The user is right in WordPress once the step commits; the applied lag counts completed runs only.
+    await waitFor("the notification run completed", async () => {
+      const { rows: done } = await setup.pool.query(
+        "select 1 from runs where mode = 'notification' and state = 'completed'",
+      );
+      return done.length === 1;
+    });
 
     // Subscription state on /status and in /metrics.
     const page = await fetch(`${setup.servers[0]!.url}/status`, {
