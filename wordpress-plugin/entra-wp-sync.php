@@ -361,8 +361,10 @@ add_filter('pre_get_avatar_data', function ($args, $id_or_email) {
 // 501). These routes wrap WordPress's own functions behind the capability checks WordPress's own
 // screens make (wp-admin/user-new.php, users.php, network/users.php), evaluated on the site
 // concerned. Registered only on a network.
-//   GET    entra-wp-sync/v1/network                     {super_admin, sites:[{id, path, url}]}
-//   GET    entra-wp-sync/v1/network/users/<id>          {id, sites:{<blog id>: [roles]}}
+//   GET    entra-wp-sync/v1/network                     {super_admin, sites:[{id, path, url, main}]}
+//   GET    entra-wp-sync/v1/network/users/<id>          {id, super_admin, sites:{<blog id>: [roles]}}
+//   GET    entra-wp-sync/v1/network/logins?login=<l>    {login, taken}: logins are network-wide, and
+//          core's GET /wp/v2/users only finds members of the site it is called on
 //   POST   entra-wp-sync/v1/network/sites/<blog>/members/<id>  {"role": "editor"|""}
 //          add_user_to_blog (promote_user on that site); "" keeps the membership with no role;
 //          a deactivated user (3.) gets no role (409)
@@ -405,7 +407,8 @@ function entra_wp_sync_memberships($user_id) {
     foreach (get_blogs_of_user((int) $user_id) as $blog_id => $_) {
         $sites[(string) $blog_id] = array_values((new WP_User((int) $user_id, '', (int) $blog_id))->roles);
     }
-    return array('id' => (int) $user_id, 'sites' => (object) $sites);
+    // A super admin holds every capability on every site whatever its roles: the service never touches one.
+    return array('id' => (int) $user_id, 'super_admin' => is_super_admin((int) $user_id), 'sites' => (object) $sites);
 }
 
 add_action('rest_api_init', function () {
@@ -420,9 +423,19 @@ add_action('rest_api_init', function () {
         'callback' => function () {
             $sites = array();
             foreach (get_sites(array('number' => 0, 'deleted' => 0, 'archived' => 0, 'spam' => 0)) as $site) {
-                $sites[] = array('id' => (int) $site->blog_id, 'path' => $site->path, 'url' => get_home_url((int) $site->blog_id, '/'));
+                $sites[] = array('id' => (int) $site->blog_id, 'path' => $site->path, 'url' => get_home_url((int) $site->blog_id, '/'),
+                    'main' => (int) $site->blog_id === get_main_site_id());
             }
             return array('super_admin' => is_super_admin(), 'sites' => $sites);
+        },
+    ));
+    register_rest_route($ns, '/network/logins', array(
+        'methods' => 'GET',
+        'permission_callback' => $network_admin,
+        'args' => array('login' => array('type' => 'string', 'required' => true)),
+        'callback' => function ($request) {
+            $login = (string) $request['login'];
+            return array('login' => $login, 'taken' => (bool) username_exists($login));
         },
     ));
     register_rest_route($ns, '/network/users/(?P<user>\d+)', array(

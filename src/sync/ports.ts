@@ -6,6 +6,7 @@
  * step commits runs, items and the user map in one transaction (all SQL still lives in src/db).
  * Failures are thrown as UpstreamError (src/core/errors.ts) with a `kind`.
  */
+import type { MembershipChange, NetworkSite } from "../core/network";
 import type { GraphUser, WpUser, WpWrite } from "../core/users";
 
 /** The wall-clock limit of the current step: waits (Retry-After, backoff) never run past it. */
@@ -96,6 +97,21 @@ export interface Site {
    * WordPress shows its default. False without the plugin (nothing written).
    */
   setAvatar(id: number, photo: Uint8Array | null): Promise<boolean>;
+}
+
+/**
+ * A WordPress multisite network (WP_URL is its main site), through the companion plugin's network
+ * routes: the Site port still reads and writes the user records (network-wide) on the main site.
+ */
+export interface Network {
+  /** Every site (deleted, archived and spam ones left out); ConfigError without the plugin or a super admin. */
+  sites(): Promise<NetworkSite[]>;
+  /** Blog id -> roles for each site the user belongs to; kind "not-found" when the user is not on the network. */
+  member(userId: number): Promise<{ superAdmin: boolean; sites: Map<number, string[]> }>;
+  /** Whether a login is taken anywhere on the network. */
+  loginTaken(login: string): Promise<boolean>;
+  /** Writes a plan of core/network.ts planMemberships in order; the first refusal stops it. */
+  apply(userId: number, changes: readonly MembershipChange[]): Promise<void>;
 }
 
 /** What the service asks Graph to send to its notification endpoints (POST /subscriptions). */

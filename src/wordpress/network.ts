@@ -15,6 +15,12 @@ export type WordPressNetworkOptions = WordPressConnectionOptions;
 /** Blog id -> the user's roles there; a site is listed when the user is a member (roles may be []). */
 export type Memberships = Map<number, string[]>;
 
+/** A network user: the sites it belongs to, and whether it is a super admin (every capability everywhere). */
+export interface NetworkMember {
+  superAdmin: boolean;
+  sites: Memberships;
+}
+
 export interface WordPressNetwork {
   /**
    * The network's sites (deleted, archived and spam ones left out), after checking what a network
@@ -23,6 +29,10 @@ export interface WordPressNetwork {
    */
   sites(): Promise<NetworkSite[]>;
   memberships(userId: number): Promise<Memberships>;
+  /** The user's memberships and super admin flag; UpstreamError kind "not-found" when no such user is on the network. */
+  member(userId: number): Promise<NetworkMember>;
+  /** Whether a login is taken anywhere on the network (core REST finds only members of one site). */
+  loginTaken(login: string): Promise<boolean>;
   /** Adds the user to the site, or sets the role of a member ("" = member without a role). */
   setMembership(siteId: number, userId: number, role: string): Promise<Memberships>;
   removeMembership(siteId: number, userId: number): Promise<Memberships>;
@@ -48,10 +58,11 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
     if (body.super_admin !== true) throw notSuperAdmin();
     if (!Array.isArray(body.sites))
       throw new UpstreamError(`WordPress ${ROUTE}: no site list in the answer`, "wordpress", "config");
-    return body.sites.map((site: { id: number; path: string; url: string }) => ({
+    return body.sites.map((site: { id: number; path: string; url: string; main?: unknown }) => ({
       id: Number(site.id),
       path: String(site.path),
       url: String(site.url),
+      main: site.main === true,
     }));
   }
 
@@ -81,8 +92,18 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
     );
   }
 
+  async function member(userId: number): Promise<NetworkMember> {
+    const { body } = await client.request({ method: "GET", route: `${ROUTE}/users/${userId}` });
+    return { superAdmin: (body as { super_admin?: unknown } | null)?.super_admin === true, sites: toMemberships(body) };
+  }
+
   async function memberships(userId: number): Promise<Memberships> {
-    return toMemberships((await client.request({ method: "GET", route: `${ROUTE}/users/${userId}` })).body);
+    return (await member(userId)).sites;
+  }
+
+  async function loginTaken(login: string): Promise<boolean> {
+    const { body } = await client.request({ method: "GET", route: `${ROUTE}/logins`, query: { login } });
+    return (body as { taken?: unknown } | null)?.taken === true;
   }
 
   async function setMembership(siteId: number, userId: number, role: string): Promise<Memberships> {
@@ -107,7 +128,7 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
     }
   }
 
-  return { sites, memberships, setMembership, removeMembership, deleteFromNetwork, apply };
+  return { sites, memberships, member, loginTaken, setMembership, removeMembership, deleteFromNetwork, apply };
 }
 
 function toMemberships(body: unknown): Memberships {
