@@ -168,9 +168,11 @@ export async function syncNetworkUser(
   try {
     if (!mapEntry && wpUserId !== null) await claim(ctx, plan.entraId, { wpUserId }, claims);
     if (plan.action === "create") {
-      const created = await createAccount(ctx, user, plan, claims);
+      // The main site's role goes with the create (one request less), when the job selects it.
+      const mainRole = main ? wanted.get(main.id) : undefined;
+      const created = await createAccount(ctx, user, plan, mainRole ? [mainRole] : [], claims);
       wpUserId = created.id;
-      // Planned again from what the create answered (the main site's roles: none, as a rule).
+      // Planned again from what the create answered: a member of the main site with the roles sent.
       if (main) changes = membershipsFrom(new Map([[main.id, created.roles]]));
     } else if (fieldsChange) {
       await deps.site.updateUser(wpUserId!, { fields: plan.write.fields });
@@ -231,7 +233,13 @@ async function mappedAccount(
  * on the whole network: checked before the POST, since a taken login answers a bare 400. The same
  * Entra user always derives the same login, so a re-created user gets its old name back when free.
  */
-async function createAccount(ctx: StepContext, user: GraphUser, plan: UserPlan, claims: PageClaims): Promise<WpUser> {
+async function createAccount(
+  ctx: StepContext,
+  user: GraphUser,
+  plan: UserPlan,
+  roles: string[],
+  claims: PageClaims,
+): Promise<WpUser> {
   const index = await ctx.index();
   const network = networkOf(ctx);
   const candidates = [...new Set(usernameCandidates(ctx.job, user).map((c) => networkLoginCandidate(c, user.id)))];
@@ -249,7 +257,7 @@ async function createAccount(ctx: StepContext, user: GraphUser, plan: UserPlan, 
   }
   claims.logins.add(login);
   if (plan.write.fields.email) await claim(ctx, plan.entraId, { email: plan.write.fields.email }, claims);
-  const created = await ctx.deps.site.createUser(login, { fields: plan.write.fields }, plan.entraId);
+  const created = await ctx.deps.site.createUser(login, { fields: plan.write.fields, roles }, plan.entraId);
   index.add(created);
   return created;
 }

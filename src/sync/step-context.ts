@@ -4,7 +4,7 @@
  * (listing.ts, reconcile.ts), which is why it lives apart from both.
  */
 import type { Logger } from "pino";
-import { UpstreamError } from "../core/errors";
+import { ConfigError, UpstreamError } from "../core/errors";
 import type { Job } from "../core/job";
 import { type NetworkSite, selectSites } from "../core/network";
 import { grantPolicy } from "../core/privileges";
@@ -174,11 +174,13 @@ export function makeStepContext(deps: StepDeps, run: Run, job: Job, owner: strin
             "config",
           );
         }
-        const all = await (deps.networkSitesFor ? deps.networkSitesFor(run.id) : deps.network.sites());
         try {
+          const all = await (deps.networkSitesFor ? deps.networkSitesFor(run.id) : deps.network.sites());
           return { all, selected: selectSites(job.id, target, all) };
         } catch (error) {
-          throw new UpstreamError((error as Error).message, "wordpress", "config");
+          // No plugin, not a super admin, a site the job names gone: the run fails before writing.
+          if (error instanceof ConfigError) throw new UpstreamError(error.message, "wordpress", "config");
+          throw error;
         }
       })();
       return sites;

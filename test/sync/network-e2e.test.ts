@@ -14,6 +14,7 @@ import type { Database } from "../../src/db/pool";
 import { buildApp } from "../../src/http/app";
 import { linkCutoffsFrom } from "../../src/links";
 import type { Network } from "../../src/sync/ports";
+import { makeProvisionService } from "../../src/sync/provision";
 import { makeWordPressNetwork, type WordPressNetwork } from "../../src/wordpress";
 import { aGraphUser, aJob, entraId } from "../helpers/builders";
 import { makeTestDatabase, silentLogger } from "../helpers/db";
@@ -24,6 +25,7 @@ import {
   quietLogger,
   uniqueName,
   type WordPressTarget,
+  wordpressFromEnv,
   wpFetch,
 } from "../helpers/wordpress";
 import { ADMIN_TOKEN, testSecrets } from "../http/harness";
@@ -65,6 +67,7 @@ describeWithWordPress(
       target: Partial<NetworkTarget>,
       users: number[],
       missing: "deactivate" | "delete" = "deactivate",
+      maxDeleteCount = 1000,
     ): Harness & { userOf(n: number): GraphUser } {
       const prefix = uniqueName("net");
       const directory = new FakeDirectory();
@@ -78,7 +81,12 @@ describeWithWordPress(
         built.set(n, user);
         directory.put(user);
       }
-      const job = aJob().withUniqueId().withPageSize(10).withSafety(1, 1000).withMissing(missing).withNetwork(target);
+      const job = aJob()
+        .withUniqueId()
+        .withPageSize(10)
+        .withSafety(1, maxDeleteCount)
+        .withMissing(missing)
+        .withNetwork(target);
       const fake = makeHarness(db, { directory, job: job.build(), network });
       // The engine with the real network's main site behind it (the harness's own service has a fake site).
       const service = fake.replica({ site, network });
@@ -242,6 +250,54 @@ describeWithWordPress(
       const items = (await h.service.items(run.id, { limit: 10 })).items;
       expect(items.map((i) => i.reason)).toEqual(["protected", "protected"]);
       expect([await membershipsOf(siteAdmin), await membershipsOf(superAdmin.id)]).toEqual(before);
+    });
+
+    it("holds leavers over the safety limit for approval, touching no site until approved", async () => {
+      const h = harness({ sites: "all" }, [61, 62, 63], "delete", 1);
+      await h.sync();
+      const leavers = [await mapped(h, 61), await mapped(h, 62)];
+      await mapped(h, 63);
+      const before = await Promise.all(leavers.map(membershipsOf));
+      h.directory.remove(base + 61).remove(base + 62);
+      const held = await h.sync();
+      expect(held.state).toBe("awaiting_approval");
+      expect(await Promise.all(leavers.map(membershipsOf))).toEqual(before);
+
+      await h.service.approveRun(held.id);
+      const done = await h.drive(held.id, h.service);
+      expect(done).toMatchObject({ state: "completed", counts: { deleted: 2 } });
+      // Removed from every selected site ("all"): the main site too.
+      expect(await Promise.all(leavers.map(membershipsOf))).toEqual([{}, {}]);
+    });
+
+    it("refuses provisioning one user of a network job on demand, writing nothing", async () => {
+      const h = harness({ sites: "all" }, [71]);
+      const provision = makeProvisionService({
+        db,
+        directory: h.directory,
+        site,
+        jobs: [h.job],
+        logger: silentLogger,
+        stepBudgetMs: 20_000,
+      });
+      requests = 0;
+      await expect(provision.syncUser(h.job.id, entraId(base + 71))).rejects.toThrow(
+        /multisite network: provisioning one user on demand is not supported there/,
+      );
+      expect(requests).toBe(0);
+      expect(await h.userMap()).toEqual([]);
+    });
+
+    const plain = wordpressFromEnv("WP_PLAIN_");
+    (plain ? it : it.skip)("fails a network job's run before writing when WP_URL has no companion plugin", async () => {
+      const h = harness({ sites: "all" }, [81]);
+      const without = makeWordPressNetwork({ ...plain!, logger: quietLogger, retryBaseMs: 20 });
+      const service = h.replica({ site: makeTestSite(plain!), network: without });
+      const start = await service.startRun(h.job.id, { trigger: "manual" });
+      const failed = await h.drive(start.run.id, service);
+      expect(failed).toMatchObject({ state: "failed", counts: { created: 0 } });
+      expect(failed.lastError).toMatch(/the companion plugin is not installed/);
+      expect(await h.userMap()).toEqual([]);
     });
 
     it("runs a network job through the HTTP start and continue links", async () => {
