@@ -9,7 +9,6 @@ import os from "node:os";
 import type { Logger } from "pino";
 import { ConflictError, NotFoundError } from "../core/errors";
 import type { Job } from "../core/job";
-import type { NetworkSite } from "../core/network";
 import { isSettled, isTerminal, type RunSummary, type RunTrigger } from "../core/runs";
 import { listItems } from "../db/items";
 import { getDeltaLink, mirrorJobs } from "../db/jobs";
@@ -23,7 +22,7 @@ import type { Directory, Network, Site } from "./ports";
 import type { AdvanceResult, StartResult, SyncService } from "./service";
 import { runStep } from "./step";
 import { makeStepContext, memoiseSiteInfo, type StepDeps } from "./step-context";
-import { buildUserIndex, type UserIndex } from "./user-index";
+import { buildUserIndex } from "./user-index";
 
 export interface SyncServiceDeps {
   db: Database;

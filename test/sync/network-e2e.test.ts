@@ -7,7 +7,8 @@ import { randomInt } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { loadConfig } from "../../src/config";
 import type { NetworkTarget } from "../../src/core/job";
-import { type NetworkSite, networkLoginProblem } from "../../src/core/network";
+import { type NetworkSite, networkLoginCandidate, networkLoginProblem } from "../../src/core/network";
+import { usernameCandidate } from "../../src/core/username";
 import type { GraphUser } from "../../src/core/users";
 import * as jobsRepository from "../../src/db/jobs";
 import type { Database } from "../../src/db/pool";
@@ -155,6 +156,25 @@ describeWithWordPress(
       expect(requests).toBe(1);
     });
 
+    it("gives a login taken by a member of another site only a number, checked before the POST", async () => {
+      const h = harness({ sites: [second.path] }, [91]);
+      const user = h.userOf(91);
+      const login = networkLoginCandidate(usernameCandidate(h.job, user), user.id);
+      // The same login on /site3/ only: core REST on the main site does not list that account.
+      const onThird: WordPressTarget = { ...wp, url: third.url.replace(/\/$/, "") };
+      const taken = await wpFetch(onThird, "POST", "/wp/v2/users", {
+        username: login,
+        email: `${uniqueName("other")}@example.test`,
+        password: uniqueName("pw"),
+      });
+      expect(taken.status).toBe(201);
+      created.add(taken.body.id);
+      const run = await h.sync();
+      expect(run.counts).toMatchObject({ created: 1, failed: 0 });
+      const account = await wpFetch(wp, "GET", `/wp/v2/users/${await mapped(h, 91)}?context=edit`);
+      expect(account.body.username).toBe(`${login}2`);
+    });
+
     it("moves a role on one site when a group changes, and a dry run writes nothing", async () => {
       const h = harness(
         { sites: [second.path, third.path], groups: [{ group: EDITORS, site: third.path, role: "author" }] },
@@ -268,6 +288,17 @@ describeWithWordPress(
       expect(done).toMatchObject({ state: "completed", counts: { deleted: 2 } });
       // Removed from every selected site ("all"): the main site too.
       expect(await Promise.all(leavers.map(membershipsOf))).toEqual([{}, {}]);
+
+      // A returning user gets its account back (the map remembers it), a member of every site again.
+      h.directory.put(h.userOf(61));
+      const back = await h.sync();
+      expect(back.counts).toMatchObject({ reactivated: 1, created: 0, failed: 0 });
+      expect(await mapped(h, 61)).toBe(leavers[0]);
+      expect(await membershipsOf(leavers[0]!)).toEqual({
+        [main.id]: ["subscriber"],
+        [second.id]: ["subscriber"],
+        [third.id]: ["subscriber"],
+      });
     });
 
     it("refuses provisioning one user of a network job on demand, writing nothing", async () => {
