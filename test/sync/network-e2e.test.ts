@@ -181,6 +181,17 @@ describeWithWordPress(
         [11, 12],
       );
       h.directory.withGroup(EDITORS, [base + 11]);
+      // A dry run of the first sync plans the creates and memberships and writes nothing.
+      const planned0 = await h.sync({ dryRun: true });
+      expect(planned0.counts).toMatchObject({ seen: 2, created: 2 });
+      const creates = (await h.service.items(planned0.id, { limit: 10 })).items;
+      expect(creates.map((i) => i.status)).toEqual(["planned", "planned"]);
+      expect(creates.find((i) => i.entraId === entraId(base + 11))?.diff).toMatchObject({
+        [`site:${third.path}`]: [null, "author"],
+      });
+      expect(await h.userMap()).toEqual([]);
+      const login = networkLoginCandidate(usernameCandidate(h.job, h.userOf(11)), entraId(base + 11));
+      expect((await admin.loginTaken(login)) || (await admin.loginTaken(`${login}2`))).toBe(false);
       expect((await h.sync()).counts).toMatchObject({ created: 2 });
       const one = await mapped(h, 11);
       await mapped(h, 12);
