@@ -38,11 +38,16 @@ export interface WordPressNetwork {
   removeMembership(siteId: number, userId: number): Promise<Memberships>;
   /** wpmu_delete_user: removes the user from every site and the network. Super admins are refused. */
   deleteFromNetwork(userId: number): Promise<void>;
-  /** Writes a plan of planMemberships in order; the first refusal stops it (the next run redoes the rest). */
+  /**
+   * Writes a plan of planMemberships in order, a user's membership changes in one request; the
+   * first refusal stops it (the next run redoes the rest).
+   */
   apply(userId: number, changes: readonly MembershipChange[]): Promise<void>;
 }
 
 const ROUTE = "/entra-wp-sync/v1/network";
+/** The plugin's ENTRA_WP_SYNC_BATCH_MAX: changes one membership request may carry. */
+const MEMBERSHIPS_PER_REQUEST = 100;
 
 export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPressNetwork {
   const client: WordPressClient = connectWordPress(options);
@@ -120,12 +125,25 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
     await client.request({ method: "DELETE", route: `${ROUTE}/users/${userId}` });
   }
 
+  /**
+   * A user's membership changes in one request per MEMBERSHIPS_PER_REQUEST (the plugin applies
+   * them in order and stops at the first refusal); a network delete on its own. Each change is
+   * idempotent, so a retried request redoes nothing twice.
+   */
   async function apply(userId: number, changes: readonly MembershipChange[]): Promise<void> {
-    for (const change of changes) {
-      if (change.kind === "member") await setMembership(change.site, userId, change.role);
-      else if (change.kind === "remove") await removeMembership(change.site, userId);
-      else await deleteFromNetwork(userId);
+    const sites = changes.flatMap(
+      (change): Array<{ site: number; role?: string; remove?: true }> =>
+        change.kind === "member"
+          ? [{ site: change.site, role: change.role }]
+          : change.kind === "remove"
+            ? [{ site: change.site, remove: true }]
+            : [],
+    );
+    for (let first = 0; first < sites.length; first += MEMBERSHIPS_PER_REQUEST) {
+      const body = { changes: sites.slice(first, first + MEMBERSHIPS_PER_REQUEST) };
+      await client.request({ method: "POST", route: `${ROUTE}/users/${userId}/memberships`, body });
     }
+    if (changes.some((change) => change.kind === "delete")) await deleteFromNetwork(userId);
   }
 
   return { sites, memberships, member, loginTaken, setMembership, removeMembership, deleteFromNetwork, apply };
