@@ -79,8 +79,8 @@ const NOTIFICATIONS_PER_RUN = 500;
 /** Thrown inside the insert transaction to roll back a notification run that found nothing to take. */
 class NothingPending extends Error {}
 
-/** Per-run values kept (match indexes, network sites): one run per job can be active at a time; a few more cover runs that just ended. */
-const MAX_KEPT_INDEXES = 8;
+/** Runs whose match index and network sites are kept: one per job can be active at a time; a few more cover runs that just ended. */
+const MAX_KEPT_RUNS = 8;
 
 export function makeSyncService(deps: SyncServiceDeps): EngineService {
   const pool = deps.db.pool;
@@ -99,10 +99,9 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
     return mirrored;
   };
 
-  // Match indexes of the runs this process advanced lately. Users created elsewhere meanwhile are
-  // caught by create's "exists -> adopt".
-  // Not bound to the step that asked: on a large site the listing takes longer than one step,
-  // and the next step awaits the same build instead of starting over.
+  // Match indexes of the runs this process advanced lately (users created elsewhere meanwhile are
+  // caught by create's "exists -> adopt"). Not bound to the step that asked: on a large site the
+  // listing takes longer than one step, and the next step awaits the same build instead of starting over.
   const indexFor = perRun(() => withoutDeadline(() => buildUserIndex(deps.site)));
   const network = deps.network;
   // A network's sites, read once per run: every user of the run is planned against one site list
@@ -337,7 +336,7 @@ function perRun<T>(build: () => Promise<T>): (runId: string) => Promise<T> {
       value = build();
       value.catch(() => kept.delete(runId));
       kept.set(runId, value);
-      if (kept.size > MAX_KEPT_INDEXES) kept.delete(kept.keys().next().value!);
+      if (kept.size > MAX_KEPT_RUNS) kept.delete(kept.keys().next().value!);
     }
     return value;
   };

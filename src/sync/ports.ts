@@ -99,6 +99,12 @@ export interface Site {
   setAvatar(id: number, photo: Uint8Array | null): Promise<boolean>;
 }
 
+/** A network user: blog id -> roles for each site it belongs to (roles may be []), and whether a super admin. */
+export interface NetworkMember {
+  superAdmin: boolean;
+  sites: Map<number, string[]>;
+}
+
 /**
  * A WordPress multisite network (WP_URL is its main site), through the companion plugin's network
  * routes: the Site port still reads and writes the user records (network-wide) on the main site.
@@ -106,8 +112,8 @@ export interface Site {
 export interface Network {
   /** Every site (deleted, archived and spam ones left out); ConfigError without the plugin or a super admin. */
   sites(): Promise<NetworkSite[]>;
-  /** Blog id -> roles for each site the user belongs to; kind "not-found" when the user is not on the network. */
-  member(userId: number): Promise<{ superAdmin: boolean; sites: Map<number, string[]> }>;
+  /** The user's memberships; kind "not-found" when the user is not on the network. */
+  member(userId: number): Promise<NetworkMember>;
   /** Whether a login is taken anywhere on the network. */
   loginTaken(login: string): Promise<boolean>;
   /** Writes a plan of core/network.ts planMemberships in order; the first refusal stops it. */

@@ -15,6 +15,7 @@ import { updateLeased } from "../db/runs";
 import { countActiveMapped, deleteMapEntries, mapEntriesFor, markDeactivated } from "../db/user-map";
 import { protectedUser, runInOrder } from "./apply";
 import { membershipDiff, networkOf, protectedOnNetwork } from "./network";
+import type { NetworkMember } from "./ports";
 import {
   finishedOf,
   LeaseLostError,
@@ -231,7 +232,7 @@ async function removeFromNetwork(
     displayName: null,
     error: null,
   };
-  let member: Awaited<ReturnType<ReturnType<typeof networkOf>["member"]>>;
+  let member: NetworkMember;
   try {
     member = await networkOf(ctx).member(removal.wpUserId);
   } catch (error) {

@@ -7,6 +7,7 @@
  */
 import { ConfigError, UpstreamError } from "../core/errors";
 import type { MembershipChange, NetworkSite } from "../core/network";
+import type { NetworkMember } from "../sync/ports";
 import { connectWordPress, type WordPressClient, type WordPressConnectionOptions } from "./client";
 
 /** WP_URL is the network's main site. */
@@ -14,12 +15,6 @@ export type WordPressNetworkOptions = WordPressConnectionOptions;
 
 /** Blog id -> the user's roles there; a site is listed when the user is a member (roles may be []). */
 export type Memberships = Map<number, string[]>;
-
-/** A network user: the sites it belongs to, and whether it is a super admin (every capability everywhere). */
-export interface NetworkMember {
-  superAdmin: boolean;
-  sites: Memberships;
-}
 
 export interface WordPressNetwork {
   /**
