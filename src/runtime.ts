@@ -292,6 +292,7 @@ function makeSite(config: Config, logger: Logger, metrics: Metrics): Site {
     username: wordpress.username,
     appPassword: wordpress.appPassword,
     concurrency: wordpress.concurrency,
+    bulk: wordpress.bulk,
     logger,
     metrics: metrics.wordpressHook,
   });

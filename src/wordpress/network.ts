@@ -58,12 +58,20 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
     if (body.super_admin !== true) throw notSuperAdmin();
     if (!Array.isArray(body.sites))
       throw new UpstreamError(`WordPress ${ROUTE}: no site list in the answer`, "wordpress", "config");
-    return body.sites.map((site: { id: number; path: string; url: string; main?: unknown }) => ({
+    const list = body.sites.map((site: { id: number; path: string; url: string; main?: unknown }) => ({
       id: Number(site.id),
       path: String(site.path),
       url: String(site.url),
       main: site.main === true,
     }));
+    // Plugin 1.4.0 names the main site, and has the login check and the memberships route a run needs.
+    if (!list.some((site: NetworkSite) => site.main)) {
+      throw new ConfigError(
+        `The companion plugin at ${where} is older than 1.4.0, which network jobs need (network login check, ` +
+          "memberships per user): install the current wordpress-plugin/entra-wp-sync.php",
+      );
+    }
+    return list;
   }
 
   /** 404 on the network route: plugin missing, or not a network; 403: not a super admin. */
