@@ -2,7 +2,7 @@
 /**
  * Plugin Name: entra-wp-sync companion
  * Description: What the entra-wp-sync service needs from WordPress and cannot do through the REST API alone.
- * Version:     1.4.0
+ * Version:     1.5.0
  * License:     MIT
  *
  * Install as a must-use plugin: copy this one file to wp-content/mu-plugins/ (scripts/wordpress-local.sh
@@ -62,7 +62,7 @@ if (!defined('ABSPATH')) {
     exit;
 }
 
-const ENTRA_WP_SYNC_VERSION = '1.4.0';
+const ENTRA_WP_SYNC_VERSION = '1.5.0';
 const ENTRA_WP_SYNC_ID_KEY = 'entra_object_id';
 const ENTRA_WP_SYNC_DEACTIVATED_KEY = 'entra_wp_sync_deactivated';
 const ENTRA_WP_SYNC_BATCH_MAX = 100;
@@ -366,16 +366,21 @@ add_filter('pre_get_avatar_data', function ($args, $id_or_email) {
 // 501). These routes wrap WordPress's own functions behind the capability checks WordPress's own
 // screens make (wp-admin/user-new.php, users.php, network/users.php), evaluated on the site
 // concerned. Registered only on a network.
-//   GET    entra-wp-sync/v1/network                     {super_admin, sites:[{id, path, url, main}]}
-//   GET    entra-wp-sync/v1/network/users/<id>          {id, super_admin, sites:{<blog id>: [roles]}}
+//   GET    entra-wp-sync/v1/network                     {version, super_admin, sites:[{id, path, url, main}]}
+//   GET    entra-wp-sync/v1/network/users/<id>          {id, super_admin, deactivated, capabilities: [elevated
+//          ones held on any site], sites:{<blog id>: [roles]}}
 //   GET    entra-wp-sync/v1/network/logins?login=<l>    {login, taken}: logins are network-wide, and
 //          core's GET /wp/v2/users only finds members of the site it is called on
 //   POST   entra-wp-sync/v1/network/sites/<blog>/members/<id>  {"role": "editor"|""}
 //          add_user_to_blog (promote_user on that site); "" keeps the membership with no role;
 //          a deactivated user (3.) gets no role (409)
 //   DELETE entra-wp-sync/v1/network/sites/<blog>/members/<id>  remove_user_from_blog (remove_user)
-//   POST   entra-wp-sync/v1/network/users/<id>/memberships  {"changes": [{"site", "role"} | {"site", "remove": true}]}
-//          the two above for one user on several sites in one request (up to batch_max changes)
+//   POST   entra-wp-sync/v1/network/users/<id>/memberships  {"changes": [{"site", "role"} | {"site", "remove": true}],
+//          "deactivated": true|false}  the two above for one user on several sites in one request (up to
+//          batch_max changes), after setting or clearing the sign-in block of 3. (manage_network_users +
+//          edit_user; never a super admin)
+// Capabilities are checked before anything is looked up, so no route tells a caller without them
+// whether a user or site id exists.
 //   DELETE entra-wp-sync/v1/network/users/<id>          wpmu_delete_user (manage_network_users + delete_user)
 
 /** The site's id when it exists and takes users (not deleted, archived or spam), else a WP_Error. */
@@ -392,30 +397,63 @@ function entra_wp_sync_network_user($user_id) {
     return $user ?: new WP_Error('entra_wp_sync_no_user', 'No such user on this network.', array('status' => 404));
 }
 
-/** Runs $fn on site $blog_id after checking $cap (for user $user_id) there; errors carry their status. */
+/**
+ * Runs $fn on site $blog_id after checking $cap (for user $user_id) there; errors carry their status.
+ * The capability is checked before the site and the user are looked up: a caller who may not act
+ * there gets the same 403 for a user or site that exists and one that does not, so these routes
+ * cannot be used to probe which ids exist.
+ */
 function entra_wp_sync_on_site($blog_id, $user_id, $cap, $fn) {
+    $forbidden = new WP_Error('entra_wp_sync_forbidden', "Sorry, you need $cap on this site.", array('status' => 403));
     $blog = entra_wp_sync_network_site($blog_id);
-    if (is_wp_error($blog)) return $blog;
-    $user = entra_wp_sync_network_user($user_id);
-    if (is_wp_error($user)) return $user;
+    // Who manages the network's users may learn which sites exist (GET /network lists them).
+    if (is_wp_error($blog)) return current_user_can('manage_network_users') ? $blog : $forbidden;
     switch_to_blog($blog);
     try {
-        if (!current_user_can($cap, $user->ID)) {
-            return new WP_Error('entra_wp_sync_forbidden', "Sorry, you need $cap on this site.", array('status' => 403));
-        }
+        if (!current_user_can($cap, (int) $user_id)) return $forbidden;
+        $user = entra_wp_sync_network_user($user_id);
+        if (is_wp_error($user)) return $user;
         return $fn($blog, $user);
     } finally {
         restore_current_blog();
     }
 }
 
+/**
+ * Sets or clears the sign-in block of 3. (user meta: one value for the whole network, so the user is
+ * refused on every site) behind what WordPress asks to edit a user on a network: manage_network_users
+ * and edit_user (only a super admin edits a super admin). Never on a super admin or the caller. The
+ * user id, or a WP_Error; the capability is checked first, as in entra_wp_sync_on_site.
+ */
+function entra_wp_sync_set_deactivated($user_id, $deactivated) {
+    if (!current_user_can('manage_network_users') || !current_user_can('edit_user', (int) $user_id)) {
+        return new WP_Error('entra_wp_sync_forbidden', 'Sorry, you need manage_network_users and edit_user for this user.', array('status' => 403));
+    }
+    $user = entra_wp_sync_network_user($user_id);
+    if (is_wp_error($user)) return $user;
+    if ($deactivated && ($user->ID === get_current_user_id() || is_super_admin($user->ID))) {
+        return new WP_Error('entra_wp_sync_forbidden', 'Super admins (and the caller) are not deactivated.', array('status' => 403));
+    }
+    update_user_meta($user->ID, ENTRA_WP_SYNC_DEACTIVATED_KEY, $deactivated ? '1' : '');   // ends its sessions (3.)
+    return $user->ID;
+}
+
 function entra_wp_sync_memberships($user_id) {
     $sites = array();
+    $elevated = array();
     foreach (get_blogs_of_user((int) $user_id) as $blog_id => $_) {
-        $sites[(string) $blog_id] = array_values((new WP_User((int) $user_id, '', (int) $blog_id))->roles);
+        $user = new WP_User((int) $user_id, '', (int) $blog_id);
+        $sites[(string) $blog_id] = array_values($user->roles);
+        foreach ($user->allcaps as $cap => $granted) {
+            if ($granted && entra_wp_sync_is_elevated_capability($cap)) $elevated[$cap] = true;
+        }
     }
     // A super admin holds every capability on every site whatever its roles: the service never touches one.
-    return array('id' => (int) $user_id, 'super_admin' => is_super_admin((int) $user_id), 'sites' => (object) $sites);
+    // "capabilities": what the account may do beyond its own content on any site (7.), for the
+    // service's adoption check; "deactivated": the sign-in block of 3.
+    return array('id' => (int) $user_id, 'super_admin' => is_super_admin((int) $user_id),
+        'deactivated' => entra_wp_sync_is_deactivated($user_id), 'capabilities' => array_keys($elevated),
+        'sites' => (object) $sites);
 }
 
 add_action('rest_api_init', function () {
@@ -433,7 +471,7 @@ add_action('rest_api_init', function () {
                 $sites[] = array('id' => (int) $site->blog_id, 'path' => $site->path, 'url' => get_home_url((int) $site->blog_id, '/'),
                     'main' => (int) $site->blog_id === get_main_site_id());
             }
-            return array('super_admin' => is_super_admin(), 'sites' => $sites);
+            return array('version' => ENTRA_WP_SYNC_VERSION, 'super_admin' => is_super_admin(), 'sites' => $sites);
         },
     ));
     register_rest_route($ns, '/network/logins', array(
@@ -497,24 +535,38 @@ add_action('rest_api_init', function () {
     // All of one user's changes in one request, each as the two routes above do it (same checks,
     // on its own site), in order; the first refusal stops the rest and names its index. Each change
     // is WordPress's own function and stands on its own: a retry redoes what is not in place yet.
+    // "deactivated": true|false sets or clears the sign-in block (3.) first, so a leaver is refused
+    // everywhere before its roles go, and a returning user may be given roles again.
     register_rest_route($ns, '/network/users/(?P<user>\d+)/memberships', array(
         'methods' => 'POST',
         'permission_callback' => 'is_user_logged_in',   // the real checks are per site
-        'args' => array('changes' => array('type' => 'array', 'required' => true)),
+        'args' => array(
+            'changes' => array('type' => 'array', 'required' => true),
+            'deactivated' => array('type' => 'boolean'),
+        ),
         'callback' => function ($request) {
             $changes = $request['changes'];
-            if (!is_array($changes) || !$changes || count($changes) > ENTRA_WP_SYNC_BATCH_MAX) {
-                return new WP_Error('rest_invalid_param', '"changes" must be a list of 1 to ' . ENTRA_WP_SYNC_BATCH_MAX
-                    . ' objects {"site": <blog id>, "role": "<role>"} or {"site": <blog id>, "remove": true}', array('status' => 400));
+            $flag = $request['deactivated'];
+            $max = ENTRA_WP_SYNC_BATCH_MAX;
+            if (!is_array($changes) || (!$changes && $flag === null) || count($changes) > $max) {
+                return new WP_Error('rest_invalid_param', '"changes" must be a list of 1 to ' . $max
+                    . ' objects {"site": <blog id>, "role": "<role>"} or {"site": <blog id>, "remove": true}'
+                    . ' (0 with "deactivated")', array('status' => 400));
             }
             foreach (array_values($changes) as $i => $change) {
                 $site = is_array($change) && isset($change['site']) && is_int($change['site']) ? $change['site'] : null;
                 if ($site === null || (!isset($change['role']) && empty($change['remove']))) {
                     return new WP_Error('rest_invalid_param', "change $i needs an integer \"site\" and a \"role\" or \"remove\": true", array('status' => 400, 'index' => $i));
                 }
+            }
+            if ($flag !== null) {
+                $r = entra_wp_sync_set_deactivated($request['user'], (bool) $flag);
+                if (is_wp_error($r)) return $r;
+            }
+            foreach (array_values($changes) as $i => $change) {
                 $r = empty($change['remove'])
-                    ? entra_wp_sync_set_member($site, $request['user'], (string) $change['role'])
-                    : entra_wp_sync_remove_member($site, $request['user']);
+                    ? entra_wp_sync_set_member($change['site'], $request['user'], (string) $change['role'])
+                    : entra_wp_sync_remove_member($change['site'], $request['user']);
                 if (is_wp_error($r)) {
                     $r->add_data(array_merge((array) $r->get_error_data(), array('index' => $i)));
                     return $r;

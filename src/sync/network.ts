@@ -70,7 +70,10 @@ export async function protectedOnNetwork(
   });
 }
 
-/** The item's diff for membership changes: "site:<path>" -> [roles before (null: no member), role after (null: removed)]. */
+/**
+ * The item's diff for membership changes: "site:<path>" -> [roles before (null: no member), role
+ * after (null: removed)]; "signIn" -> ["allowed", "blocked"] or back for the network-wide block.
+ */
 export function membershipDiff(
   changes: readonly MembershipChange[],
   before: ReadonlyMap<number, readonly string[]>,
@@ -80,6 +83,8 @@ export function membershipDiff(
   const path = (id: number) => sites.find((site) => site.id === id)?.path ?? String(id);
   for (const change of changes) {
     if (change.kind === "delete") diff.network = ["member", null];
+    else if (change.kind === "deactivate") diff.signIn = ["allowed", "blocked"];
+    else if (change.kind === "reactivate") diff.signIn = ["blocked", "allowed"];
     else
       diff[`site:${path(change.site)}`] = [
         before.get(change.site) ?? null,
@@ -143,12 +148,16 @@ export async function syncNetworkUser(
   // A new account starts as a member of the main site without a role (what core REST's create does).
   const before: Map<number, string[]> = member?.sites ?? new Map(main ? [[main.id, []]] : []);
   const membershipsFrom = (current: ReadonlyMap<number, readonly string[]>) =>
-    planMemberships(target, selected, wanted, current, { missing: job.actions.missing, protectedRoles: [] });
+    planMemberships(target, selected, wanted, current, {
+      missing: job.actions.missing,
+      protectedRoles: [],
+      deactivated: mapEntry?.state === "deactivated",
+    });
   let changes = membershipsFrom(before);
   const { roles: _fieldsOnly, ...fieldDiff } = plan.diff;
   const diff = { ...fieldDiff, ...membershipDiff(changes, before, all) };
   const fieldsChange = Object.keys(plan.write.fields).length > 0;
-  if (plan.action !== "create" && changes.length > 0 && !job.actions.update) {
+  if (plan.action !== "create" && plan.action !== "reactivate" && changes.length > 0 && !job.actions.update) {
     return {
       item: itemFor(user, desired, { action: "skip", wpUserId: plan.wpUserId, diff, reason: "updates disabled" }),
       map: null,

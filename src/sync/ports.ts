@@ -120,6 +120,10 @@ export type ConditionalWrite =
 /** A network user: blog id -> roles for each site it belongs to (roles may be []), and whether a super admin. */
 export interface NetworkMember {
   superAdmin: boolean;
+  /** The companion plugin's sign-in block is set (network-wide). */
+  deactivated: boolean;
+  /** Capabilities that manage users, the site or others' content (core/privileges.ts) it holds on any site. */
+  capabilities: string[];
   sites: Map<number, string[]>;
 }
 

@@ -41,6 +41,17 @@ export interface WordPressNetwork {
 }
 
 const ROUTE = "/entra-wp-sync/v1/network";
+/** The companion plugin's first version with everything a network run uses. */
+const NETWORK_PLUGIN = [1, 5, 0] as const;
+
+function atLeast(version: string, minimum: readonly number[]): boolean {
+  const parts = version.split(".").map((part) => Number.parseInt(part, 10) || 0);
+  for (let i = 0; i < minimum.length; i++) {
+    if ((parts[i] ?? 0) !== minimum[i]) return (parts[i] ?? 0) > minimum[i]!;
+  }
+  return true;
+}
+
 /** The plugin's ENTRA_WP_SYNC_BATCH_MAX: changes one membership request may carry. */
 const MEMBERSHIPS_PER_REQUEST = 100;
 
@@ -49,7 +60,7 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
   const where = `WP_URL=${client.context.url}`;
 
   async function sites(): Promise<NetworkSite[]> {
-    let body: { super_admin?: unknown; sites?: unknown };
+    let body: { version?: unknown; super_admin?: unknown; sites?: unknown };
     try {
       body = (await client.request({ method: "GET", route: ROUTE })).body as typeof body;
     } catch (error) {
@@ -64,11 +75,13 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
       url: String(site.url),
       main: site.main === true,
     }));
-    // Plugin 1.4.0 names the main site, and has the login check and the memberships route a run needs.
-    if (!list.some((site: NetworkSite) => site.main)) {
+    // Plugin 1.5.0 names its version here; before it, the sign-in block in the memberships route
+    // would be ignored (a deactivated leaver could still sign in), so older plugins are refused.
+    if (typeof body.version !== "string" || !atLeast(body.version, NETWORK_PLUGIN)) {
       throw new ConfigError(
-        `The companion plugin at ${where} is older than 1.4.0, which network jobs need (network login check, ` +
-          "memberships per user): install the current wordpress-plugin/entra-wp-sync.php",
+        `The companion plugin at ${where} is older than ${NETWORK_PLUGIN.join(".")}, which network jobs need ` +
+          "(network login check, memberships per user, sign-in block of deactivated users): install the current " +
+          "wordpress-plugin/entra-wp-sync.php",
       );
     }
     return list;
@@ -102,7 +115,7 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
 
   async function member(userId: number): Promise<NetworkMember> {
     const { body } = await client.request({ method: "GET", route: `${ROUTE}/users/${userId}` });
-    return { superAdmin: (body as { super_admin?: unknown } | null)?.super_admin === true, sites: toMemberships(body) };
+    return toMember(body);
   }
 
   async function memberships(userId: number): Promise<Memberships> {
@@ -130,7 +143,8 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
 
   /**
    * A user's membership changes in one request per MEMBERSHIPS_PER_REQUEST (the plugin applies
-   * them in order and stops at the first refusal); a network delete on its own. Each change is
+   * them in order and stops at the first refusal), the sign-in block with the first one (the plugin
+   * sets or clears it before any membership); a network delete on its own. Each change is
    * idempotent, so a retried request redoes nothing twice.
    */
   async function apply(userId: number, changes: readonly MembershipChange[]): Promise<void> {
@@ -142,14 +156,28 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
             ? [{ site: change.site, remove: true }]
             : [],
     );
-    for (let first = 0; first < sites.length; first += MEMBERSHIPS_PER_REQUEST) {
-      const body = { changes: sites.slice(first, first + MEMBERSHIPS_PER_REQUEST) };
+    const block = changes.find((change) => change.kind === "deactivate" || change.kind === "reactivate");
+    let deactivated: boolean | undefined = block ? block.kind === "deactivate" : undefined;
+    for (let first = 0; first < sites.length || deactivated !== undefined; first += MEMBERSHIPS_PER_REQUEST) {
+      const body = { changes: sites.slice(first, first + MEMBERSHIPS_PER_REQUEST), deactivated };
       await client.request({ method: "POST", route: `${ROUTE}/users/${userId}/memberships`, body });
+      deactivated = undefined;
     }
     if (changes.some((change) => change.kind === "delete")) await deleteFromNetwork(userId);
   }
 
   return { sites, memberships, member, loginTaken, setMembership, removeMembership, deleteFromNetwork, apply };
+}
+
+function toMember(body: unknown): NetworkMember {
+  const b = body as { super_admin?: unknown; deactivated?: unknown; capabilities?: unknown } | null;
+  const capabilities = Array.isArray(b?.capabilities) ? b.capabilities.filter((c) => typeof c === "string") : [];
+  return {
+    superAdmin: b?.super_admin === true,
+    deactivated: b?.deactivated === true,
+    capabilities,
+    sites: toMemberships(body),
+  };
 }
 
 function toMemberships(body: unknown): Memberships {

@@ -21,7 +21,9 @@ import { aGraphUser, aJob, entraId } from "../helpers/builders";
 import { makeTestDatabase, silentLogger } from "../helpers/db";
 import { expectCountersMatchItems, FakeDirectory, type Harness, makeHarness } from "../helpers/engine";
 import {
+  cookieSignedIn,
   describeWithWordPress,
+  formLogin,
   makeTestSite,
   quietLogger,
   uniqueName,
@@ -123,6 +125,39 @@ describeWithWordPress(
       return res.body.roles;
     }
 
+    const PASSWORD = `Pw-${uniqueName("x")}`;
+    const appPasswords = new Map<number, { username: string; password: string }>();
+    const onSite = (s: NetworkSite): WordPressTarget => ({ ...wp, url: s.url.replace(/\/$/, "") });
+    async function loginOf(id: number): Promise<string> {
+      return (await wpFetch(wp, "GET", `/wp/v2/users/${id}?context=edit`)).body.username;
+    }
+
+    /**
+     * Gives the account a password and an Application Password (once), then signs in on every site
+     * of the network with the password form; `allowed` also needs the Application Password taken on
+     * that site and the session's cookies to open its wp-admin there.
+     */
+    async function signInEverywhere(
+      id: number,
+    ): Promise<Array<{ site: NetworkSite; cookies: string; allowed: boolean }>> {
+      const login = await loginOf(id);
+      if (!appPasswords.has(id)) {
+        expect((await wpFetch(wp, "POST", `/wp/v2/users/${id}`, { password: PASSWORD })).status).toBe(200);
+        const created = await wpFetch(wp, "POST", `/wp/v2/users/${id}/application-passwords`, { name: "t" });
+        expect(created.status).toBe(201);
+        appPasswords.set(id, { username: login, password: created.body.password });
+      }
+      const auth = appPasswords.get(id)!;
+      const out = [];
+      for (const s of [main, second, third]) {
+        const cookies = await formLogin(onSite(s), login, PASSWORD);
+        const app = await wpFetch(onSite(s), "GET", "/wp/v2/users/me", undefined, auth);
+        const allowed = cookies !== null && app.status === 200 && (await cookieSignedIn(onSite(s), cookies));
+        out.push({ site: s, cookies: cookies ?? "", allowed });
+      }
+      return out;
+    }
+
     it("creates each user once with a network login, puts it on every site with its role, and writes nothing the second time", async () => {
       const h = harness({ sites: "all", groups: [{ group: EDITORS, site: second.path, role: "editor" }] }, [1, 2, 3]);
       h.directory.withGroup(EDITORS, [base + 1]);
@@ -218,15 +253,33 @@ describeWithWordPress(
       expect(await rolesOn(third, one)).toEqual(["subscriber"]);
     });
 
-    it("takes a leaver's roles on every selected site with missing: deactivate, and gives them back when it returns", async () => {
-      const h = harness({ sites: "all" }, [21, 22]);
+    it("blocks a deactivated leaver from signing in on every site, takes its roles on the selected ones, and lets it back when it returns", async () => {
+      const h = harness({ sites: [main.path, second.path] }, [21, 22]);
       await h.sync();
       const leaver = await mapped(h, 21);
+      await admin.setMembership(third.id, leaver, "author"); // a site the job does not select
+      const signIns = await signInEverywhere(leaver);
+      expect(signIns.map((s) => s.allowed)).toEqual([true, true, true]);
+
       h.directory.remove(base + 21);
       const removed = await h.sync();
       expect(removed.counts).toMatchObject({ seen: 1, unchanged: 1, deactivated: 1 });
-      expect(await membershipsOf(leaver)).toEqual({ [main.id]: [], [second.id]: [], [third.id]: [] });
+      expect(await membershipsOf(leaver)).toEqual({ [main.id]: [], [second.id]: [], [third.id]: ["author"] });
       expect((await h.userMap()).find((r) => r.wp_user_id === leaver)?.state).toBe("deactivated");
+      const item = (await h.service.items(removed.id, { limit: 10 })).items.find((i) => i.wpUserId === leaver)!;
+      expect(item.diff).toMatchObject({
+        signIn: ["allowed", "blocked"],
+        [`site:${second.path}`]: [["subscriber"], ""],
+      });
+      // Refused on the main site, on /site2/ and on /site3/ (where it still holds a role): the password
+      // form, its Application Password, and the session it had.
+      for (const { site: s, cookies } of signIns) {
+        expect(await formLogin(onSite(s), appPasswords.get(leaver)!.username, PASSWORD)).toBeNull();
+        expect((await wpFetch(onSite(s), "GET", "/wp/v2/users/me", undefined, appPasswords.get(leaver))).status).toBe(
+          401,
+        );
+        expect(await cookieSignedIn(onSite(s), cookies)).toBe(false);
+      }
 
       h.directory.put(h.userOf(21));
       const back = await h.sync();
@@ -234,8 +287,9 @@ describeWithWordPress(
       expect(await membershipsOf(leaver)).toEqual({
         [main.id]: ["subscriber"],
         [second.id]: ["subscriber"],
-        [third.id]: ["subscriber"],
+        [third.id]: ["author"],
       });
+      expect((await signInEverywhere(leaver)).map((s) => s.allowed)).toEqual([true, true, true]);
     });
 
     it("with missing: delete removes a leaver from the job's sites only, or from the network with deleteFromNetwork", async () => {
