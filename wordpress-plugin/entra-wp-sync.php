@@ -456,6 +456,15 @@ function entra_wp_sync_memberships($user_id) {
         'sites' => (object) $sites);
 }
 
+/**
+ * What the per-site routes answer after a write: the whole picture (every site, capabilities, the
+ * sign-in block) only to who may read it at GET /network/users/<id>; a site admin learns nothing
+ * about the user's other sites.
+ */
+function entra_wp_sync_memberships_answer($user_id) {
+    return current_user_can('manage_network_users') ? entra_wp_sync_memberships($user_id) : array('id' => (int) $user_id);
+}
+
 add_action('rest_api_init', function () {
     if (!is_multisite()) return;
     $ns = 'entra-wp-sync/v1';
@@ -520,7 +529,7 @@ add_action('rest_api_init', function () {
             'args' => array('role' => array('type' => 'string', 'required' => true)),
             'callback' => function ($request) {
                 $r = entra_wp_sync_set_member($request['blog'], $request['user'], (string) $request['role']);
-                return is_wp_error($r) ? $r : entra_wp_sync_memberships($r);
+                return is_wp_error($r) ? $r : entra_wp_sync_memberships_answer($r);
             },
         ),
         array(
@@ -528,7 +537,7 @@ add_action('rest_api_init', function () {
             'permission_callback' => 'is_user_logged_in',
             'callback' => function ($request) {
                 $r = entra_wp_sync_remove_member($request['blog'], $request['user']);
-                return is_wp_error($r) ? $r : entra_wp_sync_memberships($r);
+                return is_wp_error($r) ? $r : entra_wp_sync_memberships_answer($r);
             },
         ),
     ));
@@ -572,7 +581,7 @@ add_action('rest_api_init', function () {
                     return $r;
                 }
             }
-            return entra_wp_sync_memberships((int) $request['user']);
+            return entra_wp_sync_memberships_answer((int) $request['user']);
         },
     ));
 });
