@@ -369,6 +369,9 @@ add_filter('pre_get_avatar_data', function ($args, $id_or_email) {
 //   GET    entra-wp-sync/v1/network                     {version, super_admin, sites:[{id, path, url, main}]}
 //   GET    entra-wp-sync/v1/network/users/<id>          {id, super_admin, deactivated, capabilities: [elevated
 //          ones held on any site], sites:{<blog id>: [roles]}}
+//   GET    entra-wp-sync/v1/network/users?entra_id=<id>&email=<a>,<b>&login=<l>  {users: [as below, with
+//          username, email, entra_id]}: the network's accounts with that Entra id, e-mail or login
+//          (manage_network_users), which core REST finds only among one site's members
 //   GET    entra-wp-sync/v1/network/logins?login=<l>    {login, taken}: logins are network-wide, and
 //          core's GET /wp/v2/users only finds members of the site it is called on
 //   POST   entra-wp-sync/v1/network/sites/<blog>/members/<id>  {"role": "editor"|""}
@@ -490,6 +493,40 @@ add_action('rest_api_init', function () {
         'callback' => function ($request) {
             $login = (string) $request['login'];
             return array('login' => $login, 'taken' => (bool) username_exists($login));
+        },
+    ));
+    // The accounts of the whole network with this Entra id, e-mail or login: core's GET /wp/v2/users
+    // lists only the members of the site it is called on, and a user who belongs to no site (or only
+    // to others) must still be found before the service creates a second account for the same person.
+    register_rest_route($ns, '/network/users', array(
+        'methods' => 'GET',
+        'permission_callback' => $network_admin,
+        'args' => array(
+            'entra_id' => array('type' => 'string'),
+            'email' => array('type' => 'array', 'items' => array('type' => 'string'), 'maxItems' => 10),
+            'login' => array('type' => 'array', 'items' => array('type' => 'string'), 'maxItems' => 10),
+        ),
+        'callback' => function ($request) {
+            $found = array();
+            $entra_id = (string) $request['entra_id'];
+            if ($entra_id !== '') {
+                $ids = get_users(array('blog_id' => 0, 'fields' => 'ID', 'number' => 10,
+                    'meta_key' => ENTRA_WP_SYNC_ID_KEY, 'meta_value' => $entra_id));
+                foreach ($ids as $id) $found[(int) $id] = true;
+            }
+            foreach (array('email' => 'email', 'login' => 'login') as $param => $field) {
+                foreach ((array) $request[$param] as $value) {
+                    $user = get_user_by($field, (string) $value);
+                    if ($user) $found[$user->ID] = true;
+                }
+            }
+            $users = array();
+            foreach (array_keys($found) as $id) {
+                $user = get_userdata($id);
+                $users[] = array_merge(entra_wp_sync_memberships($id), array('username' => $user->user_login,
+                    'email' => $user->user_email, 'entra_id' => (string) get_user_meta($id, ENTRA_WP_SYNC_ID_KEY, true)));
+            }
+            return array('users' => $users);
         },
     ));
     register_rest_route($ns, '/network/users/(?P<user>\d+)', array(

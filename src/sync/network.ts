@@ -11,9 +11,9 @@
  */
 import { UpstreamError } from "../core/errors";
 import { hashOf } from "../core/hash";
-import type { Job } from "../core/job";
+import type { Job, MatchKey } from "../core/job";
 import { desiredFields } from "../core/mapping";
-import { matchUser } from "../core/match";
+import { emailsOf, matchUser } from "../core/match";
 import {
   type MembershipChange,
   type NetworkSite,
@@ -23,13 +23,14 @@ import {
   rolesPerSite,
 } from "../core/network";
 import { isProtected, type MapEntry, type PlanInput, planUser, type UserPlan } from "../core/plan";
-import { uniqueUsername, usernameCandidates } from "../core/username";
-import type { GraphUser, WpUser } from "../core/users";
+import { uniqueUsername, usernameCandidate, usernameCandidates } from "../core/username";
+import { ENTRA_ID_META, type GraphUser, type WpUser } from "../core/users";
 import type { ItemInput } from "../db/items";
 import type { MapWrite } from "../db/user-map";
 import { claim, failedForThisUserOnly, isUserError, itemOf, type PageClaims, type UserOutcome } from "./apply";
-import type { Network } from "./ports";
+import type { Network, NetworkAccount, NetworkMember } from "./ports";
 import type { StepContext } from "./step-context";
+import { makeUserIndex } from "./user-index";
 
 /** Blog id -> role, as stored in the user map (keys are strings in JSON). */
 type WrittenSites = Record<string, string>;
@@ -129,19 +130,52 @@ export async function syncNetworkUser(
     matchedBy: null,
     grantable: await ctx.grantable(),
   };
+  const network = networkOf(ctx);
   let current: WpUser | null = null;
+  let member: NetworkMember | null = null;
   if (mapEntry) current = await mappedAccount(ctx, mapEntry.wpUserId, main);
   else {
     const match = matchUser(job, user, desired, await ctx.index());
     current = match ? await deps.site.getUser(match.account.id) : null;
     input.matchedBy = match?.by ?? null;
+    if (!match) {
+      // Not a member of the main site, so not in its index: an account elsewhere on the network.
+      const outside = await matchOnNetwork(ctx, user, desired);
+      if (outside) {
+        const { account, by } = outside;
+        if (await protectedOnNetwork(ctx, account.id, account, null)) {
+          return {
+            item: itemFor(user, desired, { action: "skip", wpUserId: account.id, reason: "protected" }),
+            map: null,
+          };
+        }
+        // The adoption rules of a single site, on what the account may do on any site.
+        const refused = planUser({ ...input, current: outsiderAsWpUser(account), matchedBy: by });
+        if (refused.refusal) return { item: itemOf(refused, "failed", refused.refusal), map: null };
+        if (ctx.run.dryRun) {
+          const reason = `adopts network user ${account.id} (matched by ${by}), not a member of the main site yet: its fields are compared once it is`;
+          return {
+            item: itemFor(user, desired, { action: "update", wpUserId: account.id, status: "planned", reason }),
+            map: null,
+          };
+        }
+        if (main) await network.apply(account.id, [{ kind: "member", site: main.id, role: "" }]);
+        current = await deps.site.getUser(account.id);
+        member = {
+          ...account,
+          sites: new Map([...(main ? [[main.id, []] as [number, string[]]] : []), ...account.sites]),
+        };
+        input.matchedBy = by;
+      }
+    }
   }
-  const network = networkOf(ctx);
-  const member = current ? await network.member(current.id) : null;
+  member ??= current ? await network.member(current.id) : null;
   if (current && member && (await protectedOnNetwork(ctx, current.id, member, written))) {
     return { item: itemFor(user, desired, { action: "skip", wpUserId: current.id, reason: "protected" }), map: null };
   }
-  const plan = planUser({ ...input, current });
+  // Adoption is refused for privileges held on any site of the network, not only on the main one.
+  const judged = current && member && input.matchedBy ? withCapabilities(current, member.capabilities) : current;
+  const plan = planUser({ ...input, current: judged });
   if (plan.refusal) return { item: itemOf(plan, "failed", plan.refusal), map: null };
   if (plan.action === "skip") return { item: itemOf(plan, "ok"), map: null };
 
@@ -212,6 +246,45 @@ export async function syncNetworkUser(
     throw error;
   }
   return { item: outcome(wpUserId), map };
+}
+
+/**
+ * The unmapped user's account elsewhere on the network (a member of other sites only, or of none),
+ * by the job's match order over the network-wide lookup (one request), or null.
+ */
+async function matchOnNetwork(
+  ctx: StepContext,
+  user: GraphUser,
+  desired: Record<string, string>,
+): Promise<{ account: NetworkAccount; by: MatchKey } | null> {
+  const by = ctx.job.match.by;
+  const found = await networkOf(ctx).find({
+    entraId: by.includes("entraId") ? user.id : "",
+    emails: by.includes("email") ? emailsOf(ctx.job, user, desired) : [],
+    logins: by.includes("username") ? [usernameCandidate(ctx.job, user)] : [],
+  });
+  if (found.length === 0) return null;
+  const accounts = new Map(found.map((account) => [account.id, account]));
+  const match = matchUser(ctx.job, user, desired, makeUserIndex(found.map(outsiderAsWpUser)));
+  return match ? { account: accounts.get(match.account.id)!, by: match.by } : null;
+}
+
+/** What matching and the adoption rules read of an account found on the network (no fields: it is not readable yet). */
+function outsiderAsWpUser(account: NetworkAccount): WpUser {
+  const blank = { name: "", first_name: "", last_name: "", nickname: "", description: "", url: "" };
+  return {
+    ...blank,
+    id: account.id,
+    username: account.username,
+    email: account.email,
+    roles: [],
+    capabilities: [...account.capabilities],
+    meta: account.entraId ? { [ENTRA_ID_META]: account.entraId } : {},
+  };
+}
+
+function withCapabilities(user: WpUser, capabilities: readonly string[]): WpUser {
+  return { ...user, capabilities: [...new Set([...user.capabilities, ...capabilities])] };
 }
 
 /**

@@ -127,6 +127,15 @@ export interface NetworkMember {
   sites: Map<number, string[]>;
 }
 
+/** An account anywhere on the network, as the network-wide lookup finds it. */
+export interface NetworkAccount extends NetworkMember {
+  id: number;
+  username: string;
+  email: string;
+  /** The entra_object_id the companion plugin stored on it; "" when none. */
+  entraId: string;
+}
+
 /**
  * A WordPress multisite network (WP_URL is its main site), through the companion plugin's network
  * routes: the Site port still reads and writes the user records (network-wide) on the main site.
@@ -138,6 +147,8 @@ export interface Network {
   member(userId: number): Promise<NetworkMember>;
   /** Whether a login is taken anywhere on the network. */
   loginTaken(login: string): Promise<boolean>;
+  /** The network's accounts with this Entra id, one of these e-mails or logins (members of any site, or of none). */
+  find(by: { entraId: string; emails: readonly string[]; logins: readonly string[] }): Promise<NetworkAccount[]>;
   /** Writes a plan of core/network.ts planMemberships in order; the first refusal stops it. */
   apply(userId: number, changes: readonly MembershipChange[]): Promise<void>;
 }

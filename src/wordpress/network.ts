@@ -7,7 +7,7 @@
  */
 import { ConfigError, UpstreamError } from "../core/errors";
 import type { MembershipChange, NetworkSite } from "../core/network";
-import type { NetworkMember } from "../sync/ports";
+import type { NetworkAccount, NetworkMember } from "../sync/ports";
 import { connectWordPress, type WordPressClient, type WordPressConnectionOptions } from "./client";
 
 /** WP_URL is the network's main site. */
@@ -28,6 +28,8 @@ export interface WordPressNetwork {
   member(userId: number): Promise<NetworkMember>;
   /** Whether a login is taken anywhere on the network (core REST finds only members of one site). */
   loginTaken(login: string): Promise<boolean>;
+  /** The network's accounts with this Entra id, e-mail or login, wherever they are members. */
+  find(by: { entraId: string; emails: readonly string[]; logins: readonly string[] }): Promise<NetworkAccount[]>;
   /** Adds the user to the site, or sets the role of a member ("" = member without a role). */
   setMembership(siteId: number, userId: number, role: string): Promise<Memberships>;
   removeMembership(siteId: number, userId: number): Promise<Memberships>;
@@ -127,6 +129,26 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
     return (body as { taken?: unknown } | null)?.taken === true;
   }
 
+  async function find(by: {
+    entraId: string;
+    emails: readonly string[];
+    logins: readonly string[];
+  }): Promise<NetworkAccount[]> {
+    // Lists as WordPress reads them in a query string: comma-separated (no e-mail or login has a comma).
+    const query = { entra_id: by.entraId, email: by.emails.join(","), login: by.logins.join(",") };
+    const { body } = await client.request({ method: "GET", route: `${ROUTE}/users`, query });
+    const users = (body as { users?: unknown } | null)?.users;
+    if (!Array.isArray(users))
+      throw new UpstreamError(`WordPress ${ROUTE}/users: no user list`, "wordpress", "transient");
+    return users.map((u: { id?: unknown; username?: unknown; email?: unknown; entra_id?: unknown }) => ({
+      ...toMember(u),
+      id: Number(u.id),
+      username: String(u.username ?? ""),
+      email: String(u.email ?? ""),
+      entraId: String(u.entra_id ?? ""),
+    }));
+  }
+
   async function setMembership(siteId: number, userId: number, role: string): Promise<Memberships> {
     const route = `${ROUTE}/sites/${siteId}/members/${userId}`;
     return toMemberships((await client.request({ method: "POST", route, body: { role } })).body);
@@ -166,7 +188,7 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
     if (changes.some((change) => change.kind === "delete")) await deleteFromNetwork(userId);
   }
 
-  return { sites, memberships, member, loginTaken, setMembership, removeMembership, deleteFromNetwork, apply };
+  return { sites, memberships, member, loginTaken, find, setMembership, removeMembership, deleteFromNetwork, apply };
 }
 
 function toMember(body: unknown): NetworkMember {

@@ -71,6 +71,7 @@ describeWithWordPress(
       users: number[],
       missing: "deactivate" | "delete" = "deactivate",
       maxDeleteCount = 1000,
+      emailDomains: string[] = [],
     ): Harness & { userOf(n: number): GraphUser } {
       const prefix = uniqueName("net");
       const directory = new FakeDirectory();
@@ -89,6 +90,7 @@ describeWithWordPress(
         .withPageSize(10)
         .withSafety(1, maxDeleteCount)
         .withMissing(missing)
+        .withEmailDomains(...emailDomains)
         .withNetwork(target);
       const fake = makeHarness(db, { directory, job: job.build(), network });
       // The engine with the real network's main site behind it (the harness's own service has a fake site).
@@ -310,6 +312,72 @@ describeWithWordPress(
       await expect(admin.memberships(gone)).rejects.toMatchObject({ kind: "not-found" });
       expect((await deleting.userMap()).map((row) => row.wp_user_id)).not.toContain(gone);
       await mapped(deleting, 34);
+    });
+
+    it("adopts a network user who is not a member of the main site, under the single-site rules", async () => {
+      const h = harness({ sites: [second.path] }, [101, 102, 103, 104, 105, 106], "deactivate", 1000, ["example.test"]);
+      /** An account with this e-mail, made through core REST on one site: a member of that site only. */
+      async function accountOn(s: NetworkSite, email: string, role: string): Promise<number> {
+        const res = await wpFetch(onSite(s), "POST", "/wp/v2/users", {
+          username: `acc${randomInt(1e9, 9e9)}`,
+          email,
+          password: uniqueName("pw"),
+          roles: [role],
+        });
+        expect(res.status).toBe(201);
+        created.add(res.body.id);
+        return res.body.id;
+      }
+      const elsewhere = await accountOn(third, h.userOf(101).mail as string, "subscriber");
+      const editorElsewhere = await accountOn(third, h.userOf(102).mail as string, "editor");
+      const guest = await accountOn(third, h.userOf(103).mail as string, "subscriber");
+      h.directory.put({ ...h.userOf(103), userType: "Guest" });
+      const nowhere = await accountOn(third, h.userOf(104).mail as string, "subscriber");
+      await admin.removeMembership(third.id, nowhere); // a network account that belongs to no site
+      const otherMail = `${uniqueName("other")}@other.test`;
+      const otherDomain = await accountOn(third, otherMail, "subscriber");
+      h.directory.put({ ...h.userOf(105), mail: otherMail, userPrincipalName: otherMail });
+      // A member of the main site (found by core REST there) who is an editor on /site3/.
+      const editorOnThird = await accountOn(main, h.userOf(106).mail as string, "subscriber");
+      await admin.setMembership(third.id, editorOnThird, "editor");
+      const untouched = await Promise.all([editorElsewhere, guest, otherDomain, editorOnThird].map(membershipsOf));
+
+      // A dry run plans the adoption and writes nothing (not even the main site's membership).
+      const dry = await h.sync({ dryRun: true });
+      const planned = (await h.service.items(dry.id, { limit: 10 })).items;
+      expect(planned.find((i) => i.entraId === entraId(base + 101))).toMatchObject({
+        action: "update",
+        status: "planned",
+        wpUserId: elsewhere,
+      });
+      expect(await membershipsOf(elsewhere)).toEqual({ [third.id]: ["subscriber"] });
+
+      const run = await h.sync();
+      expect(run.counts).toMatchObject({ seen: 6, created: 0, failed: 4 });
+      const items = (await h.service.items(run.id, { limit: 10 })).items;
+      const itemOf = (n: number) => items.find((i) => i.entraId === entraId(base + n))!;
+      expect(itemOf(101)).toMatchObject({ status: "ok", wpUserId: elsewhere });
+      expect(itemOf(104)).toMatchObject({ status: "ok", wpUserId: nowhere });
+      expect(await mapped(h, 101)).toBe(elsewhere);
+      expect(await mapped(h, 104)).toBe(nowhere);
+      // Added to the main site (no role: the job does not select it) and to the job's site; /site3/ keeps its role.
+      expect(await membershipsOf(elsewhere)).toEqual({
+        [main.id]: [],
+        [second.id]: ["subscriber"],
+        [third.id]: ["subscriber"],
+      });
+      expect(await membershipsOf(nowhere)).toEqual({ [main.id]: [], [second.id]: ["subscriber"] });
+      expect(itemOf(102).error).toMatch(/privileges \(.*edit_others_posts/);
+      expect(itemOf(103).error).toMatch(/guests are not adopted/);
+      expect(itemOf(105).error).toMatch(/other\.test is not in match\.emailDomains/);
+      expect(itemOf(106).error).toMatch(/privileges \(.*edit_others_posts/);
+      expect(await Promise.all([editorElsewhere, guest, otherDomain, editorOnThird].map(membershipsOf))).toEqual(
+        untouched,
+      );
+      // No second account for anyone.
+      for (const n of [101, 102, 103, 104, 106]) {
+        expect(await admin.find({ entraId: "", emails: [h.userOf(n).mail as string], logins: [] })).toHaveLength(1);
+      }
     });
 
     it("leaves a super admin and an administrator of one site untouched", async () => {
