@@ -133,6 +133,7 @@ export async function syncNetworkUser(
   const network = networkOf(ctx);
   let current: WpUser | null = null;
   let member: NetworkMember | null = null;
+  let checked: CheckedLogins = { asked: new Set(), taken: new Set() };
   if (mapEntry) current = await mappedAccount(ctx, mapEntry.wpUserId, main);
   else {
     const match = matchUser(job, user, desired, await ctx.index());
@@ -140,9 +141,10 @@ export async function syncNetworkUser(
     input.matchedBy = match?.by ?? null;
     if (!match) {
       // Not a member of the main site, so not in its index: an account elsewhere on the network.
-      const outside = await matchOnNetwork(ctx, user, desired);
-      if (outside) {
-        const { account, by } = outside;
+      const lookup = await matchOnNetwork(ctx, user, desired);
+      checked = lookup.logins;
+      if (lookup.match) {
+        const { account, by } = lookup.match;
         if (await protectedOnNetwork(ctx, account.id, account, null)) {
           return {
             item: itemFor(user, desired, { action: "skip", wpUserId: account.id, reason: "protected" }),
@@ -213,7 +215,7 @@ export async function syncNetworkUser(
     if (plan.action === "create") {
       // The main site's role goes with the create (one request less), when the job selects it.
       const mainRole = main ? wanted.get(main.id) : undefined;
-      const created = await createAccount(ctx, user, plan, mainRole ? [mainRole] : [], claims);
+      const created = await createAccount(ctx, user, plan, mainRole ? [mainRole] : [], claims, checked);
       wpUserId = created.id;
       // Planned again from what the create answered: a member of the main site with the roles sent.
       if (main) changes = membershipsFrom(new Map([[main.id, created.roles]]));
@@ -248,25 +250,40 @@ export async function syncNetworkUser(
   return { item: outcome(wpUserId), map };
 }
 
+/** The logins a new account of this user may get (core/network.ts), in the order they are tried. */
+function networkLogins(job: Job, user: GraphUser): string[] {
+  return [...new Set(usernameCandidates(job, user).map((candidate) => networkLoginCandidate(candidate, user.id)))];
+}
+
+/** Logins the network-wide lookup asked about: those it found an account for are taken. */
+interface CheckedLogins {
+  asked: ReadonlySet<string>;
+  taken: ReadonlySet<string>;
+}
+
 /**
  * The unmapped user's account elsewhere on the network (a member of other sites only, or of none),
- * by the job's match order over the network-wide lookup (one request), or null.
+ * by the job's match order over the network-wide lookup, or null. The same request asks about the
+ * logins a create would try, so a create needs no login check of its own.
  */
 async function matchOnNetwork(
   ctx: StepContext,
   user: GraphUser,
   desired: Record<string, string>,
-): Promise<{ account: NetworkAccount; by: MatchKey } | null> {
+): Promise<{ match: { account: NetworkAccount; by: MatchKey } | null; logins: CheckedLogins }> {
   const by = ctx.job.match.by;
+  const candidates = networkLogins(ctx.job, user);
   const found = await networkOf(ctx).find({
     entraId: by.includes("entraId") ? user.id : "",
     emails: by.includes("email") ? emailsOf(ctx.job, user, desired) : [],
-    logins: by.includes("username") ? [usernameCandidate(ctx.job, user)] : [],
+    logins: [...new Set([...(by.includes("username") ? [usernameCandidate(ctx.job, user)] : []), ...candidates])],
   });
-  if (found.length === 0) return null;
+  const lower = (login: string) => login.toLowerCase();
+  const logins = { asked: new Set(candidates), taken: new Set(found.map((account) => lower(account.username))) };
   const accounts = new Map(found.map((account) => [account.id, account]));
+  // Only the job's match keys adopt: an account found by a login a create would try is not this user's.
   const match = matchUser(ctx.job, user, desired, makeUserIndex(found.map(outsiderAsWpUser)));
-  return match ? { account: accounts.get(match.account.id)!, by: match.by } : null;
+  return { match: match ? { account: accounts.get(match.account.id)!, by: match.by } : null, logins };
 }
 
 /** What matching and the adoption rules read of an account found on the network (no fields: it is not readable yet). */
@@ -312,8 +329,9 @@ async function mappedAccount(
 
 /**
  * Creates the account on the main site with a login the network accepts (core/network.ts), free
- * on the whole network: checked before the POST, since a taken login answers a bare 400. The same
- * Entra user always derives the same login, so a re-created user gets its old name back when free.
+ * on the whole network: checked before the POST, since a taken login answers a bare 400 (by the
+ * lookup that found no account to adopt, else one request per login tried). The same Entra user
+ * always derives the same login, so a re-created user gets its old name back when free.
  */
 async function createAccount(
   ctx: StepContext,
@@ -321,10 +339,11 @@ async function createAccount(
   plan: UserPlan,
   roles: string[],
   claims: PageClaims,
+  checked: CheckedLogins,
 ): Promise<WpUser> {
   const index = await ctx.index();
   const network = networkOf(ctx);
-  const candidates = [...new Set(usernameCandidates(ctx.job, user).map((c) => networkLoginCandidate(c, user.id)))];
+  const candidates = networkLogins(ctx.job, user);
   const takenOnNetwork = new Set<string>();
   const taken = (login: string) => takenOnNetwork.has(login) || claims.logins.has(login) || !!index.byLogin(login);
   let login: string;
@@ -334,7 +353,8 @@ async function createAccount(
     if (problem) {
       throw new UpstreamError(`the network refuses the login "${login}": it ${problem}`, "wordpress", "invalid");
     }
-    if (!(await network.loginTaken(login))) break;
+    const takenThere = checked.asked.has(login) ? checked.taken.has(login) : await network.loginTaken(login);
+    if (!takenThere) break;
     takenOnNetwork.add(login);
   }
   claims.logins.add(login);
