@@ -381,7 +381,9 @@ add_filter('pre_get_avatar_data', function ($args, $id_or_email) {
 //   POST   entra-wp-sync/v1/network/users/<id>/memberships  {"changes": [{"site", "role"} | {"site", "remove": true}],
 //          "deactivated": true|false}  the two above for one user on several sites in one request (up to
 //          batch_max changes), after setting or clearing the sign-in block of 3. (manage_network_users +
-//          edit_user; never a super admin)
+//          edit_user; never a super admin); "expect" {sites: {<blog id>: [roles]}, none_of: [roles], own:
+//          {<blog id>: role}} (manage_network_users) writes only while the user holds that, else answers
+//          {"applied": false, ...the user as GET /network/users/<id>} with nothing written
 // Capabilities are checked before anything is looked up, so no route tells a caller without them
 // whether a user or site id exists.
 //   DELETE entra-wp-sync/v1/network/users/<id>          wpmu_delete_user (manage_network_users + delete_user)
@@ -589,20 +591,32 @@ add_action('rest_api_init', function () {
         'args' => array(
             'changes' => array('type' => 'array', 'required' => true),
             'deactivated' => array('type' => 'boolean'),
+            'expect' => array('type' => 'object'),
         ),
         'callback' => function ($request) {
             $changes = $request['changes'];
             $flag = $request['deactivated'];
             $max = ENTRA_WP_SYNC_BATCH_MAX;
-            if (!is_array($changes) || (!$changes && $flag === null) || count($changes) > $max) {
+            if (!is_array($changes) || (!$changes && $flag === null && $request['expect'] === null) || count($changes) > $max) {
                 return new WP_Error('rest_invalid_param', '"changes" must be a list of 1 to ' . $max
                     . ' objects {"site": <blog id>, "role": "<role>"} or {"site": <blog id>, "remove": true}'
-                    . ' (0 with "deactivated")', array('status' => 400));
+                    . ' (0 with "deactivated" or "expect")', array('status' => 400));
             }
             foreach (array_values($changes) as $i => $change) {
                 $site = is_array($change) && isset($change['site']) && is_int($change['site']) ? $change['site'] : null;
                 if ($site === null || (!isset($change['role']) && empty($change['remove']))) {
                     return new WP_Error('rest_invalid_param', "change $i needs an integer \"site\" and a \"role\" or \"remove\": true", array('status' => 400, 'index' => $i));
+                }
+            }
+            if ($request['expect'] !== null) {
+                // Reads the user's whole network picture: as GET /network/users/<id>, capability first.
+                if (!current_user_can('manage_network_users')) {
+                    return new WP_Error('entra_wp_sync_forbidden', 'Sorry, "expect" needs manage_network_users.', array('status' => 403));
+                }
+                $user = entra_wp_sync_network_user($request['user']);
+                if (is_wp_error($user)) return $user;
+                if (!entra_wp_sync_network_holds($user->ID, $request['expect'])) {
+                    return array_merge(array('applied' => false), entra_wp_sync_memberships($user->ID));
                 }
             }
             if ($flag !== null) {
@@ -618,10 +632,38 @@ add_action('rest_api_init', function () {
                     return $r;
                 }
             }
-            return entra_wp_sync_memberships_answer((int) $request['user']);
+            return array_merge(array('applied' => true), entra_wp_sync_memberships_answer((int) $request['user']));
         },
     ));
 });
+
+/**
+ * Whether the user still holds what the service planned its changes against, so it need not read
+ * the user first (as "expect" in 9.): exactly the roles of "sites" on each of those sites (a member
+ * there, [] = without a role), none of "none_of" on any site except the role "own" names for that
+ * site (the one the service itself gave there), not a super admin and not deactivated (3.). Any
+ * difference means "read and plan again".
+ */
+function entra_wp_sync_network_holds($user_id, $expect) {
+    if (!is_array($expect) || is_super_admin($user_id) || entra_wp_sync_is_deactivated($user_id)) return false;
+    $sites = isset($expect['sites']) && is_array($expect['sites']) ? $expect['sites'] : array();
+    $none_of = isset($expect['none_of']) && is_array($expect['none_of']) ? array_map('strval', $expect['none_of']) : array();
+    $own = isset($expect['own']) && is_array($expect['own']) ? $expect['own'] : array();
+    $blogs = get_blogs_of_user($user_id);
+    foreach ($sites as $blog => $roles) {
+        if (!isset($blogs[(int) $blog]) || !is_array($roles)) return false;
+        $have = array_values((new WP_User($user_id, '', (int) $blog))->roles);
+        $want = array_map('strval', $roles);
+        sort($have);
+        sort($want);
+        if ($have !== $want) return false;
+    }
+    foreach ($blogs as $blog => $_) {
+        $mine = isset($own[(string) $blog]) ? array((string) $own[(string) $blog]) : array();
+        if (array_intersect((new WP_User($user_id, '', (int) $blog))->roles, array_diff($none_of, $mine))) return false;
+    }
+    return true;
+}
 
 /** add_user_to_blog behind promote_user on that site; "" keeps a membership without a role. The user id, or a WP_Error. */
 function entra_wp_sync_set_member($blog_id, $user_id, $role) {

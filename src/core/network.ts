@@ -125,6 +125,18 @@ export type MembershipChange =
   | { kind: "reactivate" };
 
 /**
+ * What a membership plan read of the user, as a condition the companion plugin checks before it
+ * writes (so the service need not read the user first): exactly `sites`' roles on those sites ([] =
+ * a member without a role), none of `noneOf` on any site except the role `own` names for that site,
+ * not a super admin and not deactivated.
+ */
+export interface MembershipAssumption {
+  sites: ReadonlyMap<number, readonly string[]>;
+  noneOf: readonly string[];
+  own: Readonly<Record<string, string>>;
+}
+
+/**
  * What to write for one user, from the memberships WordPress reports (blog id -> roles) to what the
  * job wants: `desired` (blog id -> role, from rolesPerSite) for a user in scope, or null for a
  * leaver, who loses the roles ("deactivate"), the memberships, or the account ("delete" with

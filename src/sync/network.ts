@@ -22,7 +22,15 @@ import {
   planMemberships,
   rolesPerSite,
 } from "../core/network";
-import { isProtected, type MapEntry, type PlanInput, planUser, type UserPlan } from "../core/plan";
+import {
+  assumedCurrent,
+  isProtected,
+  type MapEntry,
+  type PlanInput,
+  planUser,
+  protectingRoles,
+  type UserPlan,
+} from "../core/plan";
 import { uniqueUsername, usernameCandidate, usernameCandidates } from "../core/username";
 import { ENTRA_ID_META, type GraphUser, type WpUser } from "../core/users";
 import type { ItemInput } from "../db/items";
@@ -130,6 +138,10 @@ export async function syncNetworkUser(
     matchedBy: null,
     grantable: await ctx.grantable(),
   };
+  if (mapEntry?.state === "active") {
+    const written = await syncWithoutRead(ctx, { user, desired, input, wanted, hash, sites });
+    if (written) return written;
+  }
   const network = networkOf(ctx);
   let current: WpUser | null = null;
   let member: NetworkMember | null = null;
@@ -227,18 +239,7 @@ export async function syncNetworkUser(
       return { item: { ...outcome(wpUserId, "failed"), error: (error as Error).message }, map: null };
     throw error;
   }
-  const map: MapWrite = {
-    entraId: user.id,
-    wpUserId: wpUserId!,
-    hash,
-    state: "active",
-    email: plan.email,
-    fields: desired,
-    // Roles are per site on a network: `sites` holds them.
-    roles: [],
-    granted: [],
-    sites,
-  };
+  const map = accountMap(user, wpUserId!, hash, plan, desired, sites);
   try {
     await network.apply(wpUserId!, changes);
   } catch (error) {
@@ -248,6 +249,112 @@ export async function syncNetworkUser(
     throw error;
   }
   return { item: outcome(wpUserId), map };
+}
+
+/**
+ * A changed, mapped, active user written without reading it first (as a single site's updates
+ * without a read, core/plan.ts assumedCurrent): planned against the user as the service last left
+ * it (the map's fields and its role on each site), its memberships written by the plugin only while
+ * the user still holds that on those sites, is no super admin and holds no protecting role on any
+ * site (the protection check of the read path), then its fields by the conditional write of the
+ * main site. Null, with nothing written, when the map cannot say or the user changed: the caller
+ * then reads and plans as always. The protection check comes first, so a user who became protected
+ * since is never written.
+ */
+async function syncWithoutRead(
+  ctx: StepContext,
+  at: {
+    user: GraphUser;
+    desired: Record<string, string>;
+    input: Omit<PlanInput, "current">;
+    wanted: ReadonlyMap<number, string>;
+    hash: string;
+    sites: WrittenSites;
+  },
+): Promise<UserOutcome | null> {
+  const { job, deps } = ctx;
+  const { user, desired, input, wanted } = at;
+  const mapEntry = input.mapEntry!;
+  const written = mapEntry.sites;
+  if (ctx.run.dryRun || !deps.site.updateIfUnchanged || !job.actions.update || !written) return null;
+  const id = mapEntry.wpUserId;
+  if (isProtected(job, { id, roles: [] }, input.selfId, [])) return null;
+  const assumed = assumedCurrent(input);
+  if (!assumed) return null;
+  const plan = planUser({ ...input, current: assumed.user });
+  if (plan.action !== "update" && plan.action !== "unchanged") return null;
+  const { all, selected } = await ctx.sites();
+  // The sites the service wrote and still selects, as it left them.
+  const before = new Map(
+    Object.entries(written)
+      .filter(([site]) => wanted.has(Number(site)))
+      .map(([site, role]): [number, string[]] => [Number(site), role ? [role] : []]),
+  );
+  const changes = planMemberships(job.network!, selected, wanted, before, {
+    missing: job.actions.missing,
+    protectedRoles: [],
+  });
+  const assumption = { sites: before, noneOf: protectingRoles(job, []), own: written };
+  const fail = (error: unknown): UserOutcome => ({
+    item: {
+      ...itemFor(user, desired, { action: "update", wpUserId: id, status: "failed" }),
+      error: (error as Error).message,
+    },
+    map: null,
+  });
+  try {
+    if ((await networkOf(ctx).applyAssuming(id, changes, assumption)) !== null) return null;
+  } catch (error) {
+    if (isUserError(error)) return fail(error);
+    throw error;
+  }
+  let fieldsPlan = plan;
+  try {
+    if (Object.keys(plan.write.fields).length > 0) {
+      const answer = await deps.site.updateIfUnchanged(id, "update", assumed.assumption, { fields: plan.write.fields });
+      if (!answer?.applied) {
+        // Someone changed the account's fields (or its main-site roles) since: plan them from what it holds.
+        const current = answer?.before ?? (await deps.site.getUser(id));
+        fieldsPlan = current ? planUser({ ...input, current }) : plan;
+        if (!current || fieldsPlan.refusal || fieldsPlan.action === "skip") return null;
+        if (Object.keys(fieldsPlan.write.fields).length > 0) {
+          await deps.site.updateUser(id, { fields: fieldsPlan.write.fields });
+        }
+      }
+    }
+  } catch (error) {
+    if (isUserError(error) || (await failedForThisUserOnly(ctx, error))) return fail(error);
+    throw error;
+  }
+  const { roles: _fieldsOnly, ...fieldDiff } = fieldsPlan.diff;
+  const diff = { ...fieldDiff, ...membershipDiff(changes, before, all) };
+  const action = Object.keys(diff).length > 0 ? "update" : "unchanged";
+  return {
+    item: itemFor(user, desired, { action, wpUserId: id, diff, reason: fieldsPlan.reason }),
+    map: accountMap(user, id, at.hash, fieldsPlan, desired, at.sites),
+  };
+}
+
+/** The user map row of a network account: roles are per site on a network, so `sites` holds them. */
+function accountMap(
+  user: GraphUser,
+  wpUserId: number,
+  hash: string,
+  plan: UserPlan,
+  desired: Record<string, string>,
+  sites: WrittenSites,
+): MapWrite {
+  return {
+    entraId: user.id,
+    wpUserId,
+    hash,
+    state: "active",
+    email: plan.email,
+    fields: desired,
+    roles: [],
+    granted: [],
+    sites,
+  };
 }
 
 /** The logins a new account of this user may get (core/network.ts), in the order they are tried. */

@@ -6,7 +6,7 @@
  * step commits runs, items and the user map in one transaction (all SQL still lives in src/db).
  * Failures are thrown as UpstreamError (src/core/errors.ts) with a `kind`.
  */
-import type { MembershipChange, NetworkSite } from "../core/network";
+import type { MembershipAssumption, MembershipChange, NetworkSite } from "../core/network";
 import type { Assumption } from "../core/plan";
 import type { GraphUser, WpUser, WpWrite } from "../core/users";
 
@@ -151,6 +151,15 @@ export interface Network {
   find(by: { entraId: string; emails: readonly string[]; logins: readonly string[] }): Promise<NetworkAccount[]>;
   /** Writes a plan of core/network.ts planMemberships in order; the first refusal stops it. */
   apply(userId: number, changes: readonly MembershipChange[]): Promise<void>;
+  /**
+   * apply, only while the user still holds `assumption` (checked by the plugin before anything is
+   * written): null when written, else the user as it is, with nothing written.
+   */
+  applyAssuming(
+    userId: number,
+    changes: readonly MembershipChange[],
+    assumption: MembershipAssumption,
+  ): Promise<NetworkMember | null>;
 }
 
 /** What the service asks Graph to send to its notification endpoints (POST /subscriptions). */

@@ -6,7 +6,7 @@
  * WordPress's own screens make (promote_user, remove_user, manage_network_users + delete_user).
  */
 import { ConfigError, UpstreamError } from "../core/errors";
-import type { MembershipChange, NetworkSite } from "../core/network";
+import type { MembershipAssumption, MembershipChange, NetworkSite } from "../core/network";
 import type { NetworkAccount, NetworkMember } from "../sync/ports";
 import { connectWordPress, type WordPressClient, type WordPressConnectionOptions } from "./client";
 
@@ -40,6 +40,12 @@ export interface WordPressNetwork {
    * first refusal stops it (the next run redoes the rest).
    */
   apply(userId: number, changes: readonly MembershipChange[]): Promise<void>;
+  /** apply, only while the user holds `assumption` (the plugin checks it first): null when written, else the user as it is. */
+  applyAssuming(
+    userId: number,
+    changes: readonly MembershipChange[],
+    assumption: MembershipAssumption,
+  ): Promise<NetworkMember | null>;
 }
 
 const ROUTE = "/entra-wp-sync/v1/network";
@@ -170,6 +176,28 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
    * idempotent, so a retried request redoes nothing twice.
    */
   async function apply(userId: number, changes: readonly MembershipChange[]): Promise<void> {
+    await write(userId, changes, undefined);
+  }
+
+  async function applyAssuming(
+    userId: number,
+    changes: readonly MembershipChange[],
+    assumption: MembershipAssumption,
+  ): Promise<NetworkMember | null> {
+    const expect = {
+      sites: Object.fromEntries([...assumption.sites].map(([site, roles]) => [String(site), roles])),
+      none_of: assumption.noneOf,
+      own: assumption.own,
+    };
+    return write(userId, changes, expect);
+  }
+
+  /** The first request carries the sign-in block and the assumption; null when all was written, else the user as it is. */
+  async function write(
+    userId: number,
+    changes: readonly MembershipChange[],
+    expect: object | undefined,
+  ): Promise<NetworkMember | null> {
     const sites = changes.flatMap(
       (change): Array<{ site: number; role?: string; remove?: true }> =>
         change.kind === "member"
@@ -179,16 +207,33 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
             : [],
     );
     const block = changes.find((change) => change.kind === "deactivate" || change.kind === "reactivate");
-    let deactivated: boolean | undefined = block ? block.kind === "deactivate" : undefined;
-    for (let first = 0; first < sites.length || deactivated !== undefined; first += MEMBERSHIPS_PER_REQUEST) {
-      const body = { changes: sites.slice(first, first + MEMBERSHIPS_PER_REQUEST), deactivated };
-      await client.request({ method: "POST", route: `${ROUTE}/users/${userId}/memberships`, body });
-      deactivated = undefined;
+    let first: { deactivated?: boolean; expect?: object } | null = {
+      deactivated: block ? block.kind === "deactivate" : undefined,
+      expect,
+    };
+    const needsFirst = first.deactivated !== undefined || expect !== undefined;
+    for (let from = 0; from < sites.length || (first && needsFirst); from += MEMBERSHIPS_PER_REQUEST) {
+      const body = { changes: sites.slice(from, from + MEMBERSHIPS_PER_REQUEST), ...first };
+      const answer = await client.request({ method: "POST", route: `${ROUTE}/users/${userId}/memberships`, body });
+      if ((answer.body as { applied?: unknown } | null)?.applied === false) return toMember(answer.body);
+      first = null;
     }
     if (changes.some((change) => change.kind === "delete")) await deleteFromNetwork(userId);
+    return null;
   }
 
-  return { sites, memberships, member, loginTaken, find, setMembership, removeMembership, deleteFromNetwork, apply };
+  return {
+    sites,
+    memberships,
+    member,
+    loginTaken,
+    find,
+    setMembership,
+    removeMembership,
+    deleteFromNetwork,
+    apply,
+    applyAssuming,
+  };
 }
 
 function toMember(body: unknown): NetworkMember {

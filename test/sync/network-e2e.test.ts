@@ -245,14 +245,55 @@ describeWithWordPress(
       });
       expect(await rolesOn(third, one)).toEqual(["author"]);
 
+      requests = 0;
       const moved = await h.sync();
       expect(moved.counts).toMatchObject({ seen: 2, updated: 1, unchanged: 1 });
+      // Without a read: the site list, and the membership request that checks what it assumes.
+      expect(requests).toBe(2);
       expect(await membershipsOf(one)).toEqual({
         [main.id]: [],
         [second.id]: ["subscriber"],
         [third.id]: ["subscriber"],
       });
       expect(await rolesOn(third, one)).toEqual(["subscriber"]);
+    });
+
+    it("writes a changed user without reading it, and reads it first when someone changed it in WordPress", async () => {
+      const h = harness(
+        { sites: [second.path, third.path], groups: [{ group: EDITORS, site: second.path, role: "editor" }] },
+        [111, 112, 113],
+      );
+      await h.sync();
+      const [promoted, meddled, renamed] = [await mapped(h, 111), await mapped(h, 112), await mapped(h, 113)];
+      // 111 became an administrator of /site3/ (protected now); 112's role on /site2/ was changed by hand.
+      await admin.setMembership(third.id, promoted, "administrator");
+      await admin.setMembership(second.id, meddled, "author");
+      h.directory.withGroup(EDITORS, [base + 111, base + 112]);
+      h.directory.put({ ...h.userOf(113), displayName: "Renamed In Entra" });
+
+      requests = 0;
+      const run = await h.sync();
+      expect(run.counts).toMatchObject({ seen: 3, updated: 2, skipped: 1, failed: 0 });
+      const items = (await h.service.items(run.id, { limit: 10 })).items;
+      const itemOf = (n: number) => items.find((i) => i.entraId === entraId(base + n))!;
+      expect(itemOf(111)).toMatchObject({ action: "skip", reason: "protected" });
+      expect(await membershipsOf(promoted)).toEqual({
+        [main.id]: [],
+        [second.id]: ["subscriber"],
+        [third.id]: ["administrator"],
+      });
+      // Planned from what WordPress held, not from what the service last wrote.
+      expect(itemOf(112).diff).toEqual({ [`site:${second.path}`]: [["author"], "editor"] });
+      expect(await membershipsOf(meddled)).toEqual({
+        [main.id]: [],
+        [second.id]: ["editor"],
+        [third.id]: ["subscriber"],
+      });
+      expect(itemOf(113).diff).toMatchObject({ name: [expect.any(String), "Renamed In Entra"] });
+      expect((await wpFetch(wp, "GET", `/wp/v2/users/${renamed}?context=edit`)).body.name).toBe("Renamed In Entra");
+      // The site list; per user the conditional membership request, then: 111 and 112 read (account,
+      // memberships; 112 written), 113 its fields written without a read.
+      expect(requests).toBe(1 + 3 + 2 + 3 + 1);
     });
 
     it("blocks a deactivated leaver from signing in on every site, takes its roles on the selected ones, and lets it back when it returns", async () => {
