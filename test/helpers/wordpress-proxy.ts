@@ -8,8 +8,12 @@ import type { AddressInfo } from "node:net";
 export interface Proxy {
   url: string;
   port: number;
-  /** "lose-response": forward the request, wait for WordPress' answer, then cut the client's connection. */
-  mode: "up" | "lose-response";
+  /**
+   * "lose-response": forward the request, wait for WordPress' answer, then cut the client's connection.
+   * "answer-500": forward it, wait for the answer, then answer HTTP 500 instead (PHP died after the
+   * writes it had committed). Both hit the first request only (counted in `lost`).
+   */
+  mode: "up" | "lose-response" | "answer-500";
   lost: number;
   /** "METHOD /path" of every request, in order of arrival. */
   requests: string[];
@@ -40,6 +44,11 @@ export async function startProxy(target: string, port = 0): Promise<Proxy> {
           if (proxy.mode === "lose-response" && proxy.lost === 0) {
             proxy.lost++;
             req.socket.destroy();
+            return;
+          }
+          if (proxy.mode === "answer-500" && proxy.lost === 0) {
+            proxy.lost++;
+            res.writeHead(500, { "content-type": "text/html" }).end("<b>Fatal error</b>");
             return;
           }
           res.writeHead(answer.statusCode ?? 502, answer.headers);

@@ -1,6 +1,7 @@
 import pino from "pino";
 import { UpstreamError } from "../../src/core/errors";
 import type { Site } from "../../src/sync/ports";
+import { USER_FIELDS } from "../../src/wordpress/users";
 import { logSink } from "../helpers/log-sink";
 import { aPerson, applyPlan, stateOf } from "../helpers/user-plan";
 import {
@@ -154,6 +155,34 @@ describeWithWordPress(
           expect(found.body.map((u: { id: number }) => u.id)).toEqual([created[n]!.id]);
         }
         expect((await wpFetch(wp, "GET", `/wp/v2/users/${doomedId}`)).status).toBe(404);
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it("replays a batch that failed as a whole one write at a time, adopting what it had already applied", async () => {
+      const proxy = await startProxy(wp.url);
+      try {
+        const site = makeTestSite({ ...wp, url: proxy.url });
+        const first = uniqueName("died-first"); // and the site's detections: not the request that fails
+        users.add((await site.createUser(first, aPerson(first, 9), `${first}-entra`)).id);
+        proxy.mode = "answer-500";
+        proxy.requests.length = 0;
+        const logins = Array.from({ length: 3 }, () => uniqueName("died-core"));
+        const created = await Promise.all(
+          logins.map((login, n) => site.createUser(login, aPerson(login, n), `${login}-entra`)),
+        );
+        for (const user of created) users.add(user.id);
+        expect(proxy.lost).toBe(1);
+        // Core committed the creates before the 500 (no transaction); the replay's "exists" is ours.
+        expect(proxy.requests.filter((r) => r.startsWith("POST "))).toEqual([
+          CORE_BATCH,
+          ...logins.map(() => "POST /wp-json/wp/v2/users?context=edit&_fields=" + encodeURIComponent(USER_FIELDS)),
+        ]);
+        for (const [n, login] of logins.entries()) {
+          const found = await wpFetch(wp, "GET", `/wp/v2/users?context=edit&search=${login}`);
+          expect(found.body.map((u: { id: number }) => u.id)).toEqual([created[n]!.id]);
+        }
       } finally {
         await proxy.close();
       }
