@@ -70,10 +70,10 @@ export function coreBatchSender(client: WordPressClient, query: Record<string, s
   const toRequest = (op: BatchOp): SubRequest => {
     switch (op.op) {
       case "create":
-        return { method: "POST", path: `/wp/v2/users?${search}`, body: op.body };
+        return { method: "POST", path: `/wp/v2/users?${search}`, body: withoutId(op.body) };
       case "update":
       case "reactivate":
-        return { method: "POST", path: `/wp/v2/users/${op.id}?${search}`, body: op.body };
+        return { method: "POST", path: `/wp/v2/users/${op.id}?${search}`, body: withoutId(op.body) };
       case "deactivate":
         return { method: "POST", path: `/wp/v2/users/${op.id}?${search}`, body: { roles: [] } };
       case "delete":
@@ -93,6 +93,16 @@ export function coreBatchSender(client: WordPressClient, query: Record<string, s
       afterAmbiguousFailure: res.afterAmbiguousFailure,
     };
   };
+}
+
+/**
+ * Core reads a sub-request's body parameters before its URL parameters, so an `id` in the body would
+ * redirect the write to another user than the path names (the plugin strips it for the same reason).
+ * The service never puts one there; this keeps it that way whatever builds the body.
+ */
+function withoutId(body: Record<string, unknown>): Record<string, unknown> {
+  const { id: _id, ...rest } = body;
+  return rest;
 }
 
 /** A core sub-response ({status, body, headers}) in the plugin's result shape, which site.ts reads. */

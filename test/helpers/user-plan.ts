@@ -4,7 +4,7 @@
  */
 import type { WpWrite } from "../../src/core/users";
 import type { Site } from "../../src/sync/ports";
-import { type WordPressTarget, wpFetch } from "./wordpress";
+import { makeTestSite, uniqueName, type WordPressTarget, wpFetch } from "./wordpress";
 
 export function aPerson(login: string, n: number, roles = ["subscriber"]): WpWrite {
   return {
@@ -51,4 +51,27 @@ export async function stateOf(wp: WordPressTarget, id: number, prefix: string): 
   if (res.status === 404) return "absent";
   const { id: _id, link: _link, avatar_urls: _avatars, registered_date: _date, _links, ...rest } = res.body;
   return JSON.parse(JSON.stringify(rest).replaceAll(prefix, "PREFIX"));
+}
+
+/**
+ * The plan through `batched` and through the per-user path (bulk: false) of the same WordPress,
+ * each on its own users: what each left for plan user n (states[n]), and every id, to clean up.
+ */
+export async function applyPlanBothWays(
+  wp: WordPressTarget,
+  batched: Site,
+  selfId: number,
+): Promise<{ states: Array<{ batched: unknown; perUser: unknown }>; ids: number[] }> {
+  const a = uniqueName("same-a");
+  const b = uniqueName("same-b");
+  const viaBatch = await applyPlan(batched, a, selfId);
+  const viaRest = await applyPlan(makeTestSite(wp, { bulk: false }), b, selfId);
+  const states = [];
+  for (let n = 0; n < viaBatch.size; n++) {
+    states.push({
+      batched: await stateOf(wp, viaBatch.get(`${a}-${n}`)!, a),
+      perUser: await stateOf(wp, viaRest.get(`${b}-${n}`)!, b),
+    });
+  }
+  return { states, ids: [...viaBatch.values(), ...viaRest.values()] };
 }

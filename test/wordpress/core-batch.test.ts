@@ -1,12 +1,15 @@
 import pino from "pino";
 import { UpstreamError } from "../../src/core/errors";
 import type { Site } from "../../src/sync/ports";
+import { connectWordPress } from "../../src/wordpress/client";
+import { coreBatchSender } from "../../src/wordpress/core-batch";
 import { USER_FIELDS } from "../../src/wordpress/users";
 import { logSink } from "../helpers/log-sink";
-import { aPerson, applyPlan, stateOf } from "../helpers/user-plan";
+import { aPerson, applyPlanBothWays } from "../helpers/user-plan";
 import {
   describeWithWordPress,
   makeTestSite,
+  quietLogger,
   trackUsers,
   uniqueName,
   type WordPressTarget,
@@ -52,34 +55,23 @@ describeWithWordPress(
       const proxy = await startProxy(wp.url);
       try {
         const batched = makeTestSite({ ...wp, url: proxy.url });
-        const perUser = makeTestSite(wp, { bulk: false });
         const { selfId } = await batched.info();
-        const a = uniqueName("core-a");
-        const b = uniqueName("core-b");
         proxy.requests.length = 0;
-        const viaBatch = await applyPlan(batched, a, selfId);
-        const viaRest = await applyPlan(perUser, b, selfId);
-        for (const id of [...viaBatch.values(), ...viaRest.values()]) users.add(id);
+        const { states, ids } = await applyPlanBothWays(wp, batched, selfId);
+        for (const id of ids) users.add(id);
 
         // Every write went through core's batch route (reads aside: the meta keys WordPress accepts).
         const writes = proxy.requests.filter((r) => !/^(GET|OPTIONS) /.test(r));
         expect(writes.filter((r) => r !== CORE_BATCH)).toEqual([]);
         expect(writes.length).toBeGreaterThan(0);
-        expect(writes.length).toBeLessThan(viaBatch.size);
-        for (let n = 0; n < 6; n++) {
-          const left = await stateOf(wp, viaBatch.get(`${a}-${n}`)!, a);
-          const right = await stateOf(wp, viaRest.get(`${b}-${n}`)!, b);
-          expect({ n, state: left }).toEqual({ n, state: right });
-        }
+        expect(writes.length).toBeLessThan(states.length);
+        expect(states.map((s) => s.batched)).toEqual(states.map((s) => s.perUser));
         // The plan really changed things (a comparison of two no-ops would pass too).
-        expect(await stateOf(wp, viaBatch.get(`${a}-0`)!, a)).toMatchObject({
-          first_name: "Changed",
-          meta: { department: "Moved" },
-        });
-        expect(await stateOf(wp, viaBatch.get(`${a}-1`)!, a)).toMatchObject({ roles: ["editor"] });
-        expect(await stateOf(wp, viaBatch.get(`${a}-2`)!, a)).toMatchObject({ roles: [] });
-        expect(await stateOf(wp, viaBatch.get(`${a}-3`)!, a)).toMatchObject({ roles: ["author"], last_name: "Back" });
-        expect(await stateOf(wp, viaBatch.get(`${a}-5`)!, a)).toBe("absent");
+        expect(states[0]!.batched).toMatchObject({ first_name: "Changed", meta: { department: "Moved" } });
+        expect(states[1]!.batched).toMatchObject({ roles: ["editor"] });
+        expect(states[2]!.batched).toMatchObject({ roles: [] });
+        expect(states[3]!.batched).toMatchObject({ roles: ["author"], last_name: "Back" });
+        expect(states[5]!.batched).toBe("absent");
       } finally {
         await proxy.close();
       }
@@ -186,6 +178,19 @@ describeWithWordPress(
       } finally {
         await proxy.close();
       }
+    });
+
+    it("writes the user the path names, whatever id the body carries", async () => {
+      const me = await wpFetch(wp, "GET", "/wp/v2/users/me?context=edit");
+      const login = uniqueName("redirect");
+      const target = users.add((await makeTestSite(wp).createUser(login, aPerson(login, 0), "x")).id);
+      const send = coreBatchSender(connectWordPress({ ...wp, logger: quietLogger }), { context: "edit" });
+      const { results } = await send([
+        { op: "update", id: target, body: { id: me.body.id, first_name: "Taken over" } },
+      ]);
+      expect(results[0]).toMatchObject({ outcome: "updated", user: { id: target, first_name: "Taken over" } });
+      const after = await wpFetch(wp, "GET", "/wp/v2/users/me?context=edit");
+      expect(after.body.first_name).toBe(me.body.first_name);
     });
   },
   {
