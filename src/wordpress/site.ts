@@ -48,6 +48,8 @@ const BATCH_ROUTE = "/entra-wp-sync/v1/users/batch";
 export type WritePath = "plugin-batch" | "core-batch" | "per-user";
 /** Batch requests in flight at once: the writes that wait meanwhile make up the next ones (see batch.ts). */
 const BATCH_IN_FLIGHT = 2;
+/** Operations per batch request at most (core's own limit may be lower: 25 unless a site changes it). */
+const BATCH_SIZE = 50;
 
 const WRITE_PATH_MESSAGES: Record<WritePath, string> = {
   "plugin-batch": "wordpress writes go through the companion plugin's batch endpoint (one transaction per batch)",
@@ -153,7 +155,7 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
         afterAmbiguousFailure: res.afterAmbiguousFailure,
       };
     },
-    { max: 50, inFlight: BATCH_IN_FLIGHT },
+    { max: BATCH_SIZE, inFlight: BATCH_IN_FLIGHT },
   );
 
   interface BatchWriter {
@@ -196,7 +198,7 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
     return {
       path: "core-batch",
       route: CORE_BATCH_ROUTE,
-      write: makeBatcher(send, { max, inFlight: BATCH_IN_FLIGHT }),
+      write: makeBatcher(send, { max: Math.min(max, BATCH_SIZE), inFlight: BATCH_IN_FLIGHT }),
     };
   }
 
