@@ -85,6 +85,7 @@ export function coreBatchSender(client: WordPressClient, query: Record<string, s
       method: "POST",
       route: CORE_BATCH_ROUTE,
       body: { validation: "normal", requests: ops.map(toRequest) },
+      batch: true,
     };
     const res = await client.request(req);
     const responses = (res.body as { responses?: unknown }).responses;
