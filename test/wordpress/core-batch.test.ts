@@ -39,6 +39,10 @@ async function outcomeOf(write: Promise<unknown>): Promise<unknown> {
   }
 }
 
+type Counted = { method: string; status: number | "error"; code: string | null };
+const countedOf = ({ method, status, code }: Counted): Counted => ({ method, status, code });
+const sorted = (list: Counted[]) => list.map((c) => JSON.stringify(c)).sort();
+
 // A WordPress >= 6.6 without the companion plugin (core accepts /wp/v2/users in POST /batch/v1):
 //   eval "$(scripts/wordpress-local.sh --wordpress-version 6.6 --without-plugin --port 8884 --dir /tmp/entra-wp-sync-wordpress-6.6 --env-prefix WP_NEWER_)"
 describeWithWordPress(
@@ -80,11 +84,25 @@ describeWithWordPress(
     it("fails a bad operation alone, with the error its per-user request throws", async () => {
       const proxy = await startProxy(wp.url);
       try {
-        const batched = makeTestSite({ ...wp, url: proxy.url });
-        const perUser = makeTestSite(wp, { bulk: false });
+        // What the metrics count: each operation of a batch as its own request would have been counted.
+        const counted = { operations: [] as Counted[], perUser: [] as Counted[], exchanges: [] as Counted[] };
+        const batched = makeTestSite(
+          { ...wp, url: proxy.url },
+          {
+            metrics: {
+              onRequest: (e) => void (e.batch && counted.exchanges.push(countedOf(e))),
+              onOperation: (e) => void counted.operations.push(countedOf(e)),
+            },
+          },
+        );
+        const perUser = makeTestSite(wp, {
+          bulk: false,
+          metrics: { onRequest: (e) => void (/POST|DELETE/.test(e.method) && counted.perUser.push(countedOf(e))) },
+        });
         await batched.info();
         const taken = uniqueName("taken");
         users.add((await perUser.createUser(taken, aPerson(taken, 0), `${taken}-entra`)).id);
+        counted.perUser.length = 0;
 
         /** Two good creates around three bad writes, all at once (one batch), and the same bad writes one by one. */
         const attempt = async (site: Site) => {
@@ -110,6 +128,9 @@ describeWithWordPress(
         expect(proxy.requests.filter((r) => !r.startsWith("OPTIONS "))).toEqual([CORE_BATCH]);
         const viaRest = await attempt(perUser);
         expect(viaBatch).toEqual(viaRest);
+        expect(counted.exchanges).toEqual([{ method: "POST", status: 207, code: null }]);
+        expect(sorted(counted.operations)).toEqual(sorted(counted.perUser));
+        expect(counted.operations).toHaveLength(5);
         expect(viaBatch).toEqual([
           "ok",
           { kind: "invalid", code: "rest_invalid_param", status: 400 },
