@@ -183,8 +183,13 @@ log "database $WP_DB_NAME / user $WP_DB_USER ready"
 WP_BUILDS_PACKAGE=@wp-playground/wordpress-builds@0.9.19
 WP_BUILDS_CACHE=${WP_BUILDS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/entra-wp-sync/wordpress-builds}
 wordpress_build() {
-  local want=$1 tree="$WP_BUILDS_CACHE/wordpress-$1" tgz="$WP_BUILDS_CACHE/wp-playground-wordpress-builds-0.9.19.tgz"
-  local zips="$WP_BUILDS_CACHE/zips" zip found="" version=""
+  # npm pack's file name: @scope/name@version -> scope-name-version.tgz
+  local pkg=${WP_BUILDS_PACKAGE#@}
+  local file=${pkg%@*}
+  file="${file//\//-}-${pkg##*@}.tgz"
+  # The unzipped trees are kept per package version, so a newer package does not reuse them.
+  local want=$1 tree="$WP_BUILDS_CACHE/${file%.tgz}/wordpress-$1" tgz="$WP_BUILDS_CACHE/$file"
+  local zips="$WP_BUILDS_CACHE/${file%.tgz}/zips" zip found="" version=""
   if [ ! -f "$tree/wp-includes/version.php" ]; then
     mkdir -p "$WP_BUILDS_CACHE"
     if [ ! -f "$tgz" ]; then
