@@ -202,6 +202,15 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
     return writerPromise;
   }
 
+  /** This site's writes go one request each from now on (the writes already waiting follow). */
+  function stopCoreBatch(error: UpstreamError): void {
+    writerPromise = Promise.resolve(null);
+    warnOnce(
+      "core-batch-refused",
+      `WordPress refused ${CORE_BATCH_ROUTE} as a whole (${error.message}); wordpress writes go one REST request per user from now on`,
+    );
+  }
+
   async function chooseBatchWriter(): Promise<BatchWriter | null> {
     if (options.bulk === false) return null;
     const p = await plugin();
@@ -239,12 +248,19 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
     try {
       answer = await writer.write(writer.path === "core-batch" ? coreOp : op);
     } catch (error) {
-      if (!(error instanceof UpstreamError && error.details.status === 500)) throw error;
+      const status = error instanceof UpstreamError ? error.details.status : undefined;
+      if (writer.path === "core-batch" && typeof status === "number" && status >= 400 && status < 500) {
+        // Refused as a whole, before any of it ran (core checks the whole request first; a 429 was
+        // retried): a firewall or a security plugin may block the batch route and not the user routes.
+        stopCoreBatch(error as UpstreamError);
+      } else if (status !== 500) throw error;
       if (writer.path === "plugin-batch") return perUser();
       try {
         return await perUser();
       } catch (replayError) {
-        throw markAfterAmbiguousFailure(replayError);
+        // Core has no transaction: after a 500, or after an attempt that got no answer, some writes
+        // of the batch may be in WordPress already.
+        throw status === 500 || wasAfterAmbiguousFailure(error) ? markAfterAmbiguousFailure(replayError) : replayError;
       }
     }
     return read(answer);

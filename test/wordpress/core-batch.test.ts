@@ -201,6 +201,30 @@ describeWithWordPress(
       }
     });
 
+    it("goes one request per user from the first batch a firewall refuses as a whole", async () => {
+      const proxy = await startProxy(wp.url);
+      try {
+        proxy.refuse = (request) => (request.startsWith(CORE_BATCH) ? 403 : null);
+        const sink = logSink();
+        const site = makeTestSite({ ...wp, url: proxy.url }, { logger: pino({ level: "warn" }, sink.destination) });
+        const { selfId } = await site.info();
+        const logins = Array.from({ length: 3 }, () => uniqueName("refused"));
+        const created = await Promise.all(
+          logins.map((login, n) => site.createUser(login, aPerson(login, n), `${login}-entra`)),
+        );
+        for (const user of created) users.add(user.id);
+        expect(created.map((u) => u.username)).toEqual(logins);
+        await site.deleteUser(created[2]!.id, selfId);
+        const writes = proxy.requests.filter((r) => !/^(GET|OPTIONS) /.test(r));
+        expect(writes.filter((r) => r === CORE_BATCH)).toHaveLength(1);
+        expect(writes.filter((r) => r !== CORE_BATCH)).toHaveLength(4);
+        expect(sink.text()).toContain("wordpress writes go one REST request per user from now on");
+        expect(sink.text()).toContain("403 blocked_by_proxy");
+      } finally {
+        await proxy.close();
+      }
+    });
+
     it("writes the user the path names, whatever id the body carries", async () => {
       const me = await wpFetch(wp, "GET", "/wp/v2/users/me?context=edit");
       const login = uniqueName("redirect");
