@@ -249,9 +249,10 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       answer = await writer.write(writer.path === "core-batch" ? coreOp : op);
     } catch (error) {
       const status = error instanceof UpstreamError ? error.details.status : undefined;
-      if (writer.path === "core-batch" && typeof status === "number" && status >= 400 && status < 500) {
+      if (writer.path === "core-batch" && typeof status === "number" && status > 401 && status < 500) {
         // Refused as a whole, before any of it ran (core checks the whole request first; a 429 was
         // retried): a firewall or a security plugin may block the batch route and not the user routes.
+        // (401, credentials refused, would be refused one by one as well: thrown as it is.)
         stopCoreBatch(error as UpstreamError);
       } else if (status !== 500) throw error;
       if (writer.path === "plugin-batch") return perUser();
