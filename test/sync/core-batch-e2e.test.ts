@@ -2,7 +2,6 @@
  * The engine against a WordPress >= 6.6 without the companion plugin: its writes go through core's
  * POST /batch/v1 (skipped without WP_NEWER_URL; see test/wordpress/core-batch.test.ts).
  */
-import type { Database } from "../../src/db/pool";
 import { aGraphUser, aJob } from "../helpers/builders";
 import { makeTestDatabase } from "../helpers/db";
 import { expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
@@ -12,17 +11,8 @@ import { startProxy } from "../helpers/wordpress-proxy";
 describeWithWordPress(
   "the engine against WordPress 6.6 without the plugin (core batch writes)",
   (wp) => {
-    let db: Database;
-    const tracked = trackUsers(wp);
-    beforeAll(async () => {
-      db = await makeTestDatabase();
-    });
-    afterAll(async () => {
-      await tracked.cleanup();
-      await db.close();
-    });
-
     it("syncs, adopts a user that already has the address, and deactivates, in core batch requests", async () => {
+      const tracked = trackUsers(wp);
       const prefix = uniqueName("core-e2e");
       const address = (n: number) => `${prefix}-${n}@example.test`;
       // Someone created user 1 in WordPress already: the first sync adopts it by e-mail, creates no twin.
@@ -42,6 +32,7 @@ describeWithWordPress(
             .build(),
         );
       }
+      const db = await makeTestDatabase();
       const proxy = await startProxy(wp.url);
       try {
         const site = makeTestSite({ ...wp, url: proxy.url });
@@ -72,6 +63,8 @@ describeWithWordPress(
         expect(writes.length).toBeLessThan(12);
       } finally {
         await proxy.close();
+        await tracked.cleanup();
+        await db.close();
       }
     });
   },
