@@ -2,7 +2,7 @@
 /**
  * Plugin Name: entra-wp-sync companion
  * Description: What the entra-wp-sync service needs from WordPress and cannot do through the REST API alone.
- * Version:     1.3.0
+ * Version:     1.4.0
  * License:     MIT
  *
  * Install as a must-use plugin: copy this one file to wp-content/mu-plugins/ (scripts/wordpress-local.sh
@@ -56,13 +56,18 @@
  *     its exact roles or none of some roles); it is written only while the user holds exactly that,
  *     else answered "changed" with nothing written. Either way the result carries "before", the user
  *     as it was, so the service needs no read before the write and still records what it replaced.
+ *     A user the service itself creates here (its own Application Password, see 4.) gets a stored
+ *     password that no input matches, without running the password hash (the largest single cost of
+ *     a create): such users sign in through single sign-on, or set a password of their own with
+ *     "Lost your password?". Anyone else's creates, and every update, keep WordPress's own hash;
+ *     add_filter('entra_wp_sync_no_password', '__return_false') keeps it for the service's too.
  */
 
 if (!defined('ABSPATH')) {
     exit;
 }
 
-const ENTRA_WP_SYNC_VERSION = '1.3.0';
+const ENTRA_WP_SYNC_VERSION = '1.4.0';
 const ENTRA_WP_SYNC_ID_KEY = 'entra_object_id';
 const ENTRA_WP_SYNC_DEACTIVATED_KEY = 'entra_wp_sync_deactivated';
 const ENTRA_WP_SYNC_BATCH_MAX = 100;
@@ -622,6 +627,80 @@ function entra_wp_sync_batch_holds($before, $expect) {
     return false; // the roles are always part of what the service planned against
 }
 
+/**
+ * The stored password of a user the service creates through the batch endpoint: a value no input
+ * hashes to, made without running the password hash (a bcrypt or phpass round per user is the
+ * largest single cost of a create). wp_check_password() refuses every input for it, the empty
+ * string included: WordPress 6.1 compares only hashes longer than an MD5 (32 characters) through
+ * phpass, whose crypt_private() answers "*0" for a setting that is not "$P$"/"$H$" and then crypt(),
+ * which also answers "*0" (PHP's failure value) for a salt starting with "*"; WordPress 6.8 and later
+ * send a hash that starts with neither "$wp" nor "$P$" to password_verify(), false for it too, or
+ * to a plugin's $wp_hasher, which is phpass. The random tail keeps it unique per user, as the
+ * password fragment WordPress mixes into its auth cookies expects. Users sign in through single
+ * sign-on, or set a password of their own with "Lost your password?", which stores a real hash.
+ */
+function entra_wp_sync_no_password() {
+    return '*entra-wp-sync:no-password:' . bin2hex(random_bytes(12));
+}
+
+/**
+ * Stands in for the global $wp_hasher (both wp_hash_password() and wp_check_password() use it when
+ * set, in 6.1 and in 6.8+) while one create runs: the password of that create gets
+ * entra_wp_sync_no_password(), any other hash or check is WordPress's own, exactly as without it.
+ */
+final class Entra_WP_Sync_Create_Hasher {
+    private $password;
+    private $previous;
+
+    public function __construct($password, $previous) {
+        $this->password = $password;
+        $this->previous = $previous;
+    }
+
+    public function HashPassword($password) {
+        // wp_hash_password() trims before it hashes.
+        if (is_string($password) && hash_equals(trim($this->password), $password)) return entra_wp_sync_no_password();
+        return $this->as_wordpress(function () use ($password) {
+            return wp_hash_password($password);
+        });
+    }
+
+    public function CheckPassword($password, $hash) {
+        return $this->as_wordpress(function () use ($password, $hash) {
+            return wp_check_password($password, $hash);
+        });
+    }
+
+    private function as_wordpress($fn) {
+        $GLOBALS['wp_hasher'] = $this->previous;
+        try {
+            return $fn();
+        } finally {
+            $GLOBALS['wp_hasher'] = $this;
+        }
+    }
+}
+
+/**
+ * Runs core's create with no usable password when the service itself creates the user (its own
+ * Application Password, see 4.): never for anyone else's request, never for an update.
+ * Sites can keep WordPress's own hash with add_filter('entra_wp_sync_no_password', '__return_false').
+ */
+function entra_wp_sync_batch_create(WP_REST_Request $request, array $op) {
+    $password = isset($op['body']['password']) ? $op['body']['password'] : null;
+    if (!is_string($password) || $password === '' || !entra_wp_sync_is_service_request()
+        || !apply_filters('entra_wp_sync_no_password', true)) {
+        return rest_do_request($request);
+    }
+    $previous = isset($GLOBALS['wp_hasher']) ? $GLOBALS['wp_hasher'] : null;
+    $GLOBALS['wp_hasher'] = new Entra_WP_Sync_Create_Hasher($password, $previous);
+    try {
+        return rest_do_request($request);
+    } finally {
+        $GLOBALS['wp_hasher'] = $previous;
+    }
+}
+
 /** Runs one operation; the caller holds the savepoint. */
 function entra_wp_sync_batch_run(array $op) {
     $request = entra_wp_sync_batch_request($op);
@@ -639,7 +718,7 @@ function entra_wp_sync_batch_run(array $op) {
                 'message' => 'user ' . $op['id'] . ' no longer holds what the operation expects', 'before' => $before);
         }
     }
-    $response = rest_do_request($request);
+    $response = $op['op'] === 'create' ? entra_wp_sync_batch_create($request, $op) : rest_do_request($request);
     $data = rest_get_server()->response_to_data($response, false);
     if ($response->is_error()) {
         $existing = entra_wp_sync_batch_existing($op, isset($data['code']) ? $data['code'] : '');
