@@ -78,7 +78,12 @@ async function resetPassword(wp: WordPressTarget, login: string, password: strin
     method: "POST",
     redirect: "manual",
     headers: { "content-type": "application/x-www-form-urlencoded", cookie },
-    body: new URLSearchParams({ pass1: password, pass2: password, rp_key: key, "wp-submit": "Save Password" }).toString(),
+    body: new URLSearchParams({
+      pass1: password,
+      pass2: password,
+      rp_key: key,
+      "wp-submit": "Save Password",
+    }).toString(),
   });
   const page = await form.text();
   expect(page).toContain("Your password has been reset");
