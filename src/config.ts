@@ -17,6 +17,9 @@ export const DEFAULTS = {
   STEP_BUDGET_MS: 20_000,
   WP_CONCURRENCY: 4,
   WP_BULK_WRITES: true,
+  WP_BATCH_SIZE: 50,
+  WP_BATCH_IN_FLIGHT: 2,
+  APPLY_CONCURRENCY: 16,
   GRAPH_BASE_URL: "https://graph.microsoft.com",
   MAX_FAILED_STEPS: 5,
   DRIVER_INTERVAL_MS: 2_000,
@@ -55,6 +58,8 @@ export interface Config {
   leaseMs: number | null;
   /** Consecutive failed steps after which a run fails. */
   maxFailedSteps: number;
+  /** Users of a page worked on at once (their WordPress requests are bounded by wordpress.concurrency). */
+  applyConcurrency: number;
   driverIntervalMs: number;
   watchdogStaleMs: number;
   /** A run awaiting approval longer than this turns its job's continue link non-2xx. */
@@ -87,6 +92,9 @@ export interface Config {
     concurrency: number;
     /** Writes through the companion plugin's batch endpoint when it has one (README "Bulk writes"). */
     bulk: boolean;
+    /** Operations per batch request (at most what the plugin accepts) and batch requests in flight at once. */
+    batchSize: number;
+    batchInFlight: number;
   };
 }
 
@@ -253,6 +261,7 @@ export function loadConfig(env: Env = process.env): Config {
     stepBudgetMs,
     leaseMs,
     maxFailedSteps: int(env, "MAX_FAILED_STEPS", DEFAULTS.MAX_FAILED_STEPS, 1, 1000),
+    applyConcurrency: int(env, "APPLY_CONCURRENCY", DEFAULTS.APPLY_CONCURRENCY, 1, 500),
     driverIntervalMs: int(env, "DRIVER_INTERVAL_MS", DEFAULTS.DRIVER_INTERVAL_MS, 100, 3_600_000),
     watchdogStaleMs: int(env, "WATCHDOG_STALE_MS", DEFAULTS.WATCHDOG_STALE_MS, 10_000, 7 * 86_400_000),
     approvalOverdueMs: int(env, "APPROVAL_OVERDUE_MS", DEFAULTS.APPROVAL_OVERDUE_MS, 60_000, 30 * 86_400_000),
@@ -280,6 +289,8 @@ export function loadConfig(env: Env = process.env): Config {
       appPassword: str(env, "WP_APP_PASSWORD"),
       concurrency: int(env, "WP_CONCURRENCY", DEFAULTS.WP_CONCURRENCY, 1, 64),
       bulk: bool(env, "WP_BULK_WRITES", DEFAULTS.WP_BULK_WRITES),
+      batchSize: int(env, "WP_BATCH_SIZE", DEFAULTS.WP_BATCH_SIZE, 1, 100),
+      batchInFlight: int(env, "WP_BATCH_IN_FLIGHT", DEFAULTS.WP_BATCH_IN_FLIGHT, 1, 16),
     },
   };
 }

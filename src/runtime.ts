@@ -118,6 +118,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       logger,
       stepBudgetMs: config.stepBudgetMs,
       maxFailedSteps: config.maxFailedSteps,
+      applyConcurrency: config.applyConcurrency,
       ...(config.leaseMs === null ? {} : { leaseMs: config.leaseMs }),
       events: runEvents(metrics, () => webhooks.wake()),
     });
@@ -291,6 +292,8 @@ function makeSite(config: Config, logger: Logger, metrics: Metrics): Site {
     appPassword: wordpress.appPassword,
     concurrency: wordpress.concurrency,
     bulk: wordpress.bulk,
+    batchSize: wordpress.batchSize,
+    batchInFlight: wordpress.batchInFlight,
     logger,
     metrics: metrics.wordpressHook,
   });

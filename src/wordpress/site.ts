@@ -26,6 +26,10 @@ export type WordPressSiteOptions = WordPressConnectionOptions & {
    * false keeps one REST request per write (tests and benches compare the two).
    */
   bulk?: boolean;
+  /** Operations per batch request (default 50; never more than the plugin accepts). */
+  batchSize?: number;
+  /** Batch requests in flight at once (default 2): the writes that wait meanwhile make up the next ones (see batch.ts). */
+  batchInFlight?: number;
 };
 
 /** What GET /entra-wp-sync/v1/status says; null without the companion plugin. */
@@ -50,8 +54,6 @@ const SERVICE_HEADER = "x-entra-wp-sync-service";
 const PER_PAGE = 100; // REST maximum
 
 const BATCH_ROUTE = "/entra-wp-sync/v1/users/batch";
-/** Batch requests in flight at once: the writes that wait meanwhile make up the next ones (see batch.ts). */
-const BATCH_IN_FLIGHT = 2;
 
 export function makeWordPressSite(options: WordPressSiteOptions): Site {
   const client = connectWordPress(options);
@@ -156,7 +158,15 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       afterAmbiguousFailure: res.afterAmbiguousFailure,
     };
   }, options.metrics?.onOperation?.bind(options.metrics));
-  const batch = makeBatcher(sendBatch, { max: 50, inFlight: BATCH_IN_FLIGHT });
+  let batcher: ReturnType<typeof makeBatcher> | null = null;
+  /** The batcher, made once the plugin's own limit is known. */
+  function batch(op: BatchOp, p: Plugin): Promise<BatchAnswer> {
+    batcher ??= makeBatcher(sendBatch, {
+      max: Math.min(options.batchSize ?? 50, p.batchMax),
+      inFlight: options.batchInFlight ?? 2,
+    });
+    return batcher(op);
+  }
 
   /**
    * One write through the batch endpoint when the plugin has it, else `perUser`. A batch that fails as
@@ -168,7 +178,7 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
     if (options.bulk === false || !p || p.batchMax < 1) return perUser();
     let answer: BatchAnswer;
     try {
-      answer = await batch(op);
+      answer = await batch(op, p);
     } catch (error) {
       if (error instanceof UpstreamError && error.details.status === 500) return perUser();
       throw error;

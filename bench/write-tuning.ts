@@ -1,0 +1,132 @@
+/**
+ * Batched writes end to end through the engine, for a few settings of the three knobs that shape
+ * them (APPLY_CONCURRENCY: users of a page worked on at once; WP_BATCH_SIZE; WP_BATCH_IN_FLIGHT),
+ * side by side with WordPress's in-process wp_insert_user / wp_update_user loop (autocommit) in one
+ * run on one WordPress. Also the stored password of created users: the plugin's no-password value
+ * (default) against WordPress's own hash (the plugin's entra_wp_sync_no_password filter turned off
+ * by a drop-in mu-plugin, for the "hash" rows only).
+ *
+ *   npm run build && BENCH_WP_PORT=8943 BENCH_WP_DIR=/tmp/ews-wpbench node dist/bench/write-tuning.js [N] [ROUNDS] [SETTINGS]
+ *
+ * SETTINGS: `;`-separated "concurrency/size/inFlight[/hash]" (default below). Each setting has its
+ * own tenant of N users (default 1,000) per round: its first sync (creates) and then an update of
+ * every user (a new display name) are timed; rounds reverse the order so drifting load favours
+ * none. Prints ms per user and the ratio to the in-process loop of the same round.
+ */
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pino from "pino";
+import { makeWordPressSite } from "../src/wordpress";
+import { makeTenant, startGraphSimulator } from "../tools/graph-sim";
+import { driveRun, openBenchService } from "./lib/service";
+import { startBenchWordPress } from "./lib/wordpress";
+import { benchPhp } from "./wordpress-writes";
+
+interface Setting {
+  name: string;
+  concurrency: number;
+  size: number;
+  inFlight: number;
+  /** WordPress's own password hash on creates (the plugin's no-password value turned off). */
+  hash: boolean;
+}
+
+const DEFAULT_SETTINGS = "16/50/2/hash;16/50/2;50/25/2;100/50/2;100/100/1;150/50/3;200/100/2";
+
+function parseSettings(text: string): Setting[] {
+  return text.split(";").map((part) => {
+    const [concurrency, size, inFlight, hash] = part.split("/");
+    return {
+      name: part,
+      concurrency: Number(concurrency),
+      size: Number(size),
+      inFlight: Number(inFlight),
+      hash: hash === "hash",
+    };
+  });
+}
+
+async function main(): Promise<void> {
+  const users = Number(process.argv[2] ?? 1000);
+  const rounds = Number(process.argv[3] ?? 1);
+  const settings = parseSettings(process.argv[4] ?? DEFAULT_SETTINGS);
+  const wp = startBenchWordPress({ reset: true });
+  const dropIn = join(wp.dir, "htdocs", "wp-content", "mu-plugins", "zz-bench-wordpress-hash.php");
+  const useHash = (on: boolean) => {
+    if (on) writeFileSync(dropIn, "<?php add_filter('entra_wp_sync_no_password', '__return_false');\n");
+    else rmSync(dropIn, { force: true });
+  };
+  const results = new Map<string, { create: number[]; update: number[] }>();
+  const php: Array<{ create: number; update: number }> = [];
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      const loop = benchPhp(users, `tune${round}`, { url: wp.url, username: wp.username, dir: wp.dir });
+      php.push(loop);
+      console.log(`round ${round} in-process loop: create ${loop.create.toFixed(2)} update ${loop.update.toFixed(2)}`);
+      const order = round % 2 === 1 ? settings : [...settings].reverse();
+      for (const [i, s] of order.entries()) {
+        const site = makeWordPressSite({
+          url: wp.url,
+          username: wp.username,
+          appPassword: wp.appPassword,
+          concurrency: 4,
+          batchSize: s.size,
+          batchInFlight: s.inFlight,
+          logger: pino({ level: "warn" }),
+        });
+        const sim = await startGraphSimulator({
+          tenant: makeTenant({ users, seed: 100 * round + i, domain: `tune${round}x${i}.example` }),
+        });
+        const runtime = await openBenchService({
+          name: `write_tuning_${i}`,
+          sim,
+          site,
+          env: { APPLY_CONCURRENCY: String(s.concurrency) },
+        });
+        try {
+          useHash(s.hash);
+          const first = await driveRun(runtime);
+          useHash(false);
+          if (first.run.counts.created !== users) throw new Error(`${s.name}: created ${first.run.counts.created}`);
+          for (const user of [...sim.tenant.users()]) {
+            sim.tenant.updateUser(user.id, { displayName: `Renamed ${round} ${user.id.slice(0, 8)}` });
+          }
+          const second = await driveRun(runtime);
+          if (second.run.counts.updated !== users) throw new Error(`${s.name}: updated ${second.run.counts.updated}`);
+          const r = results.get(s.name) ?? { create: [], update: [] };
+          r.create.push(first.wallMs / users / loop.create);
+          r.update.push(second.wallMs / users / loop.update);
+          results.set(s.name, r);
+          console.log(
+            `round ${round} ${s.name.padEnd(16)} create ${(first.wallMs / users).toFixed(2)} ms/user (${(first.wallMs / users / loop.create).toFixed(2)}x, ${first.stepMs.length} steps)` +
+              `  update ${(second.wallMs / users).toFixed(2)} ms/user (${(second.wallMs / users / loop.update).toFixed(2)}x)`,
+          );
+        } finally {
+          useHash(false);
+          await runtime.close();
+          await sim.close();
+        }
+      }
+    }
+  } finally {
+    useHash(false);
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const load = (await import("node:os")).loadavg()[0]!.toFixed(1);
+  console.log(`\n${users} users, ${rounds} round(s), load ${load}; ratio to the in-process autocommit loop`);
+  console.log(
+    `in-process loop: create ${mean(php.map((p) => p.create)).toFixed(2)} ms/user, update ${mean(php.map((p) => p.update)).toFixed(2)} ms/user`,
+  );
+  console.log("concurrency/size/inFlight   create   update");
+  for (const s of settings) {
+    const r = results.get(s.name)!;
+    console.log(
+      `${s.name.padEnd(26)} ${mean(r.create).toFixed(2).padStart(6)}x ${mean(r.update).toFixed(2).padStart(7)}x`,
+    );
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
