@@ -13,6 +13,7 @@
  * every user (a new display name) are timed; rounds reverse the order so drifting load favours
  * none. Prints ms per user and the ratio to the in-process loop of the same round.
  */
+import { execFileSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
@@ -31,7 +32,7 @@ interface Setting {
   hash: boolean;
 }
 
-const DEFAULT_SETTINGS = "16/50/2/hash;16/50/2;50/25/2;100/50/2;100/100/1;150/50/3;200/100/2";
+const DEFAULT_SETTINGS = "16/50/2/hash;16/50/2;50/50/1;100/50/2;100/100/1;150/50/3;200/100/2";
 
 function parseSettings(text: string): Setting[] {
   return text.split(";").map((part) => {
@@ -46,8 +47,22 @@ function parseSettings(text: string): Setting[] {
   });
 }
 
+/** Every user but the bench's admin, straight from the tables (untimed). */
+function removeUsers(wp: { url: string; username: string; dir: string }): void {
+  const host = new URL(wp.url).host;
+  const script = `$_SERVER['HTTP_HOST'] = ${JSON.stringify(host)}; $_SERVER['REQUEST_URI'] = '/';
+    require ${JSON.stringify(join(wp.dir, "htdocs", "wp-load.php"))};
+    global $wpdb;
+    $keep = (int) get_user_by('login', ${JSON.stringify(wp.username)})->ID;
+    $wpdb->query("DELETE FROM $wpdb->usermeta WHERE user_id <> $keep");
+    $wpdb->query("DELETE FROM $wpdb->users WHERE ID <> $keep");
+    wp_update_user_counts();`;
+  execFileSync("php", ["-r", script], { stdio: "ignore" });
+}
+
 async function main(): Promise<void> {
   const users = Number(process.argv[2] ?? 1000);
+  const loopUsers = Math.min(users, Number(process.env.BENCH_LOOP_USERS ?? 300));
   const rounds = Number(process.argv[3] ?? 1);
   const settings = parseSettings(process.argv[4] ?? DEFAULT_SETTINGS);
   const wp = startBenchWordPress({ reset: true });
@@ -60,11 +75,11 @@ async function main(): Promise<void> {
   const php: Array<{ create: number; update: number }> = [];
   try {
     for (let round = 1; round <= rounds; round++) {
-      const loop = benchPhp(users, `tune${round}`, { url: wp.url, username: wp.username, dir: wp.dir });
-      php.push(loop);
-      console.log(`round ${round} in-process loop: create ${loop.create.toFixed(2)} update ${loop.update.toFixed(2)}`);
       const order = round % 2 === 1 ? settings : [...settings].reverse();
       for (const [i, s] of order.entries()) {
+        // The loop right before each setting, so that both see the same load; it leaves no users behind.
+        const loop = benchPhp(loopUsers, `tune${round}x${i}`, { url: wp.url, username: wp.username, dir: wp.dir });
+        php.push(loop);
         const site = makeWordPressSite({
           url: wp.url,
           username: wp.username,
@@ -98,13 +113,15 @@ async function main(): Promise<void> {
           r.update.push(second.wallMs / users / loop.update);
           results.set(s.name, r);
           console.log(
-            `round ${round} ${s.name.padEnd(16)} create ${(first.wallMs / users).toFixed(2)} ms/user (${(first.wallMs / users / loop.create).toFixed(2)}x, ${first.stepMs.length} steps)` +
+            `round ${round} ${s.name.padEnd(16)} loop ${loop.create.toFixed(1)}/${loop.update.toFixed(1)}  create ${(first.wallMs / users).toFixed(2)} ms/user (${(first.wallMs / users / loop.create).toFixed(2)}x, ${first.stepMs.length} steps)` +
               `  update ${(second.wallMs / users).toFixed(2)} ms/user (${(second.wallMs / users / loop.update).toFixed(2)}x)`,
           );
         } finally {
           useHash(false);
           await runtime.close();
           await sim.close();
+          // Every setting starts from the same site: the first sync lists all WordPress users.
+          removeUsers(wp);
         }
       }
     }

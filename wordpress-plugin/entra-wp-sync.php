@@ -520,6 +520,15 @@ function entra_wp_sync_batch_error($code, $message, $status = 400) {
     return array('status' => $status, 'outcome' => 'failed', 'code' => $code, 'message' => $message);
 }
 
+/**
+ * The query of the core requests an operation makes: the edit view, limited to the fields a result
+ * carries, as the per-user path asks for them (_fields); core then renders only those, not the
+ * avatars and links it would otherwise build for every user.
+ */
+function entra_wp_sync_batch_query() {
+    return array('context' => 'edit', '_fields' => implode(',', ENTRA_WP_SYNC_USER_FIELDS));
+}
+
 /** An operation as the core REST request it stands for, or a WP_Error naming what is wrong with it. */
 function entra_wp_sync_batch_request(array $op) {
     $kind = isset($op['op']) ? $op['op'] : null;
@@ -554,13 +563,14 @@ function entra_wp_sync_batch_request(array $op) {
                 return new WP_Error('rest_invalid_param', 'operation delete needs a positive integer "reassign"');
             }
             $request = new WP_REST_Request('DELETE', '/wp/v2/users/' . $id);
-            $request->set_query_params(array('force' => true, 'reassign' => $reassign));
+            // The answer is only "deleted": no need for core to render the user it removed.
+            $request->set_query_params(array('force' => true, 'reassign' => $reassign, '_fields' => 'id'));
             return $request;
         default:
             return new WP_Error('rest_invalid_param', '"op" must be create, update, deactivate, reactivate or delete');
     }
     $request->set_header('content-type', 'application/json');
-    $request->set_query_params(array('context' => 'edit'));
+    $request->set_query_params(entra_wp_sync_batch_query());
     $request->set_body(wp_json_encode($body));
     return $request;
 }
@@ -595,7 +605,7 @@ function entra_wp_sync_batch_existing(array $op, $code) {
 /** The user as GET /wp/v2/users/<id>?context=edit shows it to the caller; null when there is none. */
 function entra_wp_sync_batch_user_data($user_id) {
     $request = new WP_REST_Request('GET', '/wp/v2/users/' . $user_id);
-    $request->set_query_params(array('context' => 'edit'));
+    $request->set_query_params(entra_wp_sync_batch_query());
     $response = rest_do_request($request);
     if ($response->is_error()) return null;
     return array_intersect_key((array) $response->get_data(), array_flip(ENTRA_WP_SYNC_USER_FIELDS));
@@ -754,6 +764,16 @@ add_action('rest_api_init', function () {
                 $registered[] = $user_id;
             };
             add_action('user_register', $track);
+            // Core counts all users again after every create and delete (a COUNT over wp_users and a
+            // write of the user_count option, whose row lock would make concurrent batches wait for
+            // each other's commit): once per batch, after its commit, leaves the same count.
+            $recount = array();
+            foreach (array('user_register', 'deleted_user') as $hook) {
+                $priority = has_action($hook, 'wp_maybe_update_user_counts');
+                if ($priority === false) continue;
+                remove_action($hook, 'wp_maybe_update_user_counts', $priority);
+                $recount[$hook] = $priority;
+            }
             // One commit for the whole request; a request that dies before it (PHP fatal, killed
             // worker, lost connection) is rolled back by the database, so a retry starts clean.
             $wpdb->query('START TRANSACTION');
@@ -774,6 +794,11 @@ add_action('rest_api_init', function () {
             }
             $wpdb->query('COMMIT');
             remove_action('user_register', $track);
+            foreach ($recount as $hook => $priority) add_action($hook, 'wp_maybe_update_user_counts', $priority, 0);
+            $counted = array_filter($results, function ($result) {
+                return $result['outcome'] === 'created' || $result['outcome'] === 'deleted';
+            });
+            if ($recount && $counted) wp_maybe_update_user_counts();
             return array('results' => $results);
         },
     ));
