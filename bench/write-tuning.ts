@@ -102,12 +102,12 @@ async function main(): Promise<void> {
           useHash(s.hash);
           const first = await driveRun(runtime);
           useHash(false);
-          if (first.run.counts.created !== users) throw new Error(`${s.name}: created ${first.run.counts.created}`);
+          if (first.run.counts.created !== users) throw new Error(`${s.name}: created ${JSON.stringify(first.run)}`);
           for (const user of [...sim.tenant.users()]) {
             sim.tenant.updateUser(user.id, { displayName: `Renamed ${round} ${user.id.slice(0, 8)}` });
           }
           const second = await driveRun(runtime);
-          if (second.run.counts.updated !== users) throw new Error(`${s.name}: updated ${second.run.counts.updated}`);
+          if (second.run.counts.updated !== users) throw new Error(`${s.name}: updated ${JSON.stringify(second.run)}`);
           const r = results.get(s.name) ?? { create: [], update: [] };
           r.create.push(first.wallMs / users / loop.create);
           r.update.push(second.wallMs / users / loop.update);
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
           await runtime.close();
           await sim.close();
           // Every setting starts from the same site: the first sync lists all WordPress users.
-          removeUsers(wp);
+          if (process.env.BENCH_KEEP_USERS !== "1") removeUsers(wp);
         }
       }
     }

@@ -831,25 +831,45 @@ add_action('rest_api_init', function () {
             }
             // One commit for the whole request; a request that dies before it (PHP fatal, killed
             // worker, lost connection) is rolled back by the database, so a retry starts clean.
+            // The database also ends the transaction itself, rolled back whole, when it picks it as
+            // the victim of a deadlock (concurrent batches, or other writers, locking user meta rows
+            // in another order); without autocommit, what runs after that is still not committed,
+            // and the savepoint that is gone tells (below).
+            $wpdb->query('SET autocommit = 0');
             $wpdb->query('START TRANSACTION');
             $results = array();
+            $touched = array();
+            $lost = false;
             foreach ($ops as $i => $op) {
                 $registered = array();
                 $wpdb->query('SAVEPOINT entra_wp_sync_op');
                 $result = is_array($op) ? entra_wp_sync_batch_run($op)
                     : entra_wp_sync_batch_error('rest_invalid_param', 'operation ' . $i . ' must be an object');
+                $ids = array_merge($registered, is_array($op) && isset($op['id']) && is_int($op['id']) ? array($op['id']) : array());
+                $touched = array_merge($touched, $ids);
                 if ($result['outcome'] === 'failed') {
-                    $wpdb->query('ROLLBACK TO SAVEPOINT entra_wp_sync_op');
-                    $ids = array_merge($registered, is_array($op) && isset($op['id']) && is_int($op['id']) ? array($op['id']) : array());
+                    $kept = $wpdb->query('ROLLBACK TO SAVEPOINT entra_wp_sync_op');
                     foreach ($ids as $id) clean_user_cache($id);
                 } else {
-                    $wpdb->query('RELEASE SAVEPOINT entra_wp_sync_op');
+                    $kept = $wpdb->query('RELEASE SAVEPOINT entra_wp_sync_op');
+                }
+                if ($kept === false) {
+                    $lost = true;
+                    break;
                 }
                 $results[] = $result;
             }
-            $wpdb->query('COMMIT');
+            $done = $wpdb->query($lost ? 'ROLLBACK' : 'COMMIT');
+            $wpdb->query('SET autocommit = 1');
             remove_action('user_register', $track);
             foreach ($recount as $hook => $priority) add_action($hook, 'wp_maybe_update_user_counts', $priority, 0);
+            if ($lost || $done === false) {
+                foreach (array_unique($touched) as $id) clean_user_cache($id);
+                // 503: nothing was written, so the service sends the same batch again.
+                return new WP_Error('entra_wp_sync_batch_rolled_back',
+                    'The database rolled this batch back (a deadlock with another writer, or a failed commit): nothing of it was written. Send it again.',
+                    array('status' => 503));
+            }
             $counted = array_filter($results, function ($result) {
                 return $result['outcome'] === 'created' || $result['outcome'] === 'deleted';
             });
