@@ -26,9 +26,9 @@ export type WordPressSiteOptions = WordPressConnectionOptions & {
    * false keeps one REST request per write (tests and benches compare the two).
    */
   bulk?: boolean;
-  /** Operations per batch request (default 50; never more than the plugin accepts). */
+  /** Operations per batch request (never more than the plugin accepts). */
   batchSize?: number;
-  /** Batch requests in flight at once (default 2): the writes that wait meanwhile make up the next ones (see batch.ts). */
+  /** Batch requests in flight at once: the writes that wait meanwhile make up the next ones (see batch.ts). */
   batchInFlight?: number;
 };
 
@@ -54,6 +54,9 @@ const SERVICE_HEADER = "x-entra-wp-sync-service";
 const PER_PAGE = 100; // REST maximum
 
 const BATCH_ROUTE = "/entra-wp-sync/v1/users/batch";
+/** Measured with bench/write-tuning.ts (README "Bulk writes"); config.ts WP_BATCH_SIZE / WP_BATCH_IN_FLIGHT. */
+const DEFAULT_BATCH_SIZE = 50;
+const DEFAULT_BATCH_IN_FLIGHT = 2;
 
 export function makeWordPressSite(options: WordPressSiteOptions): Site {
   const client = connectWordPress(options);
@@ -158,13 +161,17 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       afterAmbiguousFailure: res.afterAmbiguousFailure,
     };
   }, options.metrics?.onOperation?.bind(options.metrics));
+  /** Operations per batch (never more than the plugin accepts) and batches in flight at once. */
+  function batchLimits(p: Plugin): { max: number; inFlight: number } {
+    return {
+      max: Math.min(options.batchSize ?? DEFAULT_BATCH_SIZE, p.batchMax),
+      inFlight: options.batchInFlight ?? DEFAULT_BATCH_IN_FLIGHT,
+    };
+  }
   let batcher: ReturnType<typeof makeBatcher> | null = null;
   /** The batcher, made once the plugin's own limit is known. */
   function batch(op: BatchOp, p: Plugin): Promise<BatchAnswer> {
-    batcher ??= makeBatcher(sendBatch, {
-      max: Math.min(options.batchSize ?? 50, p.batchMax),
-      inFlight: options.batchInFlight ?? 2,
-    });
+    batcher ??= makeBatcher(sendBatch, batchLimits(p));
     return batcher(op);
   }
 
@@ -399,6 +406,12 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
         () => post(id, perUser),
         (answer) => userOf(op, answer),
       );
+    },
+
+    async writesAtOnce() {
+      const p = await plugin();
+      if (options.bulk === false || !p || p.batchMax < 1) return null;
+      return batchLimits(p).max * batchLimits(p).inFlight;
     },
 
     async updateIfUnchanged(id, kind, assumption, write) {
