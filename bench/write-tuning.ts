@@ -1,17 +1,17 @@
 /**
- * Batched writes end to end through the engine, for a few settings of the three knobs that shape
- * them (APPLY_CONCURRENCY: users of a page worked on at once; WP_BATCH_SIZE; WP_BATCH_IN_FLIGHT),
- * side by side with WordPress's in-process wp_insert_user / wp_update_user loop (autocommit) in one
- * run on one WordPress. Also the stored password of created users: the plugin's no-password value
- * (default) against WordPress's own hash (the plugin's entra_wp_sync_no_password filter turned off
- * by a drop-in mu-plugin, for the "hash" rows only).
+ * Batched writes end to end through the engine, for a few settings of the two knobs that shape them
+ * (WP_BATCH_SIZE; WP_BATCH_IN_FLIGHT; the engine works on size x in-flight users of a page at once),
+ * side by side with WordPress's in-process wp_insert_user / wp_update_user loop (autocommit) on one
+ * WordPress. Also the stored password of created users: the plugin's no-password value (default)
+ * against WordPress's own hash (the plugin's entra_wp_sync_no_password filter turned off by a
+ * drop-in mu-plugin, for the "hash" rows only).
  *
  *   npm run build && BENCH_WP_PORT=8943 BENCH_WP_DIR=/tmp/ews-wpbench node dist/bench/write-tuning.js [N] [ROUNDS] [SETTINGS]
  *
- * SETTINGS: `;`-separated "concurrency/size/inFlight[/hash]" (default below). Each setting has its
- * own tenant of N users (default 1,000) per round: its first sync (creates) and then an update of
- * every user (a new display name) are timed; rounds reverse the order so drifting load favours
- * none. Prints ms per user and the ratio to the in-process loop of the same round.
+ * SETTINGS: `;`-separated "size/inFlight[/hash]" (default below). Each setting has its own tenant of
+ * N users (default 1,000) per round: its first sync (creates) and then an update of every user (a
+ * new display name) are timed, each right after the in-process loop on BENCH_LOOP_USERS (300) users
+ * so both see the same load; rounds reverse the order. Prints ms per user and the ratio to the loop.
  */
 import { execFileSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
@@ -25,21 +25,19 @@ import { benchPhp } from "./wordpress-writes";
 
 interface Setting {
   name: string;
-  concurrency: number;
   size: number;
   inFlight: number;
   /** WordPress's own password hash on creates (the plugin's no-password value turned off). */
   hash: boolean;
 }
 
-const DEFAULT_SETTINGS = "16/50/2/hash;16/50/2;50/50/1;100/50/2;100/100/1;150/50/3;200/100/2";
+const DEFAULT_SETTINGS = "50/2/hash;50/2;25/2;50/1;100/1;100/2;50/3";
 
 function parseSettings(text: string): Setting[] {
   return text.split(";").map((part) => {
-    const [concurrency, size, inFlight, hash] = part.split("/");
+    const [size, inFlight, hash] = part.split("/");
     return {
       name: part,
-      concurrency: Number(concurrency),
       size: Number(size),
       inFlight: Number(inFlight),
       hash: hash === "hash",
@@ -96,7 +94,6 @@ async function main(): Promise<void> {
           name: `write_tuning_${i}`,
           sim,
           site,
-          env: { APPLY_CONCURRENCY: String(s.concurrency) },
         });
         try {
           useHash(s.hash);
@@ -134,11 +131,11 @@ async function main(): Promise<void> {
   console.log(
     `in-process loop: create ${mean(php.map((p) => p.create)).toFixed(2)} ms/user, update ${mean(php.map((p) => p.update)).toFixed(2)} ms/user`,
   );
-  console.log("concurrency/size/inFlight   create   update");
+  console.log("size/inFlight   create   update");
   for (const s of settings) {
     const r = results.get(s.name)!;
     console.log(
-      `${s.name.padEnd(26)} ${mean(r.create).toFixed(2).padStart(6)}x ${mean(r.update).toFixed(2).padStart(7)}x`,
+      `${s.name.padEnd(14)} ${mean(r.create).toFixed(2).padStart(6)}x ${mean(r.update).toFixed(2).padStart(7)}x`,
     );
   }
 }

@@ -19,7 +19,6 @@ export const DEFAULTS = {
   WP_BULK_WRITES: true,
   WP_BATCH_SIZE: 50,
   WP_BATCH_IN_FLIGHT: 2,
-  APPLY_CONCURRENCY: 16,
   GRAPH_BASE_URL: "https://graph.microsoft.com",
   MAX_FAILED_STEPS: 5,
   DRIVER_INTERVAL_MS: 2_000,
@@ -58,8 +57,6 @@ export interface Config {
   leaseMs: number | null;
   /** Consecutive failed steps after which a run fails. */
   maxFailedSteps: number;
-  /** Users of a page worked on at once (their WordPress requests are bounded by wordpress.concurrency). */
-  applyConcurrency: number;
   driverIntervalMs: number;
   watchdogStaleMs: number;
   /** A run awaiting approval longer than this turns its job's continue link non-2xx. */
@@ -261,7 +258,6 @@ export function loadConfig(env: Env = process.env): Config {
     stepBudgetMs,
     leaseMs,
     maxFailedSteps: int(env, "MAX_FAILED_STEPS", DEFAULTS.MAX_FAILED_STEPS, 1, 1000),
-    applyConcurrency: int(env, "APPLY_CONCURRENCY", DEFAULTS.APPLY_CONCURRENCY, 1, 500),
     driverIntervalMs: int(env, "DRIVER_INTERVAL_MS", DEFAULTS.DRIVER_INTERVAL_MS, 100, 3_600_000),
     watchdogStaleMs: int(env, "WATCHDOG_STALE_MS", DEFAULTS.WATCHDOG_STALE_MS, 10_000, 7 * 86_400_000),
     approvalOverdueMs: int(env, "APPROVAL_OVERDUE_MS", DEFAULTS.APPROVAL_OVERDUE_MS, 60_000, 30 * 86_400_000),

@@ -122,7 +122,6 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       logger,
       stepBudgetMs: config.stepBudgetMs,
       maxFailedSteps: config.maxFailedSteps,
-      applyConcurrency: config.applyConcurrency,
       ...(config.leaseMs === null ? {} : { leaseMs: config.leaseMs }),
       events: runEvents(metrics, () => webhooks.wake()),
     });

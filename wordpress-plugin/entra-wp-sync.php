@@ -61,6 +61,9 @@
  *     a create): such users sign in through single sign-on, or set a password of their own with
  *     "Lost your password?". Anyone else's creates, and every update, keep WordPress's own hash;
  *     add_filter('entra_wp_sync_no_password', '__return_false') keeps it for the service's too.
+ *     When the database rolls a batch's transaction back midway (the victim of a deadlock with another
+ *     writer), nothing of the batch is written and the request answers 503 entra_wp_sync_batch_rolled_back:
+ *     send it again. The user_count option is brought up to date once per batch, after its commit.
  */
 
 if (!defined('ABSPATH')) {

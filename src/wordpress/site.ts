@@ -165,7 +165,11 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
   function batchLimits(p: Plugin): { max: number; inFlight: number } {
     return {
       max: Math.min(options.batchSize ?? DEFAULT_BATCH_SIZE, p.batchMax),
-      inFlight: options.batchInFlight ?? DEFAULT_BATCH_IN_FLIGHT,
+      // Batch requests are WordPress requests too: more than the client's concurrency would only queue.
+      inFlight: Math.min(
+        options.batchInFlight ?? DEFAULT_BATCH_IN_FLIGHT,
+        options.concurrency ?? Number.POSITIVE_INFINITY,
+      ),
     };
   }
   let batcher: ReturnType<typeof makeBatcher> | null = null;
