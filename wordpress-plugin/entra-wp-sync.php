@@ -802,6 +802,96 @@ function entra_wp_sync_batch_run(array $op) {
     return $result;
 }
 
+/**
+ * The operations in one database transaction, each under its own savepoint; their results, or a
+ * WP_Error (503) when the database rolled the transaction back and nothing was written.
+ */
+function entra_wp_sync_batch_write(array $ops) {
+    global $wpdb;
+    // Users registered by an operation that is rolled back must leave no cached rows behind.
+    $registered = array();
+    $track = function ($user_id) use (&$registered) {
+        $registered[] = $user_id;
+    };
+    add_action('user_register', $track);
+    // Core counts all users again after every create and delete (a COUNT over wp_users and a write
+    // of the user_count option, whose row lock other writers would wait on until the commit):
+    // once per batch, after its commit, leaves the same count.
+    $recount = array();
+    foreach (array('user_register', 'deleted_user') as $hook) {
+        $priority = has_action($hook, 'wp_maybe_update_user_counts');
+        if ($priority === false) continue;
+        remove_action($hook, 'wp_maybe_update_user_counts', $priority);
+        $recount[$hook] = $priority;
+    }
+    // One commit for the whole request; a request that dies before it (PHP fatal, killed
+    // worker, lost connection) is rolled back by the database, so a retry starts clean.
+    // The database also ends the transaction itself, rolled back whole, when it picks it as the
+    // victim of a deadlock (another writer locking user meta rows in another order); without
+    // autocommit, what runs after that is still not committed, and the savepoint that is gone tells.
+    $wpdb->query('SET autocommit = 0');
+    $wpdb->query('START TRANSACTION');
+    $results = array();
+    $touched = array();
+    $lost = false;
+    foreach ($ops as $i => $op) {
+        $registered = array();
+        $wpdb->query('SAVEPOINT entra_wp_sync_op');
+        $result = is_array($op) ? entra_wp_sync_batch_run($op)
+            : entra_wp_sync_batch_error('rest_invalid_param', 'operation ' . $i . ' must be an object');
+        $ids = array_merge($registered, is_array($op) && isset($op['id']) && is_int($op['id']) ? array($op['id']) : array());
+        $touched = array_merge($touched, $ids);
+        if ($result['outcome'] === 'failed') {
+            $kept = $wpdb->query('ROLLBACK TO SAVEPOINT entra_wp_sync_op');
+            foreach ($ids as $id) clean_user_cache($id);
+        } else {
+            $kept = $wpdb->query('RELEASE SAVEPOINT entra_wp_sync_op');
+        }
+        if ($kept === false) {
+            $lost = true;
+            break;
+        }
+        $results[] = $result;
+    }
+    $done = $wpdb->query($lost ? 'ROLLBACK' : 'COMMIT');
+    $wpdb->query('SET autocommit = 1');
+    remove_action('user_register', $track);
+    foreach ($recount as $hook => $priority) add_action($hook, 'wp_maybe_update_user_counts', $priority, 0);
+    if ($lost || $done === false) {
+        foreach (array_unique($touched) as $id) clean_user_cache($id);
+        // 503: nothing was written, so the service sends the same batch again.
+        return new WP_Error('entra_wp_sync_batch_rolled_back',
+            'The database rolled this batch back (a deadlock with another writer, or a failed commit): nothing of it was written. Send it again.',
+            array('status' => 503));
+    }
+    $counted = array_filter($results, function ($result) {
+        return $result['outcome'] === 'created' || $result['outcome'] === 'deleted';
+    });
+    if ($recount && $counted) wp_maybe_update_user_counts();
+    return $results;
+}
+
+/**
+ * Runs $fn holding the site's batch lock (a database named lock, released when PHP or its connection
+ * ends): one batch at a time per site. A batch sent again while an attempt its client gave up on still
+ * runs (PHP goes on, see 9.) waits for that attempt's commit and then finds its users ("existing")
+ * instead of creating them a second time: the login and e-mail checks cannot see rows another
+ * transaction has not committed. Batches then also never deadlock each other.
+ */
+function entra_wp_sync_with_batch_lock($fn) {
+    global $wpdb;
+    $lock = 'entra_wp_sync_batch_' . md5(DB_NAME . '|' . $wpdb->base_prefix);
+    if ((string) $wpdb->get_var($wpdb->prepare('SELECT GET_LOCK(%s, %d)', $lock, 30)) !== '1') {
+        return new WP_Error('entra_wp_sync_batch_busy', 'Another batch has been writing for 30 s; send this one again.',
+            array('status' => 503));
+    }
+    try {
+        return $fn();
+    } finally {
+        $wpdb->query($wpdb->prepare('SELECT RELEASE_LOCK(%s)', $lock));
+    }
+}
+
 add_action('rest_api_init', function () {
     register_rest_route('entra-wp-sync/v1', '/users/batch', array(
         'methods' => 'POST',
@@ -810,74 +900,15 @@ add_action('rest_api_init', function () {
             return current_user_can('edit_users');
         },
         'callback' => function ($request) {
-            global $wpdb;
             $ops = $request->get_param('operations');
             if (!is_array($ops) || !$ops || count($ops) > ENTRA_WP_SYNC_BATCH_MAX || array_keys($ops) !== range(0, count($ops) - 1)) {
                 return new WP_Error('rest_invalid_param',
                     '"operations" must be a list of 1 to ' . ENTRA_WP_SYNC_BATCH_MAX . ' operations', array('status' => 400));
             }
-            // Users registered by an operation that is rolled back must leave no cached rows behind.
-            $registered = array();
-            $track = function ($user_id) use (&$registered) {
-                $registered[] = $user_id;
-            };
-            add_action('user_register', $track);
-            // Core counts all users again after every create and delete (a COUNT over wp_users and a
-            // write of the user_count option, whose row lock would make concurrent batches wait for
-            // each other's commit): once per batch, after its commit, leaves the same count.
-            $recount = array();
-            foreach (array('user_register', 'deleted_user') as $hook) {
-                $priority = has_action($hook, 'wp_maybe_update_user_counts');
-                if ($priority === false) continue;
-                remove_action($hook, 'wp_maybe_update_user_counts', $priority);
-                $recount[$hook] = $priority;
-            }
-            // One commit for the whole request; a request that dies before it (PHP fatal, killed
-            // worker, lost connection) is rolled back by the database, so a retry starts clean.
-            // The database also ends the transaction itself, rolled back whole, when it picks it as
-            // the victim of a deadlock (concurrent batches, or other writers, locking user meta rows
-            // in another order); without autocommit, what runs after that is still not committed,
-            // and the savepoint that is gone tells (below).
-            $wpdb->query('SET autocommit = 0');
-            $wpdb->query('START TRANSACTION');
-            $results = array();
-            $touched = array();
-            $lost = false;
-            foreach ($ops as $i => $op) {
-                $registered = array();
-                $wpdb->query('SAVEPOINT entra_wp_sync_op');
-                $result = is_array($op) ? entra_wp_sync_batch_run($op)
-                    : entra_wp_sync_batch_error('rest_invalid_param', 'operation ' . $i . ' must be an object');
-                $ids = array_merge($registered, is_array($op) && isset($op['id']) && is_int($op['id']) ? array($op['id']) : array());
-                $touched = array_merge($touched, $ids);
-                if ($result['outcome'] === 'failed') {
-                    $kept = $wpdb->query('ROLLBACK TO SAVEPOINT entra_wp_sync_op');
-                    foreach ($ids as $id) clean_user_cache($id);
-                } else {
-                    $kept = $wpdb->query('RELEASE SAVEPOINT entra_wp_sync_op');
-                }
-                if ($kept === false) {
-                    $lost = true;
-                    break;
-                }
-                $results[] = $result;
-            }
-            $done = $wpdb->query($lost ? 'ROLLBACK' : 'COMMIT');
-            $wpdb->query('SET autocommit = 1');
-            remove_action('user_register', $track);
-            foreach ($recount as $hook => $priority) add_action($hook, 'wp_maybe_update_user_counts', $priority, 0);
-            if ($lost || $done === false) {
-                foreach (array_unique($touched) as $id) clean_user_cache($id);
-                // 503: nothing was written, so the service sends the same batch again.
-                return new WP_Error('entra_wp_sync_batch_rolled_back',
-                    'The database rolled this batch back (a deadlock with another writer, or a failed commit): nothing of it was written. Send it again.',
-                    array('status' => 503));
-            }
-            $counted = array_filter($results, function ($result) {
-                return $result['outcome'] === 'created' || $result['outcome'] === 'deleted';
+            $results = entra_wp_sync_with_batch_lock(function () use ($ops) {
+                return entra_wp_sync_batch_write($ops);
             });
-            if ($recount && $counted) wp_maybe_update_user_counts();
-            return array('results' => $results);
+            return is_wp_error($results) ? $results : array('results' => $results);
         },
     ));
 });

@@ -8,7 +8,8 @@
  *   batch is left, not even the operations before the stall), and the retried request writes
  *   each user once.
  * - the client giving up (connection closed): PHP does not notice, finishes and commits the whole
- *   batch; the retried request answers each create with the user already there, creating nobody twice.
+ *   batch; the retried request answers each create with the user already there, creating nobody twice,
+ *   also when it comes while the abandoned batch still runs (batches take turns: it waits for that commit).
  * - the database rolling the transaction back in the middle (the victim of a deadlock; the hook does
  *   it for a login starting with "victim-"): the batch answers 503 and writes nothing, neither the
  *   operations before (which the database undid) nor those after (which would otherwise be
@@ -218,6 +219,29 @@ describeWithWordPress("a batch cut off mid-transaction (real PHP and MariaDB)", 
     ]);
     expect(rowsOf(wp, logins, entraIds)).toEqual({ users: 3, meta: 3 });
     expect((await wpFetch(wp, "GET", `/wp/v2/users/${existing}?context=edit`)).body.first_name).toBe("Half applied?");
+  });
+
+  it("makes a batch sent again while the abandoned one still runs wait for its commit, and creates nobody twice", async () => {
+    const server = await startStallingServer(wp.docroot!, dir, 3);
+    servers.push(server);
+    const { logins, entraIds, operations } = await aBatch();
+    const abort = new AbortController();
+    const answer = post(server.url, wp, { operations }, abort.signal).then(
+      (res) => `answered ${res.status}`,
+      () => "no answer",
+    );
+    await waitFor("PHP to stall in the batch", () => existsSync(server.marker), 30_000);
+    abort.abort();
+    expect(await answer).toBe("no answer");
+    // At once, as a service whose step deadline cut the first attempt short: the abandoned batch has
+    // not committed yet, so its users are invisible to this one's login and e-mail checks.
+    expect(rowsOf(wp, logins, entraIds)).toEqual({ users: 0, meta: 0 });
+    const res = await post(wp.url, wp, { operations });
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: Array<{ outcome: string; user?: { id: number } }> };
+    for (const result of results) if (result.user) users.add(result.user.id);
+    expect(results.map((r) => r.outcome)).toEqual(["updated", "existing", "existing", "existing"]);
+    expect(rowsOf(wp, logins, entraIds)).toEqual({ users: 3, meta: 3 });
   });
 
   it("writes nothing and answers 503 when the database rolls the batch back midway (a deadlock), and the retry writes each user once", async () => {
