@@ -17,7 +17,7 @@ export const DEFAULTS = {
   STEP_BUDGET_MS: 20_000,
   WP_CONCURRENCY: 4,
   WP_BULK_WRITES: true,
-  WP_BATCH_SIZE: 50,
+  WP_BATCH_SIZE: 100,
   WP_BATCH_IN_FLIGHT: 2,
   GRAPH_BASE_URL: "https://graph.microsoft.com",
   MAX_FAILED_STEPS: 5,

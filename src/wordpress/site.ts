@@ -55,7 +55,7 @@ const PER_PAGE = 100; // REST maximum
 
 const BATCH_ROUTE = "/entra-wp-sync/v1/users/batch";
 /** Measured with bench/write-tuning.ts (README "Bulk writes"); config.ts WP_BATCH_SIZE / WP_BATCH_IN_FLIGHT. */
-const DEFAULT_BATCH_SIZE = 50;
+const DEFAULT_BATCH_SIZE = 100;
 const DEFAULT_BATCH_IN_FLIGHT = 2;
 
 export function makeWordPressSite(options: WordPressSiteOptions): Site {
