@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import {
   describeWithWordPress,
+  formLogin,
   makeTestSite,
   trackUsers,
   uniqueName,
@@ -16,21 +17,6 @@ import {
 } from "../helpers/wordpress";
 
 const BATCH = "/entra-wp-sync/v1/users/batch";
-
-/** The password form of wp-login.php: true when WordPress logs the user in (302 + auth cookie). */
-async function formLogin(wp: WordPressTarget, log: string, pwd: string): Promise<boolean> {
-  const res = await fetch(`${wp.url}/wp-login.php`, {
-    method: "POST",
-    redirect: "manual",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      cookie: "wordpress_test_cookie=WP%20Cookie%20check",
-    },
-    body: new URLSearchParams({ log, pwd, testcookie: "1", redirect_to: `${wp.url}/wp-admin/` }).toString(),
-  });
-  await res.text();
-  return res.status === 302 && res.headers.getSetCookie().some((c) => c.startsWith("wordpress_logged_in_"));
-}
 
 /** XML-RPC wp.getProfile with a login and password: true when WordPress answers the profile. */
 async function xmlrpcLogin(wp: WordPressTarget, login: string, password: string): Promise<boolean> {
