@@ -12,17 +12,20 @@ import {
 } from "./batch";
 import {
   connectWordPress,
+  markAfterAmbiguousFailure,
   type WordPressConnectionOptions,
   type WpRequest,
   type WpResponse,
   wasAfterAmbiguousFailure,
 } from "./client";
+import { CORE_BATCH_ROUTE, coreBatchSender, detectCoreBatch } from "./core-batch";
 import { classifyResponse } from "./errors";
 import { acceptedMetaKeys, DEACTIVATED_META, toRestBody, toWpUser, USER_FIELDS } from "./users";
 
 export type WordPressSiteOptions = WordPressConnectionOptions & {
   /**
-   * Send writes through the companion plugin's batch endpoint when it has one (default true);
+   * Send writes in batches (default true): through the companion plugin's batch endpoint when it has
+   * one, else through WordPress core's POST /batch/v1 when core batches user routes (6.6 and later);
    * false keeps one REST request per write (tests and benches compare the two).
    */
   bulk?: boolean;
@@ -54,9 +57,18 @@ const SERVICE_HEADER = "x-entra-wp-sync-service";
 const PER_PAGE = 100; // REST maximum
 
 const BATCH_ROUTE = "/entra-wp-sync/v1/users/batch";
+/** The three ways writes travel, as logged once per site (see batchWriter). */
+export type WritePath = "plugin-batch" | "core-batch" | "per-user";
 /** Measured with bench/write-tuning.ts (README "Bulk writes"); config.ts WP_BATCH_SIZE / WP_BATCH_IN_FLIGHT. */
 const DEFAULT_BATCH_SIZE = 100;
 const DEFAULT_BATCH_IN_FLIGHT = 2;
+
+const WRITE_PATH_MESSAGES: Record<WritePath, string> = {
+  "plugin-batch": "wordpress writes go through the companion plugin's batch endpoint (one transaction per batch)",
+  "core-batch":
+    "wordpress writes go through WordPress core's POST /batch/v1 (no companion plugin; each user commits on its own)",
+  "per-user": "wordpress writes go one REST request per user",
+};
 
 export function makeWordPressSite(options: WordPressSiteOptions): Site {
   const client = connectWordPress(options);
@@ -161,10 +173,10 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       afterAmbiguousFailure: res.afterAmbiguousFailure,
     };
   }, options.metrics?.onOperation?.bind(options.metrics));
-  /** Operations per batch (never more than the plugin accepts) and batches in flight at once. */
-  function batchLimits(p: Plugin): { max: number; inFlight: number } {
+  /** Operations per batch (at most `max`, the endpoint's own limit) and batches in flight at once. */
+  function batchLimits(max: number): { max: number; inFlight: number } {
     return {
-      max: Math.min(options.batchSize ?? DEFAULT_BATCH_SIZE, p.batchMax),
+      max: Math.min(options.batchSize ?? DEFAULT_BATCH_SIZE, max),
       // Batch requests are WordPress requests too: more than the client's concurrency would only queue.
       inFlight: Math.min(
         options.batchInFlight ?? DEFAULT_BATCH_IN_FLIGHT,
@@ -172,34 +184,108 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       ),
     };
   }
-  let batcher: ReturnType<typeof makeBatcher> | null = null;
-  /** The batcher, made once the plugin's own limit is known. */
-  function batch(op: BatchOp, p: Plugin): Promise<BatchAnswer> {
-    batcher ??= makeBatcher(sendBatch, batchLimits(p));
-    return batcher(op);
+
+  function writerOf(path: BatchWriter["path"], route: string, send: SendBatch, max: number): BatchWriter {
+    const limits = batchLimits(max);
+    return { path, route, write: makeBatcher(send, limits), atOnce: limits.max * limits.inFlight };
+  }
+
+  interface BatchWriter {
+    path: Exclude<WritePath, "per-user">;
+    route: string;
+    write: (op: BatchOp) => Promise<BatchAnswer>;
+    /** Users' writes its batches take at once (size x in flight): the engine works on that many. */
+    atOnce: number;
+  }
+
+  let writerPromise: Promise<BatchWriter | null> | null = null;
+  /** The decided writer's route, for messages about its operations (only read once a batch answered). */
+  let writerRoute = BATCH_ROUTE;
+  /**
+   * How this site's writes travel, decided once per site instance (a failed detection is retried by
+   * the next call) and logged then: the plugin's batch (one transaction, guard) when the plugin has
+   * one; core's /batch/v1 when there is no plugin and core batches user routes; null: per-user REST.
+   */
+  function batchWriter(): Promise<BatchWriter | null> {
+    writerPromise ??= chooseBatchWriter().then(
+      (writer) => {
+        const path: WritePath = writer?.path ?? "per-user";
+        if (writer) writerRoute = writer.route;
+        logger.info({ writePath: path }, WRITE_PATH_MESSAGES[path]);
+        return writer;
+      },
+      (error) => {
+        writerPromise = null;
+        throw error;
+      },
+    );
+    return writerPromise;
+  }
+
+  /** This site's writes go one request each from now on (the writes already waiting follow). */
+  function stopCoreBatch(error: UpstreamError): void {
+    writerPromise = Promise.resolve(null);
+    warnOnce(
+      "core-batch-refused",
+      `WordPress refused ${CORE_BATCH_ROUTE} as a whole (${error.message}); wordpress writes go one REST request per user from now on`,
+    );
+  }
+
+  async function chooseBatchWriter(): Promise<BatchWriter | null> {
+    if (options.bulk === false) return null;
+    const p = await plugin();
+    if (p) return p.batchMax >= 1 ? writerOf("plugin-batch", BATCH_ROUTE, sendBatch, p.batchMax) : null;
+    const max = await detectCoreBatch(client);
+    if (max < 1) return null;
+    const send = reportingOperations(
+      coreBatchSender(client, { context: "edit", _fields: USER_FIELDS }),
+      options.metrics?.onOperation?.bind(options.metrics),
+    );
+    return writerOf("core-batch", CORE_BATCH_ROUTE, send, max);
   }
 
   /**
-   * One write through the batch endpoint when the plugin has it, else `perUser`. A batch that fails as
-   * a whole with HTTP 500 (PHP died on one user's data) was rolled back by the database: its writes
-   * are then sent one by one, so one bad user fails alone, as on the per-user path.
+   * One write through a batch when the site has one (batchWriter), else `perUser`; `coreOp` is the
+   * operation as core's batch carries it (the per-user request's body). A batch that fails as a whole
+   * with HTTP 500 (PHP died on one user's data) is replayed one write at a time, so one bad user
+   * fails alone, as on the per-user path. The plugin's batch was rolled back by the database; core's
+   * has no transaction and may have applied some writes, so the replay is read like a retry after a
+   * lost answer ("exists" from our own create, "not found" from our own delete).
    */
-  async function writeUser<T>(op: BatchOp, perUser: () => Promise<T>, read: (answer: BatchAnswer) => T): Promise<T> {
-    const p = await plugin();
-    if (options.bulk === false || !p || p.batchMax < 1) return perUser();
+  async function writeUser<T>(
+    op: BatchOp,
+    perUser: () => Promise<T>,
+    read: (answer: BatchAnswer) => T,
+    coreOp: BatchOp = op,
+  ): Promise<T> {
+    const writer = await batchWriter();
+    if (!writer) return perUser();
     let answer: BatchAnswer;
     try {
-      answer = await batch(op, p);
+      answer = await writer.write(writer.path === "core-batch" ? coreOp : op);
     } catch (error) {
-      if (error instanceof UpstreamError && error.details.status === 500) return perUser();
-      throw error;
+      const status = error instanceof UpstreamError ? error.details.status : undefined;
+      if (writer.path === "core-batch" && typeof status === "number" && status > 401 && status < 500) {
+        // Refused as a whole, before any of it ran (core checks the whole request first; a 429 was
+        // retried): a firewall or a security plugin may block the batch route and not the user routes.
+        // (401, credentials refused, would be refused one by one as well: thrown as it is.)
+        stopCoreBatch(error as UpstreamError);
+      } else if (status !== 500) throw error;
+      if (writer.path === "plugin-batch") return perUser();
+      try {
+        return await perUser();
+      } catch (replayError) {
+        // Core has no transaction: after a 500, or after an attempt that got no answer, some writes
+        // of the batch may be in WordPress already.
+        throw status === 500 || wasAfterAmbiguousFailure(error) ? markAfterAmbiguousFailure(replayError) : replayError;
+      }
     }
     return read(answer);
   }
 
   /** A failed operation as the error its per-user request would have thrown. */
   function opError(op: BatchOp, { result, afterAmbiguousFailure }: BatchAnswer): UpstreamError {
-    const path = `${BATCH_ROUTE} (${op.op}${"id" in op ? ` ${op.id}` : ""})`;
+    const path = `${writerRoute} (${op.op}${"id" in op ? ` ${op.id}` : ""})`;
     const ctx = { url: options.url, username: options.username, method: "POST", path };
     const error = classifyResponse(result.status, { code: result.code, message: result.message }, ctx);
     (error as UpstreamError & { afterAmbiguousFailure?: boolean }).afterAmbiguousFailure = afterAmbiguousFailure;
@@ -304,6 +390,8 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
           query: { context: "edit", per_page: 1, _fields: "id" },
         }),
         plugin(),
+        // Decides (and logs) how writes will travel now, at start-up, not on the first write.
+        batchWriter(),
       ]);
       const selfId = Number((me.body as { id?: unknown }).id);
       if (p === null) {
@@ -394,10 +482,12 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
     async deactivateUser(id) {
       const p = await plugin();
       const op: BatchOp = { op: "deactivate", id };
+      const perUser = { roles: [], ...(p ? { meta: { [DEACTIVATED_META]: "1" } } : {}) };
       await writeUser(
         op,
-        () => post(id, { roles: [], ...(p ? { meta: { [DEACTIVATED_META]: "1" } } : {}) }),
+        () => post(id, perUser),
         (answer) => userOf(op, answer),
+        { op: "update", id, body: perUser },
       );
     },
 
@@ -409,13 +499,12 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
         op,
         () => post(id, perUser),
         (answer) => userOf(op, answer),
+        { op: "update", id, body: perUser },
       );
     },
 
     async writesAtOnce() {
-      const p = await plugin();
-      if (options.bulk === false || !p || p.batchMax < 1) return null;
-      return batchLimits(p).max * batchLimits(p).inFlight;
+      return (await batchWriter())?.atOnce ?? null;
     },
 
     async updateIfUnchanged(id, kind, assumption, write) {
