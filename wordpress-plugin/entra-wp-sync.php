@@ -2,7 +2,7 @@
 /**
  * Plugin Name: entra-wp-sync companion
  * Description: What the entra-wp-sync service needs from WordPress and cannot do through the REST API alone.
- * Version:     1.5.0
+ * Version:     1.6.0
  * License:     MIT
  *
  * Install as a must-use plugin: copy this one file to wp-content/mu-plugins/ (scripts/wordpress-local.sh
@@ -70,7 +70,7 @@ if (!defined('ABSPATH')) {
     exit;
 }
 
-const ENTRA_WP_SYNC_VERSION = '1.5.0';
+const ENTRA_WP_SYNC_VERSION = '1.6.0';
 const ENTRA_WP_SYNC_ID_KEY = 'entra_object_id';
 const ENTRA_WP_SYNC_DEACTIVATED_KEY = 'entra_wp_sync_deactivated';
 const ENTRA_WP_SYNC_BATCH_MAX = 100;

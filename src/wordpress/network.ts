@@ -50,7 +50,7 @@ export interface WordPressNetwork {
 
 const ROUTE = "/entra-wp-sync/v1/network";
 /** The companion plugin's first version with everything a network run uses. */
-const NETWORK_PLUGIN = [1, 5, 0] as const;
+const NETWORK_PLUGIN = [1, 6, 0] as const;
 
 function atLeast(version: string, minimum: readonly number[]): boolean {
   const parts = version.split(".").map((part) => Number.parseInt(part, 10) || 0);
@@ -83,7 +83,7 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
       url: String(site.url),
       main: site.main === true,
     }));
-    // Plugin 1.5.0 names its version here; before it, the sign-in block in the memberships route
+    // Plugin 1.6.0 names its version here; before it, the sign-in block in the memberships route
     // would be ignored (a deactivated leaver could still sign in), so older plugins are refused.
     if (typeof body.version !== "string" || !atLeast(body.version, NETWORK_PLUGIN)) {
       throw new ConfigError(

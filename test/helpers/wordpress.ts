@@ -99,12 +99,17 @@ export async function wpFetch(
   return { status: res.status, body: parsed };
 }
 
+/** The password form of wp-login.php: true when WordPress logs the user in (302 + auth cookie). */
+export async function formLogin(wp: WordPressTarget, log: string, pwd: string): Promise<boolean> {
+  return (await formSession(wp, log, pwd)) !== null;
+}
+
 /**
  * The password form of wp-login.php at `wp.url` (a network's site: its own wp-login.php): the
  * session's cookies as a Cookie header when WordPress logs the user in (302 + logged-in cookie),
  * else null.
  */
-export async function formLogin(wp: WordPressTarget, log: string, pwd: string): Promise<string | null> {
+export async function formSession(wp: WordPressTarget, log: string, pwd: string): Promise<string | null> {
   const url = wp.url.replace(/\/+$/, "");
   const res = await fetch(`${url}/wp-login.php`, {
     method: "POST",
@@ -147,19 +152,4 @@ export function trackUsers(wp: WordPressTarget): { add(id: number): number; clea
       ids.clear();
     },
   };
-}
-
-/** The password form of wp-login.php: true when WordPress logs the user in (302 + auth cookie). */
-export async function formLogin(wp: WordPressTarget, log: string, pwd: string): Promise<boolean> {
-  const res = await fetch(`${wp.url}/wp-login.php`, {
-    method: "POST",
-    redirect: "manual",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      cookie: "wordpress_test_cookie=WP%20Cookie%20check",
-    },
-    body: new URLSearchParams({ log, pwd, testcookie: "1", redirect_to: `${wp.url}/wp-admin/` }).toString(),
-  });
-  await res.text();
-  return res.status === 302 && res.headers.getSetCookie().some((c) => c.startsWith("wordpress_logged_in_"));
 }

@@ -24,6 +24,7 @@ import {
   cookieSignedIn,
   describeWithWordPress,
   formLogin,
+  formSession,
   makeTestSite,
   quietLogger,
   uniqueName,
@@ -152,7 +153,7 @@ describeWithWordPress(
       const auth = appPasswords.get(id)!;
       const out = [];
       for (const s of [main, second, third]) {
-        const cookies = await formLogin(onSite(s), login, PASSWORD);
+        const cookies = await formSession(onSite(s), login, PASSWORD);
         const app = await wpFetch(onSite(s), "GET", "/wp/v2/users/me", undefined, auth);
         const allowed = cookies !== null && app.status === 200 && (await cookieSignedIn(onSite(s), cookies));
         out.push({ site: s, cookies: cookies ?? "", allowed });
@@ -317,7 +318,7 @@ describeWithWordPress(
       // Refused on the main site, on /site2/ and on /site3/ (where it still holds a role): the password
       // form, its Application Password, and the session it had.
       for (const { site: s, cookies } of signIns) {
-        expect(await formLogin(onSite(s), appPasswords.get(leaver)!.username, PASSWORD)).toBeNull();
+        expect(await formLogin(onSite(s), appPasswords.get(leaver)!.username, PASSWORD)).toBe(false);
         expect((await wpFetch(onSite(s), "GET", "/wp/v2/users/me", undefined, appPasswords.get(leaver))).status).toBe(
           401,
         );

@@ -140,18 +140,18 @@ describeWithWordPress("WordPress site (with the companion plugin)", (wp: WordPre
       .password as string;
     const asUser = { username: login, password: appPassword };
     expect((await wpFetch(wp, "GET", "/wp/v2/users/me", undefined, asUser)).status).toBe(200);
-    expect(await formLogin(wp, login, loginPassword)).not.toBeNull();
+    expect(await formLogin(wp, login, loginPassword)).toBe(true);
 
     await site.deactivateUser(id);
     const off = await site.getUser(id);
     expect(off).toMatchObject({ roles: [], meta: { entra_wp_sync_deactivated: "1" } });
     expect((await wpFetch(wp, "GET", "/wp/v2/users/me", undefined, asUser)).status).toBe(401);
-    expect(await formLogin(wp, login, loginPassword)).toBeNull();
+    expect(await formLogin(wp, login, loginPassword)).toBe(false);
 
     const on = await site.reactivateUser(id, { fields: {}, roles: ["author"] });
     expect(on).toMatchObject({ roles: ["author"], meta: { entra_wp_sync_deactivated: "" } });
     expect((await wpFetch(wp, "GET", "/wp/v2/users/me", undefined, asUser)).status).toBe(200);
-    expect(await formLogin(wp, login, loginPassword)).not.toBeNull();
+    expect(await formLogin(wp, login, loginPassword)).toBe(true);
   });
 
   it("deletes a user and gives its posts to the reassignment target", async () => {
