@@ -2,7 +2,7 @@
 /**
  * Plugin Name: entra-wp-sync companion
  * Description: What the entra-wp-sync service needs from WordPress and cannot do through the REST API alone.
- * Version:     1.6.0
+ * Version:     1.7.0
  * License:     MIT
  *
  * Install as a must-use plugin: copy this one file to wp-content/mu-plugins/ (scripts/wordpress-local.sh
@@ -70,7 +70,7 @@ if (!defined('ABSPATH')) {
     exit;
 }
 
-const ENTRA_WP_SYNC_VERSION = '1.6.0';
+const ENTRA_WP_SYNC_VERSION = '1.7.0';
 const ENTRA_WP_SYNC_ID_KEY = 'entra_object_id';
 const ENTRA_WP_SYNC_DEACTIVATED_KEY = 'entra_wp_sync_deactivated';
 const ENTRA_WP_SYNC_BATCH_MAX = 100;
@@ -383,7 +383,8 @@ add_filter('pre_get_avatar_data', function ($args, $id_or_email) {
 //   GET    entra-wp-sync/v1/network/logins?login=<l>    {login, taken}: logins are network-wide, and
 //          core's GET /wp/v2/users only finds members of the site it is called on
 //   POST   entra-wp-sync/v1/network/sites/<blog>/members/<id>  {"role": "editor"|""}
-//          add_user_to_blog (promote_user on that site); "" keeps the membership with no role;
+//          add_user_to_blog (promote_user on that site, and manage_network_users to add a user who is not a
+//          member yet, as wp-admin/user-new.php); "" keeps the membership with no role;
 //          a deactivated user (3.) gets no role (409)
 //   DELETE entra-wp-sync/v1/network/sites/<blog>/members/<id>  remove_user_from_blog (remove_user)
 //   POST   entra-wp-sync/v1/network/users/<id>/memberships  {"changes": [{"site", "role"} | {"site", "remove": true}],
@@ -425,7 +426,8 @@ function entra_wp_sync_on_site($blog_id, $user_id, $cap, $fn) {
     try {
         if (!current_user_can($cap, (int) $user_id)) return $forbidden;
         $user = entra_wp_sync_network_user($user_id);
-        if (is_wp_error($user)) return $user;
+        // Nor, below manage_network_users, which user ids exist on the network.
+        if (is_wp_error($user)) return current_user_can('manage_network_users') ? $user : $forbidden;
         return $fn($blog, $user);
     } finally {
         restore_current_blog();
@@ -676,6 +678,18 @@ function entra_wp_sync_network_holds($user_id, $expect) {
 /** add_user_to_blog behind promote_user on that site; "" keeps a membership without a role. The user id, or a WP_Error. */
 function entra_wp_sync_set_member($blog_id, $user_id, $role) {
     return entra_wp_sync_on_site($blog_id, $user_id, 'promote_user', function ($blog, $user) use ($role) {
+        // wp-admin/user-new.php adds someone who is not a member yet only with manage_network_users;
+        // a site admin can only invite them by e-mail, and they join once they confirm. Without
+        // this, a site admin could pull any network account into its site by id, unasked.
+        if (!is_user_member_of_blog($user->ID, $blog) && !current_user_can('manage_network_users')) {
+            return new WP_Error('entra_wp_sync_forbidden',
+                'Sorry, adding a user who is not a member of this site needs manage_network_users.', array('status' => 403));
+        }
+        // wp-admin/users.php: a role the caller gives itself must keep promote_users.
+        if ($user->ID === get_current_user_id() && !current_user_can('manage_network_users')
+            && ($role === '' || !get_role($role) || !get_role($role)->has_cap('promote_users'))) {
+            return new WP_Error('entra_wp_sync_forbidden', 'Sorry, your own new role must keep promote_users.', array('status' => 403));
+        }
         // A deactivated user gets no role anywhere (see 3. above); "" (a member without a role) is fine.
         if ($role !== '' && entra_wp_sync_is_deactivated($user->ID)) {
             return new WP_Error('entra_wp_sync_deactivated', 'This account is deactivated: no role is given to it.', array('status' => 409));

@@ -224,9 +224,35 @@ describeWithWordPress(
       const asSiteAdmin = (blog: number) =>
         wpFetch(wp, "POST", `/entra-wp-sync/v1/network/sites/${blog}/members/${member}`, { role: "author" }, auth);
 
-      // promote_user on its own site; the answer tells a site admin nothing about the user's other sites.
+      // Someone who is not a member of its site yet: only manage_network_users adds them (core's
+      // user-new.php invites them by e-mail instead), so no account is pulled in by id, unasked; an
+      // unknown id gets the same answer. Nothing was written.
+      const forbidden = { status: 403, body: { code: "entra_wp_sync_forbidden" } };
+      expect(await asSiteAdmin(second.id)).toMatchObject(forbidden);
+      const unknown = await wpFetch(
+        wp,
+        "POST",
+        `/entra-wp-sync/v1/network/sites/${second.id}/members/99999999`,
+        { role: "author" },
+        auth,
+      );
+      expect(unknown).toMatchObject(forbidden);
+      expect(Object.fromEntries(await admin.memberships(member))).toEqual({ [main.id]: [] });
+      // Nor does it give itself a role without promote_users on its own site.
+      const demote = await wpFetch(
+        wp,
+        "POST",
+        `/entra-wp-sync/v1/network/sites/${second.id}/members/${siteAdmin}`,
+        { role: "author" },
+        auth,
+      );
+      expect(demote).toMatchObject(forbidden);
+      expect(Object.fromEntries(await admin.memberships(siteAdmin))).toEqual({ [second.id]: ["administrator"] });
+
+      // A member of its site: promote_user there; the answer tells a site admin nothing about the user's other sites.
+      await admin.setMembership(second.id, member, "subscriber");
       expect(await asSiteAdmin(second.id)).toEqual({ status: 200, body: { id: member } });
-      expect(await asSiteAdmin(third.id)).toMatchObject({ status: 403, body: { code: "entra_wp_sync_forbidden" } });
+      expect(await asSiteAdmin(third.id)).toMatchObject(forbidden);
       const deleted = await wpFetch(wp, "DELETE", `/entra-wp-sync/v1/network/users/${member}`, undefined, auth);
       expect(deleted.status).toBe(403);
 
