@@ -32,6 +32,9 @@
  *     password's id (uuid) in the X-Entra-WP-Sync-Service header. The service learns the id from 5.
  *     (WordPress tells each caller the id of the password it authenticated with); a person's
  *     requests, with another password or a cookie, get WordPress's usual mails. No configuration.
+ *     Never for a user holding an elevated capability (7.) the caller lacks: any edit_users holder
+ *     can name its own password's id, and an administrator must still hear that a lesser user
+ *     manager changed its e-mail.
  *  5. GET /wp-json/entra-wp-sync/v1/status (edit_users only) -> {"version", "meta_keys": [...], "batch_max",
  *     "roles": {role: [capabilities]}, "app_password": "<uuid of the caller's Application Password>"}
  *     so the service can detect the plugin, the meta keys it may write, what each role allows
@@ -228,12 +231,31 @@ $entra_wp_sync_end_sessions = function ($meta_id, $user_id, $meta_key, $value) {
 add_action('added_user_meta', $entra_wp_sync_end_sessions, 10, 4);
 add_action('updated_user_meta', $entra_wp_sync_end_sessions, 10, 4);
 
+/**
+ * Whether the user holds an elevated capability (7.) the current user lacks, or is a super admin the
+ * current user is not: true for a user that is not there (nothing is known, so nothing is assumed).
+ */
+function entra_wp_sync_outranks_caller($user_id) {
+    $user = get_userdata((int) $user_id);
+    if (!$user || (is_super_admin($user->ID) && !is_super_admin())) return true;
+    foreach ($user->allcaps as $cap => $granted) {
+        if ($granted && entra_wp_sync_is_elevated_capability($cap) && !current_user_can($cap)) return true;
+    }
+    return false;
+}
+
 // 4. No notification mails for the service's writes (the directory, not the user, changed them).
+// Any edit_users holder can name its own password's id, so the mail still goes to an account that
+// outranks the caller: WordPress's warning that its e-mail or password changed is what tells an
+// administrator that a lesser user manager took it over. The service's account outranks its users.
 foreach (array('send_email_change_email', 'send_password_change_email',
     'wp_send_new_user_notification_to_user', 'wp_send_new_user_notification_to_admin') as $entra_wp_sync_filter) {
-    add_filter($entra_wp_sync_filter, function ($send) {
-        return entra_wp_sync_is_service_request() ? false : $send;
-    }, 100);
+    add_filter($entra_wp_sync_filter, function ($send, $user = null) {
+        if (!entra_wp_sync_is_service_request()) return $send;
+        // The e-mail and password filters pass the user's row as an array, the new-user ones a WP_User.
+        $id = $user instanceof WP_User ? $user->ID : (is_array($user) && isset($user['ID']) ? $user['ID'] : 0);
+        return entra_wp_sync_outranks_caller($id) ? $send : false;
+    }, 100, 2);
 }
 
 // 5. Detection.

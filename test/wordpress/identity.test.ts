@@ -152,6 +152,31 @@ describeWithWordPress("identity safety in WordPress (with the companion plugin)"
       expect(res.status).toBe(200);
       expect(await mailsTo(user.email)).toHaveLength(1);
     });
+
+    it("are sent when a user manager who is not an administrator changes an administrator, even as its own 'service'", async () => {
+      // edit_users and its own Application Password, whose id the status route tells it: enough to be
+      // taken for the service, but not to silence WordPress's warning to an account that outranks it.
+      const manager = await aUser("entra_test_user_manager");
+      const asManager = { username: manager.login, password: await appPassword(manager.id) };
+      const status = await wpFetch(wp, "GET", "/entra-wp-sync/v1/status", undefined, asManager);
+      expect(status.status).toBe(200);
+      const headers = {
+        authorization: `Basic ${Buffer.from(`${asManager.username}:${asManager.password}`).toString("base64")}`,
+        "content-type": "application/json",
+        "x-entra-wp-sync-service": status.body.app_password as string,
+      };
+      const write = (id: number, body: unknown) =>
+        fetch(`${wp.url}/wp-json/wp/v2/users/${id}`, { method: "POST", headers, body: JSON.stringify(body) });
+      const admin = await aUser("administrator");
+      expect((await write(admin.id, { email: `${uniqueName("taken")}@example.test` })).status).toBe(200);
+      expect(await mailsTo(admin.email)).toEqual([
+        expect.objectContaining({ subject: expect.stringContaining("Email Changed") }),
+      ]);
+      // A subscriber holds nothing the manager lacks: as for the service, no mail.
+      const user = await aUser("subscriber");
+      expect((await write(user.id, { email: `${uniqueName("new")}@example.test` })).status).toBe(200);
+      expect(await mailsTo(user.email)).toEqual([]);
+    });
   });
 
   it("reports the capabilities of each role, the core ones as the service assumes them without the plugin", async () => {
