@@ -140,8 +140,8 @@ export interface MembershipAssumption {
  * What to write for one user, from the memberships WordPress reports (blog id -> roles) to what the
  * job wants: `desired` (blog id -> role, from rolesPerSite) for a user in scope, or null for a
  * leaver, who loses the roles ("deactivate"), the memberships, or the account ("delete" with
- * deleteFromNetwork) on the selected sites. A deactivated leaver is also blocked from signing in on
- * every site of the network (one account, one login), and unblocked when it returns
+ * deleteFromNetwork) on the selected sites. A leaver whose account stays is also blocked from
+ * signing in on every site of the network (one account, one login), and unblocked when it returns
  * (`policy.deactivated`: the job deactivated it). Sites the job does not select keep their
  * memberships and roles, and a user holding a protected role on any site is never touched. Nothing
  * to write is an empty list, so a re-run of unchanged users costs no write.
@@ -160,7 +160,11 @@ export function planMemberships(
     if (policy.missing === "none") return [];
     if (policy.missing === "delete" && target.deleteFromNetwork) return [{ kind: "delete" }];
     const members = selected.filter((site) => current.has(site.id));
-    if (policy.missing === "delete") return members.map((site) => ({ kind: "remove", site: site.id }));
+    // The account stays on the network, whose one login opens every site: a leaver is blocked from
+    // signing in, as with "deactivate", before its memberships go.
+    if (policy.missing === "delete") {
+      return [{ kind: "deactivate" }, ...members.map((site): MembershipChange => ({ kind: "remove", site: site.id }))];
+    }
     return [
       { kind: "deactivate" },
       ...members

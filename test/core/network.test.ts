@@ -157,6 +157,7 @@ describe("planMemberships", () => {
       { kind: "deactivate" },
     ]);
     expect(planMemberships(aTarget(), selected, null, current, { ...keep, missing: "delete" })).toEqual([
+      { kind: "deactivate" },
       { kind: "remove", site: 1 },
       { kind: "remove", site: 2 },
     ]);

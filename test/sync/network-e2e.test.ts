@@ -341,10 +341,24 @@ describeWithWordPress(
       await h.sync();
       const leaver = await mapped(h, 31);
       await admin.setMembership(third.id, leaver, "author"); // a site the job does not select
+      // Signed in where it holds a role (its profile on a site with none sends it away).
+      const allowedBefore = (await signInEverywhere(leaver)).map((s) => s.allowed);
+      expect(allowedBefore).toEqual([false, true, true]);
       h.directory.remove(base + 31);
-      expect((await h.sync()).counts).toMatchObject({ deleted: 1 });
+      const removed = await h.sync();
+      expect(removed.counts).toMatchObject({ deleted: 1 });
       expect(await membershipsOf(leaver)).toEqual({ [main.id]: [], [third.id]: ["author"] });
       expect(await rolesOn(second, leaver)).toBeNull();
+      // The account stays on the network (one login for every site), so a leaver is also refused at
+      // sign-in everywhere, as with missing: deactivate: it left the directory.
+      expect((await signInEverywhere(leaver)).map((s) => s.allowed)).toEqual([false, false, false]);
+      const item = (await h.service.items(removed.id, { limit: 10 })).items.find((i) => i.wpUserId === leaver)!;
+      expect(item.diff).toMatchObject({ signIn: ["allowed", "blocked"], [`site:${second.path}`]: [["subscriber"], null] });
+      // Back in the directory: let in again, with its role back.
+      h.directory.put(h.userOf(31));
+      expect((await h.sync()).counts).toMatchObject({ reactivated: 1, created: 0, failed: 0 });
+      expect((await signInEverywhere(leaver)).map((s) => s.allowed)).toEqual(allowedBefore);
+      expect(await rolesOn(second, leaver)).toEqual(["subscriber"]);
 
       const deleting = harness({ sites: [second.path], deleteFromNetwork: true }, [33, 34], "delete");
       await deleting.sync();
