@@ -763,16 +763,50 @@ function entra_wp_sync_batch_query() {
     return array('context' => 'edit', '_fields' => implode(',', ENTRA_WP_SYNC_USER_FIELDS));
 }
 
+/** Whether $value is a JSON list of strings (role names). */
+function entra_wp_sync_is_string_list($value) {
+    if (!is_array($value) || array_values($value) !== $value) return false;
+    foreach ($value as $item) {
+        if (!is_string($item)) return false;
+    }
+    return true;
+}
+
+/**
+ * What is wrong with the fields an operation adds to core's (whose body core validates), or null.
+ * Refused rather than read loosely: a role list PHP would compare as the string "Array" matches no
+ * role, so a malformed "expect" or "guard" would read as a condition that holds.
+ */
+function entra_wp_sync_batch_invalid(array $op) {
+    if (!isset($op['op']) || !in_array($op['op'], array('create', 'update', 'deactivate', 'reactivate', 'delete'), true)) {
+        return '"op" must be create, update, deactivate, reactivate or delete';
+    }
+    if (isset($op['body']) && !is_array($op['body'])) return '"body" must be an object';
+    if (isset($op['guard']) && !entra_wp_sync_is_string_list($op['guard'])) return '"guard" must be a list of role names';
+    if (!isset($op['expect'])) return null;
+    $expect = $op['expect'];
+    $fields = is_array($expect) && isset($expect['fields']) ? $expect['fields'] : array();
+    $valid = is_array($expect) && is_array($fields) && (isset($expect['roles']) xor isset($expect['roles_none']))
+        && entra_wp_sync_is_string_list(isset($expect['roles']) ? $expect['roles'] : $expect['roles_none']);
+    foreach ($valid ? $fields : array() as $key => $value) {
+        $valid = $key === 'meta' ? is_array($value) && count(array_filter($value, 'is_string')) === count($value) : is_string($value);
+        if (!$valid) break;
+    }
+    return $valid ? null : '"expect" must be {"fields": {<field>: "<value>", "meta": {<key>: "<value>"}}, "roles" or "roles_none": [<role names>]}';
+}
+
 /** An operation as the core REST request it stands for, or a WP_Error naming what is wrong with it. */
 function entra_wp_sync_batch_request(array $op) {
-    $kind = isset($op['op']) ? $op['op'] : null;
-    $body = isset($op['body']) && is_array($op['body']) ? $op['body'] : array();
+    $invalid = entra_wp_sync_batch_invalid($op);
+    if ($invalid !== null) return new WP_Error('rest_invalid_param', $invalid);
+    $kind = $op['op'];
+    $body = isset($op['body']) ? $op['body'] : array();
     // Core reads JSON parameters before URL ones: an "id" in the body would redirect the write to
     // another user than the one the guard checked.
     unset($body['id']);
     $id = isset($op['id']) ? $op['id'] : null;
     if ($kind !== 'create' && (!is_int($id) || $id < 1)) {
-        return new WP_Error('rest_invalid_param', 'operation ' . (string) $kind . ' needs a positive integer "id"');
+        return new WP_Error('rest_invalid_param', 'operation ' . $kind . ' needs a positive integer "id"');
     }
     switch ($kind) {
         case 'create':
@@ -800,7 +834,7 @@ function entra_wp_sync_batch_request(array $op) {
             // The answer is only "deleted": no need for core to render the user it removed.
             $request->set_query_params(array('force' => true, 'reassign' => $reassign, '_fields' => 'id'));
             return $request;
-        default:
+        default: // refused by entra_wp_sync_batch_invalid
             return new WP_Error('rest_invalid_param', '"op" must be create, update, deactivate, reactivate or delete');
     }
     $request->set_header('content-type', 'application/json');
@@ -812,10 +846,9 @@ function entra_wp_sync_batch_request(array $op) {
 /** Refuses a user holding more than the operation's "guard" roles grant (7.); null when it may go ahead. */
 function entra_wp_sync_batch_guard(array $op) {
     if (!isset($op['guard']) || $op['op'] === 'create') return null;
-    if (!is_array($op['guard'])) return entra_wp_sync_batch_error('rest_invalid_param', '"guard" must be a list of roles');
     $user = get_userdata($op['id']);
     if (!$user) return null; // core answers rest_user_invalid_id
-    $beyond = entra_wp_sync_capabilities_beyond($user, array_map('strval', $op['guard']));
+    $beyond = entra_wp_sync_capabilities_beyond($user, $op['guard']);   // a list of strings (entra_wp_sync_batch_invalid)
     if (!$beyond) return null;
     return entra_wp_sync_batch_error('entra_wp_sync_protected',
         'user ' . $user->ID . ' holds capabilities the synced roles do not grant: ' . implode(', ', $beyond), 403);

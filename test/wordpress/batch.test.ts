@@ -103,6 +103,31 @@ describeWithWordPress("WordPress batch writes (companion plugin)", (wp: WordPres
     expect(after.body.first_name).toBe(me.body.first_name);
   });
 
+  it("refuses malformed operation fields by name and writes nothing for them, never reading them as 'no condition'", async () => {
+    const login = uniqueName("malformed");
+    const site = makeTestSite(wp);
+    const target = users.add((await site.createUser(login, aPerson(login, 0), `${login}-entra`)).id);
+    const update = { op: "update", id: target, body: { first_name: "Written" } };
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ ...update, op: ["update"] }, '"op"'],
+      [{ ...update, body: "first_name" }, '"body"'],
+      [{ ...update, guard: "subscriber" }, '"guard"'],
+      [{ ...update, guard: [["subscriber"]] }, '"guard"'],
+      // A role list WordPress would compare as the string "Array" matches no role: read as "holds none".
+      [{ ...update, expect: { fields: {}, roles_none: [["administrator"]] } }, '"expect"'],
+      [{ ...update, expect: { fields: {}, roles: "subscriber" } }, '"expect"'],
+      [{ ...update, expect: { fields: { first_name: ["x"] }, roles: ["subscriber"] } }, '"expect"'],
+      [{ ...update, expect: "anything" }, '"expect"'],
+    ];
+    const res = await wpFetch(wp, "POST", BATCH, { operations: cases.map(([op]) => op) });
+    expect(res.status).toBe(200);
+    cases.forEach(([, field], i) => {
+      expect(res.body.results[i]).toMatchObject({ status: 400, outcome: "failed", code: "rest_invalid_param" });
+      expect(res.body.results[i].message).toContain(field);
+    });
+    expect((await wpFetch(wp, "GET", `/wp/v2/users/${target}?context=edit`)).body.first_name).not.toBe("Written");
+  });
+
   it("tells the engine how many users' writes its batches take at once", async () => {
     // makeTestSite: WP_CONCURRENCY 4, so up to 4 batches may be in flight.
     expect(await makeTestSite(wp).writesAtOnce!()).toBe(100 * 2);
