@@ -636,7 +636,8 @@ add_action('rest_api_init', function () {
             }
             foreach (array_values($changes) as $i => $change) {
                 $site = is_array($change) && isset($change['site']) && is_int($change['site']) ? $change['site'] : null;
-                if ($site === null || (!isset($change['role']) && empty($change['remove']))) {
+                $role = $site !== null && isset($change['role']) ? $change['role'] : null;
+                if ($site === null || ($role === null ? empty($change['remove']) : !is_string($role))) {
                     return new WP_Error('rest_invalid_param', "change $i needs an integer \"site\" and a \"role\" or \"remove\": true", array('status' => 400, 'index' => $i));
                 }
             }
@@ -644,6 +645,10 @@ add_action('rest_api_init', function () {
                 // Reads the user's whole network picture: as GET /network/users/<id>, capability first.
                 if (!current_user_can('manage_network_users')) {
                     return new WP_Error('entra_wp_sync_forbidden', 'Sorry, "expect" needs manage_network_users.', array('status' => 403));
+                }
+                if (!entra_wp_sync_network_expect_valid($request['expect'])) {
+                    return new WP_Error('rest_invalid_param', '"expect" must be {"sites": {<blog id>: [<role names>]},'
+                        . ' "none_of": [<role names>], "own": {<blog id>: "<role>"}}', array('status' => 400));
                 }
                 $user = entra_wp_sync_network_user($request['user']);
                 if (is_wp_error($user)) return $user;
@@ -668,6 +673,19 @@ add_action('rest_api_init', function () {
         },
     ));
 });
+
+/** Whether a memberships "expect" has the shape entra_wp_sync_network_holds reads (role names as strings). */
+function entra_wp_sync_network_expect_valid($expect) {
+    if (!is_array($expect)) return false;
+    $sites = isset($expect['sites']) ? $expect['sites'] : array();
+    $own = isset($expect['own']) ? $expect['own'] : array();
+    if (!is_array($sites) || !is_array($own) || count(array_filter($own, 'is_string')) !== count($own)) return false;
+    if (isset($expect['none_of']) && !entra_wp_sync_is_string_list($expect['none_of'])) return false;
+    foreach ($sites as $roles) {
+        if (!entra_wp_sync_is_string_list($roles)) return false;
+    }
+    return true;
+}
 
 /**
  * Whether the user still holds what the service planned its changes against, so it need not read

@@ -145,6 +145,20 @@ describeWithWordPress(
       await expect(admin.setMembership(second.id, id, "overlord")).rejects.toMatchObject({
         details: { status: 400, code: "entra_wp_sync_bad_role" },
       });
+      // Malformed role names are refused by name, never read loosely: a nested list PHP compares as
+      // "Array" matches no role, which "none_of" would read as a condition that holds.
+      const memberships = (body: unknown) =>
+        wpFetch(wp, "POST", `/entra-wp-sync/v1/network/users/${id}/memberships`, body);
+      for (const body of [
+        { changes: [{ site: second.id, role: ["editor"] }] },
+        { changes: [{ site: second.id, role: "editor" }], expect: { sites: {}, none_of: [["administrator"]] } },
+        { changes: [{ site: second.id, role: "editor" }], expect: { sites: { [main.id]: "" }, none_of: [] } },
+        { changes: [{ site: second.id, role: "editor" }], expect: { sites: {}, none_of: [], own: { 1: ["x"] } } },
+      ]) {
+        const res = await memberships(body);
+        expect(res).toMatchObject({ status: 400, body: { code: "rest_invalid_param" } });
+        expect(res.body.message).toMatch(/"expect"|"role"/);
+      }
       await expect(admin.memberships(id)).resolves.toEqual(new Map([[main.id, []]]));
     });
 
