@@ -13,6 +13,7 @@
  *  1. Registers user meta for the REST API (`meta` field, edit context only, writable by edit_users):
  *     - entra_object_id            the Entra object id of a synced user
  *     - entra_wp_sync_deactivated  "1" while the user is deactivated by the service, "" otherwise
+ *                                  (never set or cleared by a caller the user outranks)
  *     - the keys a job maps with `meta.<key>` fields. WordPress ignores unregistered keys silently and
  *       the service cannot register keys over REST, so they are listed here. In priority order:
  *         define('ENTRA_WP_SYNC_META_KEYS', 'department,job_title,cost_center');  // wp-config.php
@@ -174,6 +175,20 @@ add_action('init', function () {
         ));
     }
 });
+// The sign-in block locks an account out everywhere (3.): a user manager never sets or clears it on
+// an account that outranks it (an administrator, for one who is not). Checked before core's update
+// runs, on the roles the user holds then: the same request may take them ("roles": [], as a
+// deactivation does), and the meta is written after.
+add_filter('rest_request_before_callbacks', function ($response, $handler, $request) {
+    if (is_wp_error($response) || $request->get_method() === 'GET'
+        || !preg_match('#^/wp/v2/users/(\d+)$#', $request->get_route(), $m)) return $response;
+    $meta = $request->get_param('meta');
+    if (!is_array($meta) || !array_key_exists(ENTRA_WP_SYNC_DEACTIVATED_KEY, $meta) || !entra_wp_sync_outranks_caller($m[1])) {
+        return $response;
+    }
+    return new WP_Error('rest_cannot_update', 'Sorry, this user holds capabilities you do not: you may not change its sign-in block.',
+        array('status' => 403));
+}, 10, 3);
 
 // 2. GET /wp/v2/users?entra_object_id=<id> (exact match).
 add_filter('rest_user_collection_params', function ($params) {

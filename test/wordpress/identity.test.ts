@@ -114,6 +114,35 @@ describeWithWordPress("identity safety in WordPress (with the companion plugin)"
       await flagDeactivated(user.id);
       expect(await profile()).toContain("<name>faultCode</name>");
     });
+
+    it("cannot be made by a user manager out of an account that outranks it, through REST or a batch", async () => {
+      const manager = await aUser("entra_test_user_manager");
+      const asManager = { username: manager.login, password: await appPassword(manager.id) };
+      const admin = await aUser("administrator");
+      const perUser = await wpFetch(
+        wp,
+        "POST",
+        `/wp/v2/users/${admin.id}`,
+        { meta: { entra_wp_sync_deactivated: "1" } },
+        asManager,
+      );
+      expect(perUser.status).toBe(403);
+      const batch = await wpFetch(
+        wp,
+        "POST",
+        "/entra-wp-sync/v1/users/batch",
+        { operations: [{ op: "deactivate", id: admin.id }] },
+        asManager,
+      );
+      expect(batch.body.results[0]).toMatchObject({ outcome: "failed", status: 403 });
+      // Nothing of it was written: the roles the batch's deactivation takes are back with its savepoint.
+      const after = await wpFetch(wp, "GET", `/wp/v2/users/${admin.id}?context=edit`);
+      expect(after.body).toMatchObject({ roles: ["administrator"], meta: { entra_wp_sync_deactivated: "" } });
+      // A subscriber holds nothing the manager lacks: it may deactivate that one.
+      const user = await aUser("subscriber");
+      const ok = await wpFetch(wp, "POST", `/wp/v2/users/${user.id}`, { meta: { entra_wp_sync_deactivated: "1" } }, asManager);
+      expect(ok.status).toBe(200);
+    });
   });
 
   describe("notification mails", () => {
