@@ -58,6 +58,21 @@ export function selectFor(job: Job): string[] {
  */
 export const WP_FIELD_MAX_LENGTH: Readonly<Record<string, number>> = { name: 250, url: 100 };
 
+/**
+ * wp_users.user_email's size. An e-mail cannot be cut like a name: a longer one is refused (the
+ * user's item fails, naming it), since WordPress would die on the create or, on an update, answer
+ * 200 with the old address still stored.
+ */
+export const WP_EMAIL_MAX_LENGTH = 100;
+
+/** Why WordPress cannot store this e-mail, or null when it can. */
+export function emailLengthProblem(email: string | undefined): string | null {
+  const length = email === undefined ? 0 : Array.from(email).length;
+  return length > WP_EMAIL_MAX_LENGTH
+    ? `the e-mail address has ${length} characters; WordPress stores at most ${WP_EMAIL_MAX_LENGTH}`
+    : null;
+}
+
 /** WordPress field -> value for one user. A field whose expression yields nothing is left out, never "". */
 export function desiredFields(job: Job, user: GraphUser): Record<string, string> {
   const fields: Record<string, string> = {};

@@ -5,7 +5,7 @@
 import { isUnmatchableCustomer, signInNote } from "./customer";
 import { hashOf } from "./hash";
 import type { Job, MatchKey } from "./job";
-import { desiredFields } from "./mapping";
+import { desiredFields, emailLengthProblem } from "./mapping";
 import { adoptionRefusal } from "./match";
 import { resolveRoles, rolesToWrite } from "./roles";
 import { inJobScope } from "./scoping";
@@ -231,6 +231,8 @@ function decide(input: PlanInput): UserPlan {
   });
 
   if (!inJobScope(job, user, groupIds)) return skip("out of scope", mapEntry?.wpUserId ?? null);
+  const tooLong = emailLengthProblem(desired.email);
+  if (tooLong) return { ...skip("e-mail too long", current?.id ?? mapEntry?.wpUserId ?? null), refusal: tooLong };
 
   if (mapEntry?.state === "active" && mapEntry.hash === base.hash) {
     return {

@@ -104,6 +104,21 @@ describe("planUser", () => {
       const user = aGraphUser().withMail(null).withUpn(null).build();
       expect(planUser(input({ user }))).toMatchObject({ action: "skip", reason: "no e-mail" });
     });
+
+    it("a create or an update to an e-mail longer than WordPress stores, as a refusal naming it", () => {
+      // wp_users.user_email holds 100 characters: core dies on such a create and, on an update,
+      // answers 200 with the old address still stored (tested on the real WordPress with the plugin).
+      const user = aGraphUser()
+        .withMail(`${"a".repeat(89)}@contoso.com`)
+        .build();
+      const refusal = "the e-mail address has 101 characters; WordPress stores at most 100";
+      expect(planUser(input({ user }))).toMatchObject({ action: "skip", reason: "e-mail too long", refusal });
+      expect(planUser(input({ user, current: annInWp }))).toMatchObject({ action: "skip", wpUserId: 42, refusal });
+      const fits = aGraphUser()
+        .withMail(`${"a".repeat(88)}@contoso.com`)
+        .build();
+      expect(planUser(input({ user: fits }))).toMatchObject({ action: "create", refusal: null });
+    });
   });
 
   describe("unchanged", () => {

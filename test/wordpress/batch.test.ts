@@ -128,6 +128,30 @@ describeWithWordPress("WordPress batch writes (companion plugin)", (wp: WordPres
     expect((await wpFetch(wp, "GET", `/wp/v2/users/${target}?context=edit`)).body.first_name).not.toBe("Written");
   });
 
+  it("refuses an e-mail longer than its wp_users column by name, instead of a PHP fatal or a write that did not happen", async () => {
+    // Core checks no length for e-mail (wp_users.user_email holds 100 characters): wpdb then refuses
+    // the row, a create dies with a PHP fatal (the whole batch answers 500, and the service sends it
+    // again one user at a time) and an update answers 200 with the old address still stored.
+    const login = uniqueName("longmail");
+    const existing = users.add((await makeTestSite(wp).createUser(login, aPerson(login, 0), `${login}-entra`)).id);
+    const long = (name: string) => `${"a".repeat(90)}@${name}.example.test`;
+    const res = await wpFetch(wp, "POST", BATCH, {
+      operations: [
+        { op: "update", id: existing, body: { email: long(login) } },
+        { op: "create", body: { username: `${login}n`, email: long(`${login}n`), password: uniqueName("pw") } },
+        { op: "update", id: existing, body: { first_name: "Written" } },
+      ],
+    });
+    expect(res.status).toBe(200);
+    for (const result of res.body.results.slice(0, 2)) {
+      expect(result).toMatchObject({ status: 400, outcome: "failed", code: "rest_invalid_param" });
+      expect(result.message).toContain("email");
+      expect(result.message).toContain("100");
+    }
+    expect(res.body.results[2]).toMatchObject({ outcome: "updated", user: { first_name: "Written" } });
+    expect((await wpFetch(wp, "GET", `/wp/v2/users?search=${login}n&context=edit`)).body).toEqual([]);
+  });
+
   it("tells the engine how many users' writes its batches take at once", async () => {
     // makeTestSite: WP_CONCURRENCY 4, so up to 4 batches may be in flight.
     expect(await makeTestSite(wp).writesAtOnce!()).toBe(100 * 2);
