@@ -353,7 +353,10 @@ describeWithWordPress(
       // sign-in everywhere, as with missing: deactivate: it left the directory.
       expect((await signInEverywhere(leaver)).map((s) => s.allowed)).toEqual([false, false, false]);
       const item = (await h.service.items(removed.id, { limit: 10 })).items.find((i) => i.wpUserId === leaver)!;
-      expect(item.diff).toMatchObject({ signIn: ["allowed", "blocked"], [`site:${second.path}`]: [["subscriber"], null] });
+      expect(item.diff).toMatchObject({
+        signIn: ["allowed", "blocked"],
+        [`site:${second.path}`]: [["subscriber"], null],
+      });
       // Back in the directory: let in again, with its role back.
       h.directory.put(h.userOf(31));
       expect((await h.sync()).counts).toMatchObject({ reactivated: 1, created: 0, failed: 0 });

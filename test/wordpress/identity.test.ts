@@ -140,7 +140,13 @@ describeWithWordPress("identity safety in WordPress (with the companion plugin)"
       expect(after.body).toMatchObject({ roles: ["administrator"], meta: { entra_wp_sync_deactivated: "" } });
       // A subscriber holds nothing the manager lacks: it may deactivate that one.
       const user = await aUser("subscriber");
-      const ok = await wpFetch(wp, "POST", `/wp/v2/users/${user.id}`, { meta: { entra_wp_sync_deactivated: "1" } }, asManager);
+      const ok = await wpFetch(
+        wp,
+        "POST",
+        `/wp/v2/users/${user.id}`,
+        { meta: { entra_wp_sync_deactivated: "1" } },
+        asManager,
+      );
       expect(ok.status).toBe(200);
     });
   });
