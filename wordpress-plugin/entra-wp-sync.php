@@ -266,12 +266,19 @@ add_action('updated_user_meta', $entra_wp_sync_end_sessions, 10, 4);
 /**
  * Whether the user holds an elevated capability (7.) the current user lacks, or is a super admin the
  * current user is not: true for a user that is not there (nothing is known, so nothing is assumed).
+ * Capabilities as the roles grant them, not as current_user_can() maps them: it refuses some to
+ * everyone (manage_links while the link manager is off, unfiltered_upload without its constant).
  */
 function entra_wp_sync_outranks_caller($user_id) {
     $user = get_userdata((int) $user_id);
-    if (!$user || (is_super_admin($user->ID) && !is_super_admin())) return true;
+    if (!$user) return true;
+    if (is_multisite()) {   // on a single site is_super_admin() only means delete_users
+        if (is_super_admin()) return false;   // holds every capability on every site
+        if (is_super_admin($user->ID)) return true;
+    }
+    $caller = wp_get_current_user();
     foreach ($user->allcaps as $cap => $granted) {
-        if ($granted && entra_wp_sync_is_elevated_capability($cap) && !current_user_can($cap)) return true;
+        if ($granted && entra_wp_sync_is_elevated_capability($cap) && empty($caller->allcaps[$cap])) return true;
     }
     return false;
 }
