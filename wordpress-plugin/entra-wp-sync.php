@@ -979,8 +979,10 @@ function entra_wp_sync_transaction_begin() {
 
 /**
  * Commits ($commit true) or rolls back the transaction of entra_wp_sync_transaction_begin. False when
- * the database had rolled it back already (a deadlock victim) or the commit failed: nothing of it
- * was written. $counted: it created or deleted users (the user count is brought up to date).
+ * the database had rolled it back already (a deadlock victim; what ran after that, and any error it
+ * answered, came from a half-gone write) or the commit failed: nothing of it was written, and the
+ * client should send it again. $counted: it created or deleted users (the user count is brought up
+ * to date).
  */
 function entra_wp_sync_transaction_end($tx, $commit, $counted) {
     global $wpdb;
@@ -990,13 +992,13 @@ function entra_wp_sync_transaction_end($tx, $commit, $counted) {
     unset($GLOBALS['entra_wp_sync_transaction']);
     remove_action('user_register', $tx->track);
     foreach ($tx->recount as $hook => $priority) add_action($hook, 'wp_maybe_update_user_counts', $priority, 0);
-    $written = $alive && $done !== false;
-    if (!$written || !$commit) {
+    $kept = $alive && $done !== false;
+    if (!$kept || !$commit) {
         foreach (array_unique($tx->touched) as $id) clean_user_cache($id);
     } elseif ($tx->recount && $counted) {
         wp_maybe_update_user_counts();
     }
-    return $written;
+    return $kept;
 }
 
 /** The 503 of a transaction the database rolled back: nothing was written, the client sends it again. */
@@ -1083,7 +1085,8 @@ add_action('rest_api_init', function () {
 // statements (the users row, each meta row, the roles: set_role(false), then add_role per role). Left
 // to autocommit, a statement that loses a deadlock (core's meta UPDATEs lock every row of their
 // meta_key, so they meet the batches of 9. and other writers) is rolled back alone and WordPress goes
-// on: an update to ["editor"] then keeps the old role too. In one transaction the database rolls back
+// on: an update to ["editor"] then keeps the old role too (or a meta write answers 500
+// rest_meta_database_error after the rest was written). In one transaction the database rolls back
 // the whole write instead, and the request answers 503 entra_wp_sync_rolled_back (send it again);
 // a write that answers an error is rolled back whole as well. Requests that a batch of 9. dispatches
 // in-process run inside the batch's transaction.
@@ -1106,7 +1109,9 @@ add_filter('rest_request_after_callbacks', function ($response, $handler, $reque
     if (preg_match('#^/wp/v2/users/(\d+)$#', $request->get_route(), $m)) $tx->touched[] = (int) $m[1];
     $failed = is_wp_error($response) || ($response instanceof WP_HTTP_Response && $response->get_status() >= 400);
     $counted = !$failed && ($request->get_method() === 'DELETE' || $tx->registered);
-    if (!entra_wp_sync_transaction_end($tx, !$failed, $counted) && !$failed) {
+    if (!entra_wp_sync_transaction_end($tx, !$failed, $counted)) {
+        // Also when core answered an error: a meta write that lost the deadlock answers 500
+        // rest_meta_database_error, for a write that would have gone through.
         return entra_wp_sync_rolled_back('entra_wp_sync_rolled_back', 'this user write');
     }
     return $response;

@@ -26,9 +26,9 @@ describeWithWordPress("core REST user writes that lose a deadlock (companion plu
     return users.add((await site.createUser(login, aPerson(login, 0), `${login}-entra`)).id);
   }
 
-  /** The next UPDATE of user `id`'s capabilities row loses a deadlock; what is still armed after `fn`. */
-  async function withDeadlock(id: number, fn: () => Promise<void>): Promise<unknown[]> {
-    await wpFetch(wp, "POST", "/entra-wp-sync-test/v1/deadlock", { user_id: id, meta_key: "wp_capabilities" });
+  /** The next UPDATE of user `id`'s `metaKey` row loses a deadlock; what is still armed after `fn`. */
+  async function withDeadlock(id: number, fn: () => Promise<void>, metaKey = "wp_capabilities"): Promise<unknown[]> {
+    await wpFetch(wp, "POST", "/entra-wp-sync-test/v1/deadlock", { user_id: id, meta_key: metaKey });
     await fn();
     const left = await wpFetch(wp, "GET", "/entra-wp-sync-test/v1/deadlock");
     return left.body.armed.filter((a: { user_id: number }) => a.user_id === id);
@@ -55,6 +55,33 @@ describeWithWordPress("core REST user writes that lose a deadlock (companion plu
     expect(left).toEqual([]);
     const after = await wpFetch(wp, "GET", `/wp/v2/users/${id}?context=edit`);
     expect(after.body).toMatchObject({ first_name: "Promoted", roles: ["editor"] });
+  });
+
+  it("answers 503, not core's 500, when the statement that lost was a meta write core reports", async () => {
+    const id = await aSubscriber();
+    let res: { status: number; body: { code?: string } } | undefined;
+    const left = await withDeadlock(
+      id,
+      async () => {
+        res = await wpFetchOnce(wp, "POST", `/wp/v2/users/${id}`, {
+          first_name: "Half",
+          meta: { department: "Moved" },
+        });
+      },
+      "department",
+    );
+    expect(left).toEqual([]);
+    expect(res).toMatchObject({ status: 503, body: { code: "entra_wp_sync_rolled_back" } });
+    const after = await wpFetch(wp, "GET", `/wp/v2/users/${id}?context=edit`);
+    expect(after.body).toMatchObject({ first_name: "First 0", meta: { department: "Dept 0" } });
+    // The per-user path sends it again and ends with the write.
+    const site = makeTestSite(wp, { bulk: false });
+    await withDeadlock(
+      id,
+      () => site.updateUser(id, { fields: { "meta.department": "Moved" } }).then(() => {}),
+      "department",
+    );
+    expect((await wpFetch(wp, "GET", `/wp/v2/users/${id}?context=edit`)).body.meta.department).toBe("Moved");
   });
 
   it("is sent again by the tests' wpFetch, which then sees it written", async () => {
