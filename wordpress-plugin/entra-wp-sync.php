@@ -64,6 +64,9 @@
  *     When the database rolls a batch's transaction back midway (the victim of a deadlock with another
  *     writer), nothing of the batch is written and the request answers 503 entra_wp_sync_batch_rolled_back:
  *     send it again. The user_count option is brought up to date once per batch, after its commit.
+ * 10. Core REST user writes (POST/PUT/PATCH/DELETE /wp/v2/users[/<id>|/me]) run in one transaction
+ *     too: a write that loses a deadlock, or answers an error, is rolled back whole, never half
+ *     written; the first answers 503 entra_wp_sync_rolled_back: send it again.
  */
 
 if (!defined('ABSPATH')) {
