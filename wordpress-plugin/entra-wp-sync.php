@@ -64,8 +64,8 @@
  *     When the database rolls a batch's transaction back midway (the victim of a deadlock with another
  *     writer), nothing of the batch is written and the request answers 503 entra_wp_sync_batch_rolled_back:
  *     send it again. The user_count option is brought up to date once per batch, after its commit.
- * 10. Core REST user writes (POST/PUT/PATCH/DELETE /wp/v2/users[/<id>|/me]) run in one transaction
- *     too: a write that loses a deadlock, or answers an error, is rolled back whole, never half
+ * 10. Core REST user writes (POST/PUT/PATCH/DELETE /wp/v2/users[/<id>|/me]), and those of 8., run in
+ *     one transaction too: a write that loses a deadlock, or answers an error, is rolled back whole, never half
  *     written; the first answers 503 entra_wp_sync_rolled_back: send it again.
  */
 
@@ -953,8 +953,9 @@ function entra_wp_sync_batch_run(array $op) {
  * locking user meta rows in another order: core's meta UPDATEs lock every row of their meta_key);
  * without autocommit, what runs after that is still not committed, and the savepoint that is gone
  * tells (entra_wp_sync_transaction_end). Core counts all users again after every create and delete
- * (a COUNT over wp_users and a write of the user_count option, whose row lock other writers would
- * wait on until the commit): that waits until after the commit, once, and leaves the same count.
+ * (a COUNT over wp_users and a write of the user_count option, or on a network its sitemeta row, whose
+ * row lock other writers would wait on until the commit): that waits until after the commit, once,
+ * and leaves the same count.
  */
 function entra_wp_sync_transaction_begin() {
     global $wpdb;
@@ -966,12 +967,13 @@ function entra_wp_sync_transaction_begin() {
         $tx->touched[] = $user_id;
     };
     add_action('user_register', $tx->track);
-    $tx->recount = array();
-    foreach (array('user_register', 'deleted_user') as $hook) {
-        $priority = has_action($hook, 'wp_maybe_update_user_counts');
+    $tx->recount = array();   // [hook, function, priority] taken off until the end
+    foreach (array(array('user_register', 'wp_maybe_update_user_counts'), array('deleted_user', 'wp_maybe_update_user_counts'),
+        array('wpmu_new_user', 'wp_maybe_update_network_user_counts')) as $count) {
+        $priority = has_action($count[0], $count[1]);
         if ($priority === false) continue;
-        remove_action($hook, 'wp_maybe_update_user_counts', $priority);
-        $tx->recount[$hook] = $priority;
+        remove_action($count[0], $count[1], $priority);
+        $tx->recount[] = array($count[0], $count[1], $priority);
     }
     $GLOBALS['entra_wp_sync_transaction'] = $tx;
     $wpdb->query('SET autocommit = 0');
@@ -994,12 +996,12 @@ function entra_wp_sync_transaction_end($tx, $commit, $counted) {
     $wpdb->query('SET autocommit = 1');
     unset($GLOBALS['entra_wp_sync_transaction']);
     remove_action('user_register', $tx->track);
-    foreach ($tx->recount as $hook => $priority) add_action($hook, 'wp_maybe_update_user_counts', $priority, 0);
+    foreach ($tx->recount as $count) add_action($count[0], $count[1], $count[2], 0);
     $kept = $alive && $done !== false;
     if (!$kept || !$commit) {
         foreach (array_unique($tx->touched) as $id) clean_user_cache($id);
-    } elseif ($tx->recount && $counted) {
-        wp_maybe_update_user_counts();
+    } elseif ($counted) {
+        foreach (array_unique(array_column($tx->recount, 1)) as $recount) $recount();
     }
     return $kept;
 }
@@ -1091,11 +1093,14 @@ add_action('rest_api_init', function () {
 // on: an update to ["editor"] then keeps the old role too (or a meta write answers 500
 // rest_meta_database_error after the rest was written). In one transaction the database rolls back
 // the whole write instead, and the request answers 503 entra_wp_sync_rolled_back (send it again);
-// a write that answers an error is rolled back whole as well. Requests that a batch of 9. dispatches
+// a core write that answers an error is rolled back whole as well. The network routes of 8. that
+// write (memberships, member roles, network deletes) run in one transaction too, and keep their
+// answers: a memberships request refused at change i keeps the changes before i. Requests that a batch of 9. dispatches
 // in-process run inside the batch's transaction.
 function entra_wp_sync_is_user_write(WP_REST_Request $request) {
     return $request->get_method() !== 'GET' && $request->get_method() !== 'HEAD' && $request->get_method() !== 'OPTIONS'
-        && preg_match('#^/wp/v2/users(/(\d+|me))?$#', $request->get_route()) === 1;
+        && preg_match('#^(/wp/v2/users(/(\d+|me))?|/entra-wp-sync/v1/network/(users/\d+(/memberships)?|sites/\d+/members/\d+))$#',
+            $request->get_route()) === 1;
 }
 add_filter('rest_request_before_callbacks', function ($response, $handler, $request) {
     if ($response !== null || !entra_wp_sync_is_user_write($request) || isset($GLOBALS['entra_wp_sync_transaction'])) {
@@ -1109,10 +1114,12 @@ add_filter('rest_request_after_callbacks', function ($response, $handler, $reque
     if (!$open || $open[0] !== $request) return $response;
     unset($GLOBALS['entra_wp_sync_request_transaction']);
     $tx = $open[1];
-    if (preg_match('#^/wp/v2/users/(\d+)$#', $request->get_route(), $m)) $tx->touched[] = (int) $m[1];
+    if (preg_match('#/(users|members)/(\d+)#', $request->get_route(), $m)) $tx->touched[] = (int) $m[2];
     $failed = is_wp_error($response) || ($response instanceof WP_HTTP_Response && $response->get_status() >= 400);
-    $counted = !$failed && ($request->get_method() === 'DELETE' || $tx->registered);
-    if (!entra_wp_sync_transaction_end($tx, !$failed, $counted)) {
+    // The memberships route of 8. keeps the changes before the one it names as refused (its contract).
+    $keep = !$failed || strpos($request->get_route(), '/entra-wp-sync/') === 0;
+    $counted = $keep && ($request->get_method() === 'DELETE' || $tx->registered);
+    if (!entra_wp_sync_transaction_end($tx, $keep, $counted)) {
         // Also when core answered an error: a meta write that lost the deadlock answers 500
         // rest_meta_database_error, for a write that would have gone through.
         return entra_wp_sync_rolled_back('entra_wp_sync_rolled_back', 'this user write');
