@@ -34,7 +34,8 @@ $chunk = function ($i) use ($txn, $n, $wpdb) {
     if ($txn > 0 && $i % $txn === 0) $wpdb->query('START TRANSACTION');
     if ($txn > 0 && ($i % $txn === $txn - 1 || $i === $n - 1)) $wpdb->query('COMMIT');
 };
-$t = hrtime(true);
+// Queries per user: $wpdb counts every query it runs (no SAVEQUERIES needed).
+$q = $wpdb->num_queries; $t = hrtime(true);
 for ($i = 0; $i < $n; $i++) {
     $login = "php-$run-$i";
     $id = wp_insert_user(array('user_login' => $login, 'user_email' => "$login@bench.example",
@@ -45,25 +46,31 @@ for ($i = 0; $i < $n; $i++) {
     $ids[] = $id;
     $chunk($i);
 }
-$create = (hrtime(true) - $t) / 1e6 / $n;
-$t = hrtime(true);
+$create = (hrtime(true) - $t) / 1e6 / $n; $createQ = ($wpdb->num_queries - $q) / $n;
+$q = $wpdb->num_queries; $t = hrtime(true);
 foreach ($ids as $i => $id) {
     $r = wp_update_user(array('ID' => $id, 'first_name' => 'Benched', 'last_name' => "Person $i",
         'display_name' => "Benched Person $i", 'role' => 'author'));
     if (is_wp_error($r)) { fwrite(STDERR, $r->get_error_message() . "\\n"); exit(1); }
     $chunk($i);
 }
-$update = (hrtime(true) - $t) / 1e6 / $n;
-$t = hrtime(true);
+$update = (hrtime(true) - $t) / 1e6 / $n; $updateQ = ($wpdb->num_queries - $q) / $n;
+$q = $wpdb->num_queries; $t = hrtime(true);
 foreach ($ids as $i => $id) { wp_delete_user($id, $admin); $chunk($i); }
-$delete = (hrtime(true) - $t) / 1e6 / $n;
-echo json_encode(array('create' => $create, 'update' => $update, 'delete' => $delete)), "\\n";
+$delete = (hrtime(true) - $t) / 1e6 / $n; $deleteQ = ($wpdb->num_queries - $q) / $n;
+echo json_encode(array('create' => $create, 'update' => $update, 'delete' => $delete,
+    'queries' => array('create' => $createQ, 'update' => $updateQ, 'delete' => $deleteQ))), "\\n";
 `;
 
 export interface PerUser {
   create: number;
   update: number;
   delete: number;
+}
+
+/** The in-process loop: ms per user, and database queries per user, for each operation. */
+export interface PhpLoop extends PerUser {
+  queries: PerUser;
 }
 
 async function timed(n: number, fn: () => Promise<unknown>): Promise<number> {
@@ -136,7 +143,7 @@ export function benchPhp(
   run: string,
   wordpress: { url?: string; username?: string; dir?: string } = {},
   transactionSize = 0,
-): PerUser {
+): PhpLoop {
   const dir = mkdtempSync(join(tmpdir(), "wp-bench-"));
   try {
     writeFileSync(join(dir, "loop.php"), PHP_LOOP);
@@ -152,7 +159,7 @@ export function benchPhp(
       },
       encoding: "utf8",
     });
-    return JSON.parse(out.trim().split("\n").pop() ?? "{}") as PerUser;
+    return JSON.parse(out.trim().split("\n").pop() ?? "{}") as PhpLoop;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
