@@ -6,7 +6,8 @@
 # out a docroot, installs WordPress, creates an admin + Application Password, installs the project's
 # companion mu-plugin (wordpress-plugin/entra-wp-sync.php), starts `php -S` with 4 workers in the
 # background, waits until the REST API answers, and prints (on stdout only, also kept in DIR/env.sh):
-#     export WP_URL=... WP_USERNAME=... WP_APP_PASSWORD=...
+#     export WP_URL=... WP_USERNAME=... WP_APP_PASSWORD=... WP_DOCROOT=...
+# (WP_DOCROOT: the WordPress files; tests that run PHP on them, or a php -S of their own, need it)
 # Everything else goes to stderr, so this works:   eval "$(scripts/wordpress-local.sh)"
 #
 # Options:
@@ -525,6 +526,7 @@ cat > "$WP_DIR/env.sh" <<EOF
 export ${ENV_PREFIX}URL='$WP_URL'
 export ${ENV_PREFIX}USERNAME='$WP_ADMIN_USER'
 export ${ENV_PREFIX}APP_PASSWORD='$APP_PASSWORD'
+export ${ENV_PREFIX}DOCROOT='$DOCROOT'
 EOF
 if [ "$MULTISITE" = 1 ]; then
   echo "export ${ENV_PREFIX}SITE_PATHS='/${WP_NETWORK_SITES//,//,/}/'" >> "$WP_DIR/env.sh"

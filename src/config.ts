@@ -16,6 +16,7 @@ export const DEFAULTS = {
   LOG_LEVEL: "info",
   STEP_BUDGET_MS: 20_000,
   WP_CONCURRENCY: 4,
+  WP_BULK_WRITES: true,
   GRAPH_BASE_URL: "https://graph.microsoft.com",
   MAX_FAILED_STEPS: 5,
   DRIVER_INTERVAL_MS: 2_000,
@@ -84,6 +85,8 @@ export interface Config {
     username: string | null;
     appPassword: string | null;
     concurrency: number;
+    /** Writes through the companion plugin's batch endpoint when it has one (README "Bulk writes"). */
+    bulk: boolean;
   };
 }
 
@@ -276,6 +279,7 @@ export function loadConfig(env: Env = process.env): Config {
       username: str(env, "WP_USERNAME"),
       appPassword: str(env, "WP_APP_PASSWORD"),
       concurrency: int(env, "WP_CONCURRENCY", DEFAULTS.WP_CONCURRENCY, 1, 64),
+      bulk: bool(env, "WP_BULK_WRITES", DEFAULTS.WP_BULK_WRITES),
     },
   };
 }

@@ -290,6 +290,7 @@ function makeSite(config: Config, logger: Logger, metrics: Metrics): Site {
     username: wordpress.username,
     appPassword: wordpress.appPassword,
     concurrency: wordpress.concurrency,
+    bulk: wordpress.bulk,
     logger,
     metrics: metrics.wordpressHook,
   });

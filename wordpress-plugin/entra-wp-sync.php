@@ -2,7 +2,7 @@
 /**
  * Plugin Name: entra-wp-sync companion
  * Description: What the entra-wp-sync service needs from WordPress and cannot do through the REST API alone.
- * Version:     1.2.0
+ * Version:     1.3.0
  * License:     MIT
  *
  * Install as a must-use plugin: copy this one file to wp-content/mu-plugins/ (scripts/wordpress-local.sh
@@ -51,14 +51,18 @@
  *     a failing one is rolled back alone and reported, and its neighbours are written. A create refused
  *     because its login or e-mail belongs to a user with the same Entra id answers "existing" with that
  *     user (a retried request after a lost response creates nobody twice). An operation may carry "guard": [roles]; a user holding elevated
- *     capabilities beyond those roles (7.) is then refused with entra_wp_sync_protected.
+ *     capabilities beyond those roles (7.) is then refused with entra_wp_sync_protected. An update or
+ *     reactivate may carry "expect": what the service assumes the user holds now (field values, and
+ *     its exact roles or none of some roles); it is written only while the user holds exactly that,
+ *     else answered "changed" with nothing written. Either way the result carries "before", the user
+ *     as it was, so the service needs no read before the write and still records what it replaced.
  */
 
 if (!defined('ABSPATH')) {
     exit;
 }
 
-const ENTRA_WP_SYNC_VERSION = '1.2.0';
+const ENTRA_WP_SYNC_VERSION = '1.3.0';
 const ENTRA_WP_SYNC_ID_KEY = 'entra_object_id';
 const ENTRA_WP_SYNC_DEACTIVATED_KEY = 'entra_wp_sync_deactivated';
 const ENTRA_WP_SYNC_BATCH_MAX = 100;
@@ -243,6 +247,7 @@ add_action('rest_api_init', function () {
                 // The caller's own password id: nothing it could not read at /wp/v2/users/me/application-passwords.
                 'app_password' => rest_get_authenticated_app_password(),
                 'batch_max' => ENTRA_WP_SYNC_BATCH_MAX,
+                'batch_expect' => true,
             );
         },
     ));
@@ -582,11 +587,39 @@ function entra_wp_sync_batch_existing(array $op, $code) {
     return $user && get_user_meta($user->ID, ENTRA_WP_SYNC_ID_KEY, true) === $entra_id ? $user->ID : null;
 }
 
+/** The user as GET /wp/v2/users/<id>?context=edit shows it to the caller; null when there is none. */
 function entra_wp_sync_batch_user_data($user_id) {
     $request = new WP_REST_Request('GET', '/wp/v2/users/' . $user_id);
     $request->set_query_params(array('context' => 'edit'));
     $response = rest_do_request($request);
+    if ($response->is_error()) return null;
     return array_intersect_key((array) $response->get_data(), array_flip(ENTRA_WP_SYNC_USER_FIELDS));
+}
+
+/**
+ * Whether the user ($before, as the REST read shows it) holds what the operation's "expect" says the
+ * service planned against (src/core/plan.ts assumedCurrent): each field exactly (meta: the keys
+ * given), and the roles exactly as listed (order included) or none of "roles_none". Compared
+ * strictly: any difference, even one the service would not mind, means "plan again from $before".
+ */
+function entra_wp_sync_batch_holds($before, $expect) {
+    if (!is_array($before) || !is_array($expect)) return false;
+    $fields = isset($expect['fields']) && is_array($expect['fields']) ? $expect['fields'] : array();
+    foreach ($fields as $key => $value) {
+        if ($key === 'meta') {
+            if (!is_array($value)) return false;
+            $meta = isset($before['meta']) && is_array($before['meta']) ? $before['meta'] : array();
+            foreach ($value as $meta_key => $meta_value) {
+                if (!array_key_exists($meta_key, $meta) || !is_string($meta_value) || $meta[$meta_key] !== $meta_value) return false;
+            }
+        } elseif (!array_key_exists($key, $before) || !is_string($value) || $before[$key] !== $value) {
+            return false;
+        }
+    }
+    $roles = isset($before['roles']) && is_array($before['roles']) ? array_values($before['roles']) : array();
+    if (isset($expect['roles'])) return is_array($expect['roles']) && array_values($expect['roles']) === $roles;
+    if (isset($expect['roles_none'])) return is_array($expect['roles_none']) && !array_intersect($roles, $expect['roles_none']);
+    return false; // the roles are always part of what the service planned against
 }
 
 /** Runs one operation; the caller holds the savepoint. */
@@ -595,6 +628,17 @@ function entra_wp_sync_batch_run(array $op) {
     if (is_wp_error($request)) return entra_wp_sync_batch_error($request->get_error_code(), $request->get_error_message());
     $refused = entra_wp_sync_batch_guard($op);
     if ($refused) return $refused;
+    $before = null;
+    if (isset($op['expect'])) {
+        if ($op['op'] !== 'update' && $op['op'] !== 'reactivate') {
+            return entra_wp_sync_batch_error('rest_invalid_param', '"expect" is for update and reactivate operations');
+        }
+        $before = entra_wp_sync_batch_user_data($op['id']);
+        if (!entra_wp_sync_batch_holds($before, $op['expect'])) {
+            return array('status' => 409, 'outcome' => 'changed', 'code' => 'entra_wp_sync_changed',
+                'message' => 'user ' . $op['id'] . ' no longer holds what the operation expects', 'before' => $before);
+        }
+    }
     $response = rest_do_request($request);
     $data = rest_get_server()->response_to_data($response, false);
     if ($response->is_error()) {
@@ -605,8 +649,10 @@ function entra_wp_sync_batch_run(array $op) {
     }
     if ($op['op'] === 'delete') return array('status' => $response->get_status(), 'outcome' => 'deleted');
     $outcome = $op['op'] === 'create' ? 'created' : 'updated';
-    return array('status' => $response->get_status(), 'outcome' => $outcome,
+    $result = array('status' => $response->get_status(), 'outcome' => $outcome,
         'user' => array_intersect_key((array) $data, array_flip(ENTRA_WP_SYNC_USER_FIELDS)));
+    if ($before !== null) $result['before'] = $before;
+    return $result;
 }
 
 add_action('rest_api_init', function () {

@@ -93,12 +93,73 @@ export function isProtected(
   selfId: number,
   granted: readonly string[] = [],
 ): boolean {
-  const protectedRole = (role: string) => role === "administrator" || job.protect.roles.includes(role);
+  const protecting = protectingRoles(job, granted);
   return (
     wpUser.id === selfId ||
     job.protect.users.includes(wpUser.id) ||
-    wpUser.roles.some((role) => protectedRole(role) && !granted.includes(role))
+    wpUser.roles.some((role) => protecting.includes(role))
   );
+}
+
+/** The roles that make an account protected (isProtected): administrator and protect.roles, unless the service granted them. */
+function protectingRoles(job: Job, granted: readonly string[]): string[] {
+  return ["administrator", ...job.protect.roles].filter((role) => !granted.includes(role));
+}
+
+/**
+ * What planUser read of WordPress's current user, as a condition on it: `fields` (job field names)
+ * hold exactly these values, and the roles are `exactly` this list, or hold `noneOf` these. A write
+ * sent with it is applied only while WordPress still holds it (Site.updateIfUnchanged).
+ */
+export interface Assumption {
+  fields: Record<string, string>;
+  roles: { exactly: string[] } | { noneOf: string[] };
+}
+
+/**
+ * A mapped user as the service last left it in WordPress, from its user map entry, with the
+ * Assumption that makes a plan against it the plan against the real user: everything planUser reads
+ * of a mapped user's current state (the values of the desired fields, compared by diffFields; the
+ * roles, which rolesToWrite, grantedAfter and the diff read whole, or, with roles.mode "skip", only
+ * isProtected reads, so then only "none of the protecting roles"; the id, which is the map's).
+ * Null when the map cannot say: a desired field the service never wrote, roles it never stored.
+ */
+export function assumedCurrent(
+  input: Pick<PlanInput, "job" | "user" | "mapEntry">,
+): { user: WpUser; assumption: Assumption } | null {
+  const { job, user, mapEntry } = input;
+  if (mapEntry === null) return null;
+  const fields: Record<string, string> = {};
+  for (const field of Object.keys(desiredFields(job, user))) {
+    const last = mapEntry.fields[field];
+    if (last === undefined) return null;
+    fields[field] = last;
+  }
+  let roles: Assumption["roles"];
+  // Deactivation took every role away, whatever the mode.
+  if (mapEntry.state === "deactivated") roles = { exactly: [] };
+  else if (job.roles.mode === "skip") roles = { noneOf: protectingRoles(job, mapEntry.granted) };
+  else if (mapEntry.roles === null) return null;
+  else roles = { exactly: mapEntry.roles };
+  const wpUser: WpUser = {
+    id: mapEntry.wpUserId,
+    username: "",
+    email: "",
+    name: "",
+    first_name: "",
+    last_name: "",
+    nickname: "",
+    description: "",
+    url: "",
+    roles: "exactly" in roles ? roles.exactly : [],
+    capabilities: [],
+    meta: {},
+  };
+  for (const [field, value] of Object.entries(fields)) {
+    if (field.startsWith("meta.")) wpUser.meta[field.slice("meta.".length)] = value;
+    else (wpUser as unknown as Record<string, unknown>)[field] = value;
+  }
+  return { user: wpUser, assumption: { fields, roles } };
 }
 
 /** What the service has granted once `written` replaced `current`: it keeps none of the account's own roles. */

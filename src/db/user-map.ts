@@ -53,7 +53,8 @@ export async function upsertMapEntries(db: Queryable, jobId: string, entries: Ma
   if (entries.length === 0) return;
   await db.query(
     `insert into user_map (job_id, entra_id, wp_user_id, hash, state, email, fields, roles, granted_roles)
-     select $1::text, e.entra_id, e.wp_user_id, e.hash, e.state, e.email, e.fields, e.roles, e.granted_roles
+     select $1::text, e.entra_id, e.wp_user_id, e.hash, e.state, e.email, e.fields,
+       coalesce(e.roles, 'null'::jsonb), e.granted_roles
      from jsonb_to_recordset($2::jsonb)
        as e (entra_id text, wp_user_id int, hash text, state text, email text, fields jsonb, roles jsonb,
              granted_roles jsonb)
@@ -70,6 +71,7 @@ export async function upsertMapEntries(db: Queryable, jobId: string, entries: Ma
           state: e.state,
           email: e.email,
           fields: e.fields,
+          // No roles (roles.mode "skip"): a JSON null, read back as null (the column is not null).
           roles: e.roles ?? null,
           granted_roles: e.granted,
         })),

@@ -54,6 +54,8 @@ export interface WordPressRequestEvent {
   status: number | "error";
   code?: string | null;
   ms: number;
+  /** A batch of user writes: counted in wordpress_batch_requests_total, its operations by onOperation. */
+  batch?: boolean;
 }
 
 export interface GraphHook {
@@ -64,6 +66,7 @@ export interface GraphHook {
 /** The shape src/wordpress/client.ts calls (WordPressMetrics). */
 export interface WordPressHook {
   onRequest(event: WordPressRequestEvent): void;
+  onOperation(event: Omit<WordPressRequestEvent, "ms" | "batch">): void;
 }
 
 export interface Metrics {
@@ -140,13 +143,19 @@ export function makeMetrics(): Metrics {
   });
   const wpRequests = new Counter({
     name: name("wordpress_requests_total"),
-    help: "HTTP exchanges with WordPress (each retry counts), by method, status (0: no response) and WordPress error code",
+    help: "WordPress's answers, by method, status (0: no response) and WordPress error code: one per HTTP exchange (each retry counts), except that a batch of user writes counts one per operation, as its own request would have (the batch exchange itself: wordpress_batch_requests_total)",
     labelNames: ["method", "status", "code"] as const,
+    registers,
+  });
+  const wpBatches = new Counter({
+    name: name("wordpress_batch_requests_total"),
+    help: "HTTP exchanges carrying a batch of user writes (companion plugin; each retry counts), by status (0: no response) and WordPress error code",
+    labelNames: ["status", "code"] as const,
     registers,
   });
   const wpDuration = new Histogram({
     name: name("wordpress_request_duration_seconds"),
-    help: "Duration of one HTTP exchange with WordPress",
+    help: "Duration of one HTTP exchange with WordPress, batches included",
     buckets: SECONDS_BUCKETS_REQUEST,
     registers,
   });
@@ -276,11 +285,19 @@ export function makeMetrics(): Metrics {
     },
   );
 
-  const recordWordPress = (event: WordPressRequestEvent) => {
-    const method = bounded(event.method.toUpperCase(), (m) => METHODS.has(m));
+  const wordpressLabels = (event: Omit<WordPressRequestEvent, "ms">) => {
     const noResponse = event.status === "error" || event.status === 0;
     const code = event.code ?? (noResponse ? "network" : "none");
-    wpRequests.inc({ method, status: statusLabel(event.status), code: bounded(code, (c) => CODE.test(c)) });
+    return {
+      method: bounded(event.method.toUpperCase(), (m) => METHODS.has(m)),
+      status: statusLabel(event.status),
+      code: bounded(code, (c) => CODE.test(c)),
+    };
+  };
+  const recordWordPress = (event: WordPressRequestEvent) => {
+    const { method, ...rest } = wordpressLabels(event);
+    if (event.batch) wpBatches.inc(rest);
+    else wpRequests.inc({ method, ...rest });
     wpDuration.observe(event.ms / 1000);
   };
 
@@ -296,7 +313,10 @@ export function makeMetrics(): Metrics {
         if (waitMs > 0) graphThrottle.inc(waitMs / 1000);
       },
     },
-    wordpressHook: { onRequest: recordWordPress },
+    wordpressHook: {
+      onRequest: recordWordPress,
+      onOperation: (event) => wpRequests.inc(wordpressLabels(event)),
+    },
     recordRunFinished(job, state) {
       runs.inc({ job, state: bounded(state, (s) => KNOWN_STATES.has(s)) });
     },

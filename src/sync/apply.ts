@@ -3,11 +3,21 @@
  * apply the plan (or, in a dry run, only record it). Pure bookkeeping comes back to the caller,
  * which commits a whole page in one transaction.
  */
+import { isDeepStrictEqual } from "node:util";
 import { UpstreamError } from "../core/errors";
 import type { MatchKey } from "../core/job";
 import { desiredFields } from "../core/mapping";
 import { matchUser } from "../core/match";
-import { isProtected, type MapEntry, needsCurrent, type PlanInput, planUser, type UserPlan } from "../core/plan";
+import {
+  type Assumption,
+  assumedCurrent,
+  isProtected,
+  type MapEntry,
+  needsCurrent,
+  type PlanInput,
+  planUser,
+  type UserPlan,
+} from "../core/plan";
 import { pickUsername, usernameCandidates } from "../core/username";
 import type { GraphUser, WpUser } from "../core/users";
 import type { ItemInput } from "../db/items";
@@ -65,21 +75,28 @@ export async function syncUser(
     grantable: new Set(),
   };
   let current: WpUser | null = null;
+  let assumed: ReturnType<typeof assumedCurrent> = null;
   if (needsCurrent(input)) {
     input.grantable = await ctx.grantable();
     input.selfId = await deps.selfId();
-    if (mapEntry) current = await deps.site.getUser(mapEntry.wpUserId);
-    else {
+    if (mapEntry) {
+      assumed = !ctx.run.dryRun && deps.site.updateIfUnchanged ? assumedCurrent(input) : null;
+      // Only a write can check the assumption: anything else is planned against the user as read.
+      if (assumed && !WRITES_ASSUMING.has(planUser({ ...input, current: assumed.user }).action)) assumed = null;
+      if (!assumed) current = await deps.site.getUser(mapEntry.wpUserId);
+    } else {
       // The index keeps references only: read the whole user (roles, capabilities) when one matches.
       const match = matchUser(job, user, desiredFields(job, user), await ctx.index());
       current = match ? await deps.site.getUser(match.account.id) : null;
       input.matchedBy = match?.by ?? null;
     }
   }
-  const plan = planUser({ ...input, current });
+  const plan = planUser({ ...input, current: assumed?.user ?? current });
   try {
     if (!mapEntry && plan.wpUserId !== null) await claim(ctx, plan.entraId, { wpUserId: plan.wpUserId }, claims);
-    const outcome = await apply(ctx, input, plan, mapEntry, claims);
+    const outcome = assumed
+      ? await applyAssuming(ctx, input, plan, assumed.assumption, mapEntry, claims)
+      : await apply(ctx, input, plan, mapEntry, claims);
     const { action, status, wpUserId } = outcome.item;
     if (job.photos && !ctx.run.dryRun && status === "ok" && action !== "skip" && wpUserId !== null) {
       await syncPhoto(ctx, plan.entraId, wpUserId, action !== "unchanged");
@@ -161,6 +178,42 @@ async function apply(
     case "create":
       return create(ctx, input, plan, claims);
   }
+}
+
+/** The plan actions a conditional write (Site.updateIfUnchanged) can carry. */
+const WRITES_ASSUMING: ReadonlySet<UserPlan["action"]> = new Set(["update", "reactivate"]);
+
+/**
+ * A mapped user's update (or reactivation) without reading the user first: `plan` was made against
+ * the user as the service last left it (core/plan.ts assumedCurrent) and WordPress writes it only
+ * while the user still holds everything that plan read. Either way the site answers the user as it
+ * was, and the plan is made again from that, so items show what WordPress really had: when applied,
+ * it is the same plan (the assumption held); when not, it is applied as the plan after a read would be.
+ * A site that cannot check assumptions (null) costs the read after all.
+ */
+async function applyAssuming(
+  ctx: StepContext,
+  input: Omit<PlanInput, "current">,
+  plan: UserPlan,
+  assumption: Assumption,
+  mapEntry: MapEntry | null,
+  claims: PageClaims,
+): Promise<UserOutcome> {
+  const { site } = ctx.deps;
+  const id = plan.wpUserId!;
+  const kind = plan.action === "reactivate" ? "reactivate" : "update";
+  const answer = await site.updateIfUnchanged!(id, kind, assumption, plan.write);
+  const current = answer === null ? await site.getUser(id) : answer.before;
+  const real = planUser({ ...input, current });
+  if (answer === null || !answer.applied) return apply(ctx, input, real, mapEntry, claims);
+  if (real.action !== plan.action || !isDeepStrictEqual(real.write, plan.write)) {
+    // The assumption held, so this cannot happen unless the site compared less than it was given.
+    ctx.log.error(
+      { entraId: plan.entraId, wpUserId: id, planned: plan.write, fromBefore: real.write },
+      "conditional write: the plan from the user as it was differs from the plan that was written",
+    );
+  }
+  return { item: itemOf(real, "ok"), map: mapOf(real, id) };
 }
 
 /**

@@ -6,6 +6,7 @@
  * step commits runs, items and the user map in one transaction (all SQL still lives in src/db).
  * Failures are thrown as UpstreamError (src/core/errors.ts) with a `kind`.
  */
+import type { Assumption } from "../core/plan";
 import type { GraphUser, WpUser, WpWrite } from "../core/users";
 
 /** The wall-clock limit of the current step: waits (Retry-After, backoff) never run past it. */
@@ -89,6 +90,19 @@ export interface Site {
   deactivateUser(id: number): Promise<void>;
   /** Clear the deactivation flag and set roles. */
   reactivateUser(id: number, write: WpWrite): Promise<WpUser>;
+  /**
+   * Optional: an update or reactivation written only while WordPress still holds `assumption` of the
+   * user (compared by the site inside the write's transaction), so the engine needs no read first.
+   * Answers the user as it was before (null: no such user), and after when applied; null when the
+   * site cannot check the assumption (no companion plugin batch endpoint, bulk writes off): the
+   * engine then reads the user first, as always.
+   */
+  updateIfUnchanged?(
+    id: number,
+    kind: "update" | "reactivate",
+    assumption: Assumption,
+    write: WpWrite,
+  ): Promise<ConditionalWrite | null>;
   /** DELETE ?force=true&reassign=<reassignTo>. */
   deleteUser(id: number, reassignTo: number): Promise<void>;
   /**
@@ -97,6 +111,10 @@ export interface Site {
    */
   setAvatar(id: number, photo: Uint8Array | null): Promise<boolean>;
 }
+
+export type ConditionalWrite =
+  | { applied: true; before: WpUser; user: WpUser }
+  | { applied: false; before: WpUser | null };
 
 /** What the service asks Graph to send to its notification endpoints (POST /subscriptions). */
 export interface SubscriptionRequest {

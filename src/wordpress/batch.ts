@@ -4,17 +4,29 @@
  * at the same moment travel in one request, one WordPress bootstrap and one database commit.
  */
 
+/**
+ * What an update or reactivation expects of the user (core/plan.ts Assumption, in REST names): the
+ * plugin writes only while it holds, else answers "changed".
+ */
+export interface BatchExpect {
+  fields: Record<string, unknown>;
+  roles?: string[];
+  roles_none?: string[];
+}
+
 export type BatchOp =
   | { op: "create"; body: Record<string, unknown> }
-  | { op: "update" | "reactivate"; id: number; body: Record<string, unknown> }
+  | { op: "update" | "reactivate"; id: number; body: Record<string, unknown>; expect?: BatchExpect }
   | { op: "deactivate"; id: number }
   | { op: "delete"; id: number; reassign: number };
 
 /** One operation's result as the plugin reports it. */
 export interface BatchResult {
   status: number;
-  outcome: "created" | "updated" | "existing" | "deleted" | "failed";
+  outcome: "created" | "updated" | "existing" | "deleted" | "changed" | "failed";
   user?: unknown;
+  /** With `expect`: the user before the operation (null when there is none). */
+  before?: unknown;
   code?: string;
   message?: string;
 }
@@ -26,6 +38,32 @@ export interface BatchAnswer {
 }
 
 export type SendBatch = (ops: BatchOp[]) => Promise<{ results: BatchResult[]; afterAmbiguousFailure: boolean }>;
+
+/**
+ * `send`, reporting each operation's answer as the request it stands for would have been counted
+ * (a create or update as POST, a delete as DELETE), so that per-user WordPress codes stay visible
+ * in the metrics whichever way the writes travel.
+ */
+export function reportingOperations(
+  send: SendBatch,
+  onOperation: ((event: { method: string; status: number; code: string | null }) => void) | undefined,
+): SendBatch {
+  if (!onOperation) return send;
+  return async (ops) => {
+    const answer = await send(ops);
+    answer.results.forEach((result, i) => {
+      const op = ops[i];
+      if (!op || typeof result?.status !== "number") return;
+      const failed = result.outcome === "failed" || result.outcome === "changed";
+      onOperation({
+        method: op.op === "delete" ? "DELETE" : "POST",
+        status: result.status,
+        code: failed ? (result.code ?? "unknown") : null,
+      });
+    });
+    return answer;
+  };
+}
 
 interface Waiting {
   op: BatchOp;

@@ -14,8 +14,22 @@ import {
 
 /** Optional instrumentation; one call per HTTP attempt (a retried request reports each attempt). */
 export interface WordPressMetrics {
-  /** status "error": no response; code: WordPress's error code (`rest_user_invalid_email`) when it gave one. */
-  onRequest(event: { method: string; status: number | "error"; code: string | null; ms: number }): void;
+  /**
+   * status "error": no response; code: WordPress's error code (`rest_user_invalid_email`) when it gave
+   * one. batch: the exchange carried a batch of user writes, whose answers onOperation reports.
+   */
+  onRequest(event: {
+    method: string;
+    status: number | "error";
+    code: string | null;
+    ms: number;
+    batch?: boolean;
+  }): void;
+  /**
+   * One operation of a batch as WordPress answered it: the method its own request would have had,
+   * its status and error code (null when it succeeded). Not an HTTP exchange: no duration.
+   */
+  onOperation?(event: { method: string; status: number; code: string | null }): void;
 }
 
 export interface WordPressClientOptions {
@@ -42,6 +56,8 @@ export interface WpRequest {
   query?: Record<string, string | number | boolean | undefined>;
   body?: Record<string, unknown>;
   headers?: Record<string, string>;
+  /** A batch of user writes (counted apart from single requests: WordPressMetrics). */
+  batch?: boolean;
 }
 
 export interface WpResponse {
@@ -131,12 +147,18 @@ export function makeWordPressClient(options: WordPressClientOptions): WordPressC
         { method: req.method, path, status: res.status, ms, ...(code ? { code } : {}) },
         "wordpress request",
       );
-      metrics?.onRequest({ method: req.method, status: res.status, code, ms });
+      metrics?.onRequest({ method: req.method, status: res.status, code, ms, ...(req.batch ? { batch: true } : {}) });
       return { status: res.status, headers: res.headers, text };
     } catch (error) {
       const ms = Math.round(performance.now() - started);
       logger.debug({ method: req.method, path, error: describeTransport(error), ms }, "wordpress request failed");
-      metrics?.onRequest({ method: req.method, status: "error", code: null, ms });
+      metrics?.onRequest({
+        method: req.method,
+        status: "error",
+        code: null,
+        ms,
+        ...(req.batch ? { batch: true } : {}),
+      });
       throw error;
     }
   }

@@ -1,8 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { UpstreamError } from "../core/errors";
 import { ENTRA_ID_META, type WpUser, type WpWrite } from "../core/users";
-import type { Site, SiteInfo } from "../sync/ports";
-import { type BatchAnswer, type BatchOp, type BatchResult, makeBatcher } from "./batch";
+import type { ConditionalWrite, Site, SiteInfo } from "../sync/ports";
+import {
+  type BatchAnswer,
+  type BatchOp,
+  type BatchResult,
+  makeBatcher,
+  reportingOperations,
+  type SendBatch,
+} from "./batch";
 import {
   connectWordPress,
   type WordPressConnectionOptions,
@@ -34,6 +41,8 @@ interface Plugin {
   serviceId: string | null;
   /** Operations per POST /entra-wp-sync/v1/users/batch; 0 for a plugin without that endpoint. */
   batchMax: number;
+  /** The batch endpoint checks an update's `expect` (plugin 1.3.0); an older one would ignore it and write. */
+  batchExpect: boolean;
 }
 
 const SERVICE_HEADER = "x-entra-wp-sync-service";
@@ -62,7 +71,13 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
   async function detectPlugin(): Promise<Plugin | null> {
     try {
       const res = await client.request({ method: "GET", route: "/entra-wp-sync/v1/status" });
-      const body = res.body as { version?: unknown; roles?: unknown; app_password?: unknown; batch_max?: unknown };
+      const body = res.body as {
+        version?: unknown;
+        roles?: unknown;
+        app_password?: unknown;
+        batch_max?: unknown;
+        batch_expect?: unknown;
+      };
       const roles: Record<string, string[]> = {};
       if (body.roles && typeof body.roles === "object") {
         for (const [role, caps] of Object.entries(body.roles)) {
@@ -71,7 +86,8 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       }
       const serviceId = typeof body.app_password === "string" ? body.app_password : null;
       const batchMax = Number.isInteger(body.batch_max) ? Math.max(0, body.batch_max as number) : 0;
-      return { version: String(body.version ?? ""), roles, serviceId, batchMax };
+      const batchExpect = batchMax > 0 && body.batch_expect === true;
+      return { version: String(body.version ?? ""), roles, serviceId, batchMax, batchExpect };
     } catch (error) {
       if (error instanceof UpstreamError && error.details.status === 404) return null; // rest_no_route
       throw error;
@@ -132,17 +148,15 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
     return client.request(serviceId ? { ...req, headers: { [SERVICE_HEADER]: serviceId } } : req);
   }
 
-  const batch = makeBatcher(
-    async (operations) => {
-      const res = await sendAsService({ method: "POST", route: BATCH_ROUTE, body: { operations } });
-      const results = (res.body as { results?: unknown }).results;
-      return {
-        results: Array.isArray(results) ? (results as BatchResult[]) : [],
-        afterAmbiguousFailure: res.afterAmbiguousFailure,
-      };
-    },
-    { max: 50, inFlight: BATCH_IN_FLIGHT },
-  );
+  const sendBatch: SendBatch = reportingOperations(async (operations) => {
+    const res = await sendAsService({ method: "POST", route: BATCH_ROUTE, body: { operations }, batch: true });
+    const results = (res.body as { results?: unknown }).results;
+    return {
+      results: Array.isArray(results) ? (results as BatchResult[]) : [],
+      afterAmbiguousFailure: res.afterAmbiguousFailure,
+    };
+  }, options.metrics?.onOperation?.bind(options.metrics));
+  const batch = makeBatcher(sendBatch, { max: 50, inFlight: BATCH_IN_FLIGHT });
 
   /**
    * One write through the batch endpoint when the plugin has it, else `perUser`. A batch that fails as
@@ -374,6 +388,41 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
         op,
         () => post(id, perUser),
         (answer) => userOf(op, answer),
+      );
+    },
+
+    async updateIfUnchanged(id, kind, assumption, write) {
+      if (options.bulk === false || !(await plugin())?.batchExpect) return null;
+      const expected = toRestBody({ fields: assumption.fields }, await acceptedMeta());
+      // A field WordPress does not show over REST cannot be compared: the engine reads the user instead.
+      if (expected.dropped.length > 0) return null;
+      const { roles } = assumption;
+      const op: BatchOp = {
+        op: kind,
+        id,
+        body: await body(write),
+        expect: {
+          fields: expected.body,
+          ...("exactly" in roles ? { roles: roles.exactly } : { roles_none: roles.noneOf }),
+        },
+      };
+      const read = (answer: BatchAnswer): ConditionalWrite => {
+        const { result } = answer;
+        const before = result.before ? toWpUser(result.before) : null;
+        if (result.outcome === "changed") return { applied: false, before };
+        const user = userOf(op, answer);
+        if (!before) throw new Error(`WordPress batch answered no prior state for user ${id}`);
+        return { applied: true, before, user };
+      };
+      // Alone, the operation is a batch of one: the plugin is the only one that can check it.
+      return writeUser(
+        op,
+        async () => {
+          const { results, afterAmbiguousFailure } = await sendBatch([op]);
+          if (!results[0]) throw new Error("WordPress batch answered no result for 1 operation");
+          return read({ result: results[0], afterAmbiguousFailure });
+        },
+        read,
       );
     },
 

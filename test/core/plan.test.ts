@@ -1,5 +1,14 @@
-import { diffFields, isProtected, needsCurrent, type PlanInput, planUser } from "../../src/core/plan";
+import {
+  type Assumption,
+  assumedCurrent,
+  diffFields,
+  isProtected,
+  needsCurrent,
+  type PlanInput,
+  planUser,
+} from "../../src/core/plan";
 import { CORE_ROLES, grantPolicy } from "../../src/core/privileges";
+import type { WpUser } from "../../src/core/users";
 import { aGraphUser, aJob, aMapEntry, aWpUser } from "../helpers/builders";
 
 const EDITORS = "22222222-2222-2222-2222-222222222222";
@@ -336,5 +345,80 @@ describe("diffFields", () => {
 
   it("ignores fields the job does not want", () => {
     expect(diffFields({ nickname: "x" }, {})).toEqual({});
+  });
+});
+
+describe("assumedCurrent", () => {
+  const lastWritten = { ...annFields, last_name: "Old" };
+
+  /** Ann as WordPress holds her when she holds `assumption`, with everything planUser must not read made different. */
+  function holding(assumption: Assumption, id: number): WpUser {
+    const user = aWpUser().withId(id).withFirstName("unread").withMeta("unmapped", "x").build();
+    user.username = "someone-else";
+    user.description = "not a mapped field";
+    user.capabilities = ["read", "edit_posts"];
+    for (const [field, value] of Object.entries(assumption.fields))
+      (user as unknown as Record<string, string>)[field] = value;
+    user.roles = "exactly" in assumption.roles ? assumption.roles.exactly : ["subscriber", "editor"];
+    return user;
+  }
+
+  const cases: Array<[string, PlanInput]> = [
+    ["replace", input({ mapEntry: aMapEntry().writtenAs(lastWritten, ["subscriber"]).build(), matchedBy: null })],
+    [
+      "add",
+      input({
+        job: aJob().withRoleMode("add").withRoleGroup(EDITORS, "editor").build(),
+        groupIds: new Set([EDITORS]),
+        mapEntry: aMapEntry().writtenAs(lastWritten, ["subscriber"]).build(),
+        matchedBy: null,
+      }),
+    ],
+    [
+      "skip",
+      input({
+        job: aJob().withRoleMode("skip").build(),
+        mapEntry: aMapEntry().writtenAs(lastWritten, undefined).build(),
+        matchedBy: null,
+      }),
+    ],
+    [
+      "deactivated",
+      input({ mapEntry: aMapEntry().writtenAs(lastWritten, ["subscriber"]).deactivated().build(), matchedBy: null }),
+    ],
+  ];
+  it.each(cases)(
+    "plans against the assumed user exactly as against any user holding the assumption (%s)",
+    (_, given) => {
+      const assumed = assumedCurrent(given)!;
+      expect(assumed).not.toBeNull();
+      const fromAssumed = planUser({ ...given, current: assumed.user });
+      const fromReal = planUser({ ...given, current: holding(assumed.assumption, given.mapEntry!.wpUserId) });
+      expect(fromAssumed.action).toMatch(/^(update|reactivate)$/);
+      expect({ ...fromAssumed, username: null }).toEqual({ ...fromReal, username: null });
+    },
+  );
+
+  it("assumes exactly the last written values of the desired fields, and the roles as stored", () => {
+    const mapEntry = aMapEntry().writtenAs(lastWritten, ["editor"]).build();
+    expect(assumedCurrent(input({ mapEntry }))?.assumption).toEqual({
+      fields: lastWritten,
+      roles: { exactly: ["editor"] },
+    });
+  });
+
+  it("assumes only that no protecting role is held when roles are not synced, and that none at all is after a deactivation", () => {
+    const job = aJob().withRoleMode("skip").withProtectedRoles("editor").build();
+    const mapEntry = aMapEntry().writtenAs(lastWritten, undefined).withGranted("editor").build();
+    expect(assumedCurrent(input({ job, mapEntry }))?.assumption.roles).toEqual({ noneOf: ["administrator"] });
+    const deactivated = aMapEntry().writtenAs(lastWritten, undefined).deactivated().build();
+    expect(assumedCurrent(input({ job, mapEntry: deactivated }))?.assumption.roles).toEqual({ exactly: [] });
+  });
+
+  it("cannot say when a desired field was never written, roles were never stored, or the user is not mapped", () => {
+    const { email: _email, ...withoutEmail } = lastWritten;
+    expect(assumedCurrent(input({ mapEntry: aMapEntry().writtenAs(withoutEmail, ["subscriber"]).build() }))).toBeNull();
+    expect(assumedCurrent(input({ mapEntry: aMapEntry().writtenAs(lastWritten, undefined).build() }))).toBeNull();
+    expect(assumedCurrent(input())).toBeNull();
   });
 });

@@ -13,6 +13,8 @@ export interface Proxy {
   lost: number;
   /** "METHOD /path" of every request, in order of arrival. */
   requests: string[];
+  /** "METHOD /path" and WordPress's answer (status, body text) of every request answered, in order of answer. */
+  answers: Array<{ request: string; status: number; body: string }>;
   inFlight: number;
   maxInFlight: number;
   close(): Promise<void>;
@@ -37,6 +39,11 @@ export async function startProxy(target: string, port = 0): Promise<Proxy> {
         answer.on("data", (c: Buffer) => chunks.push(c));
         answer.on("end", () => {
           proxy.inFlight--;
+          proxy.answers.push({
+            request: `${req.method} ${req.url}`,
+            status: answer.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString("utf8"),
+          });
           if (proxy.mode === "lose-response" && proxy.lost === 0) {
             proxy.lost++;
             req.socket.destroy();
@@ -61,6 +68,7 @@ export async function startProxy(target: string, port = 0): Promise<Proxy> {
     mode: "up",
     lost: 0,
     requests: [],
+    answers: [],
     inFlight: 0,
     maxInFlight: 0,
     close: () =>

@@ -12,6 +12,8 @@ export interface WordPressTarget {
   url: string;
   username: string;
   appPassword: string;
+  /** WP_DOCROOT: its files (scripts/wordpress-local.sh prints it), for tests that run PHP on them; absent for a remote one. */
+  docroot?: string;
 }
 
 /** WP_URL / WP_USERNAME / WP_APP_PASSWORD (or another prefix, e.g. WP_PLAIN_), null when WP_URL is unset. */
@@ -22,6 +24,7 @@ export function wordpressFromEnv(prefix = "WP_"): WordPressTarget | null {
     url,
     username: process.env[`${prefix}USERNAME`] ?? "",
     appPassword: process.env[`${prefix}APP_PASSWORD`] ?? "",
+    ...(process.env[`${prefix}DOCROOT`] ? { docroot: process.env[`${prefix}DOCROOT`] } : {}),
   };
 }
 
