@@ -195,7 +195,8 @@ function largeRows(r: LargeResult): Row[] {
     `peak RSS ${run.maxRssMb.toFixed(0)} MB (${run.rssBeforeRunMb.toFixed(0)} MB before the run, live heap after GC ${run.liveHeapMb.toFixed(0)} MB)`;
   const calls = (run: LargeResult["first"]) =>
     `${run.callMs.length} continue calls (p50 ${ms(percentile(run.callMs, 50))}, max ${ms(Math.max(...run.callMs))})`;
-  const writes = (run: LargeResult["first"]) => (run.wpRequests.POST ?? 0) + (run.wpRequests.DELETE ?? 0);
+  const writes = (run: LargeResult["first"]) =>
+    Object.entries(run.wpRequests).reduce((sum, [method, count]) => sum + (method.startsWith("GET") ? 0 : count), 0);
   const { first, resync } = r;
   return [
     {

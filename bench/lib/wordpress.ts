@@ -64,7 +64,7 @@ export function benchWordPressFromEnv(): BenchWordPress {
 
 export interface CountingSite {
   site: Site;
-  /** HTTP attempts by method since the last reset (the site's metrics hook sees each one). */
+  /** HTTP attempts by method ("POST batch" for the plugin's batch endpoint) since the last reset. */
   requests: Record<string, number>;
   total(): number;
   /**
@@ -90,8 +90,9 @@ export function makeCountingSite(
     bulk: options.bulk ?? true,
     logger: pino({ level: "warn" }),
     metrics: {
-      onRequest({ method }) {
-        requests[method] = (requests[method] ?? 0) + 1;
+      onRequest({ method, batch }) {
+        const key = batch ? `${method} batch` : method;
+        requests[key] = (requests[key] ?? 0) + 1;
       },
     },
   });
