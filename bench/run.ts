@@ -196,7 +196,10 @@ function largeRows(r: LargeResult): Row[] {
   const calls = (run: LargeResult["first"]) =>
     `${run.callMs.length} continue calls (p50 ${ms(percentile(run.callMs, 50))}, max ${ms(Math.max(...run.callMs))})`;
   const writes = (run: LargeResult["first"]) =>
-    Object.entries(run.wpRequests).reduce((sum, [method, count]) => sum + (method.startsWith("GET") ? 0 : count), 0);
+    Object.entries(run.wpRequests).reduce(
+      (sum, [method, count]) => sum + (/^(POST|DELETE)/.test(method) ? count : 0),
+      0,
+    );
   const { first, resync } = r;
   return [
     {
