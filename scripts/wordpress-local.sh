@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# wordpress-local.sh - run a real WordPress (Debian 12 package, 6.1.x) locally, without Docker, for
-# entra-wp-sync's tests and bench. Adapted from a verified recipe (Debian 12, no systemd).
+# wordpress-local.sh - run a real WordPress (Debian 12 package, 6.1.x, or a newer core tree) locally,
+# without Docker, for entra-wp-sync's tests and bench. Adapted from a verified recipe (Debian 12, no systemd).
 #
 # Idempotent: installs missing Debian packages, starts MariaDB if needed, creates the database, lays
 # out a docroot, installs WordPress, creates an admin + Application Password, installs the project's
@@ -22,6 +22,10 @@
 #                        WP_NETWORK_SITES (default "site2,site3", served at /site2/, /site3/); the
 #                        admin is a super admin; also prints P{SITE_PATHS} (e.g. "/site2/,/site3/").
 #                        Use its own --dir: a single site is not turned into a network in place.
+#   --wordpress-version V  another WordPress than Debian's 6.1: the core tree of version V (e.g. 6.6,
+#                        which is 6.6-RC3; also 6.2-6.5) from the npm package
+#                        @wp-playground/wordpress-builds@0.9.19, fetched once with `npm pack` and kept
+#                        unzipped in $WP_BUILDS_CACHE (default ~/.cache/entra-wp-sync/wordpress-builds)
 #   --reset              drop the database and the docroot first (fresh, empty WordPress)
 #   --restart            restart the php -S server even if it is already running
 # Environment (defaults): WP_DB_NAME (derived from DIR: /tmp/entra-wp-sync-wordpress ->
@@ -29,7 +33,8 @@
 #   WP_DB_PASSWORD=entra_wp_sync WP_DB_HOST=localhost WP_DB_ADMIN="mysql -uroot" (client command
 #   with admin rights; root over the unix socket by default) WP_ADMIN_USER=admin
 #   WP_ADMIN_PASSWORD=admin-password WP_ADMIN_EMAIL=admin@example.test WP_APP_NAME=entra-wp-sync
-#   WP_WORKERS=4 (PHP_CLI_SERVER_WORKERS) WP_FIXED_APP_PASSWORD (optional: force this exact
+#   WP_WORKERS=4 (PHP_CLI_SERVER_WORKERS) WP_SRC=/usr/share/wordpress (any WordPress core tree to
+#   serve instead of Debian's; --wordpress-version sets it) WP_FIXED_APP_PASSWORD (optional: force this exact
 #   application password, letters/digits only, >= 8 chars; otherwise one is generated once
 #   and kept in DIR/app-password). WP_URL/WP_USERNAME/WP_APP_PASSWORD in the environment are ignored.
 # Stop with scripts/wordpress-stop.sh (same --dir).
@@ -39,7 +44,7 @@ PROJECT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PLUGIN_SRC="$PROJECT_DIR/wordpress-plugin/entra-wp-sync.php"
 WP_DIR=${WP_DIR:-/tmp/entra-wp-sync-wordpress}
 WP_PORT=${WP_PORT:-8881}
-WITH_PLUGIN=1; RESET=0; RESTART=0; ENV_PREFIX=WP_; MULTISITE=0
+WITH_PLUGIN=1; RESET=0; RESTART=0; ENV_PREFIX=WP_; MULTISITE=0; WP_VERSION=
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) WP_DIR=$2; shift 2 ;;
@@ -50,9 +55,11 @@ while [ $# -gt 0 ]; do
     --env-prefix) ENV_PREFIX=$2; shift 2 ;;
     --env-prefix=*) ENV_PREFIX=${1#--env-prefix=}; shift ;;
     --multisite) MULTISITE=1; shift ;;
+    --wordpress-version) WP_VERSION=$2; shift 2 ;;
+    --wordpress-version=*) WP_VERSION=${1#--wordpress-version=}; shift ;;
     --reset) RESET=1; shift ;;
     --restart) RESTART=1; shift ;;
-    -h|--help) sed -n '2,33p' "$0" >&2; exit 0 ;;
+    -h|--help) sed -n '2,39p' "$0" >&2; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
@@ -89,6 +96,8 @@ for v in WP_DB_NAME WP_DB_USER; do [[ "${!v}" =~ ^[A-Za-z0-9_]+$ ]] || die "$v m
 [ "$WITH_PLUGIN" = 0 ] || [ -f "$PLUGIN_SRC" ] || die "companion plugin not found: $PLUGIN_SRC"
 # Site slugs become URL paths and are checked the way wpmu_validate_blog_signup does (a-z, 0-9).
 [[ "$WP_NETWORK_SITES" =~ ^[a-z0-9]{4,}(,[a-z0-9]{4,})*$ ]] || die "WP_NETWORK_SITES: comma-separated slugs of 4+ lowercase letters/digits"
+[ -z "$WP_VERSION" ] || [[ "$WP_VERSION" =~ ^[0-9]+\.[0-9]+(\.[0-9]+)?$ ]] || die "--wordpress-version: e.g. 6.6 (got $WP_VERSION)"
+[ -z "$WP_VERSION" ] || [ -z "${WP_SRC:-}" ] || die "give either WP_SRC or --wordpress-version, not both"
 if [ -n "$WP_APP_PASSWORD_FIXED" ] && ! [[ "$WP_APP_PASSWORD_FIXED" =~ ^[A-Za-z0-9]{8,}$ ]]; then
   die "WP_FIXED_APP_PASSWORD must be letters/digits only, at least 8 (WordPress strips other characters)"
 fi
@@ -113,7 +122,9 @@ apt_install() {
   [ "$rc" = 0 ] || die "apt-get install failed ($rc)"
 }
 APT_UPDATED=0
-PKGS="php-cli php-mysql php-curl php-xml php-mbstring wordpress mariadb-client"
+PKGS="php-cli php-mysql php-curl php-xml php-mbstring mariadb-client"
+# Debian's WordPress is the default core tree; --wordpress-version unzips another one.
+if [ -n "$WP_VERSION" ]; then PKGS="$PKGS unzip"; elif [ -z "${WP_SRC:-}" ]; then PKGS="$PKGS wordpress"; fi
 # No local server socket and nothing on 127.0.0.1:3306 -> we will need mariadb-server too.
 if [ ! -S /run/mysqld/mysqld.sock ] && ! (exec 3<>/dev/tcp/127.0.0.1/3306) 2>/dev/null; then
   PKGS="$PKGS mariadb-server"
@@ -166,7 +177,50 @@ SQL
 log "database $WP_DB_NAME / user $WP_DB_USER ready"
 
 # ---------------------------------------------------------------- 3. docroot + config
-SRC=/usr/share/wordpress
+# --wordpress-version: the npm package of WordPress Playground ships plain core trees as zips
+# (wp-6.2.zip ... wp-6.5.zip, wp-beta.zip = 6.6-RC3, wp-nightly.zip); the zip is chosen by the
+# version inside it, not by its name.
+WP_BUILDS_PACKAGE=@wp-playground/wordpress-builds@0.9.19
+WP_BUILDS_CACHE=${WP_BUILDS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/entra-wp-sync/wordpress-builds}
+wordpress_build() {
+  # npm pack's file name: @scope/name@version -> scope-name-version.tgz
+  local pkg=${WP_BUILDS_PACKAGE#@}
+  local file=${pkg%@*}
+  file="${file//\//-}-${pkg##*@}.tgz"
+  # The unzipped trees are kept per package version, so a newer package does not reuse them.
+  local want=$1 tree="$WP_BUILDS_CACHE/${file%.tgz}/wordpress-$1" tgz="$WP_BUILDS_CACHE/$file"
+  local zips="$WP_BUILDS_CACHE/${file%.tgz}/zips" zip found="" version=""
+  if [ ! -f "$tree/wp-includes/version.php" ]; then
+    mkdir -p "$WP_BUILDS_CACHE"
+    if [ ! -f "$tgz" ]; then
+      command -v npm >/dev/null || die "--wordpress-version needs npm (to fetch $WP_BUILDS_PACKAGE)"
+      log "fetching $WP_BUILDS_PACKAGE (about 160 MB, once) into $WP_BUILDS_CACHE"
+      (cd "$WP_BUILDS_CACHE" && npm pack "$WP_BUILDS_PACKAGE" --silent >/dev/null) || die "npm pack $WP_BUILDS_PACKAGE failed"
+    fi
+    if [ ! -d "$zips" ]; then
+      rm -rf "$zips.tmp" && mkdir -p "$zips.tmp"
+      tar xzf "$tgz" -C "$zips.tmp" --strip-components=3 --wildcards 'package/src/wordpress/wp-*.zip' \
+        || die "cannot read $tgz"
+      mv "$zips.tmp" "$zips"
+    fi
+    # Numbered builds first, then beta, then nightly: the first whose version is V, V.x or V-xxx.
+    for zip in $(ls "$zips"/wp-[0-9]*.zip | sort -V) "$zips/wp-beta.zip" "$zips/wp-nightly.zip"; do
+      [ -f "$zip" ] || continue
+      version=$(unzip -p "$zip" wp-includes/version.php | grep -o "wp_version = '[^']*'" | cut -d"'" -f2)
+      case "$version" in "$want"|"$want".*|"$want"-*) found=$zip; break ;; esac
+    done
+    [ -n "$found" ] || die "no WordPress $want in $WP_BUILDS_PACKAGE (it has: $(for z in "$zips"/*.zip; do unzip -p "$z" wp-includes/version.php | grep -o "wp_version = '[^']*'" | cut -d"'" -f2; done | tr '\n' ' '))"
+    rm -rf "$tree.tmp" && unzip -q "$found" -d "$tree.tmp" || die "cannot unzip $found"
+    # Playground's config and its SQLite database file are not part of this set-up (MariaDB is).
+    rm -rf "$tree.tmp/wp-config.php" "$tree.tmp/wp-content/database"
+    rm -rf "$tree" && mv "$tree.tmp" "$tree"
+    log "WordPress $version ($(basename "$found") of $WP_BUILDS_PACKAGE) unzipped in $tree"
+  fi
+  echo "$tree"
+}
+if [ -n "$WP_VERSION" ]; then SRC=$(wordpress_build "$WP_VERSION"); else SRC=${WP_SRC:-/usr/share/wordpress}; fi
+SRC=${SRC%/}
+[ -f "$SRC/wp-includes/version.php" ] || die "not a WordPress core tree (no wp-includes/version.php): $SRC"
 if [ ! -f "$DOCROOT/wp-includes/version.php" ] || ! cmp -s "$SRC/wp-includes/version.php" "$DOCROOT/wp-includes/version.php"; then
   log "copying $SRC to $DOCROOT"
   # A real copy (not symlinks): PHP resolves symlinks in __FILE__, so a symlinked wp-load.php

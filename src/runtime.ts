@@ -31,7 +31,7 @@ import { type EngineService, makeSyncService, type RunEvents } from "./sync/engi
 import { loadJobs } from "./sync/jobs";
 import { NOTIFICATIONS_PATH, type RefusalReason } from "./sync/notification-inbox";
 import { type NotificationWorker, startNotificationWorker } from "./sync/notifications";
-import type { Directory, Site, SiteInfo, Subscriptions } from "./sync/ports";
+import type { Directory, Network, Site, SiteInfo, Subscriptions } from "./sync/ports";
 import { makeProvisionService, type ProvisionService } from "./sync/provision";
 import { isStandIn, unconfiguredDirectory, unconfiguredSite } from "./unconfigured";
 import { makeWordPressNetwork, makeWordPressSite } from "./wordpress";
@@ -75,6 +75,8 @@ export interface RuntimeOptions {
   /** Test hooks: replace the Graph directory or the WordPress site. */
   directory?: Directory;
   site?: Site;
+  /** Test hook: the multisite network (default: WP_URL's, made when a job targets a network). */
+  network?: Network;
   /** Test hook: the Graph subscriptions (default: the Graph directory's own). */
   subscriptions?: Subscriptions;
 }
@@ -110,10 +112,12 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     const directory = options.directory ?? graph;
     const subscriptions = options.subscriptions ?? graph.subscriptions;
     const site = options.site ?? makeSite(config, logger, metrics);
+    const network = options.network ?? makeNetwork(config, jobs, logger, metrics);
     const sync = makeSyncService({
       db,
       directory,
       site,
+      ...(network ? { network } : {}),
       jobs,
       logger,
       stepBudgetMs: config.stepBudgetMs,
@@ -160,9 +164,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
           // A network job needs the plugin, a super admin, and sites that its selectors name.
           ...jobs.flatMap((job): Array<[string, Site, () => Promise<unknown>]> => {
             const target = job.network;
-            const { url, username, appPassword } = config.wordpress;
-            if (target === null || !url || !username || !appPassword) return [];
-            const network = makeWordPressNetwork({ url, username, appPassword, logger });
+            if (target === null || !network) return [];
             return [
               [
                 `WordPress network (job ${job.id})`,
@@ -294,6 +296,13 @@ function makeSite(config: Config, logger: Logger, metrics: Metrics): Site {
     logger,
     metrics: metrics.wordpressHook,
   });
+}
+
+/** The network client, when a job targets a network and WordPress is configured (its check names what is missing otherwise). */
+function makeNetwork(config: Config, jobs: readonly Job[], logger: Logger, metrics: Metrics): Network | null {
+  const { url, username, appPassword, concurrency } = config.wordpress;
+  if (!jobs.some((job) => job.network !== null) || !url || !username || !appPassword) return null;
+  return makeWordPressNetwork({ url, username, appPassword, concurrency, logger, metrics: metrics.wordpressHook });
 }
 
 /**

@@ -79,6 +79,8 @@ describeWithWordPress("start-up connection checks", (wp: WordPressTarget) => {
     try {
       await until(() => (log.text().match(/connection checked: credentials accepted/g) ?? []).length === 2);
       expect(log.text()).not.toMatch(/connection check failed/);
+      // How user writes will travel is decided and logged by the start-up check (README "Bulk writes").
+      expect(log.text()).toContain('"writePath":"plugin-batch"');
       await until(() => /job \\"default\\": Graph accepts its query/.test(log.text()));
       expect(log.text()).toContain("it needs the application permissions User.Read.All (users, their manager");
     } finally {

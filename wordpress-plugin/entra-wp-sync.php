@@ -2,7 +2,7 @@
 /**
  * Plugin Name: entra-wp-sync companion
  * Description: What the entra-wp-sync service needs from WordPress and cannot do through the REST API alone.
- * Version:     1.3.0
+ * Version:     1.4.0
  * License:     MIT
  *
  * Install as a must-use plugin: copy this one file to wp-content/mu-plugins/ (scripts/wordpress-local.sh
@@ -62,7 +62,7 @@ if (!defined('ABSPATH')) {
     exit;
 }
 
-const ENTRA_WP_SYNC_VERSION = '1.3.0';
+const ENTRA_WP_SYNC_VERSION = '1.4.0';
 const ENTRA_WP_SYNC_ID_KEY = 'entra_object_id';
 const ENTRA_WP_SYNC_DEACTIVATED_KEY = 'entra_wp_sync_deactivated';
 const ENTRA_WP_SYNC_BATCH_MAX = 100;
@@ -366,12 +366,16 @@ add_filter('pre_get_avatar_data', function ($args, $id_or_email) {
 // 501). These routes wrap WordPress's own functions behind the capability checks WordPress's own
 // screens make (wp-admin/user-new.php, users.php, network/users.php), evaluated on the site
 // concerned. Registered only on a network.
-//   GET    entra-wp-sync/v1/network                     {super_admin, sites:[{id, path, url}]}
-//   GET    entra-wp-sync/v1/network/users/<id>          {id, sites:{<blog id>: [roles]}}
+//   GET    entra-wp-sync/v1/network                     {super_admin, sites:[{id, path, url, main}]}
+//   GET    entra-wp-sync/v1/network/users/<id>          {id, super_admin, sites:{<blog id>: [roles]}}
+//   GET    entra-wp-sync/v1/network/logins?login=<l>    {login, taken}: logins are network-wide, and
+//          core's GET /wp/v2/users only finds members of the site it is called on
 //   POST   entra-wp-sync/v1/network/sites/<blog>/members/<id>  {"role": "editor"|""}
 //          add_user_to_blog (promote_user on that site); "" keeps the membership with no role;
 //          a deactivated user (3.) gets no role (409)
 //   DELETE entra-wp-sync/v1/network/sites/<blog>/members/<id>  remove_user_from_blog (remove_user)
+//   POST   entra-wp-sync/v1/network/users/<id>/memberships  {"changes": [{"site", "role"} | {"site", "remove": true}]}
+//          the two above for one user on several sites in one request (up to batch_max changes)
 //   DELETE entra-wp-sync/v1/network/users/<id>          wpmu_delete_user (manage_network_users + delete_user)
 
 /** The site's id when it exists and takes users (not deleted, archived or spam), else a WP_Error. */
@@ -410,7 +414,8 @@ function entra_wp_sync_memberships($user_id) {
     foreach (get_blogs_of_user((int) $user_id) as $blog_id => $_) {
         $sites[(string) $blog_id] = array_values((new WP_User((int) $user_id, '', (int) $blog_id))->roles);
     }
-    return array('id' => (int) $user_id, 'sites' => (object) $sites);
+    // A super admin holds every capability on every site whatever its roles: the service never touches one.
+    return array('id' => (int) $user_id, 'super_admin' => is_super_admin((int) $user_id), 'sites' => (object) $sites);
 }
 
 add_action('rest_api_init', function () {
@@ -425,9 +430,19 @@ add_action('rest_api_init', function () {
         'callback' => function () {
             $sites = array();
             foreach (get_sites(array('number' => 0, 'deleted' => 0, 'archived' => 0, 'spam' => 0)) as $site) {
-                $sites[] = array('id' => (int) $site->blog_id, 'path' => $site->path, 'url' => get_home_url((int) $site->blog_id, '/'));
+                $sites[] = array('id' => (int) $site->blog_id, 'path' => $site->path, 'url' => get_home_url((int) $site->blog_id, '/'),
+                    'main' => (int) $site->blog_id === get_main_site_id());
             }
             return array('super_admin' => is_super_admin(), 'sites' => $sites);
+        },
+    ));
+    register_rest_route($ns, '/network/logins', array(
+        'methods' => 'GET',
+        'permission_callback' => $network_admin,
+        'args' => array('login' => array('type' => 'string', 'required' => true)),
+        'callback' => function ($request) {
+            $login = (string) $request['login'];
+            return array('login' => $login, 'taken' => (bool) username_exists($login));
         },
     ));
     register_rest_route($ns, '/network/users/(?P<user>\d+)', array(
@@ -466,45 +481,85 @@ add_action('rest_api_init', function () {
             'permission_callback' => 'is_user_logged_in',   // the real check is per site, below
             'args' => array('role' => array('type' => 'string', 'required' => true)),
             'callback' => function ($request) {
-                return entra_wp_sync_on_site($request['blog'], $request['user'], 'promote_user', function ($blog, $user) use ($request) {
-                    $role = (string) $request['role'];
-                    // A deactivated user gets no role anywhere (see 3. above); "" (a member without a role) is fine.
-                    if ($role !== '' && entra_wp_sync_is_deactivated($user->ID)) {
-                        return new WP_Error('entra_wp_sync_deactivated', 'This account is deactivated: no role is given to it.', array('status' => 409));
-                    }
-                    if ($role !== '' && !wp_roles()->is_role($role)) {
-                        return new WP_Error('entra_wp_sync_bad_role', "No role \"$role\" on this site.", array('status' => 400));
-                    }
-                    require_once ABSPATH . 'wp-admin/includes/user.php';
-                    // As core's users controller does (editable_roles filter): the caller may give only these.
-                    if ($role !== '' && !array_key_exists($role, get_editable_roles())) {
-                        return new WP_Error('entra_wp_sync_forbidden', "Sorry, you may not give users the role \"$role\".", array('status' => 403));
-                    }
-                    $r = add_user_to_blog($blog, $user->ID, $role);   // also sets the role of a member
-                    if (is_wp_error($r)) {
-                        $r->add_data(array('status' => 409));
-                        return $r;
-                    }
-                    return entra_wp_sync_memberships($user->ID);
-                });
+                $r = entra_wp_sync_set_member($request['blog'], $request['user'], (string) $request['role']);
+                return is_wp_error($r) ? $r : entra_wp_sync_memberships($r);
             },
         ),
         array(
             'methods' => 'DELETE',
             'permission_callback' => 'is_user_logged_in',
             'callback' => function ($request) {
-                return entra_wp_sync_on_site($request['blog'], $request['user'], 'remove_user', function ($blog, $user) {
-                    $r = remove_user_from_blog($user->ID, $blog);
-                    if (is_wp_error($r)) {
-                        $r->add_data(array('status' => 409));
-                        return $r;
-                    }
-                    return entra_wp_sync_memberships($user->ID);
-                });
+                $r = entra_wp_sync_remove_member($request['blog'], $request['user']);
+                return is_wp_error($r) ? $r : entra_wp_sync_memberships($r);
             },
         ),
     ));
+    // All of one user's changes in one request, each as the two routes above do it (same checks,
+    // on its own site), in order; the first refusal stops the rest and names its index. Each change
+    // is WordPress's own function and stands on its own: a retry redoes what is not in place yet.
+    register_rest_route($ns, '/network/users/(?P<user>\d+)/memberships', array(
+        'methods' => 'POST',
+        'permission_callback' => 'is_user_logged_in',   // the real checks are per site
+        'args' => array('changes' => array('type' => 'array', 'required' => true)),
+        'callback' => function ($request) {
+            $changes = $request['changes'];
+            if (!is_array($changes) || !$changes || count($changes) > ENTRA_WP_SYNC_BATCH_MAX) {
+                return new WP_Error('rest_invalid_param', '"changes" must be a list of 1 to ' . ENTRA_WP_SYNC_BATCH_MAX
+                    . ' objects {"site": <blog id>, "role": "<role>"} or {"site": <blog id>, "remove": true}', array('status' => 400));
+            }
+            foreach (array_values($changes) as $i => $change) {
+                $site = is_array($change) && isset($change['site']) && is_int($change['site']) ? $change['site'] : null;
+                if ($site === null || (!isset($change['role']) && empty($change['remove']))) {
+                    return new WP_Error('rest_invalid_param', "change $i needs an integer \"site\" and a \"role\" or \"remove\": true", array('status' => 400, 'index' => $i));
+                }
+                $r = empty($change['remove'])
+                    ? entra_wp_sync_set_member($site, $request['user'], (string) $change['role'])
+                    : entra_wp_sync_remove_member($site, $request['user']);
+                if (is_wp_error($r)) {
+                    $r->add_data(array_merge((array) $r->get_error_data(), array('index' => $i)));
+                    return $r;
+                }
+            }
+            return entra_wp_sync_memberships((int) $request['user']);
+        },
+    ));
 });
+
+/** add_user_to_blog behind promote_user on that site; "" keeps a membership without a role. The user id, or a WP_Error. */
+function entra_wp_sync_set_member($blog_id, $user_id, $role) {
+    return entra_wp_sync_on_site($blog_id, $user_id, 'promote_user', function ($blog, $user) use ($role) {
+        // A deactivated user gets no role anywhere (see 3. above); "" (a member without a role) is fine.
+        if ($role !== '' && entra_wp_sync_is_deactivated($user->ID)) {
+            return new WP_Error('entra_wp_sync_deactivated', 'This account is deactivated: no role is given to it.', array('status' => 409));
+        }
+        if ($role !== '' && !wp_roles()->is_role($role)) {
+            return new WP_Error('entra_wp_sync_bad_role', "No role \"$role\" on this site.", array('status' => 400));
+        }
+        require_once ABSPATH . 'wp-admin/includes/user.php';
+        // As core's users controller does (editable_roles filter): the caller may give only these.
+        if ($role !== '' && !array_key_exists($role, get_editable_roles())) {
+            return new WP_Error('entra_wp_sync_forbidden', "Sorry, you may not give users the role \"$role\".", array('status' => 403));
+        }
+        $r = add_user_to_blog($blog, $user->ID, $role);   // also sets the role of a member
+        if (is_wp_error($r)) {
+            $r->add_data(array('status' => 409));
+            return $r;
+        }
+        return $user->ID;
+    });
+}
+
+/** remove_user_from_blog behind remove_user on that site. The user id, or a WP_Error. */
+function entra_wp_sync_remove_member($blog_id, $user_id) {
+    return entra_wp_sync_on_site($blog_id, $user_id, 'remove_user', function ($blog, $user) {
+        $r = remove_user_from_blog($user->ID, $blog);
+        if (is_wp_error($r)) {
+            $r->add_data(array('status' => 409));
+            return $r;
+        }
+        return $user->ID;
+    });
+}
 
 // 9. Bulk writes.
 /** The fields a result carries: what the service reads back (src/wordpress/users.ts USER_FIELDS). */

@@ -10,7 +10,7 @@ import { Client } from "pg";
 import { loadConfig } from "../../src/config";
 import type { RunSummary } from "../../src/core/runs";
 import { openRuntime, type Runtime } from "../../src/runtime";
-import type { Directory, Site } from "../../src/sync/ports";
+import type { Directory, Network, Site } from "../../src/sync/ports";
 import type { GraphSimulator } from "../../tools/graph-sim";
 
 /** Where the bench keeps its databases: BENCH_DATABASE_URL's server, else the embedded PostgreSQL. */
@@ -66,6 +66,8 @@ export interface BenchServiceOptions {
   /** The WordPress site (a counting REST site or a MemorySite); the runtime builds nothing else for it. */
   site: Site;
   directory?: Directory;
+  /** A multisite network's client, for network jobs. */
+  network?: Network;
   /** Extra environment (SYNC_PAGE_SIZE, LOG_LEVEL, RATE_LIMIT_MAX...); defaults otherwise. */
   env?: Record<string, string>;
   /** Receives every log line as parsed JSON (LOG_LEVEL decides which). */
@@ -95,6 +97,7 @@ export async function openBenchService(options: BenchServiceOptions): Promise<Ru
   return openRuntime(config, {
     site: options.site,
     ...(options.directory ? { directory: options.directory } : {}),
+    ...(options.network ? { network: options.network } : {}),
     print: () => undefined,
     logDestination: logSink(options.onLog),
   });

@@ -12,6 +12,8 @@ export interface NetworkSite {
   /** "/", "/hr/", ... (subdirectory networks); on subdomain networks "/" for every site. */
   path: string;
   url: string;
+  /** The network's main site (WP_URL): every user the service creates starts as a member of it. */
+  main: boolean;
 }
 
 export function describeSelector(selector: SiteSelector): string {

@@ -24,6 +24,8 @@ export interface MapEntry {
    * user from the service (a leaver granted administrator by the job loses it).
    */
   granted: string[];
+  /** Network jobs: blog id -> the role the service last wrote there ("" = member without a role). */
+  sites?: Record<string, string> | null;
 }
 
 export type PlannedAction = "create" | "update" | "unchanged" | "reactivate" | "skip";

@@ -10,6 +10,7 @@ interface DbMapEntry {
   fields: Record<string, string>;
   roles: string[] | null;
   granted_roles: string[];
+  sites: Record<string, string> | null;
 }
 
 export interface MapWrite extends MapEntry {
@@ -22,7 +23,7 @@ export async function mapEntriesFor(db: Queryable, jobId: string, entraIds: stri
   const result = new Map<string, MapEntry>();
   if (entraIds.length === 0) return result;
   const { rows } = await db.query<DbMapEntry>(
-    `select entra_id, wp_user_id, hash, state, fields, roles, granted_roles from user_map
+    `select entra_id, wp_user_id, hash, state, fields, roles, granted_roles, sites from user_map
      where job_id = $1::text and entra_id = any($2::text[])`,
     [jobId, entraIds],
   );
@@ -34,6 +35,7 @@ export async function mapEntriesFor(db: Queryable, jobId: string, entraIds: stri
       fields: row.fields,
       roles: row.roles,
       granted: row.granted_roles,
+      sites: row.sites,
     });
   }
   return result;
@@ -52,15 +54,16 @@ export async function mapOwnerOf(db: Queryable, jobId: string, wpUserId: number)
 export async function upsertMapEntries(db: Queryable, jobId: string, entries: MapWrite[]): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
-    `insert into user_map (job_id, entra_id, wp_user_id, hash, state, email, fields, roles, granted_roles)
+    `insert into user_map (job_id, entra_id, wp_user_id, hash, state, email, fields, roles, granted_roles, sites)
      select $1::text, e.entra_id, e.wp_user_id, e.hash, e.state, e.email, e.fields,
-       coalesce(e.roles, 'null'::jsonb), e.granted_roles
+       coalesce(e.roles, 'null'::jsonb), e.granted_roles, e.sites
      from jsonb_to_recordset($2::jsonb)
        as e (entra_id text, wp_user_id int, hash text, state text, email text, fields jsonb, roles jsonb,
-             granted_roles jsonb)
+             granted_roles jsonb, sites jsonb)
      on conflict (job_id, entra_id) do update set
        wp_user_id = excluded.wp_user_id, hash = excluded.hash, state = excluded.state, email = excluded.email,
-       fields = excluded.fields, roles = excluded.roles, granted_roles = excluded.granted_roles, updated_at = now()`,
+       fields = excluded.fields, roles = excluded.roles, granted_roles = excluded.granted_roles,
+       sites = excluded.sites, updated_at = now()`,
     [
       jobId,
       JSON.stringify(
@@ -74,6 +77,7 @@ export async function upsertMapEntries(db: Queryable, jobId: string, entries: Ma
           // No roles (roles.mode "skip"): a JSON null, read back as null (the column is not null).
           roles: e.roles ?? null,
           granted_roles: e.granted,
+          sites: e.sites ?? null,
         })),
       ),
     ],

@@ -33,7 +33,7 @@ export interface UserOutcome {
 }
 
 /** Per-user failures that are recorded on the item while the run goes on. */
-function isUserError(error: unknown): error is UpstreamError {
+export function isUserError(error: unknown): error is UpstreamError {
   return (
     error instanceof UpstreamError &&
     (error.kind === "invalid" || error.kind === "not-found" || error.kind === "exists")
@@ -116,7 +116,7 @@ export async function syncUser(
  * a failed item, never in one account overwritten by two people. The page claim is set before
  * anything is awaited, so two users of the page racing for one account cannot both pass.
  */
-async function claim(
+export async function claim(
   ctx: StepContext,
   entraId: string,
   account: { wpUserId: number } | { email: string },
@@ -143,7 +143,7 @@ async function claim(
  * fatal on a value the database refuses). If a cheap read succeeds right after, the site is up
  * and the failure belongs to this user: record it on the item instead of failing every step.
  */
-async function failedForThisUserOnly(ctx: StepContext, error: unknown): Promise<boolean> {
+export async function failedForThisUserOnly(ctx: StepContext, error: unknown): Promise<boolean> {
   if (!(error instanceof UpstreamError && error.source === "wordpress" && error.details.status === 500)) return false;
   try {
     await ctx.deps.site.info();
@@ -291,7 +291,7 @@ function mapOf(plan: UserPlan, wpUserId: number): MapWrite {
   };
 }
 
-function itemOf(
+export function itemOf(
   plan: UserPlan,
   status: ItemInput["status"],
   error: string | null = null,

@@ -18,16 +18,18 @@ import * as runs from "../db/runs";
 import { type Run, toSummary } from "../db/runs";
 import { withoutDeadline } from "../net/deadline";
 import { groupsToList } from "./listing";
-import type { Directory, Site } from "./ports";
+import type { Directory, Network, Site } from "./ports";
 import type { AdvanceResult, StartResult, SyncService } from "./service";
 import { runStep } from "./step";
 import { makeStepContext, memoiseSiteInfo, type StepDeps } from "./step-context";
-import { buildUserIndex, type UserIndex } from "./user-index";
+import { buildUserIndex } from "./user-index";
 
 export interface SyncServiceDeps {
   db: Database;
   directory: Directory;
   site: Site;
+  /** The multisite network behind WP_URL; needed by jobs with a `network` target. */
+  network?: Network;
   jobs: Job[];
   logger: Logger;
   /** STEP_BUDGET_MS: a step starts no new work past it. */
@@ -77,8 +79,8 @@ const NOTIFICATIONS_PER_RUN = 500;
 /** Thrown inside the insert transaction to roll back a notification run that found nothing to take. */
 class NothingPending extends Error {}
 
-/** One per job can be active at a time; a few more cover runs that just ended. */
-const MAX_KEPT_INDEXES = 8;
+/** Runs whose match index and network sites are kept: one per job can be active at a time; a few more cover runs that just ended. */
+const MAX_KEPT_RUNS = 8;
 
 export function makeSyncService(deps: SyncServiceDeps): EngineService {
   const pool = deps.db.pool;
@@ -97,24 +99,17 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
     return mirrored;
   };
 
-  // Match indexes of the runs this process advanced lately; a run is rarely advanced by more than
-  // one replica, and one that is builds its own once. Users created elsewhere meanwhile are caught
-  // by create's "exists -> adopt".
-  const indexes = new Map<string, Promise<UserIndex>>();
-  const indexFor = (runId: string): Promise<UserIndex> => {
-    let index = indexes.get(runId);
-    if (!index) {
-      // Not bound to the step that asked: on a large site the listing takes longer than one step,
-      // and the next step awaits the same build instead of starting over.
-      index = withoutDeadline(() => buildUserIndex(deps.site));
-      index.catch(() => indexes.delete(runId));
-      indexes.set(runId, index);
-      if (indexes.size > MAX_KEPT_INDEXES) indexes.delete(indexes.keys().next().value!);
-    }
-    return index;
-  };
+  // Match indexes of the runs this process advanced lately (users created elsewhere meanwhile are
+  // caught by create's "exists -> adopt"). Not bound to the step that asked: on a large site the
+  // listing takes longer than one step, and the next step awaits the same build instead of starting over.
+  const indexFor = perRun(() => withoutDeadline(() => buildUserIndex(deps.site)));
+  const network = deps.network;
+  // A network's sites, read once per run: every user of the run is planned against one site list
+  // (a site created meanwhile counts from the next run on), and unchanged users cost no request.
+  const networkSitesFor = network ? perRun(() => network.sites()) : undefined;
   const stepDeps: StepDeps = {
     indexFor,
+    ...(network && networkSitesFor ? { network, networkSitesFor } : {}),
     db: deps.db,
     directory: deps.directory,
     site: deps.site,
@@ -151,11 +146,9 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
 
   async function startRun(jobId: string, options: { trigger: RunTrigger; dryRun?: boolean }): Promise<StartResult> {
     const declared = job(jobId);
-    if (declared.network !== null) {
-      // The network's side exists (src/wordpress/network.ts) but planning memberships per site does
-      // not yet: a run would create users on the main site only, so none starts.
+    if (declared.network !== null && !network) {
       throw new ConflictError(
-        `job ${jobId} targets a multisite network, which this version validates but does not sync yet`,
+        `job ${jobId} targets a multisite network, but the service has no network client (WP_URL, WP_USERNAME, WP_APP_PASSWORD)`,
       );
     }
     await ready();
@@ -327,6 +320,25 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
       logger.info({ run: runId, state: acknowledged.state }, "run acknowledged; its job's continue link answers 200");
       return toSummary(acknowledged);
     },
+  };
+}
+
+/**
+ * What a run builds once and its later steps reuse, for the runs this process advanced lately; a
+ * run is rarely advanced by more than one replica, and one that is builds its own once. A failed
+ * build is forgotten, so the next step tries again.
+ */
+function perRun<T>(build: () => Promise<T>): (runId: string) => Promise<T> {
+  const kept = new Map<string, Promise<T>>();
+  return (runId) => {
+    let value = kept.get(runId);
+    if (!value) {
+      value = build();
+      value.catch(() => kept.delete(runId));
+      kept.set(runId, value);
+      if (kept.size > MAX_KEPT_RUNS) kept.delete(kept.keys().next().value!);
+    }
+    return value;
   };
 }
 

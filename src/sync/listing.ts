@@ -16,6 +16,7 @@ import { withTransaction } from "../db/pool";
 import { type RunPatch, updateLeased } from "../db/runs";
 import { mapEntriesFor, upsertMapEntries } from "../db/user-map";
 import { makePageClaims, runInOrder, syncUser, type UserOutcome } from "./apply";
+import { syncNetworkUser } from "./network";
 import type { UsersPage, UsersQuery } from "./ports";
 import {
   finishedOf,
@@ -29,9 +30,10 @@ import {
 
 const NO_GROUPS: ReadonlySet<string> = new Set();
 
-/** Every group the job reads: scoping groups, then role-mapping groups; no repeats. */
+/** Every group the job reads: scoping groups, then role-mapping groups (a network's per site too); no repeats. */
 export function groupsToList(job: Job): string[] {
-  return [...new Set([...job.source.groups, ...job.roles.groups.map((entry) => entry.group)])];
+  const mapping = [...job.roles.groups, ...(job.network?.groups ?? [])].map((entry) => entry.group);
+  return [...new Set([...job.source.groups, ...mapping])];
 }
 
 export async function listGroupsStep(ctx: StepContext): Promise<StepOutcome> {
@@ -97,7 +99,7 @@ export async function listUsersStep(ctx: StepContext): Promise<StepOutcome> {
       if (mapEntry?.state === "active") leftScope.push(user.id);
       return null;
     }
-    return syncUser(ctx, user, groupIds, mapEntry, claims);
+    return (job.network ? syncNetworkUser : syncUser)(ctx, user, groupIds, mapEntry, claims);
   }
   const outOfTime: unknown[] = [];
   const outcomes = await runInOrder(

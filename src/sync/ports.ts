@@ -6,6 +6,7 @@
  * step commits runs, items and the user map in one transaction (all SQL still lives in src/db).
  * Failures are thrown as UpstreamError (src/core/errors.ts) with a `kind`.
  */
+import type { MembershipChange, NetworkSite } from "../core/network";
 import type { Assumption } from "../core/plan";
 import type { GraphUser, WpUser, WpWrite } from "../core/users";
 
@@ -115,6 +116,27 @@ export interface Site {
 export type ConditionalWrite =
   | { applied: true; before: WpUser; user: WpUser }
   | { applied: false; before: WpUser | null };
+
+/** A network user: blog id -> roles for each site it belongs to (roles may be []), and whether a super admin. */
+export interface NetworkMember {
+  superAdmin: boolean;
+  sites: Map<number, string[]>;
+}
+
+/**
+ * A WordPress multisite network (WP_URL is its main site), through the companion plugin's network
+ * routes: the Site port still reads and writes the user records (network-wide) on the main site.
+ */
+export interface Network {
+  /** Every site (deleted, archived and spam ones left out); ConfigError without the plugin or a super admin. */
+  sites(): Promise<NetworkSite[]>;
+  /** The user's memberships; kind "not-found" when the user is not on the network. */
+  member(userId: number): Promise<NetworkMember>;
+  /** Whether a login is taken anywhere on the network. */
+  loginTaken(login: string): Promise<boolean>;
+  /** Writes a plan of core/network.ts planMemberships in order; the first refusal stops it. */
+  apply(userId: number, changes: readonly MembershipChange[]): Promise<void>;
+}
 
 /** What the service asks Graph to send to its notification endpoints (POST /subscriptions). */
 export interface SubscriptionRequest {

@@ -9,7 +9,7 @@
  * because a create that WordPress answers "exists" adopts the user already there (apply.ts).
  */
 import type { Logger } from "pino";
-import { coerceError, NotFoundError, UpstreamError } from "../core/errors";
+import { ConflictError, coerceError, NotFoundError, UpstreamError } from "../core/errors";
 import type { Job, MatchKey } from "../core/job";
 import { desiredFields, selectFor } from "../core/mapping";
 import { emailsOf, matchUser } from "../core/match";
@@ -129,6 +129,12 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
   async function syncOne(jobId: string, entraId: string, options: { dryRun?: boolean }): Promise<ProvisionTrace> {
     const job = deps.jobs.find((candidate) => candidate.id === jobId);
     if (!job) throw new NotFoundError(`unknown job ${jobId}`);
+    if (job.network) {
+      // Its lookups (lookupIndex) and trace are a single site's; a network user needs its sites too.
+      throw new ConflictError(
+        `job ${jobId} targets a multisite network: provisioning one user on demand is not supported there; start a run of the job`,
+      );
+    }
     const dryRun = options.dryRun ?? false;
     const ctx = makeStepContext(stepDeps, provisionRun(job.id, dryRun), job, "provision", deps.stepBudgetMs);
     const trace: ProvisionTrace = {

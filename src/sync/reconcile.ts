@@ -5,6 +5,8 @@
  * each slice settles some of them (so a step that dies mid-slice redoes only unsettled ones).
  */
 import { UpstreamError } from "../core/errors";
+import { planMemberships } from "../core/network";
+import type { MapEntry } from "../core/plan";
 import { type ItemInput, itemiseRemovals, type PendingRemoval, pendingRemovals, settlePendingItems } from "../db/items";
 import { setDeltaLink } from "../db/jobs";
 import { completeRunNotifications } from "../db/notifications";
@@ -12,6 +14,8 @@ import { withTransaction } from "../db/pool";
 import { updateLeased } from "../db/runs";
 import { countActiveMapped, deleteMapEntries, mapEntriesFor, markDeactivated } from "../db/user-map";
 import { protectedUser, runInOrder } from "./apply";
+import { membershipDiff, networkOf, protectedOnNetwork } from "./network";
+import type { NetworkMember } from "./ports";
 import {
   finishedOf,
   LeaseLostError,
@@ -89,7 +93,14 @@ async function removeSlices(ctx: StepContext): Promise<StepOutcome> {
       ctx.deps.applyConcurrency,
       () => !nearDeadline(ctx),
       (i) =>
-        unlessOutOfTime(ctx, () => removeOne(ctx, slice[i]!, entries.get(slice[i]!.entraId)?.granted ?? []), outOfTime),
+        unlessOutOfTime(
+          ctx,
+          () =>
+            job.network
+              ? removeFromNetwork(ctx, slice[i]!, entries.get(slice[i]!.entraId))
+              : removeOne(ctx, slice[i]!, entries.get(slice[i]!.entraId)?.granted ?? []),
+          outOfTime,
+        ),
     );
     // Nothing of this slice finished, but earlier slices of the step were committed: that is progress.
     if (!first && started.every((o) => o === UNFINISHED)) break;
@@ -198,6 +209,57 @@ async function removeOne(ctx: StepContext, removal: PendingRemoval, granted: str
   } catch (error) {
     return refusedBy(error, item);
   }
+}
+
+/**
+ * A leaver of a network job, per `missing` on the job's sites (core/network.ts planMemberships):
+ * "deactivate" keeps the memberships without a role, "delete" removes them, or deletes the account
+ * from the network with deleteFromNetwork. Sites the job does not select keep the user as it is.
+ * The user map keeps a leaver that is still on the network (as deactivated), so a returning user
+ * finds its account again; only a network delete (or an account gone) drops the entry.
+ */
+async function removeFromNetwork(
+  ctx: StepContext,
+  removal: PendingRemoval,
+  entry: MapEntry | undefined,
+): Promise<RemovalOutcome> {
+  const { all, selected } = await ctx.sites();
+  const status = ctx.run.dryRun ? "planned" : "ok";
+  const base = {
+    entraId: removal.entraId,
+    wpUserId: removal.wpUserId,
+    email: removal.email,
+    displayName: null,
+    error: null,
+  };
+  let member: NetworkMember;
+  try {
+    member = await networkOf(ctx).member(removal.wpUserId);
+  } catch (error) {
+    if (!(error instanceof UpstreamError && error.kind === "not-found")) throw error;
+    return { item: { ...base, action: "skip", status, diff: {}, reason: "not found in WordPress" }, map: "deleted" };
+  }
+  if (await protectedOnNetwork(ctx, removal.wpUserId, member, entry?.sites)) {
+    return { item: { ...base, action: "skip", status, diff: {}, reason: "protected" }, map: null };
+  }
+  const changes = planMemberships(ctx.job.network!, selected, null, member.sites, {
+    missing: removal.action,
+    protectedRoles: [],
+  });
+  const item: ItemInput = {
+    ...base,
+    action: removal.action,
+    status,
+    diff: membershipDiff(changes, member.sites, all),
+    reason: changes.length === 0 ? "nothing to take away on the job's sites" : null,
+  };
+  if (ctx.run.dryRun) return { item, map: null };
+  try {
+    await networkOf(ctx).apply(removal.wpUserId, changes);
+  } catch (error) {
+    return refusedBy(error, item);
+  }
+  return { item, map: changes.some((change) => change.kind === "delete") ? "deleted" : "deactivated" };
 }
 
 /** WordPress refused this one user's change, or the user is gone: a failed item, and the run goes on. */

@@ -4,20 +4,23 @@
  * (listing.ts, reconcile.ts), which is why it lives apart from both.
  */
 import type { Logger } from "pino";
-import { UpstreamError } from "../core/errors";
+import { ConfigError, UpstreamError } from "../core/errors";
 import type { Job } from "../core/job";
+import { type NetworkSite, selectSites } from "../core/network";
 import { grantPolicy } from "../core/privileges";
 import { getDeltaLink } from "../db/jobs";
 import type { Database } from "../db/pool";
 import type { Run } from "../db/runs";
 import { untilDeadline } from "../net/deadline";
-import type { Budget, Directory, Site, SiteInfo } from "./ports";
+import type { Budget, Directory, Network, Site, SiteInfo } from "./ports";
 import { buildUserIndex, type UserIndex } from "./user-index";
 
 export interface StepDeps {
   db: Database;
   directory: Directory;
   site: Site;
+  /** The multisite network behind WP_URL, for network jobs (absent: such a job's run fails, naming it). */
+  network?: Network;
   logger: Logger;
   maxFailedSteps: number;
   /** Users of a page being resolved/applied at once; the Site's own limiter bounds HTTP requests. */
@@ -32,6 +35,8 @@ export interface StepDeps {
    * Absent: built once per step (provision on demand).
    */
   indexFor?(runId: string): Promise<UserIndex>;
+  /** The network's sites as a run first read them, kept across its steps (absent: read once per step). */
+  networkSitesFor?(runId: string): Promise<NetworkSite[]>;
 }
 
 /** The site's info (own account id, plugin, roles), asked once; a failed ask is retried next time. */
@@ -63,7 +68,18 @@ export interface StepContext {
    * without roles.allowPrivileged, or, without the companion plugin, a role the service cannot judge.
    */
   grantable(): Promise<ReadonlySet<string>>;
+  /**
+   * A network job's sites: every site, and the selected ones. A selector naming no site is a
+   * configuration error (the run fails before writing anything).
+   */
+  sites(): Promise<RunSites>;
   log: Logger;
+}
+
+/** The sites of a network job's run: every site of the network, and those the job selects. */
+export interface RunSites {
+  all: NetworkSite[];
+  selected: NetworkSite[];
 }
 
 export interface StepOutcome {
@@ -125,6 +141,7 @@ export function finishedOf<T>(
 export function makeStepContext(deps: StepDeps, run: Run, job: Job, owner: string, stepBudgetMs: number): StepContext {
   let index: Promise<UserIndex> | null = null;
   let grantable: Promise<ReadonlySet<string>> | null = null;
+  let sites: Promise<RunSites> | null = null;
   const budget = { deadline: Date.now() + stepBudgetMs };
   return {
     deps,
@@ -146,6 +163,27 @@ export function makeStepContext(deps: StepDeps, run: Run, job: Job, owner: strin
         return grantable;
       });
       return grantable;
+    },
+    sites: () => {
+      sites ??= (async () => {
+        const target = job.network;
+        if (!target || !deps.network) {
+          throw new UpstreamError(
+            `job "${job.id}" targets a multisite network, but the service has no network client (WP_URL, WP_USERNAME, WP_APP_PASSWORD)`,
+            "wordpress",
+            "config",
+          );
+        }
+        try {
+          const all = await (deps.networkSitesFor ? deps.networkSitesFor(run.id) : deps.network.sites());
+          return { all, selected: selectSites(job.id, target, all) };
+        } catch (error) {
+          // No plugin, not a super admin, a site the job names gone: the run fails before writing.
+          if (error instanceof ConfigError) throw new UpstreamError(error.message, "wordpress", "config");
+          throw error;
+        }
+      })();
+      return sites;
     },
     log: deps.logger.child({ run: run.id, job: job.id }),
   };

@@ -218,6 +218,13 @@ export function makeWordPressClient(options: WordPressClientOptions): WordPressC
   return { request, context: { url: siteUrl, username: options.username } };
 }
 
+/** Flags an error as the answer to a write that an earlier, unanswered attempt may have applied. */
+export function markAfterAmbiguousFailure(error: unknown): unknown {
+  if (error instanceof UpstreamError)
+    (error as UpstreamError & { afterAmbiguousFailure?: boolean }).afterAmbiguousFailure = true;
+  return error;
+}
+
 /** True when a create/delete that failed in a way that may already have been applied is being retried. */
 export function wasAfterAmbiguousFailure(error: unknown): boolean {
   return (error as { afterAmbiguousFailure?: boolean } | null)?.afterAmbiguousFailure === true;

@@ -22,6 +22,8 @@ const KIND_BY_CODE: Record<string, UpstreamKind> = {
   rest_user_invalid_password: "invalid",
   rest_invalid_page_number: "invalid",
   rest_user_invalid_id: "not-found",
+  // The companion plugin's network routes (section 8): no such user on the network.
+  entra_wp_sync_no_user: "not-found",
 };
 
 /** Where a request went, for messages that tell an operator what to fix (never the password). */

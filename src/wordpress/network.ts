@@ -7,6 +7,7 @@
  */
 import { ConfigError, UpstreamError } from "../core/errors";
 import type { MembershipChange, NetworkSite } from "../core/network";
+import type { NetworkMember } from "../sync/ports";
 import { connectWordPress, type WordPressClient, type WordPressConnectionOptions } from "./client";
 
 /** WP_URL is the network's main site. */
@@ -23,16 +24,25 @@ export interface WordPressNetwork {
    */
   sites(): Promise<NetworkSite[]>;
   memberships(userId: number): Promise<Memberships>;
+  /** The user's memberships and super admin flag; UpstreamError kind "not-found" when no such user is on the network. */
+  member(userId: number): Promise<NetworkMember>;
+  /** Whether a login is taken anywhere on the network (core REST finds only members of one site). */
+  loginTaken(login: string): Promise<boolean>;
   /** Adds the user to the site, or sets the role of a member ("" = member without a role). */
   setMembership(siteId: number, userId: number, role: string): Promise<Memberships>;
   removeMembership(siteId: number, userId: number): Promise<Memberships>;
   /** wpmu_delete_user: removes the user from every site and the network. Super admins are refused. */
   deleteFromNetwork(userId: number): Promise<void>;
-  /** Writes a plan of planMemberships in order; the first refusal stops it (the next run redoes the rest). */
+  /**
+   * Writes a plan of planMemberships in order, a user's membership changes in one request; the
+   * first refusal stops it (the next run redoes the rest).
+   */
   apply(userId: number, changes: readonly MembershipChange[]): Promise<void>;
 }
 
 const ROUTE = "/entra-wp-sync/v1/network";
+/** The plugin's ENTRA_WP_SYNC_BATCH_MAX: changes one membership request may carry. */
+const MEMBERSHIPS_PER_REQUEST = 100;
 
 export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPressNetwork {
   const client: WordPressClient = connectWordPress(options);
@@ -48,11 +58,20 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
     if (body.super_admin !== true) throw notSuperAdmin();
     if (!Array.isArray(body.sites))
       throw new UpstreamError(`WordPress ${ROUTE}: no site list in the answer`, "wordpress", "config");
-    return body.sites.map((site: { id: number; path: string; url: string }) => ({
+    const list = body.sites.map((site: { id: number; path: string; url: string; main?: unknown }) => ({
       id: Number(site.id),
       path: String(site.path),
       url: String(site.url),
+      main: site.main === true,
     }));
+    // Plugin 1.4.0 names the main site, and has the login check and the memberships route a run needs.
+    if (!list.some((site: NetworkSite) => site.main)) {
+      throw new ConfigError(
+        `The companion plugin at ${where} is older than 1.4.0, which network jobs need (network login check, ` +
+          "memberships per user): install the current wordpress-plugin/entra-wp-sync.php",
+      );
+    }
+    return list;
   }
 
   /** 404 on the network route: plugin missing, or not a network; 403: not a super admin. */
@@ -81,8 +100,18 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
     );
   }
 
+  async function member(userId: number): Promise<NetworkMember> {
+    const { body } = await client.request({ method: "GET", route: `${ROUTE}/users/${userId}` });
+    return { superAdmin: (body as { super_admin?: unknown } | null)?.super_admin === true, sites: toMemberships(body) };
+  }
+
   async function memberships(userId: number): Promise<Memberships> {
-    return toMemberships((await client.request({ method: "GET", route: `${ROUTE}/users/${userId}` })).body);
+    return (await member(userId)).sites;
+  }
+
+  async function loginTaken(login: string): Promise<boolean> {
+    const { body } = await client.request({ method: "GET", route: `${ROUTE}/logins`, query: { login } });
+    return (body as { taken?: unknown } | null)?.taken === true;
   }
 
   async function setMembership(siteId: number, userId: number, role: string): Promise<Memberships> {
@@ -99,15 +128,28 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
     await client.request({ method: "DELETE", route: `${ROUTE}/users/${userId}` });
   }
 
+  /**
+   * A user's membership changes in one request per MEMBERSHIPS_PER_REQUEST (the plugin applies
+   * them in order and stops at the first refusal); a network delete on its own. Each change is
+   * idempotent, so a retried request redoes nothing twice.
+   */
   async function apply(userId: number, changes: readonly MembershipChange[]): Promise<void> {
-    for (const change of changes) {
-      if (change.kind === "member") await setMembership(change.site, userId, change.role);
-      else if (change.kind === "remove") await removeMembership(change.site, userId);
-      else await deleteFromNetwork(userId);
+    const sites = changes.flatMap(
+      (change): Array<{ site: number; role?: string; remove?: true }> =>
+        change.kind === "member"
+          ? [{ site: change.site, role: change.role }]
+          : change.kind === "remove"
+            ? [{ site: change.site, remove: true }]
+            : [],
+    );
+    for (let first = 0; first < sites.length; first += MEMBERSHIPS_PER_REQUEST) {
+      const body = { changes: sites.slice(first, first + MEMBERSHIPS_PER_REQUEST) };
+      await client.request({ method: "POST", route: `${ROUTE}/users/${userId}/memberships`, body });
     }
+    if (changes.some((change) => change.kind === "delete")) await deleteFromNetwork(userId);
   }
 
-  return { sites, memberships, setMembership, removeMembership, deleteFromNetwork, apply };
+  return { sites, memberships, member, loginTaken, setMembership, removeMembership, deleteFromNetwork, apply };
 }
 
 function toMemberships(body: unknown): Memberships {

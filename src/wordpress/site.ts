@@ -12,17 +12,20 @@ import {
 } from "./batch";
 import {
   connectWordPress,
+  markAfterAmbiguousFailure,
   type WordPressConnectionOptions,
   type WpRequest,
   type WpResponse,
   wasAfterAmbiguousFailure,
 } from "./client";
+import { CORE_BATCH_ROUTE, coreBatchSender, detectCoreBatch } from "./core-batch";
 import { classifyResponse } from "./errors";
 import { acceptedMetaKeys, DEACTIVATED_META, toRestBody, toWpUser, USER_FIELDS } from "./users";
 
 export type WordPressSiteOptions = WordPressConnectionOptions & {
   /**
-   * Send writes through the companion plugin's batch endpoint when it has one (default true);
+   * Send writes in batches (default true): through the companion plugin's batch endpoint when it has
+   * one, else through WordPress core's POST /batch/v1 when core batches user routes (6.6 and later);
    * false keeps one REST request per write (tests and benches compare the two).
    */
   bulk?: boolean;
@@ -50,8 +53,19 @@ const SERVICE_HEADER = "x-entra-wp-sync-service";
 const PER_PAGE = 100; // REST maximum
 
 const BATCH_ROUTE = "/entra-wp-sync/v1/users/batch";
+/** The three ways writes travel, as logged once per site (see batchWriter). */
+export type WritePath = "plugin-batch" | "core-batch" | "per-user";
 /** Batch requests in flight at once: the writes that wait meanwhile make up the next ones (see batch.ts). */
 const BATCH_IN_FLIGHT = 2;
+/** Operations per batch request at most (core's own limit may be lower: 25 unless a site changes it). */
+const BATCH_SIZE = 50;
+
+const WRITE_PATH_MESSAGES: Record<WritePath, string> = {
+  "plugin-batch": "wordpress writes go through the companion plugin's batch endpoint (one transaction per batch)",
+  "core-batch":
+    "wordpress writes go through WordPress core's POST /batch/v1 (no companion plugin; each user commits on its own)",
+  "per-user": "wordpress writes go one REST request per user",
+};
 
 export function makeWordPressSite(options: WordPressSiteOptions): Site {
   const client = connectWordPress(options);
@@ -156,29 +170,106 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       afterAmbiguousFailure: res.afterAmbiguousFailure,
     };
   }, options.metrics?.onOperation?.bind(options.metrics));
-  const batch = makeBatcher(sendBatch, { max: 50, inFlight: BATCH_IN_FLIGHT });
+  const batch = makeBatcher(sendBatch, { max: BATCH_SIZE, inFlight: BATCH_IN_FLIGHT });
+
+  interface BatchWriter {
+    path: Exclude<WritePath, "per-user">;
+    route: string;
+    write: (op: BatchOp) => Promise<BatchAnswer>;
+  }
+
+  let writerPromise: Promise<BatchWriter | null> | null = null;
+  /** The decided writer's route, for messages about its operations (only read once a batch answered). */
+  let writerRoute = BATCH_ROUTE;
+  /**
+   * How this site's writes travel, decided once per site instance (a failed detection is retried by
+   * the next call) and logged then: the plugin's batch (one transaction, guard) when the plugin has
+   * one; core's /batch/v1 when there is no plugin and core batches user routes; null: per-user REST.
+   */
+  function batchWriter(): Promise<BatchWriter | null> {
+    writerPromise ??= chooseBatchWriter().then(
+      (writer) => {
+        const path: WritePath = writer?.path ?? "per-user";
+        if (writer) writerRoute = writer.route;
+        logger.info({ writePath: path }, WRITE_PATH_MESSAGES[path]);
+        return writer;
+      },
+      (error) => {
+        writerPromise = null;
+        throw error;
+      },
+    );
+    return writerPromise;
+  }
+
+  /** This site's writes go one request each from now on (the writes already waiting follow). */
+  function stopCoreBatch(error: UpstreamError): void {
+    writerPromise = Promise.resolve(null);
+    warnOnce(
+      "core-batch-refused",
+      `WordPress refused ${CORE_BATCH_ROUTE} as a whole (${error.message}); wordpress writes go one REST request per user from now on`,
+    );
+  }
+
+  async function chooseBatchWriter(): Promise<BatchWriter | null> {
+    if (options.bulk === false) return null;
+    const p = await plugin();
+    if (p) return p.batchMax >= 1 ? { path: "plugin-batch", route: BATCH_ROUTE, write: batch } : null;
+    const max = await detectCoreBatch(client);
+    if (max < 1) return null;
+    const send = reportingOperations(
+      coreBatchSender(client, { context: "edit", _fields: USER_FIELDS }),
+      options.metrics?.onOperation?.bind(options.metrics),
+    );
+    return {
+      path: "core-batch",
+      route: CORE_BATCH_ROUTE,
+      write: makeBatcher(send, { max: Math.min(max, BATCH_SIZE), inFlight: BATCH_IN_FLIGHT }),
+    };
+  }
 
   /**
-   * One write through the batch endpoint when the plugin has it, else `perUser`. A batch that fails as
-   * a whole with HTTP 500 (PHP died on one user's data) was rolled back by the database: its writes
-   * are then sent one by one, so one bad user fails alone, as on the per-user path.
+   * One write through a batch when the site has one (batchWriter), else `perUser`; `coreOp` is the
+   * operation as core's batch carries it (the per-user request's body). A batch that fails as a whole
+   * with HTTP 500 (PHP died on one user's data) is replayed one write at a time, so one bad user
+   * fails alone, as on the per-user path. The plugin's batch was rolled back by the database; core's
+   * has no transaction and may have applied some writes, so the replay is read like a retry after a
+   * lost answer ("exists" from our own create, "not found" from our own delete).
    */
-  async function writeUser<T>(op: BatchOp, perUser: () => Promise<T>, read: (answer: BatchAnswer) => T): Promise<T> {
-    const p = await plugin();
-    if (options.bulk === false || !p || p.batchMax < 1) return perUser();
+  async function writeUser<T>(
+    op: BatchOp,
+    perUser: () => Promise<T>,
+    read: (answer: BatchAnswer) => T,
+    coreOp: BatchOp = op,
+  ): Promise<T> {
+    const writer = await batchWriter();
+    if (!writer) return perUser();
     let answer: BatchAnswer;
     try {
-      answer = await batch(op);
+      answer = await writer.write(writer.path === "core-batch" ? coreOp : op);
     } catch (error) {
-      if (error instanceof UpstreamError && error.details.status === 500) return perUser();
-      throw error;
+      const status = error instanceof UpstreamError ? error.details.status : undefined;
+      if (writer.path === "core-batch" && typeof status === "number" && status > 401 && status < 500) {
+        // Refused as a whole, before any of it ran (core checks the whole request first; a 429 was
+        // retried): a firewall or a security plugin may block the batch route and not the user routes.
+        // (401, credentials refused, would be refused one by one as well: thrown as it is.)
+        stopCoreBatch(error as UpstreamError);
+      } else if (status !== 500) throw error;
+      if (writer.path === "plugin-batch") return perUser();
+      try {
+        return await perUser();
+      } catch (replayError) {
+        // Core has no transaction: after a 500, or after an attempt that got no answer, some writes
+        // of the batch may be in WordPress already.
+        throw status === 500 || wasAfterAmbiguousFailure(error) ? markAfterAmbiguousFailure(replayError) : replayError;
+      }
     }
     return read(answer);
   }
 
   /** A failed operation as the error its per-user request would have thrown. */
   function opError(op: BatchOp, { result, afterAmbiguousFailure }: BatchAnswer): UpstreamError {
-    const path = `${BATCH_ROUTE} (${op.op}${"id" in op ? ` ${op.id}` : ""})`;
+    const path = `${writerRoute} (${op.op}${"id" in op ? ` ${op.id}` : ""})`;
     const ctx = { url: options.url, username: options.username, method: "POST", path };
     const error = classifyResponse(result.status, { code: result.code, message: result.message }, ctx);
     (error as UpstreamError & { afterAmbiguousFailure?: boolean }).afterAmbiguousFailure = afterAmbiguousFailure;
@@ -283,6 +374,8 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
           query: { context: "edit", per_page: 1, _fields: "id" },
         }),
         plugin(),
+        // Decides (and logs) how writes will travel now, at start-up, not on the first write.
+        batchWriter(),
       ]);
       const selfId = Number((me.body as { id?: unknown }).id);
       if (p === null) {
@@ -373,10 +466,12 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
     async deactivateUser(id) {
       const p = await plugin();
       const op: BatchOp = { op: "deactivate", id };
+      const perUser = { roles: [], ...(p ? { meta: { [DEACTIVATED_META]: "1" } } : {}) };
       await writeUser(
         op,
-        () => post(id, { roles: [], ...(p ? { meta: { [DEACTIVATED_META]: "1" } } : {}) }),
+        () => post(id, perUser),
         (answer) => userOf(op, answer),
+        { op: "update", id, body: perUser },
       );
     },
 
@@ -388,6 +483,7 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
         op,
         () => post(id, perUser),
         (answer) => userOf(op, answer),
+        { op: "update", id, body: perUser },
       );
     },
 

@@ -10,9 +10,9 @@ import {
 } from "../../src/core/network";
 import { uniqueUsername } from "../../src/core/username";
 
-const main: NetworkSite = { id: 1, path: "/", url: "https://intranet.example/" };
-const hr: NetworkSite = { id: 2, path: "/hr/", url: "https://intranet.example/hr/" };
-const sales: NetworkSite = { id: 3, path: "/sales/", url: "https://intranet.example/sales/" };
+const main: NetworkSite = { id: 1, path: "/", url: "https://intranet.example/", main: true };
+const hr: NetworkSite = { id: 2, path: "/hr/", url: "https://intranet.example/hr/", main: false };
+const sales: NetworkSite = { id: 3, path: "/sales/", url: "https://intranet.example/sales/", main: false };
 const network = [main, hr, sales];
 
 function aTarget(overrides: Partial<NetworkTarget> = {}): NetworkTarget {
@@ -29,7 +29,7 @@ function aTarget(overrides: Partial<NetworkTarget> = {}): NetworkTarget {
 describe("selectSites", () => {
   it('takes every current site for "all", so sites created later count on the next run', () => {
     expect(selectSites("staff", aTarget(), network)).toEqual(network);
-    const later: NetworkSite = { id: 9, path: "/new/", url: "https://intranet.example/new/" };
+    const later: NetworkSite = { id: 9, path: "/new/", url: "https://intranet.example/new/", main: false };
     expect(selectSites("staff", aTarget(), [...network, later])).toContainEqual(later);
   });
 

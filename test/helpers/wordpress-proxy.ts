@@ -8,8 +8,14 @@ import type { AddressInfo } from "node:net";
 export interface Proxy {
   url: string;
   port: number;
-  /** "lose-response": forward the request, wait for WordPress' answer, then cut the client's connection. */
-  mode: "up" | "lose-response";
+  /**
+   * "lose-response": forward the request, wait for WordPress' answer, then cut the client's connection.
+   * "answer-500": forward it, wait for the answer, then answer HTTP 500 instead (PHP died after the
+   * writes it had committed). Both hit the first request only (counted in `lost`).
+   */
+  mode: "up" | "lose-response" | "answer-500";
+  /** A status to answer "METHOD /path" with, without forwarding it (a firewall), or null to forward. */
+  refuse: ((request: string) => number | null) | null;
   lost: number;
   /** "METHOD /path" of every request, in order of arrival. */
   requests: string[];
@@ -24,6 +30,12 @@ export async function startProxy(target: string, port = 0): Promise<Proxy> {
   const upstream = new URL(target);
   const server = http.createServer((req, res) => {
     proxy.requests.push(`${req.method} ${req.url}`);
+    const refusal = proxy.refuse?.(`${req.method} ${req.url}`);
+    if (refusal) {
+      res.writeHead(refusal, { "content-type": "application/json" });
+      res.end(JSON.stringify({ code: "blocked_by_proxy", message: "Blocked by a firewall in front of WordPress" }));
+      return;
+    }
     proxy.inFlight++;
     proxy.maxInFlight = Math.max(proxy.maxInFlight, proxy.inFlight);
     const out = http.request(
@@ -49,6 +61,11 @@ export async function startProxy(target: string, port = 0): Promise<Proxy> {
             req.socket.destroy();
             return;
           }
+          if (proxy.mode === "answer-500" && proxy.lost === 0) {
+            proxy.lost++;
+            res.writeHead(500, { "content-type": "text/html" }).end("<b>Fatal error</b>");
+            return;
+          }
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           res.end(Buffer.concat(chunks));
         });
@@ -66,6 +83,7 @@ export async function startProxy(target: string, port = 0): Promise<Proxy> {
     url: `http://127.0.0.1:${actual}`,
     port: actual,
     mode: "up",
+    refuse: null,
     lost: 0,
     requests: [],
     answers: [],

@@ -30,9 +30,11 @@ describe("the run state machine", () => {
     await expectCountersMatchItems(h, start.run.id);
   });
 
-  it("starts no run of a job that targets a multisite network, which the engine does not sync yet", async () => {
+  it("starts no run of a network job without a network client, naming what is missing", async () => {
     const h = makeHarness(db, { job: aJob().withUniqueId().withNetwork().build() });
-    await expect(h.service.startRun(h.job.id, { trigger: "manual" })).rejects.toThrow(ConflictError);
+    const refused = h.service.startRun(h.job.id, { trigger: "manual" });
+    await expect(refused).rejects.toThrow(ConflictError);
+    await expect(refused).rejects.toThrow(/multisite network, but the service has no network client \(WP_URL/);
     expect(h.site.all()).toHaveLength(1); // the service's own account only
   });
 

@@ -1,5 +1,4 @@
-import type { WpWrite } from "../../src/core/users";
-import type { Site } from "../../src/sync/ports";
+import { aPerson, applyPlanBothWays } from "../helpers/user-plan";
 import {
   describeWithWordPress,
   makeTestSite,
@@ -12,53 +11,6 @@ import { startProxy } from "../helpers/wordpress-proxy";
 
 const BATCH = "/entra-wp-sync/v1/users/batch";
 
-function aPerson(login: string, n: number, roles = ["subscriber"]): WpWrite {
-  return {
-    fields: {
-      email: `${login}@example.test`,
-      first_name: `First ${n}`,
-      last_name: `Last ${n}`,
-      name: `First ${n} Last ${n}`,
-      nickname: `nick-${n}`,
-      description: `About ${n}`,
-      url: `https://example.test/${n}`,
-      "meta.department": `Dept ${n}`,
-      "meta.job_title": `Title ${n}`,
-    },
-    roles,
-  };
-}
-
-/**
- * One plan, applied through `site`: creates, updates (fields and roles), a deactivation, a
- * reactivation and a deletion, with the engine's concurrency (all writes of a step at once).
- */
-async function applyPlan(site: Site, prefix: string, selfId: number): Promise<Map<string, number>> {
-  const logins = Array.from({ length: 6 }, (_, n) => `${prefix}-${n}`);
-  const created = await Promise.all(
-    logins.map((login, n) => site.createUser(login, aPerson(login, n), `${login}-entra`)),
-  );
-  const ids = new Map(logins.map((login, n) => [login, created[n]!.id]));
-  const id = (n: number): number => ids.get(logins[n]!)!;
-  await Promise.all([
-    site.updateUser(id(0), { fields: { first_name: "Changed", "meta.department": "Moved" } }),
-    site.updateUser(id(1), { fields: { email: `${logins[1]}-new@example.test` }, roles: ["editor"] }),
-    site.deactivateUser(id(2)),
-    site.deactivateUser(id(3)),
-    site.deleteUser(id(5), selfId),
-  ]);
-  await site.reactivateUser(id(3), { fields: { last_name: "Back" }, roles: ["author"] });
-  return ids;
-}
-
-/** Everything WordPress holds for a user, with the run's own prefix taken out so two runs compare. */
-async function stateOf(wp: WordPressTarget, id: number, prefix: string): Promise<unknown> {
-  const res = await wpFetch(wp, "GET", `/wp/v2/users/${id}?context=edit`);
-  if (res.status === 404) return "absent";
-  const { id: _id, link: _link, avatar_urls: _avatars, registered_date: _date, _links, ...rest } = res.body;
-  return JSON.parse(JSON.stringify(rest).replaceAll(prefix, "PREFIX"));
-}
-
 describeWithWordPress("WordPress batch writes (companion plugin)", (wp: WordPressTarget) => {
   const users = trackUsers(wp);
   afterAll(() => users.cleanup());
@@ -67,33 +19,22 @@ describeWithWordPress("WordPress batch writes (companion plugin)", (wp: WordPres
     const proxy = await startProxy(wp.url);
     try {
       const bulk = makeTestSite({ ...wp, url: proxy.url });
-      const perUser = makeTestSite(wp, { bulk: false });
       const { selfId } = await bulk.info();
-      const a = uniqueName("same-a");
-      const b = uniqueName("same-b");
       proxy.requests.length = 0;
-      const viaBatch = await applyPlan(bulk, a, selfId);
-      const viaRest = await applyPlan(perUser, b, selfId);
-      for (const id of [...viaBatch.values(), ...viaRest.values()]) users.add(id);
+      const { states, ids } = await applyPlanBothWays(wp, bulk, selfId);
+      for (const id of ids) users.add(id);
 
       // Every write went through the batch endpoint, none through the core user routes (reads aside:
       // the site asks once which meta keys WordPress accepts).
       const writes = proxy.requests.filter((r) => !/^(GET|OPTIONS) /.test(r));
       expect(writes.filter((r) => !r.startsWith(`POST /wp-json${BATCH}`))).toEqual([]);
       expect(writes.length).toBeGreaterThan(0);
-      expect(proxy.requests.length).toBeLessThan(viaBatch.size + 5);
-      for (let n = 0; n < 6; n++) {
-        const left = await stateOf(wp, viaBatch.get(`${a}-${n}`)!, a);
-        const right = await stateOf(wp, viaRest.get(`${b}-${n}`)!, b);
-        expect({ n, state: left }).toEqual({ n, state: right });
-      }
+      expect(proxy.requests.length).toBeLessThan(states.length + 5);
+      expect(states.map((s) => s.batched)).toEqual(states.map((s) => s.perUser));
       // The plan really changed things (a comparison of two no-ops would pass too).
-      expect(await stateOf(wp, viaBatch.get(`${a}-1`)!, a)).toMatchObject({ roles: ["editor"] });
-      expect(await stateOf(wp, viaBatch.get(`${a}-2`)!, a)).toMatchObject({
-        roles: [],
-        meta: { entra_wp_sync_deactivated: "1" },
-      });
-      expect(await stateOf(wp, viaBatch.get(`${a}-5`)!, a)).toBe("absent");
+      expect(states[1]!.batched).toMatchObject({ roles: ["editor"] });
+      expect(states[2]!.batched).toMatchObject({ roles: [], meta: { entra_wp_sync_deactivated: "1" } });
+      expect(states[5]!.batched).toBe("absent");
     } finally {
       await proxy.close();
     }

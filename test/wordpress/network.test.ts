@@ -191,6 +191,25 @@ describeWithWordPress(
       const deleted = await wpFetch(wp, "DELETE", `/entra-wp-sync/v1/network/users/${member}`, undefined, auth);
       expect(deleted.status).toBe(403);
 
+      // One request for several sites checks each site on its own: its own site, then the refusal, named by index.
+      const both = await wpFetch(
+        wp,
+        "POST",
+        `/entra-wp-sync/v1/network/users/${member}/memberships`,
+        {
+          changes: [
+            { site: second.id, role: "editor" },
+            { site: third.id, role: "editor" },
+          ],
+        },
+        auth,
+      );
+      expect(both).toMatchObject({ status: 403, body: { code: "entra_wp_sync_forbidden", data: { index: 1 } } });
+      expect(Object.fromEntries(await admin.memberships(member))).toEqual({
+        [main.id]: [],
+        [second.id]: ["editor"],
+      });
+
       // And as the service account it is refused at start-up, with the reason.
       const notSuper = network({ url: wp.url, username: auth.username, appPassword: auth.password });
       await expect(notSuper.sites()).rejects.toThrow(ConfigError);

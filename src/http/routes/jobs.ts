@@ -219,7 +219,7 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
         ...admin,
         summary: "Sync one user now (or plan it) with a trace of each stage",
         description:
-          "Fetches the user from Graph, checks the job's groups for this one user (checkMemberGroups: one Graph call per 20 groups), finds the WordPress user (user map, else the job's match keys), plans and applies exactly as a run would, and records the outcome in the user map (not in a dry run). A run creating the same user at the same time cannot duplicate it: a create that WordPress answers \"exists\" adopts that user. A disabled account is out of scope (removing users is a run's reconciliation). The body is optional.",
+          "Fetches the user from Graph, checks the job's groups for this one user (checkMemberGroups: one Graph call per 20 groups), finds the WordPress user (user map, else the job's match keys), plans and applies exactly as a run would, and records the outcome in the user map (not in a dry run). A run creating the same user at the same time cannot duplicate it: a create that WordPress answers \"exists\" adopts that user. A disabled account is out of scope (removing users is a run's reconciliation). A job with a multisite `network` answers 409: start a run of it instead. The body is optional.",
         params: Type.Object(
           {
             job: JobId,
@@ -242,7 +242,7 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
             "Graph or WordPress failed beyond retries; the stage that failed carries the error.",
             ref(ProvisionTrace),
           ),
-          ...problems(400, 401, 429, 501, 503),
+          ...problems(400, 401, 409, 429, 501, 503),
           404: problem(404, {
             description:
               'Unknown job, or no such user in Entra; then the problem carries the trace (outcome "not found").',

@@ -1,0 +1,281 @@
+/**
+ * Network jobs (WordPress multisite): one Entra user is one network account, created once and a
+ * member of each selected site with the role the job maps there (core/network.ts rolesPerSite and
+ * planMemberships). The account's fields are network-wide: they are read and written through the
+ * Site port on the main site (WP_URL), as on a single site, batch writes included; memberships and
+ * roles per site go through the Network port (the companion plugin's network routes).
+ *
+ * Every account the service creates starts as a member of the main site (core REST creates it
+ * there, without a role unless the job selects the main site): core REST reads and updates a user
+ * only through a site it belongs to, so that membership is what keeps the account reachable.
+ */
+import { UpstreamError } from "../core/errors";
+import { hashOf } from "../core/hash";
+import type { Job } from "../core/job";
+import { desiredFields } from "../core/mapping";
+import { matchUser } from "../core/match";
+import {
+  type MembershipChange,
+  type NetworkSite,
+  networkLoginCandidate,
+  networkLoginProblem,
+  planMemberships,
+  rolesPerSite,
+} from "../core/network";
+import { isProtected, type MapEntry, type PlanInput, planUser, type UserPlan } from "../core/plan";
+import { uniqueUsername, usernameCandidates } from "../core/username";
+import type { GraphUser, WpUser } from "../core/users";
+import type { ItemInput } from "../db/items";
+import type { MapWrite } from "../db/user-map";
+import { claim, failedForThisUserOnly, isUserError, itemOf, type PageClaims, type UserOutcome } from "./apply";
+import type { Network } from "./ports";
+import type { StepContext } from "./step-context";
+
+/** Blog id -> role, as stored in the user map (keys are strings in JSON). */
+type WrittenSites = Record<string, string>;
+
+/** The network client; ctx.sites() has checked it exists (every caller reads the sites first). */
+export function networkOf(ctx: StepContext): Network {
+  return ctx.deps.network!;
+}
+
+/**
+ * The fingerprint of a network user: its fields and its role on every selected site. A site added
+ * to the network (with sites "all") or a changed mapping changes it, so the user is planned again.
+ */
+export function networkHash(fields: Record<string, string>, roles: ReadonlyMap<number, string>): string {
+  return hashOf(
+    fields,
+    [...roles].map(([site, role]) => `${site}=${role}`),
+  );
+}
+
+/**
+ * Whether the service must leave this network user alone: a super admin (every capability on every
+ * site), its own account, protect.users, or a holder of administrator or a protect.roles role on any
+ * site, except a role the service itself wrote on that site (as granted roles on a single site).
+ */
+export async function protectedOnNetwork(
+  ctx: StepContext,
+  wpUserId: number,
+  member: { superAdmin: boolean; sites: ReadonlyMap<number, readonly string[]> },
+  written: WrittenSites | null | undefined,
+): Promise<boolean> {
+  if (member.superAdmin) return true;
+  const selfId = await ctx.deps.selfId();
+  const sites = member.sites.size > 0 ? [...member.sites] : [[0, []] as const];
+  return sites.some(([site, roles]) => {
+    const own = written?.[String(site)];
+    return isProtected(ctx.job, { id: wpUserId, roles: [...roles] }, selfId, own ? [own] : []);
+  });
+}
+
+/** The item's diff for membership changes: "site:<path>" -> [roles before (null: no member), role after (null: removed)]. */
+export function membershipDiff(
+  changes: readonly MembershipChange[],
+  before: ReadonlyMap<number, readonly string[]>,
+  sites: readonly NetworkSite[],
+): Record<string, [unknown, unknown]> {
+  const diff: Record<string, [unknown, unknown]> = {};
+  const path = (id: number) => sites.find((site) => site.id === id)?.path ?? String(id);
+  for (const change of changes) {
+    if (change.kind === "delete") diff.network = ["member", null];
+    else
+      diff[`site:${path(change.site)}`] = [
+        before.get(change.site) ?? null,
+        change.kind === "member" ? change.role : null,
+      ];
+  }
+  return diff;
+}
+
+/** One user in scope of a network job: its account's fields on the main site, then its memberships. */
+export async function syncNetworkUser(
+  ctx: StepContext,
+  user: GraphUser,
+  groupIds: ReadonlySet<string>,
+  mapEntry: MapEntry | null,
+  claims: PageClaims,
+): Promise<UserOutcome> {
+  const { job, deps } = ctx;
+  const target = job.network!;
+  const { all, selected } = await ctx.sites();
+  const wanted = rolesPerSite(target, selected, groupIds);
+  const desired = desiredFields(job, user);
+  const hash = networkHash(desired, wanted);
+  const sites: WrittenSites = Object.fromEntries([...wanted].map(([site, role]) => [String(site), role]));
+  // An unchanged user with unchanged memberships costs no WordPress request.
+  if (mapEntry?.state === "active" && mapEntry.hash === hash) {
+    const item = itemFor(user, desired, { action: "unchanged", wpUserId: mapEntry.wpUserId, diff: {} });
+    return { item, map: null };
+  }
+
+  // The fields are planned as on a single site, with roles left to the memberships.
+  const fieldsJob: Job = { ...job, roles: { ...job.roles, mode: "skip" } };
+  const written = mapEntry?.sites ?? null;
+  const main = all.find((site) => site.main);
+  const input: Omit<PlanInput, "current"> = {
+    job: fieldsJob,
+    user,
+    groupIds,
+    // Never "unchanged" by the fields' own hash: the stored hash covers the memberships too.
+    mapEntry: mapEntry && { ...mapEntry, hash: "", granted: main && written?.[main.id] ? [written[main.id]!] : [] },
+    selfId: await deps.selfId(),
+    matchedBy: null,
+    grantable: await ctx.grantable(),
+  };
+  let current: WpUser | null = null;
+  if (mapEntry) current = await mappedAccount(ctx, mapEntry.wpUserId, main);
+  else {
+    const match = matchUser(job, user, desired, await ctx.index());
+    current = match ? await deps.site.getUser(match.account.id) : null;
+    input.matchedBy = match?.by ?? null;
+  }
+  const network = networkOf(ctx);
+  const member = current ? await network.member(current.id) : null;
+  if (current && member && (await protectedOnNetwork(ctx, current.id, member, written))) {
+    return { item: itemFor(user, desired, { action: "skip", wpUserId: current.id, reason: "protected" }), map: null };
+  }
+  const plan = planUser({ ...input, current });
+  if (plan.refusal) return { item: itemOf(plan, "failed", plan.refusal), map: null };
+  if (plan.action === "skip") return { item: itemOf(plan, "ok"), map: null };
+
+  // A new account starts as a member of the main site without a role (what core REST's create does).
+  const before: Map<number, string[]> = member?.sites ?? new Map(main ? [[main.id, []]] : []);
+  const membershipsFrom = (current: ReadonlyMap<number, readonly string[]>) =>
+    planMemberships(target, selected, wanted, current, { missing: job.actions.missing, protectedRoles: [] });
+  let changes = membershipsFrom(before);
+  const { roles: _fieldsOnly, ...fieldDiff } = plan.diff;
+  const diff = { ...fieldDiff, ...membershipDiff(changes, before, all) };
+  const fieldsChange = Object.keys(plan.write.fields).length > 0;
+  if (plan.action !== "create" && changes.length > 0 && !job.actions.update) {
+    return {
+      item: itemFor(user, desired, { action: "skip", wpUserId: plan.wpUserId, diff, reason: "updates disabled" }),
+      map: null,
+    };
+  }
+  const action =
+    plan.action === "create" || plan.action === "reactivate"
+      ? plan.action
+      : fieldsChange || changes.length > 0
+        ? "update"
+        : "unchanged";
+  const outcome = (wpUserId: number | null, status: ItemInput["status"] = "ok"): ItemInput =>
+    itemFor(user, desired, { action, wpUserId, diff, status, reason: plan.reason });
+  if (ctx.run.dryRun) return { item: outcome(plan.wpUserId, "planned"), map: null };
+
+  let wpUserId = plan.wpUserId;
+  try {
+    if (!mapEntry && wpUserId !== null) await claim(ctx, plan.entraId, { wpUserId }, claims);
+    if (plan.action === "create") {
+      // The main site's role goes with the create (one request less), when the job selects it.
+      const mainRole = main ? wanted.get(main.id) : undefined;
+      const created = await createAccount(ctx, user, plan, mainRole ? [mainRole] : [], claims);
+      wpUserId = created.id;
+      // Planned again from what the create answered: a member of the main site with the roles sent.
+      if (main) changes = membershipsFrom(new Map([[main.id, created.roles]]));
+    } else if (fieldsChange) {
+      await deps.site.updateUser(wpUserId!, { fields: plan.write.fields });
+    }
+  } catch (error) {
+    if (isUserError(error) || (await failedForThisUserOnly(ctx, error)))
+      return { item: { ...outcome(wpUserId, "failed"), error: (error as Error).message }, map: null };
+    throw error;
+  }
+  const map: MapWrite = {
+    entraId: user.id,
+    wpUserId: wpUserId!,
+    hash,
+    state: "active",
+    email: plan.email,
+    fields: desired,
+    // Roles are per site on a network: `sites` holds them.
+    roles: [],
+    granted: [],
+    sites,
+  };
+  try {
+    await network.apply(wpUserId!, changes);
+  } catch (error) {
+    // The account exists (it may be new): remember it, with a hash that plans the memberships again next run.
+    if (isUserError(error))
+      return { item: { ...outcome(wpUserId, "failed"), error: (error as Error).message }, map: { ...map, hash: "" } };
+    throw error;
+  }
+  return { item: outcome(wpUserId), map };
+}
+
+/**
+ * The mapped account on the main site. A member of the network that left the main site (a removal
+ * by a job selecting it) is made a member again, without a role, so its fields can be read and
+ * written; a dry run writes nothing, and plans a create instead.
+ */
+async function mappedAccount(
+  ctx: StepContext,
+  wpUserId: number,
+  main: NetworkSite | undefined,
+): Promise<WpUser | null> {
+  const { site } = ctx.deps;
+  const found = await site.getUser(wpUserId);
+  if (found || !main || ctx.run.dryRun) return found;
+  try {
+    await networkOf(ctx).member(wpUserId);
+  } catch (error) {
+    if (error instanceof UpstreamError && error.kind === "not-found") return null;
+    throw error;
+  }
+  await networkOf(ctx).apply(wpUserId, [{ kind: "member", site: main.id, role: "" }]);
+  return site.getUser(wpUserId);
+}
+
+/**
+ * Creates the account on the main site with a login the network accepts (core/network.ts), free
+ * on the whole network: checked before the POST, since a taken login answers a bare 400. The same
+ * Entra user always derives the same login, so a re-created user gets its old name back when free.
+ */
+async function createAccount(
+  ctx: StepContext,
+  user: GraphUser,
+  plan: UserPlan,
+  roles: string[],
+  claims: PageClaims,
+): Promise<WpUser> {
+  const index = await ctx.index();
+  const network = networkOf(ctx);
+  const candidates = [...new Set(usernameCandidates(ctx.job, user).map((c) => networkLoginCandidate(c, user.id)))];
+  const takenOnNetwork = new Set<string>();
+  const taken = (login: string) => takenOnNetwork.has(login) || claims.logins.has(login) || !!index.byLogin(login);
+  let login: string;
+  for (;;) {
+    login = candidates.find((candidate) => !taken(candidate)) ?? uniqueUsername(candidates[0]!, taken, "");
+    const problem = networkLoginProblem(login);
+    if (problem) {
+      throw new UpstreamError(`the network refuses the login "${login}": it ${problem}`, "wordpress", "invalid");
+    }
+    if (!(await network.loginTaken(login))) break;
+    takenOnNetwork.add(login);
+  }
+  claims.logins.add(login);
+  if (plan.write.fields.email) await claim(ctx, plan.entraId, { email: plan.write.fields.email }, claims);
+  const created = await ctx.deps.site.createUser(login, { fields: plan.write.fields, roles }, plan.entraId);
+  index.add(created);
+  return created;
+}
+
+function itemFor(
+  user: GraphUser,
+  desired: Record<string, string>,
+  what: Pick<ItemInput, "action" | "wpUserId"> & Partial<Pick<ItemInput, "diff" | "status" | "reason">>,
+): ItemInput {
+  return {
+    entraId: user.id,
+    wpUserId: what.wpUserId,
+    action: what.action,
+    status: what.status ?? "ok",
+    diff: what.diff ?? {},
+    email: desired.email ?? (typeof user.mail === "string" ? user.mail : null),
+    displayName: typeof user.displayName === "string" ? user.displayName : null,
+    reason: what.reason ?? null,
+    error: null,
+  };
+}

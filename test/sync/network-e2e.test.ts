@@ -1,0 +1,376 @@
+/**
+ * Network jobs end to end: the engine against a real WordPress multisite network (main site,
+ * /site2/, /site3/) with the companion plugin, started by scripts/wordpress-local.sh --multisite.
+ * What WordPress holds is checked per site through core REST and through the plugin's membership route.
+ */
+import { randomInt } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import { loadConfig } from "../../src/config";
+import type { NetworkTarget } from "../../src/core/job";
+import { type NetworkSite, networkLoginCandidate, networkLoginProblem } from "../../src/core/network";
+import { usernameCandidate } from "../../src/core/username";
+import type { GraphUser } from "../../src/core/users";
+import * as jobsRepository from "../../src/db/jobs";
+import type { Database } from "../../src/db/pool";
+import { buildApp } from "../../src/http/app";
+import { linkCutoffsFrom } from "../../src/links";
+import type { Network } from "../../src/sync/ports";
+import { makeProvisionService } from "../../src/sync/provision";
+import { makeWordPressNetwork, type WordPressNetwork } from "../../src/wordpress";
+import { aGraphUser, aJob, entraId } from "../helpers/builders";
+import { makeTestDatabase, silentLogger } from "../helpers/db";
+import { expectCountersMatchItems, FakeDirectory, type Harness, makeHarness } from "../helpers/engine";
+import {
+  describeWithWordPress,
+  makeTestSite,
+  quietLogger,
+  uniqueName,
+  type WordPressTarget,
+  wordpressFromEnv,
+  wpFetch,
+} from "../helpers/wordpress";
+import { ADMIN_TOKEN, testSecrets } from "../http/harness";
+
+const HOW_TO_START =
+  'eval "$(scripts/wordpress-local.sh --multisite --port 8883 --dir /tmp/entra-wp-sync-wordpress-network --env-prefix WP_NETWORK_)"';
+const EDITORS = "6a1e0000-0000-4000-8000-00000000ed17";
+
+describeWithWordPress(
+  "network jobs against a real multisite network",
+  (wp) => {
+    let db: Database;
+    let sites: NetworkSite[];
+    let main: NetworkSite;
+    let second: NetworkSite;
+    let third: NetworkSite;
+    const created = new Set<number>();
+    let requests = 0;
+    const counted = { metrics: { onRequest: () => void requests++ } };
+    const admin: WordPressNetwork = makeWordPressNetwork({ ...wp, logger: quietLogger, retryBaseMs: 20 });
+    const network: Network = makeWordPressNetwork({ ...wp, logger: quietLogger, retryBaseMs: 20, ...counted });
+    const site = makeTestSite(wp, counted);
+    // Numbered Entra users far from every other test's numbers (the plugin matches by Entra id).
+    const base = randomInt(10_000_000, 90_000_000);
+
+    beforeAll(async () => {
+      db = await makeTestDatabase();
+      sites = await admin.sites();
+      main = sites.find((s) => s.main)!;
+      [second, third] = sites.filter((s) => !s.main) as [NetworkSite, NetworkSite];
+    });
+    afterAll(async () => {
+      await Promise.all([...created].map((id) => admin.deleteFromNetwork(id).catch(() => undefined)));
+      await db.close();
+    });
+
+    /** A job over the network with `users` numbered users (from `base + first`), each with its own e-mail. */
+    function harness(
+      target: Partial<NetworkTarget>,
+      users: number[],
+      missing: "deactivate" | "delete" = "deactivate",
+      maxDeleteCount = 1000,
+    ): Harness & { userOf(n: number): GraphUser } {
+      const prefix = uniqueName("net");
+      const directory = new FakeDirectory();
+      const built = new Map<number, GraphUser>();
+      for (const n of users) {
+        const address = `${prefix}-${n}@example.test`;
+        const user = aGraphUser()
+          .numbered(base + n)
+          .withValues({ mail: address, userPrincipalName: address })
+          .build();
+        built.set(n, user);
+        directory.put(user);
+      }
+      const job = aJob()
+        .withUniqueId()
+        .withPageSize(10)
+        .withSafety(1, maxDeleteCount)
+        .withMissing(missing)
+        .withNetwork(target);
+      const fake = makeHarness(db, { directory, job: job.build(), network });
+      // The engine with the real network's main site behind it (the harness's own service has a fake site).
+      const service = fake.replica({ site, network });
+      return {
+        ...fake,
+        service,
+        async sync(options = {}) {
+          const start = await service.startRun(fake.job.id, { trigger: "manual", dryRun: options.dryRun });
+          return fake.drive(start.run.id, service);
+        },
+        userOf: (n) => built.get(n)!,
+      };
+    }
+
+    async function mapped(h: Harness, n: number): Promise<number> {
+      const row = (await h.userMap()).find((r) => r.entra_id === entraId(base + n));
+      if (!row) throw new Error(`user ${n} is not mapped`);
+      created.add(row.wp_user_id);
+      return row.wp_user_id;
+    }
+
+    /** Blog id -> roles, from the plugin's membership route. */
+    async function membershipsOf(id: number): Promise<Record<number, string[]>> {
+      return Object.fromEntries(await admin.memberships(id));
+    }
+
+    /** The user's roles on one site, through that site's core REST API (404 for a non-member). */
+    async function rolesOn(s: NetworkSite, id: number): Promise<string[] | null> {
+      const onSite: WordPressTarget = { ...wp, url: s.url.replace(/\/$/, "") };
+      const res = await wpFetch(onSite, "GET", `/wp/v2/users/${id}?context=edit`);
+      if (res.status === 404) return null;
+      expect(res.status).toBe(200);
+      return res.body.roles;
+    }
+
+    it("creates each user once with a network login, puts it on every site with its role, and writes nothing the second time", async () => {
+      const h = harness({ sites: "all", groups: [{ group: EDITORS, site: second.path, role: "editor" }] }, [1, 2, 3]);
+      h.directory.withGroup(EDITORS, [base + 1]);
+      const first = await h.sync();
+      expect(first).toMatchObject({ state: "completed", counts: { seen: 3, created: 3, failed: 0 } });
+      await expectCountersMatchItems(h, first.id);
+      const [one, two] = [await mapped(h, 1), await mapped(h, 2), await mapped(h, 3)];
+      expect(await membershipsOf(one)).toEqual({
+        [main.id]: ["subscriber"],
+        [second.id]: ["editor"],
+        [third.id]: ["subscriber"],
+      });
+      expect(await membershipsOf(two)).toEqual({
+        [main.id]: ["subscriber"],
+        [second.id]: ["subscriber"],
+        [third.id]: ["subscriber"],
+      });
+      expect(await rolesOn(second, one)).toEqual(["editor"]);
+      expect(await rolesOn(third, two)).toEqual(["subscriber"]);
+      // One account per user on the whole network, with a login the network accepts.
+      const me = await wpFetch(wp, "GET", `/wp/v2/users/${one}?context=edit`);
+      expect(networkLoginProblem(me.body.username)).toBeNull();
+      const items = await h.service.items(first.id, { limit: 10 });
+      const item = items.items.find((i) => i.wpUserId === one)!;
+      expect(item.diff).toMatchObject({ [`site:${second.path}`]: [null, "editor"] });
+
+      requests = 0;
+      const again = await h.sync();
+      expect(again.counts).toMatchObject({ seen: 3, unchanged: 3, created: 0, updated: 0 });
+      // The site list, read once per run: no user costs a request.
+      expect(requests).toBe(1);
+    });
+
+    it("gives a login taken by a member of another site only a number, checked before the POST", async () => {
+      const h = harness({ sites: [second.path] }, [91]);
+      const user = h.userOf(91);
+      const login = networkLoginCandidate(usernameCandidate(h.job, user), user.id);
+      // The same login on /site3/ only: core REST on the main site does not list that account.
+      const onThird: WordPressTarget = { ...wp, url: third.url.replace(/\/$/, "") };
+      const taken = await wpFetch(onThird, "POST", "/wp/v2/users", {
+        username: login,
+        email: `${uniqueName("other")}@example.test`,
+        password: uniqueName("pw"),
+      });
+      expect(taken.status).toBe(201);
+      created.add(taken.body.id);
+      const run = await h.sync();
+      expect(run.counts).toMatchObject({ created: 1, failed: 0 });
+      const account = await wpFetch(wp, "GET", `/wp/v2/users/${await mapped(h, 91)}?context=edit`);
+      expect(account.body.username).toBe(`${login}2`);
+    });
+
+    it("moves a role on one site when a group changes, and a dry run writes nothing", async () => {
+      const h = harness(
+        { sites: [second.path, third.path], groups: [{ group: EDITORS, site: third.path, role: "author" }] },
+        [11, 12],
+      );
+      h.directory.withGroup(EDITORS, [base + 11]);
+      // A dry run of the first sync plans the creates and memberships and writes nothing.
+      const planned0 = await h.sync({ dryRun: true });
+      expect(planned0.counts).toMatchObject({ seen: 2, created: 2 });
+      const creates = (await h.service.items(planned0.id, { limit: 10 })).items;
+      expect(creates.map((i) => i.status)).toEqual(["planned", "planned"]);
+      expect(creates.find((i) => i.entraId === entraId(base + 11))?.diff).toMatchObject({
+        [`site:${third.path}`]: [null, "author"],
+      });
+      expect(await h.userMap()).toEqual([]);
+      const login = networkLoginCandidate(usernameCandidate(h.job, h.userOf(11)), entraId(base + 11));
+      expect((await admin.loginTaken(login)) || (await admin.loginTaken(`${login}2`))).toBe(false);
+      expect((await h.sync()).counts).toMatchObject({ created: 2 });
+      const one = await mapped(h, 11);
+      await mapped(h, 12);
+      // Not selected: the main site keeps the account as a member without a role.
+      expect(await membershipsOf(one)).toEqual({ [main.id]: [], [second.id]: ["subscriber"], [third.id]: ["author"] });
+
+      h.directory.withGroup(EDITORS, []);
+      const dry = await h.sync({ dryRun: true });
+      expect(dry.counts).toMatchObject({ seen: 2, updated: 1, unchanged: 1 });
+      const planned = (await h.service.items(dry.id, { limit: 10 })).items.find((i) => i.wpUserId === one)!;
+      expect(planned).toMatchObject({
+        status: "planned",
+        diff: { [`site:${third.path}`]: [["author"], "subscriber"] },
+      });
+      expect(await rolesOn(third, one)).toEqual(["author"]);
+
+      const moved = await h.sync();
+      expect(moved.counts).toMatchObject({ seen: 2, updated: 1, unchanged: 1 });
+      expect(await membershipsOf(one)).toEqual({
+        [main.id]: [],
+        [second.id]: ["subscriber"],
+        [third.id]: ["subscriber"],
+      });
+      expect(await rolesOn(third, one)).toEqual(["subscriber"]);
+    });
+
+    it("takes a leaver's roles on every selected site with missing: deactivate, and gives them back when it returns", async () => {
+      const h = harness({ sites: "all" }, [21, 22]);
+      await h.sync();
+      const leaver = await mapped(h, 21);
+      h.directory.remove(base + 21);
+      const removed = await h.sync();
+      expect(removed.counts).toMatchObject({ seen: 1, unchanged: 1, deactivated: 1 });
+      expect(await membershipsOf(leaver)).toEqual({ [main.id]: [], [second.id]: [], [third.id]: [] });
+      expect((await h.userMap()).find((r) => r.wp_user_id === leaver)?.state).toBe("deactivated");
+
+      h.directory.put(h.userOf(21));
+      const back = await h.sync();
+      expect(back.counts).toMatchObject({ seen: 2, reactivated: 1 });
+      expect(await membershipsOf(leaver)).toEqual({
+        [main.id]: ["subscriber"],
+        [second.id]: ["subscriber"],
+        [third.id]: ["subscriber"],
+      });
+    });
+
+    it("with missing: delete removes a leaver from the job's sites only, or from the network with deleteFromNetwork", async () => {
+      const h = harness({ sites: [second.path] }, [31, 32], "delete");
+      await h.sync();
+      const leaver = await mapped(h, 31);
+      await admin.setMembership(third.id, leaver, "author"); // a site the job does not select
+      h.directory.remove(base + 31);
+      expect((await h.sync()).counts).toMatchObject({ deleted: 1 });
+      expect(await membershipsOf(leaver)).toEqual({ [main.id]: [], [third.id]: ["author"] });
+      expect(await rolesOn(second, leaver)).toBeNull();
+
+      const deleting = harness({ sites: [second.path], deleteFromNetwork: true }, [33, 34], "delete");
+      await deleting.sync();
+      const gone = await mapped(deleting, 33);
+      deleting.directory.remove(base + 33);
+      expect((await deleting.sync()).counts).toMatchObject({ deleted: 1 });
+      await expect(admin.memberships(gone)).rejects.toMatchObject({ kind: "not-found" });
+      expect((await deleting.userMap()).map((row) => row.wp_user_id)).not.toContain(gone);
+      await mapped(deleting, 34);
+    });
+
+    it("leaves a super admin and an administrator of one site untouched", async () => {
+      const h = harness({ sites: "all" }, [41, 42]);
+      // Entra user 41 has the e-mail of an account that is administrator on site 3; 42 the super admin's.
+      const [u41, u42] = [h.userOf(41), h.userOf(42)];
+      const login = `adm${randomInt(1e9, 9e9)}`;
+      const res = await wpFetch(wp, "POST", "/wp/v2/users", {
+        username: login,
+        email: u41.mail,
+        password: uniqueName("pw"),
+      });
+      expect(res.status).toBe(201);
+      const siteAdmin = res.body.id as number;
+      created.add(siteAdmin);
+      await admin.setMembership(third.id, siteAdmin, "administrator");
+      const superAdmin = (await wpFetch(wp, "GET", "/wp/v2/users/me?context=edit")).body;
+      h.directory.put({ ...u42, mail: superAdmin.email, userPrincipalName: superAdmin.email });
+      const before = [await membershipsOf(siteAdmin), await membershipsOf(superAdmin.id)];
+
+      const run = await h.sync();
+      expect(run.counts).toMatchObject({ seen: 2, skipped: 2, created: 0 });
+      const items = (await h.service.items(run.id, { limit: 10 })).items;
+      expect(items.map((i) => i.reason)).toEqual(["protected", "protected"]);
+      expect([await membershipsOf(siteAdmin), await membershipsOf(superAdmin.id)]).toEqual(before);
+    });
+
+    it("holds leavers over the safety limit for approval, touching no site until approved", async () => {
+      const h = harness({ sites: "all" }, [61, 62, 63], "delete", 1);
+      await h.sync();
+      const leavers = [await mapped(h, 61), await mapped(h, 62)];
+      await mapped(h, 63);
+      const before = await Promise.all(leavers.map(membershipsOf));
+      h.directory.remove(base + 61).remove(base + 62);
+      const held = await h.sync();
+      expect(held.state).toBe("awaiting_approval");
+      expect(await Promise.all(leavers.map(membershipsOf))).toEqual(before);
+
+      await h.service.approveRun(held.id);
+      const done = await h.drive(held.id, h.service);
+      expect(done).toMatchObject({ state: "completed", counts: { deleted: 2 } });
+      // Removed from every selected site ("all"): the main site too.
+      expect(await Promise.all(leavers.map(membershipsOf))).toEqual([{}, {}]);
+
+      // A returning user gets its account back (the map remembers it), a member of every site again.
+      h.directory.put(h.userOf(61));
+      const back = await h.sync();
+      expect(back.counts).toMatchObject({ reactivated: 1, created: 0, failed: 0 });
+      expect(await mapped(h, 61)).toBe(leavers[0]);
+      expect(await membershipsOf(leavers[0]!)).toEqual({
+        [main.id]: ["subscriber"],
+        [second.id]: ["subscriber"],
+        [third.id]: ["subscriber"],
+      });
+    });
+
+    it("refuses provisioning one user of a network job on demand, writing nothing", async () => {
+      const h = harness({ sites: "all" }, [71]);
+      const provision = makeProvisionService({
+        db,
+        directory: h.directory,
+        site,
+        jobs: [h.job],
+        logger: silentLogger,
+        stepBudgetMs: 20_000,
+      });
+      requests = 0;
+      await expect(provision.syncUser(h.job.id, entraId(base + 71))).rejects.toThrow(
+        /multisite network: provisioning one user on demand is not supported there/,
+      );
+      expect(requests).toBe(0);
+      expect(await h.userMap()).toEqual([]);
+    });
+
+    const plain = wordpressFromEnv("WP_PLAIN_");
+    (plain ? it : it.skip)("fails a network job's run before writing when WP_URL has no companion plugin", async () => {
+      const h = harness({ sites: "all" }, [81]);
+      const without = makeWordPressNetwork({ ...plain!, logger: quietLogger, retryBaseMs: 20 });
+      const service = h.replica({ site: makeTestSite(plain!), network: without });
+      const start = await service.startRun(h.job.id, { trigger: "manual" });
+      // At the first step: a configuration error is not retried.
+      const failed = (await service.advanceRun(start.run.id)).run!;
+      expect(failed).toMatchObject({ state: "failed", counts: { created: 0 } });
+      expect(failed.lastError).toMatch(/the companion plugin is not installed/);
+      expect(await h.userMap()).toEqual([]);
+    });
+
+    it("runs a network job through the HTTP start and continue links", async () => {
+      const h = harness({ sites: [third.path], defaultRole: "contributor" }, [51, 52, 53]);
+      await h.service.ready();
+      const app: FastifyInstance = await buildApp({
+        config: loadConfig({ PUBLIC_URL: "https://sync.example.org" }),
+        logger: silentLogger,
+        db,
+        secrets: testSecrets(),
+        sync: h.service,
+        linkCutoffs: linkCutoffsFrom(db.pool, jobsRepository),
+      });
+      try {
+        const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
+        const links = (await app.inject({ method: "POST", url: `/v1/jobs/${h.job.id}/links`, headers })).json();
+        const path = (link: string) => new URL(link).pathname + new URL(link).search;
+        const started = await app.inject({ method: "GET", url: path(links.start) });
+        expect(started.json()).toMatchObject({ started: true });
+        for (let i = 0; i < 50; i++) {
+          const step = (await app.inject({ method: "GET", url: path(links.continue) })).json();
+          if (!step.advanced) break;
+        }
+        const run = await h.service.run(started.json().run.id);
+        expect(run).toMatchObject({ state: "completed", counts: { created: 3 } });
+        expect(await membershipsOf(await mapped(h, 52))).toEqual({ [main.id]: [], [third.id]: ["contributor"] });
+      } finally {
+        await app.close();
+      }
+    });
+  },
+  { prefix: "WP_NETWORK_", requiredBy: "REQUIRE_MULTISITE", howToStart: HOW_TO_START },
+);
