@@ -178,7 +178,7 @@ function writeRows(r: WriteResult): Row[] {
   };
   return [
     {
-      what: `in-process loop (wp_insert_user / wp_update_user / wp_delete_user), ${n(r.users)} users (half before, half after)`,
+      what: `in-process loop (wp_insert_user / wp_update_user of the display name / wp_delete_user), ${n(r.users)} users (half before, half after)`,
       measured: `ms/user, ${loop("autocommit", r.auto)}; ${loop("transactions of 100", r.txn)}`,
       target: "baseline",
       pass: null,

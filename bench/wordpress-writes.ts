@@ -49,8 +49,11 @@ for ($i = 0; $i < $n; $i++) {
 $create = (hrtime(true) - $t) / 1e6 / $n; $createQ = ($wpdb->num_queries - $q) / $n;
 $q = $wpdb->num_queries; $t = hrtime(true);
 foreach ($ids as $i => $id) {
-    $r = wp_update_user(array('ID' => $id, 'first_name' => 'Benched', 'last_name' => "Person $i",
-        'display_name' => "Benched Person $i", 'role' => 'author'));
+    // BENCH_UPDATE=name: only the display name changes (what the engine rows' update changes).
+    $r = wp_update_user(getenv('BENCH_UPDATE') === 'name'
+        ? array('ID' => $id, 'display_name' => "Bench User $i (renamed)")
+        : array('ID' => $id, 'first_name' => 'Benched', 'last_name' => "Person $i",
+            'display_name' => "Benched Person $i", 'role' => 'author'));
     if (is_wp_error($r)) { fwrite(STDERR, $r->get_error_message() . "\\n"); exit(1); }
     $chunk($i);
 }
@@ -136,13 +139,15 @@ export async function benchRest(
 /**
  * wp_insert_user / wp_update_user / wp_delete_user for n users in one PHP process; ms/user each.
  * `wordpress` names the instance (default: WP_URL, WP_USERNAME and WP_DIR from the environment);
- * the loop deletes the users it created, so the site is left as it was.
+ * the loop deletes the users it created, so the site is left as it was. `update`: "full" changes
+ * the names and the role (as benchRest does), "name" only the display name.
  */
 export function benchPhp(
   n: number,
   run: string,
   wordpress: { url?: string; username?: string; dir?: string } = {},
   transactionSize = 0,
+  update: "full" | "name" = "full",
 ): PhpLoop {
   const dir = mkdtempSync(join(tmpdir(), "wp-bench-"));
   try {
@@ -156,6 +161,7 @@ export function benchPhp(
         BENCH_USERS: String(n),
         BENCH_RUN: run,
         BENCH_TXN: String(transactionSize),
+        BENCH_UPDATE: update,
       },
       encoding: "utf8",
     });
