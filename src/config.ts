@@ -17,6 +17,8 @@ export const DEFAULTS = {
   STEP_BUDGET_MS: 20_000,
   WP_CONCURRENCY: 4,
   WP_BULK_WRITES: true,
+  WP_BATCH_SIZE: 100,
+  WP_BATCH_IN_FLIGHT: 2,
   GRAPH_BASE_URL: "https://graph.microsoft.com",
   MAX_FAILED_STEPS: 5,
   DRIVER_INTERVAL_MS: 2_000,
@@ -87,6 +89,9 @@ export interface Config {
     concurrency: number;
     /** Writes through the companion plugin's batch endpoint when it has one (README "Bulk writes"). */
     bulk: boolean;
+    /** Operations per batch request (at most what the plugin accepts) and batch requests in flight at once. */
+    batchSize: number;
+    batchInFlight: number;
   };
 }
 
@@ -280,6 +285,8 @@ export function loadConfig(env: Env = process.env): Config {
       appPassword: str(env, "WP_APP_PASSWORD"),
       concurrency: int(env, "WP_CONCURRENCY", DEFAULTS.WP_CONCURRENCY, 1, 64),
       bulk: bool(env, "WP_BULK_WRITES", DEFAULTS.WP_BULK_WRITES),
+      batchSize: int(env, "WP_BATCH_SIZE", DEFAULTS.WP_BATCH_SIZE, 1, 100),
+      batchInFlight: int(env, "WP_BATCH_IN_FLIGHT", DEFAULTS.WP_BATCH_IN_FLIGHT, 1, 16),
     },
   };
 }

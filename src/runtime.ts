@@ -293,6 +293,8 @@ function makeSite(config: Config, logger: Logger, metrics: Metrics): Site {
     appPassword: wordpress.appPassword,
     concurrency: wordpress.concurrency,
     bulk: wordpress.bulk,
+    batchSize: wordpress.batchSize,
+    batchInFlight: wordpress.batchInFlight,
     logger,
     metrics: metrics.wordpressHook,
   });

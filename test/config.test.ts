@@ -9,6 +9,7 @@ describe("configuration", () => {
     expect(config.databaseUrl).toBeNull();
     expect(config.stepBudgetMs).toBe(20000);
     expect(config.wordpress.concurrency).toBe(4);
+    expect(config.wordpress).toMatchObject({ batchSize: 100, batchInFlight: 2 });
     expect(config.azure.graphBaseUrl).toBe("https://graph.microsoft.com");
     expect(config.publicUrl).toBe("http://localhost:3000");
   });
@@ -17,6 +18,8 @@ describe("configuration", () => {
     ["PORT", "70000", /PORT must be an integer from 0 to 65535/],
     ["STEP_BUDGET_MS", "fast", /STEP_BUDGET_MS must be an integer/],
     ["WP_CONCURRENCY", "0", /WP_CONCURRENCY must be an integer from 1 to 64/],
+    ["WP_BATCH_SIZE", "101", /WP_BATCH_SIZE must be an integer from 1 to 100/],
+    ["WP_BATCH_IN_FLIGHT", "0", /WP_BATCH_IN_FLIGHT must be an integer from 1 to 16/],
     ["LOG_LEVEL", "loud", /LOG_LEVEL must be one of/],
     ["DATABASE_URL", "mysql://x", /DATABASE_URL must be a postgres/],
     ["GRAPH_BASE_URL", "http://127.0.0.1:8443", /GRAPH_BASE_URL must use https:/],

@@ -2,7 +2,7 @@
 /**
  * Plugin Name: entra-wp-sync companion
  * Description: What the entra-wp-sync service needs from WordPress and cannot do through the REST API alone.
- * Version:     1.4.0
+ * Version:     1.5.0
  * License:     MIT
  *
  * Install as a must-use plugin: copy this one file to wp-content/mu-plugins/ (scripts/wordpress-local.sh
@@ -56,13 +56,21 @@
  *     its exact roles or none of some roles); it is written only while the user holds exactly that,
  *     else answered "changed" with nothing written. Either way the result carries "before", the user
  *     as it was, so the service needs no read before the write and still records what it replaced.
+ *     A user the service itself creates here (its own Application Password, see 4.) gets a stored
+ *     password that no input matches, without running the password hash (the largest single cost of
+ *     a create): such users sign in through single sign-on, or set a password of their own with
+ *     "Lost your password?". Anyone else's creates, and every update, keep WordPress's own hash;
+ *     add_filter('entra_wp_sync_no_password', '__return_false') keeps it for the service's too.
+ *     When the database rolls a batch's transaction back midway (the victim of a deadlock with another
+ *     writer), nothing of the batch is written and the request answers 503 entra_wp_sync_batch_rolled_back:
+ *     send it again. The user_count option is brought up to date once per batch, after its commit.
  */
 
 if (!defined('ABSPATH')) {
     exit;
 }
 
-const ENTRA_WP_SYNC_VERSION = '1.4.0';
+const ENTRA_WP_SYNC_VERSION = '1.5.0';
 const ENTRA_WP_SYNC_ID_KEY = 'entra_object_id';
 const ENTRA_WP_SYNC_DEACTIVATED_KEY = 'entra_wp_sync_deactivated';
 const ENTRA_WP_SYNC_BATCH_MAX = 100;
@@ -570,6 +578,15 @@ function entra_wp_sync_batch_error($code, $message, $status = 400) {
     return array('status' => $status, 'outcome' => 'failed', 'code' => $code, 'message' => $message);
 }
 
+/**
+ * The query of the core requests an operation makes: the edit view, limited to the fields a result
+ * carries, as the per-user path asks for them (_fields); core then renders only those, not the
+ * avatars and links it would otherwise build for every user.
+ */
+function entra_wp_sync_batch_query() {
+    return array('context' => 'edit', '_fields' => implode(',', ENTRA_WP_SYNC_USER_FIELDS));
+}
+
 /** An operation as the core REST request it stands for, or a WP_Error naming what is wrong with it. */
 function entra_wp_sync_batch_request(array $op) {
     $kind = isset($op['op']) ? $op['op'] : null;
@@ -604,13 +621,14 @@ function entra_wp_sync_batch_request(array $op) {
                 return new WP_Error('rest_invalid_param', 'operation delete needs a positive integer "reassign"');
             }
             $request = new WP_REST_Request('DELETE', '/wp/v2/users/' . $id);
-            $request->set_query_params(array('force' => true, 'reassign' => $reassign));
+            // The answer is only "deleted": no need for core to render the user it removed.
+            $request->set_query_params(array('force' => true, 'reassign' => $reassign, '_fields' => 'id'));
             return $request;
         default:
             return new WP_Error('rest_invalid_param', '"op" must be create, update, deactivate, reactivate or delete');
     }
     $request->set_header('content-type', 'application/json');
-    $request->set_query_params(array('context' => 'edit'));
+    $request->set_query_params(entra_wp_sync_batch_query());
     $request->set_body(wp_json_encode($body));
     return $request;
 }
@@ -645,7 +663,7 @@ function entra_wp_sync_batch_existing(array $op, $code) {
 /** The user as GET /wp/v2/users/<id>?context=edit shows it to the caller; null when there is none. */
 function entra_wp_sync_batch_user_data($user_id) {
     $request = new WP_REST_Request('GET', '/wp/v2/users/' . $user_id);
-    $request->set_query_params(array('context' => 'edit'));
+    $request->set_query_params(entra_wp_sync_batch_query());
     $response = rest_do_request($request);
     if ($response->is_error()) return null;
     return array_intersect_key((array) $response->get_data(), array_flip(ENTRA_WP_SYNC_USER_FIELDS));
@@ -677,6 +695,80 @@ function entra_wp_sync_batch_holds($before, $expect) {
     return false; // the roles are always part of what the service planned against
 }
 
+/**
+ * The stored password of a user the service creates through the batch endpoint: a value no input
+ * hashes to, made without running the password hash (a bcrypt or phpass round per user is the
+ * largest single cost of a create). wp_check_password() refuses every input for it, the empty
+ * string included: WordPress 6.1 compares only hashes longer than an MD5 (32 characters) through
+ * phpass, whose crypt_private() answers "*0" for a setting that is not "$P$"/"$H$" and then crypt(),
+ * which also answers "*0" (PHP's failure value) for a salt starting with "*"; WordPress 6.8 and later
+ * send a hash that starts with neither "$wp" nor "$P$" to password_verify(), false for it too, or
+ * to a plugin's $wp_hasher, which is phpass. The random tail keeps it unique per user, as the
+ * password fragment WordPress mixes into its auth cookies expects. Users sign in through single
+ * sign-on, or set a password of their own with "Lost your password?", which stores a real hash.
+ */
+function entra_wp_sync_no_password() {
+    return '*entra-wp-sync:no-password:' . bin2hex(random_bytes(12));
+}
+
+/**
+ * Stands in for the global $wp_hasher (both wp_hash_password() and wp_check_password() use it when
+ * set, in 6.1 and in 6.8+) while one create runs: the password of that create gets
+ * entra_wp_sync_no_password(), any other hash or check is WordPress's own, exactly as without it.
+ */
+final class Entra_WP_Sync_Create_Hasher {
+    private $password;
+    private $previous;
+
+    public function __construct($password, $previous) {
+        $this->password = $password;
+        $this->previous = $previous;
+    }
+
+    public function HashPassword($password) {
+        // wp_hash_password() trims before it hashes.
+        if (is_string($password) && hash_equals(trim($this->password), $password)) return entra_wp_sync_no_password();
+        return $this->as_wordpress(function () use ($password) {
+            return wp_hash_password($password);
+        });
+    }
+
+    public function CheckPassword($password, $hash) {
+        return $this->as_wordpress(function () use ($password, $hash) {
+            return wp_check_password($password, $hash);
+        });
+    }
+
+    private function as_wordpress($fn) {
+        $GLOBALS['wp_hasher'] = $this->previous;
+        try {
+            return $fn();
+        } finally {
+            $GLOBALS['wp_hasher'] = $this;
+        }
+    }
+}
+
+/**
+ * Runs core's create with no usable password when the service itself creates the user (its own
+ * Application Password, see 4.): never for anyone else's request, never for an update.
+ * Sites can keep WordPress's own hash with add_filter('entra_wp_sync_no_password', '__return_false').
+ */
+function entra_wp_sync_batch_create(WP_REST_Request $request, array $op) {
+    $password = isset($op['body']['password']) ? $op['body']['password'] : null;
+    if (!is_string($password) || $password === '' || !entra_wp_sync_is_service_request()
+        || !apply_filters('entra_wp_sync_no_password', true)) {
+        return rest_do_request($request);
+    }
+    $previous = isset($GLOBALS['wp_hasher']) ? $GLOBALS['wp_hasher'] : null;
+    $GLOBALS['wp_hasher'] = new Entra_WP_Sync_Create_Hasher($password, $previous);
+    try {
+        return rest_do_request($request);
+    } finally {
+        $GLOBALS['wp_hasher'] = $previous;
+    }
+}
+
 /** Runs one operation; the caller holds the savepoint. */
 function entra_wp_sync_batch_run(array $op) {
     $request = entra_wp_sync_batch_request($op);
@@ -694,7 +786,7 @@ function entra_wp_sync_batch_run(array $op) {
                 'message' => 'user ' . $op['id'] . ' no longer holds what the operation expects', 'before' => $before);
         }
     }
-    $response = rest_do_request($request);
+    $response = $op['op'] === 'create' ? entra_wp_sync_batch_create($request, $op) : rest_do_request($request);
     $data = rest_get_server()->response_to_data($response, false);
     if ($response->is_error()) {
         $existing = entra_wp_sync_batch_existing($op, isset($data['code']) ? $data['code'] : '');
@@ -710,6 +802,96 @@ function entra_wp_sync_batch_run(array $op) {
     return $result;
 }
 
+/**
+ * The operations in one database transaction, each under its own savepoint; their results, or a
+ * WP_Error (503) when the database rolled the transaction back and nothing was written.
+ */
+function entra_wp_sync_batch_write(array $ops) {
+    global $wpdb;
+    // Users registered by an operation that is rolled back must leave no cached rows behind.
+    $registered = array();
+    $track = function ($user_id) use (&$registered) {
+        $registered[] = $user_id;
+    };
+    add_action('user_register', $track);
+    // Core counts all users again after every create and delete (a COUNT over wp_users and a write
+    // of the user_count option, whose row lock other writers would wait on until the commit):
+    // once per batch, after its commit, leaves the same count.
+    $recount = array();
+    foreach (array('user_register', 'deleted_user') as $hook) {
+        $priority = has_action($hook, 'wp_maybe_update_user_counts');
+        if ($priority === false) continue;
+        remove_action($hook, 'wp_maybe_update_user_counts', $priority);
+        $recount[$hook] = $priority;
+    }
+    // One commit for the whole request; a request that dies before it (PHP fatal, killed
+    // worker, lost connection) is rolled back by the database, so a retry starts clean.
+    // The database also ends the transaction itself, rolled back whole, when it picks it as the
+    // victim of a deadlock (another writer locking user meta rows in another order); without
+    // autocommit, what runs after that is still not committed, and the savepoint that is gone tells.
+    $wpdb->query('SET autocommit = 0');
+    $wpdb->query('START TRANSACTION');
+    $results = array();
+    $touched = array();
+    $lost = false;
+    foreach ($ops as $i => $op) {
+        $registered = array();
+        $wpdb->query('SAVEPOINT entra_wp_sync_op');
+        $result = is_array($op) ? entra_wp_sync_batch_run($op)
+            : entra_wp_sync_batch_error('rest_invalid_param', 'operation ' . $i . ' must be an object');
+        $ids = array_merge($registered, is_array($op) && isset($op['id']) && is_int($op['id']) ? array($op['id']) : array());
+        $touched = array_merge($touched, $ids);
+        if ($result['outcome'] === 'failed') {
+            $kept = $wpdb->query('ROLLBACK TO SAVEPOINT entra_wp_sync_op');
+            foreach ($ids as $id) clean_user_cache($id);
+        } else {
+            $kept = $wpdb->query('RELEASE SAVEPOINT entra_wp_sync_op');
+        }
+        if ($kept === false) {
+            $lost = true;
+            break;
+        }
+        $results[] = $result;
+    }
+    $done = $wpdb->query($lost ? 'ROLLBACK' : 'COMMIT');
+    $wpdb->query('SET autocommit = 1');
+    remove_action('user_register', $track);
+    foreach ($recount as $hook => $priority) add_action($hook, 'wp_maybe_update_user_counts', $priority, 0);
+    if ($lost || $done === false) {
+        foreach (array_unique($touched) as $id) clean_user_cache($id);
+        // 503: nothing was written, so the service sends the same batch again.
+        return new WP_Error('entra_wp_sync_batch_rolled_back',
+            'The database rolled this batch back (a deadlock with another writer, or a failed commit): nothing of it was written. Send it again.',
+            array('status' => 503));
+    }
+    $counted = array_filter($results, function ($result) {
+        return $result['outcome'] === 'created' || $result['outcome'] === 'deleted';
+    });
+    if ($recount && $counted) wp_maybe_update_user_counts();
+    return $results;
+}
+
+/**
+ * Runs $fn holding the site's batch lock (a database named lock, released when PHP or its connection
+ * ends): one batch at a time per site. A batch sent again while an attempt its client gave up on still
+ * runs (PHP goes on, see 9.) waits for that attempt's commit and then finds its users ("existing")
+ * instead of creating them a second time: the login and e-mail checks cannot see rows another
+ * transaction has not committed. Batches then also never deadlock each other.
+ */
+function entra_wp_sync_with_batch_lock($fn) {
+    global $wpdb;
+    $lock = 'entra_wp_sync_batch_' . md5(DB_NAME . '|' . $wpdb->base_prefix);
+    if ((string) $wpdb->get_var($wpdb->prepare('SELECT GET_LOCK(%s, %d)', $lock, 30)) !== '1') {
+        return new WP_Error('entra_wp_sync_batch_busy', 'Another batch has been writing for 30 s; send this one again.',
+            array('status' => 503));
+    }
+    try {
+        return $fn();
+    } finally {
+        $wpdb->query($wpdb->prepare('SELECT RELEASE_LOCK(%s)', $lock));
+    }
+}
+
 add_action('rest_api_init', function () {
     register_rest_route('entra-wp-sync/v1', '/users/batch', array(
         'methods' => 'POST',
@@ -718,39 +900,15 @@ add_action('rest_api_init', function () {
             return current_user_can('edit_users');
         },
         'callback' => function ($request) {
-            global $wpdb;
             $ops = $request->get_param('operations');
             if (!is_array($ops) || !$ops || count($ops) > ENTRA_WP_SYNC_BATCH_MAX || array_keys($ops) !== range(0, count($ops) - 1)) {
                 return new WP_Error('rest_invalid_param',
                     '"operations" must be a list of 1 to ' . ENTRA_WP_SYNC_BATCH_MAX . ' operations', array('status' => 400));
             }
-            // Users registered by an operation that is rolled back must leave no cached rows behind.
-            $registered = array();
-            $track = function ($user_id) use (&$registered) {
-                $registered[] = $user_id;
-            };
-            add_action('user_register', $track);
-            // One commit for the whole request; a request that dies before it (PHP fatal, killed
-            // worker, lost connection) is rolled back by the database, so a retry starts clean.
-            $wpdb->query('START TRANSACTION');
-            $results = array();
-            foreach ($ops as $i => $op) {
-                $registered = array();
-                $wpdb->query('SAVEPOINT entra_wp_sync_op');
-                $result = is_array($op) ? entra_wp_sync_batch_run($op)
-                    : entra_wp_sync_batch_error('rest_invalid_param', 'operation ' . $i . ' must be an object');
-                if ($result['outcome'] === 'failed') {
-                    $wpdb->query('ROLLBACK TO SAVEPOINT entra_wp_sync_op');
-                    $ids = array_merge($registered, is_array($op) && isset($op['id']) && is_int($op['id']) ? array($op['id']) : array());
-                    foreach ($ids as $id) clean_user_cache($id);
-                } else {
-                    $wpdb->query('RELEASE SAVEPOINT entra_wp_sync_op');
-                }
-                $results[] = $result;
-            }
-            $wpdb->query('COMMIT');
-            remove_action('user_register', $track);
-            return array('results' => $results);
+            $results = entra_wp_sync_with_batch_lock(function () use ($ops) {
+                return entra_wp_sync_batch_write($ops);
+            });
+            return is_wp_error($results) ? $results : array('results' => $results);
         },
     ));
 });

@@ -26,6 +26,7 @@ import {
   type StepOutcome,
   startCursor,
   unlessOutOfTime,
+  usersAtOnce,
 } from "./step-context";
 
 const NO_GROUPS: ReadonlySet<string> = new Set();
@@ -104,7 +105,7 @@ export async function listUsersStep(ctx: StepContext): Promise<StepOutcome> {
   const outOfTime: unknown[] = [];
   const outcomes = await runInOrder(
     todo.length,
-    ctx.deps.applyConcurrency,
+    await usersAtOnce(ctx),
     () => !nearDeadline(ctx),
     (i) => unlessOutOfTime(ctx, () => userTask(i), outOfTime),
   );

@@ -104,6 +104,12 @@ export interface Site {
     assumption: Assumption,
     write: WpWrite,
   ): Promise<ConditionalWrite | null>;
+  /**
+   * Optional: how many users' writes the site sends together (batch size x batches in flight) when
+   * it batches them, so that the engine works on at least that many users of a page at once and the
+   * batches fill; null when every write is its own request.
+   */
+  writesAtOnce?(): Promise<number | null>;
   /** DELETE ?force=true&reassign=<reassignTo>. */
   deleteUser(id: number, reassignTo: number): Promise<void>;
   /**

@@ -24,6 +24,7 @@ import {
   type StepOutcome,
   UNFINISHED,
   unlessOutOfTime,
+  usersAtOnce,
 } from "./step-context";
 
 /** Removals settled per commit. */
@@ -90,7 +91,7 @@ async function removeSlices(ctx: StepContext): Promise<StepOutcome> {
     const outOfTime: unknown[] = [];
     const started = await runInOrder(
       slice.length,
-      ctx.deps.applyConcurrency,
+      await usersAtOnce(ctx),
       () => !nearDeadline(ctx),
       (i) =>
         unlessOutOfTime(

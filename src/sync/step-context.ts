@@ -100,6 +100,17 @@ export function nearDeadline(ctx: Pick<StepContext, "budget" | "reserveMs">): bo
   return Date.now() >= ctx.budget.deadline - ctx.reserveMs;
 }
 
+/**
+ * Users of a page worked on at once: deps.applyConcurrency, or more when the site batches writes,
+ * enough to fill its batches (a batch holds the writes waiting at one moment). Per-user requests are
+ * bounded by the site's own limiter either way.
+ */
+export async function usersAtOnce(ctx: Pick<StepContext, "deps">): Promise<number> {
+  // A site that cannot tell (WordPress unreachable) fails on its first write, with the error that names it.
+  const batched = await ctx.deps.site.writesAtOnce?.().catch(() => null);
+  return Math.max(ctx.deps.applyConcurrency, batched ?? 0);
+}
+
 /** A task the step's budget ran out under (a request cut short at the deadline, a retry not started). */
 export const UNFINISHED = Symbol("unfinished");
 

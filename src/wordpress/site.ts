@@ -29,6 +29,10 @@ export type WordPressSiteOptions = WordPressConnectionOptions & {
    * false keeps one REST request per write (tests and benches compare the two).
    */
   bulk?: boolean;
+  /** Operations per batch request (never more than the plugin accepts). */
+  batchSize?: number;
+  /** Batch requests in flight at once: the writes that wait meanwhile make up the next ones (see batch.ts). */
+  batchInFlight?: number;
 };
 
 /** What GET /entra-wp-sync/v1/status says; null without the companion plugin. */
@@ -55,10 +59,9 @@ const PER_PAGE = 100; // REST maximum
 const BATCH_ROUTE = "/entra-wp-sync/v1/users/batch";
 /** The three ways writes travel, as logged once per site (see batchWriter). */
 export type WritePath = "plugin-batch" | "core-batch" | "per-user";
-/** Batch requests in flight at once: the writes that wait meanwhile make up the next ones (see batch.ts). */
-const BATCH_IN_FLIGHT = 2;
-/** Operations per batch request at most (core's own limit may be lower: 25 unless a site changes it). */
-const BATCH_SIZE = 50;
+/** Measured with bench/write-tuning.ts (README "Bulk writes"); config.ts WP_BATCH_SIZE / WP_BATCH_IN_FLIGHT. */
+const DEFAULT_BATCH_SIZE = 100;
+const DEFAULT_BATCH_IN_FLIGHT = 2;
 
 const WRITE_PATH_MESSAGES: Record<WritePath, string> = {
   "plugin-batch": "wordpress writes go through the companion plugin's batch endpoint (one transaction per batch)",
@@ -170,12 +173,29 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       afterAmbiguousFailure: res.afterAmbiguousFailure,
     };
   }, options.metrics?.onOperation?.bind(options.metrics));
-  const batch = makeBatcher(sendBatch, { max: BATCH_SIZE, inFlight: BATCH_IN_FLIGHT });
+  /** Operations per batch (at most `max`, the endpoint's own limit) and batches in flight at once. */
+  function batchLimits(max: number): { max: number; inFlight: number } {
+    return {
+      max: Math.min(options.batchSize ?? DEFAULT_BATCH_SIZE, max),
+      // Batch requests are WordPress requests too: more than the client's concurrency would only queue.
+      inFlight: Math.min(
+        options.batchInFlight ?? DEFAULT_BATCH_IN_FLIGHT,
+        options.concurrency ?? Number.POSITIVE_INFINITY,
+      ),
+    };
+  }
+
+  function writerOf(path: BatchWriter["path"], route: string, send: SendBatch, max: number): BatchWriter {
+    const limits = batchLimits(max);
+    return { path, route, write: makeBatcher(send, limits), atOnce: limits.max * limits.inFlight };
+  }
 
   interface BatchWriter {
     path: Exclude<WritePath, "per-user">;
     route: string;
     write: (op: BatchOp) => Promise<BatchAnswer>;
+    /** Users' writes its batches take at once (size x in flight): the engine works on that many. */
+    atOnce: number;
   }
 
   let writerPromise: Promise<BatchWriter | null> | null = null;
@@ -214,18 +234,14 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
   async function chooseBatchWriter(): Promise<BatchWriter | null> {
     if (options.bulk === false) return null;
     const p = await plugin();
-    if (p) return p.batchMax >= 1 ? { path: "plugin-batch", route: BATCH_ROUTE, write: batch } : null;
+    if (p) return p.batchMax >= 1 ? writerOf("plugin-batch", BATCH_ROUTE, sendBatch, p.batchMax) : null;
     const max = await detectCoreBatch(client);
     if (max < 1) return null;
     const send = reportingOperations(
       coreBatchSender(client, { context: "edit", _fields: USER_FIELDS }),
       options.metrics?.onOperation?.bind(options.metrics),
     );
-    return {
-      path: "core-batch",
-      route: CORE_BATCH_ROUTE,
-      write: makeBatcher(send, { max: Math.min(max, BATCH_SIZE), inFlight: BATCH_IN_FLIGHT }),
-    };
+    return writerOf("core-batch", CORE_BATCH_ROUTE, send, max);
   }
 
   /**
@@ -485,6 +501,10 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
         (answer) => userOf(op, answer),
         { op: "update", id, body: perUser },
       );
+    },
+
+    async writesAtOnce() {
+      return (await batchWriter())?.atOnce ?? null;
     },
 
     async updateIfUnchanged(id, kind, assumption, write) {

@@ -116,3 +116,18 @@ export function trackUsers(wp: WordPressTarget): { add(id: number): number; clea
     },
   };
 }
+
+/** The password form of wp-login.php: true when WordPress logs the user in (302 + auth cookie). */
+export async function formLogin(wp: WordPressTarget, log: string, pwd: string): Promise<boolean> {
+  const res = await fetch(`${wp.url}/wp-login.php`, {
+    method: "POST",
+    redirect: "manual",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      cookie: "wordpress_test_cookie=WP%20Cookie%20check",
+    },
+    body: new URLSearchParams({ log, pwd, testcookie: "1", redirect_to: `${wp.url}/wp-admin/` }).toString(),
+  });
+  await res.text();
+  return res.status === 302 && res.headers.getSetCookie().some((c) => c.startsWith("wordpress_logged_in_"));
+}

@@ -1,4 +1,5 @@
 import type { Database } from "../../src/db/pool";
+import { FakeSite } from "../../tools/fake-wordpress";
 import { aJob } from "../helpers/builders";
 import { makeTestDatabase } from "../helpers/db";
 import { expectCountersMatchItems, FakeDirectory, makeHarness } from "../helpers/engine";
@@ -89,5 +90,53 @@ describe("one step at a time", () => {
     expect(result).toMatchObject({ advanced: false, reason: "lease lost", run: { state: "cancelled" } });
     expect(await h.service.items(start.run.id, {})).toEqual({ items: [], nextCursor: null });
     await expectCountersMatchItems(h, start.run.id);
+  });
+});
+
+describe("users of a page at once", () => {
+  /** A site that batches `batched` writes together; counts how many creates wait on it at once. */
+  class BatchingSite extends FakeSite {
+    waiting = 0;
+    mostAtOnce = 0;
+    private release: (() => void) | null = null;
+    private gate: Promise<void> = new Promise((resolve) => {
+      this.release = resolve;
+    });
+
+    constructor(private readonly batched: number | null) {
+      super();
+    }
+
+    async writesAtOnce(): Promise<number | null> {
+      return this.batched;
+    }
+
+    override async createUser(...args: Parameters<FakeSite["createUser"]>) {
+      this.waiting++;
+      this.mostAtOnce = Math.max(this.mostAtOnce, this.waiting);
+      // Holds every create until as many wait as a batch takes (or, when fewer ever come, briefly).
+      if (this.waiting >= (this.batched ?? 16)) this.release?.();
+      const fallback = setTimeout(() => this.release?.(), 300);
+      await this.gate;
+      clearTimeout(fallback);
+      this.waiting--;
+      return super.createUser(...args);
+    }
+  }
+
+  it.each([
+    ["as many as the site's batches take", 40, 40],
+    ["the engine's own number when the site sends each write alone", null, 16],
+  ])("works on %s", async (_what, batched, expected) => {
+    const site = new BatchingSite(batched);
+    const h = makeHarness(db, {
+      directory: new FakeDirectory().withUsers(1, 60),
+      site,
+      job: aJob().withUniqueId().withSafety(1, 1000).withPageSize(100).build(),
+      applyConcurrency: 16,
+    });
+    const run = await h.sync();
+    expect(run.counts).toMatchObject({ created: 60 });
+    expect(site.mostAtOnce).toBe(expected);
   });
 });

@@ -8,7 +8,12 @@
  *   batch is left, not even the operations before the stall), and the retried request writes
  *   each user once.
  * - the client giving up (connection closed): PHP does not notice, finishes and commits the whole
- *   batch; the retried request answers each create with the user already there, creating nobody twice.
+ *   batch; the retried request answers each create with the user already there, creating nobody twice,
+ *   also when it comes while the abandoned batch still runs (batches take turns: it waits for that commit).
+ * - the database rolling the transaction back in the middle (the victim of a deadlock; the hook does
+ *   it for a login starting with "victim-"): the batch answers 503 and writes nothing, neither the
+ *   operations before (which the database undid) nor those after (which would otherwise be
+ *   committed one statement at a time); the retried request writes each user once.
  * Counted with SQL in the WordPress database itself: no user row or meta row without the other.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
@@ -29,6 +34,10 @@ $GLOBALS['wp_filter']['user_register'][10][] = array('accepted_args' => 1, 'func
     if ($user && strpos($user->user_login, 'stall-') === 0) {
         file_put_contents(getenv('STALL_MARKER'), (string) $user_id);
         sleep((int) getenv('STALL_SECONDS'));
+    }
+    if ($user && strpos($user->user_login, 'victim-') === 0) {
+        // What MariaDB does to the victim of a deadlock: the whole transaction is rolled back, and ends.
+        $GLOBALS['wpdb']->query('ROLLBACK');
     }
 });
 `;
@@ -120,7 +129,7 @@ describeWithWordPress("a batch cut off mid-transaction (real PHP and MariaDB)", 
   });
 
   /** An existing user to update, and three creates of which the second stalls. */
-  async function aBatch() {
+  async function aBatch(stalling = "stall-b") {
     const existingLogin = uniqueName("kill-existing");
     const created = await wpFetch(wp, "POST", "/wp/v2/users", {
       username: existingLogin,
@@ -129,7 +138,7 @@ describeWithWordPress("a batch cut off mid-transaction (real PHP and MariaDB)", 
       first_name: "Before",
     });
     const existing = users.add(created.body.id);
-    const logins = [uniqueName("kill-a"), uniqueName("stall-b"), uniqueName("kill-c")];
+    const logins = [uniqueName("kill-a"), uniqueName(stalling), uniqueName("kill-c")];
     const entraIds = logins.map(() => randomUUID());
     const operations = [
       { op: "update", id: existing, body: { first_name: "Half applied?" } },
@@ -210,5 +219,46 @@ describeWithWordPress("a batch cut off mid-transaction (real PHP and MariaDB)", 
     ]);
     expect(rowsOf(wp, logins, entraIds)).toEqual({ users: 3, meta: 3 });
     expect((await wpFetch(wp, "GET", `/wp/v2/users/${existing}?context=edit`)).body.first_name).toBe("Half applied?");
+  });
+
+  it("makes a batch sent again while the abandoned one still runs wait for its commit, and creates nobody twice", async () => {
+    const server = await startStallingServer(wp.docroot!, dir, 3);
+    servers.push(server);
+    const { logins, entraIds, operations } = await aBatch();
+    const abort = new AbortController();
+    const answer = post(server.url, wp, { operations }, abort.signal).then(
+      (res) => `answered ${res.status}`,
+      () => "no answer",
+    );
+    await waitFor("PHP to stall in the batch", () => existsSync(server.marker), 30_000);
+    abort.abort();
+    expect(await answer).toBe("no answer");
+    // At once, as a service whose step deadline cut the first attempt short: the abandoned batch has
+    // not committed yet, so its users are invisible to this one's login and e-mail checks.
+    expect(rowsOf(wp, logins, entraIds)).toEqual({ users: 0, meta: 0 });
+    const res = await post(wp.url, wp, { operations });
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: Array<{ outcome: string; user?: { id: number } }> };
+    for (const result of results) if (result.user) users.add(result.user.id);
+    expect(results.map((r) => r.outcome)).toEqual(["updated", "existing", "existing", "existing"]);
+    expect(rowsOf(wp, logins, entraIds)).toEqual({ users: 3, meta: 3 });
+  });
+
+  it("writes nothing and answers 503 when the database rolls the batch back midway (a deadlock), and the retry writes each user once", async () => {
+    const server = await startStallingServer(wp.docroot!, dir, 0);
+    servers.push(server);
+    const { existing, logins, entraIds, operations } = await aBatch("victim-b");
+    const res = await post(server.url, wp, { operations });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { code: string }).code).toBe("entra_wp_sync_batch_rolled_back");
+    // Neither the operations the database undid nor the ones after it are left.
+    expect(rowsOf(wp, logins, entraIds)).toEqual({ users: 0, meta: 0 });
+    expect((await wpFetch(wp, "GET", `/wp/v2/users/${existing}?context=edit`)).body.first_name).toBe("Before");
+
+    expect(await retryTwice(operations)).toEqual([
+      ["updated", "created", "created", "created"],
+      ["updated", "existing", "existing", "existing"],
+    ]);
+    expect(rowsOf(wp, logins, entraIds)).toEqual({ users: 3, meta: 3 });
   });
 });

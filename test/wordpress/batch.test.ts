@@ -103,6 +103,15 @@ describeWithWordPress("WordPress batch writes (companion plugin)", (wp: WordPres
     expect(after.body.first_name).toBe(me.body.first_name);
   });
 
+  it("tells the engine how many users' writes its batches take at once", async () => {
+    // makeTestSite: WP_CONCURRENCY 4, so up to 4 batches may be in flight.
+    expect(await makeTestSite(wp).writesAtOnce!()).toBe(100 * 2);
+    expect(await makeTestSite(wp, { batchSize: 30, batchInFlight: 3 }).writesAtOnce!()).toBe(90);
+    // More than the plugin accepts, or in flight than requests may be: the smaller one.
+    expect(await makeTestSite(wp, { batchSize: 500, batchInFlight: 8 }).writesAtOnce!()).toBe(100 * 4);
+    expect(await makeTestSite(wp, { bulk: false }).writesAtOnce!()).toBeNull();
+  });
+
   it("refuses a request with no operations or too many, naming the limit", async () => {
     for (const operations of [[], Array.from({ length: 101 }, () => ({ op: "delete", id: 1, reassign: 1 })), "x"]) {
       const res = await wpFetch(wp, "POST", BATCH, { operations });

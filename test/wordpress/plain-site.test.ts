@@ -18,8 +18,9 @@ describeWithWordPress(
     const users = trackUsers(wp);
     afterAll(() => users.cleanup());
 
-    it("reports the plugin as absent", async () => {
+    it("reports the plugin as absent, and writes that travel one by one", async () => {
       await expect(site.info()).resolves.toMatchObject({ companionPlugin: false });
+      await expect(site.writesAtOnce!()).resolves.toBeNull();
     });
 
     it("writes the meta keys the site exposes over REST, warns once per key it does not, and finds users by e-mail and login only", async () => {

@@ -3,6 +3,7 @@ import { sanitizeLogin } from "../../src/core/username";
 import type { WpWrite } from "../../src/core/users";
 import {
   describeWithWordPress,
+  formLogin,
   makeTestSite,
   trackUsers,
   uniqueName,
@@ -199,18 +200,3 @@ describeWithWordPress("WordPress site (with the companion plugin)", (wp: WordPre
     await expect(site.findUser({ username: login.toLowerCase() })).resolves.toMatchObject({ id: created.id });
   });
 });
-
-/** The password form of wp-login.php: true when WordPress logs the user in (302 + auth cookie). */
-async function formLogin(wp: WordPressTarget, log: string, pwd: string): Promise<boolean> {
-  const res = await fetch(`${wp.url}/wp-login.php`, {
-    method: "POST",
-    redirect: "manual",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      cookie: "wordpress_test_cookie=WP%20Cookie%20check",
-    },
-    body: new URLSearchParams({ log, pwd, testcookie: "1", redirect_to: `${wp.url}/wp-admin/` }).toString(),
-  });
-  await res.text();
-  return res.status === 302 && res.headers.getSetCookie().some((c) => c.startsWith("wordpress_logged_in_"));
-}
