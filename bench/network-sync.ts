@@ -7,7 +7,9 @@
  *   NODE_EXTRA_CA_CERTS=.tmp/certs/ca.pem node dist/bench/network-sync.js [N]
  *
  * N users (default 30, or BENCH_USERS) on every site of the network ("all"), half of them editors
- * on the second site. The users it created are deleted from the network afterwards.
+ * on the second site; then the other half become editors there (a role moved on one site), then
+ * the first half's names change (fields only), both written without a read. The users it created
+ * are deleted from the network afterwards.
  */
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -46,6 +48,16 @@ function report(label: string, wallMs: number): void {
   process.stdout.write(
     `${label}: ${wallMs.toFixed(0)} ms (${(wallMs / users).toFixed(1)} ms/user), ${total} WordPress requests ` +
       `(${(total / users).toFixed(2)}/user): ${routes || "none"}\n`,
+  );
+  requests.clear();
+}
+
+/** As report, per changed user (the run's one site-list read included). */
+function perChanged(label: string, wallMs: number, changed: number): void {
+  const total = [...requests.values()].reduce((a, b) => a + b, 0);
+  const routes = [...requests].map(([route, n]) => `${route} ${n}`).join(", ");
+  process.stdout.write(
+    `${label}: ${wallMs.toFixed(0)} ms, ${total} WordPress requests (${(total / Math.max(changed, 1)).toFixed(2)} per changed user): ${routes}\n`,
   );
   requests.clear();
 }
@@ -90,6 +102,18 @@ async function main(): Promise<void> {
 
     const again = await driveRun(runtime);
     report(`re-sync, ${again.run.counts.unchanged} unchanged`, again.wallMs);
+
+    // Changed users, written without a read (the map says what they hold; the plugin checks it).
+    const half = Math.ceil(users / 2);
+    for (let i = half; i < users; i++) sim.tenant.addToGroup(editors.id, sim.tenant.userIdAt(i));
+    const moved = await driveRun(runtime);
+    perChanged(`role moved on one site, ${moved.run.counts.updated} updated`, moved.wallMs, moved.run.counts.updated);
+    for (let i = 0; i < half; i++) {
+      const id = sim.tenant.userIdAt(i);
+      sim.tenant.updateUser(id, { displayName: `${sim.tenant.getUser(id)?.displayName ?? ""} Renamed` });
+    }
+    const renamed = await driveRun(runtime);
+    perChanged(`name changed, ${renamed.run.counts.updated} updated`, renamed.wallMs, renamed.run.counts.updated);
   } finally {
     await Promise.all(created.map((id) => network.deleteFromNetwork(id).catch(() => undefined)));
     await runtime.close();

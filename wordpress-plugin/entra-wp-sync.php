@@ -2,7 +2,7 @@
 /**
  * Plugin Name: entra-wp-sync companion
  * Description: What the entra-wp-sync service needs from WordPress and cannot do through the REST API alone.
- * Version:     1.5.0
+ * Version:     1.6.0
  * License:     MIT
  *
  * Install as a must-use plugin: copy this one file to wp-content/mu-plugins/ (scripts/wordpress-local.sh
@@ -70,7 +70,7 @@ if (!defined('ABSPATH')) {
     exit;
 }
 
-const ENTRA_WP_SYNC_VERSION = '1.5.0';
+const ENTRA_WP_SYNC_VERSION = '1.6.0';
 const ENTRA_WP_SYNC_ID_KEY = 'entra_object_id';
 const ENTRA_WP_SYNC_DEACTIVATED_KEY = 'entra_wp_sync_deactivated';
 const ENTRA_WP_SYNC_BATCH_MAX = 100;
@@ -374,16 +374,26 @@ add_filter('pre_get_avatar_data', function ($args, $id_or_email) {
 // 501). These routes wrap WordPress's own functions behind the capability checks WordPress's own
 // screens make (wp-admin/user-new.php, users.php, network/users.php), evaluated on the site
 // concerned. Registered only on a network.
-//   GET    entra-wp-sync/v1/network                     {super_admin, sites:[{id, path, url, main}]}
-//   GET    entra-wp-sync/v1/network/users/<id>          {id, super_admin, sites:{<blog id>: [roles]}}
+//   GET    entra-wp-sync/v1/network                     {version, super_admin, sites:[{id, path, url, main}]}
+//   GET    entra-wp-sync/v1/network/users/<id>          {id, super_admin, deactivated, capabilities: [elevated
+//          ones held on any site], sites:{<blog id>: [roles]}}
+//   GET    entra-wp-sync/v1/network/users?entra_id=<id>&email=<a>,<b>&login=<l>  {users: [as below, with
+//          username, email, entra_id]}: the network's accounts with that Entra id, e-mail or login
+//          (manage_network_users), which core REST finds only among one site's members
 //   GET    entra-wp-sync/v1/network/logins?login=<l>    {login, taken}: logins are network-wide, and
 //          core's GET /wp/v2/users only finds members of the site it is called on
 //   POST   entra-wp-sync/v1/network/sites/<blog>/members/<id>  {"role": "editor"|""}
 //          add_user_to_blog (promote_user on that site); "" keeps the membership with no role;
 //          a deactivated user (3.) gets no role (409)
 //   DELETE entra-wp-sync/v1/network/sites/<blog>/members/<id>  remove_user_from_blog (remove_user)
-//   POST   entra-wp-sync/v1/network/users/<id>/memberships  {"changes": [{"site", "role"} | {"site", "remove": true}]}
-//          the two above for one user on several sites in one request (up to batch_max changes)
+//   POST   entra-wp-sync/v1/network/users/<id>/memberships  {"changes": [{"site", "role"} | {"site", "remove": true}],
+//          "deactivated": true|false}  the two above for one user on several sites in one request (up to
+//          batch_max changes), after setting or clearing the sign-in block of 3. (manage_network_users +
+//          edit_user; never a super admin); "expect" {sites: {<blog id>: [roles]}, none_of: [roles], own:
+//          {<blog id>: role}} (manage_network_users) writes only while the user holds that, else answers
+//          {"applied": false, ...the user as GET /network/users/<id>} with nothing written
+// Capabilities are checked before anything is looked up, so no route tells a caller without them
+// whether a user or site id exists.
 //   DELETE entra-wp-sync/v1/network/users/<id>          wpmu_delete_user (manage_network_users + delete_user)
 
 /** The site's id when it exists and takes users (not deleted, archived or spam), else a WP_Error. */
@@ -400,30 +410,72 @@ function entra_wp_sync_network_user($user_id) {
     return $user ?: new WP_Error('entra_wp_sync_no_user', 'No such user on this network.', array('status' => 404));
 }
 
-/** Runs $fn on site $blog_id after checking $cap (for user $user_id) there; errors carry their status. */
+/**
+ * Runs $fn on site $blog_id after checking $cap (for user $user_id) there; errors carry their status.
+ * The capability is checked before the site and the user are looked up: a caller who may not act
+ * there gets the same 403 for a user or site that exists and one that does not, so these routes
+ * cannot be used to probe which ids exist.
+ */
 function entra_wp_sync_on_site($blog_id, $user_id, $cap, $fn) {
+    $forbidden = new WP_Error('entra_wp_sync_forbidden', "Sorry, you need $cap on this site.", array('status' => 403));
     $blog = entra_wp_sync_network_site($blog_id);
-    if (is_wp_error($blog)) return $blog;
-    $user = entra_wp_sync_network_user($user_id);
-    if (is_wp_error($user)) return $user;
+    // Who manages the network's users may learn which sites exist (GET /network lists them).
+    if (is_wp_error($blog)) return current_user_can('manage_network_users') ? $blog : $forbidden;
     switch_to_blog($blog);
     try {
-        if (!current_user_can($cap, $user->ID)) {
-            return new WP_Error('entra_wp_sync_forbidden', "Sorry, you need $cap on this site.", array('status' => 403));
-        }
+        if (!current_user_can($cap, (int) $user_id)) return $forbidden;
+        $user = entra_wp_sync_network_user($user_id);
+        if (is_wp_error($user)) return $user;
         return $fn($blog, $user);
     } finally {
         restore_current_blog();
     }
 }
 
+/**
+ * Sets or clears the sign-in block of 3. (user meta: one value for the whole network, so the user is
+ * refused on every site) behind what WordPress asks to edit a user on a network: manage_network_users
+ * and edit_user (only a super admin edits a super admin). Never on a super admin or the caller. The
+ * user id, or a WP_Error; the capability is checked first, as in entra_wp_sync_on_site.
+ */
+function entra_wp_sync_set_deactivated($user_id, $deactivated) {
+    if (!current_user_can('manage_network_users') || !current_user_can('edit_user', (int) $user_id)) {
+        return new WP_Error('entra_wp_sync_forbidden', 'Sorry, you need manage_network_users and edit_user for this user.', array('status' => 403));
+    }
+    $user = entra_wp_sync_network_user($user_id);
+    if (is_wp_error($user)) return $user;
+    if ($deactivated && ($user->ID === get_current_user_id() || is_super_admin($user->ID))) {
+        return new WP_Error('entra_wp_sync_forbidden', 'Super admins (and the caller) are not deactivated.', array('status' => 403));
+    }
+    update_user_meta($user->ID, ENTRA_WP_SYNC_DEACTIVATED_KEY, $deactivated ? '1' : '');   // ends its sessions (3.)
+    return $user->ID;
+}
+
 function entra_wp_sync_memberships($user_id) {
     $sites = array();
+    $elevated = array();
     foreach (get_blogs_of_user((int) $user_id) as $blog_id => $_) {
-        $sites[(string) $blog_id] = array_values((new WP_User((int) $user_id, '', (int) $blog_id))->roles);
+        $user = new WP_User((int) $user_id, '', (int) $blog_id);
+        $sites[(string) $blog_id] = array_values($user->roles);
+        foreach ($user->allcaps as $cap => $granted) {
+            if ($granted && entra_wp_sync_is_elevated_capability($cap)) $elevated[$cap] = true;
+        }
     }
     // A super admin holds every capability on every site whatever its roles: the service never touches one.
-    return array('id' => (int) $user_id, 'super_admin' => is_super_admin((int) $user_id), 'sites' => (object) $sites);
+    // "capabilities": what the account may do beyond its own content on any site (7.), for the
+    // service's adoption check; "deactivated": the sign-in block of 3.
+    return array('id' => (int) $user_id, 'super_admin' => is_super_admin((int) $user_id),
+        'deactivated' => entra_wp_sync_is_deactivated($user_id), 'capabilities' => array_keys($elevated),
+        'sites' => (object) $sites);
+}
+
+/**
+ * What the per-site routes answer after a write: the whole picture (every site, capabilities, the
+ * sign-in block) only to who may read it at GET /network/users/<id>; a site admin learns nothing
+ * about the user's other sites.
+ */
+function entra_wp_sync_memberships_answer($user_id) {
+    return current_user_can('manage_network_users') ? entra_wp_sync_memberships($user_id) : array('id' => (int) $user_id);
 }
 
 add_action('rest_api_init', function () {
@@ -441,7 +493,7 @@ add_action('rest_api_init', function () {
                 $sites[] = array('id' => (int) $site->blog_id, 'path' => $site->path, 'url' => get_home_url((int) $site->blog_id, '/'),
                     'main' => (int) $site->blog_id === get_main_site_id());
             }
-            return array('super_admin' => is_super_admin(), 'sites' => $sites);
+            return array('version' => ENTRA_WP_SYNC_VERSION, 'super_admin' => is_super_admin(), 'sites' => $sites);
         },
     ));
     register_rest_route($ns, '/network/logins', array(
@@ -451,6 +503,40 @@ add_action('rest_api_init', function () {
         'callback' => function ($request) {
             $login = (string) $request['login'];
             return array('login' => $login, 'taken' => (bool) username_exists($login));
+        },
+    ));
+    // The accounts of the whole network with this Entra id, e-mail or login: core's GET /wp/v2/users
+    // lists only the members of the site it is called on, and a user who belongs to no site (or only
+    // to others) must still be found before the service creates a second account for the same person.
+    register_rest_route($ns, '/network/users', array(
+        'methods' => 'GET',
+        'permission_callback' => $network_admin,
+        'args' => array(
+            'entra_id' => array('type' => 'string'),
+            'email' => array('type' => 'array', 'items' => array('type' => 'string'), 'maxItems' => 10),
+            'login' => array('type' => 'array', 'items' => array('type' => 'string'), 'maxItems' => 10),
+        ),
+        'callback' => function ($request) {
+            $found = array();
+            $entra_id = (string) $request['entra_id'];
+            if ($entra_id !== '') {
+                $ids = get_users(array('blog_id' => 0, 'fields' => 'ID', 'number' => 10,
+                    'meta_key' => ENTRA_WP_SYNC_ID_KEY, 'meta_value' => $entra_id));
+                foreach ($ids as $id) $found[(int) $id] = true;
+            }
+            foreach (array('email' => 'email', 'login' => 'login') as $param => $field) {
+                foreach ((array) $request[$param] as $value) {
+                    $user = get_user_by($field, (string) $value);
+                    if ($user) $found[$user->ID] = true;
+                }
+            }
+            $users = array();
+            foreach (array_keys($found) as $id) {
+                $user = get_userdata($id);
+                $users[] = array_merge(entra_wp_sync_memberships($id), array('username' => $user->user_login,
+                    'email' => $user->user_email, 'entra_id' => (string) get_user_meta($id, ENTRA_WP_SYNC_ID_KEY, true)));
+            }
+            return array('users' => $users);
         },
     ));
     register_rest_route($ns, '/network/users/(?P<user>\d+)', array(
@@ -490,7 +576,7 @@ add_action('rest_api_init', function () {
             'args' => array('role' => array('type' => 'string', 'required' => true)),
             'callback' => function ($request) {
                 $r = entra_wp_sync_set_member($request['blog'], $request['user'], (string) $request['role']);
-                return is_wp_error($r) ? $r : entra_wp_sync_memberships($r);
+                return is_wp_error($r) ? $r : entra_wp_sync_memberships_answer($r);
             },
         ),
         array(
@@ -498,40 +584,94 @@ add_action('rest_api_init', function () {
             'permission_callback' => 'is_user_logged_in',
             'callback' => function ($request) {
                 $r = entra_wp_sync_remove_member($request['blog'], $request['user']);
-                return is_wp_error($r) ? $r : entra_wp_sync_memberships($r);
+                return is_wp_error($r) ? $r : entra_wp_sync_memberships_answer($r);
             },
         ),
     ));
     // All of one user's changes in one request, each as the two routes above do it (same checks,
     // on its own site), in order; the first refusal stops the rest and names its index. Each change
     // is WordPress's own function and stands on its own: a retry redoes what is not in place yet.
+    // "deactivated": true|false sets or clears the sign-in block (3.) first, so a leaver is refused
+    // everywhere before its roles go, and a returning user may be given roles again.
     register_rest_route($ns, '/network/users/(?P<user>\d+)/memberships', array(
         'methods' => 'POST',
         'permission_callback' => 'is_user_logged_in',   // the real checks are per site
-        'args' => array('changes' => array('type' => 'array', 'required' => true)),
+        'args' => array(
+            'changes' => array('type' => 'array', 'required' => true),
+            'deactivated' => array('type' => 'boolean'),
+            'expect' => array('type' => 'object'),
+        ),
         'callback' => function ($request) {
             $changes = $request['changes'];
-            if (!is_array($changes) || !$changes || count($changes) > ENTRA_WP_SYNC_BATCH_MAX) {
-                return new WP_Error('rest_invalid_param', '"changes" must be a list of 1 to ' . ENTRA_WP_SYNC_BATCH_MAX
-                    . ' objects {"site": <blog id>, "role": "<role>"} or {"site": <blog id>, "remove": true}', array('status' => 400));
+            $flag = $request['deactivated'];
+            $max = ENTRA_WP_SYNC_BATCH_MAX;
+            if (!is_array($changes) || (!$changes && $flag === null && $request['expect'] === null) || count($changes) > $max) {
+                return new WP_Error('rest_invalid_param', '"changes" must be a list of 1 to ' . $max
+                    . ' objects {"site": <blog id>, "role": "<role>"} or {"site": <blog id>, "remove": true}'
+                    . ' (0 with "deactivated" or "expect")', array('status' => 400));
             }
             foreach (array_values($changes) as $i => $change) {
                 $site = is_array($change) && isset($change['site']) && is_int($change['site']) ? $change['site'] : null;
                 if ($site === null || (!isset($change['role']) && empty($change['remove']))) {
                     return new WP_Error('rest_invalid_param', "change $i needs an integer \"site\" and a \"role\" or \"remove\": true", array('status' => 400, 'index' => $i));
                 }
+            }
+            if ($request['expect'] !== null) {
+                // Reads the user's whole network picture: as GET /network/users/<id>, capability first.
+                if (!current_user_can('manage_network_users')) {
+                    return new WP_Error('entra_wp_sync_forbidden', 'Sorry, "expect" needs manage_network_users.', array('status' => 403));
+                }
+                $user = entra_wp_sync_network_user($request['user']);
+                if (is_wp_error($user)) return $user;
+                if (!entra_wp_sync_network_holds($user->ID, $request['expect'])) {
+                    return array_merge(array('applied' => false), entra_wp_sync_memberships($user->ID));
+                }
+            }
+            if ($flag !== null) {
+                $r = entra_wp_sync_set_deactivated($request['user'], (bool) $flag);
+                if (is_wp_error($r)) return $r;
+            }
+            foreach (array_values($changes) as $i => $change) {
                 $r = empty($change['remove'])
-                    ? entra_wp_sync_set_member($site, $request['user'], (string) $change['role'])
-                    : entra_wp_sync_remove_member($site, $request['user']);
+                    ? entra_wp_sync_set_member($change['site'], $request['user'], (string) $change['role'])
+                    : entra_wp_sync_remove_member($change['site'], $request['user']);
                 if (is_wp_error($r)) {
                     $r->add_data(array_merge((array) $r->get_error_data(), array('index' => $i)));
                     return $r;
                 }
             }
-            return entra_wp_sync_memberships((int) $request['user']);
+            return array_merge(array('applied' => true), entra_wp_sync_memberships_answer((int) $request['user']));
         },
     ));
 });
+
+/**
+ * Whether the user still holds what the service planned its changes against, so it need not read
+ * the user first (as "expect" in 9.): exactly the roles of "sites" on each of those sites (a member
+ * there, [] = without a role), none of "none_of" on any site except the role "own" names for that
+ * site (the one the service itself gave there), not a super admin and not deactivated (3.). Any
+ * difference means "read and plan again".
+ */
+function entra_wp_sync_network_holds($user_id, $expect) {
+    if (!is_array($expect) || is_super_admin($user_id) || entra_wp_sync_is_deactivated($user_id)) return false;
+    $sites = isset($expect['sites']) && is_array($expect['sites']) ? $expect['sites'] : array();
+    $none_of = isset($expect['none_of']) && is_array($expect['none_of']) ? array_map('strval', $expect['none_of']) : array();
+    $own = isset($expect['own']) && is_array($expect['own']) ? $expect['own'] : array();
+    $blogs = get_blogs_of_user($user_id);
+    foreach ($sites as $blog => $roles) {
+        if (!isset($blogs[(int) $blog]) || !is_array($roles)) return false;
+        $have = array_values((new WP_User($user_id, '', (int) $blog))->roles);
+        $want = array_map('strval', $roles);
+        sort($have);
+        sort($want);
+        if ($have !== $want) return false;
+    }
+    foreach ($blogs as $blog => $_) {
+        $mine = isset($own[(string) $blog]) ? array((string) $own[(string) $blog]) : array();
+        if (array_intersect((new WP_User($user_id, '', (int) $blog))->roles, array_diff($none_of, $mine))) return false;
+    }
+    return true;
+}
 
 /** add_user_to_blog behind promote_user on that site; "" keeps a membership without a role. The user id, or a WP_Error. */
 function entra_wp_sync_set_member($blog_id, $user_id, $role) {

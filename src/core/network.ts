@@ -111,26 +111,47 @@ export function networkLoginCandidate(candidate: string, entraId: string): strin
   return login.slice(0, MAX_NETWORK_LOGIN);
 }
 
-/** One write on a network: a membership with a role (added or changed), a removal, a network delete. */
+/**
+ * One write on a network: a membership with a role (added or changed), a removal, a network delete,
+ * or the companion plugin's sign-in block (its deactivated flag: user meta, so network-wide) set or
+ * cleared. The block always comes first in a plan: a leaver is refused at sign-in before its roles
+ * go, and a returning user is let in again before it gets roles (the plugin gives a blocked user none).
+ */
 export type MembershipChange =
   | { kind: "member"; site: number; role: string }
   | { kind: "remove"; site: number }
-  | { kind: "delete" };
+  | { kind: "delete" }
+  | { kind: "deactivate" }
+  | { kind: "reactivate" };
+
+/**
+ * What a membership plan read of the user, as a condition the companion plugin checks before it
+ * writes (so the service need not read the user first): exactly `sites`' roles on those sites ([] =
+ * a member without a role), none of `noneOf` on any site except the role `own` names for that site,
+ * not a super admin and not deactivated.
+ */
+export interface MembershipAssumption {
+  sites: ReadonlyMap<number, readonly string[]>;
+  noneOf: readonly string[];
+  own: Readonly<Record<string, string>>;
+}
 
 /**
  * What to write for one user, from the memberships WordPress reports (blog id -> roles) to what the
  * job wants: `desired` (blog id -> role, from rolesPerSite) for a user in scope, or null for a
  * leaver, who loses the roles ("deactivate"), the memberships, or the account ("delete" with
- * deleteFromNetwork) on the selected sites. Sites the job does not select are never touched, and
- * neither is a user holding a protected role on any site. Nothing to write is an empty list, so a
- * re-run of unchanged users costs no write.
+ * deleteFromNetwork) on the selected sites. A deactivated leaver is also blocked from signing in on
+ * every site of the network (one account, one login), and unblocked when it returns
+ * (`policy.deactivated`: the job deactivated it). Sites the job does not select keep their
+ * memberships and roles, and a user holding a protected role on any site is never touched. Nothing
+ * to write is an empty list, so a re-run of unchanged users costs no write.
  */
 export function planMemberships(
   target: NetworkTarget,
   selected: readonly NetworkSite[],
   desired: ReadonlyMap<number, string> | null,
   current: ReadonlyMap<number, readonly string[]>,
-  policy: { missing: MissingAction; protectedRoles: readonly string[] },
+  policy: { missing: MissingAction; protectedRoles: readonly string[]; deactivated?: boolean },
 ): MembershipChange[] {
   for (const roles of current.values()) {
     if (roles.some((role) => policy.protectedRoles.includes(role))) return [];
@@ -140,11 +161,14 @@ export function planMemberships(
     if (policy.missing === "delete" && target.deleteFromNetwork) return [{ kind: "delete" }];
     const members = selected.filter((site) => current.has(site.id));
     if (policy.missing === "delete") return members.map((site) => ({ kind: "remove", site: site.id }));
-    return members
-      .filter((site) => (current.get(site.id) ?? []).length > 0)
-      .map((site) => ({ kind: "member", site: site.id, role: "" }));
+    return [
+      { kind: "deactivate" },
+      ...members
+        .filter((site) => (current.get(site.id) ?? []).length > 0)
+        .map((site): MembershipChange => ({ kind: "member", site: site.id, role: "" })),
+    ];
   }
-  const changes: MembershipChange[] = [];
+  const changes: MembershipChange[] = policy.deactivated ? [{ kind: "reactivate" }] : [];
   for (const site of selected) {
     const role = desired.get(site.id);
     if (role === undefined) continue;

@@ -104,7 +104,7 @@ export function isProtected(
 }
 
 /** The roles that make an account protected (isProtected): administrator and protect.roles, unless the service granted them. */
-function protectingRoles(job: Job, granted: readonly string[]): string[] {
+export function protectingRoles(job: Job, granted: readonly string[]): string[] {
   return ["administrator", ...job.protect.roles].filter((role) => !granted.includes(role));
 }
 

@@ -11,9 +11,9 @@
  */
 import { UpstreamError } from "../core/errors";
 import { hashOf } from "../core/hash";
-import type { Job } from "../core/job";
+import type { Job, MatchKey } from "../core/job";
 import { desiredFields } from "../core/mapping";
-import { matchUser } from "../core/match";
+import { emailsOf, matchUser } from "../core/match";
 import {
   type MembershipChange,
   type NetworkSite,
@@ -22,14 +22,23 @@ import {
   planMemberships,
   rolesPerSite,
 } from "../core/network";
-import { isProtected, type MapEntry, type PlanInput, planUser, type UserPlan } from "../core/plan";
-import { uniqueUsername, usernameCandidates } from "../core/username";
-import type { GraphUser, WpUser } from "../core/users";
+import {
+  assumedCurrent,
+  isProtected,
+  type MapEntry,
+  type PlanInput,
+  planUser,
+  protectingRoles,
+  type UserPlan,
+} from "../core/plan";
+import { uniqueUsername, usernameCandidate, usernameCandidates } from "../core/username";
+import { ENTRA_ID_META, type GraphUser, type WpUser } from "../core/users";
 import type { ItemInput } from "../db/items";
 import type { MapWrite } from "../db/user-map";
 import { claim, failedForThisUserOnly, isUserError, itemOf, type PageClaims, type UserOutcome } from "./apply";
-import type { Network } from "./ports";
+import type { Network, NetworkAccount, NetworkMember } from "./ports";
 import type { StepContext } from "./step-context";
+import { makeUserIndex } from "./user-index";
 
 /** Blog id -> role, as stored in the user map (keys are strings in JSON). */
 type WrittenSites = Record<string, string>;
@@ -70,7 +79,10 @@ export async function protectedOnNetwork(
   });
 }
 
-/** The item's diff for membership changes: "site:<path>" -> [roles before (null: no member), role after (null: removed)]. */
+/**
+ * The item's diff for membership changes: "site:<path>" -> [roles before (null: no member), role
+ * after (null: removed)]; "signIn" -> ["allowed", "blocked"] or back for the network-wide block.
+ */
 export function membershipDiff(
   changes: readonly MembershipChange[],
   before: ReadonlyMap<number, readonly string[]>,
@@ -80,6 +92,8 @@ export function membershipDiff(
   const path = (id: number) => sites.find((site) => site.id === id)?.path ?? String(id);
   for (const change of changes) {
     if (change.kind === "delete") diff.network = ["member", null];
+    else if (change.kind === "deactivate") diff.signIn = ["allowed", "blocked"];
+    else if (change.kind === "reactivate") diff.signIn = ["blocked", "allowed"];
     else
       diff[`site:${path(change.site)}`] = [
         before.get(change.site) ?? null,
@@ -124,31 +138,74 @@ export async function syncNetworkUser(
     matchedBy: null,
     grantable: await ctx.grantable(),
   };
+  if (mapEntry?.state === "active") {
+    const written = await syncWithoutRead(ctx, { user, desired, input, wanted, hash, sites });
+    if (written) return written;
+  }
+  const network = networkOf(ctx);
   let current: WpUser | null = null;
+  let member: NetworkMember | null = null;
+  let checked: CheckedLogins = { asked: new Set(), taken: new Set() };
   if (mapEntry) current = await mappedAccount(ctx, mapEntry.wpUserId, main);
   else {
     const match = matchUser(job, user, desired, await ctx.index());
     current = match ? await deps.site.getUser(match.account.id) : null;
     input.matchedBy = match?.by ?? null;
+    if (!match) {
+      // Not a member of the main site, so not in its index: an account elsewhere on the network.
+      const lookup = await matchOnNetwork(ctx, user, desired);
+      checked = lookup.logins;
+      if (lookup.match) {
+        const { account, by } = lookup.match;
+        if (await protectedOnNetwork(ctx, account.id, account, null)) {
+          return {
+            item: itemFor(user, desired, { action: "skip", wpUserId: account.id, reason: "protected" }),
+            map: null,
+          };
+        }
+        // The adoption rules of a single site, on what the account may do on any site.
+        const refused = planUser({ ...input, current: outsiderAsWpUser(account), matchedBy: by });
+        if (refused.refusal) return { item: itemOf(refused, "failed", refused.refusal), map: null };
+        if (ctx.run.dryRun) {
+          const reason = `adopts network user ${account.id} (matched by ${by}), not a member of the main site yet: its fields are compared once it is`;
+          return {
+            item: itemFor(user, desired, { action: "update", wpUserId: account.id, status: "planned", reason }),
+            map: null,
+          };
+        }
+        if (main) await network.apply(account.id, [{ kind: "member", site: main.id, role: "" }]);
+        current = await deps.site.getUser(account.id);
+        member = {
+          ...account,
+          sites: new Map([...(main ? [[main.id, []] as [number, string[]]] : []), ...account.sites]),
+        };
+        input.matchedBy = by;
+      }
+    }
   }
-  const network = networkOf(ctx);
-  const member = current ? await network.member(current.id) : null;
+  member ??= current ? await network.member(current.id) : null;
   if (current && member && (await protectedOnNetwork(ctx, current.id, member, written))) {
     return { item: itemFor(user, desired, { action: "skip", wpUserId: current.id, reason: "protected" }), map: null };
   }
-  const plan = planUser({ ...input, current });
+  // Adoption is refused for privileges held on any site of the network, not only on the main one.
+  const judged = current && member && input.matchedBy ? withCapabilities(current, member.capabilities) : current;
+  const plan = planUser({ ...input, current: judged });
   if (plan.refusal) return { item: itemOf(plan, "failed", plan.refusal), map: null };
   if (plan.action === "skip") return { item: itemOf(plan, "ok"), map: null };
 
   // A new account starts as a member of the main site without a role (what core REST's create does).
   const before: Map<number, string[]> = member?.sites ?? new Map(main ? [[main.id, []]] : []);
   const membershipsFrom = (current: ReadonlyMap<number, readonly string[]>) =>
-    planMemberships(target, selected, wanted, current, { missing: job.actions.missing, protectedRoles: [] });
+    planMemberships(target, selected, wanted, current, {
+      missing: job.actions.missing,
+      protectedRoles: [],
+      deactivated: mapEntry?.state === "deactivated",
+    });
   let changes = membershipsFrom(before);
   const { roles: _fieldsOnly, ...fieldDiff } = plan.diff;
   const diff = { ...fieldDiff, ...membershipDiff(changes, before, all) };
   const fieldsChange = Object.keys(plan.write.fields).length > 0;
-  if (plan.action !== "create" && changes.length > 0 && !job.actions.update) {
+  if (plan.action !== "create" && plan.action !== "reactivate" && changes.length > 0 && !job.actions.update) {
     return {
       item: itemFor(user, desired, { action: "skip", wpUserId: plan.wpUserId, diff, reason: "updates disabled" }),
       map: null,
@@ -170,7 +227,7 @@ export async function syncNetworkUser(
     if (plan.action === "create") {
       // The main site's role goes with the create (one request less), when the job selects it.
       const mainRole = main ? wanted.get(main.id) : undefined;
-      const created = await createAccount(ctx, user, plan, mainRole ? [mainRole] : [], claims);
+      const created = await createAccount(ctx, user, plan, mainRole ? [mainRole] : [], claims, checked);
       wpUserId = created.id;
       // Planned again from what the create answered: a member of the main site with the roles sent.
       if (main) changes = membershipsFrom(new Map([[main.id, created.roles]]));
@@ -182,18 +239,7 @@ export async function syncNetworkUser(
       return { item: { ...outcome(wpUserId, "failed"), error: (error as Error).message }, map: null };
     throw error;
   }
-  const map: MapWrite = {
-    entraId: user.id,
-    wpUserId: wpUserId!,
-    hash,
-    state: "active",
-    email: plan.email,
-    fields: desired,
-    // Roles are per site on a network: `sites` holds them.
-    roles: [],
-    granted: [],
-    sites,
-  };
+  const map = accountMap(user, wpUserId!, hash, plan, desired, sites);
   try {
     await network.apply(wpUserId!, changes);
   } catch (error) {
@@ -203,6 +249,166 @@ export async function syncNetworkUser(
     throw error;
   }
   return { item: outcome(wpUserId), map };
+}
+
+/**
+ * A changed, mapped, active user written without reading it first (as a single site's updates
+ * without a read, core/plan.ts assumedCurrent): planned against the user as the service last left
+ * it (the map's fields and its role on each site), its memberships written by the plugin only while
+ * the user still holds that on those sites, is no super admin and holds no protecting role on any
+ * site (the protection check of the read path), then its fields by the conditional write of the
+ * main site. Null, with nothing written, when the map cannot say or the user changed: the caller
+ * then reads and plans as always. The protection check comes first, so a user who became protected
+ * since is never written.
+ */
+async function syncWithoutRead(
+  ctx: StepContext,
+  at: {
+    user: GraphUser;
+    desired: Record<string, string>;
+    input: Omit<PlanInput, "current">;
+    wanted: ReadonlyMap<number, string>;
+    hash: string;
+    sites: WrittenSites;
+  },
+): Promise<UserOutcome | null> {
+  const { job, deps } = ctx;
+  const { user, desired, input, wanted } = at;
+  const mapEntry = input.mapEntry!;
+  const written = mapEntry.sites;
+  if (ctx.run.dryRun || !deps.site.updateIfUnchanged || !job.actions.update || !written) return null;
+  const id = mapEntry.wpUserId;
+  if (isProtected(job, { id, roles: [] }, input.selfId, [])) return null;
+  const assumed = assumedCurrent(input);
+  if (!assumed) return null;
+  const plan = planUser({ ...input, current: assumed.user });
+  if (plan.action !== "update" && plan.action !== "unchanged") return null;
+  const { all, selected } = await ctx.sites();
+  // The sites the service wrote and still selects, as it left them.
+  const before = new Map(
+    Object.entries(written)
+      .filter(([site]) => wanted.has(Number(site)))
+      .map(([site, role]): [number, string[]] => [Number(site), role ? [role] : []]),
+  );
+  const changes = planMemberships(job.network!, selected, wanted, before, {
+    missing: job.actions.missing,
+    protectedRoles: [],
+  });
+  const assumption = { sites: before, noneOf: protectingRoles(job, []), own: written };
+  const fail = (error: unknown): UserOutcome => ({
+    item: {
+      ...itemFor(user, desired, { action: "update", wpUserId: id, status: "failed" }),
+      error: (error as Error).message,
+    },
+    map: null,
+  });
+  try {
+    if ((await networkOf(ctx).applyAssuming(id, changes, assumption)) !== null) return null;
+  } catch (error) {
+    if (isUserError(error)) return fail(error);
+    throw error;
+  }
+  let fieldsPlan = plan;
+  try {
+    if (Object.keys(plan.write.fields).length > 0) {
+      const answer = await deps.site.updateIfUnchanged(id, "update", assumed.assumption, { fields: plan.write.fields });
+      if (!answer?.applied) {
+        // Someone changed the account's fields (or its main-site roles) since: plan them from what it holds.
+        const current = answer?.before ?? (await deps.site.getUser(id));
+        fieldsPlan = current ? planUser({ ...input, current }) : plan;
+        if (!current || fieldsPlan.refusal || fieldsPlan.action === "skip") return null;
+        if (Object.keys(fieldsPlan.write.fields).length > 0) {
+          await deps.site.updateUser(id, { fields: fieldsPlan.write.fields });
+        }
+      }
+    }
+  } catch (error) {
+    if (isUserError(error) || (await failedForThisUserOnly(ctx, error))) return fail(error);
+    throw error;
+  }
+  const { roles: _fieldsOnly, ...fieldDiff } = fieldsPlan.diff;
+  const diff = { ...fieldDiff, ...membershipDiff(changes, before, all) };
+  const action = Object.keys(diff).length > 0 ? "update" : "unchanged";
+  return {
+    item: itemFor(user, desired, { action, wpUserId: id, diff, reason: fieldsPlan.reason }),
+    map: accountMap(user, id, at.hash, fieldsPlan, desired, at.sites),
+  };
+}
+
+/** The user map row of a network account: roles are per site on a network, so `sites` holds them. */
+function accountMap(
+  user: GraphUser,
+  wpUserId: number,
+  hash: string,
+  plan: UserPlan,
+  desired: Record<string, string>,
+  sites: WrittenSites,
+): MapWrite {
+  return {
+    entraId: user.id,
+    wpUserId,
+    hash,
+    state: "active",
+    email: plan.email,
+    fields: desired,
+    roles: [],
+    granted: [],
+    sites,
+  };
+}
+
+/** The logins a new account of this user may get (core/network.ts), in the order they are tried. */
+function networkLogins(job: Job, user: GraphUser): string[] {
+  return [...new Set(usernameCandidates(job, user).map((candidate) => networkLoginCandidate(candidate, user.id)))];
+}
+
+/** Logins the network-wide lookup asked about: those it found an account for are taken. */
+interface CheckedLogins {
+  asked: ReadonlySet<string>;
+  taken: ReadonlySet<string>;
+}
+
+/**
+ * The unmapped user's account elsewhere on the network (a member of other sites only, or of none),
+ * by the job's match order over the network-wide lookup, or null. The same request asks about the
+ * logins a create would try, so a create needs no login check of its own.
+ */
+async function matchOnNetwork(
+  ctx: StepContext,
+  user: GraphUser,
+  desired: Record<string, string>,
+): Promise<{ match: { account: NetworkAccount; by: MatchKey } | null; logins: CheckedLogins }> {
+  const by = ctx.job.match.by;
+  const candidates = networkLogins(ctx.job, user);
+  const found = await networkOf(ctx).find({
+    entraId: by.includes("entraId") ? user.id : "",
+    emails: by.includes("email") ? emailsOf(ctx.job, user, desired) : [],
+    logins: [...new Set([...(by.includes("username") ? [usernameCandidate(ctx.job, user)] : []), ...candidates])],
+  });
+  const lower = (login: string) => login.toLowerCase();
+  const logins = { asked: new Set(candidates), taken: new Set(found.map((account) => lower(account.username))) };
+  const accounts = new Map(found.map((account) => [account.id, account]));
+  // Only the job's match keys adopt: an account found by a login a create would try is not this user's.
+  const match = matchUser(ctx.job, user, desired, makeUserIndex(found.map(outsiderAsWpUser)));
+  return { match: match ? { account: accounts.get(match.account.id)!, by: match.by } : null, logins };
+}
+
+/** What matching and the adoption rules read of an account found on the network (no fields: it is not readable yet). */
+function outsiderAsWpUser(account: NetworkAccount): WpUser {
+  const blank = { name: "", first_name: "", last_name: "", nickname: "", description: "", url: "" };
+  return {
+    ...blank,
+    id: account.id,
+    username: account.username,
+    email: account.email,
+    roles: [],
+    capabilities: [...account.capabilities],
+    meta: account.entraId ? { [ENTRA_ID_META]: account.entraId } : {},
+  };
+}
+
+function withCapabilities(user: WpUser, capabilities: readonly string[]): WpUser {
+  return { ...user, capabilities: [...new Set([...user.capabilities, ...capabilities])] };
 }
 
 /**
@@ -230,8 +436,9 @@ async function mappedAccount(
 
 /**
  * Creates the account on the main site with a login the network accepts (core/network.ts), free
- * on the whole network: checked before the POST, since a taken login answers a bare 400. The same
- * Entra user always derives the same login, so a re-created user gets its old name back when free.
+ * on the whole network: checked before the POST, since a taken login answers a bare 400 (by the
+ * lookup that found no account to adopt, else one request per login tried). The same Entra user
+ * always derives the same login, so a re-created user gets its old name back when free.
  */
 async function createAccount(
   ctx: StepContext,
@@ -239,10 +446,11 @@ async function createAccount(
   plan: UserPlan,
   roles: string[],
   claims: PageClaims,
+  checked: CheckedLogins,
 ): Promise<WpUser> {
   const index = await ctx.index();
   const network = networkOf(ctx);
-  const candidates = [...new Set(usernameCandidates(ctx.job, user).map((c) => networkLoginCandidate(c, user.id)))];
+  const candidates = networkLogins(ctx.job, user);
   const takenOnNetwork = new Set<string>();
   const taken = (login: string) => takenOnNetwork.has(login) || claims.logins.has(login) || !!index.byLogin(login);
   let login: string;
@@ -252,7 +460,8 @@ async function createAccount(
     if (problem) {
       throw new UpstreamError(`the network refuses the login "${login}": it ${problem}`, "wordpress", "invalid");
     }
-    if (!(await network.loginTaken(login))) break;
+    const takenThere = checked.asked.has(login) ? checked.taken.has(login) : await network.loginTaken(login);
+    if (!takenThere) break;
     takenOnNetwork.add(login);
   }
   claims.logins.add(login);

@@ -6,7 +6,7 @@
  * step commits runs, items and the user map in one transaction (all SQL still lives in src/db).
  * Failures are thrown as UpstreamError (src/core/errors.ts) with a `kind`.
  */
-import type { MembershipChange, NetworkSite } from "../core/network";
+import type { MembershipAssumption, MembershipChange, NetworkSite } from "../core/network";
 import type { Assumption } from "../core/plan";
 import type { GraphUser, WpUser, WpWrite } from "../core/users";
 
@@ -126,7 +126,20 @@ export type ConditionalWrite =
 /** A network user: blog id -> roles for each site it belongs to (roles may be []), and whether a super admin. */
 export interface NetworkMember {
   superAdmin: boolean;
+  /** The companion plugin's sign-in block is set (network-wide). */
+  deactivated: boolean;
+  /** Capabilities that manage users, the site or others' content (core/privileges.ts) it holds on any site. */
+  capabilities: string[];
   sites: Map<number, string[]>;
+}
+
+/** An account anywhere on the network, as the network-wide lookup finds it. */
+export interface NetworkAccount extends NetworkMember {
+  id: number;
+  username: string;
+  email: string;
+  /** The entra_object_id the companion plugin stored on it; "" when none. */
+  entraId: string;
 }
 
 /**
@@ -140,8 +153,19 @@ export interface Network {
   member(userId: number): Promise<NetworkMember>;
   /** Whether a login is taken anywhere on the network. */
   loginTaken(login: string): Promise<boolean>;
+  /** The network's accounts with this Entra id, one of these e-mails or logins (members of any site, or of none). */
+  find(by: { entraId: string; emails: readonly string[]; logins: readonly string[] }): Promise<NetworkAccount[]>;
   /** Writes a plan of core/network.ts planMemberships in order; the first refusal stops it. */
   apply(userId: number, changes: readonly MembershipChange[]): Promise<void>;
+  /**
+   * apply, only while the user still holds `assumption` (checked by the plugin before anything is
+   * written): null when written, else the user as it is, with nothing written.
+   */
+  applyAssuming(
+    userId: number,
+    changes: readonly MembershipChange[],
+    assumption: MembershipAssumption,
+  ): Promise<NetworkMember | null>;
 }
 
 /** What the service asks Graph to send to its notification endpoints (POST /subscriptions). */

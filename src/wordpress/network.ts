@@ -6,8 +6,8 @@
  * WordPress's own screens make (promote_user, remove_user, manage_network_users + delete_user).
  */
 import { ConfigError, UpstreamError } from "../core/errors";
-import type { MembershipChange, NetworkSite } from "../core/network";
-import type { NetworkMember } from "../sync/ports";
+import type { MembershipAssumption, MembershipChange, NetworkSite } from "../core/network";
+import type { NetworkAccount, NetworkMember } from "../sync/ports";
 import { connectWordPress, type WordPressClient, type WordPressConnectionOptions } from "./client";
 
 /** WP_URL is the network's main site. */
@@ -28,6 +28,8 @@ export interface WordPressNetwork {
   member(userId: number): Promise<NetworkMember>;
   /** Whether a login is taken anywhere on the network (core REST finds only members of one site). */
   loginTaken(login: string): Promise<boolean>;
+  /** The network's accounts with this Entra id, e-mail or login, wherever they are members. */
+  find(by: { entraId: string; emails: readonly string[]; logins: readonly string[] }): Promise<NetworkAccount[]>;
   /** Adds the user to the site, or sets the role of a member ("" = member without a role). */
   setMembership(siteId: number, userId: number, role: string): Promise<Memberships>;
   removeMembership(siteId: number, userId: number): Promise<Memberships>;
@@ -38,9 +40,26 @@ export interface WordPressNetwork {
    * first refusal stops it (the next run redoes the rest).
    */
   apply(userId: number, changes: readonly MembershipChange[]): Promise<void>;
+  /** apply, only while the user holds `assumption` (the plugin checks it first): null when written, else the user as it is. */
+  applyAssuming(
+    userId: number,
+    changes: readonly MembershipChange[],
+    assumption: MembershipAssumption,
+  ): Promise<NetworkMember | null>;
 }
 
 const ROUTE = "/entra-wp-sync/v1/network";
+/** The companion plugin's first version with everything a network run uses. */
+const NETWORK_PLUGIN = [1, 6, 0] as const;
+
+function atLeast(version: string, minimum: readonly number[]): boolean {
+  const parts = version.split(".").map((part) => Number.parseInt(part, 10) || 0);
+  for (let i = 0; i < minimum.length; i++) {
+    if ((parts[i] ?? 0) !== minimum[i]) return (parts[i] ?? 0) > minimum[i]!;
+  }
+  return true;
+}
+
 /** The plugin's ENTRA_WP_SYNC_BATCH_MAX: changes one membership request may carry. */
 const MEMBERSHIPS_PER_REQUEST = 100;
 
@@ -49,7 +68,7 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
   const where = `WP_URL=${client.context.url}`;
 
   async function sites(): Promise<NetworkSite[]> {
-    let body: { super_admin?: unknown; sites?: unknown };
+    let body: { version?: unknown; super_admin?: unknown; sites?: unknown };
     try {
       body = (await client.request({ method: "GET", route: ROUTE })).body as typeof body;
     } catch (error) {
@@ -64,11 +83,13 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
       url: String(site.url),
       main: site.main === true,
     }));
-    // Plugin 1.4.0 names the main site, and has the login check and the memberships route a run needs.
-    if (!list.some((site: NetworkSite) => site.main)) {
+    // Plugin 1.6.0 names its version here; before it, the sign-in block in the memberships route
+    // would be ignored (a deactivated leaver could still sign in), so older plugins are refused.
+    if (typeof body.version !== "string" || !atLeast(body.version, NETWORK_PLUGIN)) {
       throw new ConfigError(
-        `The companion plugin at ${where} is older than 1.4.0, which network jobs need (network login check, ` +
-          "memberships per user): install the current wordpress-plugin/entra-wp-sync.php",
+        `The companion plugin at ${where} is older than ${NETWORK_PLUGIN.join(".")}, which network jobs need ` +
+          "(network login check, memberships per user, sign-in block of deactivated users): install the current " +
+          "wordpress-plugin/entra-wp-sync.php",
       );
     }
     return list;
@@ -102,7 +123,7 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
 
   async function member(userId: number): Promise<NetworkMember> {
     const { body } = await client.request({ method: "GET", route: `${ROUTE}/users/${userId}` });
-    return { superAdmin: (body as { super_admin?: unknown } | null)?.super_admin === true, sites: toMemberships(body) };
+    return toMember(body);
   }
 
   async function memberships(userId: number): Promise<Memberships> {
@@ -112,6 +133,26 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
   async function loginTaken(login: string): Promise<boolean> {
     const { body } = await client.request({ method: "GET", route: `${ROUTE}/logins`, query: { login } });
     return (body as { taken?: unknown } | null)?.taken === true;
+  }
+
+  async function find(by: {
+    entraId: string;
+    emails: readonly string[];
+    logins: readonly string[];
+  }): Promise<NetworkAccount[]> {
+    // Lists as WordPress reads them in a query string: comma-separated (no e-mail or login has a comma).
+    const query = { entra_id: by.entraId, email: by.emails.join(","), login: by.logins.join(",") };
+    const { body } = await client.request({ method: "GET", route: `${ROUTE}/users`, query });
+    const users = (body as { users?: unknown } | null)?.users;
+    if (!Array.isArray(users))
+      throw new UpstreamError(`WordPress ${ROUTE}/users: no user list`, "wordpress", "transient");
+    return users.map((u: { id?: unknown; username?: unknown; email?: unknown; entra_id?: unknown }) => ({
+      ...toMember(u),
+      id: Number(u.id),
+      username: String(u.username ?? ""),
+      email: String(u.email ?? ""),
+      entraId: String(u.entra_id ?? ""),
+    }));
   }
 
   async function setMembership(siteId: number, userId: number, role: string): Promise<Memberships> {
@@ -130,10 +171,33 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
 
   /**
    * A user's membership changes in one request per MEMBERSHIPS_PER_REQUEST (the plugin applies
-   * them in order and stops at the first refusal); a network delete on its own. Each change is
+   * them in order and stops at the first refusal), the sign-in block with the first one (the plugin
+   * sets or clears it before any membership); a network delete on its own. Each change is
    * idempotent, so a retried request redoes nothing twice.
    */
   async function apply(userId: number, changes: readonly MembershipChange[]): Promise<void> {
+    await write(userId, changes, undefined);
+  }
+
+  async function applyAssuming(
+    userId: number,
+    changes: readonly MembershipChange[],
+    assumption: MembershipAssumption,
+  ): Promise<NetworkMember | null> {
+    const expect = {
+      sites: Object.fromEntries([...assumption.sites].map(([site, roles]) => [String(site), roles])),
+      none_of: assumption.noneOf,
+      own: assumption.own,
+    };
+    return write(userId, changes, expect);
+  }
+
+  /** The first request carries the sign-in block and the assumption; null when all was written, else the user as it is. */
+  async function write(
+    userId: number,
+    changes: readonly MembershipChange[],
+    expect: object | undefined,
+  ): Promise<NetworkMember | null> {
     const sites = changes.flatMap(
       (change): Array<{ site: number; role?: string; remove?: true }> =>
         change.kind === "member"
@@ -142,14 +206,45 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
             ? [{ site: change.site, remove: true }]
             : [],
     );
-    for (let first = 0; first < sites.length; first += MEMBERSHIPS_PER_REQUEST) {
-      const body = { changes: sites.slice(first, first + MEMBERSHIPS_PER_REQUEST) };
-      await client.request({ method: "POST", route: `${ROUTE}/users/${userId}/memberships`, body });
+    const block = changes.find((change) => change.kind === "deactivate" || change.kind === "reactivate");
+    let first: { deactivated?: boolean; expect?: object } | null = {
+      deactivated: block ? block.kind === "deactivate" : undefined,
+      expect,
+    };
+    const needsFirst = first.deactivated !== undefined || expect !== undefined;
+    for (let from = 0; from < sites.length || (first && needsFirst); from += MEMBERSHIPS_PER_REQUEST) {
+      const body = { changes: sites.slice(from, from + MEMBERSHIPS_PER_REQUEST), ...first };
+      const answer = await client.request({ method: "POST", route: `${ROUTE}/users/${userId}/memberships`, body });
+      if ((answer.body as { applied?: unknown } | null)?.applied === false) return toMember(answer.body);
+      first = null;
     }
     if (changes.some((change) => change.kind === "delete")) await deleteFromNetwork(userId);
+    return null;
   }
 
-  return { sites, memberships, member, loginTaken, setMembership, removeMembership, deleteFromNetwork, apply };
+  return {
+    sites,
+    memberships,
+    member,
+    loginTaken,
+    find,
+    setMembership,
+    removeMembership,
+    deleteFromNetwork,
+    apply,
+    applyAssuming,
+  };
+}
+
+function toMember(body: unknown): NetworkMember {
+  const b = body as { super_admin?: unknown; deactivated?: unknown; capabilities?: unknown } | null;
+  const capabilities = Array.isArray(b?.capabilities) ? b.capabilities.filter((c) => typeof c === "string") : [];
+  return {
+    superAdmin: b?.super_admin === true,
+    deactivated: b?.deactivated === true,
+    capabilities,
+    sites: toMemberships(body),
+  };
 }
 
 function toMemberships(body: unknown): Memberships {

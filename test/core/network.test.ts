@@ -148,7 +148,14 @@ describe("planMemberships", () => {
     ]);
     const selected = [main, hr, sales];
     expect(planMemberships(aTarget(), selected, null, current, { ...keep, missing: "none" })).toEqual([]);
-    expect(planMemberships(aTarget(), selected, null, current, keep)).toEqual([{ kind: "member", site: 1, role: "" }]);
+    expect(planMemberships(aTarget(), selected, null, current, keep)).toEqual([
+      { kind: "deactivate" },
+      { kind: "member", site: 1, role: "" },
+    ]);
+    // Blocked from signing in even when no selected site gave it a role.
+    expect(planMemberships(aTarget(), selected, null, new Map([[9, ["editor"]]]), keep)).toEqual([
+      { kind: "deactivate" },
+    ]);
     expect(planMemberships(aTarget(), selected, null, current, { ...keep, missing: "delete" })).toEqual([
       { kind: "remove", site: 1 },
       { kind: "remove", site: 2 },
@@ -156,6 +163,19 @@ describe("planMemberships", () => {
     const deleting = aTarget({ deleteFromNetwork: true });
     expect(planMemberships(deleting, selected, null, current, { ...keep, missing: "delete" })).toEqual([
       { kind: "delete" },
+    ]);
+  });
+
+  it("lets a returning deactivated user sign in again before it gets its roles back", () => {
+    const current = new Map([
+      [1, []],
+      [2, []],
+      [3, []],
+    ]);
+    expect(planMemberships(aTarget(), network, want, current, { ...keep, deactivated: true })).toEqual([
+      { kind: "reactivate" },
+      { kind: "member", site: 1, role: "subscriber" },
+      { kind: "member", site: 2, role: "editor" },
     ]);
   });
 });

@@ -99,6 +99,43 @@ export async function wpFetch(
   return { status: res.status, body: parsed };
 }
 
+/** The password form of wp-login.php: true when WordPress logs the user in (302 + auth cookie). */
+export async function formLogin(wp: WordPressTarget, log: string, pwd: string): Promise<boolean> {
+  return (await formSession(wp, log, pwd)) !== null;
+}
+
+/**
+ * The password form of wp-login.php at `wp.url` (a network's site: its own wp-login.php): the
+ * session's cookies as a Cookie header when WordPress logs the user in (302 + logged-in cookie),
+ * else null.
+ */
+export async function formSession(wp: WordPressTarget, log: string, pwd: string): Promise<string | null> {
+  const url = wp.url.replace(/\/+$/, "");
+  const res = await fetch(`${url}/wp-login.php`, {
+    method: "POST",
+    redirect: "manual",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      cookie: "wordpress_test_cookie=WP%20Cookie%20check",
+    },
+    body: new URLSearchParams({ log, pwd, testcookie: "1", redirect_to: `${url}/wp-admin/` }).toString(),
+  });
+  await res.text();
+  const cookies = res.headers.getSetCookie().map((c) => c.split(";")[0]!);
+  if (res.status !== 302 || !cookies.some((c) => c.startsWith("wordpress_logged_in_"))) return null;
+  return cookies.join("; ");
+}
+
+/** Whether WordPress takes a request with these cookies to come from a signed-in user (wp-admin answers, no redirect to wp-login.php). */
+export async function cookieSignedIn(wp: WordPressTarget, cookies: string): Promise<boolean> {
+  const res = await fetch(`${wp.url.replace(/\/+$/, "")}/wp-admin/profile.php`, {
+    redirect: "manual",
+    headers: { cookie: cookies },
+  });
+  await res.text();
+  return res.status === 200;
+}
+
 /** Collects ids of users a test created and deletes them (posts reassigned to the admin) afterwards. */
 export function trackUsers(wp: WordPressTarget): { add(id: number): number; cleanup(): Promise<void> } {
   const ids = new Set<number>();
@@ -115,19 +152,4 @@ export function trackUsers(wp: WordPressTarget): { add(id: number): number; clea
       ids.clear();
     },
   };
-}
-
-/** The password form of wp-login.php: true when WordPress logs the user in (302 + auth cookie). */
-export async function formLogin(wp: WordPressTarget, log: string, pwd: string): Promise<boolean> {
-  const res = await fetch(`${wp.url}/wp-login.php`, {
-    method: "POST",
-    redirect: "manual",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      cookie: "wordpress_test_cookie=WP%20Cookie%20check",
-    },
-    body: new URLSearchParams({ log, pwd, testcookie: "1", redirect_to: `${wp.url}/wp-admin/` }).toString(),
-  });
-  await res.text();
-  return res.status === 302 && res.headers.getSetCookie().some((c) => c.startsWith("wordpress_logged_in_"));
 }

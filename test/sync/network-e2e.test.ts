@@ -21,7 +21,10 @@ import { aGraphUser, aJob, entraId } from "../helpers/builders";
 import { makeTestDatabase, silentLogger } from "../helpers/db";
 import { expectCountersMatchItems, FakeDirectory, type Harness, makeHarness } from "../helpers/engine";
 import {
+  cookieSignedIn,
   describeWithWordPress,
+  formLogin,
+  formSession,
   makeTestSite,
   quietLogger,
   uniqueName,
@@ -69,6 +72,7 @@ describeWithWordPress(
       users: number[],
       missing: "deactivate" | "delete" = "deactivate",
       maxDeleteCount = 1000,
+      emailDomains: string[] = [],
     ): Harness & { userOf(n: number): GraphUser } {
       const prefix = uniqueName("net");
       const directory = new FakeDirectory();
@@ -87,6 +91,7 @@ describeWithWordPress(
         .withPageSize(10)
         .withSafety(1, maxDeleteCount)
         .withMissing(missing)
+        .withEmailDomains(...emailDomains)
         .withNetwork(target);
       const fake = makeHarness(db, { directory, job: job.build(), network });
       // The engine with the real network's main site behind it (the harness's own service has a fake site).
@@ -121,6 +126,39 @@ describeWithWordPress(
       if (res.status === 404) return null;
       expect(res.status).toBe(200);
       return res.body.roles;
+    }
+
+    const PASSWORD = `Pw-${uniqueName("x")}`;
+    const appPasswords = new Map<number, { username: string; password: string }>();
+    const onSite = (s: NetworkSite): WordPressTarget => ({ ...wp, url: s.url.replace(/\/$/, "") });
+    async function loginOf(id: number): Promise<string> {
+      return (await wpFetch(wp, "GET", `/wp/v2/users/${id}?context=edit`)).body.username;
+    }
+
+    /**
+     * Gives the account a password and an Application Password (once), then signs in on every site
+     * of the network with the password form; `allowed` also needs the Application Password taken on
+     * that site and the session's cookies to open its wp-admin there.
+     */
+    async function signInEverywhere(
+      id: number,
+    ): Promise<Array<{ site: NetworkSite; cookies: string; allowed: boolean }>> {
+      const login = await loginOf(id);
+      if (!appPasswords.has(id)) {
+        expect((await wpFetch(wp, "POST", `/wp/v2/users/${id}`, { password: PASSWORD })).status).toBe(200);
+        const created = await wpFetch(wp, "POST", `/wp/v2/users/${id}/application-passwords`, { name: "t" });
+        expect(created.status).toBe(201);
+        appPasswords.set(id, { username: login, password: created.body.password });
+      }
+      const auth = appPasswords.get(id)!;
+      const out = [];
+      for (const s of [main, second, third]) {
+        const cookies = await formSession(onSite(s), login, PASSWORD);
+        const app = await wpFetch(onSite(s), "GET", "/wp/v2/users/me", undefined, auth);
+        const allowed = cookies !== null && app.status === 200 && (await cookieSignedIn(onSite(s), cookies));
+        out.push({ site: s, cookies: cookies ?? "", allowed });
+      }
+      return out;
     }
 
     it("creates each user once with a network login, puts it on every site with its role, and writes nothing the second time", async () => {
@@ -208,8 +246,11 @@ describeWithWordPress(
       });
       expect(await rolesOn(third, one)).toEqual(["author"]);
 
+      requests = 0;
       const moved = await h.sync();
       expect(moved.counts).toMatchObject({ seen: 2, updated: 1, unchanged: 1 });
+      // Without a read: the site list, and the membership request that checks what it assumes.
+      expect(requests).toBe(2);
       expect(await membershipsOf(one)).toEqual({
         [main.id]: [],
         [second.id]: ["subscriber"],
@@ -218,15 +259,71 @@ describeWithWordPress(
       expect(await rolesOn(third, one)).toEqual(["subscriber"]);
     });
 
-    it("takes a leaver's roles on every selected site with missing: deactivate, and gives them back when it returns", async () => {
-      const h = harness({ sites: "all" }, [21, 22]);
+    it("writes a changed user without reading it, and reads it first when someone changed it in WordPress", async () => {
+      const h = harness(
+        { sites: [second.path, third.path], groups: [{ group: EDITORS, site: second.path, role: "editor" }] },
+        [111, 112, 113],
+      );
+      await h.sync();
+      const [promoted, meddled, renamed] = [await mapped(h, 111), await mapped(h, 112), await mapped(h, 113)];
+      // 111 became an administrator of /site3/ (protected now); 112's role on /site2/ was changed by hand.
+      await admin.setMembership(third.id, promoted, "administrator");
+      await admin.setMembership(second.id, meddled, "author");
+      h.directory.withGroup(EDITORS, [base + 111, base + 112]);
+      h.directory.put({ ...h.userOf(113), displayName: "Renamed In Entra" });
+
+      requests = 0;
+      const run = await h.sync();
+      expect(run.counts).toMatchObject({ seen: 3, updated: 2, skipped: 1, failed: 0 });
+      const items = (await h.service.items(run.id, { limit: 10 })).items;
+      const itemOf = (n: number) => items.find((i) => i.entraId === entraId(base + n))!;
+      expect(itemOf(111)).toMatchObject({ action: "skip", reason: "protected" });
+      expect(await membershipsOf(promoted)).toEqual({
+        [main.id]: [],
+        [second.id]: ["subscriber"],
+        [third.id]: ["administrator"],
+      });
+      // Planned from what WordPress held, not from what the service last wrote.
+      expect(itemOf(112).diff).toEqual({ [`site:${second.path}`]: [["author"], "editor"] });
+      expect(await membershipsOf(meddled)).toEqual({
+        [main.id]: [],
+        [second.id]: ["editor"],
+        [third.id]: ["subscriber"],
+      });
+      expect(itemOf(113).diff).toMatchObject({ name: [expect.any(String), "Renamed In Entra"] });
+      expect((await wpFetch(wp, "GET", `/wp/v2/users/${renamed}?context=edit`)).body.name).toBe("Renamed In Entra");
+      // The site list; per user the conditional membership request, then: 111 and 112 read (account,
+      // memberships; 112 written), 113 its fields written without a read.
+      expect(requests).toBe(1 + 3 + 2 + 3 + 1);
+    });
+
+    it("blocks a deactivated leaver from signing in on every site, takes its roles on the selected ones, and lets it back when it returns", async () => {
+      const h = harness({ sites: [main.path, second.path] }, [21, 22]);
       await h.sync();
       const leaver = await mapped(h, 21);
+      await admin.setMembership(third.id, leaver, "author"); // a site the job does not select
+      const signIns = await signInEverywhere(leaver);
+      expect(signIns.map((s) => s.allowed)).toEqual([true, true, true]);
+
       h.directory.remove(base + 21);
       const removed = await h.sync();
       expect(removed.counts).toMatchObject({ seen: 1, unchanged: 1, deactivated: 1 });
-      expect(await membershipsOf(leaver)).toEqual({ [main.id]: [], [second.id]: [], [third.id]: [] });
+      expect(await membershipsOf(leaver)).toEqual({ [main.id]: [], [second.id]: [], [third.id]: ["author"] });
       expect((await h.userMap()).find((r) => r.wp_user_id === leaver)?.state).toBe("deactivated");
+      const item = (await h.service.items(removed.id, { limit: 10 })).items.find((i) => i.wpUserId === leaver)!;
+      expect(item.diff).toMatchObject({
+        signIn: ["allowed", "blocked"],
+        [`site:${second.path}`]: [["subscriber"], ""],
+      });
+      // Refused on the main site, on /site2/ and on /site3/ (where it still holds a role): the password
+      // form, its Application Password, and the session it had.
+      for (const { site: s, cookies } of signIns) {
+        expect(await formLogin(onSite(s), appPasswords.get(leaver)!.username, PASSWORD)).toBe(false);
+        expect((await wpFetch(onSite(s), "GET", "/wp/v2/users/me", undefined, appPasswords.get(leaver))).status).toBe(
+          401,
+        );
+        expect(await cookieSignedIn(onSite(s), cookies)).toBe(false);
+      }
 
       h.directory.put(h.userOf(21));
       const back = await h.sync();
@@ -234,8 +331,9 @@ describeWithWordPress(
       expect(await membershipsOf(leaver)).toEqual({
         [main.id]: ["subscriber"],
         [second.id]: ["subscriber"],
-        [third.id]: ["subscriber"],
+        [third.id]: ["author"],
       });
+      expect((await signInEverywhere(leaver)).map((s) => s.allowed)).toEqual([true, true, true]);
     });
 
     it("with missing: delete removes a leaver from the job's sites only, or from the network with deleteFromNetwork", async () => {
@@ -256,6 +354,72 @@ describeWithWordPress(
       await expect(admin.memberships(gone)).rejects.toMatchObject({ kind: "not-found" });
       expect((await deleting.userMap()).map((row) => row.wp_user_id)).not.toContain(gone);
       await mapped(deleting, 34);
+    });
+
+    it("adopts a network user who is not a member of the main site, under the single-site rules", async () => {
+      const h = harness({ sites: [second.path] }, [101, 102, 103, 104, 105, 106], "deactivate", 1000, ["example.test"]);
+      /** An account with this e-mail, made through core REST on one site: a member of that site only. */
+      async function accountOn(s: NetworkSite, email: string, role: string): Promise<number> {
+        const res = await wpFetch(onSite(s), "POST", "/wp/v2/users", {
+          username: `acc${randomInt(1e9, 9e9)}`,
+          email,
+          password: uniqueName("pw"),
+          roles: [role],
+        });
+        expect(res.status).toBe(201);
+        created.add(res.body.id);
+        return res.body.id;
+      }
+      const elsewhere = await accountOn(third, h.userOf(101).mail as string, "subscriber");
+      const editorElsewhere = await accountOn(third, h.userOf(102).mail as string, "editor");
+      const guest = await accountOn(third, h.userOf(103).mail as string, "subscriber");
+      h.directory.put({ ...h.userOf(103), userType: "Guest" });
+      const nowhere = await accountOn(third, h.userOf(104).mail as string, "subscriber");
+      await admin.removeMembership(third.id, nowhere); // a network account that belongs to no site
+      const otherMail = `${uniqueName("other")}@other.test`;
+      const otherDomain = await accountOn(third, otherMail, "subscriber");
+      h.directory.put({ ...h.userOf(105), mail: otherMail, userPrincipalName: otherMail });
+      // A member of the main site (found by core REST there) who is an editor on /site3/.
+      const editorOnThird = await accountOn(main, h.userOf(106).mail as string, "subscriber");
+      await admin.setMembership(third.id, editorOnThird, "editor");
+      const untouched = await Promise.all([editorElsewhere, guest, otherDomain, editorOnThird].map(membershipsOf));
+
+      // A dry run plans the adoption and writes nothing (not even the main site's membership).
+      const dry = await h.sync({ dryRun: true });
+      const planned = (await h.service.items(dry.id, { limit: 10 })).items;
+      expect(planned.find((i) => i.entraId === entraId(base + 101))).toMatchObject({
+        action: "update",
+        status: "planned",
+        wpUserId: elsewhere,
+      });
+      expect(await membershipsOf(elsewhere)).toEqual({ [third.id]: ["subscriber"] });
+
+      const run = await h.sync();
+      expect(run.counts).toMatchObject({ seen: 6, created: 0, failed: 4 });
+      const items = (await h.service.items(run.id, { limit: 10 })).items;
+      const itemOf = (n: number) => items.find((i) => i.entraId === entraId(base + n))!;
+      expect(itemOf(101)).toMatchObject({ status: "ok", wpUserId: elsewhere });
+      expect(itemOf(104)).toMatchObject({ status: "ok", wpUserId: nowhere });
+      expect(await mapped(h, 101)).toBe(elsewhere);
+      expect(await mapped(h, 104)).toBe(nowhere);
+      // Added to the main site (no role: the job does not select it) and to the job's site; /site3/ keeps its role.
+      expect(await membershipsOf(elsewhere)).toEqual({
+        [main.id]: [],
+        [second.id]: ["subscriber"],
+        [third.id]: ["subscriber"],
+      });
+      expect(await membershipsOf(nowhere)).toEqual({ [main.id]: [], [second.id]: ["subscriber"] });
+      expect(itemOf(102).error).toMatch(/privileges \(.*edit_others_posts/);
+      expect(itemOf(103).error).toMatch(/guests are not adopted/);
+      expect(itemOf(105).error).toMatch(/other\.test is not in match\.emailDomains/);
+      expect(itemOf(106).error).toMatch(/privileges \(.*edit_others_posts/);
+      expect(await Promise.all([editorElsewhere, guest, otherDomain, editorOnThird].map(membershipsOf))).toEqual(
+        untouched,
+      );
+      // No second account for anyone.
+      for (const n of [101, 102, 103, 104, 106]) {
+        expect(await admin.find({ entraId: "", emails: [h.userOf(n).mail as string], logins: [] })).toHaveLength(1);
+      }
     });
 
     it("leaves a super admin and an administrator of one site untouched", async () => {

@@ -174,6 +174,44 @@ describeWithWordPress(
       await expect(admin.deleteFromNetwork(me.body.id)).rejects.toMatchObject({ details: { status: 403 } });
     });
 
+    it("tells a subscriber nothing about which users, sites or logins exist: the same 403 for unknown and existing ones", async () => {
+      const login = freshLogin("subscriber");
+      const subscriber = await createOn(main, login, ["subscriber"]);
+      const someone = await createOn(second, freshLogin("someone"), ["author"]);
+      const password = await wpFetch(wp, "POST", `/wp/v2/users/${subscriber}/application-passwords`, { name: "t" });
+      expect(password.status).toBe(201);
+      const auth = { username: login, password: password.body.password };
+      const unknown = 99_999_999;
+      const as = async (method: string, route: string, body?: unknown) => {
+        const res = await wpFetch(wp, method, `/entra-wp-sync/v1${route}`, body, auth);
+        return { status: res.status, code: res.body?.code };
+      };
+      const forbidden = { status: 403, code: "entra_wp_sync_forbidden" };
+      for (const user of [someone, unknown]) {
+        expect(await as("POST", `/network/sites/${second.id}/members/${user}`, { role: "author" })).toEqual(forbidden);
+        expect(await as("DELETE", `/network/sites/${second.id}/members/${user}`)).toEqual(forbidden);
+        expect(
+          await as("POST", `/network/users/${user}/memberships`, { changes: [{ site: second.id, role: "" }] }),
+        ).toEqual(forbidden);
+        expect(await as("POST", `/network/users/${user}/memberships`, { changes: [], deactivated: true })).toEqual(
+          forbidden,
+        );
+        expect(await as("GET", `/network/users/${user}`)).toEqual({ status: 403, code: "rest_forbidden" });
+        expect(await as("DELETE", `/network/users/${user}`)).toEqual({ status: 403, code: "rest_forbidden" });
+      }
+      for (const site of [second.id, 99_999]) {
+        expect(await as("POST", `/network/sites/${site}/members/${someone}`, { role: "" })).toEqual(forbidden);
+      }
+      // The network login check: no answer for a login that exists or one that does not.
+      for (const name of [login, freshLogin("nobody")]) {
+        expect(await as("GET", `/network/logins?login=${name}`)).toEqual({ status: 403, code: "rest_forbidden" });
+      }
+      expect(await as("GET", "/network")).toEqual({ status: 403, code: "rest_forbidden" });
+      // Nothing was written: not even the subscriber's own sign-in block.
+      expect(Object.fromEntries(await admin.memberships(someone))).toEqual({ [second.id]: ["author"] });
+      expect((await admin.member(someone)).deactivated).toBe(false);
+    });
+
     it("checks WordPress's capabilities on the site concerned: a site admin manages its site only", async () => {
       const login = freshLogin("siteadmin");
       const siteAdmin = await createOn(second, login, ["administrator"]);
@@ -186,7 +224,8 @@ describeWithWordPress(
       const asSiteAdmin = (blog: number) =>
         wpFetch(wp, "POST", `/entra-wp-sync/v1/network/sites/${blog}/members/${member}`, { role: "author" }, auth);
 
-      expect((await asSiteAdmin(second.id)).status).toBe(200); // promote_user on its own site
+      // promote_user on its own site; the answer tells a site admin nothing about the user's other sites.
+      expect(await asSiteAdmin(second.id)).toEqual({ status: 200, body: { id: member } });
       expect(await asSiteAdmin(third.id)).toMatchObject({ status: 403, body: { code: "entra_wp_sync_forbidden" } });
       const deleted = await wpFetch(wp, "DELETE", `/entra-wp-sync/v1/network/users/${member}`, undefined, auth);
       expect(deleted.status).toBe(403);
