@@ -34,7 +34,8 @@ $chunk = function ($i) use ($txn, $n, $wpdb) {
     if ($txn > 0 && $i % $txn === 0) $wpdb->query('START TRANSACTION');
     if ($txn > 0 && ($i % $txn === $txn - 1 || $i === $n - 1)) $wpdb->query('COMMIT');
 };
-$t = hrtime(true);
+// Queries per user: $wpdb counts every query it runs (no SAVEQUERIES needed).
+$q = $wpdb->num_queries; $t = hrtime(true);
 for ($i = 0; $i < $n; $i++) {
     $login = "php-$run-$i";
     $id = wp_insert_user(array('user_login' => $login, 'user_email' => "$login@bench.example",
@@ -45,25 +46,34 @@ for ($i = 0; $i < $n; $i++) {
     $ids[] = $id;
     $chunk($i);
 }
-$create = (hrtime(true) - $t) / 1e6 / $n;
-$t = hrtime(true);
+$create = (hrtime(true) - $t) / 1e6 / $n; $createQ = ($wpdb->num_queries - $q) / $n;
+$q = $wpdb->num_queries; $t = hrtime(true);
 foreach ($ids as $i => $id) {
-    $r = wp_update_user(array('ID' => $id, 'first_name' => 'Benched', 'last_name' => "Person $i",
-        'display_name' => "Benched Person $i", 'role' => 'author'));
+    // BENCH_UPDATE=name: only the display name changes (what the engine rows' update changes).
+    $r = wp_update_user(getenv('BENCH_UPDATE') === 'name'
+        ? array('ID' => $id, 'display_name' => "Bench User $i (renamed)")
+        : array('ID' => $id, 'first_name' => 'Benched', 'last_name' => "Person $i",
+            'display_name' => "Benched Person $i", 'role' => 'author'));
     if (is_wp_error($r)) { fwrite(STDERR, $r->get_error_message() . "\\n"); exit(1); }
     $chunk($i);
 }
-$update = (hrtime(true) - $t) / 1e6 / $n;
-$t = hrtime(true);
+$update = (hrtime(true) - $t) / 1e6 / $n; $updateQ = ($wpdb->num_queries - $q) / $n;
+$q = $wpdb->num_queries; $t = hrtime(true);
 foreach ($ids as $i => $id) { wp_delete_user($id, $admin); $chunk($i); }
-$delete = (hrtime(true) - $t) / 1e6 / $n;
-echo json_encode(array('create' => $create, 'update' => $update, 'delete' => $delete)), "\\n";
+$delete = (hrtime(true) - $t) / 1e6 / $n; $deleteQ = ($wpdb->num_queries - $q) / $n;
+echo json_encode(array('create' => $create, 'update' => $update, 'delete' => $delete,
+    'queries' => array('create' => $createQ, 'update' => $updateQ, 'delete' => $deleteQ))), "\\n";
 `;
 
 export interface PerUser {
   create: number;
   update: number;
   delete: number;
+}
+
+/** The in-process loop: ms per user, and database queries per user, for each operation. */
+export interface PhpLoop extends PerUser {
+  queries: PerUser;
 }
 
 async function timed(n: number, fn: () => Promise<unknown>): Promise<number> {
@@ -129,14 +139,16 @@ export async function benchRest(
 /**
  * wp_insert_user / wp_update_user / wp_delete_user for n users in one PHP process; ms/user each.
  * `wordpress` names the instance (default: WP_URL, WP_USERNAME and WP_DIR from the environment);
- * the loop deletes the users it created, so the site is left as it was.
+ * the loop deletes the users it created, so the site is left as it was. `update`: "full" changes
+ * the names and the role (as benchRest does), "name" only the display name.
  */
 export function benchPhp(
   n: number,
   run: string,
   wordpress: { url?: string; username?: string; dir?: string } = {},
   transactionSize = 0,
-): PerUser {
+  update: "full" | "name" = "full",
+): PhpLoop {
   const dir = mkdtempSync(join(tmpdir(), "wp-bench-"));
   try {
     writeFileSync(join(dir, "loop.php"), PHP_LOOP);
@@ -149,10 +161,11 @@ export function benchPhp(
         BENCH_USERS: String(n),
         BENCH_RUN: run,
         BENCH_TXN: String(transactionSize),
+        BENCH_UPDATE: update,
       },
       encoding: "utf8",
     });
-    return JSON.parse(out.trim().split("\n").pop() ?? "{}") as PerUser;
+    return JSON.parse(out.trim().split("\n").pop() ?? "{}") as PhpLoop;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -318,7 +318,12 @@ install_file "$MU/00-test-env.php" <<'PHP'
  * single-sign-on plugin does after its identity provider said yes: wp_set_auth_cookie() for that user,
  * without a password. The cookies come back in the response's Set-Cookie headers.
  * Custom role: entra_test_user_manager (read, list_users, edit_users), a role with user management
- * that is not called administrator, as plugins add them. */
+ * that is not called administrator, as plugins add them.
+ * Deadlock stand-in: POST /entra-wp-sync-test/v1/deadlock {"user_id": N, "meta_key": K} (administrators
+ * only) makes the next UPDATE of that user meta row, in any request, lose a deadlock the way InnoDB
+ * documents it: the statement fails with the error and its transaction is rolled back whole (under
+ * autocommit: that statement alone). One shot; GET lists what is still armed. Kept in a file next to
+ * mails.jsonl, not in the database whose rollback it plays. */
 add_action('init', function () {
     if (!get_role('entra_test_user_manager')) {
         add_role('entra_test_user_manager', 'User manager (test)', array('read' => true, 'list_users' => true, 'edit_users' => true));
@@ -327,6 +332,39 @@ add_action('init', function () {
 function entra_wp_sync_test_mail_log() {
     return dirname(rtrim(ABSPATH, '/')) . '/mails.jsonl';
 }
+/** The armed deadlocks, changed by $change under an exclusive lock of their file; what it returns is kept. */
+function entra_wp_sync_test_deadlocks($change) {
+    $file = fopen(dirname(rtrim(ABSPATH, '/')) . '/deadlocks.json', 'c+');
+    flock($file, LOCK_EX);
+    $armed = json_decode((string) stream_get_contents($file), true);
+    $armed = $change(is_array($armed) ? $armed : array());
+    ftruncate($file, 0);
+    rewind($file);
+    fwrite($file, json_encode(array_values($armed)));
+    fclose($file);
+    return array_values($armed);
+}
+add_filter('query', function ($query) {
+    global $wpdb;
+    if (!preg_match('/^UPDATE `' . preg_quote($wpdb->usermeta, '/') . "` SET .* WHERE `user_id` = (\\d+) AND `meta_key` = '([^']*)'\$/s", $query, $m)) {
+        return $query;
+    }
+    if (!is_file(dirname(rtrim(ABSPATH, '/')) . '/deadlocks.json')) return $query;
+    $hit = false;
+    entra_wp_sync_test_deadlocks(function ($armed) use ($m, &$hit) {
+        foreach ($armed as $i => $one) {
+            if ($one['user_id'] === (int) $m[1] && $one['meta_key'] === $m[2]) {
+                $hit = true;
+                unset($armed[$i]);
+                break;
+            }
+        }
+        return $armed;
+    });
+    if (!$hit) return $query;
+    $wpdb->query('ROLLBACK');
+    return 'SIGNAL SQLSTATE \'40001\' SET MESSAGE_TEXT = \'Deadlock found when trying to get lock; try restarting transaction (entra-wp-sync test)\'';
+});
 add_filter('pre_wp_mail', function ($short, $atts) {
     $line = wp_json_encode(array('to' => (array) $atts['to'], 'subject' => (string) $atts['subject'], 'at' => time()));
     file_put_contents(entra_wp_sync_test_mail_log(), $line . "\n", FILE_APPEND | LOCK_EX);
@@ -345,6 +383,18 @@ add_action('rest_api_init', function () {
             }
             return $mails;
         }));
+    register_rest_route('entra-wp-sync-test/v1', '/deadlock', array(
+        array('methods' => 'POST', 'permission_callback' => $admin, 'callback' => function ($request) {
+            $armed = entra_wp_sync_test_deadlocks(function ($armed) use ($request) {
+                $armed[] = array('user_id' => (int) $request->get_param('user_id'), 'meta_key' => (string) $request->get_param('meta_key'));
+                return $armed;
+            });
+            return array('armed' => $armed);
+        }),
+        array('methods' => 'GET', 'permission_callback' => $admin, 'callback' => function () {
+            return array('armed' => entra_wp_sync_test_deadlocks(function ($armed) { return $armed; }));
+        }),
+    ));
     register_rest_route('entra-wp-sync-test/v1', '/sso-login', array('methods' => 'POST',
         'permission_callback' => $admin,
         'callback' => function ($request) {

@@ -143,3 +143,39 @@ export async function driveRun(runtime: Runtime, jobId = "default"): Promise<Dri
     }
   }
 }
+
+/** Where a run's wall time went, from the engine's "page done" debug log (LOG_LEVEL debug) and the site's busy time. */
+export interface Stages {
+  /** Graph pages fetched (simulator included). */
+  graphMs: number;
+  /** Waiting for WordPress (CountingSite.busyMs). */
+  wordpressMs: number;
+  /** The pages' transactions: items, user map, run counters. */
+  commitMs: number;
+  /** The rest: database reads and planning, the lease, the reconcile step, the bench's own calls. */
+  otherMs: number;
+}
+
+/** Collects the engine's per-page timings; pass `onLog` to openBenchService with LOG_LEVEL debug. */
+export function pageTimings(): {
+  onLog: (entry: Record<string, unknown>) => void;
+  /** The run's stages since the last call, given its wall time and the site's busy time. */
+  take: (wallMs: number, wordpressMs: number) => Stages;
+} {
+  let graphMs = 0;
+  let commitMs = 0;
+  return {
+    onLog(entry) {
+      if (Number(entry.level) >= 40) process.stderr.write(`${JSON.stringify(entry)}\n`);
+      if (entry.msg !== "page done") return;
+      graphMs += Number(entry.fetchMs);
+      commitMs += Number(entry.commitMs);
+    },
+    take(wallMs, wordpressMs) {
+      const stages = { graphMs, wordpressMs, commitMs, otherMs: wallMs - graphMs - wordpressMs - commitMs };
+      graphMs = 0;
+      commitMs = 0;
+      return stages;
+    },
+  };
+}

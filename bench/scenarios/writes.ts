@@ -1,69 +1,134 @@
 /**
- * Rows "first sync" and "update": the service writing to a real WordPress next to WordPress's own
- * in-process loop and to the REST site's calls alone (both from bench/wordpress-writes.ts), on the
- * same site in the same run. The PHP loop runs
- * before the service (on the same empty site: it deletes its users) and again after it, and the
- * ratio is taken against the mean of both: on a shared 2-core machine the load moves between the
- * two measurements, and the REST path (node, 4 PHP workers, MariaDB) suffers from it more.
+ * Rows "first sync" and "update": the service, end to end (Graph simulator -> engine step loop ->
+ * REST site -> real WordPress), next to WordPress's own in-process loop on the same site in the same
+ * run, with autocommit (as a plugin does it) and in transactions of 100 users (the floor). Both
+ * engine paths: the companion plugin's batch endpoint (bulk) and one REST request per write
+ * (site option bulk: false), each on its own tenant of new users. The PHP loops run on half the
+ * users before the service and on the other half after it (on the same site: they delete their
+ * users), and the ratios are taken against the mean of both: on a shared 2-core machine the load
+ * moves between the measurements.
+ *
+ * Profile, for the README's "where the time goes": the engine's stages (Graph page, WordPress
+ * write, commit, the rest) and, from a bench-only mu-plugin, the database queries and PHP time per
+ * user of the REST requests, next to the in-process loop's queries per user.
  */
 import { randomBytes } from "node:crypto";
 import { DEFAULTS } from "../../src/config";
+import type { RunCounts } from "../../src/core/runs";
 import { makeTenant, startGraphSimulator } from "../../tools/graph-sim";
-import { driveRun, openBenchService } from "../lib/service";
-import { type BenchWordPress, makeCountingSite } from "../lib/wordpress";
-import { benchPhp, benchRest, type PerUser } from "../wordpress-writes";
+import { driveRun, openBenchService, pageTimings, type Stages } from "../lib/service";
+import { type BenchWordPress, installProfiler, makeCountingSite, type RequestProfile } from "../lib/wordpress";
+import { benchPhp, type PhpLoop } from "../wordpress-writes";
+
+/** One engine run (the first sync or the update) on one path. */
+export interface EngineRun {
+  wallMs: number;
+  steps: number;
+  wpRequests: Record<string, number>;
+  graphRequests: number;
+  stages: Stages;
+  /** What WordPress served for it, from the bench mu-plugin. */
+  wordpress: RequestProfile;
+}
+
+export interface EnginePath {
+  first: EngineRun;
+  update: EngineRun;
+}
 
 export interface WriteResult {
   users: number;
-  /** The site's REST calls alone (createUser/updateUser at WP_CONCURRENCY, no engine), before the service. */
-  rest: PerUser;
-  /** The in-process loop before and after the service's runs, and their mean. */
-  phpBefore: PerUser;
-  phpAfter: PerUser;
-  php: PerUser;
-  first: { wallMs: number; wpRequests: Record<string, number>; graphRequests: number; steps: number };
-  update: { wallMs: number; wpRequests: Record<string, number>; graphRequests: number };
+  /** The in-process loop with autocommit / in transactions of 100, before and after the service's runs. */
+  auto: { before: PhpLoop; after: PhpLoop };
+  txn: { before: PhpLoop; after: PhpLoop };
+  bulk: EnginePath;
+  perUser: EnginePath;
 }
 
-export async function benchWrites(wp: BenchWordPress, users: number): Promise<WriteResult> {
-  const phpBefore = benchPhp(users, randomBytes(4).toString("hex"), wp);
-  // The same writes through the REST site without the engine: separates WordPress's REST cost from the engine's.
-  const rest = await benchRest(users, DEFAULTS.WP_CONCURRENCY, randomBytes(4).toString("hex"), wp);
-
-  const sim = await startGraphSimulator({ tenant: makeTenant({ users, seed: 11, domain: "first-sync.example" }) });
-  const counting = makeCountingSite(wp, DEFAULTS.WP_CONCURRENCY);
-  const runtime = await openBenchService({ name: "writes", sim, site: counting.site });
+export async function benchWrites(
+  wp: BenchWordPress,
+  users: number,
+  log: (line: string) => void,
+): Promise<WriteResult> {
+  const profiler = installProfiler(wp);
   try {
+    // Half of the users before the service's runs and half after: the mean covers `users` users
+    // per loop, and the default run stays within about half an hour.
+    const loopUsers = Math.max(1, Math.round(users / 2));
+    const loops = () => {
+      log(`writes: in-process loop, ${loopUsers} users, autocommit`);
+      // The loop's update changes what the engine's does: the display name only.
+      const auto = benchPhp(loopUsers, randomBytes(4).toString("hex"), wp, 0, "name");
+      log("writes: in-process loop, transactions of 100");
+      const txn = benchPhp(loopUsers, randomBytes(4).toString("hex"), wp, 100, "name");
+      return { auto, txn };
+    };
+    const before = loops();
+    const bulk = await enginePath(wp, users, true, profiler.take, log);
+    const perUser = await enginePath(wp, users, false, profiler.take, log);
+    const after = loops();
+    return {
+      users,
+      auto: { before: before.auto, after: after.auto },
+      txn: { before: before.txn, after: after.txn },
+      bulk,
+      perUser,
+    };
+  } finally {
+    profiler.remove();
+  }
+}
+
+/** A first sync of `users` new users, then an update of all of them, through the engine on one path. */
+async function enginePath(
+  wp: BenchWordPress,
+  users: number,
+  bulk: boolean,
+  takeProfile: () => RequestProfile,
+  log: (line: string) => void,
+): Promise<EnginePath> {
+  const path = bulk ? "bulk" : "per-user";
+  const sim = await startGraphSimulator({
+    tenant: makeTenant({ users, seed: bulk ? 11 : 13, domain: `${bulk ? "bulk" : "per-user"}-sync.example` }),
+  });
+  const counting = makeCountingSite(wp, DEFAULTS.WP_CONCURRENCY, { bulk });
+  const timings = pageTimings();
+  const runtime = await openBenchService({
+    name: `writes_${bulk ? "bulk" : "per_user"}`,
+    sim,
+    site: counting.site,
+    env: { LOG_LEVEL: "debug" },
+    onLog: timings.onLog,
+  });
+  const measured = async (): Promise<EngineRun & { counts: RunCounts }> => {
+    counting.reset();
     sim.resetCounters();
-    const first = await driveRun(runtime);
-    if (first.run.counts.created !== users)
-      throw new Error(`first sync created ${first.run.counts.created} of ${users}`);
-    const firstResult = {
-      wallMs: first.wallMs,
+    takeProfile();
+    const { run, wallMs, stepMs } = await driveRun(runtime);
+    return {
+      wallMs,
+      steps: stepMs.length,
       wpRequests: { ...counting.requests },
       graphRequests: sim.graphRequests(),
-      steps: first.stepMs.length,
+      stages: timings.take(wallMs, counting.busyMs()),
+      wordpress: takeProfile(),
+      counts: run.counts,
     };
-
+  };
+  try {
+    log(`writes: engine, ${path}, first sync of ${users} new users`);
+    const { counts: firstCounts, ...first } = await measured();
+    if (firstCounts.created !== users)
+      throw new Error(`${path} first sync created ${firstCounts.created} of ${users}: ${JSON.stringify(firstCounts)}`);
     // One attribute changed for every user: each is one update (its `name` field) and nothing else.
     for (const user of [...sim.tenant.users()]) {
       sim.tenant.updateUser(user.id, { displayName: `${user.displayName} (renamed)` });
     }
-    counting.reset();
-    sim.resetCounters();
-    const update = await driveRun(runtime);
-    if (update.run.counts.updated !== users) throw new Error(`re-run updated ${update.run.counts.updated} of ${users}`);
-    const phpAfter = benchPhp(users, randomBytes(4).toString("hex"), wp);
-    const mean = (key: keyof PerUser) => (phpBefore[key] + phpAfter[key]) / 2;
-    return {
-      users,
-      rest,
-      phpBefore,
-      phpAfter,
-      php: { create: mean("create"), update: mean("update"), delete: mean("delete") },
-      first: firstResult,
-      update: { wallMs: update.wallMs, wpRequests: { ...counting.requests }, graphRequests: sim.graphRequests() },
-    };
+    log(`writes: engine, ${path}, update of ${users} changed users`);
+    const { counts: updateCounts, ...update } = await measured();
+    if (updateCounts.updated !== users)
+      throw new Error(`${path} update updated ${updateCounts.updated} of ${users}: ${JSON.stringify(updateCounts)}`);
+    return { first, update };
   } finally {
     await runtime.close();
     await sim.close();

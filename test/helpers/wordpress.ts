@@ -72,8 +72,24 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(6).toString("hex")}`;
 }
 
-/** Raw REST call as the test's admin, for setup and checks the Site port does not offer. */
+/**
+ * Raw REST call as the test's admin, for setup and checks the Site port does not offer. A user write
+ * that the companion plugin answers 503 entra_wp_sync_rolled_back (it lost a database deadlock to
+ * another suite's writes, and nothing of it was written: plugin section 10) is sent again, as the
+ * plugin asks; wpFetchOnce shows that answer.
+ */
 export async function wpFetch(
+  ...args: Parameters<typeof wpFetchOnce>
+  // biome-ignore lint/suspicious/noExplicitAny: raw REST bodies, checked by the tests' expectations
+): Promise<{ status: number; body: any }> {
+  for (let attempt = 1; ; attempt++) {
+    const res = await wpFetchOnce(...args);
+    if (res.status !== 503 || res.body?.code !== "entra_wp_sync_rolled_back" || attempt === 5) return res;
+  }
+}
+
+/** wpFetch without sending a rolled-back write again. */
+export async function wpFetchOnce(
   wp: WordPressTarget,
   method: string,
   route: string,
