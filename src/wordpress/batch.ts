@@ -92,13 +92,18 @@ export function makeBatcher(
       send(batch.map((w) => w.op))
         .then(
           ({ results, afterAmbiguousFailure }) => {
+            const mismatch = new Error(
+              `WordPress batch answered ${results.length} results for ${batch.length} operations`,
+            );
+            // More results than operations: no position can be trusted, so none is taken.
+            if (results.length > batch.length) {
+              for (const w of batch) w.reject(mismatch);
+              return;
+            }
             batch.forEach((w, i) => {
               const result = results[i];
               if (result) w.resolve({ result, afterAmbiguousFailure });
-              else
-                w.reject(
-                  new Error(`WordPress batch answered ${results.length} results for ${batch.length} operations`),
-                );
+              else w.reject(mismatch);
             });
           },
           (error: unknown) => {

@@ -90,7 +90,10 @@ export function coreBatchSender(client: WordPressClient, query: Record<string, s
     const res = await client.request(req);
     const responses = (res.body as { responses?: unknown }).responses;
     return {
-      results: Array.isArray(responses) ? responses.map((r, i) => toResult(ops[i]!, r)) : [],
+      // An extra response has no operation to belong to: it is passed on for the batcher to refuse the answer.
+      results: Array.isArray(responses)
+        ? responses.map((r, i) => (i < ops.length ? toResult(ops[i]!, r) : { status: 500, outcome: "failed" as const }))
+        : [],
       afterAmbiguousFailure: res.afterAmbiguousFailure,
     };
   };

@@ -82,4 +82,20 @@ describe("batch coalescing", () => {
     requests[0]!.answer([{ status: 200, outcome: "updated" }]);
     expect(await Promise.all(answers)).toEqual(["ok", "WordPress batch answered 1 results for 2 operations"]);
   });
+
+  it("refuses every operation of an answer with more results than operations", async () => {
+    const { send, requests } = manualSend();
+    const write = makeBatcher(send, { max: 50, inFlight: 2 });
+    const answers = [1, 2].map((id) =>
+      write(update(id)).then(
+        () => "ok",
+        (e: Error) => e.message,
+      ),
+    );
+    await turn();
+    const updated = { status: 200, outcome: "updated" as const };
+    requests[0]!.answer([updated, updated, updated]);
+    const refused = "WordPress batch answered 3 results for 2 operations";
+    expect(await Promise.all(answers)).toEqual([refused, refused]);
+  });
 });
