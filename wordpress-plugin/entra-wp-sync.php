@@ -1146,6 +1146,14 @@ function entra_wp_sync_rolled_back($code, $what) {
 function entra_wp_sync_batch_write(array $ops) {
     global $wpdb;
     $tx = entra_wp_sync_transaction_begin();
+    // Every user the batch names read in two queries (row, meta) instead of two per operation (the
+    // guard, the expect check and core's write look each up). Inside the transaction: the same
+    // snapshot the per-operation reads would see, and every write still cleans the user's cache.
+    $ids = array();
+    foreach ($ops as $op) {
+        if (is_array($op) && isset($op['id']) && is_int($op['id']) && $op['id'] > 0) $ids[] = $op['id'];
+    }
+    if ($ids) cache_users(array_unique($ids));
     $results = array();
     foreach ($ops as $i => $op) {
         $tx->registered = array();
