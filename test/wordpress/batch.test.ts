@@ -103,6 +103,37 @@ describeWithWordPress("WordPress batch writes (companion plugin)", (wp: WordPres
     expect(after.body.first_name).toBe(me.body.first_name);
   });
 
+  it("checks each operation's expect against the user as the batch's earlier operations left it", async () => {
+    // The batch reads its users once, up front: after a write (or a refused one) the next operation
+    // on the same user must see the user as it is now, not that first read.
+    const login = uniqueName("sequence");
+    const site = makeTestSite(wp);
+    const target = users.add((await site.createUser(login, aPerson(login, 0), `${login}-entra`)).id);
+    const first = (await wpFetch(wp, "GET", `/wp/v2/users/${target}?context=edit`)).body.first_name;
+    const update = (from: string, to: Record<string, string>) => ({
+      op: "update",
+      id: target,
+      expect: { fields: { first_name: from }, roles_none: ["administrator"] },
+      body: to,
+    });
+    const res = await wpFetch(wp, "POST", BATCH, {
+      operations: [
+        update(first, { first_name: "Second" }),
+        update("Second", { first_name: "Refused", email: "not-an-e-mail" }),
+        update("Second", { first_name: "Third" }),
+        update("Second", { first_name: "Never" }),
+      ],
+    });
+    expect(res.body.results.map((r: { outcome: string }) => r.outcome)).toEqual([
+      "updated",
+      "failed",
+      "updated",
+      "changed",
+    ]);
+    expect(res.body.results[3].before).toMatchObject({ first_name: "Third" });
+    expect((await wpFetch(wp, "GET", `/wp/v2/users/${target}?context=edit`)).body.first_name).toBe("Third");
+  });
+
   it("refuses malformed operation fields by name and writes nothing for them, never reading them as 'no condition'", async () => {
     const login = uniqueName("malformed");
     const site = makeTestSite(wp);
