@@ -8,6 +8,7 @@
  */
 import { DEFAULTS } from "../src/config";
 import { runByLinks, serveLinks } from "./lib/links";
+import { simulatorFromEnv } from "./lib/processes";
 import { openBenchService, pageTimings, type Stages } from "./lib/service";
 import { benchWordPressFromEnv, makeCountingSite } from "./lib/wordpress";
 
@@ -30,12 +31,7 @@ async function main(): Promise<void> {
   const runtime = await openBenchService({
     name: "large",
     reuseDatabase: mode === "resync",
-    sim: {
-      url: process.env.GRAPH_BASE_URL!,
-      tenantId: process.env.AZURE_TENANT_ID!,
-      clientId: process.env.AZURE_CLIENT_ID!,
-      clientSecret: process.env.AZURE_CLIENT_SECRET!,
-    },
+    sim: simulatorFromEnv(),
     site: counting.site,
     // A continue call every few seconds from one address: lift the per-IP link rate limit.
     env: { RATE_LIMIT_MAX: "1000000", LOG_LEVEL: "debug" },

@@ -4,6 +4,7 @@
  * job against a MemorySite and prints one JSON line with the process's peak RSS.
  */
 import { MemorySite } from "./lib/memory-site";
+import { simulatorFromEnv } from "./lib/processes";
 import { driveRun, openBenchService } from "./lib/service";
 
 async function main(): Promise<void> {
@@ -15,12 +16,7 @@ async function main(): Promise<void> {
     name: "memory",
     // The re-sync continues the first sync's database: every user is mapped, so none needs WordPress.
     reuseDatabase: mode === "resync",
-    sim: {
-      url: process.env.GRAPH_BASE_URL!,
-      tenantId: process.env.AZURE_TENANT_ID!,
-      clientId: process.env.AZURE_CLIENT_ID!,
-      clientSecret: process.env.AZURE_CLIENT_SECRET!,
-    },
+    sim: simulatorFromEnv(),
     site,
   });
   try {

@@ -36,6 +36,16 @@ export async function startSimulatorProcess(
   return { process: child, env };
 }
 
+/** In a measured child: the simulator its parent started, from the environment startSimulatorProcess printed. */
+export function simulatorFromEnv(): { url: string; tenantId: string; clientId: string; clientSecret: string } {
+  return {
+    url: process.env.GRAPH_BASE_URL!,
+    tenantId: process.env.AZURE_TENANT_ID!,
+    clientId: process.env.AZURE_CLIENT_ID!,
+    clientSecret: process.env.AZURE_CLIENT_SECRET!,
+  };
+}
+
 /** Runs bench/<script>.js with --expose-gc and returns the JSON of its last stdout line; its stderr passes through. */
 export async function measuredChild<T>(script: string, args: string[], env: Record<string, string>): Promise<T> {
   const pending = execFileAsync(process.execPath, ["--expose-gc", join(__dirname, "..", `${script}.js`), ...args], {
