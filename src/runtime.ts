@@ -33,6 +33,7 @@ import { NOTIFICATIONS_PATH, type RefusalReason } from "./sync/notification-inbo
 import { type NotificationWorker, startNotificationWorker } from "./sync/notifications";
 import type { Directory, Network, Site, SiteInfo, Subscriptions } from "./sync/ports";
 import { makeProvisionService, type ProvisionService } from "./sync/provision";
+import { makeScimService, SCIM_MAX_BACKLOG, SCIM_MAX_OPERATIONS, SCIM_WAIT_MS, type ScimService } from "./sync/scim";
 import { isStandIn, unconfiguredDirectory, unconfiguredSite } from "./unconfigured";
 import { makeWordPressNetwork, makeWordPressSite } from "./wordpress";
 
@@ -50,6 +51,8 @@ export interface Runtime {
   watchdog: Watchdog;
   /** Provision on demand (POST /v1/jobs/{job}/users/{entraId}/sync). */
   provision: ProvisionService;
+  /** The SCIM jobs' endpoints: writes stored, then applied by the notification worker. */
+  scim: ScimService;
   /** The driver once startBackground() started it, else null. */
   driver: Driver | null;
   /** Subscriptions and notification runs, once startBackground() started them, else null. */
@@ -151,6 +154,14 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       webhooks,
       watchdog,
       provision,
+      scim: makeScimService({
+        db,
+        jobs,
+        poke: () => runtime.notificationWorker?.poke(),
+        waitMs: SCIM_WAIT_MS,
+        maxBacklog: SCIM_MAX_BACKLOG,
+        maxOperations: SCIM_MAX_OPERATIONS,
+      }),
       driver: null,
       notificationWorker: null,
       notifications: {

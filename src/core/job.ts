@@ -2,6 +2,8 @@
 
 export type TriggerMode = "manual" | "link-start" | "link-start-continue" | "schedule";
 export type SourceMode = "full" | "delta";
+/** Where users come from: read from Microsoft Graph, or pushed by an identity provider over SCIM 2.0. */
+export type SourceKind = "graph" | "scim";
 /** "external": an Entra External ID or Azure AD B2C customer tenant (src/core/customer.ts). */
 export type TenantKind = "workforce" | "external";
 export type MatchKey = "entraId" | "email" | "username";
@@ -14,6 +16,7 @@ export interface Job {
   id: string;
   trigger: { mode: TriggerMode; schedule: string | null; timezone: string };
   source: {
+    kind: SourceKind;
     mode: SourceMode;
     filter: string | null;
     groups: string[];

@@ -41,8 +41,11 @@ export const WEBHOOK_STATES = ["completed", "failed", "awaiting_approval"] as co
 export type WebhookEventType = `run.${(typeof WEBHOOK_STATES)[number]}`;
 export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = WEBHOOK_STATES.map((state) => `run.${state}` as const);
 
-/** Who started a run; "notification": Microsoft Graph change notifications (src/sync/notifications.ts). */
-export const RUN_TRIGGERS = ["manual", "link", "schedule", "cli", "notification"] as const;
+/**
+ * Who started a run; "notification": Microsoft Graph change notifications (src/sync/notifications.ts);
+ * "scim": writes an identity provider pushed to the job's SCIM endpoint (src/sync/scim.ts).
+ */
+export const RUN_TRIGGERS = ["manual", "link", "schedule", "cli", "notification", "scim"] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 
 /** What a run lists: every user, Graph's changes since the last deltaLink, or only the users notifications named. */

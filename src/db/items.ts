@@ -156,6 +156,26 @@ export async function itemiseRemovals(
   return rowCount ?? 0;
 }
 
+/**
+ * Users the job's runs of this trigger deactivated or deleted within the last `windowMs`, other
+ * than `runId`'s: SCIM writes arrive one at a time, so the safety guard counts removals over an
+ * hour, not per run.
+ */
+export async function recentRemovals(
+  db: Queryable,
+  run: { id: string; jobId: string; trigger: string },
+  windowMs: number,
+): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `select count(*)::int as n from run_items i join runs r on r.id = i.run_id
+     where r.job_id = $1::text and r.trigger = $2::text and r.id <> $3::uuid
+       and i.phase = 'removal' and i.status = 'ok' and i.action in ('deactivate', 'delete')
+       and i.created_at > now() - make_interval(secs => $4::float8 / 1000)`,
+    [run.jobId, run.trigger, run.id, windowMs],
+  );
+  return rows[0]!.n;
+}
+
 export interface PendingRemoval {
   entraId: string;
   wpUserId: number;

@@ -14,6 +14,7 @@ import { registerDocsRoutes } from "./routes/docs";
 import { registerHealthRoutes } from "./routes/health";
 import { registerMetricsRoute } from "./routes/metrics";
 import { registerNotificationRoutes } from "./routes/notifications";
+import { registerScimRoutes, SCIM_PREFIX } from "./routes/scim";
 import { readNotificationsView, registerStatusRoutes } from "./routes/status";
 import { registerTriggerRoutes } from "./routes/triggers";
 
@@ -70,5 +71,6 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
   await app.register(async (scope) => registerTriggerRoutes(scope, deps, access.limits));
   await app.register(async (scope) => registerAdminRoutes(scope, deps, access));
   await app.register(async (scope) => registerNotificationRoutes(scope, deps));
+  await app.register(async (scope) => registerScimRoutes(scope, deps, access.limits), { prefix: SCIM_PREFIX });
   return app;
 }

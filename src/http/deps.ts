@@ -8,6 +8,7 @@ import type { Metrics } from "../observe/metrics";
 import type { Watchdog } from "../observe/watchdog";
 import type { RefusalReason } from "../sync/notification-inbox";
 import type { ProvisionService } from "../sync/provision";
+import type { ScimService } from "../sync/scim";
 import type { SyncService } from "../sync/service";
 
 export interface AppDeps {
@@ -25,4 +26,6 @@ export interface AppDeps {
   notifications?: { onStored(): void; onRefused(reason: RefusalReason): void };
   /** Syncs one user on demand (POST /v1/jobs/{job}/users/{entraId}/sync); 501 without it. */
   provision?: Pick<ProvisionService, "syncUser">;
+  /** Serves the SCIM jobs' endpoints (/scim/v2/{job}); without it they answer 404. */
+  scim?: ScimService;
 }

@@ -166,6 +166,9 @@ export const Job = Type.Object(
       timezone: Type.String(),
     }),
     source: Type.Object({
+      kind: StringEnum(["graph", "scim"], {
+        description: "scim: an identity provider pushes users to /scim/v2/{job}.",
+      }),
       mode: StringEnum(["full", "delta"]),
       filter: Nullable(Type.String()),
       groups: Type.Array(Type.String()),
@@ -343,6 +346,41 @@ export const ProvisionTrace = Type.Object(
 );
 
 /** Every shared schema, registered once with the app (openapi.ts) so ref() resolves; Problem is problem.ts's. */
+export const ScimToken = Type.Object(
+  {
+    id: Type.String({ format: "uuid" }),
+    createdAt: Type.String({ format: "date-time" }),
+    lastUsedAt: Nullable(Type.String({ format: "date-time", description: "Within a minute." })),
+    revokedAt: Nullable(Type.String({ format: "date-time" })),
+  },
+  { $id: "ScimToken", description: "A bearer token of a SCIM job's endpoint (the token itself is never shown again)." },
+);
+
+export const NewScimToken = Type.Object(
+  {
+    id: Type.String({ format: "uuid" }),
+    token: Type.String({ description: "The Secret Token for the provider: shown once, kept only as a hash." }),
+    createdAt: Type.String({ format: "date-time" }),
+  },
+  { $id: "NewScimToken" },
+);
+
+/** What the SCIM endpoint answers: its bodies are RFC 7643/7644's (see /Schemas of a SCIM job). */
+export const ScimAnswer = Type.Object(
+  { schemas: Type.Array(Type.String()) },
+  { $id: "ScimAnswer", additionalProperties: true, description: "A SCIM resource or ListResponse (RFC 7643, RFC 7644)." },
+);
+
+export const ScimErrorBody = Type.Object(
+  {
+    schemas: Type.Array(Type.String()),
+    status: Type.String(),
+    scimType: Type.Optional(Type.String()),
+    detail: Type.String(),
+  },
+  { $id: "ScimError", description: "A SCIM error (RFC 7644 §3.12): status as a string, scimType for 400 and 409." },
+);
+
 export const MODELS = [
   RunCounts,
   RunSummary,
@@ -356,4 +394,8 @@ export const MODELS = [
   JobDetail,
   Links,
   ProvisionTrace,
+  ScimToken,
+  NewScimToken,
+  ScimAnswer,
+  ScimErrorBody,
 ];

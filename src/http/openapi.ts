@@ -48,6 +48,11 @@ const DOCUMENT: FastifyDynamicSwaggerOptions["openapi"] = {
         description:
           "The signed link token, in ?token= as minted in the link URL (an Authorization Bearer header wins when both are given).",
       },
+      scimToken: {
+        type: "http",
+        scheme: "bearer",
+        description: "A SCIM token of the job (POST /v1/jobs/{job}/scim-tokens), as the provider's Secret Token.",
+      },
       linkBearer: {
         type: "http",
         scheme: "bearer",

@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import { ConflictError, NotFoundError } from "../core/errors";
 import type { Job } from "../core/job";
 import { isSettled, isTerminal, type RunSummary, type RunTrigger } from "../core/runs";
+import { isScimJob } from "../core/scim/job";
 import { listItems } from "../db/items";
 import { getDeltaLink, mirrorJobs } from "../db/jobs";
 import { claimPendingChanges } from "../db/notifications";
@@ -67,7 +68,8 @@ export type EngineService = SyncService & {
   /** Mirrors the declared jobs into the jobs table (done on first use anyway; call at start-up to fail early). */
   ready(): Promise<void>;
   /**
-   * Starts a run of kind "notification" that takes the job's pending change notifications, unless
+   * Starts a run of kind "notification" that takes the job's pending change notifications (or, for a
+   * SCIM job, the users its provider wrote: trigger "scim"), unless
    * a run of the job is active (the notifications wait for the next one) or none is pending: null then.
    */
   startNotificationRun(jobId: string): Promise<RunSummary | null>;
@@ -146,6 +148,11 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
 
   async function startRun(jobId: string, options: { trigger: RunTrigger; dryRun?: boolean }): Promise<StartResult> {
     const declared = job(jobId);
+    if (isScimJob(declared)) {
+      throw new ConflictError(
+        `job ${jobId} is a SCIM job: its identity provider pushes changes to /scim/v2/${jobId}, which are applied as they arrive`,
+      );
+    }
     if (declared.network !== null && !network) {
       throw new ConflictError(
         `job ${jobId} targets a multisite network, but the service has no network client (WP_URL, WP_USERNAME, WP_APP_PASSWORD)`,
@@ -221,7 +228,7 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
       const started = await withTransaction(pool, async (client) => {
         const inserted = await runs.insertRun(client, {
           jobId,
-          trigger: "notification",
+          trigger: isScimJob(declared) ? "scim" : "notification",
           dryRun: false,
           mode: "notification",
           phase: grouped ? "groups" : "users",

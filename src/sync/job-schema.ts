@@ -29,12 +29,14 @@ import type {
 import { SCOPING_OPERATORS, type ScopingClause } from "../core/job";
 import { attributesOf } from "../core/mapping";
 import { CORE_ROLES, grantPolicy } from "../core/privileges";
+import { validateScimJob } from "../core/scim/job";
 import { clauseProblem, scopingOperator } from "../core/scoping";
 import { webhookKey } from "../net/webhook-signature";
 
 export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   trigger: { mode: "link-start-continue", schedule: null, timezone: "UTC" },
   source: {
+    kind: "graph",
     mode: "full",
     filter: null,
     groups: [],
@@ -206,6 +208,9 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     "photos",
   ]);
   const d = JOB_DEFAULTS;
+  if (isObject(job.source) && job.source.kind === "scim") {
+    return validateScimJob(job, origin.id, (scim) => validateJob(scim, origin));
+  }
 
   const trigger = r.section(job.trigger, "trigger", ["mode", "schedule", "timezone"]);
   const modes: TriggerMode[] = ["manual", "link-start", "link-start-continue", "schedule"];
@@ -224,6 +229,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   }
 
   const source = r.section(job.source, "source", [
+    "kind",
     "mode",
     "filter",
     "groups",
@@ -233,6 +239,7 @@ export function validateJob(raw: unknown, origin: Origin): Job {
     "notifications",
     "scopingFilters",
   ]);
+  r.oneOf(source.kind, "source.kind", ["graph", "scim"], "graph");
   const sourceMode = r.oneOf<SourceMode>(source.mode, "source.mode", ["full", "delta"], d.source.mode);
   const filter = r.nullableText(source.filter, "source.filter");
   if (filter !== null && sourceMode === "delta") {
@@ -319,7 +326,17 @@ export function validateJob(raw: unknown, origin: Origin): Job {
   const validated: Job = {
     id: origin.id,
     trigger: { mode: triggerMode, schedule, timezone },
-    source: { mode: sourceMode, filter, groups, pageSize, attributes, tenantKind, notifications, scopingFilters },
+    source: {
+      kind: "graph",
+      mode: sourceMode,
+      filter,
+      groups,
+      pageSize,
+      attributes,
+      tenantKind,
+      notifications,
+      scopingFilters,
+    },
     match,
     username,
     fields,

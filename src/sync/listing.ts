@@ -8,6 +8,7 @@
 import { ID_BATCH } from "../core/graph-query";
 import type { Job } from "../core/job";
 import { selectFor } from "../core/mapping";
+import { isScimJob } from "../core/scim/job";
 import { inJobScope } from "../core/scoping";
 import { addGroupMembers, groupsOf } from "../db/group-members";
 import { addRemovals, insertItems, itemisedAmong } from "../db/items";
@@ -18,6 +19,7 @@ import { mapEntriesFor, upsertMapEntries } from "../db/user-map";
 import { makePageClaims, runInOrder, syncUser, type UserOutcome } from "./apply";
 import { syncNetworkUser } from "./network";
 import type { UsersPage, UsersQuery } from "./ports";
+import { scimGroupMembers, scimUsersPage } from "./scim-source";
 import {
   finishedOf,
   LeaseLostError,
@@ -44,7 +46,9 @@ export async function listGroupsStep(ctx: StepContext): Promise<StepOutcome> {
   let run = ctx.run;
   while (run.groupIndex < groups.length) {
     const groupId = groups[run.groupIndex]!;
-    const page = await deps.directory.fetchGroupMembersPage(groupId, run.cursor, ctx.budget);
+    const page = isScimJob(job)
+      ? { userIds: await scimGroupMembers(pool, job, groupId), nextLink: null }
+      : await deps.directory.fetchGroupMembersPage(groupId, run.cursor, ctx.budget);
     const before = run;
     run = await withTransaction(pool, async (client) => {
       await addGroupMembers(client, before.id, groupId, page.userIds);
@@ -164,6 +168,9 @@ async function fetchPage(ctx: StepContext, query: UsersQuery): Promise<UsersPage
   const ids = await runTargets(deps.db.pool, run.id, offset, ID_BATCH + 1);
   const more = ids.length > ID_BATCH ? String(offset + ID_BATCH) : null;
   if (ids.length === 0) return { users: [], removed: [], nextLink: null, deltaLink: null, totalCount: null };
-  const page = await deps.directory.fetchUsersById(query, ids.slice(0, ID_BATCH), ctx.budget);
+  const batch = ids.slice(0, ID_BATCH);
+  const page = isScimJob(ctx.job)
+    ? await scimUsersPage(deps.db.pool, ctx.job, batch)
+    : await deps.directory.fetchUsersById(query, batch, ctx.budget);
   return { ...page, nextLink: more };
 }

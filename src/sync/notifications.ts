@@ -16,6 +16,7 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { coerceError, UpstreamError } from "../core/errors";
 import type { Job } from "../core/job";
+import { isScimJob } from "../core/scim/job";
 import { hasPendingChanges, reconcileDue, requestReconcile, takeLifecycleEvents } from "../db/notifications";
 import type { Database } from "../db/pool";
 import {
@@ -79,7 +80,8 @@ export function resourcesOf(job: Job): string[] {
 export function startNotificationWorker(options: NotificationWorkerOptions): NotificationWorker {
   const logger = options.logger.child({ component: "notifications" });
   const pool = options.db.pool;
-  const jobs = options.jobs.filter((job) => job.source.notifications);
+  // SCIM jobs too: their providers' writes wait in the same queue (src/sync/scim.ts).
+  const jobs = options.jobs.filter((job) => job.source.notifications || isScimJob(job));
   const maintainEveryMs = options.maintainEveryMs ?? 60_000;
   const renewBeforeMs = options.renewBeforeMs ?? RENEW_BEFORE_MS;
   const lifetimeMs = options.lifetimeMs ?? SUBSCRIPTION_LIFETIME_MS;
@@ -161,7 +163,11 @@ export function startNotificationWorker(options: NotificationWorkerOptions): Not
 
   /** Starts what is due for the job and drives it; true when a run took a step. */
   async function serve(job: Job): Promise<boolean> {
-    if (await reconcileDue(pool, job.id, options.reconcileEveryMs ?? RECONCILE_EVERY_MS, RECONCILE_RETRY_MS)) {
+    // A SCIM job has nothing to list: what its provider pushed is all there is.
+    if (
+      !isScimJob(job) &&
+      (await reconcileDue(pool, job.id, options.reconcileEveryMs ?? RECONCILE_EVERY_MS, RECONCILE_RETRY_MS))
+    ) {
       const started = await options.sync.startRun(job.id, { trigger: "schedule" });
       if (started.started) logger.info({ job: job.id, run: started.run.id }, "reconciliation run started");
     } else if (await hasPendingChanges(pool, job.id)) {
@@ -172,6 +178,7 @@ export function startNotificationWorker(options: NotificationWorkerOptions): Not
     const ours =
       active !== null &&
       (active.trigger === "notification" ||
+        active.trigger === "scim" ||
         (active.trigger === "schedule" && !SELF_DRIVEN_MODES.has(job.trigger.mode)));
     if (!ours) return false;
     let advanced = false;
@@ -195,7 +202,7 @@ export function startNotificationWorker(options: NotificationWorkerOptions): Not
   }
 
   const started = (async () => {
-    for (const job of jobs) await requestReconcile(pool, job.id).catch(() => {});
+    for (const job of jobs) if (!isScimJob(job)) await requestReconcile(pool, job.id).catch(() => {});
   })();
 
   async function loop(): Promise<void> {

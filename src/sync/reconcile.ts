@@ -7,7 +7,14 @@
 import { UpstreamError } from "../core/errors";
 import { planMemberships } from "../core/network";
 import type { MapEntry } from "../core/plan";
-import { type ItemInput, itemiseRemovals, type PendingRemoval, pendingRemovals, settlePendingItems } from "../db/items";
+import {
+  type ItemInput,
+  itemiseRemovals,
+  type PendingRemoval,
+  pendingRemovals,
+  recentRemovals,
+  settlePendingItems,
+} from "../db/items";
 import { setDeltaLink } from "../db/jobs";
 import { completeRunNotifications } from "../db/notifications";
 import { withTransaction } from "../db/pool";
@@ -29,6 +36,8 @@ import {
 
 /** Removals settled per commit. */
 const SLICE = 50;
+/** The window over which a SCIM job's removals count against its safety limits. */
+export const SCIM_GUARD_WINDOW_MS = 3600_000;
 
 export async function reconcileStep(ctx: StepContext): Promise<StepOutcome> {
   if (ctx.run.phase !== "removals") {
@@ -46,8 +55,11 @@ async function itemiseCandidates(ctx: StepContext): Promise<StepOutcome["run"]> 
     const missing = job.actions.missing;
     // A full listing that returned nobody is far likelier an outage or a bad filter than an empty tenant.
     const sourceEmpty = run.mode === "full" && run.counts.seen === 0;
-    const candidates = missing === "none" || sourceEmpty ? 0 : await itemiseRemovals(client, run, missing);
-    const active = await countActiveMapped(client, job.id);
+    const itemised = missing === "none" || sourceEmpty ? 0 : await itemiseRemovals(client, run, missing);
+    // A SCIM run applies the few writes that arrived together: its guard counts the hour's removals.
+    const recent = run.trigger === "scim" && itemised > 0 ? await recentRemovals(client, run, SCIM_GUARD_WINDOW_MS) : 0;
+    const candidates = itemised + recent;
+    const active = (await countActiveMapped(client, job.id)) + recent;
     const overLimit = candidates > job.safety.maxDeleteCount || candidates > job.safety.maxDeleteFraction * active;
     if (sourceEmpty && missing !== "none") ctx.log.warn("the source returned no users: nobody is removed");
     const stop = overLimit && !run.approved && !run.dryRun;

@@ -76,6 +76,7 @@ describe("loadJobs without a jobs file", () => {
       id: "default",
       trigger: { mode: "schedule", schedule: "0 3 * * *", timezone: "Europe/Berlin" },
       source: {
+        kind: "graph",
         mode: "full",
         filter: "accountEnabled eq true",
         groups: ["g-1", "g-2"],
@@ -229,7 +230,7 @@ describe("job validation", () => {
   describe("unknown keys", () => {
     it("are rejected with their path and a suggestion", () => {
       expect(errorOf(() => parseOne({ source: { pagesize: 10 } }))).toBe(
-        'job "staff": source.pagesize is not a known key (did you mean pageSize?) (expected one of: mode, filter, groups, pageSize, attributes, tenantKind, notifications, scopingFilters)',
+        'job "staff": source.pagesize is not a known key (did you mean pageSize?) (expected one of: kind, mode, filter, groups, pageSize, attributes, tenantKind, notifications, scopingFilters)',
       );
       expect(errorOf(() => parseOne({ trigers: {} }))).toMatch(/^job "staff": trigers is not a known key/);
       expect(errorOf(() => parseOne({ roles: { groups: [{ group: "g", role: "r", rank: 1 }] } }))).toContain(
@@ -703,6 +704,55 @@ describe("network target validation", () => {
   it("refuses roles.groups next to a network, whose roles are per site", () => {
     expect(errorOf(() => parseOne({ roles: { groups: [{ group: "g", role: "editor" }] }, network: {} }))).toContain(
       'job "staff": roles.groups cannot be used with network',
+    );
+  });
+});
+
+describe("a SCIM job (source.kind scim)", () => {
+  const scim = (job: Record<string, unknown> = {}) => parseOne({ source: { kind: "scim" }, ...job });
+
+  it("maps SCIM attribute paths, with defaults for the core attributes and userName as the login", () => {
+    const job = scim();
+    expect(job.source.kind).toBe("scim");
+    expect(job.username).toBe("upn");
+    expect(job.fields).toEqual({
+      first_name: "name.givenName",
+      last_name: "name.familyName",
+      name: "displayName",
+      email: "emails.work.value|emails.value|userName",
+    });
+    const mapped = scim({
+      fields: {
+        email: 'emails[type eq "work"].value',
+        "meta.department": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+        "meta.boss": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+        "meta.mobile": 'phoneNumbers[type eq "mobile"].value',
+      },
+      username: "userNamePrefix",
+    });
+    expect(mapped.fields).toEqual({
+      email: "emails.work.value",
+      "meta.department": "enterprise.department",
+      "meta.boss": "enterprise.manager.value",
+      "meta.mobile": "phoneNumbers.mobile.value",
+    });
+    expect(mapped.username).toBe("upnPrefix");
+  });
+
+  it("refuses what only a Graph listing has, and paths it cannot read, naming them", () => {
+    expect(errorOf(() => scim({ source: { kind: "scim", mode: "delta" } }))).toBe(
+      'job "staff": source.mode is not used by a SCIM job (its provider pushes users): leave it out',
+    );
+    expect(errorOf(() => scim({ trigger: { mode: "schedule" } }))).toContain('job "staff": trigger is not used');
+    expect(errorOf(() => scim({ fields: { email: 'emails[value eq "x"].value' } }))).toContain(
+      'job "staff": fields.email must be SCIM attribute paths',
+    );
+    expect(errorOf(() => scim({ fields: { email: "mail" } }))).toContain('"mail" is not a supported attribute path');
+    expect(errorOf(() => scim({ username: "upn" }))).toContain(
+      'job "staff": username must be one of "userName", "userNamePrefix", "email" for a SCIM job',
+    );
+    expect(errorOf(() => parseOne({ source: { kind: "ldap" } }))).toContain(
+      'job "staff": source.kind must be one of "graph", "scim"',
     );
   });
 });
