@@ -368,7 +368,11 @@ export const NewScimToken = Type.Object(
 /** What the SCIM endpoint answers: its bodies are RFC 7643/7644's (see /Schemas of a SCIM job). */
 export const ScimAnswer = Type.Object(
   { schemas: Type.Array(Type.String()) },
-  { $id: "ScimAnswer", additionalProperties: true, description: "A SCIM resource or ListResponse (RFC 7643, RFC 7644)." },
+  {
+    $id: "ScimAnswer",
+    additionalProperties: true,
+    description: "A SCIM resource or ListResponse (RFC 7643, RFC 7644).",
+  },
 );
 
 export const ScimErrorBody = Type.Object(

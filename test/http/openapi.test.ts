@@ -89,10 +89,7 @@ describe("openapi.yaml", () => {
       ]);
       // 204: a SCIM delete (RFC 7644 §3.6).
       const success = ["200", "201", "204"].some((status) => Object.keys(responses).includes(status));
-      expect([where, success]).toEqual([
-        where,
-        true,
-      ]);
+      expect([where, success]).toEqual([where, true]);
       if (url.startsWith("/v1/")) {
         // An open route (Graph's notification endpoint: security []) answers no 401 or 429.
         const open = Array.isArray(op.security) && op.security.length === 0;

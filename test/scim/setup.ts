@@ -18,6 +18,9 @@ export const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
 export const ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 export const PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
+// biome-ignore lint/suspicious/noExplicitAny: a parsed JSON answer, walked freely by the tests
+type Json = any;
+
 export interface ScimService {
   app: FastifyInstance;
   runtime: Runtime;
@@ -29,8 +32,8 @@ export interface ScimService {
     url: string,
     body?: unknown,
     token?: string,
-  ): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
-  admin(method: string, url: string, body?: unknown): Promise<{ status: number; body: any }>;
+  ): Promise<{ status: number; body: Json; headers: Record<string, unknown> }>;
+  admin(method: string, url: string, body?: unknown): Promise<{ status: number; body: Json }>;
   close(): Promise<void>;
 }
 

@@ -106,7 +106,6 @@ class Parser {
   private i = 0;
   constructor(
     private readonly tokens: Token[],
-    private readonly defs: readonly AttributeDef[],
     private readonly type: ScimType,
   ) {}
 
@@ -199,7 +198,7 @@ function describe(token: Token): string {
 /** A query filter: its conditions, all of which hold for a match. Throws ScimError invalidFilter. */
 export function parseFilter(text: string, defs: readonly AttributeDef[]): Condition[] {
   if (text.length > 1000) throw new ScimError(400, "invalidFilter", "the filter is longer than 1000 characters");
-  const parser = new Parser(tokenize(text, "invalidFilter"), defs, "invalidFilter");
+  const parser = new Parser(tokenize(text, "invalidFilter"), "invalidFilter");
   if (parser.done()) throw new ScimError(400, "invalidFilter", `the filter is empty (${SUPPORTED})`);
   const conditions = parser.conjunction(defs, null);
   if (!parser.done()) parser.fail(`unexpected ${describe(parser.peek()!)} (${SUPPORTED})`);
@@ -212,7 +211,7 @@ export function parsePatchPath(text: string, defs: readonly AttributeDef[]): Att
   const tokens = tokenize(text, "invalidPath");
   const first = tokens[0];
   if (first?.kind !== "word") throw new ScimError(400, "invalidPath", `${JSON.stringify(text)} is not a path`);
-  const parser = new Parser(tokens.slice(1), defs, "invalidPath");
+  const parser = new Parser(tokens.slice(1), "invalidPath");
   const path = parser.path(first.text, defs);
   if (!parser.done()) throw new ScimError(400, "invalidPath", `${JSON.stringify(text)} is not a supported path`);
   return path;
