@@ -54,20 +54,24 @@ async function jestWithoutServer(extraEnv: Record<string, string>) {
 // A child jest on a shared, loaded machine: generous, so a slow start is not taken for a failure.
 const CHILD_JEST_MS = 240_000;
 
-it("skips the tests that need a server, saying why, when no PostgreSQL server answers", async () => {
-  const { code, output, report } = await jestWithoutServer({ REQUIRE_POSTGRES: "0" });
-  expect({ code, output: code === 0 ? "" : output }).toEqual({ code: 0, output: "" });
-  const outcomes = report!.testResults
-    .flatMap((file) => file.assertionResults)
-    .filter((test) => SERVER_TESTS.some((name) => test.title.startsWith(name)))
-    .map((test) => [test.title, test.status]);
-  expect(outcomes).toEqual(
-    expect.arrayContaining(
-      SERVER_TESTS.map((name) => [expect.stringMatching(`^${name}.*\\(${NO_POSTGRES_REASON}\\)$`), "pending"]),
-    ),
-  );
-  expect(outcomes).toHaveLength(SERVER_TESTS.length);
-}, CHILD_JEST_MS);
+it(
+  "skips the tests that need a server, saying why, when no PostgreSQL server answers",
+  async () => {
+    const { code, output, report } = await jestWithoutServer({ REQUIRE_POSTGRES: "0" });
+    expect({ code, output: code === 0 ? "" : output }).toEqual({ code: 0, output: "" });
+    const outcomes = report!.testResults
+      .flatMap((file) => file.assertionResults)
+      .filter((test) => SERVER_TESTS.some((name) => test.title.startsWith(name)))
+      .map((test) => [test.title, test.status]);
+    expect(outcomes).toEqual(
+      expect.arrayContaining(
+        SERVER_TESTS.map((name) => [expect.stringMatching(`^${name}.*\\(${NO_POSTGRES_REASON}\\)$`), "pending"]),
+      ),
+    );
+    expect(outcomes).toHaveLength(SERVER_TESTS.length);
+  },
+  CHILD_JEST_MS,
+);
 
 it("fails the run instead under REQUIRE_POSTGRES=1", async () => {
   const { code, output } = await jestWithoutServer({ REQUIRE_POSTGRES: "1" });
