@@ -29,14 +29,29 @@ export async function getLinkCutoff(db: Queryable, jobId: string): Promise<LinkC
 }
 
 /**
- * Revokes every link minted so far. The cut-off is the next whole second of the database clock
- * (iat has whole seconds: a token minted earlier in this second is refused too); it only ever
- * moves forward, so nothing can bring a revoked token back.
+ * The issue time of a link minted now: the database's clock to the microsecond, never before the
+ * job's cut-off. Every replica mints and revokes on this one clock, so "minted after the last
+ * revocation" is exact however the replicas' own clocks drift.
+ */
+export async function linkIssueTime(db: Queryable, jobId: string): Promise<number> {
+  const { rows } = await db.query<{ issued_at: number }>(
+    `select extract(epoch from greatest(now(), links_valid_from))::float8 as issued_at from jobs where id = $1::text`,
+    [jobId],
+  );
+  if (rows.length === 0) throw new NotFoundError(`unknown job ${jobId}`);
+  return rows[0]!.issued_at;
+}
+
+/**
+ * Revokes every link minted so far: the cut-off is the database clock now, to the microsecond (a
+ * link minted before it carries an earlier issue time, one minted after a later one; tokens with
+ * whole-second iat, minted before sub-second issue times, were issued before it too). It only
+ * ever moves forward, so nothing can bring a revoked token back.
  */
 export async function revokeLinks(db: Queryable, jobId: string): Promise<LinkCutoff> {
   const { rows } = await db.query<DbLinkCutoff>(
     `update jobs set
-       links_valid_from = greatest(links_valid_from, date_trunc('second', now()) + interval '1 second'),
+       links_valid_from = greatest(links_valid_from, now()),
        updated_at = now()
      where id = $1::text returning ${CUTOFF_COLUMNS}`,
     [jobId],
