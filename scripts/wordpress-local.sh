@@ -4,7 +4,8 @@
 #
 # Idempotent: installs missing Debian packages, starts MariaDB if needed, creates the database, lays
 # out a docroot, installs WordPress, creates an admin + Application Password, installs the project's
-# companion mu-plugin (wordpress-plugin/entra-wp-sync.php), starts `php -S` with 4 workers in the
+# companion plugin (the folder wordpress-plugin/entra-wp-sync/, copied to wp-content/plugins/ and
+# activated; network activated on a network), starts `php -S` with 4 workers in the
 # background, waits until the REST API answers, and prints (on stdout only, also kept in DIR/env.sh):
 #     export WP_URL=... WP_USERNAME=... WP_APP_PASSWORD=... WP_DOCROOT=...
 # (WP_DOCROOT: the WordPress files; tests that run PHP on them, or a php -S of their own, need it)
@@ -13,7 +14,7 @@
 # Options:
 #   --dir DIR            base directory (default $WP_DIR or /tmp/entra-wp-sync-wordpress)
 #   --port PORT          HTTP port on 127.0.0.1 (default $WP_PORT or 8881)
-#   --without-plugin     plain WordPress: do not install (and remove) the companion mu-plugin; a
+#   --without-plugin     plain WordPress: do not install (and remove) the companion plugin; a
 #                        snippet registers the user meta key "department" for REST, as another
 #                        plugin or a theme may
 #   --env-prefix P       print P{URL,USERNAME,APP_PASSWORD} instead of WP_... (e.g. WP_PLAIN_ for a
@@ -41,7 +42,7 @@
 set -euo pipefail
 
 PROJECT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PLUGIN_SRC="$PROJECT_DIR/wordpress-plugin/entra-wp-sync.php"
+PLUGIN_SRC="$PROJECT_DIR/wordpress-plugin/entra-wp-sync"
 WP_DIR=${WP_DIR:-/tmp/entra-wp-sync-wordpress}
 WP_PORT=${WP_PORT:-8881}
 WITH_PLUGIN=1; RESET=0; RESTART=0; ENV_PREFIX=WP_; MULTISITE=0; WP_VERSION=
@@ -93,7 +94,7 @@ WP_DB_ADMIN=${WP_DB_ADMIN:-${SUDO:+$SUDO }mysql -uroot}
 [[ "$WP_PORT" =~ ^[0-9]+$ ]] || die "bad port: $WP_PORT"
 for v in WP_DB_NAME WP_DB_USER; do [[ "${!v}" =~ ^[A-Za-z0-9_]+$ ]] || die "$v must match [A-Za-z0-9_]+"; done
 [[ "$WP_DB_PASSWORD" =~ ^[A-Za-z0-9_.,:@%+=-]+$ ]] || die "WP_DB_PASSWORD: use letters, digits and _.,:@%+=- only"
-[ "$WITH_PLUGIN" = 0 ] || [ -f "$PLUGIN_SRC" ] || die "companion plugin not found: $PLUGIN_SRC"
+[ "$WITH_PLUGIN" = 0 ] || [ -f "$PLUGIN_SRC/entra-wp-sync.php" ] || die "companion plugin not found: $PLUGIN_SRC"
 # Site slugs become URL paths and are checked the way wpmu_validate_blog_signup does (a-z, 0-9).
 [[ "$WP_NETWORK_SITES" =~ ^[a-z0-9]{4,}(,[a-z0-9]{4,})*$ ]] || die "WP_NETWORK_SITES: comma-separated slugs of 4+ lowercase letters/digits"
 [ -z "$WP_VERSION" ] || [[ "$WP_VERSION" =~ ^[0-9]+\.[0-9]+(\.[0-9]+)?$ ]] || die "--wordpress-version: e.g. 6.6 (got $WP_VERSION)"
@@ -229,7 +230,7 @@ if [ ! -f "$DOCROOT/wp-includes/version.php" ] || ! cmp -s "$SRC/wp-includes/ver
   rm -f "$DOCROOT.tmp/wp-config.php" "$DOCROOT.tmp/.htaccess"
   rm -rf "$DOCROOT" && mv "$DOCROOT.tmp" "$DOCROOT"
 fi
-mkdir -p "$DOCROOT/wp-content/mu-plugins" "$DOCROOT/wp-content/uploads"
+mkdir -p "$DOCROOT/wp-content/mu-plugins" "$DOCROOT/wp-content/plugins" "$DOCROOT/wp-content/uploads"
 # Files the running server reads are replaced atomically (write temp file, then mv).
 install_file() { cat > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; }
 
@@ -406,13 +407,21 @@ add_action('rest_api_init', function () {
 });
 PHP
 
-# The project's companion plugin (entra_object_id meta, exact filter, login block, status route).
+# The project's companion plugin (entra_object_id meta, exact filter, login block, status route):
+# its folder goes to wp-content/plugins/ as a site's admin would copy it, and is activated in step
+# 4c. Each file is replaced atomically (the running server may be reading it), files the folder no
+# longer has are removed. Before 1.7.0 it was one must-use file: that one goes.
+PLUGIN_DIR="$DOCROOT/wp-content/plugins/entra-wp-sync"
+rm -f "$MU/entra-wp-sync.php"
 if [ "$WITH_PLUGIN" = 1 ]; then
-  install_file "$MU/entra-wp-sync.php" < "$PLUGIN_SRC"
-  php -l "$MU/entra-wp-sync.php" >/dev/null || die "companion plugin has a PHP syntax error"
+  (cd "$PLUGIN_SRC" && find . -type f -name '*.php' -print0 | xargs -0 -n1 php -l >/dev/null) \
+    || die "companion plugin has a PHP syntax error"
+  (cd "$PLUGIN_SRC" && find . -type d) | while read -r d; do mkdir -p "$PLUGIN_DIR/$d"; done
+  (cd "$PLUGIN_SRC" && find . -type f) | while read -r f; do install_file "$PLUGIN_DIR/$f" < "$PLUGIN_SRC/$f"; done
+  (cd "$PLUGIN_DIR" && find . -type f) | while read -r f; do [ -f "$PLUGIN_SRC/$f" ] || rm -f "$PLUGIN_DIR/$f"; done
   rm -f "$MU/10-register-user-meta.php"
 else
-  rm -f "$MU/entra-wp-sync.php"
+  rm -rf "$PLUGIN_DIR"
   # What another plugin or a theme may do on a site without the companion plugin: expose a user
   # meta key over REST. The service writes the keys WordPress accepts (the users route schema).
   install_file "$MU/10-register-user-meta.php" <<'PHP'
@@ -573,6 +582,30 @@ PHP
     WP_NETWORK_SITES="$WP_NETWORK_SITES" php "$WP_DIR/network.php" >&2 || die "network.php failed"
   done
 fi
+
+# ---------------------------------------------------------------- 4c. activate the companion plugin
+# As a site's admin would (Plugins, Activate; on a network, Network Activate), or deactivated for a
+# plain WordPress (its folder is gone already).
+cat > "$WP_DIR/plugin.php" <<'PHP'
+<?php
+// Generated by wordpress-local.sh: activates (or deactivates) the companion plugin.
+$url = getenv('WP_URL');
+$_SERVER['HTTP_HOST'] = parse_url($url, PHP_URL_HOST) . ':' . parse_url($url, PHP_URL_PORT);
+$_SERVER['SERVER_NAME'] = parse_url($url, PHP_URL_HOST);
+$_SERVER['REQUEST_URI'] = '/';
+$_SERVER['REQUEST_METHOD'] = 'GET';
+require getenv('WP_DOCROOT') . '/wp-load.php';
+require_once ABSPATH . 'wp-admin/includes/plugin.php';
+$plugin = 'entra-wp-sync/entra-wp-sync.php';
+if (getenv('WITH_PLUGIN') === '1') {
+    $r = activate_plugin($plugin, '', is_multisite());
+    if (is_wp_error($r)) { fwrite(STDERR, '[plugin.php] cannot activate: ' . $r->get_error_message() . "\n"); exit(1); }
+} else {
+    deactivate_plugins($plugin, true, is_multisite());
+}
+PHP
+WP_URL="$WP_URL" WP_DOCROOT="$DOCROOT" WITH_PLUGIN="$WITH_PLUGIN" php "$WP_DIR/plugin.php" >&2 \
+  || die "plugin.php failed"
 
 # ---------------------------------------------------------------- 5. php -S
 PIDFILE="$WP_DIR/php-server.pid"

@@ -64,7 +64,7 @@ export interface Job {
  * only while it equals the job's legacyGeneration (frozen since; revoking moves validFrom only).
  */
 export interface LinkCutoff {
-  /** Seconds since the epoch; 0 while the job's links were never revoked. */
+  /** Seconds since the epoch, fractional; 0 while the job's links were never revoked. Tokens issued before it are refused. */
   validFrom: number;
   legacyGeneration: number;
 }

@@ -3,6 +3,17 @@ import { NotFoundError } from "../core/errors";
 import type { Job, LinkCutoff } from "../core/job";
 import type { Queryable } from "./pool";
 
+/**
+ * What jobs.config keeps of a job: everything but its secrets. Nothing reads the webhook back
+ * but the outbox trigger (migration 0006), and it asks only whether there is one; the URL itself
+ * may carry user info or a secret path (Slack-style), and the signing secret is a secret, so
+ * neither is stored (migration 0012 scrubbed rows stored before).
+ */
+export function storedConfig(job: Job): Omit<Job, "webhook" | "webhookSecret"> & { webhook: true | null } {
+  const { webhook, webhookSecret: _secret, ...rest } = job;
+  return { ...rest, webhook: webhook ? true : null };
+}
+
 /** Upserts every declared job's id and config; keeps links_valid_from, link_generation and delta_link. */
 export async function mirrorJobs(db: Queryable, jobs: Job[]): Promise<void> {
   if (jobs.length === 0) return;
@@ -11,7 +22,7 @@ export async function mirrorJobs(db: Queryable, jobs: Job[]): Promise<void> {
      select j.id, j.config from jsonb_to_recordset($1::jsonb) as j (id text, config jsonb)
      on conflict (id) do update set config = excluded.config, updated_at = now()
      where jobs.config is distinct from excluded.config`,
-    [JSON.stringify(jobs.map((job) => ({ id: job.id, config: job })))],
+    [JSON.stringify(jobs.map((job) => ({ id: job.id, config: storedConfig(job) })))],
   );
 }
 
@@ -29,14 +40,29 @@ export async function getLinkCutoff(db: Queryable, jobId: string): Promise<LinkC
 }
 
 /**
- * Revokes every link minted so far. The cut-off is the next whole second of the database clock
- * (iat has whole seconds: a token minted earlier in this second is refused too); it only ever
- * moves forward, so nothing can bring a revoked token back.
+ * The issue time of a link minted now: the database's clock to the microsecond, never before the
+ * job's cut-off. Every replica mints and revokes on this one clock, so "minted after the last
+ * revocation" is exact however the replicas' own clocks drift.
+ */
+export async function linkIssueTime(db: Queryable, jobId: string): Promise<number> {
+  const { rows } = await db.query<{ issued_at: number }>(
+    `select extract(epoch from greatest(now(), links_valid_from))::float8 as issued_at from jobs where id = $1::text`,
+    [jobId],
+  );
+  if (rows.length === 0) throw new NotFoundError(`unknown job ${jobId}`);
+  return rows[0]!.issued_at;
+}
+
+/**
+ * Revokes every link minted so far: the cut-off is the database clock now, to the microsecond (a
+ * link minted before it carries an earlier issue time, one minted after a later one; tokens with
+ * whole-second iat, minted before sub-second issue times, were issued before it too). It only
+ * ever moves forward, so nothing can bring a revoked token back.
  */
 export async function revokeLinks(db: Queryable, jobId: string): Promise<LinkCutoff> {
   const { rows } = await db.query<DbLinkCutoff>(
     `update jobs set
-       links_valid_from = greatest(links_valid_from, date_trunc('second', now()) + interval '1 second'),
+       links_valid_from = greatest(links_valid_from, now()),
        updated_at = now()
      where id = $1::text returning ${CUTOFF_COLUMNS}`,
     [jobId],

@@ -8,10 +8,12 @@ export interface LinkCutoffs {
   get(jobId: string): Promise<LinkCutoff>;
   /** Refuses every token issued so far; returns the new cut-off. */
   revoke(jobId: string): Promise<LinkCutoff>;
+  /** Seconds since the epoch (fractional) to stamp a link minted now with: on the cut-offs' clock, never before the cut-off. */
+  issueTime(jobId: string): Promise<number>;
 }
 
 /**
- * Adapts the jobs repository (src/db/jobs.ts: getLinkCutoff, revokeLinks) to the interface
+ * Adapts the jobs repository (src/db/jobs.ts: getLinkCutoff, revokeLinks, linkIssueTime) to the interface
  * above; runtime.ts wires it as `linkCutoffsFrom(db.pool, jobsRepository)`.
  */
 export function linkCutoffsFrom<Db>(
@@ -19,10 +21,12 @@ export function linkCutoffsFrom<Db>(
   repository: {
     getLinkCutoff(db: Db, jobId: string): Promise<LinkCutoff>;
     revokeLinks(db: Db, jobId: string): Promise<LinkCutoff>;
+    linkIssueTime(db: Db, jobId: string): Promise<number>;
   },
 ): LinkCutoffs {
   return {
     get: (jobId) => repository.getLinkCutoff(db, jobId),
     revoke: (jobId) => repository.revokeLinks(db, jobId),
+    issueTime: (jobId) => repository.linkIssueTime(db, jobId),
   };
 }

@@ -30,7 +30,7 @@ export interface LinkClaims {
   aud: string | null;
   /** Only in links minted before audiences: the job's link generation then. */
   gen: number | null;
-  /** Seconds since the epoch. */
+  /** Seconds since the epoch: fractional (microseconds, the database clock) in links minted by makeLinks. */
   iat: number;
   /** Seconds since the epoch; a token minted without one expires LINK_DEFAULT_TTL after iat. */
   exp: number;

@@ -17,7 +17,7 @@ export function linkUrl(publicUrl: string, job: string, act: LinkAction, token: 
 export interface LinkMinter {
   config: { publicUrl: string; linkDefaultTtlSeconds: number };
   secrets: { signingKeys: readonly SigningKey[]; linkAudience: string };
-  linkCutoffs: Pick<LinkCutoffs, "get">;
+  linkCutoffs: Pick<LinkCutoffs, "issueTime">;
 }
 
 export interface MintOptions {
@@ -25,15 +25,13 @@ export interface MintOptions {
   expiresIn?: string | number;
   /** Default PUBLIC_URL. */
   publicUrl?: string;
-  now?: Date;
 }
 
 /** A start and a continue link of the job, bound to this deployment (audience). */
 export async function makeLinks(deps: LinkMinter, job: string, options: MintOptions = {}): Promise<JobLinks> {
-  const { validFrom } = await deps.linkCutoffs.get(job);
-  // Never issued before the cut-off: right after a revocation the cut-off may still be up to a
-  // second ahead (iat has whole seconds), and a link minted then must not be born revoked.
-  const iat = Math.max(Math.floor((options.now ?? new Date()).getTime() / 1000), validFrom);
+  // A fractional iat (RFC 7519 NumericDate allows it): revoke, mint, revoke within one second
+  // leaves the minted link valid between the two revocations and dead after the second.
+  const iat = await deps.linkCutoffs.issueTime(job);
   const lifetime =
     options.expiresIn === undefined ? deps.config.linkDefaultTtlSeconds : parseExpiresIn(options.expiresIn);
   const aud = deps.secrets.linkAudience;

@@ -68,7 +68,7 @@ export interface Directory {
 export interface SiteInfo {
   /** The service's own WordPress account: never modified or removed. */
   selfId: number;
-  /** The companion mu-plugin is installed: entra_object_id meta, exact filter, login block. */
+  /** The companion plugin is installed: entra_object_id meta, exact filter, login block. */
   companionPlugin: boolean;
   /** Role -> capabilities as the companion plugin reports them; null without it (core roles are assumed). */
   roles: Readonly<Record<string, readonly string[]>> | null;

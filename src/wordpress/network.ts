@@ -89,7 +89,7 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
       throw new ConfigError(
         `The companion plugin at ${where} is older than ${NETWORK_PLUGIN.join(".")}, which network jobs need ` +
           "(network login check, memberships per user, sign-in block of deactivated users): install the current " +
-          "wordpress-plugin/entra-wp-sync.php",
+          "companion plugin (wordpress-plugin/entra-wp-sync/, network activated)",
       );
     }
     return list;
@@ -106,7 +106,7 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
       return new ConfigError(
         `The job targets a multisite network, but the companion plugin is not installed at ${where}: core REST ` +
           "cannot add an existing user to another site, remove one from a site or delete from the network " +
-          "(install wordpress-plugin/entra-wp-sync.php as a must-use plugin)",
+          "(copy wordpress-plugin/entra-wp-sync/ to wp-content/plugins/ and network activate it)",
       );
     }
     return new ConfigError(

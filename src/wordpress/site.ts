@@ -59,7 +59,7 @@ const PER_PAGE = 100; // REST maximum
 const BATCH_ROUTE = "/entra-wp-sync/v1/users/batch";
 /** The three ways writes travel, as logged once per site (see batchWriter). */
 export type WritePath = "plugin-batch" | "core-batch" | "per-user";
-/** Measured with bench/write-tuning.ts (README "Bulk writes"); config.ts WP_BATCH_SIZE / WP_BATCH_IN_FLIGHT. */
+/** Measured with bench/write-tuning.ts (docs/plugin.md "Bulk writes"); config.ts WP_BATCH_SIZE / WP_BATCH_IN_FLIGHT. */
 const DEFAULT_BATCH_SIZE = 100;
 const DEFAULT_BATCH_IN_FLIGHT = 2;
 
@@ -152,7 +152,7 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
         key.startsWith("meta.") && metaKey.length > 0
           ? `WordPress at WP_URL does not accept the user meta key "${metaKey}" over REST, so ${key} is not written: ` +
               `register it (register_meta('user', '${metaKey}', ['type' => 'string', 'single' => true, 'show_in_rest' => true]) ` +
-              "in a plugin or the theme), or list it in ENTRA_WP_SYNC_META_KEYS of the companion plugin (wordpress-plugin/entra-wp-sync.php)"
+              "in a plugin or the theme), or list it in ENTRA_WP_SYNC_META_KEYS of the companion plugin (wordpress-plugin/entra-wp-sync/)"
           : `WordPress field ${key} is not a user field the service can write; ignored`,
       );
     }

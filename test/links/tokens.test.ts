@@ -182,15 +182,16 @@ describe("links minted before audiences and revocation cut-offs", () => {
 });
 
 describe("makeLinks", () => {
-  const minter = (validFrom = 0) => ({
+  /** A minter whose cut-offs' clock (the database's, in the service) reads `issuedAt`. */
+  const minter = (issuedAt = Date.now() / 1000) => ({
     config: { publicUrl: "https://sync.example.org/base/", linkDefaultTtlSeconds: 365 * DAY },
     secrets: { signingKeys: [newKey], linkAudience: AUDIENCE },
-    linkCutoffs: { get: async () => ({ validFrom, legacyGeneration: 1 }) },
+    linkCutoffs: { issueTime: async () => issuedAt },
   });
 
   it("builds full start and continue URLs on the public URL with the token in the query", async () => {
     const now = new Date("2025-01-01T00:00:00Z");
-    const links = await makeLinks(minter(), "staff", { expiresIn: "30d", now });
+    const links = await makeLinks(minter(now.getTime() / 1000), "staff", { expiresIn: "30d" });
     expect(links.start).toMatch(/^https:\/\/sync\.example\.org\/base\/v1\/jobs\/staff\/start\?token=[\w.-]+$/);
     expect(links.continue).toMatch(/^https:\/\/sync\.example\.org\/base\/v1\/jobs\/staff\/continue\?token=/);
     const token = new URL(links.continue).searchParams.get("token");
@@ -205,15 +206,18 @@ describe("makeLinks", () => {
     expect(claims.exp - claims.iat).toBe(365 * DAY);
   });
 
-  it("never issues a link before the job's cut-off, so a link minted right after a revocation works", async () => {
-    const now = new Date("2025-01-01T00:00:00.400Z");
-    const validFrom = Math.floor(now.getTime() / 1000) + 1;
-    const links = await makeLinks(minter(validFrom), "staff", { now });
+  it("stamps the issue time to the microsecond, so a cut-off later in the same second refuses the link", async () => {
+    const issuedAt = 1_735_689_600.400_123;
+    const links = await makeLinks(minter(issuedAt), "staff");
     const token = new URL(links.start).searchParams.get("token");
-    const cutoff = { validFrom, legacyGeneration: 1 };
-    await expect(verifyLink([newKey], token, { ...expected, cutoff }, { ...options, now })).resolves.toMatchObject({
-      iat: validFrom,
+    const now = new Date(1_735_689_601_000);
+    const at = (validFrom: number) => ({ ...expected, cutoff: { validFrom, legacyGeneration: 1 } });
+    await expect(verifyLink([newKey], token, at(issuedAt), { ...options, now })).resolves.toMatchObject({
+      iat: issuedAt,
     });
+    expect(await failureOf(verifyLink([newKey], token, at(issuedAt + 0.000_001), { ...options, now }))).toBe(
+      "revoked 401",
+    );
   });
 });
 
