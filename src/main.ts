@@ -25,7 +25,14 @@ export async function serve(config: Config = loadConfig(), options: ServeOptions
   const { logger } = runtime;
   for (const line of missingForSync(config)) logger.warn(`a real sync still needs ${line}`);
   const app = await buildApp(runtime);
-  const url = await app.listen({ port: config.port, host: config.host });
+  let url: string;
+  try {
+    url = await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await app.close();
+    await runtime.close();
+    throw listenError(config, error);
+  }
   runtime.startBackground();
   // Each replica's start-up reconciliation is on record before it says it is serving.
   await runtime.notificationWorker?.started;
@@ -54,6 +61,31 @@ export async function serve(config: Config = loadConfig(), options: ServeOptions
     return closing;
   };
   return { url, runtime, close };
+}
+
+/** Why the server could not listen, as the setting to change; anything else as it was. */
+function listenError(config: Config, error: unknown): unknown {
+  const where = `PORT ${config.port} on HOST ${config.host}`;
+  switch ((error as NodeJS.ErrnoException | null)?.code) {
+    case "EADDRINUSE":
+      return new ConfigError(
+        `${where} is already in use by another process: stop it, or set PORT (or HOST) to a free one`,
+      );
+    case "EACCES":
+      return new ConfigError(
+        `${where} needs privileges this user does not have (ports below 1024): set PORT to 1024 or above`,
+      );
+    case "EADDRNOTAVAIL":
+      return new ConfigError(
+        `HOST ${config.host} is not an address of this machine: set HOST to one of its addresses, or 0.0.0.0 for all`,
+      );
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return new ConfigError(
+        `HOST ${config.host} does not resolve: set HOST to an address of this machine, or 0.0.0.0 for all`,
+      );
+  }
+  return error;
 }
 
 /**
