@@ -88,7 +88,7 @@ export interface CountingSite {
 export function makeCountingSite(
   wp: BenchWordPress,
   concurrency: number,
-  options: { bulk?: boolean; batchInFlight?: number } = {},
+  options: { bulk?: boolean; batchSize?: number; batchInFlight?: number } = {},
 ): CountingSite {
   const requests: Record<string, number> = {};
   const refusedBatches: Record<string, number> = {};
@@ -98,6 +98,7 @@ export function makeCountingSite(
     appPassword: wp.appPassword,
     concurrency,
     bulk: options.bulk ?? true,
+    batchSize: options.batchSize ?? DEFAULTS.WP_BATCH_SIZE,
     batchInFlight: options.batchInFlight ?? DEFAULTS.WP_BATCH_IN_FLIGHT,
     logger: pino({ level: "warn" }),
     metrics: {
