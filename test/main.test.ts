@@ -1,6 +1,6 @@
 import { loadConfig } from "../src/config";
 import { serve } from "../src/main";
-import { makeTestDatabase } from "./helpers/db";
+import { itWithPostgres, makeTestDatabase } from "./helpers/db";
 import { makeTempDir } from "./helpers/leftovers";
 import { logSink } from "./helpers/log-sink";
 
@@ -39,11 +39,10 @@ describe("the service process", () => {
     expect(again).toEqual([]);
   });
 
-  it("uses the PostgreSQL server named by DATABASE_URL", async () => {
+  itWithPostgres("uses the PostgreSQL server named by DATABASE_URL", async () => {
     const db = await makeTestDatabase();
     await db.close();
-    if (!db.url) return; // no server in this environment: the embedded path above is what runs
-    const server = await serve(loadConfig({ DATABASE_URL: db.url, PORT: "0", HOST: "127.0.0.1" }), {
+    const server = await serve(loadConfig({ DATABASE_URL: db.url!, PORT: "0", HOST: "127.0.0.1" }), {
       print: () => undefined,
       logDestination: logSink().destination,
     });

@@ -12,7 +12,7 @@
 import fs from "node:fs";
 import pino from "pino";
 import { type Config, loadConfig } from "../config";
-import { ConfigError, coerceError } from "../core/errors";
+import { AppError, ConfigError, coerceError } from "../core/errors";
 import { migrate } from "../db/migrate";
 import { openDatabase } from "../db/pool";
 import { makeLogger } from "../logger";
@@ -149,8 +149,13 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`entra-wp-sync: ${err.message}\n${USAGE}\n`);
       process.exit(EXIT_USAGE);
     }
+    // An AppError is a refusal the service would answer with a problem (e.g. 409): its sentence, no stack.
     process.stderr.write(
-      err instanceof ConfigError ? `Configuration error: ${err.message}\n` : `${err.stack ?? err.message}\n`,
+      err instanceof ConfigError
+        ? `Configuration error: ${err.message}\n`
+        : err instanceof AppError
+          ? `entra-wp-sync: ${err.message}\n`
+          : `${err.stack ?? err.message}\n`,
     );
     process.exit(err instanceof ConfigError ? 78 : 1);
   },

@@ -55,9 +55,9 @@ export async function runCommand(runtime: Runtime, { job: jobId, dryRun }: RunAr
   const start = await sync.startRun(jobId, { trigger: "cli", dryRun });
   let run = start.run;
   if (!start.started) {
+    // Never a run that writes when --dry-run was given: startRun refuses that (ConflictError).
     io.stderr.write(
-      `Attaching to the active run ${run.id} of job ${jobId} (${run.state}${run.dryRun ? ", dry run" : ""})` +
-        `${dryRun && !run.dryRun ? ": --dry-run does not apply to it" : ""}\n`,
+      `Attaching to the active run ${run.id} of job ${jobId} (${run.state}${run.dryRun ? ", dry run" : ""})\n`,
     );
   } else {
     io.stderr.write(`Started run ${run.id} of job ${jobId}${dryRun ? " (dry run)" : ""}\n`);

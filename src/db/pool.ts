@@ -17,6 +17,7 @@ import { Pool, type PoolClient, type PoolConfig } from "pg";
 import { ConfigError } from "../core/errors";
 import type { Logger } from "../logger";
 import { ensurePrivateDir } from "../private-files";
+import { ensureDataDir } from "./data-dir";
 import { lockDataDir } from "./data-dir-lock";
 
 export interface Database {
@@ -54,7 +55,7 @@ const SOCKET_PORT = 5432;
 async function openEmbedded(options: DatabaseOptions): Promise<Database> {
   const { PGlite } = await import("@electric-sql/pglite");
   const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
-  ensurePrivateDir(options.dataDir);
+  ensureDataDir(options.dataDir);
   const dir = path.join(options.dataDir, "pglite");
   ensurePrivateDir(dir);
   const unlock = lockDataDir(options.dataDir);

@@ -73,6 +73,17 @@ export type EngineService = SyncService & {
   startNotificationRun(jobId: string): Promise<RunSummary | null>;
 };
 
+/**
+ * A dry run was asked for while a run that writes is active. Handing that run back (as for any other
+ * start) let the asker drive it: `run <job> --dry-run` took it over and wrote to WordPress.
+ */
+function writingRunActive(jobId: string, active: Run): ConflictError {
+  return new ConflictError(
+    `job ${jobId} has a run that writes in progress (${active.id}, ${active.state.replace("_", " ")}): a dry run starts only when no run of the job is active, and never advances one that writes; wait for it to end or cancel it (POST /v1/runs/${active.id}/cancel), then ask again`,
+    { run: active.id },
+  );
+}
+
 /** Notifications one notification run takes (each names one user; repeats of a user count once). */
 const NOTIFICATIONS_PER_RUN = 500;
 
@@ -169,6 +180,7 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
         return { started: true, run: toSummary(inserted) };
       }
       const active = await runs.findActiveRun(pool, jobId);
+      if (active && options.dryRun && !active.dryRun) throw writingRunActive(jobId, active);
       if (active) return { started: false, reason: "already running", run: toSummary(active) };
       // The active run ended between the insert and the select: try again.
     }

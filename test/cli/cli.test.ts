@@ -3,6 +3,7 @@
  * database, the Graph simulator over HTTPS and a WordPress (real with WP_URL, else the fake one).
  */
 import type { Database } from "../../src/db/pool";
+import { cancelRun, findRun, insertRun } from "../../src/db/runs";
 import { linkAudience, verifyLink } from "../../src/links";
 import type { GraphSimulator } from "../../tools/graph-sim";
 import { makeTestDatabase } from "../helpers/db";
@@ -98,6 +99,28 @@ describe("the CLI", () => {
       const claims = await verifyLink([SIGNING_KEY], token, { job: "default", act, cutoff }, options);
       expect(claims.exp - claims.iat).toBe(30 * 86_400);
     }
+  });
+
+  it("run --dry-run refuses a run that writes when one is queued: nothing written, the run left as it was, exit 1", async () => {
+    sim.tenant.addUser({ displayName: "Queued Person" });
+    const queued = await insertRun(db.pool, {
+      jobId: "default",
+      trigger: "link",
+      dryRun: false,
+      mode: "full",
+      phase: "users",
+      cursor: null,
+    });
+    const usersBefore = (await wp.usersIn(domain)).length;
+    const { code, stdout, stderr } = await cli("run", "default", "--dry-run");
+    expect(stderr).toBe(
+      `entra-wp-sync: job default has a run that writes in progress (${queued!.id}, queued): a dry run starts only when no run of the job is active, and never advances one that writes; wait for it to end or cancel it (POST /v1/runs/${queued!.id}/cancel), then ask again\n`,
+    );
+    expect(stdout).toBe("");
+    expect(code).toBe(1);
+    expect(await findRun(db.pool, queued!.id)).toMatchObject({ state: "queued", step: 0 });
+    expect(await wp.usersIn(domain)).toHaveLength(usersBefore);
+    await cancelRun(db.pool, queued!.id);
   });
 
   it.each(["serve", "migrate", "links", "run", "status"])(

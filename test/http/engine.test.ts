@@ -92,4 +92,44 @@ describe("the HTTP API over the real engine", () => {
     expect(response.statusCode).toBe(409);
     expect(response.headers["content-type"]).toMatch(/^application\/problem\+json/);
   });
+
+  it("refuses a dry run while a run that writes is queued, and leaves that run as it was", async () => {
+    const job = engine.job.id;
+    const writing = await app.inject({ method: "POST", url: `/v1/jobs/${job}/runs`, headers: admin });
+    expect(writing.statusCode).toBe(201);
+    const runId = writing.json().run.id;
+
+    const dry = await app.inject({
+      method: "POST",
+      url: `/v1/jobs/${job}/runs`,
+      headers: admin,
+      payload: { dryRun: true },
+    });
+    expect(dry.statusCode).toBe(409);
+    expect(dry.json().detail).toBe(
+      `job ${job} has a run that writes in progress (${runId}, queued): a dry run starts only when no run of the job is active, and never advances one that writes; wait for it to end or cancel it (POST /v1/runs/${runId}/cancel), then ask again`,
+    );
+    const after = (await app.inject({ method: "GET", url: `/v1/runs/${runId}`, headers: admin })).json();
+    expect(after).toMatchObject({ state: "queued", step: 0, dryRun: false });
+
+    // A run that writes asked for beside it is the usual "already running"; a dry run beside a dry run attaches.
+    const again = await app.inject({ method: "POST", url: `/v1/jobs/${job}/runs`, headers: admin, payload: {} });
+    expect(again.json()).toMatchObject({ started: false, reason: "already running", run: { id: runId } });
+    await app.inject({ method: "POST", url: `/v1/runs/${runId}/cancel`, headers: admin });
+    const firstDry = await app.inject({
+      method: "POST",
+      url: `/v1/jobs/${job}/runs`,
+      headers: admin,
+      payload: { dryRun: true },
+    });
+    expect(firstDry.statusCode).toBe(201);
+    const secondDry = await app.inject({
+      method: "POST",
+      url: `/v1/jobs/${job}/runs`,
+      headers: admin,
+      payload: { dryRun: true },
+    });
+    expect(secondDry.json()).toMatchObject({ started: false, run: { id: firstDry.json().run.id, dryRun: true } });
+    await app.inject({ method: "POST", url: `/v1/runs/${firstDry.json().run.id}/cancel`, headers: admin });
+  });
 });

@@ -6,19 +6,7 @@ import { makeLinks } from "../../links/urls";
 import type { AppDeps } from "../deps";
 import { Job, JobDetail, Links, ProvisionTrace, RunSummary, StartRunResponse } from "../models";
 import { sendProblem } from "../problem";
-import {
-  EmptyBody,
-  JobId,
-  JobParams,
-  json,
-  NoQuery,
-  Nullable,
-  Problem,
-  problem,
-  problems,
-  ref,
-  START_CONFLICT,
-} from "../schemas";
+import { EmptyBody, JobId, JobParams, json, NoQuery, Nullable, Problem, problem, problems, ref } from "../schemas";
 import { jobView } from "../views";
 
 const admin = { tags: ["admin"] };
@@ -70,7 +58,7 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
         ...admin,
         summary: "Start a run (any trigger mode)",
         description:
-          '201 with the new run (and a Location header). When a run is already active: 200 with started false, reason "already running" and that run. The body is optional.',
+          '201 with the new run (and a Location header). When a run is already active: 200 with started false, reason "already running" and that run; but a dry run asked for while a run that writes is active is refused with 409 (the caller must not take that run for its dry run). The body is optional.',
         params: JobParams,
         querystring: NoQuery,
         body: Type.Object({ dryRun: DryRun }, { additionalProperties: false }),
@@ -81,7 +69,10 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
           },
           200: json("A run was already active (started false).", ref(StartRunResponse)),
           ...problems(400, 401, 404, 429, 503),
-          ...START_CONFLICT,
+          409: problem(409, {
+            description:
+              "A dry run was asked for while a run that writes is active; or runs of the job kept starting and ending while this one tried to start (try again).",
+          }),
         },
       },
     },
