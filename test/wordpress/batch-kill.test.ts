@@ -223,7 +223,8 @@ describeWithWordPress("a batch cut off mid-transaction (real PHP and MariaDB)", 
   });
 
   it("makes a batch sent again while the abandoned one still runs wait for its commit, and creates nobody twice", async () => {
-    const server = await startStallingServer(wp.docroot!, dir, 3);
+    // Long enough that the abandoned batch has not committed when the retry comes, even on a loaded machine.
+    const server = await startStallingServer(wp.docroot!, dir, 10);
     servers.push(server);
     const { logins, entraIds, operations } = await aBatch();
     const abort = new AbortController();

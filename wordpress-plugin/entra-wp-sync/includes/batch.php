@@ -222,14 +222,39 @@ function entra_wp_sync_batch_create(WP_REST_Request $request, array $op) {
     $password = isset($op['body']['password']) ? $op['body']['password'] : null;
     if (!is_string($password) || $password === '' || !entra_wp_sync_is_service_request()
         || !apply_filters('entra_wp_sync_no_password', true)) {
-        return rest_do_request($request);
+        return entra_wp_sync_batch_create_with_role($request);
     }
     $previous = isset($GLOBALS['wp_hasher']) ? $GLOBALS['wp_hasher'] : null;
     $GLOBALS['wp_hasher'] = new Entra_WP_Sync_Create_Hasher($password, $previous);
     try {
-        return rest_do_request($request);
+        return entra_wp_sync_batch_create_with_role($request);
     } finally {
         $GLOBALS['wp_hasher'] = $previous;
+    }
+}
+
+/**
+ * Core's create with the first of "roles" given to wp_insert_user. Core's route inserts the user with
+ * no role (capabilities "a:0:{}", user level 0) and then calls add_role() for each: two more meta
+ * writes, with the user's meta read again between them. With the first role up front the user is
+ * inserted holding it, and add_role() skips it (it holds it already) and adds the others: the same
+ * capabilities, in the same order, and the same level, 5 queries fewer per create; the hooks that
+ * fire are set_user_role with that role instead of set_user_role with none and add_user_role. Core
+ * has checked that the caller may give these roles (check_role_update) before this filter runs.
+ * Single sites only: on a network core's create sets the site role again (add_user_to_blog).
+ */
+function entra_wp_sync_batch_create_with_role(WP_REST_Request $request) {
+    $up_front = function ($user, $dispatched) use ($request) {
+        $roles = $dispatched->get_param('roles');
+        if ($dispatched === $request && is_array($roles) && $roles && is_string(reset($roles))) $user->role = reset($roles);
+        return $user;
+    };
+    if (is_multisite()) return rest_do_request($request);
+    add_filter('rest_pre_insert_user', $up_front, 1, 2);
+    try {
+        return rest_do_request($request);
+    } finally {
+        remove_filter('rest_pre_insert_user', $up_front, 1);
     }
 }
 
