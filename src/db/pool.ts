@@ -144,6 +144,15 @@ export function describeConnectionError(error: unknown): string | null {
   if (typeof message === "string" && /timeout exceeded when trying to connect/i.test(message)) {
     return "the server did not answer within 10 s; check the host, port and firewall";
   }
+  // pg's words when the first bytes back are not PostgreSQL's: an HTTP server answers 400 and
+  // hangs up ("Connection terminated unexpectedly"), MariaDB's greeting reads as a stray message
+  // ("Received unexpected copyData message from backend.").
+  if (
+    typeof message === "string" &&
+    /Connection terminated unexpectedly|Received unexpected .* message/i.test(message)
+  ) {
+    return "the server there is not PostgreSQL, or it hung up during PostgreSQL's handshake; correct the port (PostgreSQL's is 5432; 3306 is MySQL's and MariaDB's, 80, 443 and 8080 are web servers')";
+  }
   return null;
 }
 

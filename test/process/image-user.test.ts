@@ -13,8 +13,9 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import type { Pool } from "pg";
 import { parse } from "yaml";
-import { makeTestDatabase } from "../helpers/db";
+import { itWithPostgres, makeTestDatabase } from "../helpers/db";
 import { makeTempDir } from "../helpers/leftovers";
 import { poll } from "../helpers/sandbox";
 
@@ -121,11 +122,11 @@ async function listening(started: Started): Promise<string> {
 const asRoot = process.getuid?.() === 0 ? describe : describe.skip;
 
 asRoot("the service as the Docker image runs it, with .env.example as the compose file's .env", () => {
-  /** A fresh database per start-up story: the compose file's PostgreSQL, or null without a server. */
-  async function database(): Promise<{ url: string; pool: import("pg").Pool } | null> {
+  /** A fresh database per start-up story: the compose file's PostgreSQL. */
+  async function database(): Promise<{ url: string; pool: Pool }> {
     const db = await makeTestDatabase();
     opened.push(db);
-    return db.url ? { url: db.url, pool: db.pool } : null;
+    return { url: db.url!, pool: db.pool };
   }
   const opened: Array<{ close(): Promise<void> }> = [];
   afterAll(() => Promise.all(opened.map((db) => db.close())));
@@ -148,48 +149,53 @@ asRoot("the service as the Docker image runs it, with .env.example as the compos
     };
   }
 
-  it("starts as the unprivileged user, writes the generated admin token to its DATA_DIR, and the token opens the admin API after a restart", async () => {
-    const db = await database();
-    if (!db) return; // the compose file always names a PostgreSQL server
-    const dataDir = ownedDataDir();
-    const cwd = appDir();
-    const first = startAsImageUser(cwd, containerEnv(db.url, dataDir));
-    const url = await listening(first);
-    const file = path.join(dataDir, "admin-token");
-    const token = fs.readFileSync(file, "utf8").trim();
-    expect(fs.statSync(file)).toMatchObject({ uid: NOBODY, mode: expect.any(Number) });
-    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-    const authorization = `Bearer ${token}`;
-    expect((await fetch(`${url}/v1/jobs`, { headers: { authorization } })).status).toBe(200);
-    first.stop();
-    expect(await first.exited).toBe(0);
-    expect(fs.readdirSync(cwd).sort()).toEqual(["dist", "migrations", "node_modules", "package.json"]);
+  // The compose file always names a PostgreSQL server.
+  itWithPostgres(
+    "starts as the unprivileged user, writes the generated admin token to its DATA_DIR, and the token opens the admin API after a restart",
+    async () => {
+      const db = await database();
+      const dataDir = ownedDataDir();
+      const cwd = appDir();
+      const first = startAsImageUser(cwd, containerEnv(db.url, dataDir));
+      const url = await listening(first);
+      const file = path.join(dataDir, "admin-token");
+      const token = fs.readFileSync(file, "utf8").trim();
+      expect(fs.statSync(file)).toMatchObject({ uid: NOBODY, mode: expect.any(Number) });
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      const authorization = `Bearer ${token}`;
+      expect((await fetch(`${url}/v1/jobs`, { headers: { authorization } })).status).toBe(200);
+      first.stop();
+      expect(await first.exited).toBe(0);
+      expect(fs.readdirSync(cwd).sort()).toEqual(["dist", "migrations", "node_modules", "package.json"]);
 
-    const second = startAsImageUser(cwd, containerEnv(db.url, dataDir));
-    const again = await listening(second);
-    try {
-      expect(second.stdout()).toContain("using the admin token generated at the first start");
-      expect((await fetch(`${again}/v1/jobs`, { headers: { authorization } })).status).toBe(200);
-    } finally {
-      second.stop();
-      await second.exited;
-    }
-  });
+      const second = startAsImageUser(cwd, containerEnv(db.url, dataDir));
+      const again = await listening(second);
+      try {
+        expect(second.stdout()).toContain("using the admin token generated at the first start");
+        expect((await fetch(`${again}/v1/jobs`, { headers: { authorization } })).status).toBe(200);
+      } finally {
+        second.stop();
+        await second.exited;
+      }
+    },
+  );
 
-  it("stops with one line and exit 78 when DATA_DIR cannot be created, and stores no admin token hash", async () => {
-    const db = await database();
-    if (!db) return;
-    const rootOwned = makeTempDir("ews-image-root-");
-    fs.chmodSync(rootOwned, 0o755);
-    const dataDir = path.join(rootOwned, "data");
-    const started = startAsImageUser(appDir(), containerEnv(db.url, ownedDataDir(), { DATA_DIR: dataDir }));
-    expect(await started.exited).toBe(78);
-    const lines = started.stderr().trim().split("\n");
-    expect(lines).toEqual([
-      expect.stringMatching(/^Configuration error: DATA_DIR \(.*\/data\) cannot be used by user nobody .*EACCES/),
-    ]);
-    const { rows } = await db.pool.query("select name from secrets where name like 'admin_token%'");
-    expect(rows).toEqual([]);
-    expect(fs.existsSync(dataDir)).toBe(false);
-  });
+  itWithPostgres(
+    "stops with one line and exit 78 when DATA_DIR cannot be created, and stores no admin token hash",
+    async () => {
+      const db = await database();
+      const rootOwned = makeTempDir("ews-image-root-");
+      fs.chmodSync(rootOwned, 0o755);
+      const dataDir = path.join(rootOwned, "data");
+      const started = startAsImageUser(appDir(), containerEnv(db.url, ownedDataDir(), { DATA_DIR: dataDir }));
+      expect(await started.exited).toBe(78);
+      const lines = started.stderr().trim().split("\n");
+      expect(lines).toEqual([
+        expect.stringMatching(/^Configuration error: DATA_DIR \(.*\/data\) cannot be used by user nobody .*EACCES/),
+      ]);
+      const { rows } = await db.pool.query("select name from secrets where name like 'admin_token%'");
+      expect(rows).toEqual([]);
+      expect(fs.existsSync(dataDir)).toBe(false);
+    },
+  );
 });
