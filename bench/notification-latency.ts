@@ -1,6 +1,6 @@
 /**
- * Change -> user right in a real WordPress, through Graph change notifications (README
- * "Near-real-time sync"). Stand-alone: the WordPress named by WP_URL / WP_USERNAME /
+ * Change -> user right in a real WordPress, through Graph change notifications
+ * (docs/notifications.md). Stand-alone: the WordPress named by WP_URL / WP_USERNAME /
  * WP_APP_PASSWORD (for example one from scripts/wordpress-local.sh), the Graph simulator in this
  * process, the service as deployed (serve) on a fresh bench database, a delta job.
  *   npm run build && NODE_EXTRA_CA_CERTS=.tmp/certs/ca.pem node dist/bench/notification-latency.js

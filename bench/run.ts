@@ -8,7 +8,7 @@
  * BENCH_RESYNC_USERS (10000), BENCH_CONTINUE_USERS (3000), BENCH_CONTINUE_RESYNCS (5),
  * BENCH_MEMORY_USERS (100000), BENCH_PLANNING_PAGES (10), BENCH_CUSTOMER_USERS (100000),
  * BENCH_PROVISION_SITE_USERS (100000). BENCH_ONLY=writes,continue,large,resync,customers,planning,
- * provision,memory picks scenarios. See README "Benchmarks" for what each row means.
+ * provision,memory picks scenarios. See docs/performance.md "Benchmarks" for what each row means.
  */
 import os from "node:os";
 import type { Stages } from "./lib/service";

@@ -1,7 +1,7 @@
 /**
- * The only reader of process.env. Every variable of the contract (DESIGN.md "Environment") is
+ * The only reader of process.env. Every variable the service reads is
  * validated once here; an invalid value throws ConfigError naming the variable and what is expected.
- * Defaults live in one object so .env.example, the README and the code agree.
+ * Defaults live in one object so .env.example, docs/configuration.md and the code agree (test/docs.test.ts).
  */
 import net from "node:net";
 import path from "node:path";
@@ -87,7 +87,7 @@ export interface Config {
     username: string | null;
     appPassword: string | null;
     concurrency: number;
-    /** Writes through the companion plugin's batch endpoint when it has one (README "Bulk writes"). */
+    /** Writes through the companion plugin's batch endpoint when it has one (docs/plugin.md "Bulk writes"). */
     bulk: boolean;
     /** Operations per batch request (at most what the plugin accepts) and batch requests in flight at once. */
     batchSize: number;

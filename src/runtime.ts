@@ -9,7 +9,7 @@ import v8 from "node:v8";
 import type { DestinationStream } from "pino";
 import { ensureSecrets, type ServiceSecrets } from "./bootstrap";
 import { type Config, missingForSync, secretsOf } from "./config";
-import { coerceError } from "./core/errors";
+import { ConfigError, coerceError } from "./core/errors";
 import type { Job } from "./core/job";
 import { selectFor } from "./core/mapping";
 import { selectSites } from "./core/network";
@@ -17,7 +17,7 @@ import { describePermissions, graphPermissions } from "./core/permissions";
 import { grantPolicy } from "./core/privileges";
 import * as jobsRepository from "./db/jobs";
 import { migrate } from "./db/migrate";
-import { type Database, openDatabase } from "./db/pool";
+import { type Database, describeDatabaseUrl, isDatabaseUnavailable, openDatabase } from "./db/pool";
 import { outboxBacklog } from "./db/webhook-outbox";
 import { type GraphDirectory, makeGraphDirectory } from "./graph";
 import { type LinkCutoffs, linkCutoffsFrom } from "./links/revocations";
@@ -227,9 +227,23 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     };
     return runtime;
   } catch (error) {
-    await db.close();
-    throw error;
+    await db.close().catch(() => undefined);
+    throw lostDuringStartUp(config, error);
   }
+}
+
+/**
+ * The database connection lost while the runtime was being opened (migrations, secrets, the
+ * engine's first reads): one line naming the server, not a stack trace.
+ */
+function lostDuringStartUp(config: Config, error: unknown): unknown {
+  if (!isDatabaseUnavailable(error)) return error;
+  const database = config.databaseUrl
+    ? `DATABASE_URL (${describeDatabaseUrl(config.databaseUrl)})`
+    : `the embedded database in DATA_DIR ${config.dataDir}`;
+  return new ConfigError(
+    `${database}: the connection was lost during start-up (${coerceError(error).message}); check that the server is up and stays reachable, then start again`,
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The dependency rules of src/ (the README's "Layout" section states them for users):
+ * The dependency rules of src/ (docs/development.md's "Layout" section states them for users):
  *
  *   cli ──> main, runtime, unconfigured (the composition root: wires adapters into the engine)
  *             ──> http ──> observe ──> sync (engine) ──> db ──> core

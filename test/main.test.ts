@@ -1,6 +1,6 @@
 import { loadConfig } from "../src/config";
-import { serve } from "../src/main";
-import { makeTestDatabase } from "./helpers/db";
+import { publicUrlPortMismatch, serve } from "../src/main";
+import { itWithPostgres, makeTestDatabase, serviceDatabaseEnv } from "./helpers/db";
 import { makeTempDir } from "./helpers/leftovers";
 import { logSink } from "./helpers/log-sink";
 
@@ -39,11 +39,45 @@ describe("the service process", () => {
     expect(again).toEqual([]);
   });
 
-  it("uses the PostgreSQL server named by DATABASE_URL", async () => {
+  it("names at start-up the jobs that wait for a monitor, with the monitor's one-liner, and warns when a localhost PUBLIC_URL names another port", async () => {
     const db = await makeTestDatabase();
     await db.close();
-    if (!db.url) return; // no server in this environment: the embedded path above is what runs
-    const server = await serve(loadConfig({ DATABASE_URL: db.url, PORT: "0", HOST: "127.0.0.1" }), {
+    const log = logSink();
+    const server = await serve(
+      loadConfig({ ...serviceDatabaseEnv(db), PORT: "0", HOST: "127.0.0.1", PUBLIC_URL: "http://localhost:3000" }),
+      { print: () => undefined, logDestination: log.destination },
+    );
+    const port = new URL(server.url).port;
+    await server.close();
+    const lines = log.lines.map((line) => JSON.parse(line) as { level: number; msg: string });
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 30,
+        jobs: ["default"],
+        msg: expect.stringMatching(
+          /^job "default" \(trigger link-start-continue\): nothing advances a run until its continue link is called.*while sleep 60; do curl -fsS "\$CONTINUE_LINK"/,
+        ),
+      }),
+    );
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        msg: `PUBLIC_URL (http://localhost:3000) names port 3000 on this machine, but the service listens on port ${port} (PORT): the links it mints point there. Unset PUBLIC_URL (it defaults to http://localhost:PORT) or correct it`,
+      }),
+    );
+  });
+
+  it("says nothing about PUBLIC_URL when it is unset, or names this port, or another host", () => {
+    expect(publicUrlPortMismatch(loadConfig({ PORT: "3400" }).publicUrl, "3400")).toBeNull();
+    expect(publicUrlPortMismatch("http://127.0.0.1:3400", "3400")).toBeNull();
+    expect(publicUrlPortMismatch("https://sync.example.org", "3400")).toBeNull();
+    expect(publicUrlPortMismatch("http://localhost", "3400")).toMatch(/names port 80 on this machine/);
+  });
+
+  itWithPostgres("uses the PostgreSQL server named by DATABASE_URL", async () => {
+    const db = await makeTestDatabase();
+    await db.close();
+    const server = await serve(loadConfig({ DATABASE_URL: db.url!, PORT: "0", HOST: "127.0.0.1" }), {
       print: () => undefined,
       logDestination: logSink().destination,
     });

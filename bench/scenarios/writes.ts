@@ -8,7 +8,7 @@
  * users), and the ratios are taken against the mean of both: on a shared 2-core machine the load
  * moves between the measurements.
  *
- * Profile, for the README's "where the time goes": the engine's stages (Graph page, WordPress
+ * Profile, for docs/performance.md's "where the time goes": the engine's stages (Graph page, WordPress
  * write, commit, the rest) and, from a bench-only mu-plugin, the database queries and PHP time per
  * user of the REST requests, next to the in-process loop's queries per user.
  */

@@ -1,6 +1,6 @@
 /**
  * The Microsoft Graph application permissions a job needs, from what it reads: named in the
- * README's table and in the start-up check's message when Graph refuses the job's query.
+ * table in docs/jobs.md and in the start-up check's message when Graph refuses the job's query.
  */
 import type { Job } from "./job";
 import { selectFor } from "./mapping";

@@ -29,7 +29,7 @@ const EDITOR = [
 
 /**
  * Capabilities that manage users or the site. A role holding one is "privileged": a job may grant
- * it only with roles.allowPrivileged (README "Roles").
+ * it only with roles.allowPrivileged (docs/jobs.md "Privileged roles").
  */
 export const MANAGEMENT_CAPABILITIES: readonly string[] = [
   ...["create_users", "edit_users", "delete_users", "promote_users", "remove_users", "add_users", "list_users"],
@@ -43,7 +43,7 @@ export const MANAGEMENT_CAPABILITIES: readonly string[] = [
 /**
  * Capabilities over other people's content or the site's markup, on top of the management ones:
  * an existing account holding any of these (or a management one) that the job cannot grant is never
- * adopted by e-mail or user name (README "Matching existing WordPress users").
+ * adopted by e-mail or user name (docs/jobs.md "Matching existing WordPress users").
  */
 export const CONTENT_CAPABILITIES: readonly string[] = [
   ...["unfiltered_html", "moderate_comments", "manage_categories", "manage_links"],

@@ -3,6 +3,17 @@ import { NotFoundError } from "../core/errors";
 import type { Job, LinkCutoff } from "../core/job";
 import type { Queryable } from "./pool";
 
+/**
+ * What jobs.config keeps of a job: everything but its secrets. Nothing reads the webhook back
+ * but the outbox trigger (migration 0006), and it asks only whether there is one; the URL itself
+ * may carry user info or a secret path (Slack-style), and the signing secret is a secret, so
+ * neither is stored (migration 0012 scrubbed rows stored before).
+ */
+export function storedConfig(job: Job): Omit<Job, "webhook" | "webhookSecret"> & { webhook: true | null } {
+  const { webhook, webhookSecret: _secret, ...rest } = job;
+  return { ...rest, webhook: webhook ? true : null };
+}
+
 /** Upserts every declared job's id and config; keeps links_valid_from, link_generation and delta_link. */
 export async function mirrorJobs(db: Queryable, jobs: Job[]): Promise<void> {
   if (jobs.length === 0) return;
@@ -11,7 +22,7 @@ export async function mirrorJobs(db: Queryable, jobs: Job[]): Promise<void> {
      select j.id, j.config from jsonb_to_recordset($1::jsonb) as j (id text, config jsonb)
      on conflict (id) do update set config = excluded.config, updated_at = now()
      where jobs.config is distinct from excluded.config`,
-    [JSON.stringify(jobs.map((job) => ({ id: job.id, config: job })))],
+    [JSON.stringify(jobs.map((job) => ({ id: job.id, config: storedConfig(job) })))],
   );
 }
 

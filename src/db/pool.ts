@@ -17,6 +17,7 @@ import { Pool, type PoolClient, type PoolConfig } from "pg";
 import { ConfigError } from "../core/errors";
 import type { Logger } from "../logger";
 import { ensurePrivateDir } from "../private-files";
+import { ensureDataDir } from "./data-dir";
 import { lockDataDir } from "./data-dir-lock";
 
 export interface Database {
@@ -54,7 +55,7 @@ const SOCKET_PORT = 5432;
 async function openEmbedded(options: DatabaseOptions): Promise<Database> {
   const { PGlite } = await import("@electric-sql/pglite");
   const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
-  ensurePrivateDir(options.dataDir);
+  ensureDataDir(options.dataDir);
   const dir = path.join(options.dataDir, "pglite");
   ensurePrivateDir(dir);
   const unlock = lockDataDir(options.dataDir);
@@ -142,6 +143,15 @@ export function describeConnectionError(error: unknown): string | null {
   }
   if (typeof message === "string" && /timeout exceeded when trying to connect/i.test(message)) {
     return "the server did not answer within 10 s; check the host, port and firewall";
+  }
+  // pg's words when the first bytes back are not PostgreSQL's: an HTTP server answers 400 and
+  // hangs up ("Connection terminated unexpectedly"), MariaDB's greeting reads as a stray message
+  // ("Received unexpected copyData message from backend.").
+  if (
+    typeof message === "string" &&
+    /Connection terminated unexpectedly|Received unexpected .* message/i.test(message)
+  ) {
+    return "the server there is not PostgreSQL, or it hung up during PostgreSQL's handshake; correct the port (PostgreSQL's is 5432; 3306 is MySQL's and MariaDB's, 80, 443 and 8080 are web servers')";
   }
   return null;
 }

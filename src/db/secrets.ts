@@ -14,3 +14,9 @@ export async function getOrCreateSecret(
   const existing = await db.query<{ value: string }>("select value from secrets where name = $1::text", [name]);
   return { value: existing.rows[0]!.value, created: false };
 }
+
+/** The stored value, or null when no process has created it yet. */
+export async function readSecret(db: Queryable, name: string): Promise<string | null> {
+  const { rows } = await db.query<{ value: string }>("select value from secrets where name = $1::text", [name]);
+  return rows[0]?.value ?? null;
+}

@@ -233,7 +233,7 @@ export const Job = Type.Object(
           groups: Type.Array(Type.Object({ group: Type.String(), site: SiteSelector, role: Type.String() })),
           deleteFromNetwork: Type.Boolean(),
         },
-        { description: 'A multisite network target (null: a single site); README "Multisite networks".' },
+        { description: "A multisite network target (null: a single site); docs/multisite.md." },
       ),
     ),
     webhookSecret: Nullable(

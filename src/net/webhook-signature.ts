@@ -22,7 +22,7 @@ export function signWebhook(secret: string, id: string, timestamp: number, body:
   return `v1,${createHmac("sha256", key).update(`${id}.${timestamp}.${body}`).digest("base64")}`;
 }
 
-/** What a receiver does (README "Webhooks"); here for tests. Signatures are space-separated; any v1 may match. */
+/** What a receiver does (docs/operations.md "Webhooks"); here for tests. Signatures are space-separated; any v1 may match. */
 export function verifyWebhook(
   secret: string,
   headers: { id: string; timestamp: string; signature: string },

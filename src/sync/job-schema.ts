@@ -96,7 +96,7 @@ export const SYNC_VARIABLES = {
 } as const;
 export type SyncVariable = keyof typeof SYNC_VARIABLES;
 
-/** Name -> default, for checking README and .env.example against the code. */
+/** Name -> default, for checking docs/configuration.md and .env.example against the code. */
 export const SYNC_ENV_DEFAULTS: Readonly<Record<SyncVariable, string>> = Object.fromEntries(
   Object.entries(SYNC_VARIABLES).map(([name, variable]) => [name, variable.default]),
 ) as Record<SyncVariable, string>;

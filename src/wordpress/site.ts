@@ -59,7 +59,7 @@ const PER_PAGE = 100; // REST maximum
 const BATCH_ROUTE = "/entra-wp-sync/v1/users/batch";
 /** The three ways writes travel, as logged once per site (see batchWriter). */
 export type WritePath = "plugin-batch" | "core-batch" | "per-user";
-/** Measured with bench/write-tuning.ts (README "Bulk writes"); config.ts WP_BATCH_SIZE / WP_BATCH_IN_FLIGHT. */
+/** Measured with bench/write-tuning.ts (docs/plugin.md "Bulk writes"); config.ts WP_BATCH_SIZE / WP_BATCH_IN_FLIGHT. */
 const DEFAULT_BATCH_SIZE = 100;
 const DEFAULT_BATCH_IN_FLIGHT = 2;
 

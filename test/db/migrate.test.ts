@@ -1,6 +1,6 @@
 import { Client, Pool } from "pg";
 import { migrate, readMigrations } from "../../src/db/migrate";
-import { makeTestDatabase } from "../helpers/db";
+import { itWithPostgres, makeTestDatabase } from "../helpers/db";
 import { adminUrl, databaseUrl } from "../helpers/db-names";
 
 describe("migrations", () => {
@@ -17,8 +17,7 @@ describe("migrations", () => {
     }
   });
 
-  const serverOnly = process.env.TEST_DB_MODE === "postgres" ? it : it.skip;
-  serverOnly(
+  itWithPostgres(
     "apply each file exactly once when several processes migrate an empty database at the same time",
     async () => {
       // Several rounds of six migrators: the catalog race in "create table if not exists" is rare

@@ -18,6 +18,18 @@ let counter = 0;
 
 export const silentLogger = makeLogger({ level: "silent" });
 
+export const NO_POSTGRES_REASON = "skipped: no PostgreSQL server answers at TEST_DATABASE_URL";
+
+/**
+ * `it` for a test that needs a PostgreSQL server, which the embedded database cannot stand in
+ * for. Without a server it is skipped and its title says why, rather than passing having checked
+ * nothing; under REQUIRE_POSTGRES=1 (CI) global-setup fails the whole run instead.
+ */
+export function itWithPostgres(name: string, fn: jest.ProvidesCallback, timeout?: number): void {
+  if (process.env.TEST_DB_MODE === "postgres") it(name, fn, timeout);
+  else it.skip(`${name} (${NO_POSTGRES_REASON})`, fn);
+}
+
 /**
  * The database settings of a service opened on the test's server database, or (embedded mode)
  * on a fresh DATA_DIR of its own: never the checkout's ./data, which `npm start` uses.

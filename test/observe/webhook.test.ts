@@ -152,14 +152,14 @@ describe("webhook delivery from the outbox", () => {
     }
   });
 
-  it("passes the README's verification snippet, which refuses a forged body", async () => {
+  it("passes the documented verification snippet (docs/operations.md), which refuses a forged body", async () => {
     const receiver = await aReceiver([200]);
     const job = aJob().withId("readme").withWebhook(`http://127.0.0.1:${receiver.port}/x`).build();
     try {
       await settleRun(job, "completed");
       await delivery([job]).deliverer.deliverDue();
-      const readme = fs.readFileSync(path.join(__dirname, "../../README.md"), "utf8");
-      const snippet = /### Webhooks[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)?.[1];
+      const docs = fs.readFileSync(path.join(__dirname, "../../docs/operations.md"), "utf8");
+      const snippet = /## Webhooks[\s\S]*?```js\n([\s\S]*?)```/.exec(docs)?.[1];
       expect(snippet).toBeDefined();
       const verify = new Function("require", `${snippet!.replace(/^ {2}/gm, "")}\nreturn verify;`)(require) as (
         secret: string,

@@ -6,7 +6,7 @@
 import { loadConfig } from "../../src/config";
 import { type Server, serve } from "../../src/main";
 import { type GraphSimulator, makeTenant, type SimUser, startGraphSimulator } from "../../tools/graph-sim";
-import { makeTestDatabase } from "../helpers/db";
+import { itWithPostgres, makeTestDatabase } from "../helpers/db";
 import { logSink } from "../helpers/log-sink";
 import {
   callLink,
@@ -26,7 +26,6 @@ const PAGE_SIZE = 10;
 const FIRST_WAVE = 300;
 const WAVE = 60;
 const MAX_WAVES = 40;
-const withPostgres = process.env.TEST_DB_MODE === "postgres" ? it : it.skip;
 
 describeWithWordPress("a storm of continue calls on two instances", (wp) => {
   const domain = uniqueDomain("storm");
@@ -45,7 +44,7 @@ describeWithWordPress("a storm of continue calls on two instances", (wp) => {
     await db?.close();
   });
 
-  withPostgres(
+  itWithPostgres(
     "answers every one of hundreds of concurrent continue calls with 200, runs one step at a time, completes the run once and creates every user once",
     async () => {
       const env = serviceEnv({ databaseUrl: db.url!, sim, wp, pageSize: PAGE_SIZE });

@@ -6,7 +6,7 @@
 import { loadConfig } from "../../src/config";
 import { type Server, serve } from "../../src/main";
 import { type GraphSimulator, makeTenant, type SimUser, startGraphSimulator } from "../../tools/graph-sim";
-import { makeTestDatabase } from "../helpers/db";
+import { itWithPostgres, makeTestDatabase } from "../helpers/db";
 import { logSink } from "../helpers/log-sink";
 import {
   callLink,
@@ -29,7 +29,6 @@ import { describeWithWordPress } from "../helpers/wordpress";
 
 const USERS = 20;
 const PAGE_SIZE = 5;
-const withPostgres = process.env.TEST_DB_MODE === "postgres" ? it : it.skip;
 
 describeWithWordPress("PostgreSQL lost and back", (wp) => {
   const domain = uniqueDomain("pgdown");
@@ -54,7 +53,7 @@ describeWithWordPress("PostgreSQL lost and back", (wp) => {
     await db?.close();
   });
 
-  withPostgres(
+  itWithPostgres(
     "answers 503 on /readyz and a clean problem on links while the database is gone, recovers by itself and completes the run",
     async () => {
       const viaProxy = new URL(db.url!);

@@ -6,7 +6,7 @@
 import { loadConfig } from "../../src/config";
 import { type Server, serve } from "../../src/main";
 import { type GraphSimulator, makeTenant, type SimUser, startGraphSimulator } from "../../tools/graph-sim";
-import { makeTestDatabase } from "../helpers/db";
+import { itWithPostgres, makeTestDatabase } from "../helpers/db";
 import { logSink } from "../helpers/log-sink";
 import {
   callLink,
@@ -26,7 +26,6 @@ const USERS = 30;
 const PAGE_SIZE = 5;
 const STEP_BUDGET_MS = 2000;
 const STORM = 14;
-const withPostgres = process.env.TEST_DB_MODE === "postgres" ? it : it.skip;
 
 describeWithWordPress("Graph throttling storms", (wp) => {
   const domain = uniqueDomain("throttle");
@@ -47,7 +46,7 @@ describeWithWordPress("Graph throttling storms", (wp) => {
     await db?.close();
   });
 
-  withPostgres(
+  itWithPostgres(
     "gives up a step at once on a Retry-After past the budget, rides out a 429 storm, and completes the run correctly",
     async () => {
       const env = serviceEnv({ databaseUrl: db.url!, sim, wp, pageSize: PAGE_SIZE, stepBudgetMs: STEP_BUDGET_MS });

@@ -9,7 +9,7 @@
 import { loadConfig } from "../../src/config";
 import { type Server, serve } from "../../src/main";
 import { type GraphSimulator, makeTenant, type SimUser, startGraphSimulator } from "../../tools/graph-sim";
-import { makeTestDatabase } from "../helpers/db";
+import { itWithPostgres, makeTestDatabase } from "../helpers/db";
 import { logSink } from "../helpers/log-sink";
 import {
   callLink,
@@ -24,8 +24,6 @@ import {
   wordpressUsersOf,
 } from "../helpers/reliability";
 import { describeWithWordPress } from "../helpers/wordpress";
-
-const withPostgres = process.env.TEST_DB_MODE === "postgres" ? it : it.skip;
 
 /** Hostile users, each with its own address on the test's domain (but the two sharing one). */
 function hostileUsers(domain: string): Record<string, Partial<Omit<SimUser, "id">>> {
@@ -82,7 +80,7 @@ describeWithWordPress("a malicious tenant against the real WordPress", (wp) => {
     await db?.close();
   });
 
-  withPostgres(
+  itWithPostgres(
     "stores hostile names as text, loses nobody but one of two users sharing an e-mail (a failed item), and escapes them in the API and status page",
     async () => {
       const env = serviceEnv({ databaseUrl: db.url!, sim, wp, pageSize: 100, extra: { STATUS_PUBLIC: "false" } });
@@ -154,7 +152,7 @@ describeWithWordPress("a malicious tenant against the real WordPress", (wp) => {
     120_000,
   );
 
-  withPostgres(
+  itWithPostgres(
     "creates a user whose names are 256 characters long without failing the run (WordPress keeps display names of up to 250)",
     async () => {
       const longDb = await makeTestDatabase();

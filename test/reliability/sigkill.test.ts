@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
 import { type GraphSimulator, makeTenant, type SimUser, startGraphSimulator } from "../../tools/graph-sim";
-import { makeTestDatabase } from "../helpers/db";
+import { itWithPostgres, makeTestDatabase } from "../helpers/db";
 import {
   callLink,
   deleteWordPressUsersOf,
@@ -29,7 +29,6 @@ const USERS = 96;
 const PAGE_SIZE = 4;
 const KILLS = 6;
 const DRIVERS = 3;
-const withPostgres = process.env.TEST_DB_MODE === "postgres" ? it : it.skip;
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -92,7 +91,7 @@ describeWithWordPress("the service killed with SIGKILL mid-run", (wp) => {
     await exited;
   }
 
-  withPostgres(
+  itWithPostgres(
     `keeps WordPress exactly right through ${KILLS} SIGKILLs at random moments and restarts`,
     async () => {
       const port = await freePort();

@@ -7,7 +7,7 @@
 import { loadConfig } from "../../src/config";
 import { type Server, serve } from "../../src/main";
 import { type GraphSimulator, makeTenant, type SimUser, startGraphSimulator } from "../../tools/graph-sim";
-import { makeTestDatabase } from "../helpers/db";
+import { itWithPostgres, makeTestDatabase } from "../helpers/db";
 import { logSink } from "../helpers/log-sink";
 import {
   callLink,
@@ -31,7 +31,6 @@ const USERS = 12;
 const PAGE_SIZE = 6;
 const STEP_BUDGET_MS = 3000;
 const WORDPRESS_ANSWERS_AFTER_MS = 25_000;
-const withPostgres = process.env.TEST_DB_MODE === "postgres" ? it : it.skip;
 
 describeWithWordPress("a WordPress slower than the step budget", (wp) => {
   const domain = uniqueDomain("slowwp");
@@ -54,7 +53,7 @@ describeWithWordPress("a WordPress slower than the step budget", (wp) => {
     await db?.close();
   });
 
-  withPostgres(
+  itWithPostgres(
     "returns every continue call within the budget, keeps the lease, and writes no user twice",
     async () => {
       const logs = logSink();

@@ -6,7 +6,7 @@
 import { loadConfig } from "../../src/config";
 import { type Server, serve } from "../../src/main";
 import { type GraphSimulator, makeTenant, type SimUser, startGraphSimulator } from "../../tools/graph-sim";
-import { makeTestDatabase } from "../helpers/db";
+import { itWithPostgres, makeTestDatabase } from "../helpers/db";
 import { logSink } from "../helpers/log-sink";
 import {
   callLink,
@@ -30,7 +30,6 @@ import { describeWithWordPress } from "../helpers/wordpress";
 
 const USERS = 30;
 const PAGE_SIZE = 5;
-const withPostgres = process.env.TEST_DB_MODE === "postgres" ? it : it.skip;
 
 describeWithWordPress("WordPress unreachable mid-run", (wp) => {
   const domain = uniqueDomain("wpdown");
@@ -53,7 +52,7 @@ describeWithWordPress("WordPress unreachable mid-run", (wp) => {
     await db?.close();
   });
 
-  withPostgres(
+  itWithPostgres(
     "records the failed steps without moving the run, then completes it with no user lost or duplicated once WordPress is back",
     async () => {
       const random = seededRandom(seed);

@@ -10,7 +10,7 @@ import { loadConfig } from "../../src/config";
 import type { ScopingClause } from "../../src/core/job";
 import { type Server, serve } from "../../src/main";
 import { type GraphSimulator, makeTenant, type SimUser, startGraphSimulator } from "../../tools/graph-sim";
-import { makeTestDatabase } from "../helpers/db";
+import { itWithPostgres, makeTestDatabase } from "../helpers/db";
 import { logSink } from "../helpers/log-sink";
 import {
   callLink,
@@ -23,7 +23,6 @@ import {
 } from "../helpers/reliability";
 import { describeWithWordPress } from "../helpers/wordpress";
 
-const withPostgres = process.env.TEST_DB_MODE === "postgres" ? it : it.skip;
 type Filters = Array<Array<Omit<ScopingClause, "value"> & { value?: string }>>;
 
 describeWithWordPress("scoping filters against the real WordPress", (wp) => {
@@ -85,7 +84,7 @@ describeWithWordPress("scoping filters against the real WordPress", (wp) => {
     return Object.fromEntries(users.map((u) => [u.email.split("@")[0]!, u.roles]));
   }
 
-  withPostgres(
+  itWithPostgres(
     "deactivates exactly the users a narrower filter leaves out, and stops for approval over the safety limits",
     async () => {
       const salesOrFinance: Filters = [
