@@ -71,7 +71,7 @@ describe("the CLI beside a service running on the embedded database", () => {
           .find((text) => text.includes("entra-wp-sync is listening"));
         return line ? (JSON.parse(line) as { url: string }).url : null;
       },
-      60_000,
+      180_000,
     );
     const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
     const runState = async (runId: string) =>
@@ -152,5 +152,5 @@ describe("the CLI beside a service running on the embedded database", () => {
     expect(after.stdout).toMatch(
       new RegExp(`^default\\s+link-start-continue\\s+${runId.slice(0, 8)}\\s+completed\\s`, "m"),
     );
-  }, 180_000);
+  }, 600_000);
 });
