@@ -259,7 +259,8 @@ add_action('rest_api_init', function () {
                 $site = is_array($change) && isset($change['site']) && is_int($change['site']) ? $change['site'] : null;
                 $role = $site !== null && isset($change['role']) ? $change['role'] : null;
                 if ($site === null || ($role === null ? empty($change['remove']) : !is_string($role))) {
-                    return new WP_Error('rest_invalid_param', "change $i needs an integer \"site\" and a \"role\" or \"remove\": true", array('status' => 400, 'index' => $i));
+                    return new WP_Error('rest_invalid_param', "change $i needs an integer \"site\" and a \"role\" or \"remove\": true",
+                        array('status' => 400, 'index' => $i));
                 }
             }
             if ($request['expect'] !== null) {
