@@ -1,10 +1,11 @@
-/** The admin API (Authorization: Bearer ADMIN_TOKEN): jobs, runs, items, links and SCIM tokens. */
+/** The admin API (Authorization: Bearer ADMIN_TOKEN): jobs, runs, items, links, people's histories and SCIM tokens. */
 import type { FastifyInstance } from "fastify";
 import { type Access, requireBearer } from "../auth";
 import type { AppDeps } from "../deps";
 import { registerJobRoutes } from "./jobs";
 import { registerRunRoutes } from "./runs";
 import { registerScimTokenRoutes } from "./scim-tokens";
+import { registerUserRoutes } from "./users";
 
 export async function registerAdminRoutes(app: FastifyInstance, deps: AppDeps, access: Access): Promise<void> {
   app.addHook("onRequest", requireBearer(access.adminToken, access.limits));
@@ -17,5 +18,6 @@ export async function registerAdminRoutes(app: FastifyInstance, deps: AppDeps, a
   });
   await registerJobRoutes(app, deps);
   await registerRunRoutes(app, deps);
+  await registerUserRoutes(app, deps);
   await registerScimTokenRoutes(app, deps);
 }
