@@ -16,11 +16,10 @@
 import { execFileSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import pino from "pino";
-import { makeWordPressSite } from "../src/wordpress";
 import { makeTenant, startGraphSimulator } from "../tools/graph-sim";
+import { loadNow } from "./lib/load";
 import { driveRun, openBenchService } from "./lib/service";
-import { startBenchWordPress } from "./lib/wordpress";
+import { makeCountingSite, startBenchWordPress } from "./lib/wordpress";
 import { benchPhp } from "./wordpress-writes";
 
 interface Setting {
@@ -78,15 +77,8 @@ async function main(): Promise<void> {
         // The loop right before each setting, so that both see the same load; it leaves no users behind.
         const loop = benchPhp(loopUsers, `tune${round}x${i}`, { url: wp.url, username: wp.username, dir: wp.dir });
         php.push(loop);
-        const site = makeWordPressSite({
-          url: wp.url,
-          username: wp.username,
-          appPassword: wp.appPassword,
-          concurrency: 4,
-          batchSize: s.size,
-          batchInFlight: s.inFlight,
-          logger: pino({ level: "warn" }),
-        });
+        const counting = makeCountingSite(wp, 4, { batchSize: s.size, batchInFlight: s.inFlight });
+        const site = counting.site;
         const sim = await startGraphSimulator({
           tenant: makeTenant({ users, seed: 100 * round + i, domain: `tune${round}x${i}.example` }),
         });
@@ -97,6 +89,8 @@ async function main(): Promise<void> {
         });
         try {
           useHash(s.hash);
+          const load = loadNow();
+          counting.reset();
           const first = await driveRun(runtime);
           useHash(false);
           if (first.run.counts.created !== users) throw new Error(`${s.name}: created ${JSON.stringify(first.run)}`);
@@ -111,7 +105,9 @@ async function main(): Promise<void> {
           results.set(s.name, r);
           console.log(
             `round ${round} ${s.name.padEnd(16)} loop ${loop.create.toFixed(1)}/${loop.update.toFixed(1)}  create ${(first.wallMs / users).toFixed(2)} ms/user (${(first.wallMs / users / loop.create).toFixed(2)}x, ${first.stepMs.length} steps)` +
-              `  update ${(second.wallMs / users).toFixed(2)} ms/user (${(second.wallMs / users / loop.update).toFixed(2)}x)`,
+              `  update ${(second.wallMs / users).toFixed(2)} ms/user (${(second.wallMs / users / loop.update).toFixed(2)}x)` +
+              `  ${counting.requests["POST batch"] ?? 0} batch requests, refused whole ${JSON.stringify(counting.refusedBatches)}` +
+              `  load ${load} -> ${loadNow()}`,
           );
         } finally {
           useHash(false);
@@ -126,8 +122,7 @@ async function main(): Promise<void> {
     useHash(false);
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const load = (await import("node:os")).loadavg()[0]!.toFixed(1);
-  console.log(`\n${users} users, ${rounds} round(s), load ${load}; ratio to the in-process autocommit loop`);
+  console.log(`\n${users} users, ${rounds} round(s), load ${loadNow()}; ratio to the in-process autocommit loop`);
   console.log(
     `in-process loop: create ${mean(php.map((p) => p.create)).toFixed(2)} ms/user, update ${mean(php.map((p) => p.update)).toFixed(2)} ms/user`,
   );

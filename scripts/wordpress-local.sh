@@ -123,7 +123,8 @@ apt_install() {
   [ "$rc" = 0 ] || die "apt-get install failed ($rc)"
 }
 APT_UPDATED=0
-PKGS="php-cli php-mysql php-curl php-xml php-mbstring mariadb-client"
+# php-gd: the companion plugin re-encodes profile photos with GD.
+PKGS="php-cli php-mysql php-curl php-xml php-mbstring php-gd mariadb-client"
 # Debian's WordPress is the default core tree; --wordpress-version unzips another one.
 if [ -n "$WP_VERSION" ]; then PKGS="$PKGS unzip"; elif [ -z "${WP_SRC:-}" ]; then PKGS="$PKGS wordpress"; fi
 # No local server socket and nothing on 127.0.0.1:3306 -> we will need mariadb-server too.

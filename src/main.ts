@@ -2,10 +2,13 @@
  * Owns the process: config, the runtime (database, migrations, secrets, engine), the HTTP
  * server, and a graceful shutdown on SIGTERM/SIGINT that lets in-flight requests and steps finish.
  */
+import type { AddressInfo } from "node:net";
 import type { DestinationStream } from "pino";
 import { type Config, loadConfig, missingForSync } from "./config";
 import { ConfigError } from "./core/errors";
+import { advertiseService } from "./db/data-dir-lock";
 import { buildApp } from "./http/app";
+import { loopbackUrl, makeLocalToken } from "./local-service";
 import { openRuntime, type Runtime, type RuntimeOptions } from "./runtime";
 
 export interface ServeOptions extends Pick<RuntimeOptions, "directory" | "site"> {
@@ -24,7 +27,10 @@ export async function serve(config: Config = loadConfig(), options: ServeOptions
   const runtime = await openRuntime(config, options);
   const { logger } = runtime;
   for (const line of missingForSync(config)) logger.warn(`a real sync still needs ${line}`);
-  const app = await buildApp(runtime);
+  // On the embedded database the CLI cannot open DATA_DIR beside the service: it comes through the
+  // admin API instead, with the address and local token this process leaves in DATA_DIR's lock.
+  const local = runtime.db.kind === "embedded" ? makeLocalToken() : null;
+  const app = await buildApp(local ? { ...runtime, localTokenDigest: local.digest } : runtime);
   let url: string;
   try {
     url = await app.listen({ port: config.port, host: config.host });
@@ -33,6 +39,8 @@ export async function serve(config: Config = loadConfig(), options: ServeOptions
     await runtime.close();
     throw listenError(config, error);
   }
+  if (local)
+    advertiseService(config.dataDir, { url: loopbackUrl(app.server.address() as AddressInfo), token: local.token });
   runtime.startBackground();
   // Each replica's start-up reconciliation is on record before it says it is serving.
   await runtime.notificationWorker?.started;

@@ -1,12 +1,14 @@
 /**
  * The documentation stays in step with the code: every variable the service reads has an entry in
- * docs/configuration.md and .env.example (the SYNC_* defaults shown there are the loader's), and
- * every relative link between the README, docs/ and the root's markdown files resolves, #anchors
- * included.
+ * docs/configuration.md and .env.example (the SYNC_* defaults shown there are the loader's), every
+ * key of the jobs file's schema has one in docs/jobs.md, and every relative link between the
+ * README, docs/ and the root's markdown files resolves, #anchors included.
  */
 import fs from "node:fs";
 import path from "node:path";
+import { JobSchema, JobsFileSchema } from "../src/sync/job-schema";
 import { SYNC_ENV_DEFAULTS, SYNC_VARIABLES } from "../src/sync/jobs";
+import type { SchemaNode } from "../src/sync/schema-problem";
 
 const root = path.resolve(__dirname, "..");
 const read = (file: string) => fs.readFileSync(path.join(root, file), "utf8");
@@ -29,6 +31,27 @@ const MARKDOWN = [
 function serviceVariables(): string[] {
   const names = [...read("src/config.ts").matchAll(/\(env, "([A-Z][A-Z0-9_]+)"/g)].map((m) => m[1]!);
   return [...new Set([...names, ...Object.keys(SYNC_VARIABLES)])].sort();
+}
+
+/**
+ * The keys a jobs file may hold, read from the schema the service validates with: "trigger.mode",
+ * "roles.groups[].group", "fields.<field>" for a map's keys; a union's variants share a path.
+ */
+function schemaKeys(node: SchemaNode, prefix = ""): string[] {
+  const at = (key: string) => (prefix ? `${prefix}.${key}` : key);
+  const keys = Object.entries(node.properties ?? {}).flatMap(([key, child]) => [
+    at(key),
+    ...schemaKeys(child, at(key)),
+  ]);
+  if (node.patternProperties) keys.push(at("<field>"));
+  if (node.items) keys.push(...schemaKeys(node.items, `${prefix}[]`));
+  for (const variant of node.anyOf ?? []) keys.push(...schemaKeys(variant, prefix));
+  return [...new Set(keys)];
+}
+
+function jobsFileKeys(): string[] {
+  const file = Object.keys((JobsFileSchema as SchemaNode).properties ?? {});
+  return [...file, ...schemaKeys(JobSchema as SchemaNode)];
 }
 
 /** Markdown outside fenced code blocks, line by line. */
@@ -81,19 +104,20 @@ function readIfExists(file: string): string | null {
   return fs.statSync(full).isDirectory() ? "" : fs.readFileSync(full, "utf8");
 }
 
-/** The first cells of docs/configuration.md's table rows: `NAME` -> the row's cells. */
-function configurationRows(): Map<string, string[]> {
+/** A document's table rows by what their first cell names in backquotes: `NAME` -> the row's cells. */
+function tableRows(file: string): Map<string, string[]> {
   const rows = new Map<string, string[]>();
-  for (const line of prose(read("docs/configuration.md"))) {
+  for (const line of prose(read(file))) {
     if (!line.startsWith("|")) continue;
     const cells = line
       .slice(1, -1)
       .split(/(?<!\\)\|/)
       .map((cell) => cell.trim().replace(/\\\|/g, "|"));
-    for (const [, name] of cells[0]!.matchAll(/`([A-Z][A-Z0-9_]+)`/g)) rows.set(name!, cells);
+    for (const [, name] of cells[0]!.matchAll(/`([^`]+)`/g)) rows.set(name!, cells);
   }
   return rows;
 }
+const configurationRows = () => tableRows("docs/configuration.md");
 
 describe("the documentation", () => {
   const envExample = read(".env.example");
@@ -130,6 +154,18 @@ describe("the documentation", () => {
       expect(cells?.[1]).toBe(value === "" ? "unset" : `\`${value}\``);
     },
   );
+
+  it("finds the jobs file's keys in its schema (the extraction itself works)", () => {
+    expect(jobsFileKeys()).toEqual(
+      expect.arrayContaining(["jobs", "id", "source.pageSize", "match.by", "roles.groups[].role", "fields.<field>"]),
+    );
+    expect(jobsFileKeys()).toContain("source.scopingFilters[][].operator");
+    expect(jobsFileKeys()).toContain("network.groups[].site");
+  });
+
+  it.each(jobsFileKeys())("documents the jobs-file key %s in docs/jobs.md's table", (key) => {
+    expect(tableRows("docs/jobs.md").has(key)).toBe(true);
+  });
 
   it.each(MARKDOWN)("has only relative links that resolve, anchors included: %s", (file) => {
     expect(brokenLinks(file, read(file), readIfExists)).toEqual([]);

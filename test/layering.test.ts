@@ -101,6 +101,7 @@ function layerOf(file: string): Layer {
     case "bootstrap.ts":
       return "bootstrap";
     case "main.ts":
+    case "local-service.ts":
     case "runtime.ts":
     case "unconfigured.ts":
       return "root";

@@ -16,15 +16,23 @@ export interface Row {
   target: string;
   /** null: no target for this row (shown for comparison only). */
   pass: boolean | null;
+  /** The verdict depends on the machine's speed (a ratio of timings, a time limit): withheld on a loaded machine. */
+  timed?: boolean;
 }
 
-export function renderTable(rows: readonly Row[]): string {
+/** `loaded`: the load average exceeded the cores during the run, so timed rows get no PASS or MISS. */
+export function renderTable(rows: readonly Row[], loaded = false): string {
   const head: Row = { what: "row", measured: "measured", target: "target", pass: null };
+  const verdict = (row: Row): string => {
+    if (row.pass === null) return "-";
+    if (loaded && row.timed) return "no verdict (load)";
+    return row.pass ? "PASS" : "MISS";
+  };
   const cells = [head, ...rows].map((row, i) => [
     row.what,
     row.measured,
     row.target,
-    i === 0 ? "result" : row.pass === null ? "-" : row.pass ? "PASS" : "MISS",
+    i === 0 ? "result" : verdict(row),
   ]);
   const widths = [0, 1, 2, 3].map((c) => Math.max(...cells.map((line) => line[c]!.length)));
   const line = (values: string[]) => `| ${values.map((v, c) => v.padEnd(widths[c]!)).join(" | ")} |`;

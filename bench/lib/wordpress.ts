@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
+import { DEFAULTS } from "../../src/config";
 import type { Site } from "../../src/sync/ports";
 import { makeWordPressSite } from "../../src/wordpress";
 
@@ -66,6 +67,11 @@ export interface CountingSite {
   site: Site;
   /** HTTP attempts by method ("POST batch" for the plugin's batch endpoint) since the last reset. */
   requests: Record<string, number>;
+  /**
+   * Batch requests refused as a whole since the last reset, by status and code ("503
+   * entra_wp_sync_batch_rolled_back": a deadlock victim, sent again by the client); "error": no answer.
+   */
+  refusedBatches: Record<string, number>;
   total(): number;
   /**
    * Wall time during which at least one Site call was in flight since the last reset: the
@@ -75,24 +81,34 @@ export interface CountingSite {
   reset(): void;
 }
 
-/** The real REST site at `concurrency`, counting every request it sends; bulk false forces one request per write. */
+/**
+ * The real REST site at `concurrency` (and the service's default batches in flight unless
+ * `batchInFlight`), counting every request it sends; bulk false forces one request per write.
+ */
 export function makeCountingSite(
   wp: BenchWordPress,
   concurrency: number,
-  options: { bulk?: boolean } = {},
+  options: { bulk?: boolean; batchSize?: number; batchInFlight?: number } = {},
 ): CountingSite {
   const requests: Record<string, number> = {};
+  const refusedBatches: Record<string, number> = {};
   const inner = makeWordPressSite({
     url: wp.url,
     username: wp.username,
     appPassword: wp.appPassword,
     concurrency,
     bulk: options.bulk ?? true,
+    batchSize: options.batchSize ?? DEFAULTS.WP_BATCH_SIZE,
+    batchInFlight: options.batchInFlight ?? DEFAULTS.WP_BATCH_IN_FLIGHT,
     logger: pino({ level: "warn" }),
     metrics: {
-      onRequest({ method, batch }) {
+      onRequest({ method, batch, status, code }) {
         const key = batch ? `${method} batch` : method;
         requests[key] = (requests[key] ?? 0) + 1;
+        if (batch && (status === "error" || status >= 400)) {
+          const refusal = status === "error" ? "error" : `${status} ${code ?? ""}`.trim();
+          refusedBatches[refusal] = (refusedBatches[refusal] ?? 0) + 1;
+        }
       },
     },
   });
@@ -115,10 +131,12 @@ export function makeCountingSite(
   return {
     site,
     requests,
+    refusedBatches,
     total: () => Object.values(requests).reduce((a, b) => a + b, 0),
     busyMs: () => busy + (inFlight > 0 ? performance.now() - busySince : 0),
     reset: () => {
       for (const key of Object.keys(requests)) delete requests[key];
+      for (const key of Object.keys(refusedBatches)) delete refusedBatches[key];
       busy = 0;
       if (inFlight > 0) busySince = performance.now();
     },

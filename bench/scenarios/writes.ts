@@ -16,6 +16,7 @@ import { randomBytes } from "node:crypto";
 import { DEFAULTS } from "../../src/config";
 import type { RunCounts } from "../../src/core/runs";
 import { makeTenant, startGraphSimulator } from "../../tools/graph-sim";
+import { loadNow } from "../lib/load";
 import { driveRun, openBenchService, pageTimings, type Stages } from "../lib/service";
 import { type BenchWordPress, installProfiler, makeCountingSite, type RequestProfile } from "../lib/wordpress";
 import { benchPhp, type PhpLoop } from "../wordpress-writes";
@@ -29,6 +30,10 @@ export interface EngineRun {
   stages: Stages;
   /** What WordPress served for it, from the bench mu-plugin. */
   wordpress: RequestProfile;
+  /** Batch requests refused whole (see CountingSite.refusedBatches). */
+  refusedBatches: Record<string, number>;
+  /** Load averages at its start and end (bench/lib/load.ts). */
+  load: { before: string; after: string };
 }
 
 export interface EnginePath {
@@ -38,12 +43,18 @@ export interface EnginePath {
 
 export interface WriteResult {
   users: number;
+  /** Batches in flight at once (the service's default WP_BATCH_IN_FLIGHT). */
+  batchInFlight: number;
+  /** Load averages at the start and end of each round of in-process loops. */
+  loopLoad: { before: LoadSpan; after: LoadSpan };
   /** The in-process loop with autocommit / in transactions of 100, before and after the service's runs. */
   auto: { before: PhpLoop; after: PhpLoop };
   txn: { before: PhpLoop; after: PhpLoop };
   bulk: EnginePath;
   perUser: EnginePath;
 }
+
+type LoadSpan = { before: string; after: string };
 
 export async function benchWrites(
   wp: BenchWordPress,
@@ -56,12 +67,14 @@ export async function benchWrites(
     // per loop, and the default run stays within about half an hour.
     const loopUsers = Math.max(1, Math.round(users / 2));
     const loops = () => {
-      log(`writes: in-process loop, ${loopUsers} users, autocommit`);
+      const load = { before: loadNow(), after: "" };
+      log(`writes: in-process loop, ${loopUsers} users, autocommit (load ${load.before})`);
       // The loop's update changes what the engine's does: the display name only.
       const auto = benchPhp(loopUsers, randomBytes(4).toString("hex"), wp, 0, "name");
       log("writes: in-process loop, transactions of 100");
       const txn = benchPhp(loopUsers, randomBytes(4).toString("hex"), wp, 100, "name");
-      return { auto, txn };
+      load.after = loadNow();
+      return { auto, txn, load };
     };
     const before = loops();
     const bulk = await enginePath(wp, users, true, profiler.take, log);
@@ -69,6 +82,8 @@ export async function benchWrites(
     const after = loops();
     return {
       users,
+      batchInFlight: DEFAULTS.WP_BATCH_IN_FLIGHT,
+      loopLoad: { before: before.load, after: after.load },
       auto: { before: before.auto, after: after.auto },
       txn: { before: before.txn, after: after.txn },
       bulk,
@@ -104,8 +119,11 @@ async function enginePath(
     counting.reset();
     sim.resetCounters();
     takeProfile();
+    const before = loadNow();
     const { run, wallMs, stepMs } = await driveRun(runtime);
     return {
+      load: { before, after: loadNow() },
+      refusedBatches: { ...counting.refusedBatches },
       wallMs,
       steps: stepMs.length,
       wpRequests: { ...counting.requests },

@@ -8,20 +8,22 @@
  * Settings come from the environment and, like `npm start`, from ./.env when present (variables
  * already set win). Commands other than serve open the runtime without HTTP and log warnings and
  * errors only to stderr (LOG_LEVEL debug or trace shows more), so stdout carries just their output.
+ * links, run and status go through the admin API: that of the service holding DATA_DIR when one runs
+ * beside them on the embedded database, else their own (admin-api.ts).
  */
 import fs from "node:fs";
-import pino from "pino";
-import { type Config, loadConfig } from "../config";
+import { loadConfig } from "../config";
 import { AppError, ConfigError, coerceError } from "../core/errors";
 import { migrate } from "../db/migrate";
 import { openDatabase } from "../db/pool";
 import { makeLogger } from "../logger";
 import { runServe } from "../main";
 import { packageVersion } from "../package-root";
-import { openRuntime, type Runtime } from "../runtime";
+import { loadJobs } from "../sync/jobs";
+import { type AdminApi, openAdminApi } from "./admin-api";
 import { type CommandSpec, commandHelp, EXIT_USAGE, type ParsedArgs, parseCommandArgs, UsageError } from "./args";
 import { linksArgs, linksCommand, linksSpec } from "./links";
-import { runArgs, runCommand, runSpec } from "./run";
+import { knownJob, runArgs, runCommand, runSpec } from "./run";
 import { statusArgs, statusCommand, statusSpec } from "./status";
 
 const serveSpec: CommandSpec = {
@@ -51,12 +53,18 @@ const COMMANDS: Array<{ spec: CommandSpec; execute(args: ParsedArgs): Promise<nu
   { spec: migrateSpec, execute: migrateCommand },
   {
     spec: linksSpec,
-    execute: (args) => withRuntime((runtime) => linksCommand(runtime, linksArgs(args), { stdout: process.stdout })),
+    execute(parsed) {
+      const args = linksArgs(parsed);
+      return withAdminApi(args.job, (api) => linksCommand(api, args, { stdout: process.stdout }));
+    },
   },
   { spec: runSpec, execute: (args) => runInForeground(args) },
   {
     spec: statusSpec,
-    execute: (args) => withRuntime((runtime) => statusCommand(runtime, statusArgs(args), { stdout: process.stdout })),
+    execute(parsed) {
+      const args = statusArgs(parsed);
+      return withAdminApi(args.job, (api) => statusCommand(api, args, { stdout: process.stdout }));
+    },
   },
 ];
 
@@ -113,8 +121,8 @@ async function runInForeground(parsed: ParsedArgs): Promise<number> {
     interrupted = true;
     process.stderr.write("\nStopping after the step in flight (Ctrl-C again to exit at once)\n");
   });
-  return withRuntime((runtime) =>
-    runCommand(runtime, args, {
+  return withAdminApi(args.job, (api) =>
+    runCommand(api, args, {
       stdout: process.stdout,
       stderr: process.stderr,
       interrupted: () => interrupted,
@@ -122,21 +130,19 @@ async function runInForeground(parsed: ParsedArgs): Promise<number> {
   );
 }
 
-async function withRuntime(work: (runtime: Runtime) => Promise<number>): Promise<number> {
+/**
+ * Runs a command against the admin API (admin-api.ts: the service beside, or this process's own).
+ * The job it names is checked against the jobs file first, before any lock or connection.
+ */
+async function withAdminApi(job: string | null, work: (api: AdminApi) => Promise<number>): Promise<number> {
   const config = loadConfig();
-  const runtime = await openRuntime(cliConfig(config), {
-    logDestination: pino.destination({ fd: 2, sync: true }),
-  });
+  if (job !== null) knownJob(loadJobs(config), job);
+  const api = await openAdminApi(config);
   try {
-    return await work(runtime);
+    return await work(api);
   } finally {
-    await runtime.close();
+    await api.close();
   }
-}
-
-/** The CLI keeps its own output readable: info-level engine logs only when asked for more (debug, trace). */
-function cliConfig(config: Config): Config {
-  return config.logLevel === "info" ? { ...config, logLevel: "warn" } : config;
 }
 
 main(process.argv.slice(2)).then(

@@ -1,9 +1,8 @@
 /** `entra-wp-sync links <job> [--expires-in 30d]`: a start and a continue link for the job. */
 import { BadRequestError } from "../core/errors";
-import { makeLinks, parseExpiresIn } from "../links";
-import type { Runtime } from "../runtime";
+import { parseExpiresIn } from "../links";
+import type { AdminApi } from "./admin-api";
 import { type CommandSpec, type ParsedArgs, UsageError } from "./args";
-import { knownJob } from "./run";
 
 export interface LinksArgs {
   job: string;
@@ -36,12 +35,15 @@ export function linksArgs(args: ParsedArgs): LinksArgs {
 }
 
 export async function linksCommand(
-  runtime: Runtime,
+  api: AdminApi,
   { job, expiresIn }: LinksArgs,
   io: { stdout: { write(text: string): unknown } },
 ): Promise<number> {
-  knownJob(runtime, job);
-  const links = await makeLinks(runtime, job, expiresIn === undefined ? {} : { expiresIn });
+  const links = await api.call<{ start: string; continue: string }>(
+    "POST",
+    `/v1/jobs/${encodeURIComponent(job)}/links`,
+    expiresIn === undefined ? {} : { expiresIn },
+  );
   io.stdout.write(`start     ${links.start}\ncontinue  ${links.continue}\n`);
   return 0;
 }

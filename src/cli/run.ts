@@ -6,8 +6,10 @@
  * stays active in the database: `run` again, a continue link or the driver resumes it).
  */
 
+import type { Job } from "../core/job";
 import { isSettled, type RunSummary } from "../core/runs";
-import type { Runtime } from "../runtime";
+import type { AdvanceResult, StartResult } from "../sync/service";
+import type { AdminApi } from "./admin-api";
 import { type CommandSpec, type ParsedArgs, UsageError } from "./args";
 import { makeProgress, type ProgressOutput } from "./progress";
 import { formatDuration } from "./table";
@@ -47,12 +49,13 @@ export function runArgs(args: ParsedArgs): RunArgs {
   return { job: args.positionals[0]!, dryRun: args.values["dry-run"] === true };
 }
 
-export async function runCommand(runtime: Runtime, { job: jobId, dryRun }: RunArgs, io: CliIo): Promise<number> {
-  knownJob(runtime, jobId);
+export async function runCommand(api: AdminApi, { job: jobId, dryRun }: RunArgs, io: CliIo): Promise<number> {
   const sleep = io.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const { sync } = runtime;
-
-  const start = await sync.startRun(jobId, { trigger: "cli", dryRun });
+  if (api.via) io.stderr.write(`Through ${api.via}\n`);
+  const start = await api.call<StartResult>("POST", `/v1/jobs/${encodeURIComponent(jobId)}/runs`, {
+    dryRun,
+    trigger: "cli",
+  });
   let run = start.run;
   if (!start.started) {
     // Never a run that writes when --dry-run was given: startRun refuses that (ConflictError).
@@ -66,7 +69,7 @@ export async function runCommand(runtime: Runtime, { job: jobId, dryRun }: RunAr
   const progress = makeProgress(io.stderr, { startedAt: began });
   let steps = 0;
   while (!isSettled(run.state) && !io.interrupted?.()) {
-    const result = await sync.advanceRun(run.id);
+    const result = await api.call<AdvanceResult>("POST", `/v1/runs/${run.id}/advance`);
     if (result.run) run = result.run;
     if (result.advanced) steps++;
     progress.update(run);
@@ -108,8 +111,9 @@ export function formatSummary(run: RunSummary, elapsedMs: number, steps: number)
   return lines.join("\n");
 }
 
-export function knownJob(runtime: Pick<Runtime, "jobs">, jobId: string): void {
-  if (runtime.jobs.some((job) => job.id === jobId)) return;
-  const ids = runtime.jobs.map((job) => job.id);
+/** Checked against the jobs file before anything is opened: a wrong name costs no lock or connection. */
+export function knownJob(jobs: readonly Pick<Job, "id">[], jobId: string): void {
+  if (jobs.some((job) => job.id === jobId)) return;
+  const ids = jobs.map((job) => job.id);
   throw new UsageError(`unknown job "${jobId}" (declared: ${ids.length ? ids.join(", ") : "none"})`);
 }

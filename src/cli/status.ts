@@ -1,9 +1,9 @@
 /** `entra-wp-sync status [job]`: current and last runs as an aligned text table. */
 
+import type { Job } from "../core/job";
 import { ACTIVE_STATES, type RunSummary } from "../core/runs";
-import type { Runtime } from "../runtime";
+import type { AdminApi } from "./admin-api";
 import type { CommandSpec, ParsedArgs } from "./args";
-import { knownJob } from "./run";
 import { formatDuration, formatTable } from "./table";
 
 export interface StatusArgs {
@@ -24,16 +24,20 @@ export function statusArgs(args: ParsedArgs): StatusArgs {
 
 /** Every job: its active run and its last runs (3 each; 10 for one job). */
 export async function statusCommand(
-  runtime: Runtime,
+  api: AdminApi,
   { job }: StatusArgs,
   io: { stdout: { write(text: string): unknown } },
   now: () => number = Date.now,
 ): Promise<number> {
-  if (job !== null) knownJob(runtime, job);
-  const jobs = job === null ? runtime.jobs : runtime.jobs.filter((candidate) => candidate.id === job);
+  const declaredJobs = (await api.call<{ jobs: Job[] }>("GET", "/v1/jobs")).jobs;
+  const jobs = job === null ? declaredJobs : declaredJobs.filter((candidate) => candidate.id === job);
   const rows: string[][] = [];
   for (const declared of jobs) {
-    const runs = await runtime.sync.runs(declared.id, { limit: job === null ? 3 : 10 });
+    const limit = job === null ? 3 : 10;
+    const { runs } = await api.call<{ runs: RunSummary[] }>(
+      "GET",
+      `/v1/jobs/${encodeURIComponent(declared.id)}/runs?limit=${limit}`,
+    );
     if (runs.length === 0) {
       rows.push([declared.id, declared.trigger.mode, "-", "no runs yet", "-", "-", "-", "-", "-", "-", "-", "-", ""]);
       continue;

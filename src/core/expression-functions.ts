@@ -4,8 +4,10 @@
  * test/core/expression.test.ts). Values are what Entra passes around: strings, multi-valued
  * attributes (string lists), booleans (shown as "True"/"False", as .NET prints them) and null.
  */
+
 import { formatDateTime, parseDateFormat } from "./date-format";
 import type { Expr } from "./expression-parse";
+import { compileRegex, type Regex, type RegexMatch } from "./regex";
 
 export type Value = string | readonly string[] | boolean | number | null;
 
@@ -111,28 +113,23 @@ function constant(expr: Expr | undefined): string | null {
   return expr?.kind === "string" ? expr.value : null;
 }
 
-/** .NET regular expressions as JavaScript runs them: named groups (?<name>) are written alike. */
-export function compileRegex(pattern: string): RegExp {
-  return new RegExp(pattern, "gd");
-}
-
 /** .NET substitutions in a replacement: $$, $&, $n, ${name}. */
-function substitute(replacement: string, match: RegExpExecArray): string {
+function substitute(replacement: string, match: RegexMatch): string {
   return replacement.replace(/\$(\$|&|\{([A-Za-z_][A-Za-z0-9_]*)\}|[0-9]+)/g, (token, what: string, name?: string) => {
     if (what === "$") return "$";
-    if (what === "&") return match[0];
-    if (name !== undefined) return match.groups?.[name] ?? token;
+    if (what === "&") return match.groups[0]!;
+    if (name !== undefined) return name in match.named ? (match.named[name] ?? "") : token;
     const index = Number(what);
-    return index < match.length ? (match[index] ?? "") : token;
+    return index < match.groups.length ? (match.groups[index] ?? "") : token;
   });
 }
 
-function replaceRegex(source: string, regex: RegExp, group: string | null, replacement: string): string {
+function replaceRegex(source: string, regex: Regex, group: string | null, replacement: string): string {
   let out = "";
   let last = 0;
-  for (const match of source.matchAll(regex)) {
-    const span = group === null ? [match.index, match.index + match[0].length] : match.indices?.groups?.[group];
-    if (span === undefined) continue;
+  for (const match of regex.matchAll(source)) {
+    const span = group === null ? [match.start, match.end] : match.spans[group];
+    if (!span) continue;
     out += source.slice(last, span[0]) + (group === null ? substitute(replacement, match) : replacement);
     last = span[1]!;
   }
@@ -140,7 +137,7 @@ function replaceRegex(source: string, regex: RegExp, group: string | null, repla
 }
 
 /** Replace's seven parameters select one of four documented behaviours. */
-function replace(args: Array<Value | undefined>, regex: RegExp | null, group: string | null): Value {
+function replace(args: Array<Value | undefined>, regex: Regex | null, group: string | null): Value {
   const [source, oldValue, , , replacementValue, replacementAttribute, template] = args;
   if (regex === null) {
     const old = str(oldValue);
@@ -149,9 +146,8 @@ function replace(args: Array<Value | undefined>, regex: RegExp | null, group: st
   }
   if (replacementAttribute !== undefined) {
     if (isPresent(source)) return toText(source);
-    regex.lastIndex = 0;
-    const match = regex.exec(str(replacementAttribute));
-    return group === null ? (match?.[0] ?? null) : (match?.groups?.[group] ?? null);
+    const match = regex.matchAll(str(replacementAttribute)).next().value;
+    return group === null ? (match?.groups[0] ?? null) : (match?.named[group] ?? null);
   }
   return replaceRegex(str(source), regex, group, str(replacementValue));
 }
@@ -166,7 +162,7 @@ function checkReplace(args: Expr[]): Problem | null {
   if (given(pattern)) {
     const text = constant(pattern);
     if (text === null) return { reason: "regexPattern must be a string constant", at: pattern! };
-    let regex: RegExp;
+    let regex: Regex;
     try {
       regex = compileRegex(text);
     } catch (error) {
@@ -174,8 +170,7 @@ function checkReplace(args: Expr[]): Problem | null {
     }
     if (given(group)) {
       const name = constant(group);
-      const groups = new RegExp(`${regex.source}|`).exec("")?.groups ?? {};
-      if (name === null || !(name in groups)) {
+      if (name === null || !regex.groupNames.includes(name)) {
         return { reason: `regexGroupName must name a group (?<name>...) of regexPattern`, at: group! };
       }
     }
@@ -208,16 +203,8 @@ function checkDateFormats(args: Expr[]): Problem | null {
   return null;
 }
 
-/** Regexes are compiled once per expression text, not per user. */
-const regexCache = new Map<string, RegExp>();
-function cachedRegex(pattern: Value | undefined): RegExp | null {
-  if (typeof pattern !== "string") return null;
-  let regex = regexCache.get(pattern);
-  if (regex === undefined) {
-    regex = compileRegex(pattern);
-    regexCache.set(pattern, regex);
-  }
-  return regex;
+function regexOf(pattern: Value | undefined): Regex | null {
+  return typeof pattern === "string" ? compileRegex(pattern) : null;
 }
 
 export const FUNCTIONS: Readonly<Record<string, FunctionDef>> = {
@@ -317,7 +304,7 @@ export const FUNCTIONS: Readonly<Record<string, FunctionDef>> = {
     minArgs: 7,
     result: same("text"),
     check: checkReplace,
-    apply: (args) => replace(args, cachedRegex(args[2]), typeof args[3] === "string" ? args[3] : null),
+    apply: (args) => replace(args, regexOf(args[2]), typeof args[3] === "string" ? args[3] : null),
   },
   SelectUniqueValue: {
     params: [],

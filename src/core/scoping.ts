@@ -6,6 +6,7 @@
  */
 import { graphPath, readAttribute } from "./expression";
 import { type Job, SCOPING_OPERATORS, type ScopingClause, type ScopingOperator } from "./job";
+import { compileRegex } from "./regex";
 import { inScope } from "./roles";
 import type { GraphUser } from "./users";
 
@@ -29,7 +30,7 @@ export function clauseProblem(clause: ScopingClause): string | null {
   }
   if (operator.endsWith("REGEX_MATCH")) {
     try {
-      new RegExp(value);
+      compileRegex(value);
     } catch (error) {
       return `is not a valid regular expression (${(error as Error).message})`;
     }
@@ -50,17 +51,6 @@ export function scopingAttributes(job: Job): string[] {
 /** Unscoped (no filters) takes everyone; else at least one filter whose clauses all hold. */
 export function passesScopingFilters(filters: readonly ScopingClause[][], user: GraphUser): boolean {
   return filters.length === 0 || filters.some((clauses) => clauses.every((clause) => holds(clause, user)));
-}
-
-/** Regexes compiled once per pattern, not per user. */
-const regexes = new Map<string, RegExp>();
-function regex(pattern: string): RegExp {
-  let compiled = regexes.get(pattern);
-  if (compiled === undefined) {
-    compiled = new RegExp(pattern);
-    regexes.set(pattern, compiled);
-  }
-  return compiled;
 }
 
 /**
@@ -91,9 +81,9 @@ function holds(clause: ScopingClause, user: GraphUser): boolean {
     case "EXCLUDES":
       return !values.some((v) => v.includes(expected));
     case "REGEX_MATCH":
-      return values.some((v) => regex(expected).test(v));
+      return values.some((v) => compileRegex(expected).test(v));
     case "NOT_REGEX_MATCH":
-      return !values.some((v) => regex(expected).test(v));
+      return !values.some((v) => compileRegex(expected).test(v));
     default:
       // Entra: "the attribute on the user must be an integer"; anything else does not compare.
       return values.some((v) => INTEGER.test(v) && compareIntegers(operator, BigInt(v), BigInt(expected)));

@@ -4,6 +4,10 @@
  * `RuntimeError: Aborted()` in a CLI `status` run beside a service that had written a run). So
  * whoever opens DATA_DIR first holds a lock file there, and any other process (a CLI command, a
  * second `serve`) is refused with one sentence saying who holds it and what to do instead.
+ *
+ * A serving process then adds where it listens and a local token to its lock file (advertiseService),
+ * so the CLI beside it goes through its admin API instead (findService). The file is 0600 in the
+ * 0700 DATA_DIR: whoever can read the token can read the database itself, so it grants nothing new.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -17,6 +21,16 @@ interface Holder {
   pid: number;
   command: string;
   since: string;
+  /** A serving holder's address (loopback) and local token, once it listens. */
+  url?: string;
+  token?: string;
+}
+
+/** The service holding DATA_DIR, as the CLI beside it reaches it. */
+export interface LocalService {
+  pid: number;
+  url: string;
+  token: string;
 }
 
 export class DataDirInUseError extends ConfigError {
@@ -53,6 +67,36 @@ export function lockDataDir(dir: string): () => void {
   // A crash that still runs exit handlers leaves no lock behind; a SIGKILL's lock is found stale above.
   process.on("exit", release);
   return release;
+}
+
+/**
+ * Adds this serving process's address and local token to the lock it holds. Written to a new file
+ * and renamed over the lock, so a reader never sees half of it and the lock never disappears.
+ */
+export function advertiseService(dir: string, service: { url: string; token: string }): void {
+  const file = path.join(dir, LOCK_FILE);
+  const current = readHolder(file);
+  if (!current || current === "being written" || current.pid !== process.pid) return;
+  const next = `${file}.${process.pid}.tmp`;
+  fs.rmSync(next, { force: true });
+  fs.writeFileSync(next, JSON.stringify({ ...current, ...service }), { flag: "wx", mode: 0o600 });
+  fs.renameSync(next, file);
+}
+
+/**
+ * The live service holding `dir`, or null when no other process holds it (the caller may open it).
+ * Throws DataDirInUseError when a live process holds it without serving (another CLI command, or
+ * a service still starting).
+ */
+export function findService(dir: string): LocalService | null {
+  const current = readHolder(path.join(dir, LOCK_FILE));
+  if (current === null) return null;
+  if (current === "being written") throw inUse(dir, null);
+  if (current.pid === process.pid || !isAlive(current.pid)) return null;
+  if (typeof current.url === "string" && typeof current.token === "string") {
+    return { pid: current.pid, url: current.url, token: current.token };
+  }
+  throw inUse(dir, current);
 }
 
 function readHolder(file: string): Holder | "being written" | null {

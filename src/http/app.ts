@@ -50,7 +50,7 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
   registerProblemHandlers(app);
   // Before the routes: the generator collects them as they are added.
   await registerOpenApi(app);
-  const access = makeAccess(deps.db.pool, deps.secrets.adminTokenDigest, deps.config.rateLimit);
+  const access = makeAccess(deps.db.pool, deps.secrets.adminTokenDigest, deps.config.rateLimit, deps.localTokenDigest);
   await registerHealthRoutes(app, deps);
   await registerDocsRoutes(app);
   if (deps.metrics) {

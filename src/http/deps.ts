@@ -23,6 +23,11 @@ export interface AppDeps {
   watchdog?: Pick<Watchdog, "warnings">;
   /** Told when the notification endpoint stored notifications (to apply them now) or refused one. */
   notifications?: { onStored(): void; onRefused(reason: RefusalReason): void };
+  /**
+   * The digest of the local token the CLI on this machine presents (src/local-service.ts), accepted
+   * like the admin token; absent: only the admin token.
+   */
+  localTokenDigest?: Buffer;
   /** Syncs one user on demand (POST /v1/jobs/{job}/users/{entraId}/sync); 501 without it. */
   provision?: Pick<ProvisionService, "syncUser">;
 }

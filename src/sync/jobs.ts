@@ -1,6 +1,6 @@
 /**
  * Jobs, as declared in SYNC_JOBS_FILE (`{ "jobs": [...] }`) or, with no file, one job "default"
- * built from SYNC_* variables. Both go through the same validation (job-schema.ts), whose messages name the job,
+ * built from SYNC_* variables. Both go through the same validation (job-schema.ts, job-validation.ts), whose messages name the job,
  * the field (and the variable) and what is expected. Unknown keys and unknown SYNC_* variables are
  * errors: a typo must not silently fall back to a default.
  */
@@ -8,7 +8,9 @@ import { readFileSync } from "node:fs";
 import type { Config } from "../config";
 import { ConfigError } from "../core/errors";
 import type { Job } from "../core/job";
-import { isObject, JOB_ID, SYNC_VARIABLES, type SyncVariable, show, suggest, validateJob } from "./job-schema";
+import { JOB_ID, SYNC_VARIABLES, type SyncVariable } from "./job-schema";
+import { validateJob } from "./job-validation";
+import { show, suggest } from "./schema-problem";
 
 export { JOB_DEFAULTS, JOB_ID, SYNC_ENV_DEFAULTS, SYNC_VARIABLES, type SyncVariable } from "./job-schema";
 
@@ -60,8 +62,16 @@ function readJobsFile(file: string): unknown {
 export function parseJobsFile(content: unknown, file = "the jobs file"): Job[] {
   const where = `SYNC_JOBS_FILE (${file})`;
   if (!isObject(content)) throw new ConfigError(`${where} must hold a JSON object like { "jobs": [...] }`);
-  const unknown = Object.keys(content).filter((key) => key !== "jobs");
-  if (unknown.length > 0) throw new ConfigError(`${where}: unknown key "${unknown[0]}" (expected only "jobs")`);
+  // "$schema" is for editors (jobs.schema.json); the service reads nothing from it.
+  const unknown = Object.keys(content).filter((key) => key !== "jobs" && key !== "$schema");
+  if (unknown.length > 0) {
+    throw new ConfigError(`${where}: unknown key "${unknown[0]}" (expected only "jobs", and "$schema" for editors)`);
+  }
+  if (content.$schema !== undefined && typeof content.$schema !== "string") {
+    throw new ConfigError(
+      `${where}: "$schema" must be a string, the path or URL of jobs.schema.json (got ${show(content.$schema)})`,
+    );
+  }
   const jobs = content.jobs;
   if (!Array.isArray(jobs) || jobs.length === 0) {
     throw new ConfigError(`${where}: "jobs" must be a non-empty array of jobs`);
@@ -166,4 +176,8 @@ function list(value: string): string[] {
 function numeric(value: string): number | string {
   const number = Number(value);
   return value.trim() !== "" && Number.isFinite(number) ? number : value;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

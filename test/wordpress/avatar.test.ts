@@ -1,10 +1,11 @@
 /**
  * Profile photos as avatars through the companion plugin, on the real WordPress: the avatar that
  * WordPress itself computes (REST avatar_urls, which goes through get_avatar_url and its filters)
- * is the stored photo, served back byte for byte; bad images are refused with a clear error.
+ * is the stored photo, re-encoded so that only its pixels are kept; bad images are refused with a
+ * clear error, and only who may edit other users sets one.
  */
 import { UpstreamError } from "../../src/core/errors";
-import { aJpeg } from "../helpers/images";
+import { aJpeg, aPng, pngPixel } from "../helpers/images";
 import {
   describeWithWordPress,
   makeTestSite,
@@ -39,18 +40,18 @@ describeWithWordPress("WordPress avatars from profile photos (companion plugin)"
     const id = await aUser();
     expect((await avatarOf(id)).url).toMatch(/gravatar\.com/);
 
-    const photo = aJpeg("first");
+    const photo = aPng("first");
     await expect(site.setAvatar(id, photo)).resolves.toBe(true);
     const shown = await avatarOf(id);
-    expect(shown.url).toMatch(new RegExp(`/wp-content/uploads/entra-wp-sync-avatars/${id}-[0-9a-f]{16}\\.jpg$`));
-    expect(Buffer.from(shown.bytes!).equals(Buffer.from(photo))).toBe(true);
+    expect(shown.url).toMatch(new RegExp(`/wp-content/uploads/entra-wp-sync-avatars/${id}-[0-9a-f]{16}\\.png$`));
+    expect(pngPixel(shown.bytes!)).toEqual(pngPixel(photo));
 
     // A new photo gets a new URL (no stale caches) and the old file is gone.
-    const next = aJpeg("second");
+    const next = aPng("second");
     await site.setAvatar(id, next);
     const replaced = await avatarOf(id);
     expect(replaced.url).not.toBe(shown.url);
-    expect(Buffer.from(replaced.bytes!).equals(Buffer.from(next))).toBe(true);
+    expect(pngPixel(replaced.bytes!)).toEqual(pngPixel(next));
     // (Missing files get WordPress's canonical redirect, never the image.)
     expect((await fetch(shown.url, { redirect: "manual" })).status).not.toBe(200);
 
@@ -98,6 +99,62 @@ describeWithWordPress("WordPress avatars from profile photos (companion plugin)"
     huge.set(aJpeg("huge"));
     expect(((await site.setAvatar(id, huge).catch((e: unknown) => e)) as Error).message).toMatch(/larger than/);
     expect((await avatarOf(id)).url).toMatch(/gravatar\.com/);
+  });
+
+  /** POST of the avatar route with these credentials. */
+  async function upload(id: number, image: Uint8Array, as?: { username: string; password: string }) {
+    return wpFetch(
+      wp,
+      "POST",
+      `/entra-wp-sync/v1/users/${id}/avatar`,
+      { image: Buffer.from(image).toString("base64") },
+      as,
+    );
+  }
+
+  /** A user with its own Application Password, as an administrator makes one. */
+  async function withPassword(role: string): Promise<{ id: number; username: string; password: string }> {
+    const username = uniqueName("avatar");
+    const created = await wpFetch(wp, "POST", "/wp/v2/users", {
+      username,
+      email: `${username}@example.test`,
+      password: `Pw-${uniqueName("x")}`,
+      roles: [role],
+    });
+    expect(created.status).toBe(201);
+    users.add(created.body.id);
+    const app = await wpFetch(wp, "POST", `/wp/v2/users/${created.body.id}/application-passwords`, { name: "t" });
+    expect(app.status).toBe(201);
+    return { id: created.body.id, username, password: app.body.password };
+  }
+
+  /** A real JPEG followed by PHP and script: getimagesize() takes it for a JPEG. */
+  const polyglot = () =>
+    Buffer.concat([
+      Buffer.from(aJpeg("polyglot")),
+      Buffer.from("<?php system($_GET['c']); ?><script>alert(1)</script>"),
+    ]);
+
+  it("stores only the pixels of an upload: a JPEG followed by PHP and script loses both, for an administrator too", async () => {
+    const id = await aUser();
+    const res = await upload(id, polyglot());
+    expect(res.status).toBe(200);
+    const { bytes } = await avatarOf(id);
+    const stored = Buffer.from(bytes!);
+    expect(stored.subarray(0, 2).equals(Buffer.from([0xff, 0xd8]))).toBe(true); // still a JPEG
+    expect(stored.includes("<?php")).toBe(false);
+    expect(stored.includes("<script")).toBe(false);
+    expect(stored.includes("polyglot")).toBe(false); // the comment segment is not pixels either
+  });
+
+  it("refuses an upload by a user who may edit only their own account, a subscriber's polyglot for itself included", async () => {
+    const subscriber = await withPassword("subscriber");
+    const res = await upload(subscriber.id, polyglot(), subscriber);
+    expect(res.status).toBe(403);
+    expect((await avatarOf(subscriber.id)).url).toMatch(/gravatar\.com/);
+    // Removing is the same right.
+    const del = await wpFetch(wp, "DELETE", `/entra-wp-sync/v1/users/${subscriber.id}/avatar`, undefined, subscriber);
+    expect(del.status).toBe(403);
   });
 
   it("lets only users who may edit the user set an avatar", async () => {

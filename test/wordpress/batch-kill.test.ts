@@ -9,7 +9,8 @@
  *   each user once.
  * - the client giving up (connection closed): PHP does not notice, finishes and commits the whole
  *   batch; the retried request answers each create with the user already there, creating nobody twice,
- *   also when it comes while the abandoned batch still runs (batches take turns: it waits for that commit).
+ *   also when it comes while the abandoned batch still runs (batches naming the same users take turns:
+ *   it waits for that commit); a batch of other users runs beside it.
  * - the database rolling the transaction back in the middle (the victim of a deadlock; the hook does
  *   it for a login starting with "victim-"): the batch answers 503 and writes nothing, neither the
  *   operations before (which the database undid) nor those after (which would otherwise be
@@ -222,7 +223,8 @@ describeWithWordPress("a batch cut off mid-transaction (real PHP and MariaDB)", 
   });
 
   it("makes a batch sent again while the abandoned one still runs wait for its commit, and creates nobody twice", async () => {
-    const server = await startStallingServer(wp.docroot!, dir, 3);
+    // Long enough that the abandoned batch has not committed when the retry comes, even on a loaded machine.
+    const server = await startStallingServer(wp.docroot!, dir, 10);
     servers.push(server);
     const { logins, entraIds, operations } = await aBatch();
     const abort = new AbortController();
@@ -242,6 +244,87 @@ describeWithWordPress("a batch cut off mid-transaction (real PHP and MariaDB)", 
     for (const result of results) if (result.user) users.add(result.user.id);
     expect(results.map((r) => r.outcome)).toEqual(["updated", "existing", "existing", "existing"]);
     expect(rowsOf(wp, logins, entraIds)).toEqual({ users: 3, meta: 3 });
+  });
+
+  it("makes a retry that names the abandoned batch's users in another batch wait for its commit too", async () => {
+    const server = await startStallingServer(wp.docroot!, dir, 3);
+    servers.push(server);
+    const { logins, entraIds, operations } = await aBatch();
+    const abort = new AbortController();
+    const answer = post(server.url, wp, { operations }, abort.signal).then(
+      (res) => `answered ${res.status}`,
+      () => "no answer",
+    );
+    await waitFor("PHP to stall in the batch", () => existsSync(server.marker), 30_000);
+    abort.abort();
+    expect(await answer).toBe("no answer");
+    // As an engine step that is redone: the same creates, grouped otherwise (in reverse, with a newcomer).
+    const newcomer = uniqueName("kill-new");
+    const regrouped = [
+      {
+        op: "create",
+        body: { username: newcomer, email: `${newcomer}@example.test`, password: `${newcomer}-Pw-0123456789` },
+      },
+      ...operations.slice(1).reverse(),
+    ];
+    const res = await post(wp.url, wp, { operations: regrouped });
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: Array<{ outcome: string; user?: { id: number } }> };
+    for (const result of results) if (result.user) users.add(result.user.id);
+    expect(results.map((r) => r.outcome)).toEqual(["created", "existing", "existing", "existing"]);
+    expect(rowsOf(wp, logins, entraIds)).toEqual({ users: 3, meta: 3 });
+  });
+
+  it("makes a create of the same login in other letter case wait for the stalled batch and refuses it, never a second account", async () => {
+    const server = await startStallingServer(wp.docroot!, dir, 3);
+    servers.push(server);
+    const { logins, entraIds, operations } = await aBatch();
+    const answer = post(server.url, wp, { operations }).then(async (res) => {
+      const { results } = (await res.json()) as { results: Array<{ user?: { id: number } }> };
+      for (const result of results) if (result.user) users.add(result.user.id);
+      return res.status;
+    });
+    await waitFor("PHP to stall in the batch", () => existsSync(server.marker), 30_000);
+    // The database compares logins without case (its collation), as WordPress's check does.
+    const shouted = logins[1]!.toUpperCase();
+    const res = await post(wp.url, wp, {
+      operations: [
+        {
+          op: "create",
+          body: { username: shouted, email: `other-${logins[1]}@example.test`, password: `${shouted}-Pw-0123456789` },
+        },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as {
+      results: Array<{ outcome: string; code?: string; user?: { id: number } }>;
+    };
+    for (const result of results) if (result.user) users.add(result.user.id);
+    expect(results.map((r) => [r.outcome, r.code])).toEqual([["failed", "existing_user_login"]]);
+    expect(await answer).toBe(200);
+    expect(rowsOf(wp, logins, entraIds)).toEqual({ users: 3, meta: 3 });
+  });
+
+  it("runs a batch of other users beside a stalled one instead of waiting for its commit", async () => {
+    const server = await startStallingServer(wp.docroot!, dir, 20);
+    servers.push(server);
+    const stalled = await aBatch();
+    const answer = post(server.url, wp, { operations: stalled.operations }).then(async (res) => {
+      const { results } = (await res.json()) as { results: Array<{ user?: { id: number } }> };
+      for (const result of results) if (result.user) users.add(result.user.id);
+      return res.status;
+    });
+    await waitFor("PHP to stall in the batch", () => existsSync(server.marker), 30_000);
+    const other = await aBatch("kill-b");
+    const res = await post(wp.url, wp, { operations: other.operations });
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: Array<{ outcome: string; user?: { id: number } }> };
+    for (const result of results) if (result.user) users.add(result.user.id);
+    expect(results.map((r) => r.outcome)).toEqual(["updated", "created", "created", "created"]);
+    // Answered while the stalled batch had still committed nothing: they ran side by side.
+    expect(rowsOf(wp, stalled.logins, stalled.entraIds)).toEqual({ users: 0, meta: 0 });
+    expect(await answer).toBe(200);
+    expect(rowsOf(wp, stalled.logins, stalled.entraIds)).toEqual({ users: 3, meta: 3 });
   });
 
   it("writes nothing and answers 503 when the database rolls the batch back midway (a deadlock), and the retry writes each user once", async () => {

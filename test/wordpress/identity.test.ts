@@ -188,13 +188,14 @@ describeWithWordPress("identity safety in WordPress (with the companion plugin)"
       expect(await mailsTo(user.email)).toHaveLength(1);
     });
 
-    it("are sent when a user manager who is not an administrator changes an administrator, even as its own 'service'", async () => {
-      // edit_users and its own Application Password, whose id the status route tells it: enough to be
-      // taken for the service, but not to silence WordPress's warning to an account that outranks it.
+    it("are sent when a user manager who is not an administrator names its own password as the service's", async () => {
+      // edit_users and its own Application Password, whose id the status route tells it: not the
+      // service's password, which the WordPress side pins (an administrator's), so the mails go out.
       const manager = await aUser("entra_test_user_manager");
       const asManager = { username: manager.login, password: await appPassword(manager.id) };
       const status = await wpFetch(wp, "GET", "/entra-wp-sync/v1/status", undefined, asManager);
       expect(status.status).toBe(200);
+      expect(status.body.service).toBe(false);
       const headers = {
         authorization: `Basic ${Buffer.from(`${asManager.username}:${asManager.password}`).toString("base64")}`,
         "content-type": "application/json",
@@ -207,10 +208,23 @@ describeWithWordPress("identity safety in WordPress (with the companion plugin)"
       expect(await mailsTo(admin.email)).toEqual([
         expect.objectContaining({ subject: expect.stringContaining("Email Changed") }),
       ]);
-      // A subscriber holds nothing the manager lacks: as for the service, no mail.
+      // Nor for a subscriber, who holds nothing the manager lacks.
       const user = await aUser("subscriber");
       expect((await write(user.id, { email: `${uniqueName("new")}@example.test` })).status).toBe(200);
-      expect(await mailsTo(user.email)).toEqual([]);
+      expect(await mailsTo(user.email)).toEqual([
+        expect.objectContaining({ subject: expect.stringContaining("Email Changed") }),
+      ]);
+    });
+
+    it("take the service's own password, named in its requests, for the service's: pinned by its administrator", async () => {
+      const id = (await wpFetch(wp, "GET", "/entra-wp-sync/v1/status")).body.app_password as string;
+      const named = await fetch(`${wp.url}/wp-json/entra-wp-sync/v1/status`, {
+        headers: {
+          authorization: `Basic ${Buffer.from(`${wp.username}:${wp.appPassword}`).toString("base64")}`,
+          "x-entra-wp-sync-service": id,
+        },
+      });
+      expect(((await named.json()) as { service: boolean }).service).toBe(true);
     });
   });
 

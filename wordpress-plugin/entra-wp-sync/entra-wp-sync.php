@@ -19,6 +19,16 @@ if (!defined('ABSPATH')) {
     exit;
 }
 
+// The must-use file of the plugin before 1.7.0 (wp-content/mu-plugins/entra-wp-sync.php) loads first
+// and declares the same names: while it is there it runs, this folder does nothing, and says so.
+if (defined('ENTRA_WP_SYNC_VERSION')) {
+    add_action(is_multisite() ? 'network_admin_notices' : 'admin_notices', function () {
+        echo '<div class="notice notice-error"><p>entra-wp-sync companion: delete the old must-use file '
+            . 'wp-content/mu-plugins/entra-wp-sync.php; until then it runs instead of this plugin.</p></div>';
+    });
+    return;
+}
+
 const ENTRA_WP_SYNC_VERSION = '1.7.0';
 const ENTRA_WP_SYNC_ID_KEY = 'entra_object_id';
 const ENTRA_WP_SYNC_DEACTIVATED_KEY = 'entra_wp_sync_deactivated';

@@ -2,7 +2,8 @@
 /**
  * Runs when the plugin is deleted in wp-admin (Plugins, Delete), never on deactivation: removes what
  * the plugin stored. The plugin itself is not loaded here, so the names are spelled out.
- *  - its option (entra_wp_sync_meta_keys), on every site of a network;
+ *  - its options: entra_wp_sync_meta_keys (on every site of a network) and entra_wp_sync_service
+ *    (the service's pinned Application Password, a network option);
  *  - the user meta it writes: entra_object_id, entra_wp_sync_deactivated, entra_wp_sync_avatar (user
  *    meta is one table for the whole network). Users it had deactivated can sign in again, with the
  *    roles they hold (the service took them all when it deactivated them);
@@ -40,6 +41,7 @@ if (is_multisite()) {
 } else {
     $entra_wp_sync_uninstall_site();
 }
+delete_site_option('entra_wp_sync_service');   // the service's pinned Application Password
 foreach (array('entra_object_id', 'entra_wp_sync_deactivated', 'entra_wp_sync_avatar') as $entra_wp_sync_key) {
     delete_metadata('user', 0, $entra_wp_sync_key, '', true);
 }

@@ -6,7 +6,19 @@ import { makeLinks } from "../../links/urls";
 import type { AppDeps } from "../deps";
 import { Job, JobDetail, Links, ProvisionTrace, RunSummary, StartRunResponse } from "../models";
 import { sendProblem } from "../problem";
-import { EmptyBody, JobId, JobParams, json, NoQuery, Nullable, Problem, problem, problems, ref } from "../schemas";
+import {
+  EmptyBody,
+  JobId,
+  JobParams,
+  json,
+  NoQuery,
+  Nullable,
+  Problem,
+  problem,
+  problems,
+  ref,
+  StringEnum,
+} from "../schemas";
 import { jobView } from "../views";
 
 const admin = { tags: ["admin"] };
@@ -61,7 +73,18 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
           '201 with the new run (and a Location header). When a run is already active: 200 with started false, reason "already running" and that run; but a dry run asked for while a run that writes is active is refused with 409 (the caller must not take that run for its dry run). The body is optional.',
         params: JobParams,
         querystring: NoQuery,
-        body: Type.Object({ dryRun: DryRun }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            dryRun: DryRun,
+            trigger: Type.Optional(
+              StringEnum(["manual", "cli"], {
+                default: "manual",
+                description: "Recorded as the run's trigger: \"cli\" when the CLI's run command asks.",
+              }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
         response: {
           201: {
             ...json("Started.", ref(StartRunResponse)),
@@ -78,7 +101,8 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
     },
     async (request, reply) => {
       const job = sync.job(request.params.job);
-      const result = await sync.startRun(job.id, { trigger: "manual", dryRun: request.body.dryRun ?? false });
+      const { dryRun = false, trigger = "manual" } = request.body;
+      const result = await sync.startRun(job.id, { trigger, dryRun });
       if (result.started) reply.code(201).header("location", `/v1/runs/${result.run.id}`);
       return {
         job: job.id,

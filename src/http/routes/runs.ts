@@ -114,6 +114,34 @@ export async function registerRunRoutes(app: FastifyInstance, deps: AppDeps): Pr
     },
   );
 
+  routes.post(
+    "/v1/runs/:id/advance",
+    {
+      schema: {
+        ...admin,
+        summary: "Advance the run by one step (what its job's continue link does, for this run)",
+        description:
+          'One step within STEP_BUDGET_MS, or advanced false at once with the reason: "busy" (another process holds the run\'s lease; ask again shortly), or the state that stops it ("completed", "awaiting approval", ...). The CLI\'s run command drives a run with it.',
+        body: EmptyBody,
+        response: {
+          200: json(
+            "The outcome and the run after it.",
+            Type.Object({
+              advanced: Type.Boolean(),
+              reason: Type.Optional(Type.String()),
+              run: Type.Union([ref(RunSummary), Type.Null()]),
+            }),
+          ),
+          ...problems(400, 401, 404, 429, 503),
+        },
+      },
+    },
+    async (request) => {
+      const { advanced, reason, run } = await sync.advanceRun(request.params.id);
+      return { advanced, ...(reason === undefined ? {} : { reason }), run };
+    },
+  );
+
   routes.post("/v1/runs/:id/cancel", { schema: transition("Cancel a run that has not finished") }, async (request) =>
     sync.cancelRun(request.params.id),
   );

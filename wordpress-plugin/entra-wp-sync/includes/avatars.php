@@ -32,6 +32,26 @@ function entra_wp_sync_avatar_remove($user_id) {
     delete_user_meta($user_id, ENTRA_WP_SYNC_AVATAR_KEY);
 }
 
+/**
+ * The image decoded and encoded again with GD, in its own type: only its pixels are stored, never
+ * what the caller put around them (a JPEG followed by PHP or script, comments, metadata). Null when
+ * GD cannot decode it.
+ */
+function entra_wp_sync_avatar_pixels($bytes, $type) {
+    $image = @imagecreatefromstring($bytes);
+    if ($image === false) return null;
+    ob_start();
+    if ($type === IMAGETYPE_PNG) {
+        imagesavealpha($image, true);
+        $written = imagepng($image, null, 9);
+    } else {
+        $written = imagejpeg($image, null, 90);
+    }
+    $out = ob_get_clean();
+    imagedestroy($image);
+    return $written && is_string($out) && $out !== '' ? $out : null;
+}
+
 /** Validates and stores a base64 JPEG or PNG as the user's avatar; a WP_Error names what is wrong. */
 function entra_wp_sync_avatar_store($user_id, $base64) {
     $bytes = is_string($base64) ? base64_decode($base64, true) : false;
@@ -49,6 +69,10 @@ function entra_wp_sync_avatar_store($user_id, $base64) {
     }
     if ($info[0] < 1 || $info[1] < 1 || $info[0] > ENTRA_WP_SYNC_AVATAR_MAX_SIDE || $info[1] > ENTRA_WP_SYNC_AVATAR_MAX_SIDE) {
         return new WP_Error('entra_wp_sync_avatar_size', 'image must be at most ' . ENTRA_WP_SYNC_AVATAR_MAX_SIDE . ' pixels a side', array('status' => 400));
+    }
+    $bytes = entra_wp_sync_avatar_pixels($bytes, $info[2]);
+    if ($bytes === null) {
+        return new WP_Error('entra_wp_sync_avatar_invalid', 'image could not be decoded', array('status' => 400));
     }
     $where = entra_wp_sync_avatar_dir();
     if (!wp_mkdir_p($where['dir'])) {
@@ -71,8 +95,10 @@ function entra_wp_sync_avatar_store($user_id, $base64) {
 add_action('rest_api_init', function () {
     register_rest_route('entra-wp-sync/v1', '/users/(?P<id>\\d+)/avatar', array(
         'methods' => array('POST', 'DELETE'),
+        // The right to edit other users (edit_users), not only one's own account (edit_user, which
+        // everyone holds on theirs): the photos are the directory's, which the service writes.
         'permission_callback' => function ($request) {
-            return current_user_can('edit_user', intval($request['id']));
+            return current_user_can('edit_users') && current_user_can('edit_user', intval($request['id']));
         },
         'callback' => function ($request) {
             $user_id = intval($request['id']);

@@ -41,9 +41,10 @@ function entra_wp_sync_is_deactivated($user_id) {
 }
 
 /**
- * A REST request made by the service (see 4. above): authenticated with the Application Password
- * whose id the request names. A header alone proves nothing; an id that is not the password the
- * request was authenticated with (another password, a cookie) is not the service.
+ * A REST request made by the service (see 4.): authenticated with the service's own Application
+ * Password, pinned on the WordPress side (entra_wp_sync_service_password), and naming it in the
+ * X-Entra-WP-Sync-Service header. Naming one's own password proves nothing by itself: any user
+ * manager can do that with theirs, and is then no more the service than before.
  */
 function entra_wp_sync_is_service_request() {
     if (!defined('REST_REQUEST') || !REST_REQUEST) return false;
@@ -51,7 +52,34 @@ function entra_wp_sync_is_service_request() {
     $claimed = isset($_SERVER['HTTP_X_ENTRA_WP_SYNC_SERVICE']) ? (string) $_SERVER['HTTP_X_ENTRA_WP_SYNC_SERVICE'] : '';
     if ($uuid === '' || $claimed === '' || !hash_equals($uuid, $claimed)) return false;
     if (!current_user_can('edit_users')) return false;
+    $pinned = entra_wp_sync_service_password($uuid);
+    if ($pinned === '' || !hash_equals($pinned, $uuid)) return false;
     return (bool) apply_filters('entra_wp_sync_is_service_request', true);
+}
+
+/** Who may pin the service's password: an administrator (a super admin on a network). */
+function entra_wp_sync_may_pin_service() {
+    return is_multisite() ? is_super_admin() : current_user_can('manage_options') && current_user_can('edit_users');
+}
+
+/**
+ * The id (uuid) of the service's Application Password, or '' while there is none:
+ *  - define('ENTRA_WP_SYNC_SERVICE_APP_PASSWORD', '<uuid>') in wp-config.php, when set;
+ *  - else the one pinned in the network option entra_wp_sync_service ({user, uuid}; on a single
+ *    site an option): the first password that names itself as the service's ($claimed, the caller's
+ *    own) in a request of an administrator, while no pinned password exists (none yet, or the
+ *    pinned one was revoked). An administrator can do all the service does anyway; a user manager
+ *    without manage_options cannot pin, nor take over a pin.
+ */
+function entra_wp_sync_service_password($claimed = '') {
+    if (defined('ENTRA_WP_SYNC_SERVICE_APP_PASSWORD')) return (string) ENTRA_WP_SYNC_SERVICE_APP_PASSWORD;
+    $pin = get_site_option('entra_wp_sync_service');
+    $live = is_array($pin) && isset($pin['user'], $pin['uuid'])
+        && WP_Application_Passwords::get_user_application_password((int) $pin['user'], (string) $pin['uuid']);
+    if ($live) return (string) $pin['uuid'];
+    if ($claimed === '' || !entra_wp_sync_may_pin_service()) return '';
+    update_site_option('entra_wp_sync_service', array('user' => get_current_user_id(), 'uuid' => $claimed));
+    return $claimed;
 }
 
 /**
@@ -117,4 +145,19 @@ function entra_wp_sync_is_string_list($value) {
         if (!is_string($item)) return false;
     }
     return true;
+}
+
+/**
+ * Whether this REST request is a user write, known by the handler WordPress matched it to, never by
+ * how the route is spelled: WordPress matches routes case-insensitively (/wp/v2/Users/1,
+ * ?rest_route=/WP/V2/USERS/1), in core's /batch/v1 too. Core's users controller writing (create,
+ * update, delete; /me included, subclasses too), and the routes of 8. that write, which say so with
+ * 'entra_wp_sync_user_write' => true in their handler.
+ */
+function entra_wp_sync_is_user_write(WP_REST_Request $request, $handler) {
+    if (in_array($request->get_method(), array('GET', 'HEAD', 'OPTIONS'), true) || !is_array($handler)) return false;
+    if (!empty($handler['entra_wp_sync_user_write'])) return true;
+    $callback = isset($handler['callback']) ? $handler['callback'] : null;
+    return is_array($callback) && isset($callback[0], $callback[1]) && $callback[0] instanceof WP_REST_Users_Controller
+        && in_array($callback[1], array('create_item', 'update_item', 'update_current_item', 'delete_item', 'delete_current_item'), true);
 }

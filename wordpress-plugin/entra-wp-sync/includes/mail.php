@@ -8,9 +8,10 @@ if (!defined('ABSPATH')) {
 }
 
 // 4. No notification mails for the service's writes (the directory, not the user, changed them).
-// Any edit_users holder can name its own password's id, so the mail still goes to an account that
+// Only for the service's own, pinned Application Password (entra_wp_sync_is_service_request): a user
+// manager naming its own password's id gets WordPress's usual mails. And still to an account that
 // outranks the caller: WordPress's warning that its e-mail or password changed is what tells an
-// administrator that a lesser user manager took it over. The service's account outranks its users.
+// administrator that someone lesser took it over. The service's account outranks its users.
 foreach (array('send_email_change_email', 'send_password_change_email',
     'wp_send_new_user_notification_to_user', 'wp_send_new_user_notification_to_admin') as $entra_wp_sync_filter) {
     add_filter($entra_wp_sync_filter, function ($send, $user = null) {

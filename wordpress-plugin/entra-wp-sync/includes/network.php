@@ -191,6 +191,7 @@ add_action('rest_api_init', function () {
         ),
         array(
             'methods' => 'DELETE',
+            'entra_wp_sync_user_write' => true,   // one transaction (10.)
             // wp-admin/network/users.php:159-166; delete_user is do_not_allow for all but super admins.
             'permission_callback' => function ($request) {
                 return current_user_can('manage_network_users') && current_user_can('delete_user', (int) $request['user']);
@@ -213,6 +214,7 @@ add_action('rest_api_init', function () {
     register_rest_route($ns, '/network/sites/(?P<blog>\d+)/members/(?P<user>\d+)', array(
         array(
             'methods' => 'POST',   // idempotent: sets the membership and role
+            'entra_wp_sync_user_write' => true,   // one transaction (10.)
             'permission_callback' => 'is_user_logged_in',   // the real check is per site, below
             'args' => array('role' => array('type' => 'string', 'required' => true)),
             'callback' => function ($request) {
@@ -222,6 +224,7 @@ add_action('rest_api_init', function () {
         ),
         array(
             'methods' => 'DELETE',
+            'entra_wp_sync_user_write' => true,   // one transaction (10.)
             'permission_callback' => 'is_user_logged_in',
             'callback' => function ($request) {
                 $r = entra_wp_sync_remove_member($request['blog'], $request['user']);
@@ -236,6 +239,7 @@ add_action('rest_api_init', function () {
     // everywhere before its roles go, and a returning user may be given roles again.
     register_rest_route($ns, '/network/users/(?P<user>\d+)/memberships', array(
         'methods' => 'POST',
+        'entra_wp_sync_user_write' => true,   // one transaction (10.)
         'permission_callback' => 'is_user_logged_in',   // the real checks are per site
         'args' => array(
             'changes' => array('type' => 'array', 'required' => true),
@@ -255,7 +259,8 @@ add_action('rest_api_init', function () {
                 $site = is_array($change) && isset($change['site']) && is_int($change['site']) ? $change['site'] : null;
                 $role = $site !== null && isset($change['role']) ? $change['role'] : null;
                 if ($site === null || ($role === null ? empty($change['remove']) : !is_string($role))) {
-                    return new WP_Error('rest_invalid_param', "change $i needs an integer \"site\" and a \"role\" or \"remove\": true", array('status' => 400, 'index' => $i));
+                    return new WP_Error('rest_invalid_param', "change $i needs an integer \"site\" and a \"role\" or \"remove\": true",
+                        array('status' => 400, 'index' => $i));
                 }
             }
             if ($request['expect'] !== null) {

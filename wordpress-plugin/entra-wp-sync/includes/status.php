@@ -25,6 +25,8 @@ add_action('rest_api_init', function () {
                 'roles' => (object) $roles,
                 // The caller's own password id: nothing it could not read at /wp/v2/users/me/application-passwords.
                 'app_password' => rest_get_authenticated_app_password(),
+                // Whether this request is the service's (4.): its pinned password, named in the header.
+                'service' => entra_wp_sync_is_service_request(),
                 'batch_max' => ENTRA_WP_SYNC_BATCH_MAX,
                 'batch_expect' => true,
             );

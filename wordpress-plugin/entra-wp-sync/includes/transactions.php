@@ -75,7 +75,8 @@ function entra_wp_sync_rolled_back($code, $what) {
         array('status' => 503));
 }
 
-// 10. Core REST user writes in one transaction. POST/PUT/PATCH/DELETE /wp/v2/users[/<id>|/me] is several
+// 10. Core REST user writes in one transaction. POST/PUT/PATCH/DELETE /wp/v2/users[/<id>|/me] (however
+// spelled, also inside core's /batch/v1: entra_wp_sync_is_user_write) is several
 // statements (the users row, each meta row, the roles: set_role(false), then add_role per role). Left
 // to autocommit, a statement that loses a deadlock (core's meta UPDATEs lock every row of their
 // meta_key, so they meet the batches of 9. and other writers) is rolled back alone and WordPress goes
@@ -86,27 +87,27 @@ function entra_wp_sync_rolled_back($code, $what) {
 // write (memberships, member roles, network deletes) run in one transaction too, and keep their
 // answers: a memberships request refused at change i keeps the changes before i. Requests that a batch of 9. dispatches
 // in-process run inside the batch's transaction.
-function entra_wp_sync_is_user_write(WP_REST_Request $request) {
-    return $request->get_method() !== 'GET' && $request->get_method() !== 'HEAD' && $request->get_method() !== 'OPTIONS'
-        && preg_match('#^(/wp/v2/users(/(\d+|me))?|/entra-wp-sync/v1/network/(users/\d+(/memberships)?|sites/\d+/members/\d+))$#',
-            $request->get_route()) === 1;
-}
-add_filter('rest_request_before_callbacks', function ($response, $handler, $request) {
-    if ($response !== null || !entra_wp_sync_is_user_write($request) || isset($GLOBALS['entra_wp_sync_transaction'])) {
-        return $response;
+// Opened once WordPress has authenticated the caller and the route's permission check said yes
+// (rest_dispatch_request runs just before the callback): a request refused there costs no transaction.
+add_filter('rest_dispatch_request', function ($result, $request, $route, $handler) {
+    if ($result !== null || !entra_wp_sync_is_user_write($request, $handler) || isset($GLOBALS['entra_wp_sync_transaction'])) {
+        return $result;
     }
     $GLOBALS['entra_wp_sync_request_transaction'] = array($request, entra_wp_sync_transaction_begin());
-    return $response;
-}, 10, 3);
+    return $result;
+}, 20, 4);   // after the guard of 1. (10)
 add_filter('rest_request_after_callbacks', function ($response, $handler, $request) {
     $open = isset($GLOBALS['entra_wp_sync_request_transaction']) ? $GLOBALS['entra_wp_sync_request_transaction'] : null;
     if (!$open || $open[0] !== $request) return $response;
     unset($GLOBALS['entra_wp_sync_request_transaction']);
     $tx = $open[1];
-    if (preg_match('#/(users|members)/(\d+)#', $request->get_route(), $m)) $tx->touched[] = (int) $m[2];
+    $params = $request->get_url_params();
+    foreach (array('id', 'user') as $param) {
+        if (isset($params[$param]) && (int) $params[$param] > 0) $tx->touched[] = (int) $params[$param];
+    }
     $failed = is_wp_error($response) || ($response instanceof WP_HTTP_Response && $response->get_status() >= 400);
     // The memberships route of 8. keeps the changes before the one it names as refused (its contract).
-    $keep = !$failed || strpos($request->get_route(), '/entra-wp-sync/') === 0;
+    $keep = !$failed || !empty($handler['entra_wp_sync_user_write']);
     $counted = $keep && ($request->get_method() === 'DELETE' || $tx->registered);
     if (!entra_wp_sync_transaction_end($tx, $keep, $counted)) {
         // Also when core answered an error: a meta write that lost the deadlock answers 500
