@@ -37,6 +37,19 @@ export function matchUser<T extends { id: number }>(
   return null;
 }
 
+/** `index` without the logins of these accounts: matching by user name never picks them. */
+export function withoutLogins<T extends { id: number }>(index: MatchIndex<T>, ids: ReadonlySet<number>): MatchIndex<T> {
+  const byEntraId = index.byEntraId?.bind(index);
+  return {
+    byEmail: (email) => index.byEmail(email),
+    byLogin: (login) => {
+      const found = index.byLogin(login);
+      return found && ids.has(found.id) ? null : found;
+    },
+    ...(byEntraId ? { byEntraId } : {}),
+  };
+}
+
 /** Entra marks invited users with userType "Guest" and a UPN like "ann_example.com#EXT#@tenant...". */
 export function isGuest(user: GraphUser): boolean {
   const upn = typeof user.userPrincipalName === "string" ? user.userPrincipalName : "";

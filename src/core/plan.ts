@@ -7,6 +7,7 @@ import { hashOf } from "./hash";
 import type { Job, MatchKey } from "./job";
 import { desiredFields, emailLengthProblem } from "./mapping";
 import { adoptionRefusal } from "./match";
+import { type Grants, guardRoles, privilegesBeyond } from "./privileges";
 import { resolveRoles, rolesToWrite } from "./roles";
 import { inJobScope } from "./scoping";
 import { usernameCandidate } from "./username";
@@ -67,8 +68,8 @@ export interface PlanInput {
   selfId: number;
   /** How `current` was found when the user is not mapped: the adoption rules apply (core/match.ts). */
   matchedBy: MatchKey | null;
-  /** Capabilities the job's roles grant on this site (core/privileges.ts grantPolicy). */
-  grantable: ReadonlySet<string>;
+  /** What the job's roles grant on this site (core/privileges.ts grantPolicy): adoption and protection judge by it. */
+  grants: Grants;
 }
 
 /**
@@ -86,14 +87,31 @@ export function needsCurrent(input: Pick<PlanInput, "job" | "user" | "groupIds" 
 }
 
 /**
- * Never modified or removed: the service's own account, protect.users, and holders of
- * protect.roles or administrator, except through roles the service itself granted (`granted`).
+ * Never modified or removed: the service's own account, protect.users, holders of protect.roles or
+ * administrator, and accounts holding an elevated capability (edit_users, promote_users,
+ * manage_options, others' content, ...: core/privileges.ts) that the job could not have given them,
+ * by the rule adoption applies, whatever role carries it: a custom role made in WordPress counts as
+ * administrator does. What the service itself granted (`granted`: those roles, and what they allow)
+ * never protects: a leaver the job made an administrator loses it.
  */
 export function isProtected(
   job: Job,
-  wpUser: { id: number; roles: string[] },
+  wpUser: { id: number; roles: readonly string[]; capabilities: readonly string[] },
   selfId: number,
-  granted: readonly string[] = [],
+  granted: readonly string[],
+  grants: Grants,
+): boolean {
+  return (
+    protectedByName(job, wpUser, selfId, granted) || privilegesBeyond(wpUser.capabilities, grants, granted).length > 0
+  );
+}
+
+/** isProtected by the account's id or its roles' names alone. */
+function protectedByName(
+  job: Job,
+  wpUser: { id: number; roles: readonly string[] },
+  selfId: number,
+  granted: readonly string[],
 ): boolean {
   const protecting = protectingRoles(job, granted);
   return (
@@ -110,12 +128,14 @@ export function protectingRoles(job: Job, granted: readonly string[]): string[] 
 
 /**
  * What planUser read of WordPress's current user, as a condition on it: `fields` (job field names)
- * hold exactly these values, and the roles are `exactly` this list, or hold `noneOf` these. A write
+ * hold exactly these values, the roles are `exactly` this list, or hold `noneOf` these, and the
+ * account holds no elevated capability beyond what the `guard` roles grant (isProtected). A write
  * sent with it is applied only while WordPress still holds it (Site.updateIfUnchanged).
  */
 export interface Assumption {
   fields: Record<string, string>;
   roles: { exactly: string[] } | { noneOf: string[] };
+  guard: string[];
 }
 
 /**
@@ -123,7 +143,8 @@ export interface Assumption {
  * Assumption that makes a plan against it the plan against the real user: everything planUser reads
  * of a mapped user's current state (the values of the desired fields, compared by diffFields; the
  * roles, which rolesToWrite, grantedAfter and the diff read whole, or, with roles.mode "skip", only
- * isProtected reads, so then only "none of the protecting roles"; the id, which is the map's).
+ * isProtected reads, so then only "none of the protecting roles"; the capabilities, which isProtected
+ * judges by the job's and the granted roles (guardRoles); the id, which is the map's).
  * Null when the map cannot say: a desired field the service never wrote, roles it never stored.
  */
 export function assumedCurrent(
@@ -161,7 +182,7 @@ export function assumedCurrent(
     if (field.startsWith("meta.")) wpUser.meta[field.slice("meta.".length)] = value;
     else (wpUser as unknown as Record<string, unknown>)[field] = value;
   }
-  return { user: wpUser, assumption: { fields, roles } };
+  return { user: wpUser, assumption: { fields, roles, guard: guardRoles(job, mapEntry.granted) } };
 }
 
 /** What the service has granted once `written` replaced `current`: it keeps none of the account's own roles. */
@@ -248,11 +269,13 @@ function decide(input: PlanInput): UserPlan {
 
   if (current === null) return planCreate(job, user, base, mapEntry !== null);
 
-  if (isProtected(job, current, selfId, granted)) return skip("protected", current.id);
+  if (protectedByName(job, current, selfId, granted)) return skip("protected", current.id);
   if (mapEntry === null && input.matchedBy !== null) {
-    const refusal = adoptionRefusal(job, user, current, input.matchedBy, input.grantable);
+    // Its privileges refuse an account found by e-mail or name, saying which (the rule isProtected applies).
+    const refusal = adoptionRefusal(job, user, current, input.matchedBy, input.grants.grantable);
     if (refusal) return { ...skip("not adopted", current.id), refusal };
   }
+  if (isProtected(job, current, selfId, granted, input.grants)) return skip("protected", current.id);
 
   const diff = diffFields(currentFields(job, current), desired);
   const fields = Object.fromEntries(Object.keys(diff).map((field) => [field, desired[field]!]));

@@ -106,11 +106,17 @@ export function jobRoles(job: Job): Array<{ role: string; path: string }> {
   return roles.filter((entry, index) => roles.findIndex((other) => other.role === entry.role) === index);
 }
 
-export interface GrantPolicy {
-  /** Every capability some role of the job grants (unknown roles grant nothing). */
-  grantable: ReadonlySet<string>;
+export interface GrantPolicy extends Grants {
   /** Why the job may not run: it grants a privileged role, or (without the plugin) an unknown one. */
   problem: { path: string; reason: "privileged" | "unknown"; message: string } | null;
+}
+
+/** What a job may give accounts on a site: the yardstick of adoption and of protection. */
+export interface Grants {
+  /** Every capability some role of the job grants (unknown roles grant nothing). */
+  grantable: ReadonlySet<string>;
+  /** The site's roles (the companion plugin's, else WordPress's core roles): what a role the job gave allows. */
+  catalogue: RoleCatalogue;
 }
 
 /**
@@ -147,12 +153,40 @@ export function grantPolicy(job: Job, siteRoles: RoleCatalogue | null): GrantPol
       };
     }
   }
-  return { grantable, problem };
+  return { grantable, catalogue, problem };
 }
 
 /** The capabilities of an account that the job could not have given it, worst first. */
 export function capabilitiesBeyond(capabilities: readonly string[], grantable: ReadonlySet<string>): string[] {
   return worstFirst(capabilities.filter((cap) => isElevatedCapability(cap) && !grantable.has(cap)));
+}
+
+/**
+ * The elevated capabilities an account holds that this job could not have given it: beyond what the
+ * job's roles grant and what the roles the job gave this very account (`granted`) allow. The rule of
+ * adoption (core/match.ts) applied to accounts the job already syncs: non-empty means someone gave
+ * the account more in WordPress, and the service leaves it alone (core/plan.ts isProtected).
+ */
+export function privilegesBeyond(
+  capabilities: readonly string[],
+  grants: Grants,
+  granted: readonly string[],
+): string[] {
+  if (granted.length === 0) return capabilitiesBeyond(capabilities, grants.grantable);
+  const allowed = new Set([...grants.grantable, ...capabilitiesOf(granted, grants.catalogue)]);
+  return capabilitiesBeyond(capabilities, allowed);
+}
+
+/** The companion plugin's refusal of a guarded write (and the site's, without the plugin): see guardRoles. */
+export const PROTECTED_CODE = "entra_wp_sync_protected";
+
+/**
+ * The roles whose capabilities an account may hold for a write of this job to go ahead: the job's
+ * roles and those it gave this account. Sent as the companion plugin's batch "guard", which applies
+ * privilegesBeyond's rule inside the write's transaction, on what WordPress holds at that moment.
+ */
+export function guardRoles(job: Job, granted: readonly string[]): string[] {
+  return [...new Set([...jobRoles(job).map((entry) => entry.role), ...granted])];
 }
 
 /** In the order of the lists above (users first), then others (plugins') by name: messages name the worst. */

@@ -69,6 +69,6 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
   });
   await app.register(async (scope) => registerTriggerRoutes(scope, deps, access.limits));
   await app.register(async (scope) => registerAdminRoutes(scope, deps, access));
-  await app.register(async (scope) => registerNotificationRoutes(scope, deps));
+  await app.register(async (scope) => registerNotificationRoutes(scope, deps, access.limits));
   return app;
 }

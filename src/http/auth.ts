@@ -9,7 +9,9 @@
  * no credentials at all is not an attempt), and once it is spent they get 429 instead of 401. Valid calls have their own per-minute budgets, keyed by what
  * was authorised (job and action for a link, the admin token), never by address: a hundred
  * monitors behind one NAT do not share a budget, and one runaway scheduler only spends its own
- * job's. Every count lives in PostgreSQL (src/db/rate-limits.ts), so replicas share them.
+ * job's. Every count lives in PostgreSQL (src/db/rate-limits.ts), so replicas share them; an
+ * address past its failure budget is refused from memory (./address-failures.ts), so a flood of
+ * forged attempts costs no database work once the budget is spent.
  */
 import { timingSafeEqual } from "node:crypto";
 import type { FastifyRequest, onRequestAsyncHookHandler } from "fastify";
@@ -17,6 +19,7 @@ import { AppError, RateLimitedError } from "../core/errors";
 import { secretDigest } from "../core/hash";
 import type { Queryable } from "../db/pool";
 import { hitBucket } from "../db/rate-limits";
+import { makeAddressFailures } from "./address-failures";
 
 const FAILURE_WINDOW_MS = 15 * 60_000;
 const CALL_WINDOW_MS = 60_000;
@@ -24,9 +27,14 @@ const CALL_WINDOW_MS = 60_000;
 export interface AccessLimits {
   /**
    * Counts a failed authentication against the request's client address (which honours
-   * TRUST_PROXY). Past the budget it throws a 429, which the caller lets replace its 401/403.
+   * TRUST_PROXY). Past the budget it throws a 429, which the caller lets replace its 401/403; an
+   * address already past it is refused from memory, without a database query.
    */
   countFailure(request: FastifyRequest): Promise<void>;
+  /** Counts a failed proof that is judged in memory only (a notification's clientState). */
+  countLocalFailure(request: FastifyRequest): void;
+  /** Whether the request's address has spent its failure budget (this process's view; no I/O). */
+  overBudget(request: FastifyRequest): boolean;
   /** Counts one authorised call against `key` (e.g. "link:staff:continue"); throws a 429 past `perMinute`. */
   countCall(key: string, perMinute: number): Promise<void>;
 }
@@ -39,23 +47,39 @@ export class TooManyFailuresError extends RateLimitedError {
 }
 
 export function makeAccessLimits(db: Queryable, failuresPer15Minutes: number): AccessLimits {
+  const local = makeAddressFailures(failuresPer15Minutes, FAILURE_WINDOW_MS);
   async function hit(key: string, windowMs: number, max: number) {
     const now = new Date();
     const { hits, windowEndsAt } = await hitBucket(db, key, windowMs, now);
     const retryAfterSeconds = Math.max(1, Math.ceil((windowEndsAt.getTime() - now.getTime()) / 1000));
-    return { over: hits > max, first: hits === max + 1, retryAfterSeconds };
+    return { over: hits > max, first: hits === max + 1, retryAfterSeconds, windowEndsAt };
   }
+  // Once per window (and replica): a guesser must not be able to flood the log.
+  const warnOverBudget = (request: FastifyRequest) =>
+    request.log.warn({ ip: request.ip }, "too many failed authentications from this client address");
+  const tooManyFailures = (retryAfterSeconds: number) => new TooManyFailuresError(retryAfterSeconds);
   return {
     async countFailure(request) {
-      const { over, first, retryAfterSeconds } = await hit(
+      const { failures } = local.count(request.ip);
+      if (failures > failuresPer15Minutes) {
+        if (failures === failuresPer15Minutes + 1) warnOverBudget(request);
+        throw tooManyFailures(Math.ceil(local.retryAfterMs(request.ip) / 1000));
+      }
+      const { over, first, retryAfterSeconds, windowEndsAt } = await hit(
         `fail:${request.ip}`,
         FAILURE_WINDOW_MS,
         failuresPer15Minutes,
       );
       if (!over) return;
-      // Once per window: a guesser must not be able to flood the log.
-      if (first) request.log.warn({ ip: request.ip }, "too many failed authentications from this client address");
-      throw new TooManyFailuresError(retryAfterSeconds);
+      local.markOver(request.ip, windowEndsAt.getTime());
+      if (first) warnOverBudget(request);
+      throw tooManyFailures(retryAfterSeconds);
+    },
+    countLocalFailure(request) {
+      local.count(request.ip);
+    },
+    overBudget(request) {
+      return local.isOver(request.ip);
     },
     async countCall(key, perMinute) {
       const { over, retryAfterSeconds } = await hit(`call:${key}`, CALL_WINDOW_MS, perMinute);

@@ -18,6 +18,7 @@ import {
   planUser,
   type UserPlan,
 } from "../core/plan";
+import { guardRoles } from "../core/privileges";
 import { pickUsername, usernameCandidates } from "../core/username";
 import type { GraphUser, WpUser } from "../core/users";
 import type { ItemInput } from "../db/items";
@@ -72,12 +73,12 @@ export async function syncUser(
     mapEntry,
     selfId: Number.NaN,
     matchedBy: null,
-    grantable: new Set(),
+    grants: { grantable: new Set(), catalogue: {} },
   };
   let current: WpUser | null = null;
   let assumed: ReturnType<typeof assumedCurrent> = null;
   if (needsCurrent(input)) {
-    input.grantable = await ctx.grantable();
+    input.grants = await ctx.grants();
     input.selfId = await deps.selfId();
     if (mapEntry) {
       assumed = !ctx.run.dryRun && deps.site.updateIfUnchanged ? assumedCurrent(input) : null;
@@ -164,16 +165,18 @@ async function apply(
   const { site } = ctx.deps;
   if (plan.refusal) return { item: itemOf(plan, "failed", plan.refusal), map: null };
   if (ctx.run.dryRun) return { item: itemOf(plan, "planned"), map: null };
+  // The plan found the account unprotected when it read it; the guard holds the write to that.
+  const guard = guardRoles(ctx.job, mapEntry?.granted ?? []);
   switch (plan.action) {
     case "skip":
       return { item: itemOf(plan, "ok"), map: null };
     case "unchanged":
       return { item: itemOf(plan, "ok"), map: mapChanged(mapEntry, plan) ? mapOf(plan, plan.wpUserId!) : null };
     case "update":
-      await site.updateUser(plan.wpUserId!, plan.write);
+      await site.updateUser(plan.wpUserId!, plan.write, guard);
       return { item: itemOf(plan, "ok"), map: mapOf(plan, plan.wpUserId!) };
     case "reactivate":
-      await site.reactivateUser(plan.wpUserId!, plan.write);
+      await site.reactivateUser(plan.wpUserId!, plan.write, guard);
       return { item: itemOf(plan, "ok"), map: mapOf(plan, plan.wpUserId!) };
     case "create":
       return create(ctx, input, plan, claims);
@@ -312,7 +315,7 @@ export function itemOf(
 
 /** Whether a WordPress user may be touched at all (the service's own account never); granted roles never protect. */
 export async function protectedUser(ctx: StepContext, user: WpUser, granted: readonly string[]): Promise<boolean> {
-  return isProtected(ctx.job, user, await ctx.deps.selfId(), granted);
+  return isProtected(ctx.job, user, await ctx.deps.selfId(), granted, await ctx.grants());
 }
 
 /**

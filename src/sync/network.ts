@@ -13,7 +13,7 @@ import { UpstreamError } from "../core/errors";
 import { hashOf } from "../core/hash";
 import type { Job, MatchKey } from "../core/job";
 import { desiredFields } from "../core/mapping";
-import { emailsOf, matchUser } from "../core/match";
+import { emailsOf, matchUser, withoutLogins } from "../core/match";
 import {
   type MembershipChange,
   type NetworkSite,
@@ -31,6 +31,7 @@ import {
   protectingRoles,
   type UserPlan,
 } from "../core/plan";
+import { guardRoles } from "../core/privileges";
 import { uniqueUsername, usernameCandidate, usernameCandidates } from "../core/username";
 import { ENTRA_ID_META, type GraphUser, type WpUser } from "../core/users";
 import type { ItemInput } from "../db/items";
@@ -61,21 +62,27 @@ export function networkHash(fields: Record<string, string>, roles: ReadonlyMap<n
 
 /**
  * Whether the service must leave this network user alone: a super admin (every capability on every
- * site), its own account, protect.users, or a holder of administrator or a protect.roles role on any
- * site, except a role the service itself wrote on that site (as granted roles on a single site).
+ * site), its own account, protect.users, a holder of administrator or a protect.roles role on any
+ * site, except a role the service itself wrote on that site (as granted roles on a single site), or
+ * of an elevated capability on any site that neither the job's roles nor the roles it wrote grant.
+ * An account about to be adopted is judged on its capabilities by the plan instead (`capabilities`
+ * false), whose refusal names them (core/plan.ts).
  */
 export async function protectedOnNetwork(
   ctx: StepContext,
   wpUserId: number,
-  member: { superAdmin: boolean; sites: ReadonlyMap<number, readonly string[]> },
+  member: Pick<NetworkMember, "superAdmin" | "sites" | "capabilities">,
   written: WrittenSites | null | undefined,
+  capabilities = true,
 ): Promise<boolean> {
   if (member.superAdmin) return true;
   const selfId = await ctx.deps.selfId();
-  const sites = member.sites.size > 0 ? [...member.sites] : [[0, []] as const];
-  return sites.some(([site, roles]) => {
-    const own = written?.[String(site)];
-    return isProtected(ctx.job, { id: wpUserId, roles: [...roles] }, selfId, own ? [own] : []);
+  const grants = await ctx.grants();
+  const held = { id: wpUserId, roles: [], capabilities: capabilities ? member.capabilities : [] };
+  if (isProtected(ctx.job, held, selfId, writtenRoles(written), grants)) return true;
+  return [...member.sites].some(([site, roles]) => {
+    const mine = written?.[String(site)];
+    return isProtected(ctx.job, { id: wpUserId, roles, capabilities: [] }, selfId, mine ? [mine] : [], grants);
   });
 }
 
@@ -136,7 +143,7 @@ export async function syncNetworkUser(
     mapEntry: mapEntry && { ...mapEntry, hash: "", granted: main && written?.[main.id] ? [written[main.id]!] : [] },
     selfId: await deps.selfId(),
     matchedBy: null,
-    grantable: await ctx.grantable(),
+    grants: await ctx.grants(),
   };
   if (mapEntry?.state === "active") {
     const written = await syncWithoutRead(ctx, { user, desired, input, wanted, hash, sites });
@@ -146,18 +153,30 @@ export async function syncNetworkUser(
   let current: WpUser | null = null;
   let member: NetworkMember | null = null;
   let checked: CheckedLogins = { asked: new Set(), taken: new Set() };
+  /** Why the user name did not pick its account (item 13); said on the item of the account made instead. */
+  let notByName: string | null = null;
   if (mapEntry) current = await mappedAccount(ctx, mapEntry.wpUserId, main);
   else {
-    const match = matchUser(job, user, desired, await ctx.index());
+    const index = await ctx.index();
+    let match = matchUser(job, user, desired, index);
+    if (match?.by === "username") {
+      const account = match.account;
+      const found = await network.member(account.id);
+      if (await protectedOnNetwork(ctx, account.id, found, null)) {
+        notByName = shunnedLogin(account.username, account.id, found.superAdmin);
+        match = matchUser(job, user, desired, withoutLogins(index, new Set([account.id])));
+      } else member = found;
+    }
     current = match ? await deps.site.getUser(match.account.id) : null;
     input.matchedBy = match?.by ?? null;
     if (!match) {
       // Not a member of the main site, so not in its index: an account elsewhere on the network.
       const lookup = await matchOnNetwork(ctx, user, desired);
+      notByName ??= lookup.notByName;
       checked = lookup.logins;
       if (lookup.match) {
         const { account, by } = lookup.match;
-        if (await protectedOnNetwork(ctx, account.id, account, null)) {
+        if (await protectedOnNetwork(ctx, account.id, account, null, false)) {
           return {
             item: itemFor(user, desired, { action: "skip", wpUserId: account.id, reason: "protected" }),
             map: null,
@@ -166,6 +185,7 @@ export async function syncNetworkUser(
         // The adoption rules of a single site, on what the account may do on any site.
         const refused = planUser({ ...input, current: outsiderAsWpUser(account), matchedBy: by });
         if (refused.refusal) return { item: itemOf(refused, "failed", refused.refusal), map: null };
+        if (refused.action === "skip") return { item: itemOf(refused, "ok"), map: null };
         if (ctx.run.dryRun) {
           const reason = `adopts network user ${account.id} (matched by ${by}), not a member of the main site yet: its fields are compared once it is`;
           return {
@@ -184,11 +204,12 @@ export async function syncNetworkUser(
     }
   }
   member ??= current ? await network.member(current.id) : null;
-  if (current && member && (await protectedOnNetwork(ctx, current.id, member, written))) {
+  const adopting = input.matchedBy !== null;
+  if (current && member && (await protectedOnNetwork(ctx, current.id, member, written, !adopting))) {
     return { item: itemFor(user, desired, { action: "skip", wpUserId: current.id, reason: "protected" }), map: null };
   }
   // Adoption is refused for privileges held on any site of the network, not only on the main one.
-  const judged = current && member && input.matchedBy ? withCapabilities(current, member.capabilities) : current;
+  const judged = current && member && adopting ? withCapabilities(current, member.capabilities) : current;
   const plan = planUser({ ...input, current: judged });
   if (plan.refusal) return { item: itemOf(plan, "failed", plan.refusal), map: null };
   if (plan.action === "skip") return { item: itemOf(plan, "ok"), map: null };
@@ -217,8 +238,9 @@ export async function syncNetworkUser(
       : fieldsChange || changes.length > 0
         ? "update"
         : "unchanged";
+  let reason = plan.action === "create" && notByName !== null ? notByName : plan.reason;
   const outcome = (wpUserId: number | null, status: ItemInput["status"] = "ok"): ItemInput =>
-    itemFor(user, desired, { action, wpUserId, diff, status, reason: plan.reason });
+    itemFor(user, desired, { action, wpUserId, diff, status, reason });
   if (ctx.run.dryRun) return { item: outcome(plan.wpUserId, "planned"), map: null };
 
   let wpUserId = plan.wpUserId;
@@ -229,10 +251,11 @@ export async function syncNetworkUser(
       const mainRole = main ? wanted.get(main.id) : undefined;
       const created = await createAccount(ctx, user, plan, mainRole ? [mainRole] : [], claims, checked);
       wpUserId = created.id;
+      if (notByName !== null) reason = `${notByName}: created with the login "${created.username}"`;
       // Planned again from what the create answered: a member of the main site with the roles sent.
       if (main) changes = membershipsFrom(new Map([[main.id, created.roles]]));
     } else if (fieldsChange) {
-      await deps.site.updateUser(wpUserId!, { fields: plan.write.fields });
+      await deps.site.updateUser(wpUserId!, { fields: plan.write.fields }, networkGuard(job, written));
     }
   } catch (error) {
     if (isUserError(error) || (await failedForThisUserOnly(ctx, error)))
@@ -278,7 +301,7 @@ async function syncWithoutRead(
   const written = mapEntry.sites;
   if (ctx.run.dryRun || !deps.site.updateIfUnchanged || !job.actions.update || !written) return null;
   const id = mapEntry.wpUserId;
-  if (isProtected(job, { id, roles: [] }, input.selfId, [])) return null;
+  if (isProtected(job, { id, roles: [], capabilities: [] }, input.selfId, [], input.grants)) return null;
   const assumed = assumedCurrent(input);
   if (!assumed) return null;
   const plan = planUser({ ...input, current: assumed.user });
@@ -318,7 +341,7 @@ async function syncWithoutRead(
         fieldsPlan = current ? planUser({ ...input, current }) : plan;
         if (!current || fieldsPlan.refusal || fieldsPlan.action === "skip") return null;
         if (Object.keys(fieldsPlan.write.fields).length > 0) {
-          await deps.site.updateUser(id, { fields: fieldsPlan.write.fields });
+          await deps.site.updateUser(id, { fields: fieldsPlan.write.fields }, networkGuard(job, written));
         }
       }
     }
@@ -333,6 +356,19 @@ async function syncWithoutRead(
     item: itemFor(user, desired, { action, wpUserId: id, diff, reason: fieldsPlan.reason }),
     map: accountMap(user, id, at.hash, fieldsPlan, desired, at.sites),
   };
+}
+
+/**
+ * The guard of a write to a network account's fields (core/privileges.ts guardRoles): the job's roles
+ * and those it wrote on any site. Checked on the main site, where the fields are written.
+ */
+function networkGuard(job: Job, written: WrittenSites | null | undefined): string[] {
+  return guardRoles(job, writtenRoles(written));
+}
+
+/** The roles the service wrote on the network's sites ("" is a membership without one). */
+function writtenRoles(written: WrittenSites | null | undefined): string[] {
+  return Object.values(written ?? {}).filter((role) => role !== "");
 }
 
 /** The user map row of a network account: roles are per site on a network, so `sites` holds them. */
@@ -377,7 +413,11 @@ async function matchOnNetwork(
   ctx: StepContext,
   user: GraphUser,
   desired: Record<string, string>,
-): Promise<{ match: { account: NetworkAccount; by: MatchKey } | null; logins: CheckedLogins }> {
+): Promise<{
+  match: { account: NetworkAccount; by: MatchKey } | null;
+  logins: CheckedLogins;
+  notByName: string | null;
+}> {
   const by = ctx.job.match.by;
   const candidates = networkLogins(ctx.job, user);
   const found = await networkOf(ctx).find({
@@ -389,8 +429,32 @@ async function matchOnNetwork(
   const logins = { asked: new Set(candidates), taken: new Set(found.map((account) => lower(account.username))) };
   const accounts = new Map(found.map((account) => [account.id, account]));
   // Only the job's match keys adopt: an account found by a login a create would try is not this user's.
-  const match = matchUser(ctx.job, user, desired, makeUserIndex(found.map(outsiderAsWpUser)));
-  return { match: match ? { account: accounts.get(match.account.id)!, by: match.by } : null, logins };
+  // Nor does a login pick a protected account (a super admin "admin" and an Entra user admin@...).
+  const shielded = new Set<number>();
+  for (const account of found) {
+    if (await protectedOnNetwork(ctx, account.id, account, null)) shielded.add(account.id);
+  }
+  const index = makeUserIndex(found.map(outsiderAsWpUser));
+  const byName = matchUser(ctx.job, user, desired, index);
+  const match = matchUser(ctx.job, user, desired, withoutLogins(index, shielded));
+  const shunned =
+    byName?.by === "username" && shielded.has(byName.account.id) ? accounts.get(byName.account.id)! : null;
+  return {
+    match: match ? { account: accounts.get(match.account.id)!, by: match.by } : null,
+    logins,
+    notByName: shunned && shunnedLogin(shunned.username, shunned.id, shunned.superAdmin),
+  };
+}
+
+/**
+ * Why a network user was not matched to the account its user name names. A user name is the weakest
+ * of the match keys (a UPN prefix "admin" is nobody's proof of being the network's "admin"), and an
+ * account the service may not touch would keep the Entra user skipped on every run: it gets an
+ * account of its own instead, with a login the network accepts (networkLoginCandidate).
+ */
+function shunnedLogin(login: string, id: number, superAdmin: boolean): string {
+  const what = superAdmin ? "a super admin" : "a protected account";
+  return `not matched by user name to "${login}" (WordPress user ${id}), ${what}`;
 }
 
 /** What matching and the adoption rules read of an account found on the network (no fields: it is not readable yet). */

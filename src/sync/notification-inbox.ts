@@ -35,15 +35,62 @@ function clientStateMatches(received: unknown, subscription: Subscription): bool
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Checks and stores one changeNotificationCollection body ({ value: [...] }). */
-export async function receiveNotifications(db: Queryable, body: { value: unknown[] }): Promise<InboxResult> {
+/** How long a subscription read from the database is trusted without reading it again. */
+const KNOWN_FOR_MS = 10 * 60_000;
+
+export interface ReceiveOptions {
+  /**
+   * false for a caller past its failure budget: notifications are checked only against the
+   * subscriptions this process already read, and the rest refused without a query, so forged
+   * posts cost no database work while Graph's genuine ones (known subscriptions) still go in.
+   */
+  lookUp: boolean;
+}
+
+export interface NotificationInbox {
+  /** Checks and stores one changeNotificationCollection body ({ value: [...] }). */
+  receive(body: { value: unknown[] }, options?: ReceiveOptions): Promise<InboxResult>;
+}
+
+export function makeNotificationInbox(db: Queryable): NotificationInbox {
+  const known = new Map<string, { subscription: Subscription; until: number }>();
+
+  async function subscriptionsFor(ids: string[], lookUp: boolean): Promise<Map<string, Subscription>> {
+    const now = Date.now();
+    const found = new Map<string, Subscription>();
+    const missing: string[] = [];
+    for (const id of ids) {
+      const entry = known.get(id);
+      if (entry && entry.until > now) found.set(id, entry.subscription);
+      else missing.push(id);
+    }
+    if (lookUp && missing.length > 0) {
+      for (const subscription of await findBySubscriptionIds(db, missing)) {
+        found.set(subscription.subscriptionId!, subscription);
+        known.set(subscription.subscriptionId!, { subscription, until: now + KNOWN_FOR_MS });
+      }
+    }
+    return found;
+  }
+
+  return {
+    async receive(body, options = { lookUp: true }) {
+      const named = body.value.map((raw) => (raw as Record<string, unknown> | null)?.["subscriptionId"]);
+      const ids = [...new Set(named.filter((id): id is string => typeof id === "string" && id.length <= 200))];
+      const result = checkNotifications(body.value, await subscriptionsFor(ids, options.lookUp));
+      await insertNotifications(db, result.accepted);
+      for (const jobId of result.reconcile) await requestReconcile(db, jobId);
+      return { stored: result.accepted.length, refused: result.refused };
+    },
+  };
+}
+
+/** Each notification against the subscription it names: accepted (parsed) or refused with a reason. No I/O. */
+function checkNotifications(value: unknown[], known: ReadonlyMap<string, Subscription>) {
   const refused: InboxResult["refused"] = [];
   const accepted: NotificationInput[] = [];
   const reconcile = new Set<string>();
-  const named = body.value.map((raw) => (raw as Record<string, unknown> | null)?.["subscriptionId"]);
-  const ids = [...new Set(named.filter((id): id is string => typeof id === "string" && id.length <= 200))];
-  const known = new Map((await findBySubscriptionIds(db, ids)).map((s) => [s.subscriptionId!, s]));
-  for (const raw of body.value) {
+  for (const raw of value) {
     const n = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
     const id = n["subscriptionId"];
     if (typeof id !== "string" || id.length > 200) {
@@ -68,9 +115,7 @@ export async function receiveNotifications(db: Queryable, body: { value: unknown
     if (parsed.entraId === null && parsed.lifecycleEvent === null) reconcile.add(subscription.jobId);
     accepted.push(parsed);
   }
-  await insertNotifications(db, accepted);
-  for (const jobId of reconcile) await requestReconcile(db, jobId);
-  return { stored: accepted.length, refused };
+  return { accepted, refused, reconcile };
 }
 
 function parseNotification(n: Record<string, unknown>, subscription: Subscription): NotificationInput | null {

@@ -86,15 +86,25 @@ export interface Site {
   findByEntraId(entraId: string): Promise<WpUser | null>;
   /** Create with a strong random password (never logged). Throws kind "exists" (code existing_user_login/email). */
   createUser(username: string, write: WpWrite, entraId: string): Promise<WpUser>;
-  updateUser(id: number, write: WpWrite): Promise<WpUser>;
+  /**
+   * The writes to an existing account take an optional `guard`: the roles whose capabilities the
+   * account may hold (core/privileges.ts guardRoles). A guarded write is refused, with UpstreamError
+   * kind "invalid" and code PROTECTED_CODE naming the capabilities, when the account holds an
+   * elevated capability beyond them at the time of the write (a privilege given in WordPress after
+   * the engine read the user). With the companion plugin the plugin checks it inside the write's
+   * transaction; without it WordPress has no conditional write, and the site reads the user's
+   * capabilities again right before the write (see src/wordpress/site.ts guardedWrite).
+   */
+  updateUser(id: number, write: WpWrite, guard?: readonly string[]): Promise<WpUser>;
   /** Remove all roles and (with the companion plugin) flag the user so login is blocked. */
-  deactivateUser(id: number): Promise<void>;
+  deactivateUser(id: number, guard?: readonly string[]): Promise<void>;
   /** Clear the deactivation flag and set roles. */
-  reactivateUser(id: number, write: WpWrite): Promise<WpUser>;
+  reactivateUser(id: number, write: WpWrite, guard?: readonly string[]): Promise<WpUser>;
   /**
    * Optional: an update or reactivation written only while WordPress still holds `assumption` of the
-   * user (compared by the site inside the write's transaction), so the engine needs no read first.
-   * Answers the user as it was before (null: no such user), and after when applied; null when the
+   * user (compared by the site inside the write's transaction, its guard included), so the engine
+   * needs no read first. Answers the user as it was before (null: no such user), and after when
+   * applied; null when the
    * site cannot check the assumption (no companion plugin batch endpoint, bulk writes off): the
    * engine then reads the user first, as always.
    */
@@ -111,7 +121,7 @@ export interface Site {
    */
   writesAtOnce?(): Promise<number | null>;
   /** DELETE ?force=true&reassign=<reassignTo>. */
-  deleteUser(id: number, reassignTo: number): Promise<void>;
+  deleteUser(id: number, reassignTo: number, guard?: readonly string[]): Promise<void>;
   /**
    * With the companion plugin: stores the photo as the user's avatar, or removes it (null), so
    * WordPress shows its default. False without the plugin (nothing written).

@@ -7,6 +7,7 @@
 import { UpstreamError } from "../core/errors";
 import { planMemberships } from "../core/network";
 import type { MapEntry } from "../core/plan";
+import { guardRoles } from "../core/privileges";
 import { type ItemInput, itemiseRemovals, type PendingRemoval, pendingRemovals, settlePendingItems } from "../db/items";
 import { setDeltaLink } from "../db/jobs";
 import { completeRunNotifications } from "../db/notifications";
@@ -147,7 +148,7 @@ interface RemovalOutcome {
 }
 
 /**
- * GET first: a protected user (by role, id, or the service's own account) is never removed; but
+ * GET first: a protected user (by role, id, capability, or the service's own account) is never removed; but
  * roles the service granted (`granted`) never protect, and are taken back even from a protected user.
  */
 async function removeOne(ctx: StepContext, removal: PendingRemoval, granted: string[]): Promise<RemovalOutcome> {
@@ -200,12 +201,14 @@ async function removeOne(ctx: StepContext, removal: PendingRemoval, granted: str
     removal.action === "deactivate" ? { roles: [current.roles, []] } : { user: [current.username, null] };
   const item: ItemInput = { ...withName, action: removal.action, status: "ok", diff, reason: null };
   if (ctx.run.dryRun) return { item: { ...item, status: "planned" }, map: null };
+  // Unprotected when read: the guard refuses the removal if a privilege was given in WordPress since.
+  const guard = guardRoles(ctx.job, granted);
   try {
     if (removal.action === "deactivate") {
-      await site.deactivateUser(current.id);
+      await site.deactivateUser(current.id, guard);
       return { item, map: "deactivated" };
     }
-    await site.deleteUser(current.id, ctx.job.actions.reassignTo ?? (await ctx.deps.selfId()));
+    await site.deleteUser(current.id, ctx.job.actions.reassignTo ?? (await ctx.deps.selfId()), guard);
     return { item, map: "deleted" };
   } catch (error) {
     return refusedBy(error, item);

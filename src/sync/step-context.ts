@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { ConfigError, UpstreamError } from "../core/errors";
 import type { Job } from "../core/job";
 import { type NetworkSite, selectSites } from "../core/network";
-import { grantPolicy } from "../core/privileges";
+import { type Grants, grantPolicy } from "../core/privileges";
 import { getDeltaLink } from "../db/jobs";
 import type { Database } from "../db/pool";
 import type { Run } from "../db/runs";
@@ -63,11 +63,12 @@ export interface StepContext {
   /** The match index, built at most once per step and only when something needs it. */
   index(): Promise<UserIndex>;
   /**
-   * The capabilities the job's roles grant on this site. Throws a configuration error (the run
-   * fails before writing anything) when the job grants a role that manages users or the site
-   * without roles.allowPrivileged, or, without the companion plugin, a role the service cannot judge.
+   * What the job's roles grant on this site (adoption and protection judge by it). Throws a
+   * configuration error (the run fails before writing anything) when the job grants a role that
+   * manages users or the site without roles.allowPrivileged, or, without the companion plugin, a
+   * role the service cannot judge.
    */
-  grantable(): Promise<ReadonlySet<string>>;
+  grants(): Promise<Grants>;
   /**
    * A network job's sites: every site, and the selected ones. A selector naming no site is a
    * configuration error (the run fails before writing anything).
@@ -151,7 +152,7 @@ export function finishedOf<T>(
 
 export function makeStepContext(deps: StepDeps, run: Run, job: Job, owner: string, stepBudgetMs: number): StepContext {
   let index: Promise<UserIndex> | null = null;
-  let grantable: Promise<ReadonlySet<string>> | null = null;
+  let grants: Promise<Grants> | null = null;
   let sites: Promise<RunSites> | null = null;
   const budget = { deadline: Date.now() + stepBudgetMs };
   return {
@@ -166,14 +167,14 @@ export function makeStepContext(deps: StepDeps, run: Run, job: Job, owner: strin
       // A run's index is built in the background across steps: a step waits for it only until its deadline.
       return untilDeadline(index, budget.deadline);
     },
-    grantable: () => {
-      grantable ??= deps.siteInfo().then((info) => {
-        const { grantable, problem } = grantPolicy(job, info.roles);
+    grants: () => {
+      grants ??= deps.siteInfo().then((info) => {
+        const { problem, ...policy } = grantPolicy(job, info.roles);
         if (problem)
           throw new UpstreamError(`job "${job.id}": ${problem.path} ${problem.message}`, "wordpress", "config");
-        return grantable;
+        return policy;
       });
-      return grantable;
+      return grants;
     },
     sites: () => {
       sites ??= (async () => {

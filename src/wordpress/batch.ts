@@ -14,11 +14,15 @@ export interface BatchExpect {
   roles_none?: string[];
 }
 
+/**
+ * `guard` (every operation but create): the roles whose capabilities the user may hold; the plugin
+ * refuses the operation (403 entra_wp_sync_protected) when the user holds an elevated one beyond them.
+ */
 export type BatchOp =
   | { op: "create"; body: Record<string, unknown> }
-  | { op: "update" | "reactivate"; id: number; body: Record<string, unknown>; expect?: BatchExpect }
-  | { op: "deactivate"; id: number }
-  | { op: "delete"; id: number; reassign: number };
+  | { op: "update" | "reactivate"; id: number; body: Record<string, unknown>; expect?: BatchExpect; guard?: string[] }
+  | { op: "deactivate"; id: number; guard?: string[] }
+  | { op: "delete"; id: number; reassign: number; guard?: string[] };
 
 /** One operation's result as the plugin reports it. */
 export interface BatchResult {

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { UpstreamError } from "../core/errors";
+import { CORE_ROLES, capabilitiesBeyond, capabilitiesOf, PROTECTED_CODE } from "../core/privileges";
 import { ENTRA_ID_META, type WpUser, type WpWrite } from "../core/users";
 import type { ConditionalWrite, Site, SiteInfo } from "../sync/ports";
 import {
@@ -69,6 +70,13 @@ const WRITE_PATH_MESSAGES: Record<WritePath, string> = {
     "wordpress writes go through WordPress core's POST /batch/v1 (no companion plugin; each user commits on its own)",
   "per-user": "wordpress writes go one REST request per user",
 };
+
+/** A conditional write the plugin's guard refused (see updateIfUnchanged). */
+const REFUSED = Symbol("refused by the guard");
+
+function guardOf(guard: readonly string[] | undefined): { guard?: string[] } {
+  return guard === undefined ? {} : { guard: [...guard] };
+}
 
 export function makeWordPressSite(options: WordPressSiteOptions): Site {
   const client = connectWordPress(options);
@@ -258,8 +266,14 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
     read: (answer: BatchAnswer) => T,
     coreOp: BatchOp = op,
   ): Promise<T> {
+    const checkGuard = guardCheck(op);
     const writer = await batchWriter();
-    if (!writer) return perUser();
+    if (!writer) {
+      await checkGuard();
+      return perUser();
+    }
+    // Outside the try below: a refusal concerns this user, not core's batch route.
+    if (writer.path === "core-batch") await checkGuard();
     let answer: BatchAnswer;
     try {
       answer = await writer.write(writer.path === "core-batch" ? coreOp : op);
@@ -271,6 +285,7 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
         // (401, credentials refused, would be refused one by one as well: thrown as it is.)
         stopCoreBatch(error as UpstreamError);
       } else if (status !== 500) throw error;
+      await checkGuard();
       if (writer.path === "plugin-batch") return perUser();
       try {
         return await perUser();
@@ -283,9 +298,40 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
     return read(answer);
   }
 
+  /**
+   * The operation's guard, checked where the plugin's batch cannot check it (per-user REST,
+   * core's batch, a replay after a failed batch): WordPress core has no conditional write, so the
+   * user's capabilities are read again right before the write is sent, judged as the plugin's guard
+   * would (the roles' capabilities as the site reports them; WordPress's core roles without the
+   * plugin, so a custom role counts for none of its elevated capabilities). This shrinks the window
+   * between the engine's read and the write to one request; it cannot close it as the plugin does.
+   */
+  function guardCheck(op: BatchOp): () => Promise<void> {
+    const guard = "guard" in op ? op.guard : undefined;
+    if (guard === undefined || !("id" in op)) return async () => undefined;
+    return async () => {
+      const user = await getUser(op.id);
+      if (!user) return; // the write itself answers "not found"
+      const catalogue = (await plugin())?.roles ?? CORE_ROLES;
+      const beyond = capabilitiesBeyond(user.capabilities, new Set(capabilitiesOf(guard, catalogue)));
+      if (beyond.length > 0) {
+        throw protectedError(
+          `WordPress ${op.op} of user ${op.id} refused before it was sent`,
+          `user ${op.id} holds capabilities the synced roles do not grant: ${beyond.join(", ")}`,
+        );
+      }
+    };
+  }
+
+  function protectedError(what: string, why: string): UpstreamError {
+    return new UpstreamError(`${what}: ${why}`, "wordpress", "invalid", { status: 403, code: PROTECTED_CODE });
+  }
+
   /** A failed operation as the error its per-user request would have thrown. */
   function opError(op: BatchOp, { result, afterAmbiguousFailure }: BatchAnswer): UpstreamError {
     const path = `${writerRoute} (${op.op}${"id" in op ? ` ${op.id}` : ""})`;
+    // The guard's refusal concerns this one user, not the service's credentials (a 403 otherwise means those).
+    if (result.code === PROTECTED_CODE) return protectedError(`WordPress POST ${path}`, result.message ?? "protected");
     const ctx = { url: options.url, username: options.username, method: "POST", path };
     const error = classifyResponse(result.status, { code: result.code, message: result.message }, ctx);
     (error as UpstreamError & { afterAmbiguousFailure?: boolean }).afterAmbiguousFailure = afterAmbiguousFailure;
@@ -464,14 +510,14 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       }
     },
 
-    async updateUser(id, write) {
+    async updateUser(id, write, guard) {
       const payload = await body(write);
       if (Object.keys(payload).length === 0) {
         const user = await getUser(id);
         if (!user) throw new UpstreamError(`WordPress user ${id} not found`, "wordpress", "not-found", { status: 404 });
         return user;
       }
-      const op: BatchOp = { op: "update", id, body: payload };
+      const op: BatchOp = { op: "update", id, body: payload, ...guardOf(guard) };
       return writeUser(
         op,
         () => post(id, payload),
@@ -479,9 +525,9 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       );
     },
 
-    async deactivateUser(id) {
+    async deactivateUser(id, guard) {
       const p = await plugin();
-      const op: BatchOp = { op: "deactivate", id };
+      const op: BatchOp = { op: "deactivate", id, ...guardOf(guard) };
       const perUser = { roles: [], ...(p ? { meta: { [DEACTIVATED_META]: "1" } } : {}) };
       await writeUser(
         op,
@@ -491,9 +537,9 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       );
     },
 
-    async reactivateUser(id, fields) {
+    async reactivateUser(id, fields, guard) {
       const payload = await body(fields);
-      const op: BatchOp = { op: "reactivate", id, body: payload };
+      const op: BatchOp = { op: "reactivate", id, body: payload, ...guardOf(guard) };
       const perUser = await body(fields, { [DEACTIVATED_META]: "" });
       return writeUser(
         op,
@@ -521,17 +567,21 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
           fields: expected.body,
           ...("exactly" in roles ? { roles: roles.exactly } : { roles_none: roles.noneOf }),
         },
+        guard: assumption.guard,
       };
-      const read = (answer: BatchAnswer): ConditionalWrite => {
+      const read = (answer: BatchAnswer): ConditionalWrite | typeof REFUSED => {
         const { result } = answer;
         const before = result.before ? toWpUser(result.before) : null;
+        // The guard is part of the assumption: refused, the user is planned again, as when "changed"
+        // (from "before"; a plugin before 1.7.0 answers none with the refusal: then read first).
+        if (result.code === PROTECTED_CODE) return before ? { applied: false, before } : REFUSED;
         if (result.outcome === "changed") return { applied: false, before };
         const user = userOf(op, answer);
         if (!before) throw new Error(`WordPress batch answered no prior state for user ${id}`);
         return { applied: true, before, user };
       };
       // Alone, the operation is a batch of one: the plugin is the only one that can check it.
-      return writeUser(
+      const answer = await writeUser(
         op,
         async () => {
           const { results, afterAmbiguousFailure } = await sendBatch([op]);
@@ -540,10 +590,11 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
         },
         read,
       );
+      return answer === REFUSED ? { applied: false, before: await getUser(id) } : answer;
     },
 
-    async deleteUser(id, reassignTo) {
-      const op: BatchOp = { op: "delete", id, reassign: reassignTo };
+    async deleteUser(id, reassignTo, guard) {
+      const op: BatchOp = { op: "delete", id, reassign: reassignTo, ...guardOf(guard) };
       try {
         await writeUser(
           op,

@@ -11,7 +11,12 @@ const job = aJob().forCustomerTenant().build();
 const customer = () => aGraphUser().withId("0f8fad5b-d9cb-469f-a165-70867728950e");
 /** The plan for a user WordPress does not have yet (nothing matched: no adoption to judge). */
 function planNew(user: GraphUser, forJob: Job = job) {
-  const none = { mapEntry: null, current: null, matchedBy: null, grantable: new Set<string>() };
+  const none = {
+    mapEntry: null,
+    current: null,
+    matchedBy: null,
+    grants: { grantable: new Set<string>(), catalogue: {} },
+  };
   return planUser({ job: forJob, user, groupIds: new Set(), selfId: 1, ...none });
 }
 

@@ -7,7 +7,7 @@ import {
   type PlanInput,
   planUser,
 } from "../../src/core/plan";
-import { CORE_ROLES, grantPolicy } from "../../src/core/privileges";
+import { CORE_ROLES, capabilitiesOf, grantPolicy } from "../../src/core/privileges";
 import type { WpUser } from "../../src/core/users";
 import { aGraphUser, aJob, aMapEntry, aWpUser } from "../helpers/builders";
 
@@ -32,7 +32,7 @@ function input(overrides: Partial<PlanInput> = {}): PlanInput {
     current: null,
     selfId: SELF,
     matchedBy: "email",
-    grantable: grantPolicy(job, CORE_ROLES).grantable,
+    grants: grantPolicy(job, CORE_ROLES),
     ...overrides,
   };
 }
@@ -285,26 +285,65 @@ describe("planUser", () => {
 
 describe("isProtected", () => {
   const job = aJob().withProtectedRoles("administrator", "shop_manager").withProtectedUsers(5).build();
+  const grants = grantPolicy(job, CORE_ROLES);
+  /** An account holding these roles, with the capabilities WordPress's core roles give them. */
+  const holder = (id: number, ...roles: string[]) => ({ id, roles, capabilities: capabilitiesOf(roles) });
 
   it("protects the service's own account, listed ids and holders of protected roles", () => {
-    expect(isProtected(job, { id: SELF, roles: [] }, SELF)).toBe(true);
-    expect(isProtected(job, { id: 5, roles: ["subscriber"] }, SELF)).toBe(true);
-    expect(isProtected(job, { id: 6, roles: ["subscriber", "shop_manager"] }, SELF)).toBe(true);
+    expect(isProtected(job, holder(SELF), SELF, [], grants)).toBe(true);
+    expect(isProtected(job, holder(5, "subscriber"), SELF, [], grants)).toBe(true);
+    expect(isProtected(job, holder(6, "subscriber", "shop_manager"), SELF, [], grants)).toBe(true);
   });
 
   it("leaves other users alone", () => {
-    expect(isProtected(job, { id: 6, roles: ["editor"] }, SELF)).toBe(false);
+    expect(isProtected(job, holder(6, "contributor"), SELF, [], grants)).toBe(false);
   });
 
   it("always protects administrators, whatever protect.roles says", () => {
     const editorsOnly = aJob().withProtectedRoles("editor").build();
-    expect(isProtected(editorsOnly, { id: 6, roles: ["administrator"] }, SELF)).toBe(true);
+    expect(isProtected(editorsOnly, holder(6, "administrator"), SELF, [], grantPolicy(editorsOnly, CORE_ROLES))).toBe(
+      true,
+    );
   });
 
   it("does not count a role the service granted as protection", () => {
-    expect(isProtected(job, { id: 6, roles: ["administrator"] }, SELF, ["administrator"])).toBe(false);
-    expect(isProtected(job, { id: 6, roles: ["administrator", "shop_manager"] }, SELF, ["administrator"])).toBe(true);
-    expect(isProtected(job, { id: 5, roles: ["administrator"] }, SELF, ["administrator"])).toBe(true);
+    const admins = aJob().withProtectedRoles("shop_manager").withDefaultRole("administrator").allowingPrivilegedRoles();
+    const made = admins.withProtectedUsers(5).build();
+    const adminGrants = grantPolicy(made, CORE_ROLES);
+    expect(isProtected(made, holder(6, "administrator"), SELF, ["administrator"], adminGrants)).toBe(false);
+    expect(isProtected(made, holder(6, "administrator", "shop_manager"), SELF, ["administrator"], adminGrants)).toBe(
+      true,
+    );
+    expect(isProtected(made, holder(5, "administrator"), SELF, ["administrator"], adminGrants)).toBe(true);
+  });
+
+  it("protects an account holding a capability that manages users or the site, whatever role carries it", () => {
+    const custom = (id: number, ...caps: string[]) => ({
+      id,
+      roles: ["subscriber", "people_boss"],
+      capabilities: caps,
+    });
+    for (const cap of ["edit_users", "promote_users", "manage_options", "manage_woocommerce", "edit_others_posts"]) {
+      expect(isProtected(job, custom(6, "read", "people_boss", cap), SELF, [], grants)).toBe(true);
+    }
+    expect(isProtected(job, custom(6, "read", "people_boss", "upload_files"), SELF, [], grants)).toBe(false);
+    // An editor holds others' content: beyond a job granting subscribers only, within one granting editors.
+    expect(isProtected(job, holder(6, "editor"), SELF, [], grants)).toBe(true);
+    const editors = aJob().withRoleGroup(EDITORS, "editor").build();
+    expect(isProtected(editors, holder(6, "editor"), SELF, [], grantPolicy(editors, CORE_ROLES))).toBe(false);
+  });
+
+  it("never protects by what a role the service gave this account allows, even one the job no longer grants", () => {
+    expect(isProtected(job, holder(6, "editor"), SELF, ["editor"], grants)).toBe(false);
+    expect(
+      isProtected(
+        job,
+        { ...holder(6, "editor"), capabilities: [...capabilitiesOf(["editor"]), "edit_users"] },
+        SELF,
+        ["editor"],
+        grants,
+      ),
+    ).toBe(true);
   });
 });
 
@@ -419,6 +458,7 @@ describe("assumedCurrent", () => {
     expect(assumedCurrent(input({ mapEntry }))?.assumption).toEqual({
       fields: lastWritten,
       roles: { exactly: ["editor"] },
+      guard: ["subscriber"],
     });
   });
 

@@ -16,6 +16,12 @@ export interface Proxy {
   mode: "up" | "lose-response" | "answer-500";
   /** A status to answer "METHOD /path" with, without forwarding it (a firewall), or null to forward. */
   refuse: ((request: string) => number | null) | null;
+  /**
+   * Awaited once WordPress has answered "METHOD /path" and before the answer is relayed: what it does
+   * in WordPress happens after the client's request was answered and before its next one (a change
+   * made by someone else between the service's read and its write), or null.
+   */
+  beforeRelay: ((request: string) => Promise<void>) | null;
   lost: number;
   /** "METHOD /path" of every request, in order of arrival. */
   requests: string[];
@@ -49,7 +55,8 @@ export async function startProxy(target: string, port = 0): Promise<Proxy> {
       (answer) => {
         const chunks: Buffer[] = [];
         answer.on("data", (c: Buffer) => chunks.push(c));
-        answer.on("end", () => {
+        answer.on("end", async () => {
+          await proxy.beforeRelay?.(`${req.method} ${req.url}`);
           proxy.inFlight--;
           proxy.answers.push({
             request: `${req.method} ${req.url}`,
@@ -84,6 +91,7 @@ export async function startProxy(target: string, port = 0): Promise<Proxy> {
     port: actual,
     mode: "up",
     refuse: null,
+    beforeRelay: null,
     lost: 0,
     requests: [],
     answers: [],

@@ -464,6 +464,61 @@ describeWithWordPress(
       expect([await membershipsOf(siteAdmin), await membershipsOf(superAdmin.id)]).toEqual(before);
     });
 
+    it("never matches a user by user name to a super admin or a protected account: it gets a network login of its own", async () => {
+      // Entra users admin@<domain> and <boss>@<domain>: the network's super admin is "admin", and
+      // <boss> administers /site3/. Their e-mails are their own, so only the user name would match.
+      const superAdmin = (await wpFetch(wp, "GET", "/wp/v2/users/me?context=edit")).body;
+      const boss = `boss${randomInt(1e9, 9e9)}`;
+      const res = await wpFetch(wp, "POST", "/wp/v2/users", {
+        username: boss,
+        email: `${boss}@example.test`,
+        password: uniqueName("pw"),
+      });
+      expect(res.status).toBe(201);
+      const bossId = res.body.id as number;
+      created.add(bossId);
+      await admin.setMembership(third.id, bossId, "administrator");
+      const domain = `${uniqueName("upn").replace(/-/g, "")}.example`;
+      const directory = new FakeDirectory();
+      const users = [superAdmin.username as string, boss].map((login, n) =>
+        aGraphUser()
+          .numbered(base + 60 + n)
+          .withValues({ userPrincipalName: `${login}@${domain}`, mail: `${uniqueName("own")}@example.test` })
+          .build(),
+      );
+      for (const user of users) directory.put(user);
+      const job = aJob()
+        .withUniqueId()
+        .withPageSize(10)
+        .withSafety(1, 1000)
+        .withUsernameRule("upnPrefix")
+        .withMatch("entraId", "email", "username")
+        .withNetwork({ sites: [second.path], defaultRole: "subscriber" });
+      const fake = makeHarness(db, { directory, job: job.build(), network });
+      const service = fake.replica({ site, network });
+      const before = [await membershipsOf(superAdmin.id), await membershipsOf(bossId)];
+
+      const run = await fake.drive((await service.startRun(fake.job.id, { trigger: "manual" })).run.id, service);
+      expect(run.counts).toMatchObject({ seen: 2, created: 2, skipped: 0, failed: 0 });
+      const items = (await service.items(run.id, { limit: 10 })).items;
+      const logins = [`admin${users[0]!.id.replace(/-/g, "").slice(0, 8)}`, `${boss}2`];
+      expect(logins[0]).toBe(networkLoginCandidate("admin", users[0]!.id));
+      for (const [n, [login, id, what]] of [
+        [superAdmin.username, superAdmin.id, "a super admin"],
+        [boss, bossId, "a protected account"],
+      ].entries()) {
+        const item = items.find((i) => i.entraId === users[n]!.id)!;
+        expect(item).toMatchObject({ action: "create", status: "ok" });
+        expect(item.reason).toBe(
+          `not matched by user name to "${login}" (WordPress user ${id}), ${what}: created with the login "${logins[n]}"`,
+        );
+        const account = await mapped(fake, 60 + n);
+        expect(await loginOf(account)).toBe(logins[n]);
+        expect(await membershipsOf(account)).toEqual({ [main.id]: [], [second.id]: ["subscriber"] });
+      }
+      expect([await membershipsOf(superAdmin.id), await membershipsOf(bossId)]).toEqual(before);
+    });
+
     it("holds leavers over the safety limit for approval, touching no site until approved", async () => {
       const h = harness({ sites: "all" }, [61, 62, 63], "delete", 1);
       await h.sync();

@@ -62,7 +62,7 @@ describeWithWordPress("updates without a read first (companion plugin)", (wp) =>
     // Behind the service's back: a field edited, a role added by someone else, an account made
     // administrator, an account deleted, the department meta emptied. Users 1 and 6 are untouched.
     await wpFetch(wp, "POST", `/wp/v2/users/${id(2)}`, { first_name: "Edited" });
-    await wpFetch(wp, "POST", `/wp/v2/users/${id(3)}`, { roles: ["subscriber", "editor"] });
+    await wpFetch(wp, "POST", `/wp/v2/users/${id(3)}`, { roles: ["subscriber", "author"] });
     await wpFetch(wp, "POST", `/wp/v2/users/${id(4)}`, { roles: ["administrator"] });
     await wpFetch(wp, "DELETE", `/wp/v2/users/${id(5)}?force=true&reassign=1`);
     await wpFetch(wp, "POST", `/wp/v2/users/${id(7)}`, { meta: { department: "" } });
@@ -135,7 +135,7 @@ describeWithWordPress("updates without a read first (companion plugin)", (wp) =>
         if (roleMode === "replace") {
           expect(item(3)).toMatchObject({
             action: "update",
-            diff: { roles: [["subscriber", "editor"], ["subscriber"]] },
+            diff: { roles: [["subscriber", "author"], ["subscriber"]] },
           });
         } else {
           expect(item(3)).toMatchObject({ action: "update" });
@@ -146,16 +146,24 @@ describeWithWordPress("updates without a read first (companion plugin)", (wp) =>
         expect(item(7)).toMatchObject({ diff: { "meta.department": ["", "Moved 7"] } });
 
         // Users nobody touched in WordPress were written at once (roles.mode "skip" compares no role
-        // list, so there the user given an extra role is too); the others were answered "changed"
-        // with what WordPress had, and planned again from that.
+        // list, so there the user given an extra role is too); the administrator was refused by the
+        // write's guard (its capabilities, checked first); the others were answered "changed" with
+        // what WordPress had. Both were read and planned again.
         const outcomes = proxy.answers
           .filter((a) => a.request.startsWith("POST /wp-json/entra-wp-sync/v1/users/batch"))
-          .flatMap((a) => (JSON.parse(a.body) as { results: Array<{ outcome: string; before?: unknown }> }).results)
-          .filter((r) => "before" in r)
-          .map((r) => r.outcome)
+          .flatMap(
+            (a) =>
+              (JSON.parse(a.body) as { results: Array<{ outcome: string; code?: string; before?: unknown }> }).results,
+          )
+          .filter((r) => "before" in r || r.code === "entra_wp_sync_protected")
+          .map((r) => (r.code === "entra_wp_sync_protected" ? "protected" : r.outcome))
           .sort();
         const applied = roleMode === "replace" ? 2 : 3;
-        expect(outcomes).toEqual([...Array(USERS - applied).fill("changed"), ...Array(applied).fill("updated")]);
+        expect(outcomes).toEqual([
+          ...Array(USERS - applied - 1).fill("changed"),
+          "protected",
+          ...Array(applied).fill("updated"),
+        ]);
 
         // No user was read one by one: every update went in the batch requests, unread.
         const reads = proxy.requests.filter((r) => /^GET \/wp-json\/wp\/v2\/users\/\d+/.test(r));

@@ -9,7 +9,9 @@
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
-import { NOTIFICATIONS_PATH, receiveNotifications } from "../../sync/notification-inbox";
+import type { Logger } from "../../logger";
+import { makeNotificationInbox, NOTIFICATIONS_PATH, type RefusalReason } from "../../sync/notification-inbox";
+import type { AccessLimits } from "../auth";
 import type { AppDeps } from "../deps";
 import { sendProblem } from "../problem";
 import { NO_AUTH, problem, problems, text } from "../schemas";
@@ -21,7 +23,65 @@ const BODY_LIMIT = 1024 * 1024;
 const MAX_VALIDATION_TOKEN = 2048;
 const MAX_NOTIFICATIONS = 1000;
 
-export async function registerNotificationRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+/** Refusals are logged as one line per interval, not one per forged post. */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * Refused notifications in the log: the first of a quiet interval at once (an operator sees it
+ * start), the rest of the interval summed in one line at its end (or when the service stops), so
+ * a flood of forged posts writes two lines a minute, not one per post.
+ */
+function makeRefusalLog(logger: Logger, intervalMs: number) {
+  let open: {
+    requests: number;
+    notifications: number;
+    addresses: Set<string>;
+    reasons: Record<string, number>;
+  } | null = null;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    const summary = open;
+    open = null;
+    if (summary && summary.requests > 0) {
+      const { requests, notifications, addresses, reasons } = summary;
+      logger.warn(
+        { requests, notifications, addresses: addresses.size, reasons, seconds: intervalMs / 1000 },
+        "more notifications refused in this interval",
+      );
+    }
+  };
+  return {
+    note(address: string, refused: ReadonlyArray<{ reason: RefusalReason }>, stored: number) {
+      if (open === null) {
+        logger.warn(
+          { ip: address, refused: refused.length, stored },
+          "notifications refused (further refusals are summed in one line a minute)",
+        );
+        open = { requests: 0, notifications: 0, addresses: new Set(), reasons: {} };
+        timer = setTimeout(flush, intervalMs);
+        timer.unref();
+        return;
+      }
+      open.requests += 1;
+      open.notifications += refused.length;
+      if (open.addresses.size < 10_000) open.addresses.add(address);
+      for (const { reason } of refused) open.reasons[reason] = (open.reasons[reason] ?? 0) + 1;
+    },
+    flush,
+  };
+}
+
+export async function registerNotificationRoutes(
+  app: FastifyInstance,
+  deps: AppDeps,
+  limits: AccessLimits,
+): Promise<void> {
+  const inbox = makeNotificationInbox(deps.db.pool);
+  const refusals = makeRefusalLog(deps.logger.child({ component: "notifications" }), REFUSAL_LOG_INTERVAL_MS);
+  app.addHook("onClose", async () => refusals.flush());
+
   // The validation call has a text/plain body (empty); notifications are JSON.
   app.removeContentTypeParser("text/plain");
   app.addContentTypeParser("text/plain", { parseAs: "string", bodyLimit: BODY_LIMIT }, (_request, _body, done) =>
@@ -88,14 +148,17 @@ export async function registerNotificationRoutes(app: FastifyInstance, deps: App
         timer = setTimeout(() => resolve("timeout"), STORE_TIMEOUT_MS);
       });
       try {
-        const outcome = await Promise.race([receiveNotifications(deps.db.pool, { value: body.value }), timeout]);
+        // A caller past its failure budget is checked against known subscriptions only: no query.
+        const lookUp = !limits.overBudget(request);
+        const outcome = await Promise.race([inbox.receive({ value: body.value }, { lookUp }), timeout]);
         if (outcome === "timeout") {
           request.log.warn("storing notifications took too long; Graph will deliver them again");
           return sendProblem(reply, 503, "The notifications could not be stored in time; deliver them again");
         }
         for (const refusal of outcome.refused) deps.notifications?.onRefused(refusal.reason);
         if (outcome.refused.length > 0) {
-          request.log.warn({ refused: outcome.refused.length, stored: outcome.stored }, "notifications refused");
+          limits.countLocalFailure(request);
+          refusals.note(request.ip, outcome.refused, outcome.stored);
         }
         if (outcome.stored > 0) deps.notifications?.onStored();
         return reply.code(202).send();

@@ -98,15 +98,21 @@ function entra_wp_sync_batch_request(array $op) {
     return $request;
 }
 
-/** Refuses a user holding more than the operation's "guard" roles grant (7.); null when it may go ahead. */
+/**
+ * Refuses a user holding more than the operation's "guard" roles grant (7.); null when it may go ahead.
+ * The refusal of an operation with "expect" carries "before" as a "changed" answer does: the service
+ * sent it without reading the user, and plans again from that.
+ */
 function entra_wp_sync_batch_guard(array $op) {
     if (!isset($op['guard']) || $op['op'] === 'create') return null;
     $user = get_userdata($op['id']);
     if (!$user) return null; // core answers rest_user_invalid_id
     $beyond = entra_wp_sync_capabilities_beyond($user, $op['guard']);   // a list of strings (entra_wp_sync_batch_invalid)
     if (!$beyond) return null;
-    return entra_wp_sync_batch_error('entra_wp_sync_protected',
+    $refusal = entra_wp_sync_batch_error('entra_wp_sync_protected',
         'user ' . $user->ID . ' holds capabilities the synced roles do not grant: ' . implode(', ', $beyond), 403);
+    if (isset($op['expect'])) $refusal['before'] = entra_wp_sync_batch_user_data($user->ID);
+    return $refusal;
 }
 
 /**
