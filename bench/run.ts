@@ -7,8 +7,8 @@
  * rows (BENCH_LARGE_USERS). Sizes: BENCH_USERS (10000),
  * BENCH_RESYNC_USERS (10000), BENCH_CONTINUE_USERS (3000), BENCH_CONTINUE_RESYNCS (5),
  * BENCH_MEMORY_USERS (100000), BENCH_PLANNING_PAGES (10), BENCH_CUSTOMER_USERS (100000),
- * BENCH_PROVISION_SITE_USERS (100000). BENCH_ONLY=writes,continue,large,resync,customers,planning,
- * provision,memory picks scenarios. See docs/performance.md "Benchmarks" for what each row means.
+ * BENCH_PROVISION_SITE_USERS (100000), BENCH_HISTORY_ITEMS (1000000). BENCH_ONLY=writes,continue,large,
+ * resync,customers,planning,provision,memory,history picks scenarios. See docs/performance.md "Benchmarks" for what each row means.
  * The load average is read at the start and end, and around each measured write run: when its
  * 1-minute value exceeded the cores at any of them, timed rows print their numbers with no PASS or
  * MISS (bench/lib/load.ts), as other processes competed for the machine.
@@ -20,6 +20,7 @@ import { median, ms, percentile, type Row, renderTable } from "./lib/stats";
 import { type BenchWordPress, type RequestProfile, startBenchWordPress } from "./lib/wordpress";
 import { benchContinueLatency, type ContinueResult } from "./scenarios/continue-latency";
 import { benchCustomerRescan, type CustomerRescanResult } from "./scenarios/customer-rescan";
+import { benchHistory, type HistoryResult } from "./scenarios/history";
 import { benchLarge, type LargeResult } from "./scenarios/large";
 import { benchMemory, type MemoryResult } from "./scenarios/memory";
 import { benchPlanning, type PageCost, type PlanningResult } from "./scenarios/planning";
@@ -81,6 +82,10 @@ async function main(): Promise<void> {
     log("provision: one user on demand against a site of many");
     rows.push(...provisionRows(await benchProvision(size("BENCH_PROVISION_SITE_USERS", 100_000))));
   }
+  if (wanted("history")) {
+    log("history: one person's items among many (PostgreSQL)");
+    rows.push(historyRow(await benchHistory(size("BENCH_HISTORY_ITEMS", 1_000_000))));
+  }
   if (wanted("memory")) {
     log("memory: simulator and each measured run in their own processes");
     rows.push(...memoryRows(await benchMemory(size("BENCH_MEMORY_USERS", 100_000))));
@@ -131,6 +136,19 @@ function benchWordPress(needed: boolean, rows: Row[], log: (line: string) => voi
     if (process.env.REQUIRE_WORDPRESS === "1") throw error;
     return skip(`${(error as Error).message} (REQUIRE_WORDPRESS=1 makes this an error)`);
   }
+}
+
+function historyRow(r: HistoryResult): Row {
+  const p95 = Math.max(percentile(r.byIdMs, 95), percentile(r.byEmailMs, 95));
+  return {
+    what: `one person's history (GET /v1/users/{id or email}/history, newest 100), ${n(r.items)} items (${n(r.people)} people x ${r.runs} runs), PostgreSQL`,
+    measured:
+      `by Entra id p50 ${ms(median(r.byIdMs), 1)}, p95 ${ms(percentile(r.byIdMs, 95), 1)}; ` +
+      `by an e-mail from before the change p50 ${ms(median(r.byEmailMs), 1)}, p95 ${ms(percentile(r.byEmailMs, 95), 1)} ` +
+      `(${r.byIdMs.length} lookups each, ${r.found} items each); migration 0013's indexes built in ${ms(r.indexBuildMs)}`,
+    target: "< 100 ms",
+    pass: p95 < 100,
+  };
 }
 
 const perMs = (total: number, users: number): string => (total / users).toFixed(1);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
  * entra-wp-sync serve | migrate | links <job> [--expires-in 30d] | run <job> [--dry-run] | status [job]
+ *   | user <email|entraId> [--limit 50]
  * (-h/--help on each; --version)
  *
  * Exit codes: 0 success (run: completed), 1 failure (run: failed or cancelled), 2 run awaiting
@@ -8,7 +9,7 @@
  * Settings come from the environment and, like `npm start`, from ./.env when present (variables
  * already set win). Commands other than serve open the runtime without HTTP and log warnings and
  * errors only to stderr (LOG_LEVEL debug or trace shows more), so stdout carries just their output.
- * links, run and status go through the admin API: that of the service holding DATA_DIR when one runs
+ * links, run, status and user go through the admin API: that of the service holding DATA_DIR when one runs
  * beside them on the embedded database, else their own (admin-api.ts).
  */
 import fs from "node:fs";
@@ -25,6 +26,7 @@ import { type CommandSpec, commandHelp, EXIT_USAGE, type ParsedArgs, parseComman
 import { linksArgs, linksCommand, linksSpec } from "./links";
 import { knownJob, runArgs, runCommand, runSpec } from "./run";
 import { statusArgs, statusCommand, statusSpec } from "./status";
+import { userArgs, userCommand, userSpec } from "./user";
 
 const serveSpec: CommandSpec = {
   name: "serve",
@@ -64,6 +66,13 @@ const COMMANDS: Array<{ spec: CommandSpec; execute(args: ParsedArgs): Promise<nu
     execute(parsed) {
       const args = statusArgs(parsed);
       return withAdminApi(args.job, (api) => statusCommand(api, args, { stdout: process.stdout }));
+    },
+  },
+  {
+    spec: userSpec,
+    execute(parsed) {
+      const args = userArgs(parsed);
+      return withAdminApi(null, (api) => userCommand(api, args, { stdout: process.stdout }));
     },
   },
 ];

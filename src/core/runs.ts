@@ -132,6 +132,13 @@ export interface RunItem {
   createdAt: string;
 }
 
+/** An item in one person's history: the item, and the run and job it belongs to. */
+export interface HistoryItem extends RunItem {
+  job: string;
+  runId: string;
+  dryRun: boolean;
+}
+
 export interface ItemQuery {
   action?: ItemAction;
   /** Case-insensitive substring of e-mail or display name. */

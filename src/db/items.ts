@@ -5,6 +5,7 @@
  */
 import {
   COUNTER_OF,
+  type HistoryItem,
   type ItemAction,
   type ItemQuery,
   type ItemStatus,
@@ -201,6 +202,52 @@ function decodeCursor(cursor: string | undefined): string | null {
   return /^\d{1,18}$/.test(id) ? id : null;
 }
 
+function encodeCursor(id: string): string {
+  return Buffer.from(id).toString("base64url");
+}
+
+/** An e-mail reused for many accounts over the years is still one page of people, not thousands. */
+const MAX_PEOPLE_PER_EMAIL = 50;
+
+/**
+ * The Entra ids a person is known by: the id itself, or, for an e-mail (anything with an @), every
+ * Entra user an item ever recorded under that e-mail, case-insensitively (index run_items_email_history).
+ * Items keep the e-mail of their day, so through the Entra id this finds items from before and after
+ * a change of e-mail alike.
+ */
+export async function entraIdsOf(db: Queryable, person: string): Promise<string[]> {
+  if (!person.includes("@")) return [person];
+  const { rows } = await db.query<{ entra_id: string }>(
+    `select distinct entra_id from run_items
+     where lower(email) = lower($1::text) and email is not null
+     order by entra_id limit $2::int`,
+    [person, MAX_PEOPLE_PER_EMAIL],
+  );
+  return rows.map((row) => row.entra_id);
+}
+
+/** Items about these Entra users across runs and jobs, newest first (index run_items_entra_history). */
+export async function historyOf(
+  db: Queryable,
+  entraIds: string[],
+  query: { cursor?: string; limit: number },
+): Promise<{ items: HistoryItem[]; nextCursor: string | null }> {
+  if (entraIds.length === 0) return { items: [], nextCursor: null };
+  const { rows } = await db.query<DbItem & { job_id: string; dry_run: boolean }>(
+    `select i.*, r.job_id, r.dry_run
+     from run_items i join runs r on r.id = i.run_id
+     where i.entra_id = any($1::text[]) and ($2::bigint is null or i.id < $2::bigint)
+     order by i.id desc
+     limit $3::int`,
+    [entraIds, decodeCursor(query.cursor), query.limit + 1],
+  );
+  const items = rows
+    .slice(0, query.limit)
+    .map((row) => ({ ...toItem(row), job: row.job_id, runId: row.run_id, dryRun: row.dry_run }));
+  const nextCursor = rows.length > query.limit ? encodeCursor(items[items.length - 1]!.id) : null;
+  return { items, nextCursor };
+}
+
 export async function listItems(
   db: Queryable,
   runId: string,
@@ -219,6 +266,6 @@ export async function listItems(
     [runId, decodeCursor(query.cursor), query.action ?? null, search, limit + 1],
   );
   const items = rows.slice(0, limit).map(toItem);
-  const nextCursor = rows.length > limit ? Buffer.from(items[items.length - 1]!.id).toString("base64url") : null;
+  const nextCursor = rows.length > limit ? encodeCursor(items[items.length - 1]!.id) : null;
   return { items, nextCursor };
 }

@@ -14,7 +14,7 @@ import { registerDocsRoutes } from "./routes/docs";
 import { registerHealthRoutes } from "./routes/health";
 import { registerMetricsRoute } from "./routes/metrics";
 import { registerNotificationRoutes } from "./routes/notifications";
-import { readNotificationsView, registerStatusRoutes } from "./routes/status";
+import { readNotificationsView, readPersonView, registerStatusRoutes } from "./routes/status";
 import { registerTriggerRoutes } from "./routes/triggers";
 
 export interface BuildOptions {
@@ -65,6 +65,7 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     admin: access,
     ...(deps.watchdog ? { watchdog: () => deps.watchdog!.warnings() } : {}),
     notifications: () => readNotificationsView(deps.db.pool),
+    history: (user, limit) => readPersonView(deps.db.pool, user, limit),
     webhooks: () => outboxBacklog(deps.db.pool),
   });
   await app.register(async (scope) => registerTriggerRoutes(scope, deps, access.limits));

@@ -106,6 +106,16 @@ export const RunItem = Type.Object(
   { $id: "RunItem", description: "The outcome for one user within a run." },
 );
 
+export const HistoryItem = Type.Object(
+  {
+    ...RunItem.properties,
+    job: Type.String(),
+    runId: Type.String({ format: "uuid" }),
+    dryRun: Type.Boolean({ description: "The item was planned in a dry run: nothing was written." }),
+  },
+  { $id: "HistoryItem", description: "An item of one person's history: the outcome, its run and its job." },
+);
+
 export const RunProgress = Type.Object(
   {
     id: Type.String({ format: "uuid" }),
@@ -347,6 +357,7 @@ export const MODELS = [
   RunCounts,
   RunSummary,
   RunItem,
+  HistoryItem,
   RunProgress,
   StartResponse,
   StartRunResponse,

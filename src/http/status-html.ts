@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Job } from "../core/job";
-import type { RunCounts, RunItem, RunSummary } from "../core/runs";
+import type { HistoryItem, RunCounts, RunItem, RunSummary } from "../core/runs";
 import type { OutboxBacklog } from "../db/webhook-outbox";
 import type { WatchdogWarning } from "../observe/watchdog";
 import { escapeHtml } from "./html";
@@ -36,6 +36,18 @@ export interface StatusView {
   refreshSeconds: number;
   /** Graph subscriptions and pending notifications (jobs with source.notifications). */
   notifications?: NotificationsView;
+  /** The person searched for, if any. */
+  person?: PersonView;
+}
+
+/** One person's items (the search box), newest first. */
+export interface PersonView {
+  /** As searched for: an e-mail or an Entra object id. */
+  user: string;
+  entraIds: string[];
+  items: HistoryItem[];
+  /** More (older) items exist than are listed. */
+  more: boolean;
 }
 
 export interface NotificationsView {
@@ -65,6 +77,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; } td.when { whit
 .error { color: var(--bad); overflow-wrap: anywhere; }
 .warnings { border-color: var(--warn); } .warnings li { color: var(--warn); }
 .approval { border-left: 4px solid var(--warn); padding-left: .75rem; }
+form.search { display: flex; gap: .5rem; margin: .75rem 0; } form.search input { flex: 0 1 24rem; padding: .3rem .5rem; }
 `;
 
 /** For the Content-Security-Policy: the one inline style is allowed by its hash, nothing else runs. */
@@ -252,6 +265,43 @@ function webhookBacklog(backlog: OutboxBacklog | null, now: Date): string {
 </ul></section>`;
 }
 
+/** A GET form back to this page: the browser resends its login, and the URL names only the person. */
+function searchForm(value: string): string {
+  return `<form class="search" method="get" action="/status" role="search">
+<input type="search" name="user" value="${escapeHtml(value)}" placeholder="e-mail or Entra object id" aria-label="Person" maxlength="320" required>
+<button type="submit">Show history</button></form>`;
+}
+
+function diffText(diff: Record<string, [unknown, unknown]>): string {
+  const value = (v: unknown) => (typeof v === "string" ? v : (JSON.stringify(v) ?? "null"));
+  return Object.entries(diff)
+    .map(([field, [before, after]]) => `${field}: ${value(before)} → ${value(after)}`)
+    .join("; ");
+}
+
+function personSection(view: PersonView, now: Date): string {
+  const who = view.entraIds.length ? ` (Entra id ${view.entraIds.map(escapeHtml).join(", ")})` : "";
+  if (view.items.length === 0) {
+    return `<section class="card person"><h2>History of ${escapeHtml(view.user)}</h2><p class="muted">No run has recorded an item about this person.</p></section>`;
+  }
+  const rows = view.items.map(
+    (item) =>
+      `<tr data-item-id="${escapeHtml(item.id)}"><td class="when">${time(item.createdAt, now)}</td><td>${escapeHtml(item.job)}</td><td><code>${escapeHtml(
+        item.runId.slice(0, 8),
+      )}</code>${item.dryRun ? " (dry)" : ""}</td><td>${escapeHtml(item.action)}</td><td>${escapeHtml(item.status)}</td><td>${escapeHtml(
+        item.email ?? "",
+      )}</td><td>${escapeHtml(diffText(item.diff))}</td><td class="${item.error ? "error" : ""}">${escapeHtml(item.error ?? item.reason ?? "")}</td></tr>`,
+  );
+  const more = view.more
+    ? `<p class="muted">…and older items: GET /v1/users/{e-mail or id}/history pages through them all.</p>`
+    : "";
+  return `<section class="card person"><h2>History of ${escapeHtml(view.user)}${who}</h2>
+<table><thead><tr><th>When</th><th>Job</th><th>Run</th><th>Action</th><th>Status</th><th>E-mail</th><th>Changes</th><th>Reason</th></tr></thead>
+<tbody>${rows.join("")}</tbody></table>
+${more}
+</section>`;
+}
+
 export function renderStatusPage(view: StatusView): string {
   const jobs = view.jobs.length
     ? view.jobs.map((job) => jobCard(job, view.now)).join("\n")
@@ -261,15 +311,17 @@ export function renderStatusPage(view: StatusView): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="refresh" content="${view.refreshSeconds}">
+${view.person ? "" : `<meta http-equiv="refresh" content="${view.refreshSeconds}">`}
 <title>entra-wp-sync status</title>
 <style>${CSS}</style>
 </head>
 <body>
 <h1>entra-wp-sync</h1>
-<p class="muted">Status at ${escapeHtml(view.now.toISOString().slice(0, 19).replace("T", " "))} UTC · refreshes every ${
-    view.refreshSeconds
-  } s</p>
+<p class="muted">Status at ${escapeHtml(view.now.toISOString().slice(0, 19).replace("T", " "))} UTC · ${
+    view.person ? "not refreshing while a history is shown" : `refreshes every ${view.refreshSeconds} s`
+  }</p>
+${searchForm(view.person?.user ?? "")}
+${view.person ? personSection(view.person, view.now) : ""}
 ${warnings(view.warnings)}
 ${notifications(view.notifications, view.now)}
 ${webhookBacklog(view.webhooks, view.now)}

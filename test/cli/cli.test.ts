@@ -101,6 +101,22 @@ describe("the CLI", () => {
     }
   });
 
+  it("user prints one person's items across runs and jobs, newest first", async () => {
+    const person = sim.tenant.userAt(0)!;
+    const { code, stdout, stderr } = await cli("user", String(person.mail ?? person.userPrincipalName).toUpperCase());
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    const lines = stdout.trimEnd().split("\n");
+    expect(lines[0]).toContain(`Entra id ${person.id}`);
+    expect(lines[1]).toMatch(/^WHEN\s+JOB\s+RUN\s+ACTION\s+STATUS\s+E-MAIL\s+CHANGES\s+REASON$/);
+    // The dry run above, then the first run's create.
+    expect(lines[2]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+default\s+[0-9a-f]{8} \(dry\)\s+unchanged\s+planned\s/);
+    expect(lines[3]).toMatch(/\s+default\s+[0-9a-f]{8}\s+create\s+ok\s/);
+    expect((await cli("user", "nobody@nowhere.example")).stdout).toBe(
+      "No items about nobody@nowhere.example: no run has seen this person.\n",
+    );
+  });
+
   it("run --dry-run refuses a run that writes when one is queued: nothing written, the run left as it was, exit 1", async () => {
     sim.tenant.addUser({ displayName: "Queued Person" });
     const queued = await insertRun(db.pool, {
@@ -123,7 +139,7 @@ describe("the CLI", () => {
     await cancelRun(db.pool, queued!.id);
   });
 
-  it.each(["serve", "migrate", "links", "run", "status"])(
+  it.each(["serve", "migrate", "links", "run", "status", "user"])(
     "%s -h and --help print the command's usage and exit 0 without opening anything",
     async (command) => {
       for (const flag of ["-h", "--help"]) {
@@ -153,6 +169,8 @@ describe("the CLI", () => {
     [["links", "default", "--expires-in", "soon"], /links: --expires-in: expiresIn must be/],
     [["status", "default", "extra"], /status: unexpected argument "extra"/],
     [["frobnicate"], /unknown command "frobnicate"/],
+    [["user"], /user: missing <email\|entraId>/],
+    [["user", "a@b.example", "--limit", "0"], /user: --limit must be a whole number from 1 to 1000 \(got "0"\)/],
     [["run", "nope"], /unknown job "nope" \(declared: default\)/],
   ])("exits 64 with a message naming what is wrong: %j", async (args, message) => {
     const { code, stderr, stdout } = await cli(...args);

@@ -87,7 +87,10 @@ describe("database errors at start-up", () => {
   });
 
   it("names a host that does not resolve", async () => {
-    const { code, stderr } = await startWith(`postgres://sync:${PASSWORD}@no-such-host.invalid/sync`, ["links", "x"]);
+    const { code, stderr } = await startWith(`postgres://sync:${PASSWORD}@no-such-host.invalid/sync`, [
+      "links",
+      "default",
+    ]);
     expect(code).toBe(78);
     expect(stderr).toContain(
       'DATABASE_URL (server no-such-host.invalid:5432, database "sync"): the host name does not resolve',

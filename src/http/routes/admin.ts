@@ -1,9 +1,10 @@
-/** The admin API (Authorization: Bearer ADMIN_TOKEN): jobs, runs, items and links. */
+/** The admin API (Authorization: Bearer ADMIN_TOKEN): jobs, runs, items, links and people's histories. */
 import type { FastifyInstance } from "fastify";
 import { type Access, requireBearer } from "../auth";
 import type { AppDeps } from "../deps";
 import { registerJobRoutes } from "./jobs";
 import { registerRunRoutes } from "./runs";
+import { registerUserRoutes } from "./users";
 
 export async function registerAdminRoutes(app: FastifyInstance, deps: AppDeps, access: Access): Promise<void> {
   app.addHook("onRequest", requireBearer(access.adminToken, access.limits));
@@ -16,4 +17,5 @@ export async function registerAdminRoutes(app: FastifyInstance, deps: AppDeps, a
   });
   await registerJobRoutes(app, deps);
   await registerRunRoutes(app, deps);
+  await registerUserRoutes(app, deps);
 }

@@ -4,8 +4,10 @@
  * A token in the URL is deliberately not accepted: URLs end up in proxy logs, browser history
  * and Referer headers.
  */
+import { Type } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from "fastify";
 import type { RunItem } from "../../core/runs";
+import { entraIdsOf, historyOf } from "../../db/items";
 import { notificationStats } from "../../db/notifications";
 import type { Queryable } from "../../db/pool";
 import { listSubscriptions } from "../../db/subscriptions";
@@ -19,6 +21,7 @@ import {
   type ApprovalView,
   type JobView,
   type NotificationsView,
+  type PersonView,
   renderStatusPage,
   STATUS_STYLE_HASH,
 } from "../status-html";
@@ -36,6 +39,8 @@ export interface StatusDeps {
   notifications?: () => Promise<NotificationsView>;
   /** The webhook outbox's backlog (events waiting, given up). */
   webhooks?: () => Promise<OutboxBacklog>;
+  /** One person's items, newest first (the page's search box). */
+  history?: (user: string, limit: number) => Promise<PersonView>;
   /** Seconds between automatic reloads (default 5). */
   refreshSeconds?: number;
   now?: () => Date;
@@ -47,6 +52,15 @@ const STATUS_SCHEMA: FastifySchema = {
   description:
     "Needs the admin token unless STATUS_PUBLIC is true: in an Authorization Bearer header, or as the password of HTTP Basic auth with any user name (so a browser shows its login prompt). A token in the URL is not accepted. A visit without credentials is answered 401 with the prompt and costs nothing; a wrong token counts against the failed-authentication budget, past which the page still answers 401 with WWW-Authenticate (and Retry-After), so a browser can ask again: the right token is served whatever that budget says.",
   security: [{ adminToken: [] }, { statusLogin: [] }, {}],
+  querystring: Type.Object({
+    user: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 320,
+        description: "Show this person's history (e-mail or Entra object id).",
+      }),
+    ),
+  }),
   response: {
     200: text("A self-contained HTML page.", "text/html"),
     ...problems(401, 429, 503),
@@ -54,6 +68,8 @@ const STATUS_SCHEMA: FastifySchema = {
 };
 
 const RECENT_RUNS = 10;
+/** A person's items listed on the page; the admin API pages through them all. */
+const HISTORY_SHOWN = 100;
 /** Pending removals listed on the page; the admin API lists them all. */
 const REMOVALS_SHOWN = 50;
 
@@ -61,7 +77,8 @@ const CSP = [
   "default-src 'none'",
   `style-src ${STATUS_STYLE_HASH}`,
   "base-uri 'none'",
-  "form-action 'none'",
+  // The search box submits to this page.
+  "form-action 'self'",
   "frame-ancestors 'none'",
 ].join("; ");
 
@@ -146,6 +163,8 @@ export function registerStatusRoutes(app: FastifyInstance, deps: StatusDeps): vo
         throw error;
       }
     }
+    const user = (request.query as { user?: string }).user?.trim();
+    const person = user && deps.history ? await deps.history(user, HISTORY_SHOWN) : undefined;
     const jobs = await gatherJobViews(deps.service);
     const html = renderStatusPage({
       now: now(),
@@ -153,6 +172,7 @@ export function registerStatusRoutes(app: FastifyInstance, deps: StatusDeps): vo
       warnings: deps.watchdog?.() ?? [],
       webhooks: (await deps.webhooks?.().catch(() => null)) ?? null,
       refreshSeconds: deps.refreshSeconds ?? 5,
+      ...(person ? { person } : {}),
       ...(deps.notifications ? { notifications: await deps.notifications() } : {}),
     });
     return reply
@@ -163,6 +183,13 @@ export function registerStatusRoutes(app: FastifyInstance, deps: StatusDeps): vo
       .type("text/html; charset=utf-8")
       .send(html);
   });
+}
+
+/** One person's items for the page, from the database (the admin API's history, its first page). */
+export async function readPersonView(db: Queryable, user: string, limit: number): Promise<PersonView> {
+  const entraIds = await entraIdsOf(db, user);
+  const { items, nextCursor } = await historyOf(db, entraIds, { limit });
+  return { user, entraIds, items, more: nextCursor !== null };
 }
 
 /** What the page shows about change notifications, from the database. */
