@@ -5,8 +5,8 @@
  *
  * Verify first: checking a token costs microseconds (a SHA-256 or an HS256 MAC), so every request
  * is judged on its own token. A valid token is always served, whatever other callers at its
- * address did; only failing attempts count against the address's failure budget, and once it is
- * spent they get 429 instead of 401. Valid calls have their own per-minute budgets, keyed by what
+ * address did; only failing attempts count against the address's failure budget (a request with
+ * no credentials at all is not an attempt), and once it is spent they get 429 instead of 401. Valid calls have their own per-minute budgets, keyed by what
  * was authorised (job and action for a link, the admin token), never by address: a hundred
  * monitors behind one NAT do not share a budget, and one runaway scheduler only spends its own
  * job's. Every count lives in PostgreSQL (src/db/rate-limits.ts), so replicas share them; an
@@ -39,6 +39,13 @@ export interface AccessLimits {
   countCall(key: string, perMinute: number): Promise<void>;
 }
 
+/** 429 for a wrong credential from an address past its failure budget (the status page answers it 401). */
+export class TooManyFailuresError extends RateLimitedError {
+  constructor(retryAfterSeconds: number) {
+    super("Too many failed authentications from this address; retry after the time in Retry-After", retryAfterSeconds);
+  }
+}
+
 export function makeAccessLimits(db: Queryable, failuresPer15Minutes: number): AccessLimits {
   const local = makeAddressFailures(failuresPer15Minutes, FAILURE_WINDOW_MS);
   async function hit(key: string, windowMs: number, max: number) {
@@ -50,11 +57,7 @@ export function makeAccessLimits(db: Queryable, failuresPer15Minutes: number): A
   // Once per window (and replica): a guesser must not be able to flood the log.
   const warnOverBudget = (request: FastifyRequest) =>
     request.log.warn({ ip: request.ip }, "too many failed authentications from this client address");
-  const tooManyFailures = (retryAfterSeconds: number) =>
-    new RateLimitedError(
-      "Too many failed authentications from this address; retry after the time in Retry-After",
-      retryAfterSeconds,
-    );
+  const tooManyFailures = (retryAfterSeconds: number) => new TooManyFailuresError(retryAfterSeconds);
   return {
     async countFailure(request) {
       const { failures } = local.count(request.ip);
@@ -135,8 +138,9 @@ export interface BearerSecret {
 }
 
 /**
- * Checks a presented secret: a wrong or missing one counts as a failure of the address (401, or
- * 429 past the budget); a right one counts as a call of that secret's holder.
+ * Checks a presented secret: a wrong one counts as a failure of the address (401, or 429 past the
+ * budget); a right one counts as a call of that secret's holder. None at all is no guess (a
+ * browser's first visit, before its login prompt): 401, and nothing counted.
  */
 export async function checkBearerSecret(
   request: FastifyRequest,
@@ -144,14 +148,12 @@ export async function checkBearerSecret(
   secret: BearerSecret,
   limits: AccessLimits,
 ): Promise<void> {
+  if (given === null) throw new TokenAuthError("missing", secret.name);
   // Both compared, always: which one matched must not show in the time taken.
-  const matches =
-    given === null
-      ? [false]
-      : [matchesDigest(given, secret.digest), !!secret.local && matchesDigest(given, secret.local)];
+  const matches = [matchesDigest(given, secret.digest), !!secret.local && matchesDigest(given, secret.local)];
   if (!matches.some(Boolean)) {
     await limits.countFailure(request);
-    throw new TokenAuthError(given === null ? "missing" : "invalid", secret.name);
+    throw new TokenAuthError("invalid", secret.name);
   }
   if (secret.perMinute !== null && !matches[1]) await limits.countCall(secret.name.toLowerCase(), secret.perMinute);
 }

@@ -115,10 +115,19 @@ function time(iso: string | null, now: Date): string {
   )} ago</time>`;
 }
 
+/**
+ * When the run began and for how long: a run no step has started yet (queued, waiting for its
+ * continue link or the driver) counts from when it was queued, and says so, so that a run
+ * nothing advances shows how long it has waited.
+ */
+function began(run: RunSummary, now: Date): string {
+  return run.startedAt ? time(run.startedAt, now) : `queued ${time(run.createdAt, now)}`;
+}
+
 function duration(run: RunSummary, now: Date): string {
-  if (!run.startedAt) return "–";
   const end = run.finishedAt ? Date.parse(run.finishedAt) : now.getTime();
-  return formatDuration(end - Date.parse(run.startedAt));
+  const text = formatDuration(end - Date.parse(run.startedAt ?? run.createdAt));
+  return run.startedAt ? text : `${text} queued`;
 }
 
 function state(run: RunSummary): string {
@@ -156,7 +165,7 @@ function currentRun(run: RunSummary | null, now: Date): string {
 <div class="run current" data-run-id="${escapeHtml(run.id)}">
 <div class="head">${state(run)}${dry}<span class="muted">step ${num(run.step)} · ${escapeHtml(run.mode)} · ${escapeHtml(
     run.trigger,
-  )} · started ${time(run.startedAt ?? run.createdAt, now)} · last progress ${time(run.progressedAt, now)}</span></div>
+  )} · ${run.startedAt ? "started " : ""}${began(run, now)} · ${escapeHtml(duration(run, now))} · last progress ${time(run.progressedAt, now)}</span></div>
 ${progress(run)}
 ${counts(run.counts)}
 ${run.lastError ? `<p class="error">Last error: ${escapeHtml(run.lastError)}</p>` : ""}
@@ -189,7 +198,7 @@ function recentRuns(runs: RunSummary[], now: Date): string {
   if (runs.length === 0) return `<h3>Last runs</h3><p class="muted">No runs yet.</p>`;
   const rows = runs.map((run) => {
     const c = run.counts;
-    return `<tr data-run-id="${escapeHtml(run.id)}"><td class="when">${time(run.startedAt ?? run.createdAt, now)}</td><td>${state(run)}${
+    return `<tr data-run-id="${escapeHtml(run.id)}"><td class="when">${began(run, now)}</td><td>${state(run)}${
       run.dryRun ? " (dry)" : ""
     }</td><td>${escapeHtml(run.trigger)}</td><td class="num">${escapeHtml(duration(run, now))}</td>${[
       c.seen,

@@ -223,6 +223,8 @@ describe("/metrics", () => {
     const none = await get("/metrics", ATTACKER);
     expect(none.statusCode).toBe(401);
     expect(none.json().detail).toContain("METRICS_TOKEN");
+    // The request without a token was no guess: two wrong ones spend the budget, the third is 429.
+    expect((await get("/metrics", ATTACKER, bearer("wrong-metrics-token"))).statusCode).toBe(401);
     expect((await get("/metrics", ATTACKER, bearer("wrong-metrics-token"))).statusCode).toBe(401);
     expect((await get("/metrics", ATTACKER, bearer("wrong-metrics-token"))).statusCode).toBe(429);
     const scrape = await get("/metrics", ATTACKER, bearer(METRICS_TOKEN));

@@ -11,7 +11,7 @@ import { chromium } from "playwright-core";
 import { secretDigest } from "../../src/core/hash";
 import { makeAccess } from "../../src/http/auth";
 import { registerProblemHandlers } from "../../src/http/problem";
-import { registerStatusRoutes } from "../../src/http/routes/status";
+import { registerStatusRoutes, type StatusDeps } from "../../src/http/routes/status";
 import { aJob, anItem, aRun } from "../helpers/builders";
 import { makeTestDatabase } from "../helpers/db";
 import { FakeSync } from "../helpers/fake-sync";
@@ -83,15 +83,49 @@ describe("status page in a browser", () => {
     return;
   }
 
-  it("renders under its CSP, shows the running run's progress bar and saves a screenshot", async () => {
+  /** The page behind the admin token, on its own database (the failure budget is counted there). */
+  async function statusApp(options: Omit<StatusDeps, "service" | "admin" | "statusPublic"> = {}, authFailures = 10) {
     const db = await makeTestDatabase();
     const app = Fastify();
     app.addHook("onClose", () => db.close());
     registerProblemHandlers(app);
     registerStatusRoutes(app, {
       service: aBusyFleet(),
-      admin: makeAccess(db.pool, secretDigest(ADMIN_TOKEN), { authFailures: 10, adminMax: 600 }),
+      admin: makeAccess(db.pool, secretDigest(ADMIN_TOKEN), { authFailures, adminMax: 600 }),
       statusPublic: false,
+      ...options,
+    });
+    return { app, base: await app.listen({ port: 0, host: "127.0.0.1" }) };
+  }
+
+  it("asks for the admin token with the browser's login prompt, also once wrong guesses from its address spent the failure budget", async () => {
+    const { app, base } = await statusApp({}, 2);
+    // Someone at this address guessed three times: its budget of failed logins is spent.
+    for (let guess = 0; guess < 3; guess++) {
+      await fetch(`${base}/status`, { headers: { authorization: "Bearer a-wrong-guess" } });
+    }
+    const profile = makeTempDir("ews-chromium-");
+    // Credentials for the prompt: Chromium sends them only when a 401 asks for them.
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ARGS,
+      httpCredentials: { username: "anyone", password: ADMIN_TOKEN },
+    });
+    try {
+      const page = context.pages()[0] ?? (await context.newPage());
+      const response = await page.goto(`${base}/status`);
+      expect(response?.status()).toBe(200);
+      expect(await page.title()).toBe("entra-wp-sync status");
+    } finally {
+      await context.close();
+      await app.close();
+      fs.rmSync(profile, { recursive: true, force: true });
+    }
+  });
+
+  it("renders under its CSP, shows the running run's progress bar and saves a screenshot", async () => {
+    const { app, base } = await statusApp({
       watchdog: () => [
         {
           job: "staff",
@@ -101,7 +135,6 @@ describe("status page in a browser", () => {
         },
       ],
     });
-    const base = await app.listen({ port: 0, host: "127.0.0.1" });
     const profile = makeTempDir("ews-chromium-");
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,

@@ -178,20 +178,57 @@ describe("status page", () => {
     expect(wrong.headers.get("www-authenticate")).toContain('error="invalid_token"');
   });
 
-  it("counts refused requests against the admin API's failure budget, yet serves the right token past it", async () => {
+  it("counts wrong tokens against the admin API's failure budget, past it still answers 401 with the prompt and Retry-After, and serves the right token", async () => {
     const { service } = aFleet();
     const admin = adminAccess(2);
     const wrong = { authorization: "Bearer guess-1" };
-    const statuses = [];
-    for (const headers of [wrong, {}, wrong, auth])
-      statuses.push((await getStatus({ service, statusPublic: false, admin }, headers)).status);
-    expect(statuses).toEqual([401, 401, 429, 200]);
+    const answers = [];
+    for (const headers of [wrong, {}, wrong, wrong, auth])
+      answers.push(await getStatus({ service, statusPublic: false, admin }, headers));
+    expect(answers.map((res) => res.status)).toEqual([401, 401, 401, 401, 200]);
+    const past = answers[3]!;
+    expect(past.headers.get("www-authenticate")).toMatch(/Basic realm="entra-wp-sync status"/);
+    expect(Number(past.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(JSON.parse(past.body).detail).toMatch(/failed too often: wait for the time in Retry-After/);
     const { rows } = await db.pool.query("select key, hits from rate_limit_buckets order by key");
-    // The third failure is past the budget: refused from memory, without writing to the table.
+    // The visit without credentials was not a failure; the third wrong token is past the budget:
+    // refused from memory, without writing to the table.
     expect(rows).toEqual([
       { key: "call:admin_token", hits: 1 },
       { key: "fail:127.0.0.1", hits: 2 },
     ]);
+  });
+
+  it("answers a browser's visits without credentials with 401 and the login prompt, and counts none of them as a failed login", async () => {
+    const { service } = aFleet();
+    const admin = adminAccess(2);
+    for (let visit = 0; visit < 12; visit++) {
+      const res = await getStatus({ service, statusPublic: false, admin });
+      expect(res.status).toBe(401);
+      expect(res.headers.get("www-authenticate")).toMatch(/Basic realm="entra-wp-sync status"/);
+    }
+    expect((await db.pool.query("select key from rate_limit_buckets")).rows).toEqual([]);
+    expect((await getStatus({ service, statusPublic: false, admin }, auth)).status).toBe(200);
+  });
+
+  it("shows a queued run's queued time and how long it has waited", async () => {
+    const now = new Date("2026-12-07T12:00:00Z");
+    const queued = aRun()
+      .forJob("staff")
+      .withState("queued")
+      .with({ createdAt: "2026-12-07T11:55:00Z", startedAt: null, progressedAt: "2026-12-07T11:55:00Z" })
+      .build();
+    const service = new FakeSync([aJob().withId("staff").withTrigger("link-start-continue").build()], [queued]);
+    const res = await getStatus({ service, statusPublic: true, now: () => now });
+    const current = res.body.slice(
+      res.body.indexOf('<div class="run current"'),
+      res.body.indexOf("<h3>Last runs</h3>"),
+    );
+    expect(current).toMatch(/queued <time datetime="2026-12-07T11:55:00.000Z"[^>]*>5m 0s ago<\/time> · 5m 0s queued/);
+    const row = res.body.slice(res.body.indexOf(`<tr data-run-id="${queued.id}"`));
+    expect(row).toMatch(
+      /^<tr[^>]*><td class="when">queued <time[^>]*>5m 0s ago<\/time><\/td>.*<td class="num">5m 0s queued<\/td>/,
+    );
   });
 
   it("is readable without a token when the status page is public", async () => {

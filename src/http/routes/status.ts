@@ -14,7 +14,7 @@ import { listSubscriptions } from "../../db/subscriptions";
 import type { OutboxBacklog } from "../../db/webhook-outbox";
 import type { WatchdogWarning } from "../../observe/watchdog";
 import type { SyncService } from "../../sync/service";
-import { type Access, bearerToken, checkBearerSecret, TokenAuthError } from "../auth";
+import { type Access, bearerToken, checkBearerSecret, TokenAuthError, TooManyFailuresError } from "../auth";
 import { sendProblem } from "../problem";
 import { problems, text } from "../schemas";
 import {
@@ -50,7 +50,7 @@ const STATUS_SCHEMA: FastifySchema = {
   tags: ["open"],
   summary: "Status page for people (jobs, current runs, recent runs, pending approvals, warnings)",
   description:
-    "Needs the admin token unless STATUS_PUBLIC is true: in an Authorization Bearer header, or as the password of HTTP Basic auth with any user name (so a browser shows its login prompt). A token in the URL is not accepted. Failed attempts count against the failed-authentication budget.",
+    "Needs the admin token unless STATUS_PUBLIC is true: in an Authorization Bearer header, or as the password of HTTP Basic auth with any user name (so a browser shows its login prompt). A token in the URL is not accepted. A visit without credentials is answered 401 with the prompt and costs nothing; a wrong token counts against the failed-authentication budget, past which the page still answers 401 with WWW-Authenticate (and Retry-After), so a browser can ask again: the right token is served whatever that budget says.",
   security: [{ adminToken: [] }, { statusLogin: [] }, {}],
   querystring: Type.Object({
     user: Type.Optional(
@@ -97,16 +97,24 @@ function presentedToken(request: FastifyRequest): string | null {
   return colon < 0 ? null : decoded.slice(colon + 1);
 }
 
-function refuse(reply: FastifyReply, given: string | null): FastifyReply {
+/**
+ * Always 401 with both challenges, also past the failure budget: only a 401 makes a browser show
+ * its login prompt, and a 429 would leave a person who mistyped the token with an error page
+ * and no way to try again. The budget still says when to retry.
+ */
+function refuse(reply: FastifyReply, given: string | null, limited: TooManyFailuresError | null): FastifyReply {
   const error = given === null ? "" : `, error="invalid_token"`;
   reply.header("www-authenticate", [
     `Bearer realm="entra-wp-sync"${error}`,
     `Basic realm="entra-wp-sync status", charset="UTF-8"`,
   ]);
+  if (limited) reply.header("retry-after", String(limited.retryAfterSeconds));
   const detail =
     given === null
       ? "The status page needs the admin token: Authorization: Bearer <ADMIN_TOKEN>, or a browser login with any user name and the admin token as password (or STATUS_PUBLIC=true); tokens in the URL are not accepted"
-      : "The token is not the admin token";
+      : limited
+        ? "The token is not the admin token, and this address has failed too often: wait for the time in Retry-After"
+        : "The token is not the admin token";
   return sendProblem(reply, 401, detail);
 }
 
@@ -149,7 +157,9 @@ export function registerStatusRoutes(app: FastifyInstance, deps: StatusDeps): vo
       try {
         await checkBearerSecret(request, given, deps.admin.adminToken, deps.admin.limits);
       } catch (error) {
-        if (error instanceof TokenAuthError) return refuse(reply, given);
+        if (error instanceof TokenAuthError) return refuse(reply, given, null);
+        // A wrong token past the address's budget; the right one's own call limit stays a 429.
+        if (error instanceof TooManyFailuresError) return refuse(reply, given, error);
         throw error;
       }
     }
