@@ -12,6 +12,7 @@ import type { Config } from "../config";
 import { AppError, ConfigError, coerceError } from "../core/errors";
 import { findService } from "../db/data-dir-lock";
 import { type AdminRequest, type AdminTransport, openInProcessAdmin } from "../local-service";
+import { readableLogDestination } from "./log-lines";
 
 export interface AdminApi {
   /** Where the calls go, for the user: "the service at http://127.0.0.1:3000 (pid 4242)", or null (this process). */
@@ -40,8 +41,11 @@ export async function openAdminApi(config: Config): Promise<AdminApi> {
       async () => {},
     );
   }
+  const verbose = config.logLevel === "debug" || config.logLevel === "trace";
   const local = await openInProcessAdmin(cliConfig(config), {
-    logDestination: pino.destination({ fd: 2, sync: true }),
+    logDestination: verbose
+      ? pino.destination({ fd: 2, sync: true })
+      : readableLogDestination((text) => process.stderr.write(text)),
   });
   return makeAdminApi(local.send, null, local.close);
 }

@@ -152,6 +152,19 @@ describe("the CLI", () => {
     },
   );
 
+  // Last: it leaves a failed run, which the status table above does not expect.
+  it("run reports a logged error as one readable line on stderr, not JSON with a stack trace", async () => {
+    const running = startCli(["run", "default"], { ...env, AZURE_CLIENT_SECRET: "wrong-wrong-wrong-wrong" });
+    const code = await running.exited;
+    const stderr = running.stderr();
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/^error: .+/m);
+    expect(stderr).not.toMatch(/^\s*\{/m);
+    expect(stderr).not.toMatch(/^\s+at /m);
+    expect(stderr).not.toContain('"stack"');
+    expect(stderr).not.toContain("wrong-wrong");
+  });
+
   it("--version prints the package's version", async () => {
     const running = startCli(["--version"], {});
     expect(await running.exited).toBe(0);
