@@ -2,7 +2,7 @@
  * A throw-away project directory for testing what an operator types (`npm start`, the CLI) with
  * its own `.env`: package.json is the real one (its start script unchanged) except that `build`
  * does nothing, since the suite already built dist/ and a second build would rewrite it under
- * the other test files; dist/, node_modules/ and migrations/ are links to the real ones.
+ * the other test files; dist/, node_modules/, migrations/ and scripts/ are links to the real ones.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -32,7 +32,7 @@ export function makeSandbox(dotEnv: Record<string, string>): Sandbox {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
   pkg.scripts.build = "true";
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify(pkg, null, 2));
-  for (const name of ["dist", "node_modules", "migrations"])
+  for (const name of ["dist", "node_modules", "migrations", "scripts"])
     fs.symlinkSync(path.join(ROOT, name), path.join(dir, name));
   const lines = Object.entries(dotEnv).map(([key, value]) => `${key}=${value}`);
   fs.writeFileSync(path.join(dir, ".env"), `${lines.join("\n")}\n`);

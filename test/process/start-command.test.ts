@@ -4,10 +4,15 @@
  * Without `exec`, npm signals the shell between them: SIGTERM killed the shell and left node
  * serving as an orphan, SIGINT did nothing.
  */
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { makeTestDatabase } from "../helpers/db";
 import { makeSandbox, poll, type Running, type Sandbox } from "../helpers/sandbox";
+import { childEnv } from "../replicas/setup";
+
+const ROOT = path.resolve(__dirname, "../..");
 
 let sandbox: Sandbox;
 let databaseUrl: string | null;
@@ -78,6 +83,69 @@ describe("npm start", () => {
       }
     },
   );
+});
+
+describe("npm start's build", () => {
+  // A miniature project with the real start script and build-if-stale.js, whose "service" prints
+  // and exits: building the real one twice would take ~25 s and rewrite the suite's dist/.
+  let dir: string;
+  const entry = () => path.join(dir, "dist/src/cli/index.js");
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "ews-build-"));
+    const real = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
+    const scripts = { build: real.scripts.build, prestart: real.scripts.prestart, start: real.scripts.start };
+    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "mini", private: true, scripts }));
+    fs.writeFileSync(
+      path.join(dir, "tsconfig.build.json"),
+      JSON.stringify({
+        compilerOptions: { outDir: "dist", rootDir: ".", module: "commonjs", target: "ES2022", types: ["node"] },
+        include: ["src"],
+      }),
+    );
+    fs.mkdirSync(path.join(dir, "src/cli"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "src/cli/index.ts"), "console.log('first ' + process.argv[2]);\n");
+    fs.mkdirSync(path.join(dir, "scripts"));
+    fs.copyFileSync(path.join(ROOT, "scripts/build-if-stale.js"), path.join(dir, "scripts/build-if-stale.js"));
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  function start(): { stdout: string; stderr: string } {
+    const result = spawnSync("npm", ["start"], { cwd: dir, env: childEnv({}), encoding: "utf8", timeout: 60_000 });
+    expect(result.status).toBe(0);
+    return { stdout: result.stdout, stderr: result.stderr };
+  }
+
+  it("builds on the first start, not again while nothing changed, and again after a source changes", () => {
+    const first = start();
+    expect(first.stderr).toContain("building dist/ (no build yet)");
+    expect(first.stdout).toContain("first serve");
+    const builtAt = fs.statSync(entry()).mtimeMs;
+
+    const second = start();
+    expect(second.stderr).not.toContain("building dist/");
+    expect(second.stdout).toContain("first serve");
+    expect(fs.statSync(entry()).mtimeMs).toBe(builtAt);
+
+    // An edit an instant later could share the stamp's mtime on a coarse file system: date it ahead.
+    const source = path.join(dir, "src/cli/index.ts");
+    fs.writeFileSync(source, "console.log('second ' + process.argv[2]);\n");
+    const later = new Date(Date.now() + 5_000);
+    fs.utimesSync(source, later, later);
+    const third = start();
+    expect(third.stderr).toContain("building dist/ (src/cli/index.ts is newer than the build)");
+    expect(third.stdout).toContain("second serve");
+  }, 120_000);
+
+  it("stops without starting when the build fails, and tries again on the next start", () => {
+    fs.writeFileSync(path.join(dir, "src/cli/index.ts"), "const broken: number = 'text';\n");
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const result = spawnSync("npm", ["start"], { cwd: dir, env: childEnv({}), encoding: "utf8", timeout: 60_000 });
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain("building dist/ (no build yet)");
+    }
+  }, 120_000);
 });
 
 describe("the Docker image", () => {
