@@ -7,8 +7,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { JobSchema, JobsFileSchema } from "../src/sync/job-schema";
-import { SYNC_ENV_DEFAULTS, SYNC_VARIABLES } from "../src/sync/jobs";
+import { SYNC_ENV_DEFAULTS } from "../src/sync/jobs";
 import type { SchemaNode } from "../src/sync/schema-problem";
+import { serviceVariables } from "./helpers/service-variables";
 
 const root = path.resolve(__dirname, "..");
 const read = (file: string) => fs.readFileSync(path.join(root, file), "utf8");
@@ -23,15 +24,6 @@ const MARKDOWN = [
     .filter((file) => file.endsWith(".md"))
     .map((file) => `docs/${file}`),
 ];
-
-/**
- * The variables the service reads: every `(env, "NAME"` in config.ts, the only reader of
- * process.env, and the SYNC_* variables it hands to the jobs loader, which knows them by name.
- */
-function serviceVariables(): string[] {
-  const names = [...read("src/config.ts").matchAll(/\(env, "([A-Z][A-Z0-9_]+)"/g)].map((m) => m[1]!);
-  return [...new Set([...names, ...Object.keys(SYNC_VARIABLES)])].sort();
-}
 
 /**
  * The keys a jobs file may hold, read from the schema the service validates with: "trigger.mode",
