@@ -20,6 +20,8 @@ export async function driveByLinks(
   /** Users the run will see, for the bar when Graph gives no count. */
   expected: number,
   write: (text: string) => void,
+  /** The whole run as the admin API has it: the links show progress only (no job, mode or error). */
+  summary: (runId: string) => Promise<RunSummary>,
 ): Promise<RunSummary> {
   const began = Date.now();
   const start = await get(links.start);
@@ -35,8 +37,9 @@ export async function driveByLinks(
     if (!answer.advanced && answer.reason === "busy") await new Promise((resolve) => setTimeout(resolve, 500));
   }
   progress.finish();
-  write(`${calls} continue calls\n${formatSummary(run, Date.now() - began, calls)}\n`);
-  return run;
+  const whole = await summary(run.id);
+  write(`${calls} continue calls\n${formatSummary(whole, Date.now() - began, calls)}\n`);
+  return whole;
 }
 
 async function get(url: string): Promise<LinkAnswer> {

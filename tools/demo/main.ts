@@ -94,7 +94,7 @@ async function main(): Promise<void> {
 
     const enabled = () => [...demo.tenant.users()].filter((u) => u.accountEnabled).length;
     say("First run: the start link, then the continue link until the run is done");
-    const first = await driveByLinks(links, enabled(), out);
+    const first = await driveByLinks(links, enabled(), out, (id) => runtime.sync.run(id));
     say();
 
     const changes = changeTenant(demo.tenant);
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
       `Changing the tenant: renamed ${changes.renamed.length}, disabled ${changes.disabled.length}, added ${changes.added.length}`,
     );
     say("Second run, same links");
-    const second = await driveByLinks(links, enabled(), out);
+    const second = await driveByLinks(links, enabled(), out, (id) => runtime.sync.run(id));
     say();
     say("What the second run changed (unchanged users are left out: they cost no WordPress request):");
     say(indent(formatTable(["action", "e-mail", "name", "change"], (await changedItems(runtime, second.id)).map(row))));

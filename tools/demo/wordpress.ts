@@ -17,14 +17,17 @@ export type DemoWordPress =
 export function stopWordPress(wordpress: DemoWordPress, log: (line: string) => void): void {
   if (wordpress.kind !== "local") return;
   try {
-    execFileSync("bash", ["scripts/wordpress-stop.sh", "--dir", DIR], { stdio: ["ignore", "ignore", "pipe"] });
-    log(`stopped the demo's WordPress (${DIR})`);
+    execFileSync("bash", ["scripts/wordpress-stop.sh", "--dir", DIR, "--purge"], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    log(`stopped the demo's WordPress and removed its database and ${DIR}`);
   } catch (error) {
-    log(`could not stop the demo's WordPress: run scripts/wordpress-stop.sh --dir ${DIR} (${String(error)})`);
+    log(`could not stop the demo's WordPress: run scripts/wordpress-stop.sh --dir ${DIR} --purge (${String(error)})`);
   }
 }
 
-const PORT = process.env.DEMO_WP_PORT ?? "8884";
+// Not 8881-8885: the tests' and docs/development.md's WordPress instances use those.
+const PORT = process.env.DEMO_WP_PORT ?? "8886";
 const DIR = process.env.DEMO_WP_DIR ?? "/tmp/entra-wp-sync-wordpress-demo";
 
 export function chooseWordPress(log: (line: string) => void, options: { fake?: boolean } = {}): DemoWordPress {
