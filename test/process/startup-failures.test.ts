@@ -7,6 +7,7 @@
 import http from "node:http";
 import net from "node:net";
 import { itWithPostgres, makeTestDatabase, serviceDatabaseEnv } from "../helpers/db";
+import { makeTempDir } from "../helpers/leftovers";
 import { startCli } from "../replicas/setup";
 
 const servers: net.Server[] = [];
@@ -20,9 +21,19 @@ async function listenOnFreePort(server: net.Server): Promise<number> {
   return (server.address() as net.AddressInfo).port;
 }
 
-/** Starts `serve` and waits for it to exit; returns the exit code and stderr's lines. */
+/**
+ * Starts `serve` and waits for it to exit; returns the exit code and stderr's lines. A DATA_DIR of
+ * its own: a start that reaches the admin token (the port-in-use case) writes the generated
+ * token's file there, never into the checkout's ./data.
+ */
 async function serveExit(env: Record<string, string>): Promise<{ code: number | null; lines: string[] }> {
-  const cli = startCli(["serve"], { HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "warn", ...env });
+  const cli = startCli(["serve"], {
+    HOST: "127.0.0.1",
+    PORT: "0",
+    LOG_LEVEL: "warn",
+    DATA_DIR: makeTempDir("ews-serve-"),
+    ...env,
+  });
   const code = await cli.exited;
   return { code, lines: cli.stderr().trim().split("\n") };
 }
