@@ -3,15 +3,11 @@
  * WordPress behind it): links minted, started, continued to the end, revoked.
  */
 import type { FastifyInstance } from "fastify";
-import { loadConfig } from "../../src/config";
-import * as jobsRepository from "../../src/db/jobs";
 import type { Database } from "../../src/db/pool";
-import { buildApp } from "../../src/http/app";
-import { linkCutoffsFrom } from "../../src/links";
 import { aJob } from "../helpers/builders";
-import { makeTestDatabase, silentLogger } from "../helpers/db";
+import { makeTestDatabase } from "../helpers/db";
 import { type Harness as EngineHarness, makeHarness as makeEngine } from "../helpers/engine";
-import { ADMIN_TOKEN, testSecrets } from "./harness";
+import { ADMIN_TOKEN, buildEngineApp } from "./harness";
 
 let db: Database;
 let app: FastifyInstance;
@@ -23,14 +19,7 @@ beforeAll(async () => {
   engine = makeEngine(db, { job: aJob().withUniqueId().withSafety(1, 1000).withPageSize(5).build() });
   engine.directory.withUsers(1, 12);
   await engine.service.ready();
-  app = await buildApp({
-    config: loadConfig({ PUBLIC_URL: "https://sync.example.org" }),
-    logger: silentLogger,
-    db,
-    secrets: testSecrets(),
-    sync: engine.service,
-    linkCutoffs: linkCutoffsFrom(db.pool, jobsRepository),
-  });
+  app = await buildEngineApp(db, engine.service);
 });
 
 afterAll(async () => {

@@ -12,12 +12,13 @@ import type { Job } from "../../src/core/job";
 import * as jobsRepository from "../../src/db/jobs";
 import type { Database } from "../../src/db/pool";
 import { buildApp } from "../../src/http/app";
+import type { AppDeps } from "../../src/http/deps";
 import { type LinkCutoffs, linkAudience, linkCutoffsFrom, type SignInput, signLink } from "../../src/links";
 import type { LinkAction } from "../../src/links/tokens";
 import { makeLogger } from "../../src/logger";
 import { makeMetrics } from "../../src/observe/metrics";
 import { aJob } from "../helpers/builders";
-import { makeTestDatabase } from "../helpers/db";
+import { makeTestDatabase, silentLogger } from "../helpers/db";
 import { FakeSync } from "../helpers/fake-sync";
 import { logSink } from "../helpers/log-sink";
 
@@ -38,6 +39,26 @@ export function testSecrets(overrides: Partial<ServiceSecrets> = {}): ServiceSec
     linkAudience: AUDIENCE,
     ...overrides,
   };
+}
+
+/**
+ * The app around a real engine's sync service on the test file's database, with testSecrets() and
+ * the link cut-offs in that database; env adds to the configuration, deps to the app's dependencies.
+ */
+export function buildEngineApp(
+  db: Database,
+  sync: AppDeps["sync"],
+  options: { env?: Record<string, string>; deps?: Partial<AppDeps> } = {},
+): Promise<FastifyInstance> {
+  return buildApp({
+    config: loadConfig({ PUBLIC_URL: "https://sync.example.org", ...options.env }),
+    logger: silentLogger,
+    db,
+    secrets: testSecrets(),
+    sync,
+    linkCutoffs: linkCutoffsFrom(db.pool, jobsRepository),
+    ...options.deps,
+  });
 }
 
 /** A token as this deployment mints them, valid for an hour unless the claims say otherwise. */

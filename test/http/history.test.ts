@@ -4,15 +4,11 @@
  * e-mail of today and by the e-mail the person had before, a page at a time.
  */
 import type { FastifyInstance } from "fastify";
-import { loadConfig } from "../../src/config";
-import * as jobsRepository from "../../src/db/jobs";
 import type { Database } from "../../src/db/pool";
-import { buildApp } from "../../src/http/app";
-import { linkCutoffsFrom } from "../../src/links";
 import { aJob, entraId } from "../helpers/builders";
-import { makeTestDatabase, silentLogger } from "../helpers/db";
+import { makeTestDatabase } from "../helpers/db";
 import { type Harness as EngineHarness, makeHarness as makeEngine } from "../helpers/engine";
-import { ADMIN_TOKEN, testSecrets } from "./harness";
+import { ADMIN_TOKEN, buildEngineApp } from "./harness";
 
 let db: Database;
 let app: FastifyInstance;
@@ -25,14 +21,7 @@ beforeAll(async () => {
   engine = makeEngine(db, { job: aJob().withUniqueId().withPageSize(5).build() });
   engine.directory.withUsers(1, 6);
   await engine.service.ready();
-  app = await buildApp({
-    config: loadConfig({ PUBLIC_URL: "https://sync.example.org" }),
-    logger: silentLogger,
-    db,
-    secrets: testSecrets(),
-    sync: engine.service,
-    linkCutoffs: linkCutoffsFrom(db.pool, jobsRepository),
-  });
+  app = await buildEngineApp(db, engine.service);
   runIds.push((await engine.sync()).id);
   // User 3 changes e-mail between the runs: the second run updates it under the new one.
   engine.directory.update(3, { mail: "renamed3@contoso.com" });

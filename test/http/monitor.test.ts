@@ -4,15 +4,11 @@
  * again once a new run starts or an operator acknowledges the run.
  */
 import type { FastifyInstance } from "fastify";
-import { loadConfig } from "../../src/config";
-import * as jobsRepository from "../../src/db/jobs";
 import type { Database } from "../../src/db/pool";
-import { buildApp } from "../../src/http/app";
-import { linkCutoffsFrom } from "../../src/links";
 import { aJob } from "../helpers/builders";
-import { makeTestDatabase, silentLogger } from "../helpers/db";
+import { makeTestDatabase } from "../helpers/db";
 import { type Harness as EngineHarness, makeHarness as makeEngine } from "../helpers/engine";
-import { ADMIN_TOKEN, testSecrets } from "./harness";
+import { ADMIN_TOKEN, buildEngineApp } from "./harness";
 
 let db: Database;
 let app: FastifyInstance;
@@ -29,14 +25,7 @@ beforeAll(async () => {
   });
   engine.directory.withUsers(1, USERS);
   await engine.service.ready();
-  app = await buildApp({
-    config: loadConfig({ PUBLIC_URL: "https://sync.example.org", APPROVAL_OVERDUE_MS: "3600000" }),
-    logger: silentLogger,
-    db,
-    secrets: testSecrets(),
-    sync: engine.service,
-    linkCutoffs: linkCutoffsFrom(db.pool, jobsRepository),
-  });
+  app = await buildEngineApp(db, engine.service, { env: { APPROVAL_OVERDUE_MS: "3600000" } });
   const minted = await app.inject({ method: "POST", url: `/v1/jobs/${engine.job.id}/links`, headers: admin });
   links = minted.json();
 });

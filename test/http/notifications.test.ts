@@ -4,16 +4,12 @@
  */
 import { randomBytes } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import { loadConfig } from "../../src/config";
-import * as jobsRepository from "../../src/db/jobs";
 import type { Database } from "../../src/db/pool";
-import { buildApp } from "../../src/http/app";
-import { linkCutoffsFrom } from "../../src/links";
 import { hashClientState } from "../../src/sync/notification-inbox";
 import { aJob } from "../helpers/builders";
-import { makeTestDatabase, silentLogger } from "../helpers/db";
+import { makeTestDatabase } from "../helpers/db";
 import { makeHarness as makeEngine } from "../helpers/engine";
-import { testSecrets } from "./harness";
+import { buildEngineApp } from "./harness";
 
 let db: Database;
 let app: FastifyInstance;
@@ -22,14 +18,8 @@ beforeAll(async () => {
   db = await makeTestDatabase();
   const engine = makeEngine(db, { job: aJob().withUniqueId().build() });
   await engine.service.ready();
-  app = await buildApp({
-    config: loadConfig({ PUBLIC_URL: "https://sync.example.org" }),
-    logger: silentLogger,
-    db,
-    secrets: testSecrets(),
-    sync: engine.service,
-    linkCutoffs: linkCutoffsFrom(db.pool, jobsRepository),
-    notifications: { onStored: () => undefined, onRefused: (reason) => void refusals.push(reason) },
+  app = await buildEngineApp(db, engine.service, {
+    deps: { notifications: { onStored: () => undefined, onRefused: (reason) => void refusals.push(reason) } },
   });
   await db.pool.query(
     `insert into graph_subscriptions (job_id, resource, subscription_id, client_state_hash, expires_at)
