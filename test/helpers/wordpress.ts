@@ -169,3 +169,29 @@ export function trackUsers(wp: WordPressTarget): { add(id: number): number; clea
     },
   };
 }
+
+/**
+ * A new user with that role and an Application Password of its own, as an administrator makes them
+ * (tracked for deletion): the caller a test sends requests as.
+ */
+export async function makeUserWithPassword(
+  wp: WordPressTarget,
+  users: { add(id: number): number },
+  role: string,
+  prefix: string,
+): Promise<{ id: number; username: string; password: string }> {
+  const username = uniqueName(prefix);
+  const created = await wpFetch(wp, "POST", "/wp/v2/users", {
+    username,
+    email: `${username}@example.test`,
+    password: `Pw-${uniqueName("x")}`,
+    roles: [role],
+  });
+  expect(created.status).toBe(201);
+  users.add(created.body.id);
+  const app = await wpFetch(wp, "POST", `/wp/v2/users/${created.body.id}/application-passwords`, {
+    name: uniqueName("app"),
+  });
+  expect(app.status).toBe(201);
+  return { id: created.body.id, username, password: app.body.password };
+}

@@ -9,6 +9,7 @@ import { aJpeg, aPng, pngPixel } from "../helpers/images";
 import {
   describeWithWordPress,
   makeTestSite,
+  makeUserWithPassword,
   trackUsers,
   uniqueName,
   type WordPressTarget,
@@ -113,20 +114,7 @@ describeWithWordPress("WordPress avatars from profile photos (companion plugin)"
   }
 
   /** A user with its own Application Password, as an administrator makes one. */
-  async function withPassword(role: string): Promise<{ id: number; username: string; password: string }> {
-    const username = uniqueName("avatar");
-    const created = await wpFetch(wp, "POST", "/wp/v2/users", {
-      username,
-      email: `${username}@example.test`,
-      password: `Pw-${uniqueName("x")}`,
-      roles: [role],
-    });
-    expect(created.status).toBe(201);
-    users.add(created.body.id);
-    const app = await wpFetch(wp, "POST", `/wp/v2/users/${created.body.id}/application-passwords`, { name: "t" });
-    expect(app.status).toBe(201);
-    return { id: created.body.id, username, password: app.body.password };
-  }
+  const withPassword = (role: string) => makeUserWithPassword(wp, users, role, "avatar");
 
   /** A real JPEG followed by PHP and script: getimagesize() takes it for a JPEG. */
   const polyglot = () =>

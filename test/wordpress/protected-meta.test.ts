@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import {
   describeWithWordPress,
+  makeUserWithPassword,
   trackUsers,
   uniqueName,
   type WordPressTarget,
@@ -31,22 +32,7 @@ const ENTRA_ID = "entra_object_id";
 function accounts(wp: WordPressTarget) {
   const users = trackUsers(wp);
 
-  async function account(role: string): Promise<Account> {
-    const username = uniqueName("pm");
-    const created = await wpFetch(wp, "POST", "/wp/v2/users", {
-      username,
-      email: `${username}@example.test`,
-      password: `Pw-${uniqueName("x")}`,
-      roles: [role],
-    });
-    expect(created.status).toBe(201);
-    users.add(created.body.id);
-    const app = await wpFetch(wp, "POST", `/wp/v2/users/${created.body.id}/application-passwords`, {
-      name: uniqueName("app"),
-    });
-    expect(app.status).toBe(201);
-    return { id: created.body.id, username, password: app.body.password };
-  }
+  const account = (role: string): Promise<Account> => makeUserWithPassword(wp, users, role, "pm");
 
   /** A request to a path of the site as given (a /wp-json/... route or ?rest_route=...), as `as` or anonymously. */
   async function raw(method: string, path: string, body: unknown, as: Credentials | null) {
