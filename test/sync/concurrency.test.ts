@@ -21,12 +21,34 @@ describe("one step at a time", () => {
     const start = await h.service.startRun(h.job.id, { trigger: "link" });
     const replicas = [h.service, h.replica(), h.replica()];
 
+    // The step that wins holds its page fetch until the 49 others have answered: otherwise, on a
+    // loaded machine, it can finish before the last callers reach the lease, and they rightly take
+    // the next step in the same round.
+    let openGate = () => {};
+    const fetchPage = directory.fetchUsersPage.bind(directory);
+    let gate = Promise.resolve();
+    directory.fetchUsersPage = async (...args) => {
+      await gate;
+      return fetchPage(...args);
+    };
+
     let rounds = 0;
     for (;;) {
       rounds++;
+      gate = new Promise((resolve) => (openGate = resolve));
+      // Should two callers ever win, both wait here and 49 answers never come: the timer turns
+      // that into the assertion below failing rather than a test timeout.
+      const fallback = setTimeout(() => openGate(), 5000);
+      let answered = 0;
       const results = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => replicas[i % replicas.length]!.advanceRun(start.run.id)),
+        Array.from({ length: 50 }, (_, i) =>
+          replicas[i % replicas.length]!.advanceRun(start.run.id).then((result) => {
+            if (++answered === 49) openGate();
+            return result;
+          }),
+        ),
       );
+      clearTimeout(fallback);
       const advanced = results.filter((r) => r.advanced);
       expect(advanced.length).toBeLessThanOrEqual(1);
       for (const r of results) if (!r.advanced) expect(["busy", "completed"]).toContain(r.reason);
