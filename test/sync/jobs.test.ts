@@ -74,9 +74,11 @@ describe("loadJobs without a jobs file", () => {
     });
     expect(job).toEqual({
       id: "default",
+      site: "default",
       trigger: { mode: "schedule", schedule: "0 3 * * *", timezone: "Europe/Berlin" },
       source: {
         kind: "graph",
+        tenant: "default",
         mode: "full",
         filter: "accountEnabled eq true",
         groups: ["g-1", "g-2"],
@@ -230,7 +232,7 @@ describe("job validation", () => {
   describe("unknown keys", () => {
     it("are rejected with their path and a suggestion", () => {
       expect(errorOf(() => parseOne({ source: { pagesize: 10 } }))).toBe(
-        'job "staff": source.pagesize is not a known key (did you mean pageSize?) (expected one of: kind, mode, filter, groups, pageSize, attributes, tenantKind, notifications, scopingFilters)',
+        'job "staff": source.pagesize is not a known key (did you mean pageSize?) (expected one of: kind, tenant, mode, filter, groups, pageSize, attributes, tenantKind, notifications, scopingFilters)',
       );
       expect(errorOf(() => parseOne({ trigers: {} }))).toMatch(/^job "staff": trigers is not a known key/);
       expect(errorOf(() => parseOne({ roles: { groups: [{ group: "g", role: "r", rank: 1 }] } }))).toContain(
