@@ -10,6 +10,7 @@ import { ConfigError } from "../../src/core/errors";
 import { storedConfig } from "../../src/db/jobs";
 import { type Deployment, loadDeployment, loadJobs } from "../../src/sync/jobs";
 import { makeTempDir } from "../helpers/leftovers";
+import { configErrorOf as refusal } from "../helpers/refusal";
 
 const CERT = path.resolve(__dirname, "../../.tmp/certs/client-cert.pem");
 const INTRANET_PASSWORD = "abcd EFGH ijkl MNOP qrst UVWX";
@@ -25,16 +26,6 @@ function deploy(content: Record<string, unknown>, env: Record<string, string> = 
   const file = path.join(dir, `jobs-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(content));
   return loadDeployment(loadConfig({ SYNC_JOBS_FILE: file, ...env }));
-}
-
-function refusal(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error("expected a ConfigError");
 }
 
 const intranet = { url: "https://intranet.example/", username: "sync", appPasswordEnv: "INTRANET_WP_APP_PASSWORD" };
