@@ -144,11 +144,17 @@ describeWithWordPress("WordPress batch writes (companion plugin)", (wp: WordPres
     );
     const shown = await wpFetch(wp, "GET", `/wp/v2/users/${ids[0]}?context=edit`);
     if (!("entra_test_unwritable" in (shown.body.meta ?? {})))
-      throw new Error("restart the test WordPress with scripts/wordpress-local.sh: it lacks the unwritable meta stand-in");
+      throw new Error(
+        "restart the test WordPress with scripts/wordpress-local.sh: it lacks the unwritable meta stand-in",
+      );
     const res = await wpFetch(wp, "POST", BATCH, {
       operations: [
         { op: "update", id: ids[0], body: { first_name: "Kept" } },
-        { op: "update", id: ids[1], body: { first_name: "Half", roles: ["editor"], meta: { entra_test_unwritable: "x" } } },
+        {
+          op: "update",
+          id: ids[1],
+          body: { first_name: "Half", roles: ["editor"], meta: { entra_test_unwritable: "x" } },
+        },
         { op: "update", id: ids[2], body: { first_name: "Kept too" } },
       ],
     });
@@ -157,7 +163,9 @@ describeWithWordPress("WordPress batch writes (companion plugin)", (wp: WordPres
       ["failed", "rest_meta_database_error"],
       ["updated", undefined],
     ]);
-    const after = await Promise.all(ids.map(async (id) => (await wpFetch(wp, "GET", `/wp/v2/users/${id}?context=edit`)).body));
+    const after = await Promise.all(
+      ids.map(async (id) => (await wpFetch(wp, "GET", `/wp/v2/users/${id}?context=edit`)).body),
+    );
     expect(after.map((u) => [u.first_name, u.roles])).toEqual([
       ["Kept", ["subscriber"]],
       ["First 1", ["subscriber"]],
