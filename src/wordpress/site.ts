@@ -112,11 +112,31 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       const serviceId = typeof body.app_password === "string" ? body.app_password : null;
       const batchMax = Number.isInteger(body.batch_max) ? Math.max(0, body.batch_max as number) : 0;
       const batchExpect = batchMax > 0 && body.batch_expect === true;
+      if (serviceId !== null) await checkServicePin(serviceId);
       return { version: String(body.version ?? ""), roles, serviceId, batchMax, batchExpect };
     } catch (error) {
       if (error instanceof UpstreamError && error.details.status === 404) return null; // rest_no_route
       throw error;
     }
+  }
+
+  /**
+   * Asks once, naming this service's password as its writes do, whether the plugin takes it for
+   * the service's (plugin 1.7.0 answers `service`). It does not when another administrator's
+   * password is pinned, or WP_USERNAME is no administrator: WordPress then mails people about
+   * every change the service makes, which nobody would notice until the mails went out.
+   */
+  async function checkServicePin(serviceId: string): Promise<void> {
+    const res = await client.request({
+      method: "GET",
+      route: "/entra-wp-sync/v1/status",
+      headers: { [SERVICE_HEADER]: serviceId },
+    });
+    if ((res.body as { service?: unknown }).service !== false) return;
+    warnOnce(
+      "service-pin",
+      `wordpress: the companion plugin does not take this service's Application Password (${serviceId}) for the service's, so WordPress will send its usual notification e-mails ("email changed", "password changed") for the service's writes: another password is pinned, or WP_USERNAME is not an administrator; name this one in wp-config.php with define('ENTRA_WP_SYNC_SERVICE_APP_PASSWORD', '${serviceId}') (docs/plugin.md)`,
+    );
   }
 
   function warnOnce(key: string, message: string): void {

@@ -4,7 +4,9 @@
  * WordPress (scripts/wordpress-local.sh) records mails instead of sending them and has a stand-in
  * for a single-sign-on plugin; see its 00-test-env.php.
  */
+import pino from "pino";
 import { CORE_ROLES } from "../../src/core/privileges";
+import { logSink } from "../helpers/log-sink";
 import {
   describeWithWordPress,
   makeTestSite,
@@ -225,6 +227,32 @@ describeWithWordPress("identity safety in WordPress (with the companion plugin)"
         },
       });
       expect(((await named.json()) as { service: boolean }).service).toBe(true);
+    });
+  });
+
+  describe("the service's password not taken for the service's", () => {
+    /** The warnings a site logs once it has looked at the plugin. */
+    async function warningsOf(credentials: { username: string; appPassword: string }): Promise<string[]> {
+      const logs = logSink();
+      const logger = pino({ level: "warn" }, logs.destination);
+      await makeTestSite({ ...wp, ...credentials }, { logger }).info();
+      return logs.lines.map((line) => JSON.parse(line).msg as string);
+    }
+
+    it("is said at the first look at the plugin, naming the password's id and the wp-config.php line that pins it", async () => {
+      const manager = await aUser("entra_test_user_manager");
+      const password = await appPassword(manager.id);
+      const id = (
+        await wpFetch(wp, "GET", "/entra-wp-sync/v1/status", undefined, { username: manager.login, password })
+      ).body.app_password as string;
+      const warnings = await warningsOf({ username: manager.login, appPassword: password });
+      expect(warnings).toEqual([expect.stringContaining(`ENTRA_WP_SYNC_SERVICE_APP_PASSWORD', '${id}'`)]);
+      expect(warnings[0]).toContain("notification e-mails");
+      expect(warnings[0]).not.toContain(password);
+    });
+
+    it("is not said for the service's own password", async () => {
+      expect(await warningsOf(wp)).toEqual([]);
     });
   });
 
