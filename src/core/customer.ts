@@ -46,14 +46,31 @@ function text(value: unknown): string | null {
   return typeof value === "string" && value.trim() ? value.trim() : null;
 }
 
+function otherMailsOf(user: GraphUser): string[] {
+  return Array.isArray(user.otherMails) ? user.otherMails.flatMap((mail) => text(mail) ?? []) : [];
+}
+
 /**
  * The customer's e-mail: the address they sign in with (emailAddress identity), else `mail`, else
  * the first of `otherMails` (where sign-up flows and social sign-ins usually store it); null when
  * there is none (a social or user-name account that never gave one).
  */
 export function customerEmail(user: GraphUser): string | null {
-  const others = Array.isArray(user.otherMails) ? user.otherMails.map(text) : [];
-  return signInValue(user, "emailAddress") ?? text(user.mail) ?? others.find((mail) => mail !== null) ?? null;
+  return signInValue(user, "emailAddress") ?? text(user.mail) ?? otherMailsOf(user)[0] ?? null;
+}
+
+/**
+ * Where a customer's address comes from. Only "sign-in" (the emailAddress identity) is verified:
+ * the tenant proved it with a one-time code at sign-up, or an administrator set it. `mail` and
+ * `otherMails` are what the customer typed into a sign-up form or what a social provider claimed,
+ * so anyone can give someone else's address there. null: not one of this customer's addresses.
+ */
+export function emailOrigin(user: GraphUser, email: string): "sign-in" | "mail" | "otherMails" | null {
+  const same = (candidate: string | null) => candidate !== null && candidate.toLowerCase() === email.toLowerCase();
+  const signIns = identitiesOf(user).filter((identity) => identity.signInType === "emailAddress");
+  if (signIns.some((identity) => same(identity.issuerAssignedId))) return "sign-in";
+  if (same(text(user.mail))) return "mail";
+  return otherMailsOf(user).some(same) ? "otherMails" : null;
 }
 
 /** The login a customer chose (userName identity), else their e-mail; never the generated UPN. */

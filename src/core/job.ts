@@ -31,9 +31,11 @@ export interface Job {
   /**
    * How an Entra user finds a WordPress account it is not mapped to yet: `by` in order. Accounts
    * found by e-mail or user name are adopted only within emailDomains (e-mail; empty: any domain),
-   * never for guests unless adoptGuests, and never when they hold privileges (core/privileges.ts).
+   * never for guests unless adoptGuests, for customers (tenantKind "external") only on the address
+   * they sign in with unless adoptUnverifiedEmails, and never when they hold privileges
+   * (core/privileges.ts).
    */
-  match: { by: MatchKey[]; emailDomains: string[]; adoptGuests: boolean };
+  match: { by: MatchKey[]; emailDomains: string[]; adoptGuests: boolean; adoptUnverifiedEmails: boolean };
   /** A rule, or an expression in Entra's syntax (SelectUniqueValue tries its rules against WordPress). */
   username: UsernameRule | string;
   /**

@@ -2,7 +2,7 @@
  * Finding the WordPress user an unmapped Entra user already has, in the job's match order, and
  * deciding whether that account may be adopted at all.
  */
-import { isCustomerJob } from "./customer";
+import { emailOrigin, isCustomerJob } from "./customer";
 import type { Job, MatchKey } from "./job";
 import { capabilitiesBeyond } from "./privileges";
 import { usernameCandidate } from "./username";
@@ -62,7 +62,10 @@ export function isGuest(user: GraphUser): boolean {
  * e-mail or user name only when the job matches that way, within match.emailDomains, not for
  * guests unless match.adoptGuests, and only when the account holds no elevated capability that
  * the job could not grant it (an editor's or a custom role's `edit_users`). A guest invited with
- * someone's address, or a mistyped mail, must not inherit that person's account.
+ * someone's address, or a mistyped mail, must not inherit that person's account. A customer's
+ * address must be the one they sign in with (customer.ts: `mail` and `otherMails` are
+ * self-asserted) unless match.adoptUnverifiedEmails: anyone can sign up with Google and type the
+ * site owner's address.
  */
 export function adoptionRefusal(
   job: Job,
@@ -82,6 +85,13 @@ export function adoptionRefusal(
   const domain = account.email.slice(account.email.lastIndexOf("@") + 1).toLowerCase();
   if (by === "email" && job.match.emailDomains.length > 0 && !job.match.emailDomains.includes(domain)) {
     return `${what} exists and ${domain} is not in match.emailDomains; ${remedy}`;
+  }
+  if (by === "email" && isCustomerJob(job) && !job.match.adoptUnverifiedEmails) {
+    const origin = emailOrigin(user, account.email);
+    if (origin !== "sign-in") {
+      const from = origin === null ? "is not one of this customer's addresses" : `is only in ${origin}`;
+      return `${what} exists and its address ${from}, not the customer's e-mail sign-in, so it is not verified: customers are adopted by e-mail only on the address they sign in with unless match.adoptUnverifiedEmails is true; ${remedy}`;
+    }
   }
   const beyond = capabilitiesBeyond(account.capabilities, grantable);
   if (beyond.length > 0) return `${what} exists with privileges (${beyond.slice(0, 5).join(", ")}); ${remedy}`;

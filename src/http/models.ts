@@ -207,6 +207,10 @@ export const Job = Type.Object(
         by: Type.Array(StringEnum(["entraId", "email", "username"])),
         emailDomains: Type.Array(Type.String(), { description: "Adoption by e-mail only within these (empty: any)." }),
         adoptGuests: Type.Boolean({ description: "Adopt existing accounts for guests by e-mail or user name too." }),
+        adoptUnverifiedEmails: Type.Boolean({
+          description:
+            "Customer tenants: adopt by an address from mail or otherMails too (not only the e-mail sign-in).",
+        }),
       },
       { description: "How an Entra user finds an existing WordPress account, and when that account may be adopted." },
     ),

@@ -24,7 +24,7 @@ export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
     notifications: false,
     scopingFilters: [],
   },
-  match: { by: ["entraId", "email", "username"], emailDomains: [], adoptGuests: false },
+  match: { by: ["entraId", "email", "username"], emailDomains: [], adoptGuests: false, adoptUnverifiedEmails: false },
   username: "upn",
   fields: { first_name: "givenName", last_name: "surname", name: "displayName", email: "mail|userPrincipalName" },
   roles: { mode: "replace", default: "subscriber", groups: [], allowPrivileged: false },
@@ -56,6 +56,7 @@ export const SYNC_VARIABLES = {
   SYNC_MATCH: { path: "match.by", default: "entraId,email,username" },
   SYNC_MATCH_EMAIL_DOMAINS: { path: "match.emailDomains", default: "" },
   SYNC_ADOPT_GUESTS: { path: "match.adoptGuests", default: "false" },
+  SYNC_ADOPT_UNVERIFIED_EMAILS: { path: "match.adoptUnverifiedEmails", default: "false" },
   SYNC_USERNAME: { path: "username", default: "upn" },
   SYNC_FIELDS: { path: "fields", default: JSON.stringify(JOB_DEFAULTS.fields) },
   SYNC_ROLE_MODE: { path: "roles.mode", default: "replace" },
@@ -252,10 +253,19 @@ const match = Type.Union(
       adoptGuests: Type.Optional(
         Type.Boolean({ default: d.match.adoptGuests, description: "Adopt existing accounts for guests too." }),
       ),
+      adoptUnverifiedEmails: Type.Optional(
+        Type.Boolean({
+          default: d.match.adoptUnverifiedEmails,
+          description:
+            'Customer tenants (source.tenantKind "external"): adopt by an address from mail or otherMails too, which customers and social providers assert without proof (default: only the e-mail sign-in).',
+        }),
+      ),
     }),
   ],
   {
-    errorMessage: { type: 'must be a list of match keys, or an object { "by", "emailDomains", "adoptGuests" }' },
+    errorMessage: {
+      type: 'must be a list of match keys, or an object { "by", "emailDomains", "adoptGuests", "adoptUnverifiedEmails" }',
+    },
     description: "How an Entra user finds a WordPress account it is not synced to yet (a list is short for by).",
   },
 );

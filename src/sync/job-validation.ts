@@ -91,6 +91,12 @@ function jobFrom(job: Checked, origin: Origin, fail: (path: string, message: str
   );
 
   const match = matchOf(job.match, customer);
+  if (match.adoptUnverifiedEmails && !customer) {
+    fail(
+      "match.adoptUnverifiedEmails",
+      `applies only with source.tenantKind "external": in a workforce tenant mail is set by administrators, and every e-mail match is adopted within match.emailDomains`,
+    );
+  }
   const username = usernameOf(job.username, customer, fail);
   const fields = fieldsOf(job.fields, customer, fail);
   if (sourceMode === "delta") {
@@ -191,6 +197,7 @@ function matchOf(raw: unknown, customer: boolean): Job["match"] {
     by: unique((match.by as MatchKey[] | undefined) ?? fallback),
     emailDomains: unique(((match.emailDomains ?? d.emailDomains) as string[]).map((domain) => domain.toLowerCase())),
     adoptGuests: match.adoptGuests ?? d.adoptGuests,
+    adoptUnverifiedEmails: match.adoptUnverifiedEmails ?? d.adoptUnverifiedEmails,
   };
 }
 

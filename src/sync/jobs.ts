@@ -126,6 +126,7 @@ function envValue(name: SyncVariable, value: string): unknown {
     case "SYNC_UPDATE":
     case "SYNC_NOTIFICATIONS":
     case "SYNC_ADOPT_GUESTS":
+    case "SYNC_ADOPT_UNVERIFIED_EMAILS":
     case "SYNC_ALLOW_PRIVILEGED_ROLES":
     case "SYNC_PHOTOS": {
       const lower = value.toLowerCase();

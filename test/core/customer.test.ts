@@ -1,7 +1,7 @@
 import { customerEmail, customerLogin, socialIssuers } from "../../src/core/customer";
 import type { Job } from "../../src/core/job";
 import { desiredFields, selectFor } from "../../src/core/mapping";
-import { type MatchIndex, matchUser } from "../../src/core/match";
+import { adoptionRefusal, type MatchIndex, matchUser } from "../../src/core/match";
 import { needsCurrent, planUser } from "../../src/core/plan";
 import { usernameCandidate } from "../../src/core/username";
 import type { GraphUser, WpUser } from "../../src/core/users";
@@ -93,6 +93,44 @@ describe("customer accounts (External ID, B2C)", () => {
     expect(matchUser(job, local, desired, indexOf([byUpn, byMail, byId]))?.account.id).toBe(9);
     expect(matchUser(job, local, desired, indexOf([byUpn, byMail]))?.account.id).toBe(8);
     expect(matchUser(job, local, desired, indexOf([byUpn]))).toBeNull();
+  });
+
+  it("adopt an existing account by e-mail only on the address they sign in with, unless the job opts in", () => {
+    const grantable = new Set<string>();
+    const account = aWpUser().withId(8).withEmail("Owner@Example.com").withRoles("subscriber").build();
+    const social = customer().asCustomer("federated", "1067234512", "google.com");
+    const inOtherMails = social.with("otherMails", ["owner@example.com"]).build();
+    const inMail = { ...social.build(), mail: "owner@example.com", otherMails: [] };
+    const signIn = customer().asCustomer("emailAddress", "owner@example.COM").build();
+    // A second local sign-in is verified too; the first is the one the e-mail is taken from.
+    const second = {
+      ...signIn,
+      identities: [
+        { signInType: "emailAddress", issuer: "contosocustomers.onmicrosoft.com", issuerAssignedId: "a@x.test" },
+        ...(signIn.identities as unknown[]),
+      ],
+    };
+    expect(adoptionRefusal(job, inOtherMails, account, "email", grantable)).toBe(
+      "WordPress user 8 (same e-mail) exists and its address is only in otherMails, not the customer's e-mail sign-in, so it is not verified: customers are adopted by e-mail only on the address they sign in with unless match.adoptUnverifiedEmails is true; map it by Entra id or list it in protect.users",
+    );
+    expect(adoptionRefusal(job, inMail, account, "email", grantable)).toContain("its address is only in mail,");
+    expect(adoptionRefusal(job, signIn, account, "email", grantable)).toBeNull();
+    expect(adoptionRefusal(job, second, account, "email", grantable)).toBeNull();
+    // A create that found the address taken by someone else's account (apply.ts falls back to it).
+    expect(
+      adoptionRefusal(job, customer().asCustomer("emailAddress", "a@x.test").build(), account, "email", grantable),
+    ).toContain("its address is not one of this customer's addresses");
+    // Matching by object id proves nothing by e-mail and needs nothing.
+    expect(adoptionRefusal(job, inOtherMails, account, "entraId", grantable)).toBeNull();
+
+    const optedIn = aJob().forCustomerTenant().adoptingUnverifiedEmails().build();
+    for (const user of [inOtherMails, inMail])
+      expect(adoptionRefusal(optedIn, user, account, "email", grantable)).toBeNull();
+    // Opting in waives proof of the address, not the privilege rule.
+    const editor = aWpUser().withId(9).withEmail("owner@example.com").withRoles("editor").build();
+    expect(adoptionRefusal(optedIn, inOtherMails, editor, "email", grantable)).toContain("exists with privileges");
+    // Workforce tenants: mail is an administrator's, and the rule does not apply.
+    expect(adoptionRefusal(aJob().build(), inOtherMails, account, "email", grantable)).toBeNull();
   });
 
   it("show a social account's provider on its item, and select identities and otherMails", () => {

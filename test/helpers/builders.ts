@@ -143,6 +143,11 @@ class JobBuilder {
     this.job.match.adoptGuests = true;
     return this;
   }
+  /** match.adoptUnverifiedEmails: customers are adopted by an address from mail or otherMails too. */
+  adoptingUnverifiedEmails(): this {
+    this.job.match.adoptUnverifiedEmails = true;
+    return this;
+  }
   /** roles.allowPrivileged: the job may grant roles that manage users or the site. */
   allowingPrivilegedRoles(): this {
     this.job.roles.allowPrivileged = true;

@@ -7,7 +7,7 @@ import type { Database } from "../../src/db/pool";
 import { parseJobsFile } from "../../src/sync/jobs";
 import type { Directory } from "../../src/sync/ports";
 import { FakeSite } from "../../tools/fake-wordpress";
-import { aTenant, type GraphSimulator, startGraphSimulator } from "../../tools/graph-sim";
+import { aTenant, type GraphSimulator, type SimUser, startGraphSimulator } from "../../tools/graph-sim";
 import { directoryFor } from "../graph/helpers";
 import { makeTestDatabase } from "../helpers/db";
 import { expectCountersMatchItems, type Harness, makeHarness } from "../helpers/engine";
@@ -22,9 +22,11 @@ beforeAll(async () => {
 afterAll(() => db.close());
 
 /** A job as an operator declares one for a customer tenant, through the real validation. */
-function customerJob(safety = { maxDeleteFraction: 0.5, maxDeleteCount: 1000 }): Job {
+function customerJob(safety = { maxDeleteFraction: 0.5, maxDeleteCount: 1000 }, match?: object): Job {
   const id = `customers_${process.pid}_${++jobs}`;
-  return parseJobsFile({ jobs: [{ id, source: { tenantKind: "external", pageSize: 999 }, safety }] })[0]!;
+  return parseJobsFile({
+    jobs: [{ id, source: { tenantKind: "external", pageSize: 999 }, safety, ...(match ? { match } : {}) }],
+  })[0]!;
 }
 
 async function customerSync(
@@ -116,6 +118,84 @@ describe("a customer tenant as the source", () => {
       const empty = await h.sync();
       expect(empty).toMatchObject({ state: "completed", counts: { seen: 0, deactivated: 0 } });
       expect((await h.userMap()).every((m) => m.state === "active")).toBe(true);
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it("adopts an existing account by e-mail only on the address the customer signs in with, unless the job opts in", async () => {
+    const sim = await startGraphSimulator({
+      tenant: aTenant().withUsers(30).asCustomerTenant({ social: 8, userNames: 6 }).build(),
+    });
+    try {
+      const signInOf = (user: SimUser) => user.identities?.[0]?.signInType;
+      const users = [...sim.tenant.users()];
+      const social = users.filter((u) => signInOf(u) === "federated");
+      // Social and user-name accounts carry their address in otherMails only (tools/graph-sim/customer.ts).
+      const inOtherMails = social[0]!;
+      const named = users.find((u) => signInOf(u) === "userName")!;
+      // A social account whose provider filled mail: no more proof than otherMails.
+      const inMail = sim.tenant.updateUser(social[1]!.id, { mail: "owner.two@example.net", otherMails: [] });
+      const verified = users.find((u) => signInOf(u) === "emailAddress")!;
+      const addressOf = (user: SimUser) => user.identities?.[0]?.issuerAssignedId ?? "";
+      const owners = new Map<string, string>([
+        [inOtherMails.id, inOtherMails.otherMails![0]!],
+        [named.id, named.otherMails![0]!],
+        [inMail.id, "owner.two@example.net"],
+        [verified.id, addressOf(verified)],
+      ]);
+      const unverified = [inOtherMails.id, named.id, inMail.id];
+
+      // The site's own members, who registered with these addresses before the sync existed.
+      const seedSite = () => {
+        const site = new FakeSite({ companionPlugin: true });
+        const ids = new Map<string, number>();
+        for (const [entraId, email] of owners) {
+          const account = site.seed({
+            username: `member-${ids.size}`,
+            email: email.toUpperCase(),
+            name: "Site Member",
+          });
+          ids.set(entraId, account.id);
+        }
+        return { site, ids };
+      };
+
+      const before = seedSite();
+      const h = makeHarness<Directory>(db, { job: customerJob(), directory: directoryFor(sim), site: before.site });
+      const run = await h.sync();
+      const items = (await h.service.items(run.id, { limit: 100 })).items;
+      const mapped = new Map((await h.userMap()).map((m) => [m.entra_id, m.wp_user_id]));
+      for (const entraId of unverified) {
+        const item = items.find((i) => i.entraId === entraId);
+        expect(item).toMatchObject({ action: "skip", status: "failed", reason: expect.stringMatching(/^not adopted/) });
+        expect(item?.error).toMatch(
+          /^WordPress user \d+ \(same e-mail\) exists and its address is only in (mail|otherMails), not the customer's e-mail sign-in, so it is not verified: .* unless match\.adoptUnverifiedEmails is true/,
+        );
+        expect(mapped.has(entraId)).toBe(false);
+        const account = before.site.all().find((u) => u.id === before.ids.get(entraId));
+        expect(account).toMatchObject({ name: "Site Member", roles: ["subscriber"] });
+        expect(account?.meta.entra_object_id).toBeUndefined();
+      }
+      expect(items.find((i) => i.entraId === inMail.id)?.error).toContain("only in mail,");
+      // No second account under the address either: the member's account stays the only one.
+      const emails = before.site.all().map((u) => u.email.toLowerCase());
+      for (const email of owners.values()) expect(emails.filter((e) => e === email.toLowerCase())).toHaveLength(1);
+      // The e-mail sign-in is verified by the tenant: that account is adopted.
+      expect(mapped.get(verified.id)).toBe(before.ids.get(verified.id));
+      expect(items.find((i) => i.entraId === verified.id)).toMatchObject({ action: "update", status: "ok" });
+      expect(run.counts).toMatchObject({ seen: 30, failed: 3, created: 30 - 4 });
+
+      const optedIn = seedSite();
+      const trusting = makeHarness<Directory>(db, {
+        job: customerJob(undefined, { adoptUnverifiedEmails: true }),
+        directory: directoryFor(sim),
+        site: optedIn.site,
+      });
+      const adopted = await trusting.sync();
+      expect(adopted.counts).toMatchObject({ seen: 30, failed: 0, created: 30 - 4, updated: 4 });
+      const map = new Map((await trusting.userMap()).map((m) => [m.entra_id, m.wp_user_id]));
+      for (const entraId of owners.keys()) expect(map.get(entraId)).toBe(optedIn.ids.get(entraId));
     } finally {
       await sim.close();
     }

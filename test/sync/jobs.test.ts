@@ -86,7 +86,12 @@ describe("loadJobs without a jobs file", () => {
         notifications: false,
         scopingFilters: [],
       },
-      match: { by: ["email", "username"], emailDomains: ["contoso.com", "fabrikam.com"], adoptGuests: true },
+      match: {
+        by: ["email", "username"],
+        emailDomains: ["contoso.com", "fabrikam.com"],
+        adoptGuests: true,
+        adoptUnverifiedEmails: false,
+      },
       username: "upnPrefix",
       fields: { email: "mail", "meta.department": "department" },
       roles: {
@@ -371,6 +376,24 @@ describe("job validation", () => {
         'source.tenantKind must be one of "workforce", "external" (got "b2c")',
       );
     });
+
+    it("adopts by an unverified address (mail, otherMails) only when the job says so, and only for customers", () => {
+      expect(external().match.adoptUnverifiedEmails).toBe(false);
+      expect(external({}, { match: { adoptUnverifiedEmails: true } }).match).toEqual({
+        by: ["entraId", "email"],
+        emailDomains: [],
+        adoptGuests: false,
+        adoptUnverifiedEmails: true,
+      });
+      const fromVariables = fromEnv({ SYNC_TENANT_KIND: "external", SYNC_ADOPT_UNVERIFIED_EMAILS: "true" })[0]!;
+      expect(fromVariables.match.adoptUnverifiedEmails).toBe(true);
+      expect(errorOf(() => parseOne({ match: { adoptUnverifiedEmails: true } }))).toBe(
+        'job "staff": match.adoptUnverifiedEmails applies only with source.tenantKind "external": in a workforce tenant mail is set by administrators, and every e-mail match is adopted within match.emailDomains',
+      );
+      expect(errorOf(() => external({}, { match: { adoptUnverifiedEmails: "yes" } }))).toContain(
+        "match.adoptUnverifiedEmails must be",
+      );
+    });
   });
 
   describe("match and username", () => {
@@ -388,6 +411,7 @@ describe("job validation", () => {
         by: ["email"],
         emailDomains: ["contoso.com"],
         adoptGuests: true,
+        adoptUnverifiedEmails: false,
       });
       expect(parseOne({ match: { emailDomains: ["contoso.com"] } }).match.by).toEqual(["entraId", "email", "username"]);
     });
