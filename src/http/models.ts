@@ -383,6 +383,11 @@ export const NewScimToken = Type.Object(
     id: Type.String({ format: "uuid" }),
     token: Type.String({ description: "The Secret Token for the provider: shown once, kept only as a hash." }),
     createdAt: Type.String({ format: "date-time" }),
+    tenantUrl: Type.String({
+      format: "uri",
+      description:
+        "The job's SCIM endpoint on PUBLIC_URL: the provider's Tenant URL (Entra) or connector base URL (Okta).",
+    }),
   },
   { $id: "NewScimToken" },
 );
