@@ -9,11 +9,11 @@
  * BENCH_MEMORY_USERS (100000), BENCH_PLANNING_PAGES (10), BENCH_CUSTOMER_USERS (100000),
  * BENCH_PROVISION_SITE_USERS (100000), BENCH_HISTORY_ITEMS (1000000). BENCH_ONLY=writes,continue,large,
  * resync,customers,planning,provision,memory,history picks scenarios. See docs/performance.md "Benchmarks" for what each row means.
- * The load average is read at the start and end, and around each measured write run: when its
- * 1-minute value exceeded the cores at any of them, timed rows print their numbers with no PASS or
- * MISS (bench/lib/load.ts), as other processes competed for the machine.
+ * Each scenario (and each write run and in-process loop) is measured in a window that tells how much
+ * CPU processes outside the bench used meanwhile: a timed row measured while they used more than
+ * OUTSIDE_CORES_LIMIT prints its numbers with no PASS or MISS (bench/lib/load.ts).
  */
-import { coreCount, loadedBeyondCores, loadNow } from "./lib/load";
+import { coreCount, cpuWindow, describeLoad, loadNow, OUTSIDE_CORES_LIMIT, type OutsideLoad } from "./lib/load";
 import type { Stages } from "./lib/service";
 import { serverAnswers } from "./lib/service";
 import { median, ms, percentile, type Row, renderTable } from "./lib/stats";
@@ -55,20 +55,20 @@ async function main(): Promise<void> {
   }
   if (wp && wanted("continue")) {
     log("continue: start + continue links over HTTP");
-    const result = await benchContinueLatency(
-      wp,
-      size("BENCH_CONTINUE_USERS", 3000),
-      size("BENCH_CONTINUE_RESYNCS", 5),
+    const result = await measured(() =>
+      benchContinueLatency(wp, size("BENCH_CONTINUE_USERS", 3000), size("BENCH_CONTINUE_RESYNCS", 5)),
     );
-    log(`continue calls of the first sync, ms in order: ${result.creating.map((t) => t.toFixed(0)).join(" ")}`);
-    rows.push(...continueRows(result));
+    log(`continue calls of the first sync, ms in order: ${result.value.creating.map((t) => t.toFixed(0)).join(" ")}`);
+    rows.push(...judged(continueRows(result.value), result.load));
   }
   if (wp && large) {
-    rows.push(...largeRows(await benchLarge(wp, size("BENCH_LARGE_USERS", 100_000), log)));
+    const result = await measured(() => benchLarge(wp, size("BENCH_LARGE_USERS", 100_000), log));
+    rows.push(...judged(largeRows(result.value), result.load));
   }
   if (wanted("resync")) {
     log("resync: setup sync, then the timed re-sync");
-    rows.push(resyncRow(await benchResync(size("BENCH_RESYNC_USERS", 10_000))));
+    const result = await measured(() => benchResync(size("BENCH_RESYNC_USERS", 10_000)));
+    rows.push(...judged([resyncRow(result.value)], result.load));
   }
   if (wanted("customers")) {
     log("customers: setup sync of a customer tenant, then the timed full re-scan");
@@ -76,7 +76,8 @@ async function main(): Promise<void> {
   }
   if (wanted("planning")) {
     log("planning: pages of 999 against zero-latency Graph-free timings");
-    rows.push(...planningRows(await benchPlanning(size("BENCH_PLANNING_PAGES", 10))));
+    const result = await measured(() => benchPlanning(size("BENCH_PLANNING_PAGES", 10)));
+    rows.push(...judged(planningRows(result.value), result.load));
   }
   if (wanted("provision")) {
     log("provision: one user on demand against a site of many");
@@ -92,21 +93,35 @@ async function main(): Promise<void> {
   }
 
   const endedLoad = loadNow();
-  const loaded = loadedBeyondCores();
+  const loaded = rows.some((row) => row.timed && row.loaded);
   process.stdout.write(
     [
       `entra-wp-sync bench, ${new Date().toISOString()}, node ${process.version}, ${coreCount} cores,` +
         ` load average ${startedLoad} at start / ${endedLoad} at end, database: ${database}`,
       ...(loaded
         ? [
-            `WARNING: the 1-minute load average exceeded the ${coreCount} cores during this run: other processes ` +
-              "competed for the machine, so timed rows show their numbers without PASS or MISS. Measure again on a quiet machine.",
+            `WARNING: processes outside the bench used more than ${OUTSIDE_CORES_LIMIT} cores on average while some timed rows ` +
+              "were measured: those rows show their numbers without PASS or MISS. Measure them again on a quiet machine.",
           ]
         : []),
       "",
-      renderTable(rows, loaded),
+      renderTable(rows),
       "",
     ].join("\n"),
+  );
+}
+
+/** A scenario run in a window of bench/lib/load.ts: its result and how busy the machine was from outside. */
+async function measured<T>(scenario: () => Promise<T>): Promise<{ value: T; load: OutsideLoad }> {
+  const window = cpuWindow();
+  const value = await scenario();
+  return { value, load: window.take() };
+}
+
+/** Rows of one window: each timed row says how busy the machine was, and is judged by it. */
+function judged(rows: Row[], load: OutsideLoad): Row[] {
+  return rows.map((row) =>
+    row.timed ? { ...row, measured: `${row.measured}; ${describeLoad(load)}`, loaded: load.loaded } : row,
   );
 }
 
@@ -196,10 +211,12 @@ function writeRows(r: WriteResult): Row[] {
         `(${auto.toFixed(1)}), ${(msUser / txn).toFixed(2)}x in transactions of 100 (${txn.toFixed(1)}); ` +
         `${perUser(run.wpRequests, r.users)}, ${run.graphRequests} Graph req; ${refusedOf(run.refusedBatches)}` +
         `${stagesOf(run.stages, r.users)}; ${wordpressOf(run.wordpress, r.users, r.auto.before.queries[what])}; ` +
-        `load ${run.load.before} at start / ${run.load.after} at end`,
+        describeLoad(run.load),
       target,
       pass: limit === null ? null : msUser / auto <= limit,
       timed: true,
+      // The ratio is as good as its three measurements: the run and the loops before and after it.
+      loaded: run.load.loaded || r.loopLoad.before.loaded || r.loopLoad.after.loaded,
     };
   };
   const loop = (label: string, l: { before: PhpLoop; after: PhpLoop }) => {
@@ -208,7 +225,7 @@ function writeRows(r: WriteResult): Row[] {
       `${l.before.queries[key].toFixed(1)} queries)`;
     return `${label}: ${cell("create")}, ${cell("update")}, ${cell("delete")}`;
   };
-  const loopLoad = (when: "before" | "after") => `load ${r.loopLoad[when].before} -> ${r.loopLoad[when].after} ${when}`;
+  const loopLoad = (when: "before" | "after") => `${when}: ${describeLoad(r.loopLoad[when])}`;
   return [
     {
       what: `in-process loop (wp_insert_user / wp_update_user of the display name / wp_delete_user), ${n(r.users)} users (half before, half after)`,

@@ -17,7 +17,7 @@ import { execFileSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeTenant, startGraphSimulator } from "../tools/graph-sim";
-import { loadNow } from "./lib/load";
+import { cpuWindow, describeLoad, loadNow } from "./lib/load";
 import { driveRun, openBenchService } from "./lib/service";
 import { makeCountingSite, startBenchWordPress } from "./lib/wordpress";
 import { benchPhp } from "./wordpress-writes";
@@ -75,6 +75,7 @@ async function main(): Promise<void> {
       const order = round % 2 === 1 ? settings : [...settings].reverse();
       for (const [i, s] of order.entries()) {
         // The loop right before each setting, so that both see the same load; it leaves no users behind.
+        const window = cpuWindow();
         const loop = benchPhp(loopUsers, `tune${round}x${i}`, { url: wp.url, username: wp.username, dir: wp.dir });
         php.push(loop);
         const counting = makeCountingSite(wp, 4, { batchSize: s.size, batchInFlight: s.inFlight });
@@ -89,7 +90,6 @@ async function main(): Promise<void> {
         });
         try {
           useHash(s.hash);
-          const load = loadNow();
           counting.reset();
           const first = await driveRun(runtime);
           useHash(false);
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
             `round ${round} ${s.name.padEnd(16)} loop ${loop.create.toFixed(1)}/${loop.update.toFixed(1)}  create ${(first.wallMs / users).toFixed(2)} ms/user (${(first.wallMs / users / loop.create).toFixed(2)}x, ${first.stepMs.length} steps)` +
               `  update ${(second.wallMs / users).toFixed(2)} ms/user (${(second.wallMs / users / loop.update).toFixed(2)}x)` +
               `  ${counting.requests["POST batch"] ?? 0} batch requests, refused whole ${JSON.stringify(counting.refusedBatches)}` +
-              `  load ${load} -> ${loadNow()}`,
+              `  ${describeLoad(window.take())}`,
           );
         } finally {
           useHash(false);

@@ -325,12 +325,23 @@ install_file "$MU/00-test-env.php" <<'PHP'
  * only) makes the next UPDATE of that user meta row, in any request, lose a deadlock the way InnoDB
  * documents it: the statement fails with the error and its transaction is rolled back whole (under
  * autocommit: that statement alone). One shot; GET lists what is still armed. Kept in a file next to
- * mails.jsonl, not in the database whose rollback it plays. */
+ * mails.jsonl, not in the database whose rollback it plays.
+ * Unwritable meta stand-in: the user meta key entra_test_unwritable is shown in REST, and every write
+ * of it is refused as a failed database write: core's user routes then answer 500
+ * rest_meta_database_error after they wrote the user's row (a write that fails midway). */
 add_action('init', function () {
     if (!get_role('entra_test_user_manager')) {
         add_role('entra_test_user_manager', 'User manager (test)', array('read' => true, 'list_users' => true, 'edit_users' => true));
     }
+    register_meta('user', 'entra_test_unwritable', array('type' => 'string', 'single' => true,
+        'show_in_rest' => array('schema' => array('type' => 'string', 'context' => array('edit'))),
+        'auth_callback' => '__return_true'));
 });
+foreach (array('add_user_metadata', 'update_user_metadata') as $entra_wp_sync_test_hook) {
+    add_filter($entra_wp_sync_test_hook, function ($check, $user_id, $meta_key) {
+        return $meta_key === 'entra_test_unwritable' ? false : $check;
+    }, 10, 3);
+}
 function entra_wp_sync_test_mail_log() {
     return dirname(rtrim(ABSPATH, '/')) . '/mails.jsonl';
 }

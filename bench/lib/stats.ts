@@ -18,14 +18,16 @@ export interface Row {
   pass: boolean | null;
   /** The verdict depends on the machine's speed (a ratio of timings, a time limit): withheld on a loaded machine. */
   timed?: boolean;
+  /** Processes outside the bench competed for the machine while this row was measured (bench/lib/load.ts). */
+  loaded?: boolean;
 }
 
-/** `loaded`: the load average exceeded the cores during the run, so timed rows get no PASS or MISS. */
-export function renderTable(rows: readonly Row[], loaded = false): string {
+/** Timed rows measured while the machine was loaded from outside the bench get no PASS or MISS. */
+export function renderTable(rows: readonly Row[]): string {
   const head: Row = { what: "row", measured: "measured", target: "target", pass: null };
   const verdict = (row: Row): string => {
     if (row.pass === null) return "-";
-    if (loaded && row.timed) return "no verdict (load)";
+    if (row.loaded && row.timed) return "no verdict (load)";
     return row.pass ? "PASS" : "MISS";
   };
   const cells = [head, ...rows].map((row, i) => [

@@ -10,6 +10,7 @@ import pino from "pino";
 import { DEFAULTS } from "../../src/config";
 import type { Site } from "../../src/sync/ports";
 import { makeWordPressSite } from "../../src/wordpress";
+import { countAsBench } from "./load";
 
 export interface BenchWordPress {
   url: string;
@@ -26,6 +27,7 @@ export interface BenchWordPress {
 export function startBenchWordPress(options: { reset: boolean }): BenchWordPress {
   const port = process.env.BENCH_WP_PORT ?? "8885";
   const dir = process.env.BENCH_WP_DIR ?? "/tmp/entra-wp-sync-wordpress-bench";
+  countAsBench(dir);
   const args = [join("scripts", "wordpress-local.sh"), "--port", port, "--dir", dir, "--env-prefix", "BENCH_WP_"];
   if (options.reset) args.push("--reset");
   let out: string;
@@ -60,6 +62,7 @@ export function benchWordPressEnv(wp: BenchWordPress): Record<string, string> {
 export function benchWordPressFromEnv(): BenchWordPress {
   const { BENCH_WP_URL: url, BENCH_WP_USERNAME: username, BENCH_WP_APP_PASSWORD: appPassword } = process.env;
   if (!url || !username || !appPassword) throw new Error("set BENCH_WP_URL, BENCH_WP_USERNAME, BENCH_WP_APP_PASSWORD");
+  if (process.env.BENCH_WP_DIR) countAsBench(process.env.BENCH_WP_DIR);
   return { url, username, appPassword, dir: process.env.BENCH_WP_DIR ?? "" };
 }
 

@@ -16,7 +16,7 @@ import { randomBytes } from "node:crypto";
 import { DEFAULTS } from "../../src/config";
 import type { RunCounts } from "../../src/core/runs";
 import { makeTenant, startGraphSimulator } from "../../tools/graph-sim";
-import { loadNow } from "../lib/load";
+import { cpuWindow, type OutsideLoad } from "../lib/load";
 import { driveRun, openBenchService, pageTimings, type Stages } from "../lib/service";
 import { type BenchWordPress, installProfiler, makeCountingSite, type RequestProfile } from "../lib/wordpress";
 import { benchPhp, type PhpLoop } from "../wordpress-writes";
@@ -32,8 +32,8 @@ export interface EngineRun {
   wordpress: RequestProfile;
   /** Batch requests refused whole (see CountingSite.refusedBatches). */
   refusedBatches: Record<string, number>;
-  /** Load averages at its start and end (bench/lib/load.ts). */
-  load: { before: string; after: string };
+  /** How busy the machine was from outside the bench meanwhile (bench/lib/load.ts). */
+  load: OutsideLoad;
 }
 
 export interface EnginePath {
@@ -45,16 +45,14 @@ export interface WriteResult {
   users: number;
   /** Batches in flight at once (the service's default WP_BATCH_IN_FLIGHT). */
   batchInFlight: number;
-  /** Load averages at the start and end of each round of in-process loops. */
-  loopLoad: { before: LoadSpan; after: LoadSpan };
+  /** How busy the machine was from outside the bench during each round of in-process loops. */
+  loopLoad: { before: OutsideLoad; after: OutsideLoad };
   /** The in-process loop with autocommit / in transactions of 100, before and after the service's runs. */
   auto: { before: PhpLoop; after: PhpLoop };
   txn: { before: PhpLoop; after: PhpLoop };
   bulk: EnginePath;
   perUser: EnginePath;
 }
-
-type LoadSpan = { before: string; after: string };
 
 export async function benchWrites(
   wp: BenchWordPress,
@@ -67,14 +65,13 @@ export async function benchWrites(
     // per loop, and the default run stays within about half an hour.
     const loopUsers = Math.max(1, Math.round(users / 2));
     const loops = () => {
-      const load = { before: loadNow(), after: "" };
-      log(`writes: in-process loop, ${loopUsers} users, autocommit (load ${load.before})`);
+      const window = cpuWindow();
+      log(`writes: in-process loop, ${loopUsers} users, autocommit`);
       // The loop's update changes what the engine's does: the display name only.
       const auto = benchPhp(loopUsers, randomBytes(4).toString("hex"), wp, 0, "name");
       log("writes: in-process loop, transactions of 100");
       const txn = benchPhp(loopUsers, randomBytes(4).toString("hex"), wp, 100, "name");
-      load.after = loadNow();
-      return { auto, txn, load };
+      return { auto, txn, load: window.take() };
     };
     const before = loops();
     const bulk = await enginePath(wp, users, true, profiler.take, log);
@@ -119,10 +116,10 @@ async function enginePath(
     counting.reset();
     sim.resetCounters();
     takeProfile();
-    const before = loadNow();
+    const window = cpuWindow();
     const { run, wallMs, stepMs } = await driveRun(runtime);
     return {
-      load: { before, after: loadNow() },
+      load: window.take(),
       refusedBatches: { ...counting.refusedBatches },
       wallMs,
       steps: stepMs.length,

@@ -4,7 +4,7 @@
  * service), or this process's own (src/local-service.ts). A command asks `api.call(...)` and gets
  * the JSON body; a problem answer becomes one sentence and an exit code (AdminApiError).
  *
- * To add a command (scim-token, for one): give it a CommandSpec and an `execute(args, api)` that
+ * To add a command: give it a CommandSpec and an `execute(args, api)` that
  * calls its admin routes; index.ts opens the API for it after its arguments were checked.
  */
 import pino from "pino";

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * entra-wp-sync serve | migrate | links <job> [--expires-in 30d] | run <job> [--dry-run] | status [job]
- *   | user <email|entraId> [--limit 50]
+ *   | user <email|entraId> [--limit 50] | scim-token <job>
  * (-h/--help on each; --version)
  *
  * Exit codes: 0 success (run: completed), 1 failure (run: failed or cancelled), 2 run awaiting
@@ -9,8 +9,8 @@
  * Settings come from the environment and, like `npm start`, from ./.env when present (variables
  * already set win). Commands other than serve open the runtime without HTTP and log warnings and
  * errors only to stderr (LOG_LEVEL debug or trace shows more), so stdout carries just their output.
- * links, run, status and user go through the admin API: that of the service holding DATA_DIR when one runs
- * beside them on the embedded database, else their own (admin-api.ts).
+ * links, run, status, user and scim-token go through the admin API: that of the service holding
+ * DATA_DIR when one runs beside them on the embedded database, else their own (admin-api.ts).
  */
 import fs from "node:fs";
 import { loadConfig } from "../config";
@@ -25,6 +25,7 @@ import { type AdminApi, openAdminApi } from "./admin-api";
 import { type CommandSpec, commandHelp, EXIT_USAGE, type ParsedArgs, parseCommandArgs, UsageError } from "./args";
 import { linksArgs, linksCommand, linksSpec } from "./links";
 import { knownJob, runArgs, runCommand, runSpec } from "./run";
+import { scimTokenArgs, scimTokenCommand, scimTokenSpec } from "./scim-token";
 import { statusArgs, statusCommand, statusSpec } from "./status";
 import { userArgs, userCommand, userSpec } from "./user";
 
@@ -73,6 +74,15 @@ const COMMANDS: Array<{ spec: CommandSpec; execute(args: ParsedArgs): Promise<nu
     execute(parsed) {
       const args = userArgs(parsed);
       return withAdminApi(null, (api) => userCommand(api, args, { stdout: process.stdout }));
+    },
+  },
+  {
+    spec: scimTokenSpec,
+    execute(parsed) {
+      const args = scimTokenArgs(parsed);
+      return withAdminApi(args.job, (api) =>
+        scimTokenCommand(api, args, { stdout: process.stdout, stderr: process.stderr }),
+      );
     },
   },
 ];

@@ -170,6 +170,10 @@ const SiteSelector = Type.Union([Type.String(), Type.Integer()], { description: 
 export const Job = Type.Object(
   {
     id: JobId,
+    site: Type.String({
+      description:
+        'The WordPress site the job writes to: a name from the jobs file\'s "sites", or "default" (WP_URL). Never its credentials.',
+    }),
     trigger: Type.Object({
       mode: StringEnum(["manual", "link-start", "link-start-continue", "schedule"]),
       schedule: Nullable(Type.String()),
@@ -178,6 +182,10 @@ export const Job = Type.Object(
     source: Type.Object({
       kind: StringEnum(["graph", "scim"], {
         description: "scim: an identity provider pushes users to /scim/v2/{job}.",
+      }),
+      tenant: Type.String({
+        description:
+          'The Entra tenant the job reads: a name from the jobs file\'s "sources", or "default" (AZURE_TENANT_ID). Never its credentials.',
       }),
       mode: StringEnum(["full", "delta"]),
       filter: Nullable(Type.String()),
@@ -375,6 +383,11 @@ export const NewScimToken = Type.Object(
     id: Type.String({ format: "uuid" }),
     token: Type.String({ description: "The Secret Token for the provider: shown once, kept only as a hash." }),
     createdAt: Type.String({ format: "date-time" }),
+    tenantUrl: Type.String({
+      format: "uri",
+      description:
+        "The job's SCIM endpoint on PUBLIC_URL: the provider's Tenant URL (Entra) or connector base URL (Okta).",
+    }),
   },
   { $id: "NewScimToken" },
 );

@@ -17,7 +17,7 @@ import {
   startTenant,
   startWordPress,
   type WordPressUnderTest,
-  waitFor,
+  waitForListening,
 } from "../replicas/setup";
 
 const USERS = 30;
@@ -60,19 +60,7 @@ async function cli(...args: string[]) {
 describe("the CLI beside a service running on the embedded database", () => {
   it("goes through the service for status, links and run, refuses migrate, and reads the intact database once it stopped", async () => {
     service = startCli(["serve"], embeddedEnv({ LOG_LEVEL: "info" }));
-    const url = await waitFor(
-      "the service to listen",
-      async () => {
-        if (service!.child.exitCode !== null)
-          throw new Error(`the service exited: ${service!.stderr()}${service!.stdout()}`);
-        const line = service!
-          .stdout()
-          .split("\n")
-          .find((text) => text.includes("entra-wp-sync is listening"));
-        return line ? (JSON.parse(line) as { url: string }).url : null;
-      },
-      180_000,
-    );
+    const url = await waitForListening(service, 180_000);
     const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
     const runState = async (runId: string) =>
       (await (await fetch(`${url}/v1/runs/${runId}`, { headers: admin })).json()) as {

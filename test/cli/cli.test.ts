@@ -139,7 +139,7 @@ describe("the CLI", () => {
     await cancelRun(db.pool, queued!.id);
   });
 
-  it.each(["serve", "migrate", "links", "run", "status", "user"])(
+  it.each(["serve", "migrate", "links", "run", "status", "user", "scim-token"])(
     "%s -h and --help print the command's usage and exit 0 without opening anything",
     async (command) => {
       for (const flag of ["-h", "--help"]) {

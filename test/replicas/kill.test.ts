@@ -5,21 +5,22 @@
  * serve`) configured from environment variables, as deployed.
  */
 import { makeTestDatabase } from "../helpers/db";
-import { ADMIN_TOKEN, type RunningCli, serviceEnv, startCli, startTenant, startWordPress, waitFor } from "./setup";
+import {
+  ADMIN_TOKEN,
+  listeningUrl,
+  type RunningCli,
+  serviceEnv,
+  startCli,
+  startTenant,
+  startWordPress,
+  waitFor,
+} from "./setup";
 
 const USERS = 40;
 const children: RunningCli[] = [];
 afterEach(() => {
   for (const child of children.splice(0)) if (child.child.exitCode === null) child.child.kill("SIGKILL");
 });
-
-function listeningUrl(cli: RunningCli): string | null {
-  for (const line of cli.stdout().split("\n")) {
-    if (!line.includes("entra-wp-sync is listening")) continue;
-    return (JSON.parse(line) as { url: string }).url;
-  }
-  return null;
-}
 
 describe("an instance killed mid-step", () => {
   it("is taken over after its lease expires; the run completes with no duplicates and no user missing", async () => {

@@ -152,3 +152,23 @@ export function startCli(args: string[], env: Record<string, string>): RunningCl
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   return { child, stdout: () => out, stderr: () => err, exited };
 }
+
+/** The URL a `serve` child logged once it listens, or null before that. */
+export function listeningUrl(cli: RunningCli): string | null {
+  for (const line of cli.stdout().split("\n")) {
+    if (line.includes("entra-wp-sync is listening")) return (JSON.parse(line) as { url: string }).url;
+  }
+  return null;
+}
+
+/** Waits for a `serve` child to listen; fails at once, with its output, when it exited instead. */
+export function waitForListening(cli: RunningCli, timeoutMs = 30_000): Promise<string> {
+  return waitFor(
+    "the service to listen",
+    async () => {
+      if (cli.child.exitCode !== null) throw new Error(`the service exited: ${cli.stderr()}${cli.stdout()}`);
+      return listeningUrl(cli);
+    },
+    timeoutMs,
+  );
+}

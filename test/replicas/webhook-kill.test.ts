@@ -9,19 +9,21 @@ import type { AddressInfo } from "node:net";
 import { verifyWebhook } from "../../src/net/webhook-signature";
 import { TEST_WEBHOOK_SECRET } from "../helpers/builders";
 import { makeTestDatabase } from "../helpers/db";
-import { ADMIN_TOKEN, type RunningCli, serviceEnv, startCli, startTenant, startWordPress, waitFor } from "./setup";
+import {
+  ADMIN_TOKEN,
+  listeningUrl,
+  type RunningCli,
+  serviceEnv,
+  startCli,
+  startTenant,
+  startWordPress,
+  waitFor,
+} from "./setup";
 
 const children: RunningCli[] = [];
 afterEach(() => {
   for (const child of children.splice(0)) if (child.child.exitCode === null) child.child.kill("SIGKILL");
 });
-
-function listeningUrl(cli: RunningCli): string | null {
-  for (const line of cli.stdout().split("\n")) {
-    if (line.includes("entra-wp-sync is listening")) return (JSON.parse(line) as { url: string }).url;
-  }
-  return null;
-}
 
 interface Received {
   headers: http.IncomingHttpHeaders;

@@ -134,6 +134,45 @@ describeWithWordPress("WordPress batch writes (companion plugin)", (wp: WordPres
     expect((await wpFetch(wp, "GET", `/wp/v2/users/${target}?context=edit`)).body.first_name).toBe("Third");
   });
 
+  it("rolls back an operation that fails after its first write alone, keeping its neighbours' writes", async () => {
+    // The test site refuses every write of entra_test_unwritable (scripts/wordpress-local.sh): core's
+    // update route writes the user's row, then answers 500 rest_meta_database_error for the meta.
+    const logins = [uniqueName("midway"), uniqueName("midway"), uniqueName("midway")];
+    const site = makeTestSite(wp);
+    const ids = await Promise.all(
+      logins.map(async (login, n) => users.add((await site.createUser(login, aPerson(login, n), `${login}-entra`)).id)),
+    );
+    const shown = await wpFetch(wp, "GET", `/wp/v2/users/${ids[0]}?context=edit`);
+    if (!("entra_test_unwritable" in (shown.body.meta ?? {})))
+      throw new Error(
+        "restart the test WordPress with scripts/wordpress-local.sh: it lacks the unwritable meta stand-in",
+      );
+    const res = await wpFetch(wp, "POST", BATCH, {
+      operations: [
+        { op: "update", id: ids[0], body: { first_name: "Kept" } },
+        {
+          op: "update",
+          id: ids[1],
+          body: { first_name: "Half", roles: ["editor"], meta: { entra_test_unwritable: "x" } },
+        },
+        { op: "update", id: ids[2], body: { first_name: "Kept too" } },
+      ],
+    });
+    expect(res.body.results.map((r: { outcome: string; code?: string }) => [r.outcome, r.code])).toEqual([
+      ["updated", undefined],
+      ["failed", "rest_meta_database_error"],
+      ["updated", undefined],
+    ]);
+    const after = await Promise.all(
+      ids.map(async (id) => (await wpFetch(wp, "GET", `/wp/v2/users/${id}?context=edit`)).body),
+    );
+    expect(after.map((u) => [u.first_name, u.roles])).toEqual([
+      ["Kept", ["subscriber"]],
+      ["First 1", ["subscriber"]],
+      ["Kept too", ["subscriber"]],
+    ]);
+  });
+
   it("refuses malformed operation fields by name and writes nothing for them, never reading them as 'no condition'", async () => {
     const login = uniqueName("malformed");
     const site = makeTestSite(wp);

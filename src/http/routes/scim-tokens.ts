@@ -14,6 +14,7 @@ import { insertToken, listTokens, revokeToken, type ScimToken as StoredToken } f
 import type { AppDeps } from "../deps";
 import { NewScimToken, ScimToken } from "../models";
 import { EmptyBody, JobId, JobParams, json, NoQuery, problems, ref } from "../schemas";
+import { scimBaseUrl } from "./scim";
 
 const admin = { tags: ["admin"] };
 
@@ -59,7 +60,12 @@ export async function registerScimTokenRoutes(app: FastifyInstance, deps: AppDep
       const stored = await insertToken(pool, job.id, secretDigest(token));
       request.log.info({ job: job.id, tokenId: stored.id }, "SCIM token made");
       reply.code(201).header("cache-control", "no-store");
-      return { id: stored.id, token, createdAt: stored.createdAt.toISOString() };
+      return {
+        id: stored.id,
+        token,
+        createdAt: stored.createdAt.toISOString(),
+        tenantUrl: scimBaseUrl(deps.config.publicUrl, job.id),
+      };
     },
   );
 

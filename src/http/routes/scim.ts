@@ -22,6 +22,11 @@ import { ScimAnswer, ScimErrorBody } from "../models";
 import { JobId, ref } from "../schemas";
 
 export const SCIM_PREFIX = "/scim/v2";
+
+/** A SCIM job's base URL: what the provider calls its Tenant URL (Entra) or connector base URL (Okta). */
+export function scimBaseUrl(publicUrl: string, job: string): string {
+  return `${publicUrl.replace(/\/+$/, "")}${SCIM_PREFIX}/${job}`;
+}
 const MEDIA_TYPE = "application/scim+json";
 const ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error";
 /** Entra adds group members in chunks; a large group's PATCH stays far below this. */
@@ -80,7 +85,7 @@ export async function registerScimRoutes(
 ): Promise<void> {
   const { scim } = deps;
   const pool = deps.db.pool;
-  const baseOf = (job: string) => `${deps.config.publicUrl.replace(/\/+$/, "")}${SCIM_PREFIX}/${job}`;
+  const baseOf = (job: string) => scimBaseUrl(deps.config.publicUrl, job);
 
   app.addContentTypeParser(
     MEDIA_TYPE,

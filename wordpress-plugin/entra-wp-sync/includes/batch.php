@@ -264,8 +264,11 @@ function entra_wp_sync_batch_create_with_role(WP_REST_Request $request) {
     }
 }
 
-/** Runs one operation; the caller holds the savepoint. */
-function entra_wp_sync_batch_run(array $op) {
+/**
+ * Runs one operation. $before_write is called once the operation is checked (its fields, the guard,
+ * "expect") and right before core's route runs: what is refused before it wrote nothing.
+ */
+function entra_wp_sync_batch_run(array $op, callable $before_write) {
     $request = entra_wp_sync_batch_request($op);
     if (is_wp_error($request)) return entra_wp_sync_batch_error($request->get_error_code(), $request->get_error_message());
     $refused = entra_wp_sync_batch_guard($op);
@@ -281,6 +284,7 @@ function entra_wp_sync_batch_run(array $op) {
                 'message' => 'user ' . $op['id'] . ' no longer holds what the operation expects', 'before' => $before);
         }
     }
+    $before_write();
     $response = $op['op'] === 'create' ? entra_wp_sync_batch_create($request, $op) : rest_do_request($request);
     $data = rest_get_server()->response_to_data($response, false);
     if ($response->is_error()) {
@@ -295,6 +299,26 @@ function entra_wp_sync_batch_run(array $op) {
         'user' => array_intersect_key((array) $data, array_flip(ENTRA_WP_SYNC_USER_FIELDS)));
     if ($before !== null) $result['before'] = $before;
     return $result;
+}
+
+/**
+ * Core's update writes its default meta keys again (wp_insert_user: update_user_meta for each) and
+ * update_metadata skips a key only when the new value is identical to the stored string: "use_ssl"
+ * comes as the integer 0 (or a boolean) against the stored "0", so every update of a user ran two
+ * more queries (its meta id read, and the UPDATE of the same "0"), the in-process loop too. Dropped
+ * here are only such keys, whose value is stored as exactly the string already there (an integer
+ * or boolean, as the database receives it: false as "", true as "1"); strings are core's to compare.
+ */
+function entra_wp_sync_batch_unchanged_meta_dropped($meta, $user, $update) {
+    if (!$update || !is_array($meta) || !($user instanceof WP_User)) return $meta;
+    foreach ($meta as $key => $value) {
+        if (!is_int($value) && !is_bool($value)) continue;
+        $value = sanitize_meta($key, $value, 'user');
+        if (!is_int($value) && !is_bool($value)) continue;
+        $stored = get_user_meta($user->ID, $key);
+        if (is_array($stored) && count($stored) === 1 && $stored[0] === (string) $value) unset($meta[$key]);
+    }
+    return $meta;
 }
 
 /**
@@ -321,23 +345,35 @@ function entra_wp_sync_batch_write(array $ops) {
         if (is_array($op) && isset($op['id']) && is_int($op['id']) && $op['id'] > 0) $ids[] = $op['id'];
     }
     if ($ids) cache_users(array_unique($ids));
+    // Each operation that reaches core's route runs under the savepoint entra_wp_sync_op, so that one
+    // failing midway (a meta write refused after the user row was written) is rolled back alone. Set
+    // again for every operation, it replaces the previous one (a savepoint of the same name is
+    // deleted when a new one is set), so none is released one by one: the commit ends them all. An
+    // operation refused by its own checks (fields, guard, "expect") wrote nothing and sets none. A
+    // transaction the database rolled back midway (a deadlock victim) is noticed at its end, by the
+    // savepoint of entra_wp_sync_transaction_begin that is gone: the operations run after it wrote
+    // into a transaction that end rolls back, and the batch answers 503.
+    $unchanged_meta = 'entra_wp_sync_batch_unchanged_meta_dropped';
+    add_filter('insert_user_meta', $unchanged_meta, PHP_INT_MAX, 3);
     $results = array();
     foreach ($ops as $i => $op) {
         $tx->registered = array();
-        $wpdb->query('SAVEPOINT entra_wp_sync_op');
-        $result = is_array($op) ? entra_wp_sync_batch_run($op)
+        $savepoint = false;
+        $before_write = function () use ($wpdb, &$savepoint) {
+            $savepoint = $wpdb->query('SAVEPOINT entra_wp_sync_op') !== false;
+        };
+        $result = is_array($op) ? entra_wp_sync_batch_run($op, $before_write)
             : entra_wp_sync_batch_error('rest_invalid_param', 'operation ' . $i . ' must be an object');
         $ids = array_merge($tx->registered, is_array($op) && isset($op['id']) && is_int($op['id']) ? array($op['id']) : array());
         $tx->touched = array_merge($tx->touched, $ids);
-        if ($result['outcome'] === 'failed') {
+        if ($result['outcome'] === 'failed' && $savepoint) {
             $kept = $wpdb->query('ROLLBACK TO SAVEPOINT entra_wp_sync_op');
             foreach ($ids as $id) clean_user_cache($id);
-        } else {
-            $kept = $wpdb->query('RELEASE SAVEPOINT entra_wp_sync_op');
+            if ($kept === false) break;   // the transaction is gone: end says so
         }
-        if ($kept === false) break;   // the transaction is gone: end says so
         $results[] = $result;
     }
+    remove_filter('insert_user_meta', $unchanged_meta, PHP_INT_MAX);
     $counted = array_filter($results, function ($result) {
         return $result['outcome'] === 'created' || $result['outcome'] === 'deleted';
     });
