@@ -6,6 +6,7 @@
 import net from "node:net";
 import path from "node:path";
 import { BadRequestError, ConfigError } from "./core/errors";
+import { DEFAULT_TARGET } from "./core/job";
 import { parseExpiresIn } from "./links/expiry";
 import type { SigningKey } from "./links/tokens";
 
@@ -74,25 +75,47 @@ export interface Config {
   jobsFile: string | null;
   /** SYNC_* variables for the `default` job when no jobs file is given (validated by the jobs loader). */
   syncEnv: Record<string, string>;
-  azure: {
-    tenantId: string | null;
-    clientId: string | null;
-    clientSecret: string | null;
-    certificatePath: string | null;
-    authorityHost: string | null;
-    graphBaseUrl: string;
-  };
-  wordpress: {
-    url: string | null;
-    username: string | null;
-    appPassword: string | null;
-    concurrency: number;
-    /** Writes through the companion plugin's batch endpoint when it has one (docs/plugin.md "Bulk writes"). */
-    bulk: boolean;
-    /** Operations per batch request (at most what the plugin accepts) and batch requests in flight at once. */
-    batchSize: number;
-    batchInFlight: number;
-  };
+  /** The source named "default": AZURE_* and GRAPH_BASE_URL. */
+  azure: SourceSettings;
+  /** The site named "default": WP_*. */
+  wordpress: SiteSettings;
+  /**
+   * An environment variable a site or source of the jobs file names for its secret (null: unset
+   * or blank). A function, so that the config never holds, logs or prints other variables' values.
+   */
+  variable(name: string): string | null;
+}
+
+/**
+ * A WordPress site jobs write to: "default" from WP_*, or one of the jobs file's `sites`. `setting`
+ * is how messages name where each value came from ("WP_URL", or `sites.intranet.url`), so an
+ * operator knows what to fix; never the secret itself.
+ */
+export interface SiteSettings {
+  name: string;
+  url: string | null;
+  username: string | null;
+  appPassword: string | null;
+  /** Requests in flight to the site at once. */
+  concurrency: number;
+  /** Writes through the companion plugin's batch endpoint when it has one (docs/plugin.md "Bulk writes"). */
+  bulk: boolean;
+  /** Operations per batch request (at most what the plugin accepts) and batch requests in flight at once. */
+  batchSize: number;
+  batchInFlight: number;
+  setting: { url: string; username: string; appPassword: string };
+}
+
+/** An Entra tenant jobs read: "default" from AZURE_*, or one of the jobs file's `sources` (`setting` as for sites). */
+export interface SourceSettings {
+  name: string;
+  tenantId: string | null;
+  clientId: string | null;
+  clientSecret: string | null;
+  certificatePath: string | null;
+  authorityHost: string | null;
+  graphBaseUrl: string;
+  setting: { tenantId: string; clientId: string; clientSecret: string; certificatePath: string; authorityHost: string };
 }
 
 export type TrustProxy = false | string[];
@@ -271,15 +294,25 @@ export function loadConfig(env: Env = process.env): Config {
     statusPublic: bool(env, "STATUS_PUBLIC", DEFAULTS.STATUS_PUBLIC),
     jobsFile: jobsFile === null ? null : path.resolve(jobsFile),
     syncEnv,
+    variable: (name) => str(env, name),
     azure: {
+      name: DEFAULT_TARGET,
       tenantId: str(env, "AZURE_TENANT_ID"),
       clientId: str(env, "AZURE_CLIENT_ID"),
       clientSecret,
       certificatePath: certificatePath === null ? null : path.resolve(certificatePath),
       authorityHost: url(env, "AZURE_AUTHORITY_HOST", ["https:"]),
       graphBaseUrl: url(env, "GRAPH_BASE_URL", ["https:"]) ?? DEFAULTS.GRAPH_BASE_URL,
+      setting: {
+        tenantId: "AZURE_TENANT_ID",
+        clientId: "AZURE_CLIENT_ID",
+        clientSecret: "AZURE_CLIENT_SECRET",
+        certificatePath: "AZURE_CLIENT_CERTIFICATE_PATH",
+        authorityHost: "AZURE_AUTHORITY_HOST",
+      },
     },
     wordpress: {
+      name: DEFAULT_TARGET,
       url: url(env, "WP_URL", ["http:", "https:"]),
       username: str(env, "WP_USERNAME"),
       appPassword: str(env, "WP_APP_PASSWORD"),
@@ -287,6 +320,7 @@ export function loadConfig(env: Env = process.env): Config {
       bulk: bool(env, "WP_BULK_WRITES", DEFAULTS.WP_BULK_WRITES),
       batchSize: int(env, "WP_BATCH_SIZE", DEFAULTS.WP_BATCH_SIZE, 1, 100),
       batchInFlight: int(env, "WP_BATCH_IN_FLIGHT", DEFAULTS.WP_BATCH_IN_FLIGHT, 1, 16),
+      setting: { url: "WP_URL", username: "WP_USERNAME", appPassword: "WP_APP_PASSWORD" },
     },
   };
 }

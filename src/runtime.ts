@@ -10,7 +10,7 @@ import type { DestinationStream } from "pino";
 import { ensureSecrets, type ServiceSecrets } from "./bootstrap";
 import { type Config, missingForSync, secretsOf } from "./config";
 import { ConfigError, coerceError } from "./core/errors";
-import type { Job } from "./core/job";
+import { DEFAULT_TARGET, type Job } from "./core/job";
 import { selectFor } from "./core/mapping";
 import { selectSites } from "./core/network";
 import { describePermissions, graphPermissions } from "./core/permissions";
@@ -28,7 +28,7 @@ import { makeWatchdog, type Watchdog } from "./observe/watchdog";
 import { makeWebhookDelivery, type WebhookDelivery } from "./observe/webhook";
 import { type Driver, startDriver } from "./sync/driver";
 import { type EngineService, makeSyncService, type RunEvents } from "./sync/engine";
-import { loadJobs } from "./sync/jobs";
+import { type Deployment, loadDeployment } from "./sync/jobs";
 import { NOTIFICATIONS_PATH, type RefusalReason } from "./sync/notification-inbox";
 import { type NotificationWorker, startNotificationWorker } from "./sync/notifications";
 import type { Directory, Network, Site, SiteInfo, Subscriptions } from "./sync/ports";
@@ -103,9 +103,11 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     secrets: secretsOf(config),
     destination: options.logDestination,
   });
-  // Jobs first: a bad jobs file stops the process before anything is opened.
-  const jobs = loadJobs(config);
-  for (const job of jobs) if (job.webhookSecret) logger.secrets.add(job.webhookSecret);
+  // Jobs first: a bad jobs file (or a secret it names missing) stops the process before anything is opened.
+  const deployment = loadDeployment(config);
+  const { jobs } = deployment;
+  for (const secret of secretsOfDeployment(deployment)) logger.secrets.add(secret);
+  refuseNamedTargetsForNow(jobs);
   const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
   try {
     await migrate(db.pool, logger);
@@ -240,6 +242,28 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   } catch (error) {
     await db.close().catch(() => undefined);
     throw lostDuringStartUp(config, error);
+  }
+}
+
+/** The secrets the jobs file's entries name and its jobs' webhook secrets, for the logger to scrub. */
+function secretsOfDeployment({ jobs, sites, sources }: Deployment): string[] {
+  return [
+    ...jobs.map((job) => job.webhookSecret),
+    ...sites.map((site) => site.appPassword),
+    ...sources.map((source) => source.clientSecret),
+  ].filter((value): value is string => value !== null);
+}
+
+/**
+ * Until the engine resolves each job's own site and source, a job naming another than "default"
+ * would be run against the default ones: refused instead, naming the job.
+ */
+function refuseNamedTargetsForNow(jobs: readonly Job[]): void {
+  const job = jobs.find((j) => j.site !== DEFAULT_TARGET || j.source.tenant !== DEFAULT_TARGET);
+  if (job) {
+    throw new ConfigError(
+      `job "${job.id}": site and source.tenant other than "default" are not served by this version yet`,
+    );
   }
 }
 

@@ -35,15 +35,20 @@ function schemaKeys(node: SchemaNode, prefix = ""): string[] {
     at(key),
     ...schemaKeys(child, at(key)),
   ]);
-  if (node.patternProperties) keys.push(at("<field>"));
+  // A map's keys: a job's fields ("fields.<field>"), the sites and sources by name ("sites.<name>.url").
+  for (const child of Object.values(node.patternProperties ?? {})) {
+    const key = at(prefix === "fields" ? "<field>" : "<name>");
+    keys.push(key, ...schemaKeys(child, key));
+  }
   if (node.items) keys.push(...schemaKeys(node.items, `${prefix}[]`));
   for (const variant of node.anyOf ?? []) keys.push(...schemaKeys(variant, prefix));
   return [...new Set(keys)];
 }
 
 function jobsFileKeys(): string[] {
-  const file = Object.keys((JobsFileSchema as SchemaNode).properties ?? {});
-  return [...file, ...schemaKeys(JobSchema as SchemaNode)];
+  const file = (JobsFileSchema as SchemaNode).properties ?? {};
+  const named = (key: "sites" | "sources") => schemaKeys(file[key]!, key);
+  return [...Object.keys(file), ...named("sites"), ...named("sources"), ...schemaKeys(JobSchema as SchemaNode)];
 }
 
 /** Markdown outside fenced code blocks, line by line. */
@@ -153,6 +158,7 @@ describe("the documentation", () => {
     );
     expect(jobsFileKeys()).toContain("source.scopingFilters[][].operator");
     expect(jobsFileKeys()).toContain("network.groups[].site");
+    expect(jobsFileKeys()).toEqual(expect.arrayContaining(["sites.<name>.appPasswordEnv", "sources.<name>.tenantId"]));
   });
 
   it.each(jobsFileKeys())("documents the jobs-file key %s in docs/jobs.md's table", (key) => {

@@ -12,11 +12,21 @@ export type UsernameRule = "upn" | "upnPrefix" | "email";
 export type RoleMode = "replace" | "add" | "skip";
 export type MissingAction = "none" | "deactivate" | "delete";
 
+/** The name of the site and of the source the environment defines (WP_*, AZURE_*). */
+export const DEFAULT_TARGET = "default";
+
 export interface Job {
   id: string;
+  /**
+   * The WordPress site the job writes to: a name from the jobs file's `sites`, or "default" (the
+   * site of WP_URL). Every run, link, provisioning and SCIM write of the job goes there.
+   */
+  site: string;
   trigger: { mode: TriggerMode; schedule: string | null; timezone: string };
   source: {
     kind: SourceKind;
+    /** The Entra tenant read: a name from the jobs file's `sources`, or "default" (AZURE_*); unused by SCIM jobs. */
+    tenant: string;
     mode: SourceMode;
     filter: string | null;
     groups: string[];
@@ -52,7 +62,7 @@ export interface Job {
   safety: { maxDeleteFraction: number; maxDeleteCount: number };
   /** Optional URL that receives a JSON event when a run completes, fails or awaits approval. */
   webhook: string | null;
-  /** WP_URL is a multisite network: the sites and per-site roles (null: a single site). */
+  /** The job's site is a multisite network: the sites and per-site roles (null: a single site). */
   network: NetworkTarget | null;
   /** The Standard Webhooks secret ("whsec_" + base64) the events are signed with; required with webhook. */
   webhookSecret: string | null;

@@ -170,6 +170,10 @@ const SiteSelector = Type.Union([Type.String(), Type.Integer()], { description: 
 export const Job = Type.Object(
   {
     id: JobId,
+    site: Type.String({
+      description:
+        'The WordPress site the job writes to: a name from the jobs file\'s "sites", or "default" (WP_URL). Never its credentials.',
+    }),
     trigger: Type.Object({
       mode: StringEnum(["manual", "link-start", "link-start-continue", "schedule"]),
       schedule: Nullable(Type.String()),
@@ -178,6 +182,10 @@ export const Job = Type.Object(
     source: Type.Object({
       kind: StringEnum(["graph", "scim"], {
         description: "scim: an identity provider pushes users to /scim/v2/{job}.",
+      }),
+      tenant: Type.String({
+        description:
+          'The Entra tenant the job reads: a name from the jobs file\'s "sources", or "default" (AZURE_TENANT_ID). Never its credentials.',
       }),
       mode: StringEnum(["full", "delta"]),
       filter: Nullable(Type.String()),

@@ -7,14 +7,18 @@
  * Adding a key: add it here (with a description and its default), to JOB_DEFAULTS and the Job
  * type, and read it in job-validation.ts; document it in docs/jobs.md (test/docs.test.ts checks).
  */
-import { type TSchema, Type } from "@sinclair/typebox";
+import { Type } from "@sinclair/typebox";
 import type { Job } from "../core/job";
-import { SCOPING_OPERATORS } from "../core/job";
+import { DEFAULT_TARGET, SCOPING_OPERATORS } from "../core/job";
+import { NAME, OneOf, Optional, Section, Text } from "./schema-parts";
+import { SitesSchema, SourcesSchema, TargetName } from "./sites-schema";
 
 export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
+  site: DEFAULT_TARGET,
   trigger: { mode: "link-start-continue", schedule: null, timezone: "UTC" },
   source: {
     kind: "graph",
+    tenant: DEFAULT_TARGET,
     mode: "full",
     filter: null,
     groups: [],
@@ -83,7 +87,7 @@ export const SYNC_ENV_DEFAULTS: Readonly<Record<SyncVariable, string>> = Object.
   Object.entries(SYNC_VARIABLES).map(([name, variable]) => [name, variable.default]),
 ) as Record<SyncVariable, string>;
 
-export const JOB_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const JOB_ID = NAME;
 export const TRIGGER_MODES = ["manual", "link-start", "link-start-continue", "schedule"] as const;
 export const SOURCE_KINDS = ["graph", "scim"] as const;
 export const SOURCE_MODES = ["full", "delta"] as const;
@@ -102,20 +106,6 @@ const ROLE = /^\s*[A-Za-z0-9_-]*\s*$/;
 
 const d = JOB_DEFAULTS;
 
-/** A string with something besides spaces in it (trimmed when read). */
-const Text = (options: object = {}) =>
-  Type.String({ pattern: "\\S", errorMessage: "must be a non-empty string", ...options });
-/** Absent, null and "" all mean "not set". */
-const Optional = (options: object = {}) =>
-  Type.Union([Type.String(), Type.Null()], { errorMessage: "must be a string, or null for none", ...options });
-const OneOf = (values: readonly string[], options: object = {}) =>
-  Type.Union(
-    values.map((value) => Type.Literal(value)),
-    options,
-  );
-/** An object that refuses keys it does not list, so a typo cannot pass silently. */
-const Section = (properties: Record<string, TSchema>, options: object = {}) =>
-  Type.Object(properties, { additionalProperties: false, ...options });
 const Attribute = (options: object = {}) =>
   Type.String({
     pattern: ATTRIBUTE.source,
@@ -182,6 +172,9 @@ const source = Section(
         description:
           "graph: the service reads Microsoft Graph; scim: an identity provider pushes users to /scim/v2/{job} (docs/scim.md).",
       }),
+    ),
+    tenant: Type.Optional(
+      TargetName('The Entra tenant read: a name from "sources", or "default" (the AZURE_* variables).'),
     ),
     mode: Type.Optional(
       OneOf(SOURCE_MODES, {
@@ -350,6 +343,9 @@ export const JobSchema = Section(
       pattern: JOB_ID.source,
       description: 'The job\'s name in links, the API, metrics and logs: a-z, 0-9, "_" and "-", up to 63 characters.',
     }),
+    site: Type.Optional(
+      TargetName('The WordPress site written to: a name from "sites", or "default" (the WP_* variables).'),
+    ),
     trigger: Type.Optional(trigger),
     source: Type.Optional(source),
     match: Type.Optional(match),
@@ -463,10 +459,12 @@ export const JobSchema = Section(
   { description: "One sync job: which Entra users go into which WordPress, how, and what happens to leavers." },
 );
 
-/** The jobs file: `{ "$schema"?: ..., "jobs": [...] }`. */
+/** The jobs file: `{ "$schema"?: ..., "sites"?: {...}, "sources"?: {...}, "jobs": [...] }`. */
 export const JobsFileSchema = Section(
   {
     $schema: Type.Optional(Type.String({ description: "Where editors find this schema; ignored by the service." })),
+    sites: Type.Optional(SitesSchema),
+    sources: Type.Optional(SourcesSchema),
     jobs: Type.Array(JobSchema, { minItems: 1, description: "The jobs; each id unique." }),
   },
   { title: "entra-wp-sync jobs file", description: "SYNC_JOBS_FILE: the jobs entra-wp-sync runs." },

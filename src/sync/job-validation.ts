@@ -148,9 +148,11 @@ function jobFrom(job: Checked, origin: Origin, fail: (path: string, message: str
 
   const validated: Job = {
     id: origin.id,
+    site: job.site ?? d.site,
     trigger: { mode: triggerMode, schedule, timezone },
     source: {
       kind: "graph",
+      tenant: source.tenant ?? d.source.tenant,
       mode: sourceMode,
       filter,
       groups: unique(((source.groups ?? d.source.groups) as string[]).map((group) => group.trim())),

@@ -5,19 +5,60 @@
  * errors: a typo must not silently fall back to a default.
  */
 import { readFileSync } from "node:fs";
-import type { Config } from "../config";
+import path from "node:path";
+import { type Config, loadConfig, type SiteSettings, type SourceSettings } from "../config";
 import { ConfigError } from "../core/errors";
 import type { Job } from "../core/job";
 import { JOB_ID, SYNC_VARIABLES, type SyncVariable } from "./job-schema";
 import { validateJob } from "./job-validation";
 import { show, suggest } from "./schema-problem";
+import { checkTargetsOf, sitesFrom, sourcesFrom, type TargetEnvironment } from "./sites-and-sources";
 
 export { JOB_DEFAULTS, JOB_ID, SYNC_ENV_DEFAULTS, SYNC_VARIABLES, type SyncVariable } from "./job-schema";
 
-export function loadJobs(config: Pick<Config, "jobsFile" | "syncEnv" | "publicUrl">): Job[] {
-  const jobs = readJobs(config);
-  checkNotificationUrl(jobs, config.publicUrl);
-  return jobs;
+/**
+ * What one deployment serves: its jobs, and the WordPress sites and Entra sources they name. The
+ * first site and source are always "default" (WP_*, AZURE_*; possibly incomplete: runs of a job
+ * using them then fail naming what is missing), then those of the jobs file, secrets read.
+ */
+export interface Deployment {
+  jobs: Job[];
+  sites: SiteSettings[];
+  sources: SourceSettings[];
+}
+
+type JobsConfig = Pick<Config, "jobsFile" | "syncEnv" | "publicUrl">;
+/** The defaults of the "default" site and source, and the secrets' lookup; tests may leave them out. */
+type DeploymentConfig = JobsConfig & Partial<Pick<Config, "wordpress" | "azure" | "variable">>;
+
+/** The jobs, sites and sources, each secret read: a missing one is a ConfigError naming the entry and the variable. */
+export function loadDeployment(config: DeploymentConfig): Deployment {
+  return readDeployment(config, true);
+}
+
+/** The jobs only (sites and sources checked, their secrets left unread: the CLI needs only the job list). */
+export function loadJobs(config: DeploymentConfig): Job[] {
+  return readDeployment(config, false).jobs;
+}
+
+function readDeployment(config: DeploymentConfig, readSecrets: boolean): Deployment {
+  const fallback = config.wordpress && config.azure && config.variable ? null : loadConfig({});
+  const environment = {
+    wordpress: config.wordpress ?? fallback!.wordpress,
+    azure: config.azure ?? fallback!.azure,
+    variable: config.variable ?? fallback!.variable,
+  };
+  const deployment = readJobs(config, (file) => ({
+    ...environment,
+    dir: path.dirname(file),
+    readSecrets,
+  }));
+  checkNotificationUrl(deployment.jobs, config.publicUrl);
+  return {
+    jobs: deployment.jobs,
+    sites: [environment.wordpress, ...deployment.sites],
+    sources: [environment.azure, ...deployment.sources],
+  };
 }
 
 /** Graph delivers change notifications to https URLs only, and must reach PUBLIC_URL to do so. */
@@ -29,7 +70,8 @@ function checkNotificationUrl(jobs: Job[], publicUrl: string): void {
   );
 }
 
-function readJobs(config: Pick<Config, "jobsFile" | "syncEnv">): Job[] {
+/** The jobs, and the sites and sources the jobs file names (none without a file); the caller adds "default". */
+function readJobs(config: JobsConfig, environmentFor: (file: string) => TargetEnvironment): Deployment {
   const setVariables = Object.keys(config.syncEnv).filter((name) => config.syncEnv[name]?.trim());
   if (config.jobsFile !== null) {
     if (setVariables.length > 0) {
@@ -38,9 +80,10 @@ function readJobs(config: Pick<Config, "jobsFile" | "syncEnv">): Job[] {
           `declare the setting in ${config.jobsFile} instead (the variables only build the "default" job)`,
       );
     }
-    return parseJobsFile(readJobsFile(config.jobsFile), config.jobsFile);
+    const file = config.jobsFile;
+    return parseDeployment(readJobsFile(file), file, environmentFor(file));
   }
-  return [validateJob(jobFromEnv(config.syncEnv), { id: "default", env: true })];
+  return { jobs: [validateJob(jobFromEnv(config.syncEnv), { id: "default", env: true })], sites: [], sources: [] };
 }
 
 function readJobsFile(file: string): unknown {
@@ -58,26 +101,44 @@ function readJobsFile(file: string): unknown {
   }
 }
 
+const FILE_KEYS = ["$schema", "sites", "sources", "jobs"];
+
 /** The parsed content of a jobs file, validated. Exported for tests and for checking a file before use. */
 export function parseJobsFile(content: unknown, file = "the jobs file"): Job[] {
+  const { wordpress, azure } = loadConfig({});
+  return parseDeployment(content, file, {
+    wordpress,
+    azure,
+    variable: () => null,
+    dir: process.cwd(),
+    readSecrets: false,
+  }).jobs;
+}
+
+/** A jobs file's jobs and its own named sites and sources, without "default" (secrets read when `environment` says so). */
+export function parseDeployment(content: unknown, file: string, environment: TargetEnvironment): Deployment {
   const where = `SYNC_JOBS_FILE (${file})`;
   if (!isObject(content)) throw new ConfigError(`${where} must hold a JSON object like { "jobs": [...] }`);
   // "$schema" is for editors (jobs.schema.json); the service reads nothing from it.
-  const unknown = Object.keys(content).filter((key) => key !== "jobs" && key !== "$schema");
+  const unknown = Object.keys(content).filter((key) => !FILE_KEYS.includes(key));
   if (unknown.length > 0) {
-    throw new ConfigError(`${where}: unknown key "${unknown[0]}" (expected only "jobs", and "$schema" for editors)`);
+    throw new ConfigError(
+      `${where}: unknown key "${unknown[0]}" (expected only "jobs", "sites", "sources", and "$schema" for editors)`,
+    );
   }
   if (content.$schema !== undefined && typeof content.$schema !== "string") {
     throw new ConfigError(
       `${where}: "$schema" must be a string, the path or URL of jobs.schema.json (got ${show(content.$schema)})`,
     );
   }
+  const sites = sitesFrom(content.sites, where, environment);
+  const sources = sourcesFrom(content.sources, where, environment);
   const jobs = content.jobs;
   if (!Array.isArray(jobs) || jobs.length === 0) {
     throw new ConfigError(`${where}: "jobs" must be a non-empty array of jobs`);
   }
   const seen = new Set<string>();
-  return jobs.map((raw, index) => {
+  const validated = jobs.map((raw, index) => {
     const id = isObject(raw) ? raw.id : undefined;
     if (typeof id !== "string" || !JOB_ID.test(id)) {
       throw new ConfigError(
@@ -88,6 +149,8 @@ export function parseJobsFile(content: unknown, file = "the jobs file"): Job[] {
     seen.add(id);
     return validateJob(raw, { id, env: false });
   });
+  checkTargetsOf(validated, sites, sources, where);
+  return { jobs: validated, sites, sources };
 }
 
 /** SYNC_* variables -> the raw shape of a job file entry; values are typed where they parse, else kept for the message. */

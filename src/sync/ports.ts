@@ -93,7 +93,7 @@ export interface Site {
    * elevated capability beyond them at the time of the write (a privilege given in WordPress after
    * the engine read the user). With the companion plugin the plugin checks it inside the write's
    * transaction; without it WordPress has no conditional write, and the site reads the user's
-   * capabilities again right before the write (see src/wordpress/site.ts guardedWrite).
+   * capabilities right before the write (src/wordpress/site.ts guardCheck, updateCheckedByRead).
    */
   updateUser(id: number, write: WpWrite, guard?: readonly string[]): Promise<WpUser>;
   /** Remove all roles and (with the companion plugin) flag the user so login is blocked. */
@@ -105,8 +105,8 @@ export interface Site {
    * user (compared by the site inside the write's transaction, its guard included), so the engine
    * needs no read first. Answers the user as it was before (null: no such user), and after when
    * applied; null when the
-   * site cannot check the assumption (no companion plugin batch endpoint, bulk writes off): the
-   * engine then reads the user first, as always.
+   * site cannot check the assumption (a field WordPress does not show over REST): the engine then
+   * reads the user first. Without the plugin's batch the site checks it on a read right before the write.
    */
   updateIfUnchanged?(
     id: number,

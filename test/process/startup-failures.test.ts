@@ -4,8 +4,10 @@
  * DATABASE_URL whose server is not PostgreSQL, the database connection lost during start-up.
  * The real CLI (`serve`) in a child process, as a supervisor starts it.
  */
+import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
+import path from "node:path";
 import { itWithPostgres, makeTestDatabase, serviceDatabaseEnv } from "../helpers/db";
 import { makeTempDir } from "../helpers/leftovers";
 import { startCli } from "../replicas/setup";
@@ -135,6 +137,27 @@ describe("serve's start-up failures", () => {
             `^Configuration error: DATABASE_URL \\(server 127.0.0.1:${port}, database "${target.pathname.slice(1)}"\\): the connection was lost during start-up \\(Connection terminated unexpectedly\\); check that the server is up`,
           ),
         ),
+      ],
+    });
+  });
+
+  it("a site of the jobs file whose password variable is not set: one line naming the site and the variable, exit 78", async () => {
+    const dir = makeTempDir("ews-serve-jobs-");
+    const file = path.join(dir, "jobs.json");
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        sites: {
+          intranet: { url: "https://intranet.example", username: "sync", appPasswordEnv: "INTRANET_WP_APP_PASSWORD" },
+        },
+        jobs: [{ id: "staff", site: "intranet" }],
+      }),
+    );
+    const { code, lines } = await serveExit({ SYNC_JOBS_FILE: file });
+    expect({ code, lines }).toEqual({
+      code: 78,
+      lines: [
+        `Configuration error: SYNC_JOBS_FILE (${file}): site "intranet": appPasswordEnv names INTRANET_WP_APP_PASSWORD, which is not set (or is empty)`,
       ],
     });
   });

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ConfigError } from "../../src/core/errors";
 import type { Job } from "../../src/core/job";
 import { JOB_DEFAULTS, loadJobs, parseJobsFile, SYNC_ENV_DEFAULTS, SYNC_VARIABLES } from "../../src/sync/jobs";
 import { TEST_WEBHOOK_SECRET } from "../helpers/builders";
+import { configErrorOf as errorOf } from "../helpers/refusal";
 
 const LOCAL_URL = "http://localhost:3000";
 
@@ -24,17 +24,6 @@ function fileWith(content: string): string {
 const oneJob = (job: Record<string, unknown>) => ({ jobs: [{ id: "staff", ...job }] });
 const parseOne = (job: Record<string, unknown>): Job => parseJobsFile(oneJob(job))[0]!;
 const fromEnv = (syncEnv: Record<string, string>): Job[] => loadJobs({ jobsFile: null, syncEnv, publicUrl: LOCAL_URL });
-
-/** The ConfigError message of fn, failing the test when it does not throw one. */
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("loadJobs without a jobs file", () => {
   it("builds one job named default with the documented defaults", () => {
@@ -74,9 +63,11 @@ describe("loadJobs without a jobs file", () => {
     });
     expect(job).toEqual({
       id: "default",
+      site: "default",
       trigger: { mode: "schedule", schedule: "0 3 * * *", timezone: "Europe/Berlin" },
       source: {
         kind: "graph",
+        tenant: "default",
         mode: "full",
         filter: "accountEnabled eq true",
         groups: ["g-1", "g-2"],
@@ -236,7 +227,7 @@ describe("job validation", () => {
   describe("unknown keys", () => {
     it("are rejected with their path and a suggestion", () => {
       expect(errorOf(() => parseOne({ source: { pagesize: 10 } }))).toBe(
-        'job "staff": source.pagesize is not a known key (did you mean pageSize?) (expected one of: kind, mode, filter, groups, pageSize, attributes, tenantKind, notifications, scopingFilters)',
+        'job "staff": source.pagesize is not a known key (did you mean pageSize?) (expected one of: kind, tenant, mode, filter, groups, pageSize, attributes, tenantKind, notifications, scopingFilters)',
       );
       expect(errorOf(() => parseOne({ trigers: {} }))).toMatch(/^job "staff": trigers is not a known key/);
       expect(errorOf(() => parseOne({ roles: { groups: [{ group: "g", role: "r", rank: 1 }] } }))).toContain(
