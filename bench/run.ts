@@ -8,7 +8,8 @@
  * BENCH_RESYNC_USERS (10000), BENCH_CONTINUE_USERS (3000), BENCH_CONTINUE_RESYNCS (5),
  * BENCH_MEMORY_USERS (100000), BENCH_PLANNING_PAGES (10), BENCH_CUSTOMER_USERS (100000),
  * BENCH_PROVISION_SITE_USERS (100000), BENCH_HISTORY_ITEMS (1000000). BENCH_ONLY=writes,continue,large,
- * resync,customers,planning,provision,memory,history picks scenarios. See docs/performance.md "Benchmarks" for what each row means.
+ * resync,customers,planning,provision,memory,history picks scenarios; BENCH_CORE_BATCH=1 adds core /batch/v1 rows on
+ * a WordPress 6.6 without the plugin (BENCH_WP66_PORT, BENCH_WP66_DIR). See docs/performance.md "Benchmarks" for what each row means.
  * Each scenario (and each write run and in-process loop) is measured in a window that tells how much
  * CPU processes outside the bench used meanwhile: a timed row measured while they used more than
  * OUTSIDE_CORES_LIMIT prints its numbers with no PASS or MISS (bench/lib/load.ts).
