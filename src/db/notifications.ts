@@ -11,15 +11,17 @@ export interface NotificationInput {
   entraId: string | null;
   changeType: string | null;
   lifecycleEvent: string | null;
+  /** Handled on receipt (a group's change asks for a reconciliation): kept as done, pruned with the rest. */
+  done?: boolean;
 }
 
 export async function insertNotifications(db: Queryable, notifications: NotificationInput[]): Promise<void> {
   if (notifications.length === 0) return;
   await db.query(
-    `insert into graph_notifications (job_id, subscription_id, entra_id, change_type, lifecycle_event)
-     select n.job_id, n.subscription_id, n.entra_id, n.change_type, n.lifecycle_event
+    `insert into graph_notifications (job_id, subscription_id, entra_id, change_type, lifecycle_event, done_at)
+     select n.job_id, n.subscription_id, n.entra_id, n.change_type, n.lifecycle_event, case when n.done then now() end
      from jsonb_to_recordset($1::jsonb)
-       as n (job_id text, subscription_id text, entra_id text, change_type text, lifecycle_event text)`,
+       as n (job_id text, subscription_id text, entra_id text, change_type text, lifecycle_event text, done boolean)`,
     [
       JSON.stringify(
         notifications.map((n) => ({
@@ -28,6 +30,7 @@ export async function insertNotifications(db: Queryable, notifications: Notifica
           entra_id: n.entraId,
           change_type: n.changeType,
           lifecycle_event: n.lifecycleEvent,
+          done: n.done === true,
         })),
       ),
     ],

@@ -135,6 +135,9 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
   };
 
   sim.tenant.userListeners.add((id, changeType) => sim.notifications.userChanged(id, changeType));
+  sim.tenant.groupListeners.add((groupId, memberId, removed) =>
+    sim.notifications.membersChanged(groupId, memberId, removed),
+  );
 
   const server = createServer({
     cert: readFileSync(join(certDir, "server.pem")),
