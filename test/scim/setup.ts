@@ -24,6 +24,7 @@ type Json = any;
 export interface ScimService {
   app: FastifyInstance;
   runtime: Runtime;
+  db: TestDatabase;
   domain: string;
   token: string;
   /** A SCIM request as the provider sends it (its token unless another is given). */
@@ -37,12 +38,19 @@ export interface ScimService {
   close(): Promise<void>;
 }
 
+type TestDatabase = Awaited<ReturnType<typeof makeTestDatabase>>;
+
+/**
+ * The service with one SCIM job "entra" (`job` adds to it). On a database of its own, or on `db`
+ * (a restart on the database of an earlier service, which may be closed already: only its URL is used).
+ */
 export async function startScimService(
   wp: Pick<WordPressUnderTest, "url" | "username" | "appPassword">,
   job: Record<string, unknown> = {},
   env: Record<string, string> = {},
+  options: { db?: TestDatabase } = {},
 ): Promise<ScimService> {
-  const db = await makeTestDatabase();
+  const db = options.db ?? (await makeTestDatabase());
   const dir = makeTempDir("ews-scim-");
   const jobsFile = path.join(dir, "jobs.json");
   fs.writeFileSync(jobsFile, JSON.stringify({ jobs: [{ id: "entra", source: { kind: "scim" }, ...job }] }));
@@ -74,9 +82,11 @@ export async function startScimService(
   };
   const minted = await admin("POST", "/v1/jobs/entra/scim-tokens", {});
   if (minted.status !== 201) throw new Error(`no SCIM token: ${JSON.stringify(minted.body)}`);
+  let closed = false;
   const service: ScimService = {
     app,
     runtime,
+    db,
     domain: `s${randomBytes(5).toString("hex")}.example.org`,
     token: minted.body.token,
     admin,
@@ -93,9 +103,11 @@ export async function startScimService(
       return { status: response.statusCode, body: response.body ? response.json() : null, headers: response.headers };
     },
     async close() {
+      if (closed) return;
+      closed = true;
       await app.close();
       await runtime.close();
-      await db.close();
+      if (!options.db) await db.close();
     },
   };
   return service;
