@@ -50,8 +50,8 @@ export interface WordPressNetwork {
 }
 
 const ROUTE = "/entra-wp-sync/v1/network";
-/** The companion plugin's first version with everything a network run uses (1.7.0: the memberships' guard). */
-const NETWORK_PLUGIN = [1, 7, 0] as const;
+/** The companion plugin's first version with everything a network run uses (1.7.1: the memberships' guard). */
+const NETWORK_PLUGIN = [1, 7, 1] as const;
 
 function atLeast(version: string, minimum: readonly number[]): boolean {
   const parts = version.split(".").map((part) => Number.parseInt(part, 10) || 0);
@@ -85,7 +85,7 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
       main: site.main === true,
     }));
     // Plugin 1.6.0 names its version here; before it, the sign-in block in the memberships route
-    // would be ignored (a deactivated leaver could still sign in), and before 1.7.0 the guard (an
+    // would be ignored (a deactivated leaver could still sign in), and before 1.7.1 the guard (an
     // account given a privilege in WordPress would still be written), so older plugins are refused.
     if (typeof body.version !== "string" || !atLeast(body.version, NETWORK_PLUGIN)) {
       throw new ConfigError(
