@@ -334,12 +334,13 @@ export async function setMembers(db: Queryable, groupId: string, userIds: string
   return rows.map((row) => row.user_key);
 }
 
-export async function groupMemberIds(db: Queryable, groupId: string): Promise<string[]> {
-  const { rows } = await db.query<{ user_id: string }>(
-    "select user_id from scim_group_members where group_id = $1::uuid",
+/** The keys of the group's members (before a change: whose roles a rename may change). */
+export async function groupMemberKeys(db: Queryable, groupId: string): Promise<string[]> {
+  const { rows } = await db.query<{ user_key: string }>(
+    "select u.user_key from scim_group_members m join scim_users u on u.id = m.user_id where m.group_id = $1::uuid",
     [groupId],
   );
-  return rows.map((row) => row.user_id);
+  return rows.map((row) => row.user_key);
 }
 
 /** Deletes the group; the keys of its members (whose roles may change), or null when there was none. */
@@ -387,7 +388,7 @@ export async function queueAfterDryRun(db: Queryable, jobIds: string[]): Promise
   return new Map(rows.map((row) => [row.job_id, row.n]));
 }
 
-/** Users of the job waiting for the engine (their SCIM writes are stored, not applied yet). */
+/** The job's SCIM writes stored and not applied yet (the backlog /status and the metrics show). */
 export async function scimBacklog(db: Queryable, jobId: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
     `select count(*)::int as n from graph_notifications
