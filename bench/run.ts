@@ -8,7 +8,8 @@
  * BENCH_RESYNC_USERS (10000), BENCH_CONTINUE_USERS (3000), BENCH_CONTINUE_RESYNCS (5),
  * BENCH_MEMORY_USERS (100000), BENCH_PLANNING_PAGES (10), BENCH_CUSTOMER_USERS (100000),
  * BENCH_PROVISION_SITE_USERS (100000), BENCH_HISTORY_ITEMS (1000000). BENCH_ONLY=writes,continue,large,
- * resync,customers,planning,provision,memory,history picks scenarios. See docs/performance.md "Benchmarks" for what each row means.
+ * resync,customers,planning,provision,memory,history picks scenarios; BENCH_CORE_BATCH=1 adds core /batch/v1 rows on
+ * a WordPress 6.6 without the plugin (BENCH_WP66_PORT, BENCH_WP66_DIR). See docs/performance.md "Benchmarks" for what each row means.
  * Each scenario (and each write run and in-process loop) is measured in a window that tells how much
  * CPU processes outside the bench used meanwhile: a timed row measured while they used more than
  * OUTSIDE_CORES_LIMIT prints its numbers with no PASS or MISS (bench/lib/load.ts).
@@ -226,6 +227,28 @@ function writeRows(r: WriteResult): Row[] {
     return `${label}: ${cell("create")}, ${cell("update")}, ${cell("delete")}`;
   };
   const loopLoad = (when: "before" | "after") => `${when}: ${describeLoad(r.loopLoad[when])}`;
+  const core = r.coreBatch;
+  const coreRow = (what: "create" | "update"): Row[] => {
+    if (!core) return [];
+    const run = what === "create" ? core.path.first : core.path.update;
+    const msUser = run.wallMs / r.users;
+    const name = what === "create" ? `first sync, ${n(r.users)} new users` : `update, ${n(r.users)} changed users`;
+    return [
+      {
+        what: `${name}, core /batch/v1 -> WordPress 6.6 without the plugin (engine, ${run.steps} steps)`,
+        measured:
+          `${(run.wallMs / 1000).toFixed(1)} s = ${msUser.toFixed(1)} ms/user: ${(msUser / core.loop[what]).toFixed(2)}x ` +
+          `in-process autocommit on 6.6 (${core.loop[what].toFixed(1)}, ${core.loop.queries[what].toFixed(1)} queries; ` +
+          `${describeLoad(core.loopLoad)}); ${perUser(run.wpRequests, r.users)}; ${refusedOf(run.refusedBatches)}` +
+          `${stagesOf(run.stages, r.users)}; ${wordpressOf(run.wordpress, r.users, core.loop.queries[what])}; ` +
+          describeLoad(run.load),
+        target: "none (compare with the plugin's rows)",
+        pass: null,
+        timed: true,
+        loaded: run.load.loaded || core.loopLoad.loaded,
+      },
+    ];
+  };
   return [
     {
       what: `in-process loop (wp_insert_user / wp_update_user of the display name / wp_delete_user), ${n(r.users)} users (half before, half after)`,
@@ -239,6 +262,8 @@ function writeRows(r: WriteResult): Row[] {
     engineRow("per-user", "create", r.perUser.first, "<= 1.3x in-process autocommit", 1.3),
     engineRow("bulk", "update", r.bulk.update, "<= 1.0x in-process autocommit", 1.0),
     engineRow("per-user", "update", r.perUser.update, "none (per-user REST path)", null),
+    ...coreRow("create"),
+    ...coreRow("update"),
   ];
 }
 

@@ -328,12 +328,13 @@ install_file "$MU/00-test-env.php" <<'PHP'
  * mails.jsonl, not in the database whose rollback it plays.
  * Unwritable meta stand-in: the user meta key entra_test_unwritable is shown in REST, and every write
  * of it is refused as a failed database write: core's user routes then answer 500
- * rest_meta_database_error after they wrote the user's row (a write that fails midway). */
+ * rest_meta_database_error after they wrote the user's row (a write that fails midway). Only beside
+ * the companion plugin (its batch tests use it): a site without it shows exactly its own meta. */
 add_action('init', function () {
     if (!get_role('entra_test_user_manager')) {
         add_role('entra_test_user_manager', 'User manager (test)', array('read' => true, 'list_users' => true, 'edit_users' => true));
     }
-    register_meta('user', 'entra_test_unwritable', array('type' => 'string', 'single' => true,
+    if (defined('ENTRA_WP_SYNC_VERSION')) register_meta('user', 'entra_test_unwritable', array('type' => 'string', 'single' => true,
         'show_in_rest' => array('schema' => array('type' => 'string', 'context' => array('edit'))),
         'auth_callback' => '__return_true'));
 });

@@ -24,11 +24,18 @@ export interface BenchWordPress {
  * Starts (and with `reset`, empties) the bench WordPress. Throws with the script's own message when
  * it cannot run (no PHP, no MariaDB): bench/run.ts then skips the WordPress rows and says why.
  */
-export function startBenchWordPress(options: { reset: boolean }): BenchWordPress {
-  const port = process.env.BENCH_WP_PORT ?? "8885";
-  const dir = process.env.BENCH_WP_DIR ?? "/tmp/entra-wp-sync-wordpress-bench";
+export function startBenchWordPress(options: {
+  reset: boolean;
+  /** Another instance: WordPress core 6.6 without the companion plugin (core's /batch/v1 write path). */
+  coreBatch?: boolean;
+}): BenchWordPress {
+  const port = options.coreBatch ? (process.env.BENCH_WP66_PORT ?? "8889") : (process.env.BENCH_WP_PORT ?? "8885");
+  const dir = options.coreBatch
+    ? (process.env.BENCH_WP66_DIR ?? "/tmp/entra-wp-sync-wordpress-bench-6.6")
+    : (process.env.BENCH_WP_DIR ?? "/tmp/entra-wp-sync-wordpress-bench");
   countAsBench(dir);
   const args = [join("scripts", "wordpress-local.sh"), "--port", port, "--dir", dir, "--env-prefix", "BENCH_WP_"];
+  if (options.coreBatch) args.push("--wordpress-version", "6.6", "--without-plugin");
   if (options.reset) args.push("--reset");
   let out: string;
   try {

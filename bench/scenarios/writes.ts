@@ -18,7 +18,13 @@ import type { RunCounts } from "../../src/core/runs";
 import { makeTenant, startGraphSimulator } from "../../tools/graph-sim";
 import { cpuWindow, type OutsideLoad } from "../lib/load";
 import { driveRun, openBenchService, pageTimings, type Stages } from "../lib/service";
-import { type BenchWordPress, installProfiler, makeCountingSite, type RequestProfile } from "../lib/wordpress";
+import {
+  type BenchWordPress,
+  installProfiler,
+  makeCountingSite,
+  type RequestProfile,
+  startBenchWordPress,
+} from "../lib/wordpress";
 import { benchPhp, type PhpLoop } from "../wordpress-writes";
 
 /** One engine run (the first sync or the update) on one path. */
@@ -52,6 +58,11 @@ export interface WriteResult {
   txn: { before: PhpLoop; after: PhpLoop };
   bulk: EnginePath;
   perUser: EnginePath;
+  /**
+   * BENCH_CORE_BATCH=1: the same first sync and update into a WordPress 6.6 without the plugin
+   * (core's /batch/v1), next to the autocommit loop on that 6.6 tree, measured right before.
+   */
+  coreBatch: { loop: PhpLoop; loopLoad: OutsideLoad; path: EnginePath } | null;
 }
 
 export async function benchWrites(
@@ -77,7 +88,9 @@ export async function benchWrites(
     const bulk = await enginePath(wp, users, true, profiler.take, log);
     const perUser = await enginePath(wp, users, false, profiler.take, log);
     const after = loops();
+    const coreBatch = process.env.BENCH_CORE_BATCH === "1" ? await coreBatchPath(users, loopUsers, log) : null;
     return {
+      coreBatch,
       users,
       batchInFlight: DEFAULTS.WP_BATCH_IN_FLIGHT,
       loopLoad: { before: before.load, after: after.load },
@@ -86,6 +99,25 @@ export async function benchWrites(
       bulk,
       perUser,
     };
+  } finally {
+    profiler.remove();
+  }
+}
+
+/** The core /batch/v1 rows: their own WordPress 6.6 (no plugin), its own in-process loop first. */
+async function coreBatchPath(
+  users: number,
+  loopUsers: number,
+  log: (line: string) => void,
+): Promise<WriteResult["coreBatch"]> {
+  const wp = startBenchWordPress({ reset: true, coreBatch: true });
+  const profiler = installProfiler(wp);
+  try {
+    log(`writes: WordPress 6.6 without the plugin (${wp.url}): in-process loop, ${loopUsers} users, autocommit`);
+    const window = cpuWindow();
+    const loop = benchPhp(loopUsers, randomBytes(4).toString("hex"), wp, 0, "name");
+    const loopLoad = window.take();
+    return { loop, loopLoad, path: await enginePath(wp, users, true, profiler.take, log) };
   } finally {
     profiler.remove();
   }

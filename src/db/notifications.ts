@@ -11,15 +11,17 @@ export interface NotificationInput {
   entraId: string | null;
   changeType: string | null;
   lifecycleEvent: string | null;
+  /** Handled on receipt (a group's change asks for a reconciliation): kept as done, pruned with the rest. */
+  done?: boolean;
 }
 
 export async function insertNotifications(db: Queryable, notifications: NotificationInput[]): Promise<void> {
   if (notifications.length === 0) return;
   await db.query(
-    `insert into graph_notifications (job_id, subscription_id, entra_id, change_type, lifecycle_event)
-     select n.job_id, n.subscription_id, n.entra_id, n.change_type, n.lifecycle_event
+    `insert into graph_notifications (job_id, subscription_id, entra_id, change_type, lifecycle_event, done_at)
+     select n.job_id, n.subscription_id, n.entra_id, n.change_type, n.lifecycle_event, case when n.done then now() end
      from jsonb_to_recordset($1::jsonb)
-       as n (job_id text, subscription_id text, entra_id text, change_type text, lifecycle_event text)`,
+       as n (job_id text, subscription_id text, entra_id text, change_type text, lifecycle_event text, done boolean)`,
     [
       JSON.stringify(
         notifications.map((n) => ({
@@ -28,6 +30,7 @@ export async function insertNotifications(db: Queryable, notifications: Notifica
           entra_id: n.entraId,
           change_type: n.changeType,
           lifecycle_event: n.lifecycleEvent,
+          done: n.done === true,
         })),
       ),
     ],
@@ -108,9 +111,16 @@ export async function takeLifecycleEvents(db: Queryable, jobId: string): Promise
   }));
 }
 
+/**
+ * Changes stored and not applied yet, whether or not a run has claimed them: what the backlog
+ * metric and /status show. A run that keeps failing (WordPress down) holds its claim until it
+ * fails, and the changes it holds are as far from WordPress as the others.
+ */
+const UNAPPLIED_CHANGE = "n.done_at is null and n.lifecycle_event is null and n.entra_id is not null";
+
 export interface NotificationStats {
   jobId: string;
-  /** Change notifications not applied yet. */
+  /** Change notifications not applied yet (claimed by a run or not). */
   pending: number;
   /** Age in seconds of the oldest of them (0 when none): how far behind the job is. */
   oldestPendingAge: number;
@@ -121,9 +131,9 @@ export interface NotificationStats {
 export async function notificationStats(db: Queryable): Promise<NotificationStats[]> {
   const { rows } = await db.query<{ job_id: string; pending: number; oldest: number; applied: number | null }>(
     `select j.id as job_id,
-       (select count(*)::int from graph_notifications n where n.job_id = j.id and ${PENDING_CHANGE}) as pending,
+       (select count(*)::int from graph_notifications n where n.job_id = j.id and ${UNAPPLIED_CHANGE}) as pending,
        coalesce((select extract(epoch from now() - min(n.received_at))::float8 from graph_notifications n
-                 where n.job_id = j.id and ${PENDING_CHANGE}), 0) as oldest,
+                 where n.job_id = j.id and ${UNAPPLIED_CHANGE}), 0) as oldest,
        (select extract(epoch from max(n.done_at - n.received_at))::float8 from graph_notifications n
         where n.run_id = (select r.id from runs r where r.job_id = j.id and r.mode = 'notification'
                           and r.state = 'completed' order by r.finished_at desc limit 1)) as applied

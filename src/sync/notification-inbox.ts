@@ -112,7 +112,13 @@ function checkNotifications(value: unknown[], known: ReadonlyMap<string, Subscri
       continue;
     }
     // A group's membership changed: which users it concerns is for a reconciliation run to find.
-    if (parsed.entraId === null && parsed.lifecycleEvent === null) reconcile.add(subscription.jobId);
+    // Asking for that run (before Graph is answered) is all there is to do with it: stored as done,
+    // it is pruned with the history instead of waiting for ever (only lifecycle events and changes
+    // to users are taken up later).
+    if (parsed.entraId === null && parsed.lifecycleEvent === null) {
+      reconcile.add(subscription.jobId);
+      parsed.done = true;
+    }
     accepted.push(parsed);
   }
   return { accepted, refused, reconcile };

@@ -45,7 +45,7 @@ const RECONCILE_RETRY_MS = 15 * 60_000;
 /** Directory resources: "updated" also reports creations and soft deletions (Graph subscription docs). */
 const CHANGE_TYPES = { users: "updated,deleted", group: "updated" } as const;
 
-export interface NotificationWorkerOptions {
+export interface NotificationPassOptions {
   sync: Pick<EngineService, "startNotificationRun" | "startRun" | "advanceRun" | "activeRun">;
   /** The "default" source's subscriptions; `tenants` those of the jobs file's sources, by name. */
   subscriptions: Subscriptions;
@@ -55,8 +55,6 @@ export interface NotificationWorkerOptions {
   logger: Logger;
   /** Where Graph posts: PUBLIC_URL + the notification route. */
   notificationUrl: string;
-  /** DRIVER_INTERVAL_MS: how often pending notifications are looked for when nobody pokes. */
-  intervalMs: number;
   /** The lease owner id (the engine's). */
   owner: string;
   /** How often subscriptions are checked (default one minute). */
@@ -64,6 +62,11 @@ export interface NotificationWorkerOptions {
   reconcileEveryMs?: number;
   renewBeforeMs?: number;
   lifetimeMs?: number;
+}
+
+export interface NotificationWorkerOptions extends NotificationPassOptions {
+  /** DRIVER_INTERVAL_MS: how often pending notifications are looked for when nobody pokes. */
+  intervalMs: number;
 }
 
 export interface NotificationWorker {
@@ -79,17 +82,27 @@ export function resourcesOf(job: Job): string[] {
   return job.source.notifications ? ["users", ...groupsToList(job).map((group) => `groups/${group}`)] : [];
 }
 
-export function startNotificationWorker(options: NotificationWorkerOptions): NotificationWorker {
+/** The jobs the worker serves: SCIM jobs too, their providers' writes wait in the same queue (src/sync/scim.ts). */
+function servedJobs(jobs: readonly Job[]): Job[] {
+  return jobs.filter((job) => job.source.notifications || isScimJob(job));
+}
+
+/**
+ * One pass of the worker over every job it serves: subscriptions kept (every maintainEveryMs, and
+ * at once after a lifecycle event), lifecycle events handled, a due reconciliation or the pending
+ * notifications run and driven to the end. True when a run took a step. The worker's loop calls it;
+ * tests call it pass by pass. `stopping` ends a run's driving early (the run resumes later).
+ */
+export function makeNotificationPass(
+  options: NotificationPassOptions,
+  stopping: () => boolean = () => false,
+): () => Promise<boolean> {
   const logger = options.logger.child({ component: "notifications" });
   const pool = options.db.pool;
-  // SCIM jobs too: their providers' writes wait in the same queue (src/sync/scim.ts).
-  const jobs = options.jobs.filter((job) => job.source.notifications || isScimJob(job));
+  const jobs = servedJobs(options.jobs);
   const maintainEveryMs = options.maintainEveryMs ?? 60_000;
   const renewBeforeMs = options.renewBeforeMs ?? RENEW_BEFORE_MS;
   const lifetimeMs = options.lifetimeMs ?? SUBSCRIPTION_LIFETIME_MS;
-  let stopping = false;
-  let wake: (() => void) | null = null;
-  let poked = false;
   let lastMaintained = 0;
   const byTenant = new Map([[DEFAULT_TARGET, options.subscriptions], ...(options.tenants ?? [])]);
   const declared = new Map(options.jobs.map((job) => [job.id, job]));
@@ -199,7 +212,7 @@ export function startNotificationWorker(options: NotificationWorkerOptions): Not
         (active.trigger === "schedule" && !SELF_DRIVEN_MODES.has(job.trigger.mode)));
     if (!ours) return false;
     let advanced = false;
-    while (!stopping) {
+    while (!stopping()) {
       const result = await options.sync.advanceRun(active.id);
       if (!result.advanced || !result.run || !["queued", "listing", "reconciling"].includes(result.run.state)) break;
       advanced = true;
@@ -207,19 +220,28 @@ export function startNotificationWorker(options: NotificationWorkerOptions): Not
     return advanced;
   }
 
-  async function pass(): Promise<boolean> {
+  return async function pass(): Promise<boolean> {
     if (Date.now() - lastMaintained >= maintainEveryMs) await maintainSubscriptions();
     let busy = false;
     for (const job of jobs) {
-      if (stopping) break;
+      if (stopping()) break;
       if (await handleLifecycle(job)) lastMaintained = 0;
       if (await serve(job)) busy = true;
     }
     return busy;
-  }
+  };
+}
+
+export function startNotificationWorker(options: NotificationWorkerOptions): NotificationWorker {
+  const logger = options.logger.child({ component: "notifications" });
+  const jobs = servedJobs(options.jobs);
+  let stopping = false;
+  let wake: (() => void) | null = null;
+  let poked = false;
+  const pass = makeNotificationPass(options, () => stopping);
 
   const started = (async () => {
-    for (const job of jobs) if (!isScimJob(job)) await requestReconcile(pool, job.id).catch(() => {});
+    for (const job of jobs) if (!isScimJob(job)) await requestReconcile(options.db.pool, job.id).catch(() => {});
   })();
 
   async function loop(): Promise<void> {

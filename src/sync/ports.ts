@@ -93,7 +93,7 @@ export interface Site {
    * elevated capability beyond them at the time of the write (a privilege given in WordPress after
    * the engine read the user). With the companion plugin the plugin checks it inside the write's
    * transaction; without it WordPress has no conditional write, and the site reads the user's
-   * capabilities again right before the write (see src/wordpress/site.ts guardedWrite).
+   * capabilities right before the write (src/wordpress/site.ts guardCheck, updateCheckedByRead).
    */
   updateUser(id: number, write: WpWrite, guard?: readonly string[]): Promise<WpUser>;
   /** Remove all roles and (with the companion plugin) flag the user so login is blocked. */
@@ -105,8 +105,8 @@ export interface Site {
    * user (compared by the site inside the write's transaction, its guard included), so the engine
    * needs no read first. Answers the user as it was before (null: no such user), and after when
    * applied; null when the
-   * site cannot check the assumption (no companion plugin batch endpoint, bulk writes off): the
-   * engine then reads the user first, as always.
+   * site cannot check the assumption (a field WordPress does not show over REST): the engine then
+   * reads the user first. Without the plugin's batch the site checks it on a read right before the write.
    */
   updateIfUnchanged?(
     id: number,
@@ -165,16 +165,22 @@ export interface Network {
   loginTaken(login: string): Promise<boolean>;
   /** The network's accounts with this Entra id, one of these e-mails or logins (members of any site, or of none). */
   find(by: { entraId: string; emails: readonly string[]; logins: readonly string[] }): Promise<NetworkAccount[]>;
-  /** Writes a plan of core/network.ts planMemberships in order; the first refusal stops it. */
-  apply(userId: number, changes: readonly MembershipChange[]): Promise<void>;
   /**
-   * apply, only while the user still holds `assumption` (checked by the plugin before anything is
-   * written): null when written, else the user as it is, with nothing written.
+   * Writes a plan of core/network.ts planMemberships in order; the first refusal stops it. `guard`
+   * (core/privileges.ts guardRoles): the plugin writes nothing while the user holds, on any site, an
+   * elevated capability beyond what these roles grant (UpstreamError "invalid", code
+   * entra_wp_sync_protected), checked in the write's transaction.
+   */
+  apply(userId: number, changes: readonly MembershipChange[], guard: readonly string[]): Promise<void>;
+  /**
+   * apply, only while the user still holds `assumption` and passes `guard` (checked by the plugin
+   * before anything is written): null when written, else the user as it is, with nothing written.
    */
   applyAssuming(
     userId: number,
     changes: readonly MembershipChange[],
     assumption: MembershipAssumption,
+    guard: readonly string[],
   ): Promise<NetworkMember | null>;
 }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { UpstreamError } from "../core/errors";
+import type { Assumption } from "../core/plan";
 import { CORE_ROLES, capabilitiesBeyond, capabilitiesOf, PROTECTED_CODE } from "../core/privileges";
 import { ENTRA_ID_META, type WpUser, type WpWrite } from "../core/users";
 import type { ConditionalWrite, Site, SiteInfo } from "../sync/ports";
@@ -21,7 +22,7 @@ import {
 } from "./client";
 import { CORE_BATCH_ROUTE, coreBatchSender, detectCoreBatch } from "./core-batch";
 import { classifyResponse } from "./errors";
-import { acceptedMetaKeys, DEACTIVATED_META, toRestBody, toWpUser, USER_FIELDS } from "./users";
+import { acceptedMetaKeys, DEACTIVATED_META, holdsAssumption, toRestBody, toWpUser, USER_FIELDS } from "./users";
 
 export type WordPressSiteOptions = WordPressConnectionOptions & {
   /**
@@ -285,15 +286,17 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
     perUser: () => Promise<T>,
     read: (answer: BatchAnswer) => T,
     coreOp: BatchOp = op,
+    /** The caller judged the guard on a read it made right before (updateCheckedByRead). */
+    guardChecked = false,
   ): Promise<T> {
     const checkGuard = guardCheck(op);
     const writer = await batchWriter();
     if (!writer) {
-      await checkGuard();
+      if (!guardChecked) await checkGuard();
       return perUser();
     }
     // Outside the try below: a refusal concerns this user, not core's batch route.
-    if (writer.path === "core-batch") await checkGuard();
+    if (writer.path === "core-batch" && !guardChecked) await checkGuard();
     let answer: BatchAnswer;
     try {
       answer = await writer.write(writer.path === "core-batch" ? coreOp : op);
@@ -332,8 +335,7 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
     return async () => {
       const user = await getUser(op.id);
       if (!user) return; // the write itself answers "not found"
-      const catalogue = (await plugin())?.roles ?? CORE_ROLES;
-      const beyond = capabilitiesBeyond(user.capabilities, new Set(capabilitiesOf(guard, catalogue)));
+      const beyond = await beyondGuard(user, guard);
       if (beyond.length > 0) {
         throw protectedError(
           `WordPress ${op.op} of user ${op.id} refused before it was sent`,
@@ -341,6 +343,82 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
         );
       }
     };
+  }
+
+  /**
+   * The elevated capabilities `user` holds beyond what the `guard` roles grant, judged as the
+   * plugin's guard would (the roles' capabilities as the site reports them; WordPress's core roles
+   * without the plugin, so a custom role counts for none of its elevated capabilities).
+   */
+  async function beyondGuard(user: WpUser, guard: readonly string[]): Promise<string[]> {
+    const catalogue = (await plugin())?.roles ?? CORE_ROLES;
+    return capabilitiesBeyond(user.capabilities, new Set(capabilitiesOf(guard, catalogue)));
+  }
+
+  /**
+   * An update or reactivation planned without a read (Site.updateIfUnchanged) where WordPress
+   * cannot check what the plan assumed (no plugin batch endpoint: core's batch or one request per
+   * write): one read right before the write checks the assumption as the plugin does in PHP
+   * (holdsAssumption) and the guard (beyondGuard), and the write follows without another read. The
+   * engine used to read the user, plan, and then read it again for the guard: three requests per
+   * changed user, now two. The window in which a change made in WordPress goes unseen is the same
+   * as the guard's was: from this read to the write, with no planning between them. Not held: the
+   * user as read, which the engine plans again from (a second read then guards that write).
+   */
+  async function updateCheckedByRead(
+    id: number,
+    kind: "update" | "reactivate",
+    assumption: Assumption,
+    write: WpWrite,
+  ): Promise<ConditionalWrite> {
+    const before = await getUser(id);
+    if (!before || !holdsAssumption(before, assumption)) return { applied: false, before };
+    if ((await beyondGuard(before, assumption.guard)).length > 0) return { applied: false, before };
+    const user =
+      kind === "update"
+        ? await updateWith(id, write, assumption.guard, true)
+        : await reactivateWith(id, write, assumption.guard, true);
+    return { applied: true, before, user };
+  }
+
+  async function updateWith(
+    id: number,
+    write: WpWrite,
+    guard: readonly string[] | undefined,
+    guardChecked = false,
+  ): Promise<WpUser> {
+    const payload = await body(write);
+    if (Object.keys(payload).length === 0) {
+      const user = await getUser(id);
+      if (!user) throw new UpstreamError(`WordPress user ${id} not found`, "wordpress", "not-found", { status: 404 });
+      return user;
+    }
+    const op: BatchOp = { op: "update", id, body: payload, ...guardOf(guard) };
+    return writeUser(
+      op,
+      () => post(id, payload),
+      (answer) => userOf(op, answer),
+      op,
+      guardChecked,
+    );
+  }
+
+  async function reactivateWith(
+    id: number,
+    fields: WpWrite,
+    guard: readonly string[] | undefined,
+    guardChecked = false,
+  ): Promise<WpUser> {
+    const payload = await body(fields);
+    const op: BatchOp = { op: "reactivate", id, body: payload, ...guardOf(guard) };
+    const perUser = await body(fields, { [DEACTIVATED_META]: "" });
+    return writeUser(
+      op,
+      () => post(id, perUser),
+      (answer) => userOf(op, answer),
+      { op: "update", id, body: perUser },
+      guardChecked,
+    );
   }
 
   function protectedError(what: string, why: string): UpstreamError {
@@ -530,20 +608,7 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       }
     },
 
-    async updateUser(id, write, guard) {
-      const payload = await body(write);
-      if (Object.keys(payload).length === 0) {
-        const user = await getUser(id);
-        if (!user) throw new UpstreamError(`WordPress user ${id} not found`, "wordpress", "not-found", { status: 404 });
-        return user;
-      }
-      const op: BatchOp = { op: "update", id, body: payload, ...guardOf(guard) };
-      return writeUser(
-        op,
-        () => post(id, payload),
-        (answer) => userOf(op, answer),
-      );
-    },
+    updateUser: (id, write, guard) => updateWith(id, write, guard),
 
     async deactivateUser(id, guard) {
       const p = await plugin();
@@ -557,27 +622,19 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       );
     },
 
-    async reactivateUser(id, fields, guard) {
-      const payload = await body(fields);
-      const op: BatchOp = { op: "reactivate", id, body: payload, ...guardOf(guard) };
-      const perUser = await body(fields, { [DEACTIVATED_META]: "" });
-      return writeUser(
-        op,
-        () => post(id, perUser),
-        (answer) => userOf(op, answer),
-        { op: "update", id, body: perUser },
-      );
-    },
+    reactivateUser: (id, fields, guard) => reactivateWith(id, fields, guard),
 
     async writesAtOnce() {
       return (await batchWriter())?.atOnce ?? null;
     },
 
     async updateIfUnchanged(id, kind, assumption, write) {
-      if (options.bulk === false || !(await plugin())?.batchExpect) return null;
       const expected = toRestBody({ fields: assumption.fields }, await acceptedMeta());
       // A field WordPress does not show over REST cannot be compared: the engine reads the user instead.
       if (expected.dropped.length > 0) return null;
+      if (options.bulk === false || !(await plugin())?.batchExpect) {
+        return updateCheckedByRead(id, kind, assumption, write);
+      }
       const { roles } = assumption;
       const op: BatchOp = {
         op: kind,

@@ -1,3 +1,5 @@
+import { isDeepStrictEqual } from "node:util";
+import type { Assumption } from "../core/plan";
 import type { WpUser, WpWrite } from "../core/users";
 
 /**
@@ -87,4 +89,23 @@ export function acceptedMetaKeys(options: unknown): Set<string> {
     }
   }
   return keys;
+}
+
+/**
+ * Whether `user` (as read over REST) holds what a plan made without a read assumed of it
+ * (core/plan.ts assumedCurrent): each field exactly (meta.<key>: that meta value), and the roles
+ * exactly as listed, order included, or none of `noneOf`. The companion plugin's
+ * entra_wp_sync_batch_holds, for the paths where WordPress cannot compare (src/wordpress/site.ts
+ * updateCheckedByRead); strict like it: any difference means "plan again from this user".
+ */
+export function holdsAssumption(user: WpUser, assumption: Pick<Assumption, "fields" | "roles">): boolean {
+  for (const [key, value] of Object.entries(assumption.fields)) {
+    const current = key.startsWith("meta.")
+      ? user.meta[key.slice(5)]
+      : (user as unknown as Record<string, unknown>)[key];
+    if (current !== value) return false;
+  }
+  const { roles } = assumption;
+  if ("exactly" in roles) return isDeepStrictEqual(user.roles, roles.exactly);
+  return !user.roles.some((role) => roles.noneOf.includes(role));
 }

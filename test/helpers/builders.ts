@@ -84,6 +84,11 @@ class JobBuilder {
     this.job.source.pageSize = n;
     return this;
   }
+  /** source.notifications: Graph change notifications applied as notification runs. */
+  withNotifications(): this {
+    this.job.source.notifications = true;
+    return this;
+  }
   /** Scoping groups (source.groups). */
   withGroups(...groups: string[]): this {
     this.job.source.groups = groups;

@@ -32,7 +32,7 @@ describeWithWordPress("updates without a read first (companion plugin)", (wp) =>
    * One path: a first sync of USERS users, then changes in WordPress behind the service's back and
    * in Entra, then the second sync whose items and WordPress state are returned (prefix masked).
    */
-  async function run(site: Site, prefix: string, roleMode: "replace" | "skip") {
+  async function run(site: Site, prefix: string, roleMode: "replace" | "skip", beforeSecondSync = () => {}) {
     const directory = new FakeDirectory();
     const ids: string[] = Array.from({ length: USERS }, () => randomUUID());
     const person = (n: number, values: Record<string, string>) => {
@@ -69,6 +69,7 @@ describeWithWordPress("updates without a read first (companion plugin)", (wp) =>
     // In Entra every user changes.
     for (let n = 1; n <= USERS; n++) directory.put(person(n, { surname: `${n} changed`, department: `Moved ${n}` }));
 
+    beforeSecondSync();
     const second = await sync();
     expect({ state: second.state, error: (second as { lastError?: unknown }).lastError ?? null }).toEqual({
       state: "completed",
@@ -110,14 +111,57 @@ describeWithWordPress("updates without a read first (companion plugin)", (wp) =>
       } = res.body;
       state.push({ n, ...rest });
     }
-    return { items: mask(byUser), state: mask(state), counts: second.counts };
+    return { items: mask(byUser), state: mask(state), counts: second.counts, id };
   }
+
+  /** The engine's reference path: a site without updateIfUnchanged, so it reads every changed user first. */
+  function readFirst(site: Site): Site {
+    const { updateIfUnchanged: _conditional, ...rest } = site;
+    return rest;
+  }
+
+  /** Requests of each kind for user `wpId` seen by the proxy. */
+  const requestsFor = (requests: readonly string[], wpId: number) => ({
+    reads: requests.filter((r) => r.startsWith(`GET /wp-json/wp/v2/users/${wpId}?`)).length,
+    writes: requests.filter(
+      (r) => r.startsWith(`POST /wp-json/wp/v2/users/${wpId}?`) || r === `POST /wp-json/wp/v2/users/${wpId}`,
+    ).length,
+  });
+
+  it("checks the plan with one read right before each write where WordPress cannot, and plans as after a read first", async () => {
+    // One request per write (bulk off, as on a site without a batch endpoint): the read that
+    // checks what the plan assumed is also the guard's, so an untouched user costs a read and a
+    // write instead of the engine's read, the guard's second read and the write.
+    const proxy = await startProxy(wp.url);
+    try {
+      const reference = await run(readFirst(makeTestSite(wp, { bulk: false })), uniqueName("reference"), "replace");
+      const checked = await run(
+        makeTestSite({ ...wp, url: proxy.url }, { bulk: false }),
+        uniqueName("checked"),
+        "replace",
+        () => {
+          proxy.requests.length = 0;
+        },
+      );
+      expect(checked.items).toEqual(reference.items);
+      expect(checked.state).toEqual(reference.state);
+      expect(checked.counts).toEqual(reference.counts);
+      // Users 1 and 6, untouched in WordPress: one read, one write each.
+      for (const n of [1, 6]) expect(requestsFor(proxy.requests, checked.id(n))).toEqual({ reads: 1, writes: 1 });
+      // User 2 (edited in WordPress): the read shows the edit, the plan is made again from it and
+      // that write is guarded by a read of its own. User 4 (made administrator): read, then skipped.
+      expect(requestsFor(proxy.requests, checked.id(2))).toEqual({ reads: 2, writes: 1 });
+      expect(requestsFor(proxy.requests, checked.id(4))).toEqual({ reads: 1, writes: 0 });
+    } finally {
+      await proxy.close();
+    }
+  });
 
   for (const roleMode of ["replace", "skip"] as const) {
     it(`plans and writes as the per-user path does, without reading a user first (roles.mode ${roleMode})`, async () => {
       const proxy = await startProxy(wp.url);
       try {
-        const perUser = await run(makeTestSite(wp, { bulk: false }), uniqueName("read-first"), roleMode);
+        const perUser = await run(readFirst(makeTestSite(wp, { bulk: false })), uniqueName("read-first"), roleMode);
         proxy.requests.length = 0;
         const bulk = await run(makeTestSite({ ...wp, url: proxy.url }), uniqueName("no-read"), roleMode);
         expect(bulk.items).toEqual(perUser.items);

@@ -165,6 +165,9 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       tokens.revokeAll();
     };
     own.tenant.userListeners.add((id, changeType) => own.notifications.userChanged(id, changeType));
+    own.tenant.groupListeners.add((groupId, memberId, removed) =>
+      own.notifications.membersChanged(groupId, memberId, removed),
+    );
     const state = { handle: own, auth, tokens };
     states.set(auth.tenantId, state);
     return state;

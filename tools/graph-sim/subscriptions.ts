@@ -2,7 +2,8 @@
  * Change notifications in the simulator, as Microsoft Graph sends them: POST /subscriptions
  * validates the notification URL first (POST ?validationToken=..., which must be echoed as
  * text/plain within 10 s), PATCH renews, DELETE removes; a change to a user is posted to every
- * subscription on "users" as a changeNotificationCollection; lifecycle events can be sent at will.
+ * subscription on "users", a change to a group's members to every subscription on that group, as
+ * a changeNotificationCollection; lifecycle events can be sent at will, as Graph sends them.
  * Faults: slow delivery, duplicates, out-of-order delivery, a wrong clientState, a missed one.
  */
 import { randomUUID } from "node:crypto";
@@ -119,18 +120,61 @@ export class SubscriptionHub {
     }
   }
 
-  /** Sends a lifecycle notification (reauthorizationRequired, subscriptionRemoved, missed); removed ones are gone. */
+  /**
+   * What Graph posts to a subscription on "groups/{id}" when the group's direct members change: an
+   * "updated" notification on the group naming the member in `members@delta` (with `@removed` when
+   * it left), as subscribers observe it (microsoft-graph-docs issue 9915); no resource data beyond ids.
+   */
+  membersChanged(groupId: string, memberId: string, removed: boolean): void {
+    for (const s of this.subscriptions.values()) {
+      if (s.resource.toLowerCase() !== `groups/${groupId}`.toLowerCase()) continue;
+      this.send(s, s.notificationUrl, {
+        subscriptionId: s.id,
+        subscriptionExpirationDateTime: s.expirationDateTime,
+        changeType: "updated",
+        resource: `Groups/${groupId}`,
+        resourceData: {
+          "@odata.type": "#Microsoft.Graph.Group",
+          "@odata.id": `Groups/${groupId}`,
+          id: groupId,
+          organizationId: this.tenantId,
+          "members@delta": [removed ? { id: memberId, "@removed": "deleted" } : { id: memberId }],
+        },
+        clientState: s.clientState,
+        tenantId: this.tenantId,
+      });
+    }
+  }
+
+  /**
+   * Sends a lifecycle notification (reauthorizationRequired, subscriptionRemoved, missed) to the
+   * lifecycle URL, shaped as Graph sends one: no changeType, the subscription as resourceData, the
+   * tenant as organizationId (msgraph-sdk-java issue 1551). A removed subscription is gone.
+   */
   lifecycle(id: string, lifecycleEvent: "reauthorizationRequired" | "subscriptionRemoved" | "missed"): void {
     const s = this.mustFind(id);
     if (lifecycleEvent === "subscriptionRemoved") this.subscriptions.delete(id);
     this.send(s, s.lifecycleNotificationUrl ?? s.notificationUrl, {
-      subscriptionId: s.id,
-      subscriptionExpirationDateTime: s.expirationDateTime,
       lifecycleEvent,
-      resource: s.resource,
+      subscriptionId: s.id,
+      resource: "",
       clientState: s.clientState,
+      sequence: null,
+      resourceData: {
+        "@odata.type": "#microsoft.graph.subscription",
+        "@odata.id": `subscriptions/${s.id}`,
+        id: s.id,
+      },
+      encryptedContent: null,
       organizationId: this.tenantId,
+      subscriptionExpirationDateTime: s.expirationDateTime,
     });
+  }
+
+  /** Lets a subscription lapse as if its expiry passed unrenewed: Graph forgets it and sends nothing. */
+  expire(id: string): void {
+    this.mustFind(id);
+    this.subscriptions.delete(id);
   }
 
   /** Resolves once every delivery started so far has been answered (held ones are sent first). */

@@ -45,6 +45,8 @@ export class SimTenant {
   seq = 0;
   /** Told of every change to a user (the simulator's change notifications listen here). */
   readonly userListeners = new Set<(id: string, changeType: "updated" | "deleted") => void>();
+  /** Told of every change to a group's direct members: the member's id, and whether it left. */
+  readonly groupListeners = new Set<(groupId: string, memberId: string, removed: boolean) => void>();
 
   constructor(spec: TenantSpec) {
     this.population = { ...spec };
@@ -142,14 +144,29 @@ export class SimTenant {
 
   /** Adds a user or a group (nesting) as a direct member. */
   addToGroup(groupId: string, memberId: string): void {
-    const group = this.groups.get(groupId);
-    if (!group) throw new Error(`no group ${groupId}`);
+    const group = this.mustGroup(groupId);
     if (this.groups.has(memberId)) {
       if (!group.groupIds.includes(memberId)) group.groupIds.push(memberId);
-      return;
+    } else {
+      const index = this.mustIndex(memberId);
+      if (!group.userIndices.includes(index)) group.userIndices.push(index);
     }
-    const index = this.mustIndex(memberId);
-    if (!group.userIndices.includes(index)) group.userIndices.push(index);
+    for (const listener of this.groupListeners) listener(groupId, memberId, false);
+  }
+
+  /** Removes a direct member (a user or a nested group). */
+  removeFromGroup(groupId: string, memberId: string): void {
+    const group = this.mustGroup(groupId);
+    group.groupIds = group.groupIds.filter((id) => id !== memberId);
+    const index = this.indexOf(memberId);
+    group.userIndices = group.userIndices.filter((i) => i !== index);
+    for (const listener of this.groupListeners) listener(groupId, memberId, true);
+  }
+
+  private mustGroup(groupId: string): SimGroup {
+    const group = this.groups.get(groupId);
+    if (!group) throw new Error(`no group ${groupId}`);
+    return group;
   }
 
   /** Users and groups reachable from the group, each once, users of a level before its subgroups. */
