@@ -23,6 +23,7 @@ export const DEFAULTS = {
   GRAPH_BASE_URL: "https://graph.microsoft.com",
   MAX_FAILED_STEPS: 5,
   DRIVER_INTERVAL_MS: 2_000,
+  STEPS_PER_SITE: 4,
   WATCHDOG_STALE_MS: 15 * 60_000,
   APPROVAL_OVERDUE_MS: 24 * 3_600_000,
   HISTORY_DAYS: 30,
@@ -59,6 +60,11 @@ export interface Config {
   /** Consecutive failed steps after which a run fails. */
   maxFailedSteps: number;
   driverIntervalMs: number;
+  /**
+   * Steps of one site's jobs the driver runs at once in this process. Each site has slots of its
+   * own, so a site that is down or slow only ever holds its own.
+   */
+  stepsPerSite: number;
   watchdogStaleMs: number;
   /** A run awaiting approval longer than this turns its job's continue link non-2xx. */
   approvalOverdueMs: number;
@@ -282,6 +288,7 @@ export function loadConfig(env: Env = process.env): Config {
     leaseMs,
     maxFailedSteps: int(env, "MAX_FAILED_STEPS", DEFAULTS.MAX_FAILED_STEPS, 1, 1000),
     driverIntervalMs: int(env, "DRIVER_INTERVAL_MS", DEFAULTS.DRIVER_INTERVAL_MS, 100, 3_600_000),
+    stepsPerSite: int(env, "STEPS_PER_SITE", DEFAULTS.STEPS_PER_SITE, 1, 64),
     watchdogStaleMs: int(env, "WATCHDOG_STALE_MS", DEFAULTS.WATCHDOG_STALE_MS, 10_000, 7 * 86_400_000),
     approvalOverdueMs: int(env, "APPROVAL_OVERDUE_MS", DEFAULTS.APPROVAL_OVERDUE_MS, 60_000, 30 * 86_400_000),
     historyDays: int(env, "HISTORY_DAYS", DEFAULTS.HISTORY_DAYS, 1, 3650),

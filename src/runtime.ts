@@ -171,7 +171,14 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       },
       checkConnections: () => checkConnections(connections, jobs, logger),
       startBackground() {
-        runtime.driver ??= startDriver({ sync, jobs, db, logger, intervalMs: config.driverIntervalMs });
+        runtime.driver ??= startDriver({
+          sync,
+          jobs,
+          db,
+          logger,
+          intervalMs: config.driverIntervalMs,
+          stepsPerSite: config.stepsPerSite,
+        });
         runtime.notificationWorker ??= startNotificationWorker({
           sync,
           subscriptions,

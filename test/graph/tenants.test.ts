@@ -35,6 +35,21 @@ describe("two tenants in one simulator", () => {
     await expect(crossed.fetchUsersPage(fullQuery(), null, budget())).rejects.toMatchObject({ kind: "auth" });
   });
 
+  it("never slows one tenant while Graph throttles another", async () => {
+    const throttled = directoryFor(sim, {}, partner);
+    const other = directoryFor(sim);
+    await Promise.all([throttled, other].map((d) => d.fetchUsersPage(fullQuery(), null, budget())));
+    partner.faults.add({ kind: "status", status: 429, retryAfter: 3 });
+    let throttledDone = false;
+    const waiting = throttled.fetchUsersPage(fullQuery(), null, budget()).finally(() => {
+      throttledDone = true;
+    });
+    // Sent while the throttled tenant waits out its Retry-After: answered at once, not after it.
+    expect((await other.fetchUsersPage(fullQuery(), null, budget())).users).toHaveLength(3);
+    expect(throttledDone).toBe(false);
+    expect((await waiting).users).toHaveLength(5);
+  });
+
   it("drops a token Graph refuses and goes on with a fresh one, dropping it once for all calls in flight", async () => {
     const { logger, lines } = makeCapturingLogger();
     const directory = directoryFor(sim, { logger }, partner);
