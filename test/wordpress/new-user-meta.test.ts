@@ -58,7 +58,8 @@ async function createInBatch(wp: WordPressTarget, logins: string[], foreignHook?
   expect(res.status).toBe(200);
   expect(res.body.results.map((r: { outcome: string }) => r.outcome)).toEqual(logins.map(() => "created"));
   const queries = res.headers.get("x-entra-test-queries");
-  if (queries === null) throw new Error("restart the test WordPress with scripts/wordpress-local.sh: it lacks X-Entra-Test-Queries");
+  if (queries === null)
+    throw new Error("restart the test WordPress with scripts/wordpress-local.sh: it lacks X-Entra-Test-Queries");
   const calls = res.headers.get("x-entra-test-meta-hook-calls");
   return {
     ids: res.body.results.map((r: { user: { id: number } }) => r.user.id),
@@ -85,56 +86,67 @@ function metaRows(wp: WordPressTarget, ids: number[]): Array<Array<[string, stri
   return JSON.parse(out);
 }
 
-describeWithWordPress("WordPress batch creates: default meta in one INSERT (companion plugin)", (wp: WordPressTarget) => {
-  const users = trackUsers(wp);
-  afterAll(() => users.cleanup());
+describeWithWordPress(
+  "WordPress batch creates: default meta in one INSERT (companion plugin)",
+  (wp: WordPressTarget) => {
+    const users = trackUsers(wp);
+    afterAll(() => users.cleanup());
 
-  it("stores the rows WordPress's own path stores, in its order, with at least 30 fewer queries per create", async () => {
-    const logins = Array.from({ length: 4 }, () => uniqueName("meta-insert"));
-    // The same two creates, in a batch of their own each: the one INSERT, then WordPress's path (a
-    // callback of another plugin on added_user_meta, which fires once per row).
-    const fast = await createInBatch(wp, logins.slice(0, 2));
-    const slow = await createInBatch(wp, logins.slice(2), "added_user_meta");
-    for (const id of [...fast.ids, ...slow.ids]) users.add(id);
+    it("stores the rows WordPress's own path stores, in its order, with at least 30 fewer queries per create", async () => {
+      const logins = Array.from({ length: 4 }, () => uniqueName("meta-insert"));
+      // The same two creates, in a batch of their own each: the one INSERT, then WordPress's path (a
+      // callback of another plugin on added_user_meta, which fires once per row).
+      const fast = await createInBatch(wp, logins.slice(0, 2));
+      const slow = await createInBatch(wp, logins.slice(2), "added_user_meta");
+      for (const id of [...fast.ids, ...slow.ids]) users.add(id);
 
-    const [fastRows, , slowRows] = metaRows(wp, [...fast.ids, ...slow.ids]);
-    expect(fastRows).toEqual(slowRows);
-    // What was compared: the 11 default keys (the escaping-sensitive values intact), the role, the Entra id.
-    expect(fastRows!.map(([key]) => key)).toEqual(
-      expect.arrayContaining(["nickname", "first_name", "last_name", "description", "locale", "use_ssl", "entra_object_id"]),
-    );
-    expect(Object.fromEntries(fastRows!)).toMatchObject({
-      first_name: `Zoë "Q" O'Brien \\ 1`,
-      nickname: "Z\\'s nick", // core's pre_user_nickname strips the tags
-      use_ssl: "0",
-      entra_object_id: "<login>-entra",
+      const [fastRows, , slowRows] = metaRows(wp, [...fast.ids, ...slow.ids]);
+      expect(fastRows).toEqual(slowRows);
+      // What was compared: the 11 default keys (the escaping-sensitive values intact), the role, the Entra id.
+      expect(fastRows!.map(([key]) => key)).toEqual(
+        expect.arrayContaining([
+          "nickname",
+          "first_name",
+          "last_name",
+          "description",
+          "locale",
+          "use_ssl",
+          "entra_object_id",
+        ]),
+      );
+      expect(Object.fromEntries(fastRows!)).toMatchObject({
+        first_name: `Zoë "Q" O'Brien \\ 1`,
+        nickname: "Z\\'s nick", // core's pre_user_nickname strips the tags
+        use_ssl: "0",
+        entra_object_id: "<login>-entra",
+      });
+      expect(slow.hookCalls).toBeGreaterThanOrEqual(2 * 11);
+      expect((slow.queries - fast.queries) / 2).toBeGreaterThanOrEqual(SAVED_PER_CREATE);
     });
-    expect(slow.hookCalls).toBeGreaterThanOrEqual(2 * 11);
-    expect((slow.queries - fast.queries) / 2).toBeGreaterThanOrEqual(SAVED_PER_CREATE);
-  });
 
-  it("writes the default meta WordPress's way when another plugin has a callback on any hook of that write", async () => {
-    const baseline = await createInBatch(wp, [uniqueName("meta-hooks")]);
-    users.add(baseline.ids[0]!);
-    const hooks = [
-      "add_user_metadata",
-      "update_user_metadata",
-      "get_user_metadata",
-      "update_user_metadata_cache",
-      "get_object_subtype_user",
-      "add_user_meta",
-      "added_user_meta",
-      "update_user_meta",
-      "updated_user_meta",
-      "sanitize_user_meta_nickname",
-      "sanitize_user_meta_locale_for_user",
-      "all",
-    ];
-    for (const hook of hooks) {
-      const created = await createInBatch(wp, [uniqueName("meta-hooks")], hook);
-      users.add(created.ids[0]!);
-      // The hook named beside the figure: a failure says which one the fast path ignored.
-      expect([hook, created.queries - baseline.queries >= SAVED_PER_CREATE]).toEqual([hook, true]);
-    }
-  });
-});
+    it("writes the default meta WordPress's way when another plugin has a callback on any hook of that write", async () => {
+      const baseline = await createInBatch(wp, [uniqueName("meta-hooks")]);
+      users.add(baseline.ids[0]!);
+      const hooks = [
+        "add_user_metadata",
+        "update_user_metadata",
+        "get_user_metadata",
+        "update_user_metadata_cache",
+        "get_object_subtype_user",
+        "add_user_meta",
+        "added_user_meta",
+        "update_user_meta",
+        "updated_user_meta",
+        "sanitize_user_meta_nickname",
+        "sanitize_user_meta_locale_for_user",
+        "all",
+      ];
+      for (const hook of hooks) {
+        const created = await createInBatch(wp, [uniqueName("meta-hooks")], hook);
+        users.add(created.ids[0]!);
+        // The hook named beside the figure: a failure says which one the fast path ignored.
+        expect([hook, created.queries - baseline.queries >= SAVED_PER_CREATE]).toEqual([hook, true]);
+      }
+    });
+  },
+);
