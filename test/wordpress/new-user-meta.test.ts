@@ -17,8 +17,11 @@ import {
 
 const BATCH = "/entra-wp-sync/v1/users/batch";
 
-/** Fewer queries per create the one INSERT must save: 11 keys at 3 queries each, less the INSERT. */
-const SAVED_PER_CREATE = 30;
+/**
+ * Fewer queries per create the one INSERT saves at least: the 11 INSERTs it replaces, less itself
+ * (measured: 32 on WordPress 6.1, 21 on 6.6); a fallback to WordPress's path saves none.
+ */
+const SAVED_PER_CREATE = 10;
 
 /** The same person under another login, e-mail and Entra id: values that test the escaping. */
 function aCreate(login: string) {
@@ -92,7 +95,7 @@ describeWithWordPress(
     const users = trackUsers(wp);
     afterAll(() => users.cleanup());
 
-    it("stores the rows WordPress's own path stores, in its order, with at least 30 fewer queries per create", async () => {
+    it("stores the rows WordPress's own path stores, in its order, with at least 10 fewer queries per create", async () => {
       const logins = Array.from({ length: 4 }, () => uniqueName("meta-insert"));
       // The same two creates, in a batch of their own each: the one INSERT, then WordPress's path (a
       // callback of another plugin on added_user_meta, which fires once per row).

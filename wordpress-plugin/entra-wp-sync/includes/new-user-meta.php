@@ -24,6 +24,13 @@ const ENTRA_WP_SYNC_OWN_META_CALLBACKS = array('entra_wp_sync_remember_rank', 'e
     'entra_wp_sync_end_sessions');
 
 /**
+ * Core's own callbacks there, which the INSERT runs itself: WordPress 6.6 (not 6.1) marks cached user
+ * queries stale on added_user_meta (wp_cache_set_users_last_changed, which takes no arguments):
+ * called once after the INSERT, as after each row.
+ */
+const ENTRA_WP_SYNC_CORE_META_CALLBACKS = array('wp_cache_set_users_last_changed');
+
+/**
  * Whether the hooks that update_user_meta() runs for $keys of a user who has none of them yet have
  * no callback but the plugin's own, so that writing them without those calls skips nobody. What
  * WordPress 6.1 runs there (update_metadata, then add_metadata, wp-includes/meta.php):
@@ -47,7 +54,7 @@ function entra_wp_sync_meta_hooks_are_own(array $keys) {
         if (!isset($wp_filter[$hook])) continue;
         // Keyed by _wp_filter_build_unique_id: a function's name, a closure's object hash.
         foreach ($wp_filter[$hook]->callbacks as $callbacks) {
-            if (array_diff(array_keys($callbacks), ENTRA_WP_SYNC_OWN_META_CALLBACKS)) return false;
+            if (array_diff(array_keys($callbacks), ENTRA_WP_SYNC_OWN_META_CALLBACKS, ENTRA_WP_SYNC_CORE_META_CALLBACKS)) return false;
         }
     }
     return true;
@@ -61,7 +68,9 @@ function entra_wp_sync_meta_hooks_are_own(array $keys) {
  * written next: 33 of the 50 queries of a batched create on WordPress 6.1, now 1. Stored are
  * the rows add_metadata() would store, in its order: each value unslashed and serialized as it does
  * (no sanitize filter is registered, see above), bound as $wpdb->insert binds it (NULL stays NULL).
- * Taken only when no other callback is registered on those hooks: then WordPress writes them its
+ * WordPress 6.6 writes each with add_user_meta() instead, one INSERT per key (11 of the 40 queries
+ * of its create: the same rows, and the same one INSERT here).
+ * Taken only when no other callback is registered on those hooks: else WordPress writes them its
  * own way, firing every hook. What the filter answers is what wp_insert_user still writes the normal
  * way: the keys not taken, or all of them when the INSERT fails (a value the column's character set
  * refuses fails the whole statement, which wrote nothing: WordPress then skips that key alone).
@@ -83,6 +92,9 @@ function entra_wp_sync_new_user_meta_inserted($meta, $user, $update) {
         return $meta;
     }
     entra_wp_sync_user_meta_cache_add($user->ID, $stored);
+    foreach (ENTRA_WP_SYNC_CORE_META_CALLBACKS as $callback) {
+        if (has_action('added_user_meta', $callback) !== false) $callback();
+    }
     return array_diff_key($meta, $taken);
 }
 
