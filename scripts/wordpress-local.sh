@@ -328,9 +328,10 @@ install_file "$MU/00-test-env.php" <<'PHP'
  * mails.jsonl, not in the database whose rollback it plays.
  * Unwritable meta stand-in: the user meta key entra_test_unwritable is shown in REST, and every write
  * of it is refused as a failed database write: core's user routes then answer 500
- * rest_meta_database_error after they wrote the user's row (a write that fails midway). Its refusal
- * is registered only in a request whose body names the key: another plugin's callback on the meta
- * write hooks turns off the companion plugin's one-INSERT default meta of new users (9.).
+ * rest_meta_database_error after they wrote the user's row (a write that fails midway). Only beside
+ * the companion plugin (its batch tests use it): a site without it shows exactly its own meta. Its
+ * refusal is registered only in a request whose body names the key: another plugin's callback on the
+ * meta write hooks turns off the companion plugin's one-INSERT default meta of new users (9.).
  * Foreign meta hook stand-in: a request with the header X-Entra-Test-Meta-Hook: <hook> has a callback
  * of another plugin on that hook (it changes nothing and counts its calls); the response says how
  * many in X-Entra-Test-Meta-Hook-Calls.
@@ -340,7 +341,7 @@ add_action('init', function () {
     if (!get_role('entra_test_user_manager')) {
         add_role('entra_test_user_manager', 'User manager (test)', array('read' => true, 'list_users' => true, 'edit_users' => true));
     }
-    register_meta('user', 'entra_test_unwritable', array('type' => 'string', 'single' => true,
+    if (defined('ENTRA_WP_SYNC_VERSION')) register_meta('user', 'entra_test_unwritable', array('type' => 'string', 'single' => true,
         'show_in_rest' => array('schema' => array('type' => 'string', 'context' => array('edit'))),
         'auth_callback' => '__return_true'));
 });

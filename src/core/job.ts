@@ -68,6 +68,11 @@ export interface Job {
   webhookSecret: string | null;
   /** Profile photos from Graph as WordPress avatars (needs the companion plugin); off by default. */
   photos: boolean;
+  /**
+   * Every run of the job plans and records its items, and writes nothing (SCIM jobs only: a Graph
+   * job's runs are dry when asked for). A SCIM job leaving it catches up (db/scim.ts queueAfterDryRun).
+   */
+  dryRun: boolean;
 }
 
 /**

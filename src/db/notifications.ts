@@ -111,9 +111,16 @@ export async function takeLifecycleEvents(db: Queryable, jobId: string): Promise
   }));
 }
 
+/**
+ * Changes stored and not applied yet, whether or not a run has claimed them: what the backlog
+ * metric and /status show. A run that keeps failing (WordPress down) holds its claim until it
+ * fails, and the changes it holds are as far from WordPress as the others.
+ */
+const UNAPPLIED_CHANGE = "n.done_at is null and n.lifecycle_event is null and n.entra_id is not null";
+
 export interface NotificationStats {
   jobId: string;
-  /** Change notifications not applied yet. */
+  /** Change notifications not applied yet (claimed by a run or not). */
   pending: number;
   /** Age in seconds of the oldest of them (0 when none): how far behind the job is. */
   oldestPendingAge: number;
@@ -124,9 +131,9 @@ export interface NotificationStats {
 export async function notificationStats(db: Queryable): Promise<NotificationStats[]> {
   const { rows } = await db.query<{ job_id: string; pending: number; oldest: number; applied: number | null }>(
     `select j.id as job_id,
-       (select count(*)::int from graph_notifications n where n.job_id = j.id and ${PENDING_CHANGE}) as pending,
+       (select count(*)::int from graph_notifications n where n.job_id = j.id and ${UNAPPLIED_CHANGE}) as pending,
        coalesce((select extract(epoch from now() - min(n.received_at))::float8 from graph_notifications n
-                 where n.job_id = j.id and ${PENDING_CHANGE}), 0) as oldest,
+                 where n.job_id = j.id and ${UNAPPLIED_CHANGE}), 0) as oldest,
        (select extract(epoch from max(n.done_at - n.received_at))::float8 from graph_notifications n
         where n.run_id = (select r.id from runs r where r.job_id = j.id and r.mode = 'notification'
                           and r.state = 'completed' order by r.finished_at desc limit 1)) as applied

@@ -334,12 +334,13 @@ export async function setMembers(db: Queryable, groupId: string, userIds: string
   return rows.map((row) => row.user_key);
 }
 
-export async function groupMemberIds(db: Queryable, groupId: string): Promise<string[]> {
-  const { rows } = await db.query<{ user_id: string }>(
-    "select user_id from scim_group_members where group_id = $1::uuid",
+/** The keys of the group's members (before a change: whose roles a rename may change). */
+export async function groupMemberKeys(db: Queryable, groupId: string): Promise<string[]> {
+  const { rows } = await db.query<{ user_key: string }>(
+    "select u.user_key from scim_group_members m join scim_users u on u.id = m.user_id where m.group_id = $1::uuid",
     [groupId],
   );
-  return rows.map((row) => row.user_id);
+  return rows.map((row) => row.user_key);
 }
 
 /** Deletes the group; the keys of its members (whose roles may change), or null when there was none. */
@@ -366,7 +367,28 @@ export async function membersOfNamedGroup(db: Queryable, jobId: string, name: st
   return [...new Set(rows.map((row) => row.user_key))];
 }
 
-/** Users of the job waiting for the engine (their SCIM writes are stored, not applied yet). */
+/**
+ * SCIM jobs that were dry runs when last mirrored (jobs.config) and now write: every user their
+ * provider pushed, and every user they map (one deleted meanwhile is a removal), is queued once, so
+ * WordPress gets what was only planned. Call it before mirroring the jobs; the users queued per job.
+ */
+export async function queueAfterDryRun(db: Queryable, jobIds: string[]): Promise<Map<string, number>> {
+  if (jobIds.length === 0) return new Map();
+  const { rows } = await db.query<{ job_id: string; n: number }>(
+    `with queued as (
+       insert into graph_notifications (job_id, subscription_id, entra_id, change_type)
+       select j.id, 'scim', k.user_key, 'scim' from jobs j
+         cross join lateral (select user_key from scim_users where job_id = j.id
+                             union select entra_id from user_map where job_id = j.id) k
+       where j.id = any($1::text[]) and coalesce((j.config ->> 'dryRun')::boolean, false)
+       returning job_id)
+     select job_id, count(*)::int as n from queued group by job_id`,
+    [jobIds],
+  );
+  return new Map(rows.map((row) => [row.job_id, row.n]));
+}
+
+/** The job's SCIM writes stored and not applied yet (the backlog /status and the metrics show). */
 export async function scimBacklog(db: Queryable, jobId: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
     `select count(*)::int as n from graph_notifications

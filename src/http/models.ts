@@ -244,6 +244,9 @@ export const Job = Type.Object(
     protect: Type.Object({ roles: Type.Array(Type.String()), users: Type.Array(Type.Integer()) }),
     safety: Type.Object({ maxDeleteFraction: Type.Number(), maxDeleteCount: Type.Integer() }),
     photos: Type.Boolean({ description: "Profile photos from Graph as WordPress avatars (companion plugin)." }),
+    dryRun: Type.Boolean({
+      description: "SCIM jobs: every run is a dry run (items planned, nothing written to WordPress).",
+    }),
     webhook: Nullable(
       Type.String({ description: "Only the origin is shown (https://host/[REDACTED]); the rest may hold a secret." }),
     ),

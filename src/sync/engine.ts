@@ -17,6 +17,7 @@ import { claimPendingChanges } from "../db/notifications";
 import { type Database, withTransaction } from "../db/pool";
 import * as runs from "../db/runs";
 import { type Run, toSummary } from "../db/runs";
+import { queueAfterDryRun } from "../db/scim";
 import { withoutDeadline } from "../net/deadline";
 import { groupsToList } from "./listing";
 import type { Directory, Network, Site } from "./ports";
@@ -105,7 +106,17 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
   // Jobs are mirrored into the database on first use (the factory stays synchronous); retried after a failure.
   let mirrored: Promise<void> | null = null;
   const ready = (): Promise<void> => {
-    mirrored ??= mirrorJobs(pool, deps.jobs).catch((error) => {
+    mirrored ??= withTransaction(pool, async (client) => {
+      // Before the mirror overwrites the stored config, which still says whether a SCIM job was a dry run.
+      const caughtUp = await queueAfterDryRun(
+        client,
+        deps.jobs.filter((declared) => isScimJob(declared) && !declared.dryRun).map((declared) => declared.id),
+      );
+      for (const [jobId, users] of caughtUp) {
+        logger.info({ job: jobId, users }, "SCIM job no longer a dry run: what its provider pushed is applied now");
+      }
+      await mirrorJobs(client, deps.jobs);
+    }).catch((error) => {
       mirrored = null;
       throw error;
     });
@@ -241,7 +252,7 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
         const inserted = await runs.insertRun(client, {
           jobId,
           trigger: isScimJob(declared) ? "scim" : "notification",
-          dryRun: false,
+          dryRun: declared.dryRun,
           mode: "notification",
           phase: grouped ? "groups" : "users",
           cursor: null,

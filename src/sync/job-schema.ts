@@ -39,6 +39,7 @@ export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   network: null,
   webhookSecret: null,
   photos: false,
+  dryRun: false,
 };
 
 /**
@@ -446,6 +447,13 @@ export const JobSchema = Section(
     network: Type.Optional(Type.Union([network, Type.Null()])),
     photos: Type.Optional(
       Type.Boolean({ default: d.photos, description: "Entra profile photos as WordPress avatars (needs the plugin)." }),
+    ),
+    dryRun: Type.Optional(
+      Type.Boolean({
+        default: d.dryRun,
+        description:
+          "SCIM jobs: every write the provider pushes is planned and recorded as an item with its diff; nothing is written to WordPress. Once it is off again, what was stored meanwhile is applied.",
+      }),
     ),
   },
   { description: "One sync job: which Entra users go into which WordPress, how, and what happens to leavers." },

@@ -76,6 +76,12 @@ function jobFrom(job: Checked, origin: Origin, fail: (path: string, message: str
       fail("trigger.schedule", `must be a 5- or 6-field cron expression (got ${show(schedule)}: ${problem})`);
   }
 
+  if (job.dryRun === true) {
+    fail(
+      "dryRun",
+      `is for SCIM jobs: a Graph job's runs are dry when asked for (POST /v1/jobs/${origin.id}/runs with {"dryRun": true}, or run ${origin.id} --dry-run)`,
+    );
+  }
   const source = job.source ?? {};
   const sourceMode = source.mode ?? d.source.mode;
   const filter = optionalText(source.filter);
@@ -183,6 +189,7 @@ function jobFrom(job: Checked, origin: Origin, fail: (path: string, message: str
     network,
     webhookSecret,
     photos: job.photos ?? d.photos,
+    dryRun: false,
   };
   // Core roles are known here; other roles are checked once WordPress says what they allow (sync/step.ts).
   const problem = grantPolicy(validated, CORE_ROLES).problem;

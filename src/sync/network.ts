@@ -155,8 +155,21 @@ export async function syncNetworkUser(
   let checked: CheckedLogins = { asked: new Set(), taken: new Set() };
   /** Why the user name did not pick its account (item 13); said on the item of the account made instead. */
   let notByName: string | null = null;
-  if (mapEntry) current = await mappedAccount(ctx, mapEntry.wpUserId, main);
-  else {
+  /** WordPress refused this user's write (the guard found a privilege given since the read): a failed item. */
+  const refusedItem = (wpUserId: number, error: unknown): UserOutcome => {
+    if (!isUserError(error)) throw error;
+    return {
+      item: { ...itemFor(user, desired, { action: "update", wpUserId, status: "failed" }), error: error.message },
+      map: null,
+    };
+  };
+  if (mapEntry) {
+    try {
+      current = await mappedAccount(ctx, mapEntry.wpUserId, main, networkGuard(job, written));
+    } catch (error) {
+      return refusedItem(mapEntry.wpUserId, error);
+    }
+  } else {
     const index = await ctx.index();
     let match = matchUser(job, user, desired, index);
     if (match?.by === "username") {
@@ -193,7 +206,12 @@ export async function syncNetworkUser(
             map: null,
           };
         }
-        if (main) await network.apply(account.id, [{ kind: "member", site: main.id, role: "" }]);
+        try {
+          if (main)
+            await network.apply(account.id, [{ kind: "member", site: main.id, role: "" }], networkGuard(job, null));
+        } catch (error) {
+          return refusedItem(account.id, error);
+        }
         current = await deps.site.getUser(account.id);
         member = {
           ...account,
@@ -264,7 +282,7 @@ export async function syncNetworkUser(
   }
   const map = accountMap(user, wpUserId!, hash, plan, desired, sites);
   try {
-    await network.apply(wpUserId!, changes);
+    await network.apply(wpUserId!, changes, networkGuard(job, written));
   } catch (error) {
     // The account exists (it may be new): remember it, with a hash that plans the memberships again next run.
     if (isUserError(error))
@@ -326,7 +344,7 @@ async function syncWithoutRead(
     map: null,
   });
   try {
-    if ((await networkOf(ctx).applyAssuming(id, changes, assumption)) !== null) return null;
+    if ((await networkOf(ctx).applyAssuming(id, changes, assumption, networkGuard(job, written))) !== null) return null;
   } catch (error) {
     if (isUserError(error)) return fail(error);
     throw error;
@@ -359,10 +377,11 @@ async function syncWithoutRead(
 }
 
 /**
- * The guard of a write to a network account's fields (core/privileges.ts guardRoles): the job's roles
- * and those it wrote on any site. Checked on the main site, where the fields are written.
+ * The guard of a write to a network account (core/privileges.ts guardRoles): the job's roles and
+ * those it wrote on any site. Its fields' writes are checked on the main site, where they are
+ * written; its memberships' on every site it belongs to (the plugin's network routes).
  */
-function networkGuard(job: Job, written: WrittenSites | null | undefined): string[] {
+export function networkGuard(job: Job, written: WrittenSites | null | undefined): string[] {
   return guardRoles(job, writtenRoles(written));
 }
 
@@ -484,6 +503,7 @@ async function mappedAccount(
   ctx: StepContext,
   wpUserId: number,
   main: NetworkSite | undefined,
+  guard: readonly string[],
 ): Promise<WpUser | null> {
   const { site } = ctx.deps;
   const found = await site.getUser(wpUserId);
@@ -494,7 +514,7 @@ async function mappedAccount(
     if (error instanceof UpstreamError && error.kind === "not-found") return null;
     throw error;
   }
-  await networkOf(ctx).apply(wpUserId, [{ kind: "member", site: main.id, role: "" }]);
+  await networkOf(ctx).apply(wpUserId, [{ kind: "member", site: main.id, role: "" }], guard);
   return site.getUser(wpUserId);
 }
 

@@ -165,16 +165,22 @@ export interface Network {
   loginTaken(login: string): Promise<boolean>;
   /** The network's accounts with this Entra id, one of these e-mails or logins (members of any site, or of none). */
   find(by: { entraId: string; emails: readonly string[]; logins: readonly string[] }): Promise<NetworkAccount[]>;
-  /** Writes a plan of core/network.ts planMemberships in order; the first refusal stops it. */
-  apply(userId: number, changes: readonly MembershipChange[]): Promise<void>;
   /**
-   * apply, only while the user still holds `assumption` (checked by the plugin before anything is
-   * written): null when written, else the user as it is, with nothing written.
+   * Writes a plan of core/network.ts planMemberships in order; the first refusal stops it. `guard`
+   * (core/privileges.ts guardRoles): the plugin writes nothing while the user holds, on any site, an
+   * elevated capability beyond what these roles grant (UpstreamError "invalid", code
+   * entra_wp_sync_protected), checked in the write's transaction.
+   */
+  apply(userId: number, changes: readonly MembershipChange[], guard: readonly string[]): Promise<void>;
+  /**
+   * apply, only while the user still holds `assumption` and passes `guard` (checked by the plugin
+   * before anything is written): null when written, else the user as it is, with nothing written.
    */
   applyAssuming(
     userId: number,
     changes: readonly MembershipChange[],
     assumption: MembershipAssumption,
+    guard: readonly string[],
   ): Promise<NetworkMember | null>;
 }
 

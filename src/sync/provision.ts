@@ -16,6 +16,7 @@ import { emailsOf, matchUser } from "../core/match";
 import { type MapEntry, needsCurrent } from "../core/plan";
 import { inScope } from "../core/roles";
 import { type ItemAction, zeroCounts } from "../core/runs";
+import { isScimJob } from "../core/scim/job";
 import { passesScopingFilters } from "../core/scoping";
 import { pickUsername, usernameCandidates } from "../core/username";
 import type { GraphUser, WpUser } from "../core/users";
@@ -129,6 +130,12 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
   async function syncOne(jobId: string, entraId: string, options: { dryRun?: boolean }): Promise<ProvisionTrace> {
     const job = deps.jobs.find((candidate) => candidate.id === jobId);
     if (!job) throw new NotFoundError(`unknown job ${jobId}`);
+    if (isScimJob(job)) {
+      // Its users are what the provider pushed, not a directory's: nothing here can be read again.
+      throw new ConflictError(
+        `job ${jobId} is a SCIM job: its identity provider pushes its users to /scim/v2/${jobId}, and there is no directory to read one user from; use the provider's own provisioning on demand (Entra: Provision on demand)`,
+      );
+    }
     if (job.network) {
       // Its lookups (lookupIndex) and trace are a single site's; a network user needs its sites too.
       throw new ConflictError(

@@ -22,7 +22,7 @@ import { withTransaction } from "../db/pool";
 import { updateLeased } from "../db/runs";
 import { countActiveMapped, deleteMapEntries, mapEntriesFor, markDeactivated } from "../db/user-map";
 import { protectedUser, runInOrder } from "./apply";
-import { membershipDiff, networkOf, protectedOnNetwork } from "./network";
+import { membershipDiff, networkGuard, networkOf, protectedOnNetwork } from "./network";
 import type { NetworkMember } from "./ports";
 import {
   finishedOf,
@@ -271,7 +271,8 @@ async function removeFromNetwork(
   };
   if (ctx.run.dryRun) return { item, map: null };
   try {
-    await networkOf(ctx).apply(removal.wpUserId, changes);
+    // Unprotected when read: the guard refuses the removal if a privilege was given in WordPress since.
+    await networkOf(ctx).apply(removal.wpUserId, changes, networkGuard(ctx.job, entry?.sites));
   } catch (error) {
     return refusedBy(error, item);
   }

@@ -20,11 +20,15 @@ import * as store from "../db/scim";
 import { mapEntriesFor } from "../db/user-map";
 
 /**
- * How long a write waits for WordPress before it is answered anyway (it is applied later then):
- * below the 10 s after which Microsoft Entra's provisioning service gives a request up.
+ * How long a write waits for WordPress before it is answered anyway (it is applied later then).
+ * Not a provider's timeout: Entra needs an answer within 60 s (a Microsoft engineer on Microsoft
+ * Q&A, "Azure AD SCIM attempting to create the same user repeatedly", 2023; not in its docs), and
+ * Okta's on-premises connectors wait 30 s at least. Entra keeps a capped number of requests open
+ * and queues the rest, so a write stuck on a slow WordPress holds up the provider's cycle: 5 s
+ * answers such a write early, far above the 1 s p95 a write takes to reach WordPress.
  */
 export const SCIM_WAIT_MS = 5_000;
-/** Users waiting for WordPress past which a job's writes get 503 + Retry-After: a provider retries them. */
+/** Writes waiting for WordPress past which a job's writes get 503 + Retry-After: a provider retries them. */
 export const SCIM_MAX_BACKLOG = 20_000;
 /** Operations one PATCH may carry (Entra sends group members in chunks far below this). */
 export const SCIM_MAX_OPERATIONS = 1_000;
@@ -36,7 +40,7 @@ export interface ScimOptions {
   poke(): void;
   /** How long a write waits for WordPress before it is answered anyway (applied later). */
   waitMs: number;
-  /** Pending users of a job past which writes are refused with 503 + Retry-After. */
+  /** Pending writes of a job past which writes are refused with 503 + Retry-After. */
   maxBacklog: number;
   maxOperations: number;
 }
@@ -200,7 +204,11 @@ export function makeScimService(options: ScimOptions) {
     return { displayName, externalId, members };
   }
 
-  /** Writes a group and its members in one transaction; the users who joined or left are re-planned (roles). */
+  /**
+   * Writes a group and its members in one transaction. The users who joined or left are re-planned
+   * (roles), and every member when the group's names changed: a job's roles.groups names a group by
+   * displayName or externalId, so a renamed group may map another role, or none.
+   */
   async function writeGroup(
     jobId: string,
     baseUrl: string,
@@ -219,19 +227,25 @@ export function makeScimService(options: ScimOptions) {
       const next = change(current);
       const groupId = id ?? (await store.insertGroup(client, jobId, next));
       if (id !== null) await store.updateGroup(client, groupId, next);
-      let moved: string[] = [];
+      const renamed =
+        current !== null &&
+        (current.displayName !== next.displayName || (current.externalId ?? null) !== next.externalId);
+      let moved: string[] = renamed ? await store.groupMemberKeys(client, groupId) : [];
       if (next.members !== null) {
         const users = await store.existingUserIds(client, jobId, next.members);
         if (users.length < new Set(next.members).size) {
           throw new ScimError(400, "invalidValue", "members must be ids of users of this endpoint");
         }
-        moved = await store.setMembers(
-          client,
-          groupId,
-          users.map((u) => u.id),
-        );
-        await enqueue(client, jobId, moved);
+        moved = [
+          ...moved,
+          ...(await store.setMembers(
+            client,
+            groupId,
+            users.map((u) => u.id),
+          )),
+        ];
       }
+      await enqueue(client, jobId, moved);
       return { groupId, moved };
     }).catch((error) => taken(error, "the displayName"));
     if (moved.length > 0) await settle(jobId, moved);

@@ -1,4 +1,5 @@
 import { UpstreamError, type UpstreamKind } from "../core/errors";
+import { PROTECTED_CODE } from "../core/privileges";
 
 /**
  * WordPress error codes -> UpstreamError kinds. WordPress must be switched on `code`, not on the
@@ -49,6 +50,8 @@ export function classifyResponse(
   const what = `WordPress ${ctx.method} ${ctx.path}: ${status}${code ? ` ${code}` : ""}: ${wpMessage}`;
   const details = { status, ...(code ? { code } : {}) };
 
+  // The plugin's guard refused a write to one user it found privileged: not the service's credentials.
+  if (code === PROTECTED_CODE) return new UpstreamError(what, "wordpress", "invalid", details);
   if (status === 401 || status === 403 || (code !== undefined && isAuthCode(code))) {
     return new UpstreamError(authMessage(status, code, ctx), "wordpress", "auth", details);
   }

@@ -33,24 +33,25 @@ export interface WordPressNetwork {
   /** Adds the user to the site, or sets the role of a member ("" = member without a role). */
   setMembership(siteId: number, userId: number, role: string): Promise<Memberships>;
   removeMembership(siteId: number, userId: number): Promise<Memberships>;
-  /** wpmu_delete_user: removes the user from every site and the network. Super admins are refused. */
-  deleteFromNetwork(userId: number): Promise<void>;
+  /** wpmu_delete_user: removes the user from every site and the network. Super admins are refused; `guard` as apply's. */
+  deleteFromNetwork(userId: number, guard?: readonly string[]): Promise<void>;
   /**
    * Writes a plan of planMemberships in order, a user's membership changes in one request; the
-   * first refusal stops it (the next run redoes the rest).
+   * first refusal stops it (the next run redoes the rest). `guard`: as the batch's (sync/ports.ts).
    */
-  apply(userId: number, changes: readonly MembershipChange[]): Promise<void>;
+  apply(userId: number, changes: readonly MembershipChange[], guard: readonly string[]): Promise<void>;
   /** apply, only while the user holds `assumption` (the plugin checks it first): null when written, else the user as it is. */
   applyAssuming(
     userId: number,
     changes: readonly MembershipChange[],
     assumption: MembershipAssumption,
+    guard: readonly string[],
   ): Promise<NetworkMember | null>;
 }
 
 const ROUTE = "/entra-wp-sync/v1/network";
-/** The companion plugin's first version with everything a network run uses. */
-const NETWORK_PLUGIN = [1, 6, 0] as const;
+/** The companion plugin's first version with everything a network run uses (1.7.1: the memberships' guard). */
+const NETWORK_PLUGIN = [1, 7, 1] as const;
 
 function atLeast(version: string, minimum: readonly number[]): boolean {
   const parts = version.split(".").map((part) => Number.parseInt(part, 10) || 0);
@@ -84,11 +85,13 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
       main: site.main === true,
     }));
     // Plugin 1.6.0 names its version here; before it, the sign-in block in the memberships route
-    // would be ignored (a deactivated leaver could still sign in), so older plugins are refused.
+    // would be ignored (a deactivated leaver could still sign in), and before 1.7.1 the guard (an
+    // account given a privilege in WordPress would still be written), so older plugins are refused.
     if (typeof body.version !== "string" || !atLeast(body.version, NETWORK_PLUGIN)) {
       throw new ConfigError(
         `The companion plugin at ${where} is older than ${NETWORK_PLUGIN.join(".")}, which network jobs need ` +
-          "(network login check, memberships per user, sign-in block of deactivated users): install the current " +
+          "(network login check, memberships per user, sign-in block of deactivated users, the guard of " +
+          "membership writes): install the current " +
           "companion plugin (wordpress-plugin/entra-wp-sync/, network activated)",
       );
     }
@@ -165,8 +168,10 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
     return toMemberships((await client.request({ method: "DELETE", route })).body);
   }
 
-  async function deleteFromNetwork(userId: number): Promise<void> {
-    await client.request({ method: "DELETE", route: `${ROUTE}/users/${userId}` });
+  async function deleteFromNetwork(userId: number, guard?: readonly string[]): Promise<void> {
+    // Lists as WordPress reads them in a query string: comma-separated (no role name has a comma).
+    const query = guard === undefined ? undefined : { guard: guard.join(",") };
+    await client.request({ method: "DELETE", route: `${ROUTE}/users/${userId}`, ...(query ? { query } : {}) });
   }
 
   /**
@@ -175,28 +180,34 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
    * sets or clears it before any membership); a network delete on its own. Each change is
    * idempotent, so a retried request redoes nothing twice.
    */
-  async function apply(userId: number, changes: readonly MembershipChange[]): Promise<void> {
-    await write(userId, changes, undefined);
+  async function apply(userId: number, changes: readonly MembershipChange[], guard: readonly string[]): Promise<void> {
+    await write(userId, changes, undefined, guard);
   }
 
   async function applyAssuming(
     userId: number,
     changes: readonly MembershipChange[],
     assumption: MembershipAssumption,
+    guard: readonly string[],
   ): Promise<NetworkMember | null> {
     const expect = {
       sites: Object.fromEntries([...assumption.sites].map(([site, roles]) => [String(site), roles])),
       none_of: assumption.noneOf,
       own: assumption.own,
     };
-    return write(userId, changes, expect);
+    return write(userId, changes, expect, guard);
   }
 
-  /** The first request carries the sign-in block and the assumption; null when all was written, else the user as it is. */
+  /**
+   * The first request carries the sign-in block, the assumption and the guard (each later one the
+   * guard again: a privilege given between two requests refuses the rest); a network delete its own
+   * guard. Null when all was written, else the user as it is.
+   */
   async function write(
     userId: number,
     changes: readonly MembershipChange[],
     expect: object | undefined,
+    guard: readonly string[],
   ): Promise<NetworkMember | null> {
     const sites = changes.flatMap(
       (change): Array<{ site: number; role?: string; remove?: true }> =>
@@ -213,12 +224,12 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
     };
     const needsFirst = first.deactivated !== undefined || expect !== undefined;
     for (let from = 0; from < sites.length || (first && needsFirst); from += MEMBERSHIPS_PER_REQUEST) {
-      const body = { changes: sites.slice(from, from + MEMBERSHIPS_PER_REQUEST), ...first };
+      const body = { changes: sites.slice(from, from + MEMBERSHIPS_PER_REQUEST), guard, ...first };
       const answer = await client.request({ method: "POST", route: `${ROUTE}/users/${userId}/memberships`, body });
       if ((answer.body as { applied?: unknown } | null)?.applied === false) return toMember(answer.body);
       first = null;
     }
-    if (changes.some((change) => change.kind === "delete")) await deleteFromNetwork(userId);
+    if (changes.some((change) => change.kind === "delete")) await deleteFromNetwork(userId, guard);
     return null;
   }
 

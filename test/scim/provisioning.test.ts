@@ -125,6 +125,18 @@ describe("a SCIM job's endpoint", () => {
     expect((await wpUser(user.userName as string))?.roles).toEqual([]);
   });
 
+  it("refuses to provision one of its users on demand with a 409 problem: there is no directory to read", async () => {
+    const user = entraUser(s.domain, 7);
+    const { body: created } = await s.scim("POST", "/Users", user);
+    const before = await wpUser(user.userName as string);
+    for (const key of [user.externalId, created.id, randomUUID()]) {
+      const answer = await s.admin("POST", `/v1/jobs/entra/users/${key}/sync`, {});
+      expect(answer.status).toBe(409);
+      expect(answer.body.detail).toMatch(/^job entra is a SCIM job: its identity provider pushes its users/);
+    }
+    expect(await wpUser(user.userName as string)).toEqual(before);
+  });
+
   it("refuses a wrong, a revoked and another job's token, and takes a rotated one", async () => {
     expect((await s.scim("GET", "/Users", undefined, "scim_wrong")).status).toBe(401);
     const next = await s.admin("POST", "/v1/jobs/entra/scim-tokens", {});

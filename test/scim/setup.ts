@@ -10,6 +10,13 @@ import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "../../src/http/app";
 import { openRuntime, type Runtime } from "../../src/runtime";
+import {
+  makeScimService,
+  SCIM_MAX_BACKLOG,
+  SCIM_MAX_OPERATIONS,
+  SCIM_WAIT_MS,
+  type ScimOptions,
+} from "../../src/sync/scim";
 import { makeTestDatabase } from "../helpers/db";
 import { makeTempDir } from "../helpers/leftovers";
 import { ADMIN_TOKEN, configOf, type WordPressUnderTest } from "../replicas/setup";
@@ -24,6 +31,7 @@ type Json = any;
 export interface ScimService {
   app: FastifyInstance;
   runtime: Runtime;
+  db: TestDatabase;
   domain: string;
   token: string;
   /** A SCIM request as the provider sends it (its token unless another is given). */
@@ -37,12 +45,21 @@ export interface ScimService {
   close(): Promise<void>;
 }
 
+type TestDatabase = Awaited<ReturnType<typeof makeTestDatabase>>;
+
+/**
+ * The service with one SCIM job "entra" (`job` adds to it). On a database of its own, or on `db`
+ * (a restart on the database of an earlier service, which may be closed already: only its URL is
+ * used). `scim` sets the write path's bounds (the backlog past which writes get 503, the wait for
+ * WordPress) instead of the service's constants, so a test reaches them without 20,000 writes.
+ */
 export async function startScimService(
   wp: Pick<WordPressUnderTest, "url" | "username" | "appPassword">,
   job: Record<string, unknown> = {},
   env: Record<string, string> = {},
+  options: { db?: TestDatabase; scim?: Partial<Pick<ScimOptions, "maxBacklog" | "waitMs">> } = {},
 ): Promise<ScimService> {
-  const db = await makeTestDatabase();
+  const db = options.db ?? (await makeTestDatabase());
   const dir = makeTempDir("ews-scim-");
   const jobsFile = path.join(dir, "jobs.json");
   fs.writeFileSync(jobsFile, JSON.stringify({ jobs: [{ id: "entra", source: { kind: "scim" }, ...job }] }));
@@ -61,6 +78,17 @@ export async function startScimService(
     ...env,
   });
   const runtime = await openRuntime(config);
+  if (options.scim) {
+    runtime.scim = makeScimService({
+      db: runtime.db,
+      jobs: runtime.jobs,
+      poke: () => runtime.notificationWorker?.poke(),
+      waitMs: SCIM_WAIT_MS,
+      maxBacklog: SCIM_MAX_BACKLOG,
+      maxOperations: SCIM_MAX_OPERATIONS,
+      ...options.scim,
+    });
+  }
   const app = await buildApp(runtime);
   runtime.startBackground();
   const admin = async (method: string, url: string, body?: unknown) => {
@@ -74,9 +102,11 @@ export async function startScimService(
   };
   const minted = await admin("POST", "/v1/jobs/entra/scim-tokens", {});
   if (minted.status !== 201) throw new Error(`no SCIM token: ${JSON.stringify(minted.body)}`);
+  let closed = false;
   const service: ScimService = {
     app,
     runtime,
+    db,
     domain: `s${randomBytes(5).toString("hex")}.example.org`,
     token: minted.body.token,
     admin,
@@ -93,9 +123,11 @@ export async function startScimService(
       return { status: response.statusCode, body: response.body ? response.json() : null, headers: response.headers };
     },
     async close() {
+      if (closed) return;
+      closed = true;
       await app.close();
       await runtime.close();
-      await db.close();
+      if (!options.db) await db.close();
     },
   };
   return service;

@@ -101,6 +101,7 @@ describe("loadJobs without a jobs file", () => {
       network: null,
       webhookSecret: TEST_WEBHOOK_SECRET,
       photos: true,
+      dryRun: false,
     });
   });
 
@@ -768,6 +769,16 @@ describe("a SCIM job (source.kind scim)", () => {
     );
     expect(errorOf(() => parseOne({ source: { kind: "ldap" } }))).toContain(
       'job "staff": source.kind must be one of "graph", "scim"',
+    );
+  });
+
+  it("may be a dry run (a Graph job may not: its runs are dry when asked for), and says so with a boolean", () => {
+    expect(scim().dryRun).toBe(false);
+    expect(scim({ dryRun: true }).dryRun).toBe(true);
+    expect(parseOne({}).dryRun).toBe(false);
+    expect(errorOf(() => scim({ dryRun: "yes" }))).toBe('job "staff": dryRun must be true or false (got "yes")');
+    expect(errorOf(() => parseOne({ dryRun: true }))).toBe(
+      'job "staff": dryRun is for SCIM jobs: a Graph job\'s runs are dry when asked for (POST /v1/jobs/staff/runs with {"dryRun": true}, or run staff --dry-run)',
     );
   });
 });

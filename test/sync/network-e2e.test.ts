@@ -32,11 +32,14 @@ import {
   wordpressFromEnv,
   wpFetch,
 } from "../helpers/wordpress";
+import { startProxy } from "../helpers/wordpress-proxy";
 import { ADMIN_TOKEN, testSecrets } from "../http/harness";
 
 const HOW_TO_START =
   'eval "$(scripts/wordpress-local.sh --multisite --port 8883 --dir /tmp/entra-wp-sync-wordpress-network --env-prefix WP_NETWORK_)"';
 const EDITORS = "6a1e0000-0000-4000-8000-00000000ed17";
+/** The test WordPress's custom role (read, list_users, edit_users; scripts/wordpress-local.sh). */
+const USER_MANAGER = "entra_test_user_manager";
 
 describeWithWordPress(
   "network jobs against a real multisite network",
@@ -436,6 +439,64 @@ describeWithWordPress(
       // No second account for anyone.
       for (const n of [101, 102, 103, 104, 106]) {
         expect(await admin.find({ entraId: "", emails: [h.userOf(n).mail as string], logins: [] })).toHaveLength(1);
+      }
+    });
+
+    it("leaves alone a synced user given a user-managing role on a site the job does not select", async () => {
+      const h = harness(
+        { sites: [second.path, third.path], groups: [{ group: EDITORS, site: second.path, role: "editor" }] },
+        [131, 132],
+      );
+      await h.sync();
+      const manager = await mapped(h, 131);
+      // The test WordPress's custom role entra_test_user_manager (read, list_users, edit_users), not
+      // called administrator, on the main site, which the job does not manage.
+      await admin.setMembership(main.id, manager, USER_MANAGER);
+      const before = await membershipsOf(manager);
+      // The job would now make it an editor of /site2/: planned without a read (it only changed in Entra).
+      h.directory.withGroup(EDITORS, [base + 131]);
+      h.directory.put({ ...h.userOf(131), displayName: "Promoted In Entra" });
+
+      const run = await h.sync();
+      const item = (await h.service.items(run.id, { limit: 10 })).items.find((i) => i.wpUserId === manager);
+      expect(item).toMatchObject({ action: "skip", reason: "protected" });
+      expect(await membershipsOf(manager)).toEqual(before);
+      expect((await wpFetch(wp, "GET", `/wp/v2/users/${manager}?context=edit`)).body.name).not.toBe(
+        "Promoted In Entra",
+      );
+    });
+
+    it("refuses a leaver's removal when the account is given a user-managing role between the service's read and its write", async () => {
+      const proxy = await startProxy(wp.url);
+      try {
+        const h = harness({ sites: [second.path] }, [141, 142]);
+        await h.sync();
+        const leaver = await mapped(h, 141);
+        const before = await membershipsOf(leaver);
+        // The network as the service sees it through the proxy: once WordPress has answered its read of
+        // the leaver, the role is given, before the service sees the answer and writes.
+        const proxied = makeWordPressNetwork({ ...wp, url: proxy.url, logger: quietLogger, retryBaseMs: 20 });
+        const read = `GET /wp-json/entra-wp-sync/v1/network/users/${leaver}`;
+        let granted = false;
+        proxy.beforeRelay = async (request) => {
+          if (granted || !(request === read || request.startsWith(`${read}?`))) return;
+          granted = true;
+          await admin.setMembership(main.id, leaver, USER_MANAGER);
+        };
+        const service = h.replica({ site, network: proxied });
+        h.directory.remove(base + 141);
+        const run = await h.drive((await service.startRun(h.job.id, { trigger: "manual" })).run.id, service);
+
+        expect(granted).toBe(true);
+        const item = (await service.items(run.id, { limit: 10 })).items.find((i) => i.wpUserId === leaver)!;
+        expect(item).toMatchObject({ action: "deactivate", status: "failed" });
+        expect(item.error).toContain(`user ${leaver} holds capabilities the synced roles do not grant: `);
+        expect(item.error).toContain("edit_users");
+        expect(await membershipsOf(leaver)).toEqual({ ...before, [main.id]: [USER_MANAGER] });
+        const account = (await wpFetch(wp, "GET", `/wp/v2/users/${leaver}?context=edit`)).body;
+        expect(account.meta.entra_wp_sync_deactivated).toBe("");
+      } finally {
+        await proxy.close();
       }
     });
 

@@ -18,6 +18,8 @@ describe("WordPress error classification", () => {
     [401, "rest_forbidden_context", "auth"],
     [403, "rest_cannot_create_user", "auth"],
     [403, "rest_user_cannot_delete", "auth"],
+    // The plugin's guard refused one user it found privileged: that user's item fails, the run goes on.
+    [403, "entra_wp_sync_protected", "invalid"],
     [404, "rest_no_route", "config"],
     [500, "internal_server_error", "transient"],
     [502, undefined, "transient"],

@@ -124,12 +124,12 @@ describeWithWordPress(
         { kind: "member", site: second.id, role: "editor" },
         { kind: "member", site: third.id, role: "" },
       ]);
-      await admin.apply(id, plan);
+      await admin.apply(id, plan, ["subscriber", "editor"]);
       const after = await admin.memberships(id);
       expect(Object.fromEntries(after)).toEqual({ [main.id]: ["author"], [second.id]: ["editor"], [third.id]: [] });
       expect(planMemberships(target, selected, desired, after, policy)).toEqual([]);
 
-      await admin.apply(id, planMemberships(target, selected, null, after, policy));
+      await admin.apply(id, planMemberships(target, selected, null, after, policy), ["subscriber", "editor"]);
       // The main site is not selected: its membership stays.
       expect(Object.fromEntries(await admin.memberships(id))).toEqual({ [main.id]: ["author"] });
     });
@@ -175,6 +175,42 @@ describeWithWordPress(
           [second.id, []],
         ]),
       );
+    });
+
+    it("writes a guarded membership or delete only while the user holds, on every site, nothing beyond the guard's roles", async () => {
+      // The test WordPress's custom role entra_test_user_manager (read, list_users, edit_users) on the
+      // main site, which the writes below do not touch.
+      const id = await createOn(main, freshLogin("guarded"), ["entra_test_user_manager"]);
+      await admin.setMembership(second.id, id, "subscriber");
+      const guard = ["subscriber", "editor"];
+      const before = await admin.memberships(id);
+      const refusal = {
+        kind: "invalid",
+        details: { status: 403, code: "entra_wp_sync_protected" },
+        message: expect.stringContaining(`user ${id} holds capabilities the synced roles do not grant: `),
+      };
+      await expect(admin.apply(id, [{ kind: "member", site: second.id, role: "editor" }], guard)).rejects.toMatchObject(
+        refusal,
+      );
+      await expect(admin.apply(id, [{ kind: "deactivate" }], guard)).rejects.toMatchObject(refusal);
+      await expect(admin.deleteFromNetwork(id, guard)).rejects.toMatchObject(refusal);
+      // Without reading first ("expect" holds): the user as it is, for the service to plan again.
+      const assumption = { sites: new Map([[second.id, ["subscriber"]]]), noneOf: ["administrator"], own: {} };
+      const changes = [{ kind: "member" as const, site: second.id, role: "editor" }];
+      await expect(admin.applyAssuming(id, changes, assumption, guard)).resolves.toMatchObject({
+        capabilities: expect.arrayContaining(["edit_users"]),
+      });
+      expect(await admin.memberships(id)).toEqual(before);
+      expect((await wpFetch(wp, "GET", `/wp/v2/users/${id}?context=edit`)).body.meta.entra_wp_sync_deactivated).toBe(
+        "",
+      );
+
+      // What the guard's roles grant passes: the job's own user-managing role, or none held any more.
+      await admin.apply(id, changes, [...guard, "entra_test_user_manager"]);
+      await admin.setMembership(main.id, id, "");
+      await expect(admin.applyAssuming(id, [], { sites: new Map(), noneOf: [], own: {} }, guard)).resolves.toBeNull();
+      await admin.deleteFromNetwork(id, guard);
+      await expect(admin.memberships(id)).rejects.toMatchObject({ details: { status: 404 } });
     });
 
     it("deletes a user from the whole network, never a super admin", async () => {

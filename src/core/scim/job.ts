@@ -55,8 +55,17 @@ export function validateScimJob(
         .join(", ")} for a SCIM job (got ${JSON.stringify(username)})`,
     );
   }
-  const validated = validate({ ...job, source: {}, trigger: { mode: "manual" }, fields, username: rule });
-  return { ...validated, source: { ...validated.source, kind: "scim" } };
+  const dryRun = job.dryRun ?? false;
+  if (typeof dryRun !== "boolean") fail("dryRun", `must be true or false (got ${JSON.stringify(dryRun)})`);
+  const validated = validate({
+    ...job,
+    source: {},
+    trigger: { mode: "manual" },
+    fields,
+    username: rule,
+    dryRun: false,
+  });
+  return { ...validated, source: { ...validated.source, kind: "scim" }, dryRun: dryRun as boolean };
 }
 
 /** Whether the job's users are pushed over SCIM (no Graph listing). */

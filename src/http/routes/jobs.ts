@@ -234,7 +234,7 @@ export async function registerJobRoutes(app: FastifyInstance, deps: AppDeps): Pr
         ...admin,
         summary: "Sync one user now (or plan it) with a trace of each stage",
         description:
-          "Fetches the user from Graph, checks the job's groups for this one user (checkMemberGroups: one Graph call per 20 groups), finds the WordPress user (user map, else the job's match keys), plans and applies exactly as a run would, and records the outcome in the user map (not in a dry run). A run creating the same user at the same time cannot duplicate it: a create that WordPress answers \"exists\" adopts that user. A disabled account is out of scope (removing users is a run's reconciliation). A job with a multisite `network` answers 409: start a run of it instead. The body is optional.",
+          "Fetches the user from Graph, checks the job's groups for this one user (checkMemberGroups: one Graph call per 20 groups), finds the WordPress user (user map, else the job's match keys), plans and applies exactly as a run would, and records the outcome in the user map (not in a dry run). A run creating the same user at the same time cannot duplicate it: a create that WordPress answers \"exists\" adopts that user. A disabled account is out of scope (removing users is a run's reconciliation). A job with a multisite `network` answers 409: start a run of it instead. A SCIM job answers 409 too: its provider pushes its users, there is no directory to read one from. The body is optional.",
         params: Type.Object(
           {
             job: JobId,

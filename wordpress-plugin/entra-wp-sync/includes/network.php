@@ -31,10 +31,15 @@ if (!defined('ABSPATH')) {
 //          batch_max changes), after setting or clearing the sign-in block of 3. (manage_network_users +
 //          edit_user; never a super admin); "expect" {sites: {<blog id>: [roles]}, none_of: [roles], own:
 //          {<blog id>: role}} (manage_network_users) writes only while the user holds that, else answers
-//          {"applied": false, ...the user as GET /network/users/<id>} with nothing written
+//          {"applied": false, ...the user as GET /network/users/<id>} with nothing written; "guard"
+//          [roles] (manage_network_users) writes only while the user, on every site it belongs to,
+//          holds no elevated capability (7.) beyond what those roles grant there and is no super admin,
+//          else answers 403 entra_wp_sync_protected (with "expect": {"applied": false, ...}), as the
+//          batch's guard (9.) does for a single site's writes
 // Capabilities are checked before anything is looked up, so no route tells a caller without them
 // whether a user or site id exists.
-//   DELETE entra-wp-sync/v1/network/users/<id>          wpmu_delete_user (manage_network_users + delete_user)
+//   DELETE entra-wp-sync/v1/network/users/<id>          wpmu_delete_user (manage_network_users + delete_user);
+//          ?guard=<role>,<role> as in the memberships route
 
 /** The site's id when it exists and takes users (not deleted, archived or spam), else a WP_Error. */
 function entra_wp_sync_network_site($blog_id) {
@@ -90,6 +95,46 @@ function entra_wp_sync_set_deactivated($user_id, $deactivated) {
     }
     update_user_meta($user->ID, ENTRA_WP_SYNC_DEACTIVATED_KEY, $deactivated ? '1' : '');   // ends its sessions (3.)
     return $user->ID;
+}
+
+/**
+ * The elevated capabilities (7.) the user holds on any of its sites beyond what the $guard roles
+ * grant on that site (roles are defined per site), "super admin" for a super admin; [] when the
+ * write may go ahead. Read inside the write's transaction (10.), so a privilege given in WordPress
+ * after the service read the user refuses the write instead of losing to it.
+ */
+function entra_wp_sync_network_beyond_guard($user_id, array $guard) {
+    if (is_super_admin((int) $user_id)) return array('super admin');
+    $beyond = array();
+    foreach (get_blogs_of_user((int) $user_id) as $blog_id => $_) {
+        switch_to_blog((int) $blog_id);
+        try {
+            $beyond = array_merge($beyond, entra_wp_sync_capabilities_beyond(new WP_User((int) $user_id), $guard));
+        } finally {
+            restore_current_blog();
+        }
+    }
+    return array_values(array_unique($beyond));
+}
+
+/** The guard's refusal, worded as the batch's (the service reads the code, a person the message). */
+function entra_wp_sync_network_guard_refusal($user_id, array $beyond) {
+    return new WP_Error('entra_wp_sync_protected',
+        'user ' . (int) $user_id . ' holds capabilities the synced roles do not grant: ' . implode(', ', $beyond),
+        array('status' => 403));
+}
+
+/** A request's "guard": null when absent, a list of role names, or a WP_Error (bad shape, or no manage_network_users). */
+function entra_wp_sync_network_guard_param($guard) {
+    if ($guard === null) return null;
+    if (!entra_wp_sync_is_string_list($guard)) {
+        return new WP_Error('rest_invalid_param', '"guard" must be a list of role names', array('status' => 400));
+    }
+    // It tells what the user holds on every site: as GET /network/users/<id>, capability first.
+    if (!current_user_can('manage_network_users')) {
+        return new WP_Error('entra_wp_sync_forbidden', 'Sorry, "guard" needs manage_network_users.', array('status' => 403));
+    }
+    return $guard;
 }
 
 function entra_wp_sync_memberships($user_id) {
@@ -196,12 +241,17 @@ add_action('rest_api_init', function () {
             'permission_callback' => function ($request) {
                 return current_user_can('manage_network_users') && current_user_can('delete_user', (int) $request['user']);
             },
+            'args' => array('guard' => array('type' => 'array', 'items' => array('type' => 'string'))),
             'callback' => function ($request) {
+                $guard = entra_wp_sync_network_guard_param($request['guard']);
+                if (is_wp_error($guard)) return $guard;
                 $user = entra_wp_sync_network_user($request['user']);
                 if (is_wp_error($user)) return $user;
                 if ($user->ID === get_current_user_id() || is_super_admin($user->ID)) {
                     return new WP_Error('entra_wp_sync_forbidden', 'Super admins (and the caller) are not deleted.', array('status' => 403));
                 }
+                $beyond = $guard === null ? array() : entra_wp_sync_network_beyond_guard($user->ID, $guard);
+                if ($beyond) return entra_wp_sync_network_guard_refusal($user->ID, $beyond);
                 require_once ABSPATH . 'wp-admin/includes/user.php';
                 require_once ABSPATH . 'wp-admin/includes/ms.php';
                 if (!wpmu_delete_user($user->ID)) {
@@ -245,15 +295,19 @@ add_action('rest_api_init', function () {
             'changes' => array('type' => 'array', 'required' => true),
             'deactivated' => array('type' => 'boolean'),
             'expect' => array('type' => 'object'),
+            'guard' => array('type' => 'array', 'items' => array('type' => 'string')),
         ),
         'callback' => function ($request) {
             $changes = $request['changes'];
             $flag = $request['deactivated'];
             $max = ENTRA_WP_SYNC_BATCH_MAX;
-            if (!is_array($changes) || (!$changes && $flag === null && $request['expect'] === null) || count($changes) > $max) {
+            $guard = entra_wp_sync_network_guard_param($request['guard']);
+            if (is_wp_error($guard)) return $guard;
+            if (!is_array($changes) || (!$changes && $flag === null && $request['expect'] === null && $guard === null)
+                || count($changes) > $max) {
                 return new WP_Error('rest_invalid_param', '"changes" must be a list of 1 to ' . $max
                     . ' objects {"site": <blog id>, "role": "<role>"} or {"site": <blog id>, "remove": true}'
-                    . ' (0 with "deactivated" or "expect")', array('status' => 400));
+                    . ' (0 with "deactivated", "expect" or "guard")', array('status' => 400));
             }
             foreach (array_values($changes) as $i => $change) {
                 $site = is_array($change) && isset($change['site']) && is_int($change['site']) ? $change['site'] : null;
@@ -277,6 +331,16 @@ add_action('rest_api_init', function () {
                 if (!entra_wp_sync_network_holds($user->ID, $request['expect'])) {
                     return array_merge(array('applied' => false), entra_wp_sync_memberships($user->ID));
                 }
+            }
+            if ($guard !== null) {
+                $user = entra_wp_sync_network_user($request['user']);
+                if (is_wp_error($user)) return $user;
+                $beyond = entra_wp_sync_network_beyond_guard($user->ID, $guard);
+                // With "expect" the service wrote without reading: it reads and plans again (it finds the user protected).
+                if ($beyond && $request['expect'] !== null) {
+                    return array_merge(array('applied' => false), entra_wp_sync_memberships($user->ID));
+                }
+                if ($beyond) return entra_wp_sync_network_guard_refusal($user->ID, $beyond);
             }
             if ($flag !== null) {
                 $r = entra_wp_sync_set_deactivated($request['user'], (bool) $flag);
