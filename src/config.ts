@@ -6,7 +6,7 @@
 import net from "node:net";
 import path from "node:path";
 import { BadRequestError, ConfigError } from "./core/errors";
-import { DEFAULT_TARGET } from "./core/job";
+import { DEFAULT_TARGET, type Job } from "./core/job";
 import { parseExpiresIn } from "./links/expiry";
 import type { SigningKey } from "./links/tokens";
 
@@ -325,15 +325,34 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
-/** What a real sync still needs: one line each, logged at start-up (never the values). */
-export function missingForSync(config: Config): string[] {
+/**
+ * What a real sync still needs: one line each, logged at start-up (never the values). Given the
+ * jobs, only what the jobs on the "default" site and source need: a jobs file whose jobs all name
+ * their own needs no WP_* or AZURE_* variable.
+ */
+export function missingForSync(config: Config, jobs?: readonly Pick<Job, "site" | "source">[]): string[] {
   const missing: string[] = [];
   const { azure, wordpress } = config;
+  const onDefault = (uses: (job: Pick<Job, "site" | "source">) => boolean) => !jobs || jobs.some(uses);
+  const readsDefault = onDefault((job) => job.source.kind === "graph" && job.source.tenant === DEFAULT_TARGET);
+  const writesDefault = onDefault((job) => job.site === DEFAULT_TARGET);
+  if (readsDefault) missing.push(...missingForSource(azure));
+  if (writesDefault) missing.push(...missingForSite(wordpress));
+  return missing;
+}
+
+function missingForSource(azure: SourceSettings): string[] {
+  const missing: string[] = [];
   if (!azure.tenantId) missing.push("AZURE_TENANT_ID (the Entra tenant to read users from)");
   if (!azure.clientId) missing.push("AZURE_CLIENT_ID (the app registration with User.Read.All)");
   if (!azure.clientSecret && !azure.certificatePath) {
     missing.push("AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH (the app's credential)");
   }
+  return missing;
+}
+
+function missingForSite(wordpress: SiteSettings): string[] {
+  const missing: string[] = [];
   if (!wordpress.url) missing.push("WP_URL (the WordPress site to write users to)");
   if (!wordpress.username) missing.push("WP_USERNAME (a WordPress administrator)");
   if (!wordpress.appPassword) missing.push("WP_APP_PASSWORD (an Application Password of WP_USERNAME)");

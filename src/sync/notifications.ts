@@ -15,7 +15,7 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { coerceError, UpstreamError } from "../core/errors";
-import type { Job } from "../core/job";
+import { DEFAULT_TARGET, type Job } from "../core/job";
 import { isScimJob } from "../core/scim/job";
 import { hasPendingChanges, reconcileDue, requestReconcile, takeLifecycleEvents } from "../db/notifications";
 import type { Database } from "../db/pool";
@@ -47,7 +47,9 @@ const CHANGE_TYPES = { users: "updated,deleted", group: "updated" } as const;
 
 export interface NotificationPassOptions {
   sync: Pick<EngineService, "startNotificationRun" | "startRun" | "advanceRun" | "activeRun">;
+  /** The "default" source's subscriptions; `tenants` those of the jobs file's sources, by name. */
   subscriptions: Subscriptions;
+  tenants?: ReadonlyMap<string, Subscriptions>;
   jobs: readonly Job[];
   db: Pick<Database, "pool">;
   logger: Logger;
@@ -102,6 +104,18 @@ export function makeNotificationPass(
   const renewBeforeMs = options.renewBeforeMs ?? RENEW_BEFORE_MS;
   const lifetimeMs = options.lifetimeMs ?? SUBSCRIPTION_LIFETIME_MS;
   let lastMaintained = 0;
+  const byTenant = new Map([[DEFAULT_TARGET, options.subscriptions], ...(options.tenants ?? [])]);
+  const declared = new Map(options.jobs.map((job) => [job.id, job]));
+  /**
+   * Where a job's subscriptions live: its tenant. A job no longer declared left no trace of its
+   * tenant, so its subscriptions are deleted in each (a tenant that does not know one answers 404,
+   * which deleting takes as done).
+   */
+  const subscriptionsOf = (jobId: string): Subscriptions[] => {
+    const job = declared.get(jobId);
+    const own = job && byTenant.get(job.source.tenant);
+    return own ? [own] : [...new Set(byTenant.values())];
+  };
 
   async function maintainSubscriptions(): Promise<void> {
     lastMaintained = Date.now();
@@ -118,8 +132,11 @@ export function makeNotificationPass(
     const budget = { deadline: Date.now() + 30_000 };
     const key = { jobId: row.jobId, resource: row.resource };
     try {
+      const [subscriptions] = subscriptionsOf(row.jobId);
       if (!row.wanted) {
-        if (row.subscriptionId) await options.subscriptions.remove(row.subscriptionId, budget);
+        if (row.subscriptionId) {
+          for (const tenant of subscriptionsOf(row.jobId)) await tenant.remove(row.subscriptionId, budget);
+        }
         await dropSubscription(pool, key, options.owner);
         logger.info({ job: row.jobId, resource: row.resource }, "subscription deleted");
         return;
@@ -127,7 +144,7 @@ export function makeNotificationPass(
       const expirationDateTime = new Date(Date.now() + lifetimeMs);
       if (row.subscriptionId) {
         try {
-          const renewed = await options.subscriptions.renew(row.subscriptionId, expirationDateTime, budget);
+          const renewed = await subscriptions!.renew(row.subscriptionId, expirationDateTime, budget);
           await recordSubscription(pool, key, options.owner, { subscriptionId: row.subscriptionId, ...renewed });
           logger.info({ job: row.jobId, resource: row.resource, expiresAt: renewed.expiresAt }, "subscription renewed");
           return;
@@ -138,7 +155,7 @@ export function makeNotificationPass(
         }
       }
       const clientState = randomBytes(32).toString("base64url");
-      const created = await options.subscriptions.create(
+      const created = await subscriptions!.create(
         {
           resource: row.resource,
           changeType: row.resource === "users" ? CHANGE_TYPES.users : CHANGE_TYPES.group,
