@@ -115,7 +115,7 @@ function makeDirectory(settings: SourceSettings, logger: Logger, metrics: Metric
     graphBaseUrl: settings.graphBaseUrl,
     setting: settings.setting,
     logger,
-    metrics: metrics.graphHook,
+    metrics: metrics.graphHookFor(settings.name),
   });
 }
 
@@ -134,7 +134,7 @@ function makeSite(settings: SiteSettings, logger: Logger, metrics: Metrics): Sit
     batchInFlight: settings.batchInFlight,
     setting: settings.setting,
     logger,
-    metrics: metrics.wordpressHook,
+    metrics: metrics.wordpressHookFor(settings.name),
   });
 }
 
@@ -149,6 +149,6 @@ function makeNetwork(settings: SiteSettings, logger: Logger, metrics: Metrics): 
     concurrency,
     setting: settings.setting,
     logger,
-    metrics: metrics.wordpressHook,
+    metrics: metrics.wordpressHookFor(settings.name),
   });
 }

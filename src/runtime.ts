@@ -104,7 +104,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   try {
     await migrate(db.pool, logger);
     const secrets = await ensureSecrets(config, db, logger, options.print);
-    const metrics = makeMetrics();
+    const metrics = makeMetrics({ jobs });
     const connections = openConnections(deployment, logger, metrics, options);
     const { site, network, directory, subscriptions } = defaultTargets(connections);
     const targets = namedTargets(connections);

@@ -46,8 +46,12 @@ describe("the runtime wiring", () => {
       await runtime.webhooks.deliverDue();
       expect(received).toEqual([expect.objectContaining({ type: "run.completed", job: "default" })]);
       const metrics = await runtime.metrics.registry.metrics();
-      expect(metrics).toMatch(/entra_wp_sync_runs_total\{job="default",state="completed"\} 1/);
-      expect(metrics).toMatch(/entra_wp_sync_users_total\{job="default",action="create"\} 3/);
+      expect(metrics).toMatch(
+        /entra_wp_sync_runs_total\{job="default",site="default",tenant="default",state="completed"\} 1/,
+      );
+      expect(metrics).toMatch(
+        /entra_wp_sync_users_total\{job="default",site="default",tenant="default",action="create"\} 3/,
+      );
       expect(metrics).toMatch(/entra_wp_sync_webhook_deliveries_total\{result="delivered"\} 1/);
       expect(metrics).toMatch(/entra_wp_sync_webhook_outbox_events\{state="pending"\} 0/);
     } finally {

@@ -215,13 +215,18 @@ function recentRuns(runs: RunSummary[], now: Date): string {
 <tbody>${rows.join("")}</tbody></table>`;
 }
 
+/** The Entra tenant a job reads; a SCIM job reads none (its provider pushes). */
+function tenant(job: JobView["job"]): string {
+  return job.source.kind === "scim" ? "" : `<span class="badge">tenant: ${escapeHtml(job.source.tenant)}</span>`;
+}
+
 function jobCard(view: JobView, now: Date): string {
   const { job } = view;
   const schedule = job.trigger.schedule
     ? ` <span class="badge">${escapeHtml(job.trigger.schedule)} ${escapeHtml(job.trigger.timezone)}</span>`
     : "";
   return `<section class="card job" data-job="${escapeHtml(job.id)}">
-<div class="head"><h2>${escapeHtml(job.id)}</h2><span class="badge">trigger: ${escapeHtml(job.trigger.mode)}</span>${schedule}
+<div class="head"><h2>${escapeHtml(job.id)}</h2><span class="badge">site: ${escapeHtml(job.site)}</span>${tenant(job)}<span class="badge">trigger: ${escapeHtml(job.trigger.mode)}</span>${schedule}
 <span class="badge">source: ${escapeHtml(job.source.mode)}</span><span class="badge">missing: ${escapeHtml(job.actions.missing)}</span>
 <span class="badge">webhook: ${job.webhook ? "configured" : "none"}</span></div>
 ${currentRun(view.active, now)}

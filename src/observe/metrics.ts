@@ -1,7 +1,9 @@
 /**
  * Prometheus metrics on a registry of our own (never prom-client's global one, so two apps in one
- * process, as in tests, never collide). Every label is bounded: job ids come from the jobs file,
- * states, actions and phases from fixed lists, status codes from HTTP; never a user or run id.
+ * process, as in tests, never collide). Every label is bounded: job ids and the names of sites and
+ * tenants come from the jobs file, states, actions and phases from fixed lists, status codes from
+ * HTTP; never a user or run id. A job's instruments carry its `site` and `tenant`, WordPress's the
+ * site's, Graph's the tenant's, so one deployment serving several sites can be read per site.
  * Anything outside the known values is reported as "other" rather than growing a new series.
  *
  * The Graph and WordPress clients call the hook objects; they already define the shapes
@@ -9,6 +11,7 @@
  * below satisfy both structurally.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { DEFAULT_TARGET, type Job } from "../core/job";
 import { COUNTER_OF, ITEM_ACTIONS, RUN_STATES, type RunState } from "../core/runs";
 import { type NotificationStats, notificationStats } from "../db/notifications";
 import type { Queryable } from "../db/pool";
@@ -71,8 +74,12 @@ export interface WordPressHook {
 
 export interface Metrics {
   registry: Registry;
+  /** The hooks of the "default" tenant and site. */
   graphHook: GraphHook;
   wordpressHook: WordPressHook;
+  /** The hooks a named tenant's Graph client and a named site's WordPress client call. */
+  graphHookFor(tenant: string): GraphHook;
+  wordpressHookFor(site: string): WordPressHook;
   recordRunFinished(job: string, state: RunState): void;
   /** Users handled in a step (or a run), by action: { create: 3, unchanged: 120 } or RunCounts-style keys. */
   recordItems(job: string, countsByAction: Partial<Record<string, number>>): void;
@@ -99,7 +106,17 @@ function statusLabel(status: number | "error"): string {
   return Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : "other";
 }
 
-export function makeMetrics(): Metrics {
+/** Which site and tenant a job's instruments are labelled with (the jobs file's names). */
+export interface MetricsOptions {
+  jobs?: readonly Pick<Job, "id" | "site" | "source">[];
+}
+
+export function makeMetrics(options: MetricsOptions = {}): Metrics {
+  const targetsOf = new Map(
+    (options.jobs ?? []).map((job) => [job.id, { site: job.site, tenant: job.source.tenant }] as const),
+  );
+  /** A job's labels: its own, with its site and tenant ("default" for a job the file does not declare). */
+  const ofJob = (job: string) => ({ job, ...(targetsOf.get(job) ?? { site: DEFAULT_TARGET, tenant: DEFAULT_TARGET }) });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
   const registers = [registry];
@@ -107,68 +124,71 @@ export function makeMetrics(): Metrics {
 
   const runs = new Counter({
     name: name("runs_total"),
-    help: "Runs that reached a final state, by job and state",
-    labelNames: ["job", "state"] as const,
+    help: "Runs that reached a final state, by job (its site and tenant) and state",
+    labelNames: ["job", "site", "tenant", "state"] as const,
     registers,
   });
   const users = new Counter({
     name: name("users_total"),
-    help: "Users handled by runs, by job and action",
-    labelNames: ["job", "action"] as const,
+    help: "Users handled by runs, by job (its site and tenant) and action",
+    labelNames: ["job", "site", "tenant", "action"] as const,
     registers,
   });
   const steps = new Histogram({
     name: name("step_duration_seconds"),
-    help: "Duration of one step of a run, by job and phase",
-    labelNames: ["job", "phase"] as const,
+    help: "Duration of one step of a run, by job (its site and tenant) and phase",
+    labelNames: ["job", "site", "tenant", "phase"] as const,
     buckets: SECONDS_BUCKETS_STEP,
     registers,
   });
   const graphRequests = new Counter({
     name: name("graph_requests_total"),
-    help: "HTTP exchanges with Microsoft Graph (each retry counts), by status (0: no response) and Graph error code",
-    labelNames: ["status", "code"] as const,
+    help: "HTTP exchanges with Microsoft Graph (each retry counts), by tenant, status (0: no response) and Graph error code",
+    labelNames: ["tenant", "status", "code"] as const,
     registers,
   });
   const graphDuration = new Histogram({
     name: name("graph_request_duration_seconds"),
-    help: "Duration of one HTTP exchange with Microsoft Graph",
+    help: "Duration of one HTTP exchange with Microsoft Graph, by tenant",
+    labelNames: ["tenant"] as const,
     buckets: SECONDS_BUCKETS_REQUEST,
     registers,
   });
   const graphThrottle = new Counter({
     name: name("graph_throttle_wait_seconds_total"),
-    help: "Time spent waiting before retries because Microsoft Graph throttled",
+    help: "Time spent waiting before retries because Microsoft Graph throttled, by tenant",
+    labelNames: ["tenant"] as const,
     registers,
   });
   const wpRequests = new Counter({
     name: name("wordpress_requests_total"),
     help: "WordPress's answers, by method, status (0: no response) and WordPress error code: one per HTTP exchange (each retry counts), except that a batch of user writes counts one per operation, as its own request would have (the batch exchange itself: wordpress_batch_requests_total)",
-    labelNames: ["method", "status", "code"] as const,
+    labelNames: ["site", "method", "status", "code"] as const,
     registers,
   });
   const wpBatches = new Counter({
     name: name("wordpress_batch_requests_total"),
-    help: "HTTP exchanges carrying a batch of user writes (companion plugin; each retry counts), by status (0: no response) and WordPress error code",
-    labelNames: ["status", "code"] as const,
+    help: "HTTP exchanges carrying a batch of user writes (companion plugin; each retry counts), by site, status (0: no response) and WordPress error code",
+    labelNames: ["site", "status", "code"] as const,
     registers,
   });
   const wpDuration = new Histogram({
     name: name("wordpress_request_duration_seconds"),
-    help: "Duration of one HTTP exchange with WordPress, batches included",
+    help: "Duration of one HTTP exchange with WordPress, batches included, by site",
+    labelNames: ["site"] as const,
     buckets: SECONDS_BUCKETS_REQUEST,
     registers,
   });
   const leaseTakeovers = new Counter({
     name: name("lease_takeovers_total"),
     help: "Runs whose expired lease was taken over from another process (a crashed or stuck step)",
-    labelNames: ["job"] as const,
+    labelNames: ["job", "site", "tenant"] as const,
     registers,
   });
   const watchdogAlarms = new Counter({
     name: name("watchdog_alarms_total"),
     help: "Active runs the watchdog found making no progress for WATCHDOG_STALE_MS",
-    labelNames: ["job"] as const,
+    labelNames: ["job", "site", "tenant"] as const,
     registers,
   });
   const webhookDeliveries = new Counter({
@@ -193,8 +213,8 @@ export function makeMetrics(): Metrics {
   let source: Pick<SyncService, "jobs" | "activeRun"> | null = null;
   new Gauge({
     name: name("active_runs"),
-    help: "Runs not yet in a final state (awaiting_approval included), by job",
-    labelNames: ["job"] as const,
+    help: "Runs not yet in a final state (awaiting_approval included), by job (its site and tenant)",
+    labelNames: ["job", "site", "tenant"] as const,
     registers,
     async collect() {
       if (!source) return;
@@ -203,7 +223,7 @@ export function makeMetrics(): Metrics {
       const active = await Promise.all(jobs.map((job) => source!.activeRun(job.id).catch(() => undefined)));
       jobs.forEach((job, index) => {
         const run = active[index];
-        if (run !== undefined) this.set({ job: job.id }, run ? 1 : 0);
+        if (run !== undefined) this.set(ofJob(job.id), run ? 1 : 0);
       });
     },
   });
@@ -294,46 +314,49 @@ export function makeMetrics(): Metrics {
       code: bounded(code, (c) => CODE.test(c)),
     };
   };
-  const recordWordPress = (event: WordPressRequestEvent) => {
-    const { method, ...rest } = wordpressLabels(event);
-    if (event.batch) wpBatches.inc(rest);
-    else wpRequests.inc({ method, ...rest });
-    wpDuration.observe(event.ms / 1000);
-  };
+  const wordpressHookFor = (site: string): WordPressHook => ({
+    onRequest(event) {
+      const { method, ...rest } = wordpressLabels(event);
+      if (event.batch) wpBatches.inc({ site, ...rest });
+      else wpRequests.inc({ site, method, ...rest });
+      wpDuration.observe({ site }, event.ms / 1000);
+    },
+    onOperation: (event) => wpRequests.inc({ site, ...wordpressLabels(event) }),
+  });
+  const graphHookFor = (tenant: string): GraphHook => ({
+    onRequest(event) {
+      const code = event.code ?? (event.status === 0 ? "network" : "none");
+      graphRequests.inc({ tenant, status: statusLabel(event.status), code: bounded(code, (c) => CODE.test(c)) });
+      graphDuration.observe({ tenant }, event.ms / 1000);
+    },
+    onThrottle(waitMs) {
+      if (waitMs > 0) graphThrottle.inc({ tenant }, waitMs / 1000);
+    },
+  });
 
   return {
     registry,
-    graphHook: {
-      onRequest(event) {
-        const code = event.code ?? (event.status === 0 ? "network" : "none");
-        graphRequests.inc({ status: statusLabel(event.status), code: bounded(code, (c) => CODE.test(c)) });
-        graphDuration.observe(event.ms / 1000);
-      },
-      onThrottle(waitMs) {
-        if (waitMs > 0) graphThrottle.inc(waitMs / 1000);
-      },
-    },
-    wordpressHook: {
-      onRequest: recordWordPress,
-      onOperation: (event) => wpRequests.inc(wordpressLabels(event)),
-    },
+    graphHook: graphHookFor(DEFAULT_TARGET),
+    wordpressHook: wordpressHookFor(DEFAULT_TARGET),
+    graphHookFor,
+    wordpressHookFor,
     recordRunFinished(job, state) {
-      runs.inc({ job, state: bounded(state, (s) => KNOWN_STATES.has(s)) });
+      runs.inc({ ...ofJob(job), state: bounded(state, (s) => KNOWN_STATES.has(s)) });
     },
     recordItems(job, countsByAction) {
       for (const [key, count] of Object.entries(countsByAction)) {
         if (key === "seen" || !count || count <= 0) continue;
-        users.inc({ job, action: ACTIONS[key] ?? "other" }, count);
+        users.inc({ ...ofJob(job), action: ACTIONS[key] ?? "other" }, count);
       }
     },
     recordStep(job, phase, ms) {
-      steps.observe({ job, phase: bounded(phase, (p) => PHASE.test(p)) }, ms / 1000);
+      steps.observe({ ...ofJob(job), phase: bounded(phase, (p) => PHASE.test(p)) }, ms / 1000);
     },
     recordLeaseTakeover(job) {
-      leaseTakeovers.inc({ job });
+      leaseTakeovers.inc(ofJob(job));
     },
     recordWatchdog(job) {
-      watchdogAlarms.inc({ job });
+      watchdogAlarms.inc(ofJob(job));
     },
     watchActiveRuns(service) {
       source = service;

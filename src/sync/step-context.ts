@@ -198,7 +198,7 @@ export function makeStepContext(deps: StepDeps, run: Run, job: Job, owner: strin
       })();
       return sites;
     },
-    log: deps.logger.child({ run: run.id, job: job.id }),
+    log: deps.logger.child({ run: run.id, job: job.id, site: job.site, tenant: job.source.tenant }),
   };
 }
 

@@ -114,6 +114,32 @@ describe("metrics", () => {
     expect(sampleValue(exposition, `${P}wordpress_request_duration_seconds_sum`)).toBeCloseTo(10.12);
   });
 
+  it("labels a job's instruments with its site and tenant, WordPress's with the site and Graph's with the tenant", async () => {
+    const metrics = makeMetrics({
+      jobs: [aJob().withId("staff").onSite("intranet").fromTenant("corp").build(), aJob().withId("legacy").build()],
+    });
+    metrics.recordRunFinished("staff", "completed");
+    metrics.recordRunFinished("legacy", "completed");
+    metrics.recordItems("staff", { create: 2 });
+    metrics.recordStep("staff", "users", 100);
+    metrics.wordpressHookFor("intranet").onRequest({ method: "GET", status: 200, code: null, ms: 10 });
+    metrics.wordpressHook.onRequest({ method: "GET", status: 200, code: null, ms: 10 });
+    metrics.graphHookFor("corp").onRequest({ method: "GET", status: 200, code: null, ms: 10 });
+    metrics.graphHookFor("corp").onThrottle(1000);
+    const { exposition } = await scrape(metrics);
+
+    const staff = { job: "staff", site: "intranet", tenant: "corp" };
+    expect(sampleValue(exposition, `${P}runs_total`, { ...staff, state: "completed" })).toBe(1);
+    expect(sampleValue(exposition, `${P}runs_total`, { job: "legacy", site: "default", tenant: "default" })).toBe(1);
+    expect(sampleValue(exposition, `${P}users_total`, { ...staff, action: "create" })).toBe(2);
+    expect(sampleValue(exposition, `${P}step_duration_seconds_count`, { ...staff, phase: "users" })).toBe(1);
+    expect(sampleValue(exposition, `${P}wordpress_requests_total`, { site: "intranet", status: "200" })).toBe(1);
+    expect(sampleValue(exposition, `${P}wordpress_requests_total`, { site: "default", status: "200" })).toBe(1);
+    expect(sampleValue(exposition, `${P}wordpress_request_duration_seconds_count`, { site: "intranet" })).toBe(1);
+    expect(sampleValue(exposition, `${P}graph_requests_total`, { tenant: "corp", status: "200" })).toBe(1);
+    expect(sampleValue(exposition, `${P}graph_throttle_wait_seconds_total`, { tenant: "corp" })).toBe(1);
+  });
+
   it("keeps labels bounded: unknown states, actions, phases and codes become other", async () => {
     const metrics = makeMetrics();
     metrics.recordItems("staff", { "user-4f1c2a": 1 });

@@ -249,6 +249,30 @@ function deployment(intranetWp: WordPressTarget, shopWp: WordPressTarget): void 
     expect((await call("GET", `/v1/runs/${failed.id}`)).status).toBe(200);
   });
 
+  itWithPostgres("shows each job's site and tenant on /status and labels /metrics with them", async () => {
+    const status = (await call("GET", "/status")).text;
+    expect(status).toMatch(
+      /data-job="partners">\s*<div class="head"><h2>partners<\/h2><span class="badge">site: shop<\/span><span class="badge">tenant: partner<\/span>/,
+    );
+    const metrics = (await call("GET", "/metrics")).text;
+    expect(metrics).toMatch(
+      /entra_wp_sync_runs_total\{job="staff",site="intranet",tenant="corp",state="completed"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /entra_wp_sync_runs_total\{job="partners",site="shop",tenant="partner",state="failed"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /entra_wp_sync_wordpress_requests_total\{site="intranet",method="GET",status="200",code="none"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /entra_wp_sync_wordpress_requests_total\{site="shop",[^}]*status="0",code="network"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /entra_wp_sync_graph_requests_total\{tenant="partner",status="401",code="InvalidAuthenticationToken"\} 1/,
+    );
+    expect(metrics).toMatch(/entra_wp_sync_graph_requests_total\{tenant="corp",status="200",code="none"\} [1-9]/);
+  });
+
   itWithPostgres("keeps every entry's secret out of the logs, the answers and the database", async () => {
     for (const route of ["/v1/jobs", "/v1/jobs/partners", "/status", "/metrics"]) await call("GET", route);
     const dump = execFileSync("pg_dump", ["--data-only", db.url!], { maxBuffer: 64 * 1024 * 1024 }).toString();
