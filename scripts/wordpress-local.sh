@@ -329,7 +329,14 @@ install_file "$MU/00-test-env.php" <<'PHP'
  * Unwritable meta stand-in: the user meta key entra_test_unwritable is shown in REST, and every write
  * of it is refused as a failed database write: core's user routes then answer 500
  * rest_meta_database_error after they wrote the user's row (a write that fails midway). Only beside
- * the companion plugin (its batch tests use it): a site without it shows exactly its own meta. */
+ * the companion plugin (its batch tests use it): a site without it shows exactly its own meta. Its
+ * refusal is registered only in a request whose body names the key: another plugin's callback on the
+ * meta write hooks turns off the companion plugin's one-INSERT default meta of new users (9.).
+ * Foreign meta hook stand-in: a request with the header X-Entra-Test-Meta-Hook: <hook> has a callback
+ * of another plugin on that hook (it changes nothing and counts its calls); the response says how
+ * many in X-Entra-Test-Meta-Hook-Calls.
+ * Every REST response says in X-Entra-Test-Queries how many database queries the request ran until
+ * then (WordPress's bootstrap and the route's commit included, the response's sending not). */
 add_action('init', function () {
     if (!get_role('entra_test_user_manager')) {
         add_role('entra_test_user_manager', 'User manager (test)', array('read' => true, 'list_users' => true, 'edit_users' => true));
@@ -338,11 +345,28 @@ add_action('init', function () {
         'show_in_rest' => array('schema' => array('type' => 'string', 'context' => array('edit'))),
         'auth_callback' => '__return_true'));
 });
-foreach (array('add_user_metadata', 'update_user_metadata') as $entra_wp_sync_test_hook) {
-    add_filter($entra_wp_sync_test_hook, function ($check, $user_id, $meta_key) {
-        return $meta_key === 'entra_test_unwritable' ? false : $check;
-    }, 10, 3);
+if (strpos((string) file_get_contents('php://input'), 'entra_test_unwritable') !== false) {
+    foreach (array('add_user_metadata', 'update_user_metadata') as $entra_wp_sync_test_hook) {
+        add_filter($entra_wp_sync_test_hook, function ($check, $user_id, $meta_key) {
+            return $meta_key === 'entra_test_unwritable' ? false : $check;
+        }, 10, 3);
+    }
 }
+$entra_wp_sync_test_meta_hook = isset($_SERVER['HTTP_X_ENTRA_TEST_META_HOOK']) ? (string) $_SERVER['HTTP_X_ENTRA_TEST_META_HOOK'] : '';
+$entra_wp_sync_test_meta_hook_calls = 0;
+if (preg_match('/^[a-z_]+$/', $entra_wp_sync_test_meta_hook)) {
+    add_filter($entra_wp_sync_test_meta_hook, function ($first = null) use (&$entra_wp_sync_test_meta_hook_calls) {
+        $entra_wp_sync_test_meta_hook_calls++;
+        return $first;
+    });
+}
+add_filter('rest_post_dispatch', function ($response) use ($entra_wp_sync_test_meta_hook, &$entra_wp_sync_test_meta_hook_calls) {
+    global $wpdb;
+    if (!$response instanceof WP_HTTP_Response) return $response;
+    $response->header('X-Entra-Test-Queries', (string) $wpdb->num_queries);
+    if ($entra_wp_sync_test_meta_hook !== '') $response->header('X-Entra-Test-Meta-Hook-Calls', (string) $entra_wp_sync_test_meta_hook_calls);
+    return $response;
+}, PHP_INT_MAX);
 function entra_wp_sync_test_mail_log() {
     return dirname(rtrim(ABSPATH, '/')) . '/mails.jsonl';
 }

@@ -6,7 +6,7 @@
 import net from "node:net";
 import path from "node:path";
 import { BadRequestError, ConfigError } from "./core/errors";
-import { DEFAULT_TARGET } from "./core/job";
+import { DEFAULT_TARGET, type Job } from "./core/job";
 import { parseExpiresIn } from "./links/expiry";
 import type { SigningKey } from "./links/tokens";
 
@@ -23,6 +23,7 @@ export const DEFAULTS = {
   GRAPH_BASE_URL: "https://graph.microsoft.com",
   MAX_FAILED_STEPS: 5,
   DRIVER_INTERVAL_MS: 2_000,
+  STEPS_PER_SITE: 4,
   WATCHDOG_STALE_MS: 15 * 60_000,
   APPROVAL_OVERDUE_MS: 24 * 3_600_000,
   HISTORY_DAYS: 30,
@@ -59,6 +60,11 @@ export interface Config {
   /** Consecutive failed steps after which a run fails. */
   maxFailedSteps: number;
   driverIntervalMs: number;
+  /**
+   * Steps of one site's jobs the driver runs at once in this process. Each site has slots of its
+   * own, so a site that is down or slow only ever holds its own.
+   */
+  stepsPerSite: number;
   watchdogStaleMs: number;
   /** A run awaiting approval longer than this turns its job's continue link non-2xx. */
   approvalOverdueMs: number;
@@ -282,6 +288,7 @@ export function loadConfig(env: Env = process.env): Config {
     leaseMs,
     maxFailedSteps: int(env, "MAX_FAILED_STEPS", DEFAULTS.MAX_FAILED_STEPS, 1, 1000),
     driverIntervalMs: int(env, "DRIVER_INTERVAL_MS", DEFAULTS.DRIVER_INTERVAL_MS, 100, 3_600_000),
+    stepsPerSite: int(env, "STEPS_PER_SITE", DEFAULTS.STEPS_PER_SITE, 1, 64),
     watchdogStaleMs: int(env, "WATCHDOG_STALE_MS", DEFAULTS.WATCHDOG_STALE_MS, 10_000, 7 * 86_400_000),
     approvalOverdueMs: int(env, "APPROVAL_OVERDUE_MS", DEFAULTS.APPROVAL_OVERDUE_MS, 60_000, 30 * 86_400_000),
     historyDays: int(env, "HISTORY_DAYS", DEFAULTS.HISTORY_DAYS, 1, 3650),
@@ -325,15 +332,34 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
-/** What a real sync still needs: one line each, logged at start-up (never the values). */
-export function missingForSync(config: Config): string[] {
+/**
+ * What a real sync still needs: one line each, logged at start-up (never the values). Given the
+ * jobs, only what the jobs on the "default" site and source need: a jobs file whose jobs all name
+ * their own needs no WP_* or AZURE_* variable.
+ */
+export function missingForSync(config: Config, jobs?: readonly Pick<Job, "site" | "source">[]): string[] {
   const missing: string[] = [];
   const { azure, wordpress } = config;
+  const onDefault = (uses: (job: Pick<Job, "site" | "source">) => boolean) => !jobs || jobs.some(uses);
+  const readsDefault = onDefault((job) => job.source.kind === "graph" && job.source.tenant === DEFAULT_TARGET);
+  const writesDefault = onDefault((job) => job.site === DEFAULT_TARGET);
+  if (readsDefault) missing.push(...missingForSource(azure));
+  if (writesDefault) missing.push(...missingForSite(wordpress));
+  return missing;
+}
+
+function missingForSource(azure: SourceSettings): string[] {
+  const missing: string[] = [];
   if (!azure.tenantId) missing.push("AZURE_TENANT_ID (the Entra tenant to read users from)");
   if (!azure.clientId) missing.push("AZURE_CLIENT_ID (the app registration with User.Read.All)");
   if (!azure.clientSecret && !azure.certificatePath) {
     missing.push("AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH (the app's credential)");
   }
+  return missing;
+}
+
+function missingForSite(wordpress: SiteSettings): string[] {
+  const missing: string[] = [];
   if (!wordpress.url) missing.push("WP_URL (the WordPress site to write users to)");
   if (!wordpress.username) missing.push("WP_USERNAME (a WordPress administrator)");
   if (!wordpress.appPassword) missing.push("WP_APP_PASSWORD (an Application Password of WP_USERNAME)");

@@ -26,7 +26,7 @@ export interface Server {
 export async function serve(config: Config = loadConfig(), options: ServeOptions = {}): Promise<Server> {
   const runtime = await openRuntime(config, options);
   const { logger } = runtime;
-  for (const line of missingForSync(config)) logger.warn(`a real sync still needs ${line}`);
+  for (const line of missingForSync(config, runtime.jobs)) logger.warn(`a real sync still needs ${line}`);
   // On the embedded database the CLI cannot open DATA_DIR beside the service: it comes through the
   // admin API instead, with the address and local token this process leaves in DATA_DIR's lock.
   const local = runtime.db.kind === "embedded" ? makeLocalToken() : null;

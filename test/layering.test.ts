@@ -103,6 +103,8 @@ function layerOf(file: string): Layer {
     case "main.ts":
     case "local-service.ts":
     case "runtime.ts":
+    case "connections.ts":
+    case "startup-checks.ts":
     case "unconfigured.ts":
       return "root";
     default:

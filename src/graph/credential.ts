@@ -6,7 +6,7 @@ import { ClientCertificateCredential, ClientSecretCredential, type TokenCredenti
 import { type AuthenticationProvider, GraphClientError } from "@microsoft/microsoft-graph-client";
 import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials";
 import { ConfigError, coerceError, UpstreamError } from "../core/errors";
-import type { GraphDirectoryOptions } from "./options";
+import { AZURE_SETTING, type GraphDirectoryOptions } from "./options";
 
 export const GRAPH_SCOPE = "https://graph.microsoft.com/.default";
 
@@ -59,28 +59,27 @@ export function describeCredentialFailure(error: Error, options: GraphDirectoryO
   const text = redact(`${error.name}: ${error.message}`, options.clientSecret);
   const aadsts = /AADSTS(\d+)/.exec(text)?.[1];
   const authority = options.authorityHost ?? "https://login.microsoftonline.com";
-  const who = `AZURE_CLIENT_ID=${options.clientId}, AZURE_TENANT_ID=${options.tenantId}`;
+  const s = options.setting ?? AZURE_SETTING;
+  const who = `${s.clientId}=${options.clientId}, ${s.tenantId}=${options.tenantId}`;
   let advice: string;
   if (aadsts === "7000215" || (text.includes("invalid_client") && options.clientSecret)) {
-    advice =
-      "the client secret was rejected: check AZURE_CLIENT_SECRET (the secret's value, not its id, and not expired)";
+    advice = `the client secret was rejected: check ${s.clientSecret} (the secret's value, not its id, and not expired)`;
   } else if (
     aadsts === "700027" ||
     aadsts === "700023" ||
     (text.includes("invalid_client") && options.certificatePath)
   ) {
-    advice =
-      "the certificate assertion was rejected: check AZURE_CLIENT_CERTIFICATE_PATH is the certificate uploaded to the app registration";
+    advice = `the certificate assertion was rejected: check ${s.certificatePath} is the certificate uploaded to the app registration`;
   } else if (aadsts === "700016" || text.includes("unauthorized_client")) {
-    advice = "no such application in this tenant: check AZURE_CLIENT_ID and AZURE_TENANT_ID";
+    advice = `no such application in this tenant: check ${s.clientId} and ${s.tenantId}`;
   } else if (aadsts === "90002" || text.includes("invalid_tenant")) {
-    advice = "the tenant was not found: check AZURE_TENANT_ID";
+    advice = `the tenant was not found: check ${s.tenantId}`;
   } else if (/ENOENT|EACCES|certificate.*(path|read)|no such file/i.test(text)) {
-    advice = "the certificate file could not be read: check AZURE_CLIENT_CERTIFICATE_PATH";
+    advice = `the certificate file could not be read: check ${s.certificatePath}`;
   } else if (/endpoints_resolution_error|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|network|fetch failed/i.test(text)) {
-    advice = `the authority ${authority} could not be reached or did not answer as Entra ID: check AZURE_AUTHORITY_HOST and AZURE_TENANT_ID`;
+    advice = `the authority ${authority} could not be reached or did not answer as Entra ID: check ${s.authorityHost} and ${s.tenantId}`;
   } else {
-    advice = "check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH";
+    advice = `check ${s.tenantId}, ${s.clientId} and ${options.certificatePath ? s.certificatePath : s.clientSecret}`;
   }
   const detail = text.split("\n")[0]!.slice(0, 300);
   return new UpstreamError(`Could not get a Graph access token (${who}): ${advice}. ${detail}`, "graph", "auth", {

@@ -2,6 +2,7 @@
  * The engine's Directory port over Microsoft Graph. One HTTP request per page: the absolute
  * @odata.nextLink (or deltaLink) is the only cursor, persisted by the engine between steps.
  */
+import type { TokenCredential } from "@azure/identity";
 import { type Client, ResponseType } from "@microsoft/microsoft-graph-client";
 import { UpstreamError } from "../core/errors";
 import { PHOTO_SIZE } from "../core/photo";
@@ -10,9 +11,9 @@ import { attemptTimeout } from "../net/deadline";
 import type { Budget, Directory, Subscriptions, UsersPage, UsersQuery } from "../sync/ports";
 import { makeGraphClient } from "./client";
 import { makeCredential } from "./credential";
-import type { GraphDirectoryOptions } from "./options";
+import { AZURE_SETTING, type GraphDirectoryOptions } from "./options";
 import { byIdsQuery, deltaUrl, needsAdvancedQuery, selectParams, usersUrl, validatePageSize } from "./queries";
-import { type RetryPolicy, withRetries } from "./retry";
+import { type RetryPolicy, withRetries as retrying } from "./retry";
 
 interface Collection {
   value?: Array<Record<string, unknown>>;
@@ -29,10 +30,13 @@ export type GraphDirectory = Directory & { subscriptions: Subscriptions };
 
 export function makeGraphDirectory(options: GraphDirectoryOptions): GraphDirectory {
   const base = new URL(options.graphBaseUrl).origin;
-  const credential = makeCredential(options);
+  // The credential holds the tenant's token cache (MSAL's, in memory): a new one starts empty.
+  let credential: TokenCredential | null = makeCredential(options);
   let client: Client | null = null;
+  let dropped = 0;
   // Built on first use so a directory that is never called costs no sockets.
   const graph = () => {
+    credential ??= makeCredential(options);
     client ??= makeGraphClient(credential, options);
     return client;
   };
@@ -43,6 +47,45 @@ export function makeGraphDirectory(options: GraphDirectoryOptions): GraphDirecto
     maxBackoffMs: 30_000,
     metrics: options.metrics ?? {},
   };
+  const setting = options.setting ?? AZURE_SETTING;
+
+  /**
+   * Graph answers 401 to a token it no longer takes (the secret rotated, consent withdrawn, the
+   * token revoked) although MSAL would keep handing out the cached one until it expires, up to an
+   * hour. So a 401 drops this tenant's token (a new credential: an empty cache) and the call is
+   * made once more with a fresh one; only a second refusal fails it. Calls in flight with the same
+   * stale token drop it once between them (`dropped` counts the drops: each call knows the count it started with).
+   */
+  async function withRetries<T>(what: string, budget: Budget, policy: RetryPolicy, call: () => Promise<T>): Promise<T> {
+    const used = dropped;
+    try {
+      return await retrying(what, budget, policy, call);
+    } catch (error) {
+      if (!rejectedToken(error)) throw error;
+      if (dropped === used) {
+        dropped++;
+        options.logger.warn(
+          `Graph refused the access token for ${setting.tenantId}=${options.tenantId} (HTTP 401): asking Entra for a fresh one`,
+        );
+        credential = null;
+        client = null;
+      }
+      try {
+        return await retrying(what, budget, policy, call);
+      } catch (again) {
+        throw rejectedToken(again) ? refusedTwice(again as UpstreamError) : again;
+      }
+    }
+  }
+
+  function refusedTwice(error: UpstreamError): UpstreamError {
+    return new UpstreamError(
+      `${error.message}. A fresh access token was refused too: the app (${setting.clientId}=${options.clientId}) is no longer allowed to read tenant ${setting.tenantId}=${options.tenantId}; check its admin consent and ${options.certificatePath ? setting.certificatePath : setting.clientSecret}`,
+      error.source,
+      error.kind,
+      error.details,
+    );
+  }
 
   async function get(
     what: string,
@@ -175,6 +218,11 @@ export function makeGraphDirectory(options: GraphDirectoryOptions): GraphDirecto
       return found;
     },
   };
+}
+
+/** Graph's 401: the token was refused (a 401 from the token endpoint is a credential failure, without a status). */
+function rejectedToken(error: unknown): boolean {
+  return error instanceof UpstreamError && error.kind === "auth" && error.details.status === 401;
 }
 
 function toUsersPage(page: Collection): UsersPage {

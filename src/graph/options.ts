@@ -27,4 +27,23 @@ export interface GraphDirectoryOptions {
   /** First backoff step when Graph gives no Retry-After; doubles per attempt, with jitter (default 500). */
   retryBaseDelayMs?: number;
   metrics?: GraphMetrics;
+  /** How messages name the settings to fix (default the AZURE_* variables; a named source's own keys otherwise). */
+  setting?: GraphSetting;
 }
+
+/** Where the tenant, app and credential were configured, named in messages (never the secret). */
+export interface GraphSetting {
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  certificatePath: string;
+  authorityHost: string;
+}
+
+export const AZURE_SETTING: GraphSetting = {
+  tenantId: "AZURE_TENANT_ID",
+  clientId: "AZURE_CLIENT_ID",
+  clientSecret: "AZURE_CLIENT_SECRET",
+  certificatePath: "AZURE_CLIENT_CERTIFICATE_PATH",
+  authorityHost: "AZURE_AUTHORITY_HOST",
+};

@@ -3,7 +3,8 @@
  *
  * - Jobs in trigger mode `manual`, `link-start` and `schedule`: their active run is advanced step
  *   after step until it ends (completed, failed, cancelled) or waits for a person (awaiting
- *   approval). "busy" means another replica (or a CLI `run`) holds the lease: this replica moves on
+ *   approval). Each job has a loop of its own; at most STEPS_PER_SITE steps of one site's jobs run
+ *   at once, and sites never share those slots, so a site that is down or slow holds only its own. "busy" means another replica (or a CLI `run`) holds the lease: this replica moves on
  *   and looks again after DRIVER_INTERVAL_MS. The lease, not the driver, guarantees one step at a time.
  * - Jobs in mode `link-start-continue` are never advanced here: only continue-link calls move them
  *   (the watchdog tells operators when those calls stop).
@@ -18,6 +19,7 @@ import { coerceError } from "../core/errors";
 import type { Job } from "../core/job";
 import { isTerminal } from "../core/runs";
 import type { Database } from "../db/pool";
+import { type Limiter, makeLimiter } from "../net/limiter";
 import { fireSchedule } from "./schedule";
 import type { AdvanceResult, SyncService } from "./service";
 
@@ -28,6 +30,8 @@ export interface DriverOptions {
   logger: Logger;
   /** DRIVER_INTERVAL_MS: how often each job is looked at when there is nothing to do. */
   intervalMs: number;
+  /** STEPS_PER_SITE: steps of one site's jobs run at once (default 4); sites never share these slots. */
+  stepsPerSite?: number;
   /** Test hook: the clock schedules are compared with. */
   now?: () => Date;
 }
@@ -61,11 +65,23 @@ export function startDriver(options: DriverOptions): Driver {
     for (const wake of [...wakers]) wake();
   };
 
+  // Every job is driven by a loop of its own, so jobs never wait for each other's steps; the only
+  // bound is per site: a site's steps wait only for that site's slots.
+  const slots = new Map<string, Limiter>();
+  const slotsOf = (job: Job): Limiter => {
+    let limiter = slots.get(job.site);
+    if (!limiter) {
+      limiter = makeLimiter(options.stepsPerSite ?? 4);
+      slots.set(job.site, limiter);
+    }
+    return limiter;
+  };
+
   /** Advances the job's active run until it cannot take another step now; returns the last answer. */
   async function drive(job: Job): Promise<AdvanceResult | null> {
     let last: AdvanceResult | null = null;
     while (!stopping) {
-      last = await options.sync.advanceJob(job.id);
+      last = await slotsOf(job).run(() => options.sync.advanceJob(job.id));
       if (!last.advanced) break;
       const state = last.run?.state;
       if (state && isTerminal(state)) {

@@ -24,6 +24,7 @@ import type { Directory, Network, Site } from "./ports";
 import type { AdvanceResult, StartResult, SyncService } from "./service";
 import { runStep } from "./step";
 import { makeStepContext, memoiseSiteInfo, type StepDeps } from "./step-context";
+import { makeTargets, type NamedTargets, oncePer, siteSettingsOf } from "./targets";
 import { buildUserIndex } from "./user-index";
 
 export interface SyncServiceDeps {
@@ -32,6 +33,8 @@ export interface SyncServiceDeps {
   site: Site;
   /** The multisite network behind WP_URL; needed by jobs with a `network` target. */
   network?: Network;
+  /** The jobs file's other sites and sources: each job's runs use those it names (site, directory and network above are "default"). */
+  targets?: NamedTargets;
   jobs: Job[];
   logger: Logger;
   /** STEP_BUDGET_MS: a step starts no new work past it. */
@@ -126,32 +129,41 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
     return mirrored;
   };
 
-  // Match indexes of the runs this process advanced lately (users created elsewhere meanwhile are
-  // caught by create's "exists -> adopt"). Not bound to the step that asked: on a large site the
-  // listing takes longer than one step, and the next step awaits the same build instead of starting over.
-  // A notification run (Graph change notifications, SCIM writes) is a few users, and a busy job
-  // starts them by the thousand: a listing each (a request per 100 WordPress users) made a SCIM
-  // initial cycle quadratic, so they share one index per job, built again once it is
-  // NOTIFICATION_INDEX_MS old; what WordPress gained meanwhile is caught as within a run.
-  const build = () => withoutDeadline(() => buildUserIndex(deps.site));
-  const runIndex = perRun(build);
-  const jobIndex = reusedFor(NOTIFICATION_INDEX_MS, build);
-  const indexFor = (run: Pick<Run, "id" | "jobId" | "mode">) =>
-    run.mode === "notification" ? jobIndex(run.jobId) : runIndex(run.id);
-  const network = deps.network;
+  const targets = makeTargets(deps, deps.targets);
+  // What a site's steps keep across steps and runs, one set per site.
+  const siteState = oncePer((site: Site) => {
+    // Match indexes of the runs this process advanced lately (users created elsewhere meanwhile are
+    // caught by create's "exists -> adopt"). Not bound to the step that asked: on a large site the
+    // listing takes longer than one step, and the next step awaits the same build instead of starting over.
+    // A notification run (Graph change notifications, SCIM writes) is a few users, and a busy job
+    // starts them by the thousand: a listing each (a request per 100 WordPress users) made a SCIM
+    // initial cycle quadratic, so they share one index per job, built again once it is
+    // NOTIFICATION_INDEX_MS old; what WordPress gained meanwhile is caught as within a run.
+    const build = () => withoutDeadline(() => buildUserIndex(site));
+    const runIndex = perRun(build);
+    const jobIndex = reusedFor(NOTIFICATION_INDEX_MS, build);
+    return {
+      indexFor: (run: Pick<Run, "id" | "jobId" | "mode">) =>
+        run.mode === "notification" ? jobIndex(run.jobId) : runIndex(run.id),
+      ...memoiseSiteInfo(site),
+    };
+  });
   // A network's sites, read once per run: every user of the run is planned against one site list
   // (a site created meanwhile counts from the next run on), and unchanged users cost no request.
-  const networkSitesFor = network ? perRun(() => network.sites()) : undefined;
-  const stepDeps: StepDeps = {
-    indexFor,
-    ...(network && networkSitesFor ? { network, networkSitesFor } : {}),
-    db: deps.db,
-    directory: deps.directory,
-    site: deps.site,
-    logger,
-    maxFailedSteps: deps.maxFailedSteps,
-    applyConcurrency: deps.applyConcurrency ?? 16,
-    ...memoiseSiteInfo(deps.site),
+  const networkSites = oncePer((network: Network) => perRun(() => network.sites()));
+  /** A step's view of its job's own site and source. */
+  const stepDepsFor = (declared: Job): StepDeps => {
+    const { site, network } = targets.siteOf(declared);
+    return {
+      ...siteState(site),
+      ...(network ? { network, networkSitesFor: networkSites(network) } : {}),
+      db: deps.db,
+      directory: targets.sourceOf(declared).directory,
+      site,
+      logger,
+      maxFailedSteps: deps.maxFailedSteps,
+      applyConcurrency: deps.applyConcurrency ?? 16,
+    };
   };
 
   function emit<K extends keyof RunEvents>(hook: K, event: Parameters<NonNullable<RunEvents[K]>>[0]): void {
@@ -186,9 +198,9 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
         `job ${jobId} is a SCIM job: its identity provider pushes changes to /scim/v2/${jobId}, which are applied as they arrive`,
       );
     }
-    if (declared.network !== null && !network) {
+    if (declared.network !== null && !targets.siteOf(declared).network) {
       throw new ConflictError(
-        `job ${jobId} targets a multisite network, but the service has no network client (WP_URL, WP_USERNAME, WP_APP_PASSWORD)`,
+        `job ${jobId} targets a multisite network, but the service has no network client (${siteSettingsOf(declared.site)})`,
       );
     }
     await ready();
@@ -241,7 +253,9 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
       emit("onLeaseTakeover", { job: declared, run: toSummary(claimed.run), previousOwner: claimed.previousOwner });
     }
     const started = Date.now();
-    const outcome = await runStep(makeStepContext(stepDeps, claimed.run, declared, owner, deps.stepBudgetMs));
+    const outcome = await runStep(
+      makeStepContext(stepDepsFor(declared), claimed.run, declared, owner, deps.stepBudgetMs),
+    );
     const before = toSummary(claimed.run);
     const after = toSummary(outcome.run);
     emit("onStep", {

@@ -15,7 +15,7 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { coerceError, UpstreamError } from "../core/errors";
-import type { Job } from "../core/job";
+import { DEFAULT_TARGET, type Job } from "../core/job";
 import { isScimJob } from "../core/scim/job";
 import { hasPendingChanges, reconcileDue, requestReconcile, takeLifecycleEvents } from "../db/notifications";
 import type { Database } from "../db/pool";
@@ -47,7 +47,9 @@ const CHANGE_TYPES = { users: "updated,deleted", group: "updated" } as const;
 
 export interface NotificationPassOptions {
   sync: Pick<EngineService, "startNotificationRun" | "startRun" | "advanceRun" | "activeRun">;
+  /** The "default" source's subscriptions; `tenants` those of the jobs file's sources, by name. */
   subscriptions: Subscriptions;
+  tenants?: ReadonlyMap<string, Subscriptions>;
   jobs: readonly Job[];
   db: Pick<Database, "pool">;
   logger: Logger;
@@ -88,13 +90,36 @@ function servedJobs(jobs: readonly Job[]): Job[] {
 /**
  * One pass of the worker over every job it serves: subscriptions kept (every maintainEveryMs, and
  * at once after a lifecycle event), lifecycle events handled, a due reconciliation or the pending
- * notifications run and driven to the end. True when a run took a step. The worker's loop calls it;
- * tests call it pass by pass. `stopping` ends a run's driving early (the run resumes later).
+ * notifications run and driven to the end. True when a run took a step. Tests call it pass by
+ * pass; the worker runs the same parts with one lane per site (startNotificationWorker).
+ * `stopping` ends a run's driving early (the run resumes later).
  */
 export function makeNotificationPass(
   options: NotificationPassOptions,
   stopping: () => boolean = () => false,
 ): () => Promise<boolean> {
+  const parts = makeNotificationParts(options, stopping);
+  return async function pass(): Promise<boolean> {
+    await parts.maintainIfDue();
+    let busy = false;
+    for (const job of parts.jobs) {
+      if (stopping()) break;
+      if (await parts.serveJob(job)) busy = true;
+    }
+    return busy;
+  };
+}
+
+interface NotificationParts {
+  /** The jobs the worker serves. */
+  jobs: Job[];
+  /** Keeps the subscriptions every maintainEveryMs, and at once after a lifecycle event. */
+  maintainIfDue(): Promise<void>;
+  /** The job's lifecycle events, then a due reconciliation or its pending notifications, driven to the end. */
+  serveJob(job: Job): Promise<boolean>;
+}
+
+function makeNotificationParts(options: NotificationPassOptions, stopping: () => boolean): NotificationParts {
   const logger = options.logger.child({ component: "notifications" });
   const pool = options.db.pool;
   const jobs = servedJobs(options.jobs);
@@ -102,6 +127,18 @@ export function makeNotificationPass(
   const renewBeforeMs = options.renewBeforeMs ?? RENEW_BEFORE_MS;
   const lifetimeMs = options.lifetimeMs ?? SUBSCRIPTION_LIFETIME_MS;
   let lastMaintained = 0;
+  const byTenant = new Map([[DEFAULT_TARGET, options.subscriptions], ...(options.tenants ?? [])]);
+  const declared = new Map(options.jobs.map((job) => [job.id, job]));
+  /**
+   * Where a job's subscriptions live: its tenant. A job no longer declared left no trace of its
+   * tenant, so its subscriptions are deleted in each (a tenant that does not know one answers 404,
+   * which deleting takes as done).
+   */
+  const subscriptionsOf = (jobId: string): Subscriptions[] => {
+    const job = declared.get(jobId);
+    const own = job && byTenant.get(job.source.tenant);
+    return own ? [own] : [...new Set(byTenant.values())];
+  };
 
   async function maintainSubscriptions(): Promise<void> {
     lastMaintained = Date.now();
@@ -111,15 +148,24 @@ export function makeNotificationPass(
     );
     // One batch per pass: a row whose Graph call failed is tried again on the next pass, not in a loop.
     const due = await claimDue(pool, options.owner, 60_000, new Date(Date.now() + renewBeforeMs), 20);
-    for (const row of due) await workOn(row);
+    // One tenant's Graph being slow (each call may take its 30 s) never holds another tenant's renewals.
+    const byTenantOf = groupBy(due, (row) => declared.get(row.jobId)?.source.tenant ?? null);
+    await Promise.all(
+      [...byTenantOf.values()].map(async (rows) => {
+        for (const row of rows) await workOn(row);
+      }),
+    );
   }
 
   async function workOn(row: Subscription): Promise<void> {
     const budget = { deadline: Date.now() + 30_000 };
     const key = { jobId: row.jobId, resource: row.resource };
     try {
+      const [subscriptions] = subscriptionsOf(row.jobId);
       if (!row.wanted) {
-        if (row.subscriptionId) await options.subscriptions.remove(row.subscriptionId, budget);
+        if (row.subscriptionId) {
+          for (const tenant of subscriptionsOf(row.jobId)) await tenant.remove(row.subscriptionId, budget);
+        }
         await dropSubscription(pool, key, options.owner);
         logger.info({ job: row.jobId, resource: row.resource }, "subscription deleted");
         return;
@@ -127,7 +173,7 @@ export function makeNotificationPass(
       const expirationDateTime = new Date(Date.now() + lifetimeMs);
       if (row.subscriptionId) {
         try {
-          const renewed = await options.subscriptions.renew(row.subscriptionId, expirationDateTime, budget);
+          const renewed = await subscriptions!.renew(row.subscriptionId, expirationDateTime, budget);
           await recordSubscription(pool, key, options.owner, { subscriptionId: row.subscriptionId, ...renewed });
           logger.info({ job: row.jobId, resource: row.resource, expiresAt: renewed.expiresAt }, "subscription renewed");
           return;
@@ -138,7 +184,7 @@ export function makeNotificationPass(
         }
       }
       const clientState = randomBytes(32).toString("base64url");
-      const created = await options.subscriptions.create(
+      const created = await subscriptions!.create(
         {
           resource: row.resource,
           changeType: row.resource === "users" ? CHANGE_TYPES.users : CHANGE_TYPES.group,
@@ -203,71 +249,110 @@ export function makeNotificationPass(
     return advanced;
   }
 
-  return async function pass(): Promise<boolean> {
-    if (Date.now() - lastMaintained >= maintainEveryMs) await maintainSubscriptions();
-    let busy = false;
-    for (const job of jobs) {
-      if (stopping()) break;
+  return {
+    jobs,
+    async maintainIfDue() {
+      if (Date.now() - lastMaintained >= maintainEveryMs) await maintainSubscriptions();
+    },
+    async serveJob(job) {
       if (await handleLifecycle(job)) lastMaintained = 0;
-      if (await serve(job)) busy = true;
-    }
-    return busy;
+      return serve(job);
+    },
   };
 }
 
+/**
+ * The worker: one lane per WordPress site, each serving that site's jobs pass after pass, and the
+ * subscriptions kept beside them, so a site that is down or slow (a run driven to its end there
+ * can take many step budgets) never delays the runs of another site's jobs.
+ */
 export function startNotificationWorker(options: NotificationWorkerOptions): NotificationWorker {
   const logger = options.logger.child({ component: "notifications" });
-  const jobs = servedJobs(options.jobs);
   let stopping = false;
-  let wake: (() => void) | null = null;
-  let poked = false;
-  const pass = makeNotificationPass(options, () => stopping);
-
+  const parts = makeNotificationParts(options, () => stopping);
+  const { jobs } = parts;
   const started = (async () => {
     for (const job of jobs) if (!isScimJob(job)) await requestReconcile(options.db.pool, job.id).catch(() => {});
   })();
+  const lanes = [...groupBy(jobs, (job) => job.site).values()].map((laneJobs) => makeLane(laneJobs));
+  const keeper = makeLane([]);
 
-  async function loop(): Promise<void> {
-    await started;
-    while (!stopping) {
+  function makeLane(laneJobs: Job[]) {
+    let wake: (() => void) | null = null;
+    let poked = false;
+    /** One pass over the lane's jobs (the keeper's: the subscriptions); true when a run took a step. */
+    const pass = async (): Promise<boolean> => {
+      if (laneJobs.length === 0) {
+        await parts.maintainIfDue();
+        return false;
+      }
       let busy = false;
-      try {
-        busy = await pass();
-      } catch (error) {
-        logger.warn({ err: coerceError(error) }, "notification processing failed; trying again later");
+      for (const job of laneJobs) {
+        if (stopping) break;
+        if (await parts.serveJob(job)) busy = true;
       }
-      if (poked) {
-        poked = false;
-        continue;
+      return busy;
+    };
+    const running = (async () => {
+      await started;
+      while (!stopping) {
+        let busy = false;
+        try {
+          busy = await pass();
+        } catch (error) {
+          logger.warn({ err: coerceError(error) }, "notification processing failed; trying again later");
+        }
+        if (poked) {
+          poked = false;
+          continue;
+        }
+        if (!stopping && !busy) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(() => {
+              wake = null;
+              resolve();
+            }, options.intervalMs);
+            wake = () => {
+              clearTimeout(timer);
+              wake = null;
+              resolve();
+            };
+          });
+        }
       }
-      if (!stopping && !busy) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            wake = null;
-            resolve();
-          }, options.intervalMs);
-          wake = () => {
-            clearTimeout(timer);
-            wake = null;
-            resolve();
-          };
-        });
-      }
-    }
+    })();
+    return {
+      running,
+      poke() {
+        poked = true;
+        wake?.();
+      },
+    };
   }
 
   logger.info({ jobs: jobs.map((job) => job.id) }, "notification worker started");
-  const running = loop();
+  const all = [keeper, ...lanes];
   return {
     started,
     poke: () => {
-      poked = true;
-      wake?.();
+      for (const lane of all) lane.poke();
     },
     async stop() {
       stopping = true;
-      wake?.();
-      await running;
+      for (const lane of all) lane.poke();
+      await Promise.all(all.map((lane) => lane.running));
     },
   };
+}
+
+/** Map.groupBy (Node 21+; the service runs on 20.19). */
+function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
 }

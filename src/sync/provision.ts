@@ -28,6 +28,7 @@ import { makePageClaims, syncUser } from "./apply";
 import { groupsToList } from "./listing";
 import type { Directory, Site } from "./ports";
 import { makeStepContext, memoiseSiteInfo, type StepContext, type StepDeps } from "./step-context";
+import { makeTargets, type NamedTargets, oncePer } from "./targets";
 import { makeUserIndex, type UserIndex } from "./user-index";
 
 /** Graph's checkMemberGroups takes at most 20 group ids per call (src/graph/directory.ts). */
@@ -99,8 +100,10 @@ export interface ProvisionService {
 
 export interface ProvisionDeps {
   db: Database;
+  /** The "default" source and site; a job naming others in `targets` is provisioned there. */
   directory: Directory;
   site: Site;
+  targets?: NamedTargets;
   jobs: readonly Job[];
   logger: Logger;
   /** The time budget of the Graph and WordPress calls (STEP_BUDGET_MS, as for a step). */
@@ -109,14 +112,20 @@ export interface ProvisionDeps {
 
 export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
   const logger = deps.logger.child({ component: "provision" });
-  const stepDeps: StepDeps = {
-    db: deps.db,
-    directory: deps.directory,
-    site: deps.site,
-    logger,
-    maxFailedSteps: 1,
-    applyConcurrency: 1,
-    ...memoiseSiteInfo(deps.site),
+  const targets = makeTargets(deps, deps.targets);
+  const siteInfo = oncePer(memoiseSiteInfo);
+  /** The job's own site and source. */
+  const stepDepsFor = (job: Job): StepDeps => {
+    const { site } = targets.siteOf(job);
+    return {
+      db: deps.db,
+      directory: targets.sourceOf(job).directory,
+      site,
+      logger,
+      maxFailedSteps: 1,
+      applyConcurrency: 1,
+      ...siteInfo(site),
+    };
   };
 
   return {
@@ -143,6 +152,8 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
       );
     }
     const dryRun = options.dryRun ?? false;
+    const stepDeps = stepDepsFor(job);
+    const { directory, site } = stepDeps;
     const ctx = makeStepContext(stepDeps, provisionRun(job.id, dryRun), job, "provision", deps.stepBudgetMs);
     const trace: ProvisionTrace = {
       job: job.id,
@@ -163,7 +174,7 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
     let clock = performance.now();
     let user: GraphUser | null;
     try {
-      user = await deps.directory.fetchUser(entraId, selectFor(job), ctx.budget);
+      user = await directory.fetchUser(entraId, selectFor(job), ctx.budget);
     } catch (error) {
       stages.fetched.error = message(error);
       return done(trace, clock, stages.fetched);
@@ -189,7 +200,7 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
     stages.inScope = scope;
     let groupIds: ReadonlySet<string>;
     try {
-      groupIds = new Set(groups.length > 0 ? await deps.directory.userGroups(entraId, groups, ctx.budget) : []);
+      groupIds = new Set(groups.length > 0 ? await directory.userGroups(entraId, groups, ctx.budget) : []);
     } catch (error) {
       scope.error = message(error);
       return done(trace, clock, scope);
@@ -215,7 +226,7 @@ export function makeProvisionService(deps: ProvisionDeps): ProvisionService {
     clock = performance.now();
     let lookups: Promise<UserIndex> | null = null;
     ctx.index = () => {
-      lookups ??= lookupIndex(deps.site, job, user);
+      lookups ??= lookupIndex(site, job, user);
       return lookups;
     };
     const mapEntry = (await mapEntriesFor(deps.db.pool, job.id, [entraId])).get(entraId) ?? null;

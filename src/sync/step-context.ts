@@ -13,13 +13,14 @@ import type { Database } from "../db/pool";
 import type { Run } from "../db/runs";
 import { untilDeadline } from "../net/deadline";
 import type { Budget, Directory, Network, Site, SiteInfo } from "./ports";
+import { siteSettingsOf } from "./targets";
 import { buildUserIndex, type UserIndex } from "./user-index";
 
 export interface StepDeps {
   db: Database;
   directory: Directory;
   site: Site;
-  /** The multisite network behind WP_URL, for network jobs (absent: such a job's run fails, naming it). */
+  /** The multisite network behind the job's site, for network jobs (absent: such a job's run fails, naming it). */
   network?: Network;
   logger: Logger;
   maxFailedSteps: number;
@@ -181,7 +182,7 @@ export function makeStepContext(deps: StepDeps, run: Run, job: Job, owner: strin
         const target = job.network;
         if (!target || !deps.network) {
           throw new UpstreamError(
-            `job "${job.id}" targets a multisite network, but the service has no network client (WP_URL, WP_USERNAME, WP_APP_PASSWORD)`,
+            `job "${job.id}" targets a multisite network, but the service has no network client (${siteSettingsOf(job.site)})`,
             "wordpress",
             "config",
           );

@@ -10,6 +10,8 @@ import {
   neverReachedServer,
   type RequestContext,
   transportError,
+  type WordPressSetting,
+  WP_SETTING,
 } from "./errors";
 
 /** Optional instrumentation; one call per HTTP attempt (a retried request reports each attempt). */
@@ -47,6 +49,8 @@ export interface WordPressClientOptions {
   retryBaseMs: number;
   logger: Logger;
   metrics?: WordPressMetrics;
+  /** How messages name the settings to fix (default the WP_* variables; a named site's own keys otherwise). */
+  setting?: WordPressSetting;
 }
 
 export interface WpRequest {
@@ -71,7 +75,7 @@ export interface WpResponse {
 export interface WordPressClient {
   /** Resolves with 2xx responses; throws a classified UpstreamError otherwise. */
   request(req: WpRequest): Promise<WpResponse>;
-  readonly context: { url: string; username: string };
+  readonly context: { url: string; username: string; setting: WordPressSetting };
 }
 
 const MAX_BACKOFF_MS = 5000;
@@ -90,7 +94,7 @@ interface RawResponse {
 /** What a site or network adapter is given: the connection, with the tuning knobs optional. */
 export type WordPressConnectionOptions = Pick<
   WordPressClientOptions,
-  "url" | "username" | "appPassword" | "logger" | "metrics"
+  "url" | "username" | "appPassword" | "logger" | "metrics" | "setting"
 > &
   Partial<Pick<WordPressClientOptions, "concurrency" | "timeoutMs" | "maxRetries" | "retryBaseMs">>;
 
@@ -106,11 +110,14 @@ export function connectWordPress(options: WordPressConnectionOptions): WordPress
 }
 
 export function makeWordPressClient(options: WordPressClientOptions): WordPressClient {
+  const setting = options.setting ?? WP_SETTING;
   let base: URL;
   try {
     base = new URL(options.url);
   } catch {
-    throw new ConfigError(`WP_URL is not a URL: ${JSON.stringify(options.url)} (expected e.g. https://example.com)`);
+    throw new ConfigError(
+      `${setting.url} is not a URL: ${JSON.stringify(options.url)} (expected e.g. https://example.com)`,
+    );
   }
   base.username = "";
   base.password = "";
@@ -167,7 +174,7 @@ export function makeWordPressClient(options: WordPressClientOptions): WordPressC
     const url = new URL(`${siteUrl}/wp-json${req.route}`);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const path = url.pathname + url.search; // no credentials in it: logged and put in messages
-    const ctx: RequestContext = { url: siteUrl, username: options.username, method: req.method, path };
+    const ctx: RequestContext = { url: siteUrl, username: options.username, setting, method: req.method, path };
     let ambiguous = false;
 
     let res: RawResponse;
@@ -202,7 +209,7 @@ export function makeWordPressClient(options: WordPressClientOptions): WordPressC
     if (res.status >= 200 && res.status < 300) {
       if (body === undefined) {
         throw new UpstreamError(
-          `WordPress ${req.method} ${path}: HTTP ${res.status} but not JSON. Is WP_URL=${siteUrl} a WordPress site?`,
+          `WordPress ${req.method} ${path}: HTTP ${res.status} but not JSON. Is ${setting.url}=${siteUrl} a WordPress site?`,
           "wordpress",
           "config",
           { status: res.status },
@@ -215,7 +222,7 @@ export function makeWordPressClient(options: WordPressClientOptions): WordPressC
     throw error;
   }
 
-  return { request, context: { url: siteUrl, username: options.username } };
+  return { request, context: { url: siteUrl, username: options.username, setting } };
 }
 
 /** Flags an error as the answer to a write that an earlier, unanswered attempt may have applied. */

@@ -27,10 +27,21 @@ const KIND_BY_CODE: Record<string, UpstreamKind> = {
   entra_wp_sync_no_user: "not-found",
 };
 
+/** Where the site's URL, user and Application Password were configured, named in messages (never the values). */
+export interface WordPressSetting {
+  url: string;
+  username: string;
+  appPassword: string;
+}
+
+export const WP_SETTING: WordPressSetting = { url: "WP_URL", username: "WP_USERNAME", appPassword: "WP_APP_PASSWORD" };
+
 /** Where a request went, for messages that tell an operator what to fix (never the password). */
 export interface RequestContext {
   url: string;
   username: string;
+  /** The settings to name (default the WP_* variables; a named site's `sites.<name>.url` ...). */
+  setting?: WordPressSetting;
   method: string;
   path: string;
 }
@@ -60,7 +71,7 @@ export function classifyResponse(
   if (status === 404) {
     // rest_no_route, or an HTML 404: the URL does not lead to this WordPress route.
     return new UpstreamError(
-      `${what}. Check WP_URL=${ctx.url} (it should be the site's address; /wp-json/ needs pretty permalinks)` +
+      `${what}. Check ${settingOf(ctx).url}=${ctx.url} (it should be the site's address; /wp-json/ needs pretty permalinks)` +
         " and that the route exists in this WordPress version",
       "wordpress",
       "config",
@@ -82,26 +93,31 @@ function isAuthCode(code: string): boolean {
   );
 }
 
+function settingOf(ctx: RequestContext): WordPressSetting {
+  return ctx.setting ?? WP_SETTING;
+}
+
 function authMessage(status: number, code: string | undefined, ctx: RequestContext): string {
+  const setting = settingOf(ctx);
   const got = `HTTP ${status}${code ? ` ${code}` : ""} on ${ctx.method} ${ctx.path}`;
   if (status === 403) {
     return (
-      `WordPress at WP_URL=${ctx.url} accepted WP_USERNAME=${ctx.username} but refused the request (${got}): ` +
+      `WordPress at ${setting.url}=${ctx.url} accepted ${setting.username}=${ctx.username} but refused the request (${got}): ` +
       "the account needs the administrator role (list_users, create_users, edit_users, promote_users, delete_users)"
     );
   }
   // A wrong Application Password is not reported as such: WordPress treats the request as
   // anonymous and the endpoint answers 401 rest_not_logged_in / rest_forbidden_context.
   return (
-    `WordPress at WP_URL=${ctx.url} did not accept the credentials of WP_USERNAME=${ctx.username} (${got}). ` +
-    "Check that WP_APP_PASSWORD is an Application Password of that user (Users > Profile > Application Passwords), " +
+    `WordPress at ${setting.url}=${ctx.url} did not accept the credentials of ${setting.username}=${ctx.username} (${got}). ` +
+    `Check that ${setting.appPassword} is an Application Password of that user (Users > Profile > Application Passwords), ` +
     "not the login password, and that the site allows Application Passwords (HTTPS, or WP_ENVIRONMENT_TYPE=local)"
   );
 }
 
 export function transportError(cause: unknown, attempts: number, ctx: RequestContext, reason?: string): UpstreamError {
   return new UpstreamError(
-    `WordPress ${ctx.method} ${ctx.path} at WP_URL=${ctx.url} failed after ${attempts} attempt(s): ${describeTransport(cause)}${reason && !reason.startsWith("gave up") ? `; ${reason}` : ""}`,
+    `WordPress ${ctx.method} ${ctx.path} at ${settingOf(ctx).url}=${ctx.url} failed after ${attempts} attempt(s): ${describeTransport(cause)}${reason && !reason.startsWith("gave up") ? `; ${reason}` : ""}`,
     "wordpress",
     "transient",
   );

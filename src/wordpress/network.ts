@@ -66,7 +66,8 @@ const MEMBERSHIPS_PER_REQUEST = 100;
 
 export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPressNetwork {
   const client: WordPressClient = connectWordPress(options);
-  const where = `WP_URL=${client.context.url}`;
+  const { setting } = client.context;
+  const where = `${setting.url}=${client.context.url}`;
 
   async function sites(): Promise<NetworkSite[]> {
     let body: { version?: unknown; super_admin?: unknown; sites?: unknown };
@@ -119,7 +120,7 @@ export function makeWordPressNetwork(options: WordPressNetworkOptions): WordPres
 
   function notSuperAdmin(): ConfigError {
     return new ConfigError(
-      `WP_USERNAME=${options.username} must be a super admin of the network at ${where}: on a network only super ` +
+      `${setting.username}=${options.username} must be a super admin of the network at ${where}: on a network only super ` +
         "admins create users, and adding, removing and deleting users across sites needs manage_network_users",
     );
   }

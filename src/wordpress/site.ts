@@ -179,7 +179,7 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       warnOnce(
         `drop:${key}`,
         key.startsWith("meta.") && metaKey.length > 0
-          ? `WordPress at WP_URL does not accept the user meta key "${metaKey}" over REST, so ${key} is not written: ` +
+          ? `WordPress at ${client.context.setting.url} does not accept the user meta key "${metaKey}" over REST, so ${key} is not written: ` +
               `register it (register_meta('user', '${metaKey}', ['type' => 'string', 'single' => true, 'show_in_rest' => true]) ` +
               "in a plugin or the theme), or list it in ENTRA_WP_SYNC_META_KEYS of the companion plugin (wordpress-plugin/entra-wp-sync/)"
           : `WordPress field ${key} is not a user field the service can write; ignored`,
@@ -430,7 +430,7 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
     const path = `${writerRoute} (${op.op}${"id" in op ? ` ${op.id}` : ""})`;
     // The guard's refusal concerns this one user, not the service's credentials (a 403 otherwise means those).
     if (result.code === PROTECTED_CODE) return protectedError(`WordPress POST ${path}`, result.message ?? "protected");
-    const ctx = { url: options.url, username: options.username, method: "POST", path };
+    const ctx = { ...client.context, method: "POST", path };
     const error = classifyResponse(result.status, { code: result.code, message: result.message }, ctx);
     (error as UpstreamError & { afterAmbiguousFailure?: boolean }).afterAmbiguousFailure = afterAmbiguousFailure;
     return error;
@@ -540,7 +540,7 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       const selfId = Number((me.body as { id?: unknown }).id);
       if (p === null) {
         logger.info(
-          "entra-wp-sync companion plugin not found on WP_URL: no entra_object_id matching, meta.* fields only for keys the site exposes over REST, and deactivated users can still log in",
+          `entra-wp-sync companion plugin not found on ${client.context.setting.url}: no entra_object_id matching, meta.* fields only for keys the site exposes over REST, and deactivated users can still log in`,
         );
       }
       return { selfId, companionPlugin: p !== null, roles: p?.roles ?? null };
@@ -695,7 +695,10 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
 
     async setAvatar(id, photo) {
       if (!(await plugin())) {
-        warnOnce("photos", "Photos are not synced: the entra-wp-sync companion plugin is not installed on WP_URL");
+        warnOnce(
+          "photos",
+          `Photos are not synced: the entra-wp-sync companion plugin is not installed on ${client.context.setting.url}`,
+        );
         return false;
       }
       const route = `/entra-wp-sync/v1/users/${id}/avatar`;

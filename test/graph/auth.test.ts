@@ -76,12 +76,14 @@ describe("Graph directory: credentials", () => {
     expect((error as Error).message).toContain("AZURE_CLIENT_CERTIFICATE_PATH");
   });
 
-  it("treats a 401 from Graph as kind auth without retrying", async () => {
+  it("treats a 401 from Graph as kind auth once a fresh token is refused too, without the retry loop", async () => {
     const directory = directoryFor(sim);
     await directory.fetchUsersPage(fullQuery({ pageSize: 5 }), null, budget());
-    sim.revokeTokens();
+    sim.faults.add({ kind: "status", status: 401, code: "InvalidAuthenticationToken", times: 2 });
     const error = await directory.fetchUsersPage(fullQuery({ pageSize: 5 }), null, budget()).catch((e: unknown) => e);
     expect(error).toMatchObject({ kind: "auth", details: { status: 401, code: "InvalidAuthenticationToken" } });
-    expect(sim.counters.users).toBe(2);
+    expect((error as Error).message).toContain("A fresh access token was refused too");
+    // The first page, then the refused request and its one repetition with a fresh token.
+    expect(sim.counters.users).toBe(3);
   });
 });

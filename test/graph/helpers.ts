@@ -1,10 +1,15 @@
 /** Shared set-up for Graph tests: the real credential and client classes against the simulator. */
 
 import pino, { type Logger } from "pino";
-import type { GraphDirectoryOptions } from "../../src/graph";
+import type { GraphDirectory, GraphDirectoryOptions } from "../../src/graph";
 import { makeGraphDirectory } from "../../src/graph";
 import type { Budget, Directory, UsersQuery } from "../../src/sync/ports";
-import { type GraphSimulator, type GraphSimulatorOptions, startGraphSimulator } from "../../tools/graph-sim";
+import {
+  type GraphSimulator,
+  type GraphSimulatorOptions,
+  type SimulatedTenant,
+  startGraphSimulator,
+} from "../../tools/graph-sim";
 import { logSink } from "../helpers/log-sink";
 
 export async function withSimulator(options: GraphSimulatorOptions = {}): Promise<GraphSimulator> {
@@ -18,22 +23,27 @@ export function makeCapturingLogger(): { logger: Logger; lines: string[] } {
 }
 
 /** An access token from the simulator by the client-credentials grant, for raw Graph calls. */
-export async function bearer(sim: GraphSimulator): Promise<string> {
+export async function bearer(sim: GraphSimulator, tenant: SimulatedTenant = sim): Promise<string> {
   const form = new URLSearchParams({
     grant_type: "client_credentials",
-    client_id: sim.clientId,
-    client_secret: sim.clientSecret,
+    client_id: tenant.clientId,
+    client_secret: tenant.clientSecret,
     scope: "https://graph.microsoft.com/.default",
   });
-  const reply = await fetch(`${sim.url}/${sim.tenantId}/oauth2/v2.0/token`, { method: "POST", body: form });
+  const reply = await fetch(`${sim.url}/${tenant.tenantId}/oauth2/v2.0/token`, { method: "POST", body: form });
   return ((await reply.json()) as { access_token: string }).access_token;
 }
 
-export function directoryFor(sim: GraphSimulator, overrides: Partial<GraphDirectoryOptions> = {}): Directory {
+/** The real Graph directory reading one tenant of the simulator (its first by default). */
+export function directoryFor(
+  sim: GraphSimulator,
+  overrides: Partial<GraphDirectoryOptions> = {},
+  tenant: SimulatedTenant = sim,
+): GraphDirectory {
   return makeGraphDirectory({
-    tenantId: sim.tenantId,
-    clientId: sim.clientId,
-    clientSecret: sim.clientSecret,
+    tenantId: tenant.tenantId,
+    clientId: tenant.clientId,
+    clientSecret: tenant.clientSecret,
     authorityHost: sim.url,
     graphBaseUrl: sim.url,
     logger: pino({ level: "silent" }),

@@ -53,6 +53,18 @@ class JobBuilder {
     this.job.id = `job${process.pid}_${++jobCounter}`;
     return this;
   }
+  /** Writes to the site of this name (the jobs file's `sites`; "default": WP_*). */
+  onSite(site: string): this {
+    this.job.site = site;
+    return this;
+  }
+
+  /** Reads the Entra tenant of this name (the jobs file's `sources`; "default": AZURE_*). */
+  fromTenant(tenant: string): this {
+    this.job.source.tenant = tenant;
+    return this;
+  }
+
   withTrigger(mode: TriggerMode, schedule: string | null = null, timezone = "UTC"): this {
     this.job.trigger = { mode, schedule, timezone };
     return this;

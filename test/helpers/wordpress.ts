@@ -3,7 +3,9 @@
  * Other test files use the same WordPress at the same time: never assume it is empty, give every
  * user a unique login/e-mail (uniqueName) and delete what you create (trackUsers).
  */
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { join } from "node:path";
 import pino from "pino";
 import type { Site } from "../../src/sync/ports";
 import { makeWordPressSite, type WordPressSiteOptions } from "../../src/wordpress";
@@ -81,7 +83,7 @@ export function uniqueName(prefix: string): string {
 export async function wpFetch(
   ...args: Parameters<typeof wpFetchOnce>
   // biome-ignore lint/suspicious/noExplicitAny: raw REST bodies, checked by the tests' expectations
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: any; headers: Headers }> {
   for (let attempt = 1; ; attempt++) {
     const res = await wpFetchOnce(...args);
     if (res.status !== 503 || res.body?.code !== "entra_wp_sync_rolled_back" || attempt === 5) return res;
@@ -95,13 +97,15 @@ export async function wpFetchOnce(
   route: string,
   body?: unknown,
   auth: { username: string; password: string } = { username: wp.username, password: wp.appPassword },
+  headers: Record<string, string> = {},
   // biome-ignore lint/suspicious/noExplicitAny: raw REST bodies, checked by the tests' expectations
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: any; headers: Headers }> {
   const res = await fetch(`${wp.url.replace(/\/+$/, "")}/wp-json${route}`, {
     method,
     headers: {
       authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`,
       ...(body === undefined ? {} : { "content-type": "application/json" }),
+      ...headers,
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
@@ -112,7 +116,24 @@ export async function wpFetchOnce(
   } catch {
     // keep the text
   }
-  return { status: res.status, body: parsed };
+  return { status: res.status, body: parsed, headers: res.headers };
+}
+
+/**
+ * PHP on the test WordPress's own files (wp.docroot; another database connection, so it sees committed
+ * rows only): `code` runs after wp-load.php, with `env` in its environment; returns what it echoes
+ * (not what WordPress's bootstrap may print before it).
+ */
+export function phpOnWordPress(wp: WordPressTarget, code: string, env: Record<string, string> = {}): string {
+  if (!wp.docroot) throw new Error("WP_DOCROOT is not set: run scripts/wordpress-local.sh again (it prints it)");
+  const script = `
+    $_SERVER['HTTP_HOST'] = ${JSON.stringify(new URL(wp.url).host)}; $_SERVER['REQUEST_URI'] = '/';
+    define('WP_USE_THEMES', false);
+    require ${JSON.stringify(join(wp.docroot, "wp-load.php"))};
+    echo "\n@@";
+    ${code}`;
+  const out = execFileSync("php", ["-r", script], { env: { ...process.env, ...env }, encoding: "utf8" });
+  return out.slice(out.lastIndexOf("\n@@") + 3);
 }
 
 /** The password form of wp-login.php: true when WordPress logs the user in (302 + auth cookie). */

@@ -17,13 +17,20 @@
  *   committed one statement at a time); the retried request writes each user once.
  * Counted with SQL in the WordPress database itself: no user row or meta row without the other.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { waitFor } from "../helpers/reliability";
-import { describeWithWordPress, trackUsers, uniqueName, type WordPressTarget, wpFetch } from "../helpers/wordpress";
+import {
+  describeWithWordPress,
+  phpOnWordPress,
+  trackUsers,
+  uniqueName,
+  type WordPressTarget,
+  wpFetch,
+} from "../helpers/wordpress";
 import { freePort } from "../helpers/wordpress-proxy";
 
 const BATCH = "/entra-wp-sync/v1/users/batch";
@@ -85,22 +92,15 @@ async function startStallingServer(docroot: string, dir: string, stallSeconds: n
 
 /** Rows in WordPress's own tables, read by PHP on the same files (another connection: committed rows only). */
 function rowsOf(wp: WordPressTarget, logins: string[], entraIds: string[]): { users: number; meta: number } {
-  const host = new URL(wp.url).host;
   const php = `
-    $_SERVER['HTTP_HOST'] = ${JSON.stringify(host)}; $_SERVER['REQUEST_URI'] = '/';
-    define('WP_USE_THEMES', false);
-    require ${JSON.stringify(join(wp.docroot!, "wp-load.php"))};
     global $wpdb;
     $in = function ($values) use ($wpdb) { return implode(',', array_map(function ($v) use ($wpdb) { return $wpdb->prepare('%s', $v); }, $values)); };
     echo json_encode(array(
       'users' => (int) $wpdb->get_var("SELECT COUNT(*) FROM $wpdb->users WHERE user_login IN (" . $in(json_decode(getenv('LOGINS'))) . ")"),
       'meta' => (int) $wpdb->get_var("SELECT COUNT(*) FROM $wpdb->usermeta WHERE meta_key = 'entra_object_id' AND meta_value IN (" . $in(json_decode(getenv('ENTRA_IDS'))) . ")"),
     ));`;
-  const out = execFileSync("php", ["-r", php], {
-    env: { ...process.env, LOGINS: JSON.stringify(logins), ENTRA_IDS: JSON.stringify(entraIds) },
-    encoding: "utf8",
-  });
-  return JSON.parse(out.slice(out.indexOf("{"))) as { users: number; meta: number };
+  const out = phpOnWordPress(wp, php, { LOGINS: JSON.stringify(logins), ENTRA_IDS: JSON.stringify(entraIds) });
+  return JSON.parse(out) as { users: number; meta: number };
 }
 
 function post(url: string, wp: WordPressTarget, body: unknown, signal?: AbortSignal): Promise<Response> {

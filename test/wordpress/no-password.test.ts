@@ -4,12 +4,11 @@
  * login form and XML-RPC for every password, until "Lost your password?" gives them one of their own.
  * Anyone else's creates, and updates, keep WordPress's own hash.
  */
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import {
   describeWithWordPress,
   formLogin,
   makeTestSite,
+  phpOnWordPress,
   trackUsers,
   uniqueName,
   type WordPressTarget,
@@ -35,15 +34,7 @@ async function xmlrpcLogin(wp: WordPressTarget, login: string, password: string)
 
 /** PHP on the WordPress's own files: `code` runs after wp-load.php with $login set; prints its result. */
 function php(wp: WordPressTarget, login: string, code: string): string {
-  const host = new URL(wp.url).host;
-  const script = `
-    $_SERVER['HTTP_HOST'] = ${JSON.stringify(host)}; $_SERVER['REQUEST_URI'] = '/';
-    define('WP_USE_THEMES', false);
-    require ${JSON.stringify(join(wp.docroot!, "wp-load.php"))};
-    $user = get_user_by('login', getenv('LOGIN'));
-    echo "\\n@@", ${code};`;
-  const out = execFileSync("php", ["-r", script], { env: { ...process.env, LOGIN: login }, encoding: "utf8" });
-  return out.slice(out.lastIndexOf("\n@@") + 3);
+  return phpOnWordPress(wp, `$user = get_user_by('login', getenv('LOGIN')); echo ${code};`, { LOGIN: login });
 }
 
 /** "Lost your password?" as a person goes through it: the link of the mail, then the reset form. */

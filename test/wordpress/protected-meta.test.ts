@@ -7,7 +7,7 @@
  * manage_options) with its own Application Password. And the guards of core's user routes answer
  * only after WordPress's own authentication and permission checks.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -15,6 +15,7 @@ import { dirname, join, resolve } from "node:path";
 import {
   describeWithWordPress,
   makeUserWithPassword,
+  phpOnWordPress,
   trackUsers,
   uniqueName,
   type WordPressTarget,
@@ -170,11 +171,7 @@ describeWithWordPress(
 
     it("holds where the data is written: wp_update_user's meta_input and update_user_meta in another plugin's code", () => {
       if (!wp.docroot) return; // a remote WordPress: no PHP to run on its files
-      const host = new URL(wp.url).host;
       const script = `
-      $_SERVER['HTTP_HOST'] = ${JSON.stringify(host)}; $_SERVER['REQUEST_URI'] = '/';
-      define('WP_USE_THEMES', false);
-      require ${JSON.stringify(join(wp.docroot, "wp-load.php"))};
       wp_set_current_user(${manager.id});
       wp_update_user(array('ID' => ${admin.id}, 'meta_input' => array('${DEACTIVATED}' => '1', '${ENTRA_ID}' => 'by-meta-input')));
       $direct = update_user_meta(${peer.id}, '${ENTRA_ID}', 'by-code');
@@ -182,12 +179,11 @@ describeWithWordPress(
       wp_set_current_user(0);   // WordPress itself (WP-CLI, cron): no caller to check
       $system = update_user_meta(${peer.id}, '${DEACTIVATED}', '1') && delete_user_meta(${peer.id}, '${DEACTIVATED}');
       clean_user_cache(${admin.id});
-      echo "\\n@@", json_encode(array(
+      echo json_encode(array(
         'admin' => array(get_user_meta(${admin.id}, '${DEACTIVATED}', true), get_user_meta(${admin.id}, '${ENTRA_ID}', true)),
         'direct' => $direct, 'self' => $self, 'system' => $system,
       ));`;
-      const out = execFileSync("php", ["-r", script], { encoding: "utf8" });
-      expect(JSON.parse(out.slice(out.lastIndexOf("\n@@") + 3))).toEqual({
+      expect(JSON.parse(phpOnWordPress(wp, script))).toEqual({
         admin: ["", ""],
         direct: false,
         self: false,

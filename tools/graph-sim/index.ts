@@ -6,7 +6,9 @@ export {
   type GraphSimulator,
   type GraphSimulatorOptions,
   type RequestRecord,
+  type SimulatedTenant,
   startGraphSimulator,
+  type TenantOptions as SimulatedTenantOptions,
 } from "./server";
 export { type SimGroup, SimTenant } from "./tenant";
 export { DEFAULT_SELECT, type SimUser } from "./users";

@@ -49,6 +49,8 @@ export interface GraphSimulatorOptions {
 export interface RequestRecord {
   method: string;
   route: SimRoute;
+  /** The tenant the request was for (its token's, or the identity endpoint's); null when neither is known. */
+  tenantId: string | null;
   /** Path and query, never headers with credentials. */
   path: string;
   status: number;
@@ -56,8 +58,12 @@ export interface RequestRecord {
   fault: Fault["kind"] | null;
 }
 
-export interface GraphSimulator {
-  url: string;
+/**
+ * One tenant the simulator serves, with its app registration: a client asks its token endpoint
+ * (/{tenantId}/oauth2/v2.0/token) with its client id and secret (or certificate), and Graph answers
+ * a request with the directory of the tenant whose token it carries, as real Graph does.
+ */
+export interface SimulatedTenant {
   tenantId: string;
   clientId: string;
   clientSecret: string;
@@ -66,14 +72,35 @@ export interface GraphSimulator {
   faults: FaultQueue;
   /** Change-notification subscriptions and their deliveries (listens to the tenant given at start). */
   notifications: SubscriptionHub;
+  /** Invalidates every access token issued so far for this tenant. */
+  revokeTokens(): void;
+  /**
+   * The app's credentials withdrawn (a secret rotated, consent revoked): its tokens stop working
+   * and the token endpoint refuses the old secret and the certificate.
+   */
+  revokeCredentials(): void;
+}
+
+/** The simulator: its first tenant (the one it starts with) is the simulator itself. */
+export interface GraphSimulator extends SimulatedTenant {
+  url: string;
   requestLog: RequestRecord[];
   counters: Record<SimRoute, number>;
   /** Graph requests only (not discovery, token or /__sim). */
   graphRequests(): number;
   resetCounters(): void;
-  /** Invalidates every access token issued so far. */
-  revokeTokens(): void;
+  /** Serves one more tenant, with an app registration of its own (different ids and secret by default). */
+  addTenant(options?: TenantOptions): SimulatedTenant;
   close(): Promise<void>;
+}
+
+export type TenantOptions = Pick<GraphSimulatorOptions, "tenant" | "tenantId" | "clientId" | "clientSecret">;
+
+/** What the simulator keeps per tenant: the handle tests see, and its app's credentials and tokens. */
+interface TenantState {
+  handle: SimulatedTenant;
+  auth: AuthConfig;
+  tokens: TokenStore;
 }
 
 const ROUTES: SimRoute[] = [
@@ -104,25 +131,61 @@ const GRAPH_ROUTES = new Set<SimRoute>([
 export async function startGraphSimulator(options: GraphSimulatorOptions = {}): Promise<GraphSimulator> {
   const certDir = options.certDir ?? resolve(process.cwd(), ".tmp/certs");
   const appCertPath = join(certDir, "client-cert.pem");
-  const tokens = new TokenStore();
+  const appCertificatePem = existsSync(appCertPath) ? readFileSync(appCertPath, "utf8") : null;
   const counters = Object.fromEntries(ROUTES.map((r) => [r, 0])) as Record<SimRoute, number>;
   const limit = options.requestLogLimit ?? 2000;
-  const auth: AuthConfig = {
-    origin: "",
+  const states = new Map<string, TenantState>();
+
+  /** A tenant's state; `handle` given for the first one, which is the simulator object itself. */
+  function serveTenant(spec: TenantOptions, handle?: GraphSimulator): TenantState {
+    const tokens = new TokenStore();
+    const auth: AuthConfig = {
+      origin: sim.url,
+      tenantId: spec.tenantId ?? randomUUID(),
+      clientId: spec.clientId ?? randomUUID(),
+      clientSecret: spec.clientSecret ?? `sim-secret-${randomUUID()}`,
+      appCertificatePem,
+      tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3599,
+    };
+    const own: SimulatedTenant = handle ?? {
+      tenantId: auth.tenantId,
+      clientId: auth.clientId,
+      clientSecret: auth.clientSecret,
+      tenant: spec.tenant ?? makeTenant(),
+      faults: new FaultQueue(),
+      notifications: new SubscriptionHub(auth.tenantId),
+      revokeTokens: () => {},
+      revokeCredentials: () => {},
+    };
+    own.revokeTokens = () => tokens.revokeAll();
+    own.revokeCredentials = () => {
+      auth.clientSecret = `sim-revoked-${randomUUID()}`;
+      auth.appCertificatePem = null;
+      own.clientSecret = auth.clientSecret;
+      tokens.revokeAll();
+    };
+    own.tenant.userListeners.add((id, changeType) => own.notifications.userChanged(id, changeType));
+    own.tenant.groupListeners.add((groupId, memberId, removed) =>
+      own.notifications.membersChanged(groupId, memberId, removed),
+    );
+    const state = { handle: own, auth, tokens };
+    states.set(auth.tenantId, state);
+    return state;
+  }
+
+  const first: TenantOptions = {
     tenantId: options.tenantId ?? "7f3e2a10-5c4b-4d0e-9a61-0c2f1e8b7d01",
     clientId: options.clientId ?? "5a1c0b2d-8e7f-4a3b-9c6d-2e1f0a9b8c7d",
     clientSecret: options.clientSecret ?? "sim-secret-do-not-use",
-    appCertificatePem: existsSync(appCertPath) ? readFileSync(appCertPath, "utf8") : null,
-    tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3599,
   };
   const sim: GraphSimulator = {
     url: "",
-    tenantId: auth.tenantId,
-    clientId: auth.clientId,
-    clientSecret: auth.clientSecret,
+    tenantId: first.tenantId!,
+    clientId: first.clientId!,
+    clientSecret: first.clientSecret!,
     tenant: options.tenant ?? makeTenant(),
     faults: new FaultQueue(),
-    notifications: new SubscriptionHub(auth.tenantId),
+    notifications: new SubscriptionHub(first.tenantId!),
     requestLog: [],
     counters,
     graphRequests: () => [...GRAPH_ROUTES].reduce((n, r) => n + counters[r], 0),
@@ -130,14 +193,19 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       for (const r of ROUTES) counters[r] = 0;
       sim.requestLog.length = 0;
     },
-    revokeTokens: () => tokens.revokeAll(),
+    revokeTokens: () => {},
+    revokeCredentials: () => {},
+    addTenant: (spec = {}) => serveTenant(spec).handle,
     close: async () => {},
   };
+  serveTenant(first, sim);
+  const primary = states.get(sim.tenantId)!;
 
-  sim.tenant.userListeners.add((id, changeType) => sim.notifications.userChanged(id, changeType));
-  sim.tenant.groupListeners.add((groupId, memberId, removed) =>
-    sim.notifications.membersChanged(groupId, memberId, removed),
-  );
+  /** The tenant whose valid access token the request carries. */
+  function tenantOfToken(bearer: string): TenantState | null {
+    for (const state of states.values()) if (state.tokens.isValid(bearer)) return state;
+    return null;
+  }
 
   const server = createServer({
     cert: readFileSync(join(certDir, "server.pem")),
@@ -159,6 +227,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     const record: RequestRecord = {
       method: req.method ?? "GET",
       route,
+      tenantId: null,
       path: url.pathname + url.search,
       status: 0,
       consistencyLevel: header(req, "consistencylevel"),
@@ -171,6 +240,9 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     };
 
     if (route === "discovery" || route === "token") {
+      // An unknown tenant is answered by the first one's endpoint, which refuses it as Entra does.
+      const { auth, tokens, handle } = states.get(segments[0]!) ?? primary;
+      record.tenantId = handle.tenantId === segments[0] ? handle.tenantId : null;
       const reply =
         route === "discovery"
           ? discovery(auth, segments[0]!)
@@ -184,12 +256,18 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       return sendJson(res, reply.status, reply.body, "application/json");
     }
 
-    const failure = checkBearer(req);
-    if (failure) {
+    const bearer = /^Bearer (.+)$/i.exec(header(req, "authorization") ?? "")?.[1];
+    const state = bearer ? tenantOfToken(bearer) : null;
+    if (!state) {
+      const failure = bearer
+        ? new GraphFailure(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
+        : new GraphFailure(401, "InvalidAuthenticationToken", "Access token is empty.");
       finish(failure.status);
       return sendGraphError(req, res, failure);
     }
-    const fault = sim.faults.take(route, url.searchParams);
+    const served = state.handle;
+    record.tenantId = served.tenantId;
+    const fault = served.faults.take(route, url.searchParams);
     if (fault) {
       record.fault = fault.kind;
       if (fault.kind === "reset") {
@@ -202,7 +280,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       return sendGraphError(req, res, error);
     }
     try {
-      const reply = await graphRoute(route, segments, url, req, raw);
+      const reply = await graphRoute(served, route, segments, url, req, raw);
       finish(reply.status);
       if (reply.body instanceof Uint8Array) {
         res.writeHead(reply.status, { ...graphHeaders(req), ...reply.headers, "Content-Length": reply.body.length });
@@ -218,6 +296,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
   }
 
   async function graphRoute(
+    served: SimulatedTenant,
     route: SimRoute,
     segments: string[],
     url: URL,
@@ -234,7 +313,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     }
     const ctx: RouteContext = {
       origin: sim.url,
-      tenant: sim.tenant,
+      tenant: served.tenant,
       pathname: url.pathname,
       params: url.searchParams,
       headers: req.headers,
@@ -242,7 +321,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       deltaPageSize: options.deltaPageSize ?? 200,
     };
     const id = decodeURIComponent(segments[2] ?? "");
-    if (sim.tenant.customer) refuseInCustomerTenant(route, ctx, id);
+    if (served.tenant.customer) refuseInCustomerTenant(route, ctx, id);
     switch (route) {
       case "users":
         return listUsers(ctx);
@@ -255,23 +334,14 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       case "user.checkMemberGroups":
         return checkMemberGroups(ctx, id);
       case "subscriptions":
-        return sim.notifications.create(body);
+        return served.notifications.create(body);
       case "subscription":
-        return req.method === "PATCH" ? sim.notifications.renew(id, body) : sim.notifications.remove(id);
+        return req.method === "PATCH" ? served.notifications.renew(id, body) : served.notifications.remove(id);
       case "user.photo":
         return getPhoto(ctx, id, decodeURIComponent(segments[4] ?? ""));
       default:
         throw new GraphFailure(400, "BadRequest", `Resource not found for the segment '${segments[1] ?? ""}'.`);
     }
-  }
-
-  function checkBearer(req: IncomingMessage): GraphFailure | null {
-    const value = header(req, "authorization") ?? "";
-    const bearer = /^Bearer (.+)$/i.exec(value)?.[1];
-    if (!bearer) return new GraphFailure(401, "InvalidAuthenticationToken", "Access token is empty.");
-    if (!tokens.isValid(bearer))
-      return new GraphFailure(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.");
-    return null;
   }
 
   /** Test control over HTTP, for the CLI simulator: queue or clear faults, read counters. */
@@ -297,7 +367,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
   await new Promise<void>((ok) => server.listen(options.port ?? 0, options.host ?? "127.0.0.1", ok));
   const address = server.address() as AddressInfo;
   sim.url = `https://${options.host ?? "127.0.0.1"}:${address.port}`;
-  auth.origin = sim.url;
+  for (const state of states.values()) state.auth.origin = sim.url;
   sim.close = () =>
     new Promise<void>((ok, fail) => {
       server.close((error) => (error ? fail(error) : ok()));

@@ -2,7 +2,7 @@
 /**
  * Plugin Name:       entra-wp-sync companion
  * Description:       What the entra-wp-sync service needs from WordPress and cannot do through the REST API alone.
- * Version:           1.7.1
+ * Version:           1.7.2
  * Requires at least: 6.1
  * Requires PHP:      7.4
  * License:           MIT
@@ -29,7 +29,7 @@ if (defined('ENTRA_WP_SYNC_VERSION')) {
     return;
 }
 
-const ENTRA_WP_SYNC_VERSION = '1.7.1';
+const ENTRA_WP_SYNC_VERSION = '1.7.2';
 const ENTRA_WP_SYNC_ID_KEY = 'entra_object_id';
 const ENTRA_WP_SYNC_DEACTIVATED_KEY = 'entra_wp_sync_deactivated';
 const ENTRA_WP_SYNC_BATCH_MAX = 100;
@@ -44,4 +44,5 @@ require_once __DIR__ . '/includes/status.php';         // 5.
 require_once __DIR__ . '/includes/avatars.php';        // 6.
 require_once __DIR__ . '/includes/network.php';        // 8.
 require_once __DIR__ . '/includes/batch.php';          // 9.
+require_once __DIR__ . '/includes/new-user-meta.php';  // 9.
 require_once __DIR__ . '/includes/transactions.php';   // 9., 10.

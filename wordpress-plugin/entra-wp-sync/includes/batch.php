@@ -353,8 +353,12 @@ function entra_wp_sync_batch_write(array $ops) {
     // transaction the database rolled back midway (a deadlock victim) is noticed at its end, by the
     // savepoint of entra_wp_sync_transaction_begin that is gone: the operations run after it wrote
     // into a transaction that end rolls back, and the batch answers 503.
+    // Last on insert_user_meta, after every other filter: an update's unchanged meta dropped, a
+    // create's default meta inserted at once (new-user-meta.php).
     $unchanged_meta = 'entra_wp_sync_batch_unchanged_meta_dropped';
+    $new_user_meta = 'entra_wp_sync_new_user_meta_inserted';
     add_filter('insert_user_meta', $unchanged_meta, PHP_INT_MAX, 3);
+    add_filter('insert_user_meta', $new_user_meta, PHP_INT_MAX, 3);
     $results = array();
     foreach ($ops as $i => $op) {
         $tx->registered = array();
@@ -374,6 +378,7 @@ function entra_wp_sync_batch_write(array $ops) {
         $results[] = $result;
     }
     remove_filter('insert_user_meta', $unchanged_meta, PHP_INT_MAX);
+    remove_filter('insert_user_meta', $new_user_meta, PHP_INT_MAX);
     $counted = array_filter($results, function ($result) {
         return $result['outcome'] === 'created' || $result['outcome'] === 'deleted';
     });

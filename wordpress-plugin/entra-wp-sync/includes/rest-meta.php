@@ -68,7 +68,7 @@ function entra_wp_sync_outranked_by($user_id) {
 
 // The capabilities meta (<prefix>capabilities, per site on a network) holds the roles: before its
 // first write for a user in this request, remember whether the user outranked the caller.
-$entra_wp_sync_remember_rank = function ($check, $user_id, $meta_key) {
+function entra_wp_sync_remember_rank($check, $user_id, $meta_key) {
     global $wpdb;
     // The key first: get_current_user_id() authenticates the request when nobody has yet, and
     // authentication writes user meta itself (an Application Password's last use).
@@ -77,19 +77,19 @@ $entra_wp_sync_remember_rank = function ($check, $user_id, $meta_key) {
         $GLOBALS['entra_wp_sync_outranks_before'][(int) $user_id] = entra_wp_sync_outranks_caller($user_id);
     }
     return $check;
-};
-add_filter('add_user_metadata', $entra_wp_sync_remember_rank, 10, 3);
-add_filter('update_user_metadata', $entra_wp_sync_remember_rank, 10, 3);
-add_filter('delete_user_metadata', $entra_wp_sync_remember_rank, 10, 3);
+}
+add_filter('add_user_metadata', 'entra_wp_sync_remember_rank', 10, 3);
+add_filter('update_user_metadata', 'entra_wp_sync_remember_rank', 10, 3);
+add_filter('delete_user_metadata', 'entra_wp_sync_remember_rank', 10, 3);
 
 // Every write of the plugin's own keys, by any path: refused (false, as a failed write) when the
 // caller may not make it. Last, so that it sees what other callbacks decided.
-$entra_wp_sync_guard_meta = function ($check, $user_id, $meta_key) {
+function entra_wp_sync_guard_meta($check, $user_id, $meta_key) {
     return $check === null && entra_wp_sync_protected_meta_refusal($user_id, $meta_key) !== null ? false : $check;
-};
-add_filter('add_user_metadata', $entra_wp_sync_guard_meta, PHP_INT_MAX, 3);
-add_filter('update_user_metadata', $entra_wp_sync_guard_meta, PHP_INT_MAX, 3);
-add_filter('delete_user_metadata', $entra_wp_sync_guard_meta, PHP_INT_MAX, 3);
+}
+add_filter('add_user_metadata', 'entra_wp_sync_guard_meta', PHP_INT_MAX, 3);
+add_filter('update_user_metadata', 'entra_wp_sync_guard_meta', PHP_INT_MAX, 3);
+add_filter('delete_user_metadata', 'entra_wp_sync_guard_meta', PHP_INT_MAX, 3);
 
 /**
  * What core's users routes would write wrongly, refused before they run: a value longer than its

@@ -36,10 +36,10 @@ add_action('set_current_user', function () {
 add_action('set_auth_cookie', function ($cookie, $expire, $expiration, $user_id, $scheme, $token) {
     if (entra_wp_sync_is_deactivated($user_id)) WP_Session_Tokens::get_instance((int) $user_id)->destroy($token);
 }, 10, 6);
-$entra_wp_sync_end_sessions = function ($meta_id, $user_id, $meta_key, $value) {
+function entra_wp_sync_end_sessions($meta_id, $user_id, $meta_key, $value) {
     if ($meta_key === ENTRA_WP_SYNC_DEACTIVATED_KEY && $value === '1') {
         WP_Session_Tokens::get_instance((int) $user_id)->destroy_all();
     }
-};
-add_action('added_user_meta', $entra_wp_sync_end_sessions, 10, 4);
-add_action('updated_user_meta', $entra_wp_sync_end_sessions, 10, 4);
+}
+add_action('added_user_meta', 'entra_wp_sync_end_sessions', 10, 4);
+add_action('updated_user_meta', 'entra_wp_sync_end_sessions', 10, 4);
