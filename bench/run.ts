@@ -7,8 +7,9 @@
  * rows (BENCH_LARGE_USERS). Sizes: BENCH_USERS (10000),
  * BENCH_RESYNC_USERS (10000), BENCH_CONTINUE_USERS (3000), BENCH_CONTINUE_RESYNCS (5),
  * BENCH_MEMORY_USERS (100000), BENCH_PLANNING_PAGES (10), BENCH_CUSTOMER_USERS (100000),
- * BENCH_PROVISION_SITE_USERS (100000), BENCH_HISTORY_ITEMS (1000000). BENCH_ONLY=writes,continue,large,
- * resync,customers,planning,provision,memory,history picks scenarios; BENCH_CORE_BATCH=1 adds core /batch/v1 rows on
+ * BENCH_PROVISION_SITE_USERS (100000), BENCH_HISTORY_ITEMS (1000000), BENCH_SCIM_USERS (10000),
+ * BENCH_SCIM_WRITES (200). BENCH_ONLY=writes,continue,large,resync,customers,planning,provision,memory,
+ * history,scim picks scenarios; BENCH_CORE_BATCH=1 adds core /batch/v1 rows on
  * a WordPress 6.6 without the plugin (BENCH_WP66_PORT, BENCH_WP66_DIR). See docs/performance.md "Benchmarks" for what each row means.
  * Each scenario (and each write run and in-process loop) is measured in a window that tells how much
  * CPU processes outside the bench used meanwhile: a timed row measured while they used more than
@@ -27,6 +28,7 @@ import { benchMemory, type MemoryResult } from "./scenarios/memory";
 import { benchPlanning, type PageCost, type PlanningResult } from "./scenarios/planning";
 import { benchProvision, type ProvisionCase, type ProvisionResult } from "./scenarios/provision";
 import { benchResync, type ResyncResult } from "./scenarios/resync";
+import { benchScim, PROVIDER_CONCURRENCY, type ScimPath, type ScimResult } from "./scenarios/scim";
 import { benchWrites, type EngineRun, type WriteResult } from "./scenarios/writes";
 import type { PerUser, PhpLoop } from "./wordpress-writes";
 
@@ -48,7 +50,7 @@ async function main(): Promise<void> {
   log(`${new Date().toISOString()}  ${coreCount} cores  load ${startedLoad}  database: ${database}`);
   const rows: Row[] = [];
   const large = process.env.BENCH_LARGE === "1" && wanted("large");
-  const wp = benchWordPress(wanted("writes") || wanted("continue") || large, rows, log);
+  const wp = benchWordPress(wanted("writes") || wanted("continue") || wanted("scim") || large, rows, log);
 
   if (wp && wanted("writes")) {
     log("writes: in-process PHP loops, then first sync and update through the service (bulk, then per-user)");
@@ -61,6 +63,10 @@ async function main(): Promise<void> {
     );
     log(`continue calls of the first sync, ms in order: ${result.value.creating.map((t) => t.toFixed(0)).join(" ")}`);
     rows.push(...judged(continueRows(result.value), result.load));
+  }
+  if (wp && wanted("scim")) {
+    log("scim: a provider's initial cycle and single writes over HTTP, with and without the plugin");
+    rows.push(...scimRows(await benchScim(wp, size("BENCH_SCIM_USERS", 10_000), size("BENCH_SCIM_WRITES", 200), log)));
   }
   if (wp && large) {
     const result = await measured(() => benchLarge(wp, size("BENCH_LARGE_USERS", 100_000), log));
@@ -136,7 +142,7 @@ function benchWordPress(needed: boolean, rows: Row[], log: (line: string) => voi
   const skip = (why: string): null => {
     log(`WordPress rows skipped: ${why}`);
     rows.push({
-      what: "WordPress rows (writes, continue, large)",
+      what: "WordPress rows (writes, continue, scim, large)",
       measured: `skipped: ${why}`,
       target: "-",
       pass: null,
@@ -264,6 +270,44 @@ function writeRows(r: WriteResult): Row[] {
     engineRow("per-user", "update", r.perUser.update, "none (per-user REST path)", null),
     ...coreRow("create"),
     ...coreRow("update"),
+  ];
+}
+
+function scimRows(r: ScimResult): Row[] {
+  const latency = (samples: number[]) =>
+    `p50 ${ms(percentile(samples, 50))}, p95 ${ms(percentile(samples, 95))}, max ${ms(Math.max(...samples))} (n=${samples.length})`;
+  const cycleRow = (label: string, path: ScimPath, withPlugin: boolean): Row => {
+    const c = path.cycle;
+    const ratio = c.wallMs / r.graph.wallMs;
+    return {
+      what: `SCIM initial cycle, ${n(r.users)} users at ${PROVIDER_CONCURRENCY} requests at a time (query by userName, then create) -> real WordPress ${label}`,
+      measured:
+        `${(c.wallMs / 60_000).toFixed(2)} min, ${n(Math.round((r.users / c.wallMs) * 3_600_000))} users/hour; ` +
+        `create -> WordPress holds it ${latency(c.createMs)}, ${c.answeredEarly} answered before applied; ` +
+        `${c.runs} runs applied them; ${perUser(c.wpRequests, r.users)}` +
+        (withPlugin
+          ? `; ${ratio.toFixed(2)}x the Graph pull path (first sync of as many users: ${(r.graph.wallMs / 1000).toFixed(1)} s; ${describeLoad(r.graph.load)})`
+          : "") +
+        `; ${describeLoad(c.load)}`,
+      target: withPlugin ? "< 5 min" : "none (compare with the plugin's row)",
+      pass: withPlugin ? c.wallMs < 5 * 60_000 : null,
+      timed: true,
+      loaded: c.load.loaded || (withPlugin && r.graph.load.loaded),
+    };
+  };
+  const writeRow = (label: string, path: ScimPath): Row => ({
+    what: `SCIM write -> WordPress holds it, ${path.writeMs.length} PATCHes one at a time, ${label}`,
+    measured: `${latency(path.writeMs)}; ${describeLoad(path.writeLoad)}`,
+    target: "p95 < 1 s",
+    pass: percentile(path.writeMs, 95) < 1000,
+    timed: true,
+    loaded: path.writeLoad.loaded,
+  });
+  return [
+    writeRow("with the plugin", r.plugin),
+    writeRow("without the plugin", r.withoutPlugin),
+    cycleRow("with the plugin", r.plugin, true),
+    cycleRow("without the plugin", r.withoutPlugin, false),
   ];
 }
 

@@ -2,7 +2,7 @@
 # wordpress-stop.sh - stop what scripts/wordpress-local.sh started. Idempotent.
 #   --dir DIR        base directory (default $WP_DIR or /tmp/entra-wp-sync-wordpress)
 #   --keep-mariadb   leave MariaDB running even if wordpress-local.sh started it
-#   --purge          also drop the database + DB user and delete DIR
+#   --purge          also drop the database (and the DB user once no other instance's database uses it) and delete DIR
 # Stops: the php -S process group (pid in DIR/php-server.pid) and, only when wordpress-local.sh
 # started it (marker DIR/.mariadb-started-by-script), MariaDB. A MariaDB that was already running
 # before is never stopped.
@@ -45,8 +45,17 @@ rm -f "$PIDFILE"
 # 2. optional purge of database + user (needs the server up)
 if [ "$PURGE" = 1 ]; then
   if $WP_DB_ADMIN -e 'SELECT 1' >/dev/null 2>&1; then
-    log "dropping database $WP_DB_NAME and user $WP_DB_USER"
-    $WP_DB_ADMIN -e "DROP DATABASE IF EXISTS \`$WP_DB_NAME\`; DROP USER IF EXISTS '$WP_DB_USER'@'localhost'; DROP USER IF EXISTS '$WP_DB_USER'@'%';"
+    log "dropping database $WP_DB_NAME"
+    $WP_DB_ADMIN -e "DROP DATABASE IF EXISTS \`$WP_DB_NAME\`; DELETE FROM mysql.db WHERE Db = '$WP_DB_NAME' AND User = '$WP_DB_USER'; FLUSH PRIVILEGES;"
+    # Every instance's database shares the user (WP_DB_USER): dropping it while another instance
+    # still has a database revoked that one's access ("Error establishing a database connection").
+    others=$($WP_DB_ADMIN -N -e "SELECT COUNT(*) FROM mysql.db WHERE User = '$WP_DB_USER'")
+    if [ "$others" = 0 ]; then
+      log "dropping user $WP_DB_USER (no other instance's database uses it)"
+      $WP_DB_ADMIN -e "DROP USER IF EXISTS '$WP_DB_USER'@'localhost'; DROP USER IF EXISTS '$WP_DB_USER'@'%';"
+    else
+      log "keeping user $WP_DB_USER: the databases of $others other grant(s) use it"
+    fi
   else
     log "database server not reachable; database not dropped"
   fi

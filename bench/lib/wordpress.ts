@@ -2,6 +2,8 @@
  * The bench's own WordPress: scripts/wordpress-local.sh on port 8885 with its own directory and
  * database, reset at the start of every bench run, so the tests' WordPress (8881-8883) is never
  * touched and every run starts from the same empty site. Override with BENCH_WP_PORT/BENCH_WP_DIR.
+ * Two more when a scenario asks: WordPress 6.6 without the plugin (8889, BENCH_WP66_PORT/DIR) and
+ * the same 6.1 without the plugin (8887, BENCH_WP_PLAIN_PORT/DIR).
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -28,14 +30,21 @@ export function startBenchWordPress(options: {
   reset: boolean;
   /** Another instance: WordPress core 6.6 without the companion plugin (core's /batch/v1 write path). */
   coreBatch?: boolean;
+  /** Another instance: the same WordPress without the companion plugin (one REST request per write). */
+  withoutPlugin?: boolean;
 }): BenchWordPress {
-  const port = options.coreBatch ? (process.env.BENCH_WP66_PORT ?? "8889") : (process.env.BENCH_WP_PORT ?? "8885");
-  const dir = options.coreBatch
-    ? (process.env.BENCH_WP66_DIR ?? "/tmp/entra-wp-sync-wordpress-bench-6.6")
-    : (process.env.BENCH_WP_DIR ?? "/tmp/entra-wp-sync-wordpress-bench");
+  const [port, dir] = options.coreBatch
+    ? [process.env.BENCH_WP66_PORT ?? "8889", process.env.BENCH_WP66_DIR ?? "/tmp/entra-wp-sync-wordpress-bench-6.6"]
+    : options.withoutPlugin
+      ? [
+          process.env.BENCH_WP_PLAIN_PORT ?? "8887",
+          process.env.BENCH_WP_PLAIN_DIR ?? "/tmp/entra-wp-sync-wordpress-bench-plain",
+        ]
+      : [process.env.BENCH_WP_PORT ?? "8885", process.env.BENCH_WP_DIR ?? "/tmp/entra-wp-sync-wordpress-bench"];
   countAsBench(dir);
   const args = [join("scripts", "wordpress-local.sh"), "--port", port, "--dir", dir, "--env-prefix", "BENCH_WP_"];
   if (options.coreBatch) args.push("--wordpress-version", "6.6", "--without-plugin");
+  if (options.withoutPlugin) args.push("--without-plugin");
   if (options.reset) args.push("--reset");
   let out: string;
   try {

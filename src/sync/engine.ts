@@ -99,6 +99,9 @@ class NothingPending extends Error {}
 /** Runs whose match index and network sites are kept: one per job can be active at a time; a few more cover runs that just ended. */
 const MAX_KEPT_RUNS = 8;
 
+/** How long a job's notification runs share one match index before it is built again. */
+export const NOTIFICATION_INDEX_MS = 10 * 60_000;
+
 export function makeSyncService(deps: SyncServiceDeps): EngineService {
   const pool = deps.db.pool;
   const owner = deps.owner ?? `${os.hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
@@ -128,13 +131,23 @@ export function makeSyncService(deps: SyncServiceDeps): EngineService {
 
   const targets = makeTargets(deps, deps.targets);
   // What a site's steps keep across steps and runs, one set per site.
-  const siteState = oncePer((site: Site) => ({
+  const siteState = oncePer((site: Site) => {
     // Match indexes of the runs this process advanced lately (users created elsewhere meanwhile are
     // caught by create's "exists -> adopt"). Not bound to the step that asked: on a large site the
     // listing takes longer than one step, and the next step awaits the same build instead of starting over.
-    indexFor: perRun(() => withoutDeadline(() => buildUserIndex(site))),
-    ...memoiseSiteInfo(site),
-  }));
+    // A notification run (Graph change notifications, SCIM writes) is a few users, and a busy job
+    // starts them by the thousand: a listing each (a request per 100 WordPress users) made a SCIM
+    // initial cycle quadratic, so they share one index per job, built again once it is
+    // NOTIFICATION_INDEX_MS old; what WordPress gained meanwhile is caught as within a run.
+    const build = () => withoutDeadline(() => buildUserIndex(site));
+    const runIndex = perRun(build);
+    const jobIndex = reusedFor(NOTIFICATION_INDEX_MS, build);
+    return {
+      indexFor: (run: Pick<Run, "id" | "jobId" | "mode">) =>
+        run.mode === "notification" ? jobIndex(run.jobId) : runIndex(run.id),
+      ...memoiseSiteInfo(site),
+    };
+  });
   // A network's sites, read once per run: every user of the run is planned against one site list
   // (a site created meanwhile counts from the next run on), and unchanged users cost no request.
   const networkSites = oncePer((network: Network) => perRun(() => network.sites()));
@@ -380,6 +393,21 @@ function perRun<T>(build: () => Promise<T>): (runId: string) => Promise<T> {
       kept.set(runId, value);
       if (kept.size > MAX_KEPT_RUNS) kept.delete(kept.keys().next().value!);
     }
+    return value;
+  };
+}
+
+/** What is built once per key and reused until it is `maxAgeMs` old; a failed build is forgotten. */
+function reusedFor<T>(maxAgeMs: number, build: () => Promise<T>): (key: string) => Promise<T> {
+  const kept = new Map<string, { at: number; value: Promise<T> }>();
+  return (key) => {
+    const entry = kept.get(key);
+    if (entry && Date.now() - entry.at < maxAgeMs) return entry.value;
+    const value = build();
+    value.catch(() => {
+      if (kept.get(key)?.value === value) kept.delete(key);
+    });
+    kept.set(key, { at: Date.now(), value });
     return value;
   };
 }

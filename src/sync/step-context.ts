@@ -32,10 +32,10 @@ export interface StepDeps {
   selfId(): Promise<number>;
   /**
    * The match index of a run, kept across its steps by the engine (built once, then grown with the
-   * users the run creates), so a first sync does not list the whole site again at every step.
-   * Absent: built once per step (provision on demand).
+   * users the run creates), so a first sync does not list the whole site again at every step; the
+   * job's notification runs share one (engine.ts). Absent: built once per step (provision on demand).
    */
-  indexFor?(runId: string): Promise<UserIndex>;
+  indexFor?(run: Pick<Run, "id" | "jobId" | "mode">): Promise<UserIndex>;
   /** The network's sites as a run first read them, kept across its steps (absent: read once per step). */
   networkSitesFor?(runId: string): Promise<NetworkSite[]>;
 }
@@ -164,7 +164,7 @@ export function makeStepContext(deps: StepDeps, run: Run, job: Job, owner: strin
     budget,
     reserveMs: Math.min(3000, Math.floor(stepBudgetMs * 0.2)),
     index: () => {
-      index ??= deps.indexFor ? deps.indexFor(run.id) : buildUserIndex(deps.site);
+      index ??= deps.indexFor ? deps.indexFor(run) : buildUserIndex(deps.site);
       // A run's index is built in the background across steps: a step waits for it only until its deadline.
       return untilDeadline(index, budget.deadline);
     },
