@@ -8,8 +8,8 @@
  * BENCH_RESYNC_USERS (10000), BENCH_CONTINUE_USERS (3000), BENCH_CONTINUE_RESYNCS (5),
  * BENCH_MEMORY_USERS (100000), BENCH_PLANNING_PAGES (10), BENCH_CUSTOMER_USERS (100000),
  * BENCH_PROVISION_SITE_USERS (100000), BENCH_HISTORY_ITEMS (1000000), BENCH_SCIM_USERS (10000),
- * BENCH_SCIM_WRITES (200). BENCH_ONLY=writes,continue,large,resync,customers,planning,provision,memory,
- * history,scim picks scenarios; BENCH_CORE_BATCH=1 adds core /batch/v1 rows on
+ * BENCH_SCIM_WRITES (200), BENCH_SITES_USERS (10000: one site of as many, four of a quarter each).
+ * BENCH_ONLY=writes,continue,large,resync,customers,planning,provision,memory,history,scim,sites picks scenarios; BENCH_CORE_BATCH=1 adds core /batch/v1 rows on
  * a WordPress 6.6 without the plugin (BENCH_WP66_PORT, BENCH_WP66_DIR). See docs/performance.md "Benchmarks" for what each row means.
  * Each scenario (and each write run and in-process loop) is measured in a window that tells how much
  * CPU processes outside the bench used meanwhile: a timed row measured while they used more than
@@ -29,6 +29,7 @@ import { benchPlanning, type PageCost, type PlanningResult } from "./scenarios/p
 import { benchProvision, type ProvisionCase, type ProvisionResult } from "./scenarios/provision";
 import { benchResync, type ResyncResult } from "./scenarios/resync";
 import { benchScim, PROVIDER_CONCURRENCY, type ScimPath, type ScimResult } from "./scenarios/scim";
+import { benchSites, type SitesResult, SLOW_SITE_MS } from "./scenarios/sites";
 import { benchWrites, type EngineRun, type WriteResult } from "./scenarios/writes";
 import type { PerUser, PhpLoop } from "./wordpress-writes";
 
@@ -93,6 +94,13 @@ async function main(): Promise<void> {
   if (wanted("history")) {
     log("history: one person's items among many (PostgreSQL)");
     rows.push(historyRow(await benchHistory(size("BENCH_HISTORY_ITEMS", 1_000_000))));
+  }
+  if (wanted("sites")) {
+    log(
+      "sites: four sites of a quarter of the users each in one deployment, against one site; then with a slow fourth",
+    );
+    const result = await measured(() => benchSites(size("BENCH_SITES_USERS", 10_000)));
+    rows.push(...judged(sitesRows(result.value), result.load));
   }
   if (wanted("memory")) {
     log("memory: simulator and each measured run in their own processes");
@@ -422,6 +430,47 @@ function planningRows(r: PlanningResult): Row[] {
     };
   };
   return [row("new users (creates)", r.creating), row("unchanged users", r.unchanged)];
+}
+
+/** Each job's wall time, "job1 12.3 s". */
+function jobTimes(jobMs: Record<string, number>): string {
+  return Object.entries(jobMs)
+    .map(([job, t]) => `${job} ${(t / 1000).toFixed(1)} s`)
+    .join(", ");
+}
+
+function sitesRows(r: SitesResult): Row[] {
+  const quarter = n(Math.round(r.users / 4));
+  // How much later each of the three fast sites finished beside a slow fourth than beside a fast one.
+  const waits = ["job1", "job2", "job3"].map((job) => (r.fourSlow.jobMs[job] ?? 0) - (r.four.jobMs[job] ?? 0));
+  const longest = Math.max(0, ...waits);
+  const ownMs = Math.min(...["job1", "job2", "job3"].map((job) => r.four.jobMs[job] ?? 0));
+  const tolerance = Math.max(250, ownMs * 0.1);
+  return [
+    {
+      what: `one site, ${n(r.users)} users: first sync by the driver (in-process zero-latency WordPress; Graph sim in a child process)`,
+      measured: `${(r.one.wallMs / 1000).toFixed(1)} s; peak RSS ${r.one.maxRssMb.toFixed(0)} MB (${r.one.rssBeforeRunMb.toFixed(0)} MB before the run)`,
+      target: "baseline",
+      pass: null,
+    },
+    {
+      what: `four sites x ${quarter} users, four tenants, one deployment: the four first syncs at once by the driver`,
+      measured:
+        `${(r.four.wallMs / 1000).toFixed(1)} s in all = ${(r.four.wallMs / r.one.wallMs).toFixed(2)}x the one site of ${n(r.users)} ` +
+        `(${jobTimes(r.four.jobMs)}); peak RSS ${r.four.maxRssMb.toFixed(0)} MB (${r.four.rssBeforeRunMb.toFixed(0)} MB before the runs)`,
+      target: "peak RSS < 250 MB",
+      pass: r.four.maxRssMb < 250,
+    },
+    {
+      what: `the same with the fourth site answering each request after ${SLOW_SITE_MS} ms: how much later the three others finish`,
+      measured:
+        `longest wait on another site ${(longest / 1000).toFixed(2)} s (each: ${waits.map((w) => `${(w / 1000).toFixed(2)} s`).join(", ")}); ` +
+        `${jobTimes(r.fourSlow.jobMs)}; peak RSS ${r.fourSlow.maxRssMb.toFixed(0)} MB`,
+      target: `none beyond its own work (<= ${(tolerance / 1000).toFixed(2)} s, 10% of a site's own time)`,
+      pass: longest <= tolerance,
+      timed: true,
+    },
+  ];
 }
 
 function memoryRows(r: MemoryResult): Row[] {

@@ -36,12 +36,14 @@ export interface Connections {
   sources: SourceConnection[];
 }
 
-/** Test hooks: the "default" site's and source's adapters, replaced. */
+/** Test and bench hooks: the "default" site's and source's adapters, and named sites' adapters, replaced. */
 export interface ConnectionOverrides {
   directory?: Directory;
   site?: Site;
   network?: Network;
   subscriptions?: Subscriptions;
+  /** Named sites of the jobs file, by name (their settings are still read and checked). */
+  sites?: ReadonlyMap<string, Site>;
 }
 
 export function openConnections(
@@ -54,7 +56,7 @@ export function openConnections(
   const sites = deployment.sites.map((settings): SiteConnection => {
     const log = logger.child({ site: settings.name });
     const isDefault = settings.name === DEFAULT_TARGET;
-    const site = (isDefault ? overrides.site : undefined) ?? makeSite(settings, log, metrics);
+    const site = (isDefault ? overrides.site : overrides.sites?.get(settings.name)) ?? makeSite(settings, log, metrics);
     const network =
       (isDefault ? overrides.network : undefined) ??
       (networked.has(settings.name) ? makeNetwork(settings, log, metrics) : null);

@@ -77,6 +77,8 @@ export interface RuntimeOptions {
   network?: Network;
   /** Test hook: the Graph subscriptions (default: the Graph directory's own). */
   subscriptions?: Subscriptions;
+  /** Test and bench hook: the jobs file's named sites, by name (default: WordPress over REST). */
+  sites?: ReadonlyMap<string, Site>;
 }
 
 /**

@@ -8,13 +8,29 @@ import { promisify } from "node:util";
 
 const execFileAsync = promisify(execFile);
 
-/** The Graph simulator with `users` plain members (no guests, disabled, mail-less users or groups). */
+/**
+ * The Graph simulator with `users` plain members (no guests, disabled, mail-less users or groups);
+ * with `tenants` more than 1, as many tenants of `users` each, their ids and secrets in env as
+ * TENANT_<n>=<tenant id>,<client id>,<secret> (n from 2; the first is AZURE_*).
+ */
 export async function startSimulatorProcess(
   users: number,
   seed: number,
+  tenants = 1,
 ): Promise<{ process: ChildProcess; env: Record<string, string> }> {
   const main = join(__dirname, "..", "..", "tools", "graph-sim", "main.js");
-  const args = ["--port", "0", "--users", String(users), "--guests", "0", "--disabled", "0"];
+  const args = [
+    "--port",
+    "0",
+    "--users",
+    String(users),
+    "--guests",
+    "0",
+    "--disabled",
+    "0",
+    "--tenants",
+    String(tenants),
+  ];
   const child = spawn(
     process.execPath,
     [main, ...args, "--without-mail", "0", "--groups", "0", "--seed", String(seed)],
@@ -28,8 +44,10 @@ export async function startSimulatorProcess(
     child.once("exit", (code) => reject(new Error(`Graph simulator exited (${code}): ${out}`)));
     child.stdout!.on("data", (chunk: Buffer) => {
       out += chunk.toString("utf8");
-      for (const match of out.matchAll(/^(AZURE_[A-Z_]+|GRAPH_BASE_URL)=(.*)$/gm)) env[match[1]!] = match[2]!;
-      if (env.GRAPH_BASE_URL) resolve();
+      for (const match of out.matchAll(/^(AZURE_[A-Z_]+|GRAPH_BASE_URL|TENANT_\d+)=(.*)$/gm))
+        env[match[1]!] = match[2]!;
+      // The "groups:" line comes after every tenant's.
+      if (env.GRAPH_BASE_URL && /^groups:/m.test(out)) resolve();
     });
   });
   child.removeAllListeners("exit");

@@ -68,6 +68,8 @@ export interface BenchServiceOptions {
   directory?: Directory;
   /** A multisite network's client, for network jobs. */
   network?: Network;
+  /** The jobs file's named sites, by name (as RuntimeOptions.sites). */
+  sites?: ReadonlyMap<string, Site>;
   /** Extra environment (SYNC_PAGE_SIZE, LOG_LEVEL, RATE_LIMIT_MAX...); defaults otherwise. */
   env?: Record<string, string>;
   /** Receives every log line as parsed JSON (LOG_LEVEL decides which). */
@@ -98,6 +100,7 @@ export async function openBenchService(options: BenchServiceOptions): Promise<Ru
     site: options.site,
     ...(options.directory ? { directory: options.directory } : {}),
     ...(options.network ? { network: options.network } : {}),
+    ...(options.sites ? { sites: options.sites } : {}),
     print: () => undefined,
     logDestination: logSink(options.onLog),
   });
