@@ -6,7 +6,7 @@
 import net from "node:net";
 import path from "node:path";
 import { BadRequestError, ConfigError } from "./core/errors";
-import { DEFAULT_TARGET, type Job } from "./core/job";
+import { DEFAULT_TARGET, type Job, type TenantKind } from "./core/job";
 import { parseExpiresIn } from "./links/expiry";
 import type { SigningKey } from "./links/tokens";
 
@@ -121,6 +121,8 @@ export interface SourceSettings {
   certificatePath: string | null;
   authorityHost: string | null;
   graphBaseUrl: string;
+  /** The kind of tenant, when the entry says: the source.tenantKind of the jobs reading it (null: each job's own). */
+  tenantKind: TenantKind | null;
   setting: { tenantId: string; clientId: string; clientSecret: string; certificatePath: string; authorityHost: string };
 }
 
@@ -310,6 +312,7 @@ export function loadConfig(env: Env = process.env): Config {
       certificatePath: certificatePath === null ? null : path.resolve(certificatePath),
       authorityHost: url(env, "AZURE_AUTHORITY_HOST", ["https:"]),
       graphBaseUrl: url(env, "GRAPH_BASE_URL", ["https:"]) ?? DEFAULTS.GRAPH_BASE_URL,
+      tenantKind: null,
       setting: {
         tenantId: "AZURE_TENANT_ID",
         clientId: "AZURE_CLIENT_ID",

@@ -11,7 +11,7 @@ import { Type } from "@sinclair/typebox";
 import type { Job } from "../core/job";
 import { DEFAULT_TARGET, SCOPING_OPERATORS } from "../core/job";
 import { NAME, OneOf, Optional, Section, Text } from "./schema-parts";
-import { SitesSchema, SourcesSchema, TargetName } from "./sites-schema";
+import { SitesSchema, SourcesSchema, TargetName, TENANT_KINDS } from "./sites-schema";
 
 export const JOB_DEFAULTS: Readonly<Omit<Job, "id">> = {
   site: DEFAULT_TARGET,
@@ -91,7 +91,7 @@ export const JOB_ID = NAME;
 export const TRIGGER_MODES = ["manual", "link-start", "link-start-continue", "schedule"] as const;
 export const SOURCE_KINDS = ["graph", "scim"] as const;
 export const SOURCE_MODES = ["full", "delta"] as const;
-export const TENANT_KINDS = ["workforce", "external"] as const;
+export { TENANT_KINDS };
 export const MATCH_KEYS = ["entraId", "email", "username"] as const;
 export const USERNAME_RULES = ["upn", "upnPrefix", "email"] as const;
 export const ROLE_MODES = ["replace", "add", "skip"] as const;
@@ -205,7 +205,8 @@ const source = Section(
     tenantKind: Type.Optional(
       OneOf(TENANT_KINDS, {
         default: d.source.tenantKind,
-        description: "external: an Entra External ID or Azure AD B2C customer tenant.",
+        description:
+          'external: an Entra External ID or Azure AD B2C customer tenant (default: its source\'s tenantKind, else "workforce").',
       }),
     ),
     notifications: Type.Optional(

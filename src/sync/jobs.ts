@@ -12,7 +12,7 @@ import type { Job } from "../core/job";
 import { JOB_ID, SYNC_VARIABLES, type SyncVariable } from "./job-schema";
 import { validateJob } from "./job-validation";
 import { show, suggest } from "./schema-problem";
-import { checkTargetsOf, sitesFrom, sourcesFrom, type TargetEnvironment } from "./sites-and-sources";
+import { checkTargetsOf, sitesFrom, sourcesFrom, type TargetEnvironment, withTenantKind } from "./sites-and-sources";
 
 export { JOB_DEFAULTS, JOB_ID, SYNC_ENV_DEFAULTS, SYNC_VARIABLES, type SyncVariable } from "./job-schema";
 
@@ -147,7 +147,7 @@ export function parseDeployment(content: unknown, file: string, environment: Tar
     }
     if (seen.has(id)) throw new ConfigError(`${where}: job "${id}" is declared twice (ids must be unique)`);
     seen.add(id);
-    return validateJob(raw, { id, env: false });
+    return validateJob(withTenantKind(raw, sources, where), { id, env: false });
   });
   checkTargetsOf(validated, sites, sources, where);
   return { jobs: validated, sites, sources };

@@ -8,7 +8,7 @@ import { accessSync, constants, readFileSync } from "node:fs";
 import path from "node:path";
 import type { SiteSettings, SourceSettings } from "../config";
 import { ConfigError } from "../core/errors";
-import { DEFAULT_TARGET, type Job } from "../core/job";
+import { DEFAULT_TARGET, type Job, type TenantKind } from "../core/job";
 import { isScimJob } from "../core/scim/job";
 import { type SchemaNode, schemaProblem, suggest } from "./schema-problem";
 import { SitesSchema, SourcesSchema } from "./sites-schema";
@@ -76,6 +76,7 @@ export function sourcesFrom(raw: unknown, where: string, env: TargetEnvironment)
       certificatePath: certificate ? credential.value : null,
       authorityHost: optionalUrl(entry.authorityHost, `${at}: authorityHost`) ?? inherited.authorityHost,
       graphBaseUrl: optionalUrl(entry.graphBaseUrl, `${at}: graphBaseUrl`) ?? inherited.graphBaseUrl,
+      tenantKind: (entry.tenantKind as TenantKind | undefined) ?? null,
       setting: {
         tenantId: own("tenantId"),
         clientId: own("clientId"),
@@ -85,6 +86,25 @@ export function sourcesFrom(raw: unknown, where: string, env: TargetEnvironment)
       },
     };
   });
+}
+
+/**
+ * A job reading a source whose entry says its tenantKind takes that kind, before it is validated
+ * (a customer tenant's rules depend on it); a job saying the other kind contradicts its source.
+ */
+export function withTenantKind(raw: unknown, sources: readonly SourceSettings[], where: string): unknown {
+  if (typeof raw !== "object" || raw === null) return raw;
+  const job = raw as { id?: unknown; source?: { kind?: unknown; tenant?: unknown; tenantKind?: unknown } };
+  const source = job.source;
+  if (source?.kind === "scim") return raw;
+  const entry = sources.find((candidate) => candidate.name === (source?.tenant ?? DEFAULT_TARGET));
+  if (!entry?.tenantKind) return raw;
+  if (source?.tenantKind !== undefined && source.tenantKind !== entry.tenantKind) {
+    throw new ConfigError(
+      `${where}: job "${String(job.id)}": source.tenantKind ${JSON.stringify(source.tenantKind)} contradicts its source "${entry.name}", which is "${entry.tenantKind}" (sources.${entry.name}.tenantKind): leave it out`,
+    );
+  }
+  return { ...job, source: { ...source, tenantKind: entry.tenantKind } };
 }
 
 /** A job naming a site or source that is not declared is refused, with the names that are. */

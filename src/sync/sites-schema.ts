@@ -5,7 +5,9 @@
  */
 import { Type } from "@sinclair/typebox";
 import { DEFAULT_TARGET } from "../core/job";
-import { NAME, Section, Text } from "./schema-parts";
+import { NAME, OneOf, Section, Text } from "./schema-parts";
+
+export const TENANT_KINDS = ["workforce", "external"] as const;
 
 /** An environment variable's name, as POSIX shells accept it. */
 export const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -82,6 +84,12 @@ export const SourceEntrySchema = Section(
     ),
     authorityHost: Type.Optional(HttpUrl("https", "The Entra authority (default AZURE_AUTHORITY_HOST).")),
     graphBaseUrl: Type.Optional(HttpUrl("https", "Microsoft Graph's address (default GRAPH_BASE_URL).")),
+    tenantKind: Type.Optional(
+      OneOf(TENANT_KINDS, {
+        description:
+          "external: an Entra External ID or Azure AD B2C customer tenant; the source.tenantKind of the jobs reading it.",
+      }),
+    ),
   },
   {
     description:

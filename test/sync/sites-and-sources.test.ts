@@ -204,6 +204,28 @@ describe("a jobs file with sites and sources", () => {
     );
   });
 
+  it("gives the jobs reading a customer tenant its kind, and refuses a job saying the other", () => {
+    const customers = { ...corp, tenantKind: "external" };
+    const [job] = deploy(
+      { sources: { customers }, jobs: [{ id: "shop", source: { tenant: "customers" } }] },
+      secrets,
+    ).jobs;
+    // A customer tenant's rules hold: a login from the e-mail (its UPN is generated), matched without logins.
+    expect(job!.source.tenantKind).toBe("external");
+    expect(job!.username).toBe("email");
+    expect(job!.match.by).toEqual(["entraId", "email"]);
+    expect(
+      refusal(() =>
+        deploy(
+          { sources: { customers }, jobs: [{ id: "shop", source: { tenant: "customers", tenantKind: "workforce" } }] },
+          secrets,
+        ),
+      ),
+    ).toMatch(
+      'job "shop": source.tenantKind "workforce" contradicts its source "customers", which is "external" (sources.customers.tenantKind): leave it out',
+    );
+  });
+
   it("checks each entry's keys and values, naming the path", () => {
     expect(
       refusal(() => deploy({ sites: { intranet: { ...intranet, Concurrency: 2 } }, jobs: [{ id: "a" }] }, secrets)),
