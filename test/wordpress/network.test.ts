@@ -301,7 +301,8 @@ describeWithWordPress(
 
       // A member of its site: promote_user there; the answer tells a site admin nothing about the user's other sites.
       await admin.setMembership(second.id, member, "subscriber");
-      expect(await asSiteAdmin(second.id)).toEqual({ status: 200, body: { id: member } });
+      const added = await asSiteAdmin(second.id);
+      expect({ status: added.status, body: added.body }).toEqual({ status: 200, body: { id: member } });
       expect(await asSiteAdmin(third.id)).toMatchObject(forbidden);
       const deleted = await wpFetch(wp, "DELETE", `/entra-wp-sync/v1/network/users/${member}`, undefined, auth);
       expect(deleted.status).toBe(403);
