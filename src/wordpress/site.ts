@@ -113,7 +113,9 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       const serviceId = typeof body.app_password === "string" ? body.app_password : null;
       const batchMax = Number.isInteger(body.batch_max) ? Math.max(0, body.batch_max as number) : 0;
       const batchExpect = batchMax > 0 && body.batch_expect === true;
-      if (serviceId !== null) await checkServicePin(serviceId);
+      // Not awaited: a step waiting on plugin detection must not wait on this too (a slow
+      // WordPress would hold the step past its budget); the warning comes when the answer does.
+      if (serviceId !== null) void checkServicePin(serviceId).catch(() => undefined);
       return { version: String(body.version ?? ""), roles, serviceId, batchMax, batchExpect };
     } catch (error) {
       if (error instanceof UpstreamError && error.details.status === 404) return null; // rest_no_route
@@ -133,7 +135,10 @@ export function makeWordPressSite(options: WordPressSiteOptions): Site {
       route: "/entra-wp-sync/v1/status",
       headers: { [SERVICE_HEADER]: serviceId },
     });
-    if ((res.body as { service?: unknown }).service !== false) return;
+    if ((res.body as { service?: unknown }).service !== false) {
+      logger.debug("wordpress: the companion plugin takes this service's Application Password for the service's");
+      return;
+    }
     warnOnce(
       "service-pin",
       `wordpress: the companion plugin does not take this service's Application Password (${serviceId}) for the service's, so WordPress will send its usual notification e-mails ("email changed", "password changed") for the service's writes: another password is pinned, or WP_USERNAME is not an administrator; name this one in wp-config.php with define('ENTRA_WP_SYNC_SERVICE_APP_PASSWORD', '${serviceId}') (docs/plugin.md)`,

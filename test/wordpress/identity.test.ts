@@ -234,9 +234,16 @@ describeWithWordPress("identity safety in WordPress (with the companion plugin)"
     /** The warnings a site logs once it has looked at the plugin. */
     async function warningsOf(credentials: { username: string; appPassword: string }): Promise<string[]> {
       const logs = logSink();
-      const logger = pino({ level: "warn" }, logs.destination);
+      const logger = pino({ level: "debug" }, logs.destination);
       await makeTestSite({ ...wp, ...credentials }, { logger }).info();
-      return logs.lines.map((line) => JSON.parse(line).msg as string);
+      // The check is not awaited by detection: wait for its outcome, a warning or a debug line.
+      const messages = () => logs.lines.map((line) => JSON.parse(line) as { level: number; msg: string });
+      for (let i = 0; i < 200 && !messages().some((m) => m.msg.includes("Application Password")); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      return messages()
+        .filter((m) => m.level >= 40)
+        .map((m) => m.msg);
     }
 
     it("is said at the first look at the plugin, naming the password's id and the wp-config.php line that pins it", async () => {
