@@ -7,8 +7,8 @@
 import { makeTestDatabase } from "../helpers/db";
 import {
   ADMIN_TOKEN,
+  killedAfterEach,
   listeningUrl,
-  type RunningCli,
   serviceEnv,
   startCli,
   startTenant,
@@ -17,10 +17,7 @@ import {
 } from "./setup";
 
 const USERS = 40;
-const children: RunningCli[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.child.exitCode === null) child.child.kill("SIGKILL");
-});
+const children = killedAfterEach();
 
 describe("an instance killed mid-step", () => {
   it("is taken over after its lease expires; the run completes with no duplicates and no user missing", async () => {

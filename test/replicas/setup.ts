@@ -153,6 +153,15 @@ export function startCli(args: string[], env: Record<string, string>): RunningCl
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
+/** The children a test file starts: any still running is killed (SIGKILL) after each test. */
+export function killedAfterEach(): RunningCli[] {
+  const children: RunningCli[] = [];
+  afterEach(() => {
+    for (const child of children.splice(0)) if (child.child.exitCode === null) child.child.kill("SIGKILL");
+  });
+  return children;
+}
+
 /** The URL a `serve` child logged once it listens, or null before that. */
 export function listeningUrl(cli: RunningCli): string | null {
   for (const line of cli.stdout().split("\n")) {

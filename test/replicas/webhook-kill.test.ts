@@ -11,8 +11,8 @@ import { TEST_WEBHOOK_SECRET } from "../helpers/builders";
 import { makeTestDatabase } from "../helpers/db";
 import {
   ADMIN_TOKEN,
+  killedAfterEach,
   listeningUrl,
-  type RunningCli,
   serviceEnv,
   startCli,
   startTenant,
@@ -20,10 +20,7 @@ import {
   waitFor,
 } from "./setup";
 
-const children: RunningCli[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.child.exitCode === null) child.child.kill("SIGKILL");
-});
+const children = killedAfterEach();
 
 interface Received {
   headers: http.IncomingHttpHeaders;

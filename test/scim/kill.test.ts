@@ -10,13 +10,10 @@ import path from "node:path";
 import { makeTestDatabase } from "../helpers/db";
 import { makeTempDir } from "../helpers/leftovers";
 import { startSlowHttpProxy } from "../helpers/reliability";
-import { ADMIN_TOKEN, type RunningCli, startCli, startWordPress, waitFor, waitForListening } from "../replicas/setup";
+import { ADMIN_TOKEN, killedAfterEach, startCli, startWordPress, waitFor, waitForListening } from "../replicas/setup";
 import { entraUser } from "./setup";
 
-const children: RunningCli[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.child.exitCode === null) child.child.kill("SIGKILL");
-});
+const children = killedAfterEach();
 
 describe("a service killed in the middle of SCIM requests", () => {
   it("keeps every write it acknowledged, and the provider's retry of an unanswered one creates no second account", async () => {
